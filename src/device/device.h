@@ -1,0 +1,88 @@
+// The device model shared by the scheduler, the device plugin and the simulator.
+//
+// Units: memory in MiB, cores in percent of one device (100 = whole device, scaled by
+// deviceCoreScaling on the node side). Plain value types; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hami {
+
+// Sentinel for "no gpumem-percentage given" (HAMi uses 101 on the wire of its request struct).
+inline constexpr int32_t kMemoryPercentUnset = 101;
+
+inline constexpr char kModeHamiCore[] = "hami-core";
+
+// One physical device as registered by a node's device plugin (node annotation).
+struct DeviceInfo {
+  std::string id;          // UUID, e.g. "GPU-0fc3eda5-..."; never contains ',', ':' or ';'
+  int32_t index = 0;       // NVML index
+  int32_t count = 0;       // max concurrent tasks (deviceSplitCount)
+  int32_t devmem_mib = 0;  // total memory after deviceMemoryScaling
+  int32_t devcore = 0;     // total cores, 100 * deviceCoreScaling
+  std::string type;        // model, e.g. "NVIDIA-Tesla T4"
+  int32_t numa = 0;
+  std::string mode = kModeHamiCore;  // "hami-core" | "mig" | "mps"
+  bool health = false;
+
+  bool operator==(const DeviceInfo&) const = default;
+};
+
+// A device plus what is already allocated on it.
+struct DeviceUsage {
+  DeviceInfo info;
+  int32_t used = 0;           // tasks placed
+  int64_t used_mem_mib = 0;   // sum of placed memory
+  int32_t used_cores = 0;     // sum of placed cores
+  bool cordoned = false;      // listed in the node's hami.io/device-cordon annotation
+
+  int64_t FreeMemMib() const { return info.devmem_mib - used_mem_mib; }
+  int32_t FreeCores() const { return info.devcore - used_cores; }
+};
+
+// What one container asks of one vendor (HAMi's ContainerDeviceRequest).
+struct ContainerDeviceRequest {
+  int32_t count = 0;                            // number of distinct devices (Nums)
+  std::string type;                             // vendor key, e.g. "NVIDIA"
+  int32_t memory_mib = 0;                       // per device, after memoryFactor; 0 = unset
+  int32_t memory_percent = kMemoryPercentUnset; // per device; kMemoryPercentUnset = unset
+  int32_t cores_percent = 0;                    // per device, 0..100
+
+  bool operator==(const ContainerDeviceRequest&) const = default;
+
+  // Memory this request takes on a device of `total_mem_mib`, as HAMi's Fit resolves it:
+  // explicit MiB wins, else floor(total * percent / 100), else 0.
+  int64_t ResolveMemoryMib(int64_t total_mem_mib) const {
+    if (memory_mib > 0) return memory_mib;
+    if (memory_percent != kMemoryPercentUnset) return total_mem_mib * memory_percent / 100;
+    return 0;
+  }
+};
+
+// One device granted to a container (one item of the pod device string).
+struct ContainerDevice {
+  std::string uuid;
+  std::string type;       // vendor key as written in the pod annotation, e.g. "NVIDIA"
+  int32_t used_mem_mib = 0;
+  int32_t used_cores = 0;
+
+  bool operator==(const ContainerDevice&) const = default;
+};
+
+using ContainerDevices = std::vector<ContainerDevice>;
+// Per container (init containers first, then app containers), the devices of one vendor.
+using PodDevices = std::vector<ContainerDevices>;
+
+// Pod-level device selection constraints, parsed from pod annotations by a vendor.
+struct DeviceSelectors {
+  std::vector<std::string> use_types;    // device type must contain one (case-insensitive)
+  std::vector<std::string> nouse_types;  // device type must contain none
+  std::vector<std::string> use_uuids;    // exact match required when non-empty
+  std::vector<std::string> nouse_uuids;
+  std::string vgpu_mode;                 // empty = any; else device mode must be a substring
+  bool numa_bind = false;
+};
+
+}  // namespace hami

@@ -1,0 +1,74 @@
+// Replay results and their presentation: console table, CSV and SVG plot.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hami::sim {
+
+// One point of the allocation curve, recorded after every pod arrival.
+struct CurvePoint {
+  double arrived_percent = 0;    // GPU request of all pods tried so far / capacity * 100
+  double allocated_percent = 0;  // GPU milli placed / capacity * 100
+};
+
+// Outcome of one replay (one policy, one seed).
+struct ReplayResult {
+  std::string policy;
+  uint64_t seed = 0;
+  double unallocated_at_100 = 0;  // 100 - allocated % when arrived first reaches 100 %
+  double unallocated_at_130 = 0;  // same at the end (arrived 130 %)
+  double fragmented_at_90 = 0;    // fragmented GPU milli / capacity * 100 at arrived 90 %
+  int64_t pods_total = 0;
+  int64_t pods_failed = 0;
+  double wall_seconds = 0;
+  std::vector<CurvePoint> curve;
+};
+
+// Aggregate over seeds for one policy.
+struct PolicySummary {
+  std::string policy;
+  int seeds = 0;
+  double unalloc_100_mean = 0, unalloc_100_sd = 0;
+  double unalloc_130_mean = 0, unalloc_130_sd = 0;
+  double frag_90_mean = 0, frag_90_sd = 0;
+  double failed_mean = 0;
+  double wall_seconds_mean = 0;
+};
+
+// Groups results by policy (in first-seen order) and computes mean and sample sd.
+std::vector<PolicySummary> Summarize(const std::vector<ReplayResult>& results);
+
+// Fixed-width table: policy | unalloc@100 (mean ± sd) | unalloc@130 | frag@90 | failed | wall.
+void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& out);
+
+// CSV with one row per (policy, seed): policy,seed,unallocated_at_100,unallocated_at_130,
+// fragmented_at_90,pods_total,pods_failed,wall_seconds.
+void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out);
+
+// Self-contained SVG: allocated % vs arrived % per policy (curve averaged over seeds, sampled
+// on a 0.5 % grid of arrived), with axes, grid, legend and the y = x reference line.
+void WriteCurveSvg(const std::vector<ReplayResult>& results, std::ostream& out);
+
+// Writes results.csv and curve.svg into `dir` (created if missing).
+Status WriteReportFiles(const std::vector<ReplayResult>& results, const std::string& dir);
+
+// A single-line progress bar on a terminal ("\r[#####....] 12/40 policy seed"), quiet when
+// `enabled` is false. Not thread-safe.
+class ProgressBar {
+ public:
+  ProgressBar(std::ostream& out, int total, bool enabled);
+  void Step(const std::string& label);
+  void Finish();
+
+ private:
+  std::ostream& out_;
+  int total_;
+  int done_ = 0;
+  bool enabled_;
+};
+
+}  // namespace hami::sim

@@ -1,0 +1,68 @@
+// Cluster and workload descriptions for the simulator, and their loaders.
+//
+// The openb format is the public Alibaba GPU-sharing trace (see docs/simulate.md):
+//   nodes: sn,cpu_milli,memory_mib,gpu,model
+//   pods:  name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,qos,pod_phase,creation_time,
+//          deletion_time,scheduled_time]
+// Loaders are pure parsers over text plus thin file wrappers; every error names the file
+// (or "<input>") and the 1-based line.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hami::sim {
+
+struct SimNode {
+  std::string name;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;  // host memory
+  int32_t gpu_count = 0;
+  std::string model;        // e.g. "T4", "G2"
+  int32_t gpu_memory_mib = 0;  // per GPU, from the model table
+};
+
+struct Cluster {
+  std::vector<SimNode> nodes;
+  int64_t TotalGpuMilli() const;
+};
+
+struct SimPod {
+  std::string name;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  int32_t num_gpu = 0;     // 0..8
+  int32_t gpu_milli = 0;   // per GPU, 1..1000 (0 when num_gpu == 0)
+  std::vector<std::string> gpu_spec;  // allowed models; empty = any
+
+  int64_t GpuMilliTotal() const { return static_cast<int64_t>(num_gpu) * gpu_milli; }
+};
+
+struct Workload {
+  std::vector<SimPod> pods;
+};
+
+// GPU memory (MiB) of a model in the openb trace: P100 16384, T4 15360, V100M16 16384,
+// V100M32 32768, A10 24576, G2 32768, G3 81920 (G2/G3 sizes are the trace README's assumption).
+// Returns 0 for an unknown model.
+int32_t OpenbModelMemoryMib(const std::string& model);
+
+// Parse an openb node list. `source` names the input in errors ("file.csv:12: ...").
+Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source);
+Result<Cluster> LoadOpenbNodes(const std::string& path);
+
+// Parse an openb pod list (11-column or 5-column form, chosen by the header).
+Result<Workload> ParseOpenbPods(std::istream& in, const std::string& source);
+Result<Workload> LoadOpenbPods(const std::string& path);
+
+// A deterministic synthetic cluster and workload shaped like openb (mixed models, 2/4/8-GPU
+// nodes, whole-GPU, sharing, multi-GPU and CPU-only pods). Used when `hami simulate` runs
+// without files, so it works on a fresh machine. Same seed, same output.
+Cluster MakeSyntheticCluster(uint64_t seed, int node_count = 400);
+Workload MakeSyntheticWorkload(const Cluster& cluster, uint64_t seed, int pod_count = 3000);
+
+}  // namespace hami::sim
