@@ -1,0 +1,138 @@
+#include "policy/fit.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace hami::policy {
+
+std::string_view FitReasonName(FitReason reason) {
+  switch (reason) {
+    case FitReason::kCardTypeMismatch: return "CardTypeMismatch";
+    case FitReason::kCardUuidMismatch: return "CardUuidMismatch";
+    case FitReason::kCardTimeSlicingExhausted: return "CardTimeSlicingExhausted";
+    case FitReason::kCardComputeUnitsExhausted: return "CardComputeUnitsExhausted";
+    case FitReason::kCardInsufficientMemory: return "CardInsufficientMemory";
+    case FitReason::kCardInsufficientCore: return "CardInsufficientCore";
+    case FitReason::kCardNotHealth: return "CardNotHealth";
+    case FitReason::kCardCordoned: return "CardCordoned";
+    case FitReason::kNumaNotFit: return "NumaNotFit";
+    case FitReason::kExclusiveDeviceAllocateConflict: return "ExclusiveDeviceAllocateConflict";
+    case FitReason::kNodeInsufficientDevice: return "NodeInsufficientDevice";
+    case FitReason::kAllocatedCardsInsufficientRequest: return "AllocatedCardsInsufficientRequest";
+    case FitReason::kCount: break;
+  }
+  return "Unknown";
+}
+
+std::string FitFailure::ToString() const {
+  std::vector<std::pair<std::string_view, int32_t>> items;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] > 0) items.emplace_back(FitReasonName(static_cast<FitReason>(i)), counts[i]);
+  }
+  std::sort(items.begin(), items.end());
+  std::string out;
+  for (const auto& [name, count] : items) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(count) + "/" + std::to_string(total_devices) + " " + std::string(name);
+  }
+  return out;
+}
+
+namespace {
+
+bool ContainsExact(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+}  // namespace
+
+bool TypeAllowed(const DeviceInfo& device, const DeviceSelectors& selectors) {
+  if (!selectors.use_types.empty()) {
+    bool any = std::any_of(selectors.use_types.begin(), selectors.use_types.end(),
+                           [&](const std::string& t) { return ContainsIgnoreCase(device.type, t); });
+    if (!any) return false;
+  }
+  for (const std::string& t : selectors.nouse_types) {
+    if (ContainsIgnoreCase(device.type, t)) return false;
+  }
+  // HAMi: the device mode must be a substring of the pod's vgpu-mode annotation value.
+  if (!selectors.vgpu_mode.empty() &&
+      selectors.vgpu_mode.find(device.mode) == std::string::npos) {
+    return false;
+  }
+  return true;
+}
+
+ResolvedDemand ResolveDemand(const DeviceUsage& device, const ContainerDeviceRequest& request) {
+  ResolvedDemand demand;
+  demand.memory_mib = request.ResolveMemoryMib(device.info.devmem_mib);
+  demand.cores_percent = std::min(request.cores_percent, 100);
+  return demand;
+}
+
+std::optional<FitReason> CheckDevice(const DeviceUsage& device, const ContainerDeviceRequest& request,
+                                     const DeviceSelectors& selectors, bool mutex_policy) {
+  const DeviceInfo& info = device.info;
+  if (!info.health) return FitReason::kCardNotHealth;
+  if (device.cordoned) return FitReason::kCardCordoned;
+  if (!TypeAllowed(info, selectors)) return FitReason::kCardTypeMismatch;
+  if (!selectors.use_uuids.empty() && !ContainsExact(selectors.use_uuids, info.id)) {
+    return FitReason::kCardUuidMismatch;
+  }
+  if (ContainsExact(selectors.nouse_uuids, info.id)) return FitReason::kCardUuidMismatch;
+  if (info.count <= device.used) return FitReason::kCardTimeSlicingExhausted;
+  if (mutex_policy && device.used > 0) return FitReason::kExclusiveDeviceAllocateConflict;
+  const ResolvedDemand demand = ResolveDemand(device, request);
+  if (device.FreeMemMib() < demand.memory_mib) return FitReason::kCardInsufficientMemory;
+  if (device.FreeCores() < demand.cores_percent) return FitReason::kCardInsufficientCore;
+  if (info.devcore == 100 && demand.cores_percent == 100 && device.used > 0) {
+    return FitReason::kExclusiveDeviceAllocateConflict;
+  }
+  if (info.devcore != 0 && device.used_cores == info.devcore && demand.cores_percent == 0) {
+    return FitReason::kCardComputeUnitsExhausted;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> devices,
+                                             std::span<const int> order,
+                                             const ContainerDeviceRequest& request,
+                                             const DeviceSelectors& selectors, bool mutex_policy,
+                                             FitFailure* failure) {
+  if (failure) failure->total_devices = static_cast<int32_t>(order.size());
+  if (request.count <= 0) return std::vector<int>{};
+  if (static_cast<size_t>(request.count) > order.size()) {
+    if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
+    return std::nullopt;
+  }
+  std::vector<int> chosen;
+  chosen.reserve(static_cast<size_t>(request.count));
+  int32_t run_numa = -1;
+  for (size_t pos = order.size(); pos-- > 0;) {
+    const int index = order[pos];
+    const DeviceUsage& device = devices[static_cast<size_t>(index)];
+    if (selectors.numa_bind && run_numa != -1 && device.info.numa != run_numa) {
+      // The devices collected so far sit on another NUMA node: start a new run here.
+      if (!chosen.empty() && failure) failure->Add(FitReason::kNumaNotFit);
+      chosen.clear();
+    }
+    run_numa = device.info.numa;
+    if (auto reason = CheckDevice(device, request, selectors, mutex_policy)) {
+      if (failure) failure->Add(*reason);
+      continue;
+    }
+    chosen.push_back(index);
+    if (static_cast<int32_t>(chosen.size()) == request.count) return chosen;
+  }
+  if (failure) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
+  return std::nullopt;
+}
+
+void ApplyDemand(DeviceUsage& device, const ResolvedDemand& demand, int sign) {
+  device.used += sign;
+  device.used_mem_mib += sign * demand.memory_mib;
+  device.used_cores += sign * demand.cores_percent;
+}
+
+}  // namespace hami::policy

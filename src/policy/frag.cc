@@ -1,0 +1,399 @@
+#include "policy/frag.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "common/strings.h"
+
+namespace hami::policy {
+
+namespace {
+
+int32_t ShareMilli(int64_t part, int64_t total) {
+  if (total <= 0) return 0;
+  if (part <= 0) return 0;
+  return static_cast<int32_t>(std::min<int64_t>(1000, part * 1000 / total));
+}
+
+int32_t DemandMilli(const DeviceInfo& info, const ContainerDeviceRequest& request) {
+  const int64_t cores = std::min(request.cores_percent, 100);
+  const int64_t memory = request.ResolveMemoryMib(info.devmem_mib);
+  auto ceil_share = [](int64_t part, int64_t total) -> int64_t {
+    if (total <= 0 || part <= 0) return 0;
+    return (part * 1000 + total - 1) / total;
+  };
+  return static_cast<int32_t>(
+      std::max(ceil_share(cores, info.devcore), ceil_share(memory, info.devmem_mib)));
+}
+
+bool TypeInList(const std::string& type, const std::vector<std::string>& allowed) {
+  if (allowed.empty()) return true;
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const std::string& t) { return ContainsIgnoreCase(type, t); });
+}
+
+}  // namespace
+
+std::vector<TargetPod> MergeTargets(const std::vector<TargetPod>& pods) {
+  using Key = std::tuple<int32_t, int32_t, int32_t, int32_t, std::vector<std::string>, int64_t,
+                         int64_t>;
+  std::map<Key, double> merged;
+  for (const TargetPod& p : pods) {
+    if (p.request.count <= 0) continue;
+    std::vector<std::string> types = p.allowed_types;
+    std::sort(types.begin(), types.end());
+    Key key{p.request.count, p.request.memory_mib, p.request.memory_percent,
+            p.request.cores_percent, types, p.cpu_milli, p.memory_mib};
+    merged[key] += p.weight;
+  }
+  std::vector<TargetPod> out;
+  for (const auto& [key, weight] : merged) {
+    TargetPod t;
+    t.request.count = std::get<0>(key);
+    t.request.memory_mib = std::get<1>(key);
+    t.request.memory_percent = std::get<2>(key);
+    t.request.cores_percent = std::get<3>(key);
+    t.allowed_types = std::get<4>(key);
+    t.cpu_milli = std::get<5>(key);
+    t.memory_mib = std::get<6>(key);
+    t.weight = weight;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+FragModel::FragModel(const std::vector<TargetPod>& targets) {
+  std::vector<TargetPod> merged = MergeTargets(targets);
+  double total_weight = 0;
+  for (const TargetPod& t : merged) total_weight += t.weight;
+  if (total_weight <= 0) total_weight = 1;
+  for (const TargetPod& t : merged) {
+    auto it = std::find_if(classes_.begin(), classes_.end(), [&](const GpuClass& c) {
+      return c.request == t.request && c.allowed_types == t.allowed_types;
+    });
+    if (it == classes_.end()) {
+      GpuClass c;
+      c.request = t.request;
+      c.allowed_types = t.allowed_types;
+      c.exclusive = std::min(t.request.cores_percent, 100) == 100;
+      classes_.push_back(std::move(c));
+      it = classes_.end() - 1;
+    }
+    it->weight += t.weight / total_weight;
+    it->variants.push_back(HostVariant{t.cpu_milli, t.memory_mib, t.weight / total_weight});
+  }
+  double gpu_milli = 0, cpu_milli = 0, memory_mib = 0;
+  for (const TargetPod& t : merged) {
+    const int32_t share = std::max(std::min(t.request.cores_percent, 100),
+                                   t.request.memory_percent == kMemoryPercentUnset
+                                       ? 0
+                                       : t.request.memory_percent);
+    gpu_milli += t.weight * t.request.count * share * 10.0;
+    cpu_milli += t.weight * static_cast<double>(t.cpu_milli);
+    memory_mib += t.weight * static_cast<double>(t.memory_mib);
+  }
+  if (gpu_milli > 0) {
+    cpu_milli_per_gpu_milli_ = cpu_milli / gpu_milli;
+    memory_mib_per_gpu_milli_ = memory_mib / gpu_milli;
+  }
+  for (GpuClass& c : classes_) {
+    std::sort(c.variants.begin(), c.variants.end(),
+              [](const HostVariant& a, const HostVariant& b) { return a.cpu_milli < b.cpu_milli; });
+  }
+}
+
+GpuFreeState FragModel::FreeState(const DeviceUsage& device) {
+  GpuFreeState state;
+  state.untouched = device.used == 0;
+  if (!device.info.health || device.cordoned || device.used >= device.info.count) {
+    state.free_milli = 0;
+    return state;
+  }
+  state.free_milli = std::min(ShareMilli(device.FreeCores(), device.info.devcore),
+                              ShareMilli(device.FreeMemMib(), device.info.devmem_mib));
+  return state;
+}
+
+GpuFreeState FragModel::FreeStateAfter(const DeviceUsage& device, const ResolvedDemand& demand) {
+  DeviceUsage after = device;  // cheap relative to the evaluation; strings are short (SSO)
+  ApplyDemand(after, demand, +1);
+  return FreeState(after);
+}
+
+int FragModel::KindOf(int node_index, const NodeState& node) {
+  if (static_cast<size_t>(node_index) >= node_cache_.size()) {
+    node_cache_.resize(static_cast<size_t>(node_index) + 1);
+  }
+  NodeCache& cache = node_cache_[static_cast<size_t>(node_index)];
+  // Kinds depend only on static device facts; re-derive only when the device list changes.
+  if (cache.kind >= 0 && cache.device_count == node.devices.size()) return cache.kind;
+  cache.device_count = node.devices.size();
+  std::string key;
+  for (const DeviceUsage& d : node.devices) {
+    key += d.info.type + '\x1f' + std::to_string(d.info.devmem_mib) + '\x1f' +
+           std::to_string(d.info.devcore) + '\x1e';
+  }
+  auto it = std::find(kind_keys_.begin(), kind_keys_.end(), key);
+  if (it != kind_keys_.end()) {
+    cache.kind = static_cast<int>(it - kind_keys_.begin());
+    return cache.kind;
+  }
+  KindInfo kind;
+  kind.demand_milli.resize(classes_.size());
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    int allowed = 0;
+    for (const DeviceUsage& d : node.devices) {
+      const bool ok = TypeInList(d.info.type, classes_[c].allowed_types);
+      kind.demand_milli[c].push_back(ok ? DemandMilli(d.info, classes_[c].request) : -1);
+      allowed += ok ? 1 : 0;
+    }
+    if (allowed >= classes_[c].request.count) kind.servable_weight += classes_[c].weight;
+  }
+  kind_keys_.push_back(std::move(key));
+  kinds_.push_back(std::move(kind));
+  cache.kind = static_cast<int>(kinds_.size() - 1);
+  return cache.kind;
+}
+
+double FragModel::Evaluate(const KindInfo& kind, const GpuFreeState* gpus, size_t gpu_count,
+                           int64_t cpu_free_milli, int64_t memory_free_mib) const {
+  int64_t total = 0;
+  for (size_t g = 0; g < gpu_count; ++g) total += gpus[g].free_milli;
+  if (total == 0) return 0;
+  const bool host_known = cpu_free_milli != kUnknownHostResource;
+  double frag = 0;
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    const GpuClass& cls = classes_[c];
+    const std::vector<int32_t>& demand = kind.demand_milli[c];
+    int32_t fitting = 0;
+    int64_t too_small = 0;
+    for (size_t g = 0; g < gpu_count; ++g) {
+      const int32_t d = demand[g];
+      const bool fits = d >= 0 && gpus[g].free_milli >= d && gpus[g].free_milli > 0 &&
+                        (!cls.exclusive || gpus[g].untouched);
+      if (fits) {
+        ++fitting;
+      } else {
+        too_small += gpus[g].free_milli;
+      }
+    }
+    if (fitting < cls.request.count) {
+      frag += cls.weight * static_cast<double>(total);
+      continue;
+    }
+    double host_ok_weight = cls.weight;
+    if (host_known) {
+      host_ok_weight = 0;
+      for (const HostVariant& v : cls.variants) {
+        if (v.cpu_milli > cpu_free_milli) break;
+        if (v.memory_mib <= memory_free_mib) host_ok_weight += v.weight;
+      }
+    }
+    frag += host_ok_weight * static_cast<double>(too_small) +
+            (cls.weight - host_ok_weight) * static_cast<double>(total);
+  }
+  return frag;
+}
+
+double FragModel::NodeFrag(int node_index, const NodeState& node) {
+  const int kind = KindOf(node_index, node);
+  NodeCache& cache = node_cache_[static_cast<size_t>(node_index)];
+  if (cache.valid && cache.generation == node.generation) return cache.frag;
+  GpuFreeState states[64];
+  const size_t n = std::min<size_t>(node.devices.size(), 64);
+  for (size_t g = 0; g < n; ++g) states[g] = FreeState(node.devices[g]);
+  cache.frag = Evaluate(kinds_[static_cast<size_t>(kind)], states, n, node.cpu_free_milli,
+                        node.memory_free_mib);
+  cache.generation = node.generation;
+  cache.valid = true;
+  return cache.frag;
+}
+
+double FragModel::EvaluateWith(int node_index, const NodeState& node, const GpuFreeState* gpus,
+                               int64_t cpu_free_milli, int64_t memory_free_mib) {
+  const int kind = KindOf(node_index, node);
+  return Evaluate(kinds_[static_cast<size_t>(kind)], gpus, std::min<size_t>(node.devices.size(), 64),
+                  cpu_free_milli, memory_free_mib);
+}
+
+double FragModel::StrandedMilli(int64_t free_milli, int64_t cpu_free_milli,
+                                int64_t memory_free_mib) const {
+  if (cpu_free_milli == kUnknownHostResource || free_milli <= 0) return 0;
+  double feedable = static_cast<double>(free_milli);
+  if (cpu_milli_per_gpu_milli_ > 0) {
+    feedable = std::min(feedable, static_cast<double>(std::max<int64_t>(cpu_free_milli, 0)) /
+                                      cpu_milli_per_gpu_milli_);
+  }
+  if (memory_mib_per_gpu_milli_ > 0 && memory_free_mib != kUnknownHostResource) {
+    feedable = std::min(feedable, static_cast<double>(std::max<int64_t>(memory_free_mib, 0)) /
+                                      memory_mib_per_gpu_milli_);
+  }
+  return static_cast<double>(free_milli) - feedable;
+}
+
+double FragModel::ServableWeight(int node_index, const NodeState& node) {
+  return kinds_[static_cast<size_t>(KindOf(node_index, node))].servable_weight;
+}
+
+FragPolicy::FragPolicy(std::string name, const std::vector<TargetPod>& targets,
+                       FragPolicyOptions options)
+    : name_(std::move(name)), model_(targets), options_(options) {}
+
+bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeState& node,
+                            Candidate* best, FitFailure* failure) {
+  const size_t n = std::min<size_t>(node.devices.size(), 64);
+  scratch_.resize(n);
+  for (size_t g = 0; g < n; ++g) scratch_[g] = FragModel::FreeState(node.devices[g]);
+  const int64_t cpu_after = node.cpu_free_milli == kUnknownHostResource
+                                ? kUnknownHostResource
+                                : node.cpu_free_milli - pod.cpu_milli;
+  const int64_t mem_after = node.memory_free_mib == kUnknownHostResource
+                                ? kUnknownHostResource
+                                : node.memory_free_mib - pod.memory_mib;
+  const double before = model_.NodeFrag(node_index, node);
+  int64_t free_before = 0;
+  for (size_t g = 0; g < n; ++g) free_before += scratch_[g].free_milli;
+
+  auto finish = [&](std::vector<std::vector<int>> devices) {
+    Candidate c;
+    c.devices = std::move(devices);
+    const double after = model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
+    c.delta = after - before;
+    int64_t free_after = 0;
+    for (size_t g = 0; g < n; ++g) free_after += scratch_[g].free_milli;
+    if (options_.stranding_weight != 0) {
+      c.delta += options_.stranding_weight *
+                 (model_.StrandedMilli(free_after, cpu_after, mem_after) -
+                  model_.StrandedMilli(free_before, node.cpu_free_milli, node.memory_free_mib));
+    }
+    int64_t chosen_left = 0;
+    for (const std::vector<int>& container : c.devices) {
+      for (int g : container) chosen_left += scratch_[static_cast<size_t>(g)].free_milli;
+    }
+    c.score = c.delta + options_.packing_weight * static_cast<double>(free_after) +
+              options_.device_fit_weight * static_cast<double>(chosen_left);
+    *best = std::move(c);
+    return true;
+  };
+
+  // The common case (one container asks for devices, no NUMA binding, no per-pod GPU
+  // policy) is searched exhaustively; anything else takes HAMi's own device choice on this
+  // node and is only ranked by fragmentation.
+  int device_containers = 0;
+  size_t single = 0;
+  for (size_t c = 0; c < pod.containers.size(); ++c) {
+    if (pod.containers[c].count > 0) {
+      ++device_containers;
+      single = c;
+    }
+  }
+  const bool fast = device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
+                    static_cast<int>(single) >= pod.init_containers;
+  if (!fast) {
+    GpuPolicy spread;
+    auto fit = FitPod(node, pod, pod.gpu_policy ? *pod.gpu_policy : spread, failure);
+    if (!fit) return false;
+    NodeState after = node;
+    CommitPlacement(after, pod, *fit);
+    for (size_t g = 0; g < n; ++g) scratch_[g] = FragModel::FreeState(after.devices[g]);
+    return finish(std::move(*fit));
+  }
+
+  const ContainerDeviceRequest& request = pod.containers[single];
+  int eligible[64];
+  int eligible_count = 0;
+  for (size_t g = 0; g < n; ++g) {
+    if (!CheckDevice(node.devices[g], request, pod.selectors, /*mutex_policy=*/false)) {
+      eligible[eligible_count++] = static_cast<int>(g);
+    }
+  }
+  if (eligible_count < request.count) {
+    if (failure) {
+      std::vector<int> order(node.devices.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+      (void)FitContainer(node.devices, order, request, pod.selectors, false, failure);
+    }
+    return false;
+  }
+
+  // Greedy over the devices: each step takes the eligible device whose use raises the
+  // node's fragmentation least (ties: the fuller device, then the lower index). For one
+  // device this is exhaustive.
+  std::vector<int> chosen;
+  std::vector<bool> taken(n, false);
+  for (int step = 0; step < request.count; ++step) {
+    int best_device = -1;
+    double best_frag = 0;
+    GpuFreeState best_state;
+    for (int e = 0; e < eligible_count; ++e) {
+      const int g = eligible[e];
+      if (taken[static_cast<size_t>(g)]) continue;
+      const DeviceUsage& device = node.devices[static_cast<size_t>(g)];
+      // Devices in the same state on a homogeneous node give the same result.
+      bool duplicate = false;
+      for (int prev = 0; prev < e && !duplicate; ++prev) {
+        const int h = eligible[prev];
+        if (taken[static_cast<size_t>(h)]) continue;
+        const DeviceUsage& other = node.devices[static_cast<size_t>(h)];
+        duplicate = other.used == device.used && other.used_cores == device.used_cores &&
+                    other.used_mem_mib == device.used_mem_mib &&
+                    other.info.devmem_mib == device.info.devmem_mib &&
+                    other.info.devcore == device.info.devcore && other.info.type == device.info.type;
+      }
+      if (duplicate) continue;
+      const GpuFreeState saved = scratch_[static_cast<size_t>(g)];
+      const GpuFreeState after = FragModel::FreeStateAfter(device, ResolveDemand(device, request));
+      scratch_[static_cast<size_t>(g)] = after;
+      const double frag = model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
+      scratch_[static_cast<size_t>(g)] = saved;
+      const bool better = best_device < 0 || frag < best_frag - 1e-9 ||
+                          (frag <= best_frag + 1e-9 && after.free_milli < best_state.free_milli);
+      if (better) {
+        best_device = g;
+        best_frag = frag;
+        best_state = after;
+      }
+    }
+    if (best_device < 0) return false;  // cannot happen: eligible_count >= count
+    taken[static_cast<size_t>(best_device)] = true;
+    scratch_[static_cast<size_t>(best_device)] = best_state;
+    chosen.push_back(best_device);
+  }
+  std::vector<std::vector<int>> devices(pod.containers.size());
+  devices[single] = std::move(chosen);
+  return finish(std::move(devices));
+}
+
+PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
+                                   bool collect_reasons) {
+  PlacementOutcome outcome;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeState& node = nodes[i];
+    if (!HostFits(node, pod)) {
+      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(i), "Insufficient host resources");
+      continue;
+    }
+    Candidate candidate;
+    FitFailure failure;
+    if (!BestOnNode(pod, static_cast<int>(i), node, &candidate, collect_reasons ? &failure : nullptr)) {
+      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(i), failure.ToString());
+      continue;
+    }
+    bool better = !outcome.placement;
+    if (!better) {
+      const double best = outcome.placement->score;
+      if (candidate.score < best - 1e-9) {
+        better = true;
+      } else if (candidate.score <= best + 1e-9) {
+        better = node.name < nodes[static_cast<size_t>(outcome.placement->node_index)].name;
+      }
+    }
+    if (better) {
+      outcome.placement = Placement{static_cast<int>(i), std::move(candidate.devices), candidate.score};
+    }
+  }
+  return outcome;
+}
+
+}  // namespace hami::policy

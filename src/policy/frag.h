@@ -1,0 +1,151 @@
+// Fragmentation-aware placement.
+//
+// The fragmentation measure follows Weng et al., "Beware of Fragmentation" (ATC'23): for a
+// node and a target workload (pod classes with popularity weights), the expected GPU
+// capacity that the next pod cannot use. For one class m on node n it is all free GPU
+// capacity if m cannot be placed on n (host resources, device type, too few devices with
+// room), and otherwise the free capacity of the devices too small for m. Capacity is in
+// milli-GPUs: a device's free share is min(free cores, free memory) as a fraction of its
+// totals, 0 when it has no task slot left or is unhealthy or cordoned.
+//
+// Two policies are built on it:
+//  - "fgd": FGD as published: pick the node and devices whose placement increases the
+//    node's fragmentation least (ties: node name).
+//  - "hami-frag": ours. Same measure, but (1) the score adds the node's remaining free GPU
+//    share after placement, weighted so that among near-equal fragmentation increases it
+//    packs (best fit), and (2) classes a node can never serve (type constraints) do not
+//    count against it. See docs/simulate.md for the measurements behind the choice.
+// Both only rank placements that fit.h allows. Not thread-safe (per-node caches).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/placement.h"
+
+namespace hami::policy {
+
+// One class of the target workload.
+struct TargetPod {
+  ContainerDeviceRequest request;          // count 0 = CPU-only (no GPU fragmentation)
+  std::vector<std::string> allowed_types;  // device type must contain one; empty = any
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  double weight = 1;                       // popularity; normalised by FragModel
+};
+
+// Per-device free state in the fragmentation model.
+struct GpuFreeState {
+  int32_t free_milli = 0;  // 0..1000
+  bool untouched = true;   // no task on it (whole-device requests need this)
+};
+
+// Expected fragmentation of nodes for a target workload. Caches per-node values by
+// (node index, generation): callers must bump NodeState::generation on every change.
+class FragModel {
+ public:
+  explicit FragModel(const std::vector<TargetPod>& targets);
+
+  // Fragmented milli-GPUs of the node in its current state.
+  double NodeFrag(int node_index, const NodeState& node);
+
+  // Fragmented milli-GPUs of `node` if its devices had the given free states and host
+  // resources instead of the current ones (devices in node order).
+  double EvaluateWith(int node_index, const NodeState& node, const GpuFreeState* gpus,
+                      int64_t cpu_free_milli, int64_t memory_free_mib);
+
+  // The free state of a device under the model's rules.
+  static GpuFreeState FreeState(const DeviceUsage& device);
+  // Free state after adding `demand` to the device.
+  static GpuFreeState FreeStateAfter(const DeviceUsage& device, const ResolvedDemand& demand);
+
+  // Total weight of classes a node of this kind could ever serve (device types allow it).
+  double ServableWeight(int node_index, const NodeState& node);
+
+  // Free milli-GPUs that the node's free host CPU and memory cannot feed, at the target
+  // workload's average host demand per milli-GPU (0 when host resources are unknown).
+  double StrandedMilli(int64_t free_milli, int64_t cpu_free_milli, int64_t memory_free_mib) const;
+
+ private:
+  struct HostVariant {
+    int64_t cpu_milli;
+    int64_t memory_mib;
+    double weight;
+  };
+  struct GpuClass {
+    ContainerDeviceRequest request;
+    std::vector<std::string> allowed_types;
+    bool exclusive = false;
+    double weight = 0;
+    std::vector<HostVariant> variants;  // sorted by cpu
+  };
+  // Per node "kind" (device types and sizes): per class, per device, the demand in milli
+  // (-1 = the type is not allowed).
+  struct KindInfo {
+    std::vector<std::vector<int32_t>> demand_milli;  // [class][device]
+    double servable_weight = 0;
+  };
+  struct NodeCache {
+    uint64_t generation = 0;
+    bool valid = false;
+    int kind = -1;
+    size_t device_count = 0;
+    double frag = 0;
+  };
+
+  int KindOf(int node_index, const NodeState& node);
+  double Evaluate(const KindInfo& kind, const GpuFreeState* gpus, size_t gpu_count,
+                  int64_t cpu_free_milli, int64_t memory_free_mib) const;
+
+  std::vector<GpuClass> classes_;
+  double cpu_milli_per_gpu_milli_ = 0;  // host demand of the target workload per milli-GPU
+  double memory_mib_per_gpu_milli_ = 0;
+  std::vector<std::string> kind_keys_;
+  std::vector<KindInfo> kinds_;
+  std::vector<NodeCache> node_cache_;
+};
+
+// Builds the target workload from a list of pods: identical classes are merged, CPU-only pods
+// are dropped (they add the same constant to every choice).
+std::vector<TargetPod> MergeTargets(const std::vector<TargetPod>& pods);
+
+struct FragPolicyOptions {
+  // Weight of the best-fit term (free milli-GPUs left on the node after placement, per
+  // 1000) against the fragmentation increase; 0 = pure FGD.
+  double packing_weight = 0;
+  // Weight of the change in stranded milli-GPUs (free GPU share the node's host CPU and
+  // memory cannot feed at the workload's average host demand).
+  double stranding_weight = 0;
+  // Weight of the chosen devices' own leftover (free milli-GPUs left on them after
+  // placement): device-level best fit.
+  double device_fit_weight = 0;
+};
+
+class FragPolicy : public PlacementPolicy {
+ public:
+  FragPolicy(std::string name, const std::vector<TargetPod>& targets, FragPolicyOptions options);
+  std::string_view name() const override { return name_; }
+  PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
+                         bool collect_reasons) override;
+
+  FragModel& model() { return model_; }
+
+ private:
+  struct Candidate {
+    std::vector<std::vector<int>> devices;
+    double delta = 0;
+    double score = 0;
+  };
+  // Best placement on one node, or false when the pod does not fit there.
+  bool BestOnNode(const PodRequest& pod, int node_index, const NodeState& node, Candidate* best,
+                  FitFailure* failure);
+
+  std::string name_;
+  FragModel model_;
+  FragPolicyOptions options_;
+  std::vector<GpuFreeState> scratch_;
+};
+
+}  // namespace hami::policy

@@ -1,0 +1,182 @@
+#include "policy/placement.h"
+
+#include <algorithm>
+
+namespace hami::policy {
+
+bool PodRequest::WantsDevices() const {
+  return std::any_of(containers.begin(), containers.end(),
+                     [](const ContainerDeviceRequest& c) { return c.count > 0; });
+}
+
+bool HostFits(const NodeState& node, const PodRequest& pod) {
+  if (node.cpu_free_milli != kUnknownHostResource && node.cpu_free_milli < pod.cpu_milli) {
+    return false;
+  }
+  if (node.memory_free_mib != kUnknownHostResource && node.memory_free_mib < pod.memory_mib) {
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const PodRequest& pod,
+                                                    const GpuPolicy& gpu_policy,
+                                                    FitFailure* failure) {
+  const bool mutex = gpu_policy.Has(GpuPolicyKey::kMutex);
+  std::vector<std::vector<int>> result(pod.containers.size());
+  // App containers are fitted cumulatively; the usage copy is made only when a second app
+  // container needs to see the first one's demand (the common one-container pod copies nothing).
+  std::vector<DeviceUsage> app_usage;
+  bool app_usage_copied = false;
+  for (size_t c = 0; c < pod.containers.size(); ++c) {
+    const ContainerDeviceRequest& request = pod.containers[c];
+    if (request.count <= 0) continue;
+    const bool is_init = static_cast<int>(c) < pod.init_containers;
+    // Init containers run one after another, so each sees the node without the others.
+    std::span<const DeviceUsage> usage =
+        (is_init || !app_usage_copied) ? std::span<const DeviceUsage>(node.devices)
+                                       : std::span<const DeviceUsage>(app_usage);
+    std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
+    auto chosen = FitContainer(usage, order, request, pod.selectors, mutex, failure);
+    if (!chosen) return std::nullopt;
+    const bool more_app_containers =
+        std::any_of(pod.containers.begin() + static_cast<long>(c) + 1, pod.containers.end(),
+                    [](const ContainerDeviceRequest& r) { return r.count > 0; });
+    if (!is_init && more_app_containers) {
+      if (!app_usage_copied) {
+        app_usage = node.devices;
+        app_usage_copied = true;
+      }
+      for (int index : *chosen) {
+        DeviceUsage& device = app_usage[static_cast<size_t>(index)];
+        ApplyDemand(device, ResolveDemand(device, request), +1);
+      }
+    }
+    result[c] = std::move(*chosen);
+  }
+  return result;
+}
+
+bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
+                      const std::vector<std::vector<int>>& devices_per_container) {
+  if (devices_per_container.size() != pod.containers.size()) return false;
+  std::vector<DeviceUsage> app_usage = node.devices;
+  for (size_t c = 0; c < pod.containers.size(); ++c) {
+    const ContainerDeviceRequest& request = pod.containers[c];
+    const std::vector<int>& chosen = devices_per_container[c];
+    if (static_cast<int32_t>(chosen.size()) != std::max(request.count, 0)) return false;
+    const bool is_init = static_cast<int>(c) < pod.init_containers;
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const int index = chosen[i];
+      if (index < 0 || static_cast<size_t>(index) >= node.devices.size()) return false;
+      if (std::find(chosen.begin(), chosen.begin() + static_cast<long>(i), index) !=
+          chosen.begin() + static_cast<long>(i)) {
+        return false;
+      }
+      const DeviceUsage& device =
+          is_init ? node.devices[static_cast<size_t>(index)] : app_usage[static_cast<size_t>(index)];
+      if (CheckDevice(device, request, pod.selectors, /*mutex_policy=*/false)) return false;
+    }
+    if (pod.selectors.numa_bind && !chosen.empty()) {
+      const int32_t numa = node.devices[static_cast<size_t>(chosen[0])].info.numa;
+      for (int index : chosen) {
+        if (node.devices[static_cast<size_t>(index)].info.numa != numa) return false;
+      }
+    }
+    if (!is_init) {
+      for (int index : chosen) {
+        DeviceUsage& device = app_usage[static_cast<size_t>(index)];
+        ApplyDemand(device, ResolveDemand(device, request), +1);
+      }
+    }
+  }
+  return true;
+}
+
+void CommitPlacement(NodeState& node, const PodRequest& pod,
+                     const std::vector<std::vector<int>>& devices_per_container, int sign) {
+  struct Demand {
+    int32_t tasks = 0;
+    int64_t memory_mib = 0;
+    int32_t cores = 0;
+  };
+  std::vector<Demand> init_peak(node.devices.size()), app_sum(node.devices.size());
+  for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
+    const bool is_init = static_cast<int>(c) < pod.init_containers;
+    for (int index : devices_per_container[c]) {
+      const size_t i = static_cast<size_t>(index);
+      const ResolvedDemand d = ResolveDemand(node.devices[i], pod.containers[c]);
+      if (is_init) {
+        init_peak[i].tasks = 1;
+        init_peak[i].memory_mib = std::max(init_peak[i].memory_mib, d.memory_mib);
+        init_peak[i].cores = std::max(init_peak[i].cores, d.cores_percent);
+      } else {
+        app_sum[i].tasks += 1;
+        app_sum[i].memory_mib += d.memory_mib;
+        app_sum[i].cores += d.cores_percent;
+      }
+    }
+  }
+  for (size_t i = 0; i < node.devices.size(); ++i) {
+    DeviceUsage& device = node.devices[i];
+    device.used += sign * std::max(init_peak[i].tasks, app_sum[i].tasks);
+    device.used_mem_mib += sign * std::max(init_peak[i].memory_mib, app_sum[i].memory_mib);
+    device.used_cores += sign * std::max(init_peak[i].cores, app_sum[i].cores);
+  }
+  if (node.cpu_free_milli != kUnknownHostResource) node.cpu_free_milli -= sign * pod.cpu_milli;
+  if (node.memory_free_mib != kUnknownHostResource) node.memory_free_mib -= sign * pod.memory_mib;
+  ++node.generation;
+}
+
+PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
+                        const std::vector<std::vector<int>>& devices_per_container) {
+  PodDevices out(pod.containers.size());
+  for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
+    for (int index : devices_per_container[c]) {
+      const DeviceUsage& device = node.devices[static_cast<size_t>(index)];
+      const ResolvedDemand d = ResolveDemand(device, pod.containers[c]);
+      out[c].push_back(ContainerDevice{device.info.id, pod.containers[c].type,
+                                       static_cast<int32_t>(d.memory_mib), d.cores_percent});
+    }
+  }
+  return out;
+}
+
+HamiPolicy::HamiPolicy(std::string name, NodePolicy node_policy, GpuPolicy gpu_policy)
+    : name_(std::move(name)), node_policy_(node_policy), gpu_policy_(std::move(gpu_policy)) {}
+
+PlacementOutcome HamiPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
+                                   bool collect_reasons) {
+  PlacementOutcome outcome;
+  const NodePolicy node_policy = pod.node_policy.value_or(node_policy_);
+  const GpuPolicy& gpu_policy = pod.gpu_policy ? *pod.gpu_policy : gpu_policy_;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const NodeState& node = nodes[n];
+    if (!HostFits(node, pod)) {
+      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), "Insufficient host resources");
+      continue;
+    }
+    FitFailure failure;
+    auto fit = FitPod(node, pod, gpu_policy, collect_reasons ? &failure : nullptr);
+    if (!fit) {
+      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
+      continue;
+    }
+    const double score = NodeScore(node.devices);
+    bool better = false;
+    if (!outcome.placement) {
+      better = true;
+    } else {
+      const double best = outcome.placement->score;
+      if (score != best) {
+        better = node_policy == NodePolicy::kBinpack ? score > best : score < best;
+      } else {
+        better = node.name < nodes[static_cast<size_t>(outcome.placement->node_index)].name;
+      }
+    }
+    if (better) outcome.placement = Placement{static_cast<int>(n), std::move(*fit), score};
+  }
+  return outcome;
+}
+
+}  // namespace hami::policy

@@ -1,0 +1,115 @@
+// Choosing a node and the exact devices for a pod.
+//
+// A PlacementPolicy sees a snapshot of node states and returns a decision; it never mutates
+// the snapshot. Feasibility always comes from fit.h (HAMi's rules); policies only rank what
+// those rules allow. Policies may keep caches keyed by NodeState::generation, so one
+// instance must not be used from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "device/device.h"
+#include "policy/fit.h"
+#include "policy/score.h"
+
+namespace hami::policy {
+
+inline constexpr int64_t kUnknownHostResource = -1;
+
+struct NodeState {
+  std::string name;
+  std::vector<DeviceUsage> devices;
+  // Host resources left for pods. The extender leaves them unknown (kube-scheduler checks
+  // them); the simulator tracks them so that policies can reason about stranded devices.
+  int64_t cpu_free_milli = kUnknownHostResource;
+  int64_t memory_free_mib = kUnknownHostResource;
+  // Bumped by every change to this node; policies may cache derived values per generation.
+  uint64_t generation = 0;
+};
+
+struct PodRequest {
+  // One entry per container, init containers first; count == 0 means "no device".
+  std::vector<ContainerDeviceRequest> containers;
+  int init_containers = 0;
+  DeviceSelectors selectors;
+  // Per-pod annotation overrides (hami.io/node-scheduler-policy etc.); unset = policy default.
+  std::optional<NodePolicy> node_policy;
+  std::optional<GpuPolicy> gpu_policy;
+  ScoreWeights weights;
+  // Host request; only checked where the node's host resources are known.
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+
+  bool WantsDevices() const;
+};
+
+struct Placement {
+  int node_index = -1;
+  // Per container (same order as PodRequest::containers): device indexes on the node.
+  std::vector<std::vector<int>> container_devices;
+  double score = 0;
+};
+
+struct PlacementOutcome {
+  std::optional<Placement> placement;
+  // (node index, HAMi-style reason) for each node that cannot take the pod; filled only when
+  // requested, since building the strings costs more than the decision itself.
+  std::vector<std::pair<int, std::string>> failed_nodes;
+};
+
+class PlacementPolicy {
+ public:
+  virtual ~PlacementPolicy() = default;
+  virtual std::string_view name() const = 0;
+  virtual PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
+                                 bool collect_reasons) = 0;
+};
+
+// Whether the node's known host resources can take the pod's host request.
+bool HostFits(const NodeState& node, const PodRequest& pod);
+
+// HAMi's pod fit on one node under a GPU ordering policy: init containers are each fitted
+// on a fresh copy of the usage, app containers cumulatively. Returns per-container device
+// indexes, or nullopt with `failure` filled.
+std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const PodRequest& pod,
+                                                    const GpuPolicy& gpu_policy,
+                                                    FitFailure* failure);
+
+// Checks that `devices_per_container` is a placement HAMi's rules allow on `node` (each
+// device passes CheckDevice given the usage before it, no device twice in one container).
+bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
+                      const std::vector<std::vector<int>>& devices_per_container);
+
+// Adds (sign +1) or removes (sign -1) a pod's usage on the node: per device the larger of the
+// init-container peak and the app-container sum; host resources likewise. Bumps generation.
+void CommitPlacement(NodeState& node, const PodRequest& pod,
+                     const std::vector<std::vector<int>>& devices_per_container, int sign = 1);
+
+// The devices of a placement as the pod annotation records them.
+PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
+                        const std::vector<std::vector<int>>& devices_per_container);
+
+// HAMi's own policy: node score on usage before the pod (binpack = fullest node, spread =
+// emptiest), devices by the GPU policy; ties broken by node name (ascending).
+class HamiPolicy : public PlacementPolicy {
+ public:
+  HamiPolicy(std::string name, NodePolicy node_policy, GpuPolicy gpu_policy);
+  std::string_view name() const override { return name_; }
+  PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
+                         bool collect_reasons) override;
+
+ private:
+  std::string name_;
+  NodePolicy node_policy_;
+  GpuPolicy gpu_policy_;
+};
+
+}  // namespace hami::policy

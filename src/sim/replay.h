@@ -1,0 +1,58 @@
+// The replay engine: feeds a workload, one pod at a time, through a placement policy over a
+// simulated cluster, with the standard openb protocol (seeded shuffle, inflation, no
+// departures, failures skipped). The placement code is the scheduler's own (src/policy).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "policy/placement.h"
+#include "sim/report.h"
+#include "sim/trace.h"
+
+namespace hami::sim {
+
+struct ReplayOptions {
+  uint64_t seed = 42;
+  double inflation_percent = 130;  // stop adding pods once the GPU request reaches this
+  double frag_at_percent = 90;     // arrived % at which fragmentation is measured
+  int32_t split_count = 10;        // deviceSplitCount of every simulated GPU
+  bool record_curve = true;
+  // Verify every placement against HAMi's fit rules and the device capacities (slow-ish;
+  // on in tests). A violation aborts the replay with an error.
+  bool verify = false;
+};
+
+// The HAMi request a trace pod becomes: nvidia.com/gpu = num_gpu, gpucores and
+// gpumem-percentage = ceil(gpu_milli / 10), gpu_spec as nvidia.com/use-gputype.
+policy::PodRequest ToPodRequest(const SimPod& pod);
+
+// Node states for a cluster: one device per GPU ("<node>-gpu<i>", type "NVIDIA-<model>").
+std::vector<policy::NodeState> BuildNodes(const Cluster& cluster, int32_t split_count);
+
+// The arrival sequence: the workload shuffled with `seed`, then pods drawn uniformly with
+// replacement until the total GPU request reaches inflation_percent of capacity.
+// Deterministic across platforms (own PRNG mapping).
+std::vector<int> ArrivalOrder(const Workload& workload, int64_t capacity_milli, uint64_t seed,
+                              double inflation_percent);
+
+// Policy names MakePolicy understands, best-known first.
+std::vector<std::string> PolicyNames();
+
+// Builds a policy; fragmentation-aware ones take the (uninflated) workload as their target.
+Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& name,
+                                                            const Workload& workload);
+
+// Fragmented milli-GPUs of the whole cluster under the FGD measure for `workload`, as % of
+// capacity.
+double ClusterFragmentationPercent(std::span<const policy::NodeState> nodes, const Workload& workload,
+                                   int64_t capacity_milli);
+
+Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
+                               policy::PlacementPolicy& policy, const ReplayOptions& options);
+
+}  // namespace hami::sim
