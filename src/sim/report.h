@@ -1,6 +1,8 @@
 // Replay results and their presentation: console table, CSV and SVG plot.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -39,10 +41,12 @@ struct PolicySummary {
   double wall_seconds_mean = 0;
 };
 
-// Groups results by policy (in first-seen order) and computes mean and sample sd.
+// Groups results by policy (in first-seen order) and computes mean and sample sd (n - 1 in the
+// denominator; 0 for a single seed). Pure.
 std::vector<PolicySummary> Summarize(const std::vector<ReplayResult>& results);
 
-// Fixed-width table: policy | unalloc@100 (mean ± sd) | unalloc@130 | frag@90 | failed | wall.
+// Fixed-width table: policy | seeds | unalloc@100% (mean ± sd) | unalloc@130% | frag@90% |
+// failed (pods per run) | wall(s) (per run). Percentages are of cluster GPU capacity.
 void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& out);
 
 // CSV with one row per (policy, seed): policy,seed,unallocated_at_100,unallocated_at_130,
@@ -53,11 +57,14 @@ void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out
 // on a 0.5 % grid of arrived), with axes, grid, legend and the y = x reference line.
 void WriteCurveSvg(const std::vector<ReplayResult>& results, std::ostream& out);
 
-// Writes results.csv and curve.svg into `dir` (created if missing).
+// Writes results.csv and curve.svg into `dir` (created if missing, with parents). Returns an
+// error Status naming the path when the directory cannot be created or a file cannot be written.
 Status WriteReportFiles(const std::vector<ReplayResult>& results, const std::string& dir);
 
 // A single-line progress bar on a terminal ("\r[#####....] 12/40 policy seed"), quiet when
-// `enabled` is false. Not thread-safe.
+// `enabled` is false. Step() counts one finished unit and redraws; Finish() ends the line with a
+// newline (only if something was drawn; calling it twice is harmless). `out` must outlive the
+// bar. Not thread-safe.
 class ProgressBar {
  public:
   ProgressBar(std::ostream& out, int total, bool enabled);
@@ -69,6 +76,7 @@ class ProgressBar {
   int total_;
   int done_ = 0;
   bool enabled_;
+  size_t last_len_ = 0;  // length of the line last drawn, to blank out a longer previous label
 };
 
 }  // namespace hami::sim

@@ -22,7 +22,7 @@ struct SimNode {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;  // host memory
   int32_t gpu_count = 0;
-  std::string model;        // e.g. "T4", "G2"
+  std::string model;           // e.g. "T4", "G2"
   int32_t gpu_memory_mib = 0;  // per GPU, from the model table
 };
 
@@ -35,8 +35,8 @@ struct SimPod {
   std::string name;
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  int32_t num_gpu = 0;     // 0..8
-  int32_t gpu_milli = 0;   // per GPU, 1..1000 (0 when num_gpu == 0)
+  int32_t num_gpu = 0;                // 0..8
+  int32_t gpu_milli = 0;              // per GPU, 1..1000 (0 when num_gpu == 0)
   std::vector<std::string> gpu_spec;  // allowed models; empty = any
 
   int64_t GpuMilliTotal() const { return static_cast<int64_t>(num_gpu) * gpu_milli; }
@@ -51,7 +51,26 @@ struct Workload {
 // Returns 0 for an unknown model.
 int32_t OpenbModelMemoryMib(const std::string& model);
 
+// Limits the loaders enforce. The "absurd" bounds reject values no real machine has (10k cores,
+// ~95 TiB) so a corrupted file fails loudly instead of skewing a replay.
+inline constexpr int32_t kMaxPodGpus = 8;
+inline constexpr int32_t kMaxNodeGpus = 64;
+inline constexpr int32_t kWholeGpuMilli = 1000;
+inline constexpr int64_t kAbsurdCpuMilli = 10'000'000;
+inline constexpr int64_t kAbsurdMemoryMib = 100'000'000;
+
+// The rules every node / pod obeys, whether loaded or synthetic: non-empty name, cpu and memory
+// in 0..absurd, GPU counts in range, known models; for pods, gpu_milli is 0 iff num_gpu is 0 and
+// below 1000 only when num_gpu is 1. Returns InvalidArgument naming the field and quoting the
+// offending value (no file/line: the loaders add that). Pure, thread-safe.
+Status ValidateSimNode(const SimNode& node);
+Status ValidateSimPod(const SimPod& pod);
+
 // Parse an openb node list. `source` names the input in errors ("file.csv:12: ...").
+// The header must be exactly one of the known column sets; CRLF line endings and trailing blank
+// lines are accepted, a blank line in the middle is not; an input without rows is an error
+// ("no nodes" / "no pods"). Never throws on malformed input. Load* read the whole file (the only
+// file I/O here) and fail with NotFound when it cannot be opened.
 Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source);
 Result<Cluster> LoadOpenbNodes(const std::string& path);
 
