@@ -97,10 +97,58 @@ FragModel::FragModel(const std::vector<TargetPod>& targets) {
     cpu_milli_per_gpu_milli_ = cpu_milli / gpu_milli;
     memory_mib_per_gpu_milli_ = memory_mib / gpu_milli;
   }
-  for (GpuClass& c : classes_) {
-    std::sort(c.variants.begin(), c.variants.end(),
-              [](const HostVariant& a, const HostVariant& b) { return a.cpu_milli < b.cpu_milli; });
+  BuildHostTable();
+}
+
+void FragModel::BuildHostTable() {
+  for (const GpuClass& c : classes_) {
+    for (const HostVariant& v : c.variants) {
+      cpu_values_.push_back(v.cpu_milli);
+      memory_values_.push_back(v.memory_mib);
+    }
   }
+  auto unique_sorted = [](std::vector<int64_t>& values) {
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+  };
+  unique_sorted(cpu_values_);
+  unique_sorted(memory_values_);
+  const size_t rows = cpu_values_.size() + 1, cols = memory_values_.size() + 1, n = classes_.size();
+  // host_table_[(i * cols + j) * n + c]: weight of class c's variants whose cpu is at most
+  // cpu_values_[i - 1] and whose memory is at most memory_values_[j - 1] (2-D prefix sums).
+  host_table_.assign(rows * cols * n, 0.0);
+  for (size_t c = 0; c < n; ++c) {
+    for (const HostVariant& v : classes_[c].variants) {
+      const size_t i = static_cast<size_t>(
+          std::lower_bound(cpu_values_.begin(), cpu_values_.end(), v.cpu_milli) - cpu_values_.begin()) + 1;
+      const size_t j = static_cast<size_t>(std::lower_bound(memory_values_.begin(), memory_values_.end(),
+                                                            v.memory_mib) - memory_values_.begin()) + 1;
+      host_table_[(i * cols + j) * n + c] += v.weight;
+    }
+  }
+  for (size_t i = 1; i < rows; ++i) {
+    for (size_t j = 1; j < cols; ++j) {
+      for (size_t c = 0; c < n; ++c) {
+        host_table_[(i * cols + j) * n + c] += host_table_[((i - 1) * cols + j) * n + c] +
+                                               host_table_[(i * cols + j - 1) * n + c] -
+                                               host_table_[((i - 1) * cols + j - 1) * n + c];
+      }
+    }
+  }
+}
+
+const double* FragModel::HostOkWeights(int64_t cpu_free_milli, int64_t memory_free_mib) const {
+  const size_t cols = memory_values_.size() + 1, n = classes_.size();
+  size_t i = cpu_values_.size(), j = memory_values_.size();  // unknown host: every variant fits
+  if (cpu_free_milli != kUnknownHostResource) {
+    i = static_cast<size_t>(std::upper_bound(cpu_values_.begin(), cpu_values_.end(), cpu_free_milli) -
+                            cpu_values_.begin());
+  }
+  if (memory_free_mib != kUnknownHostResource) {
+    j = static_cast<size_t>(std::upper_bound(memory_values_.begin(), memory_values_.end(),
+                                             memory_free_mib) - memory_values_.begin());
+  }
+  return host_table_.data() + (i * cols + j) * n;
 }
 
 GpuFreeState FragModel::FreeState(const DeviceUsage& device) {
@@ -140,6 +188,11 @@ int FragModel::KindOf(int node_index, const NodeState& node) {
     return cache.kind;
   }
   KindInfo kind;
+  kind.uniform = std::all_of(node.devices.begin(), node.devices.end(), [&](const DeviceUsage& d) {
+    const DeviceInfo& first = node.devices.front().info;
+    return d.info.type == first.type && d.info.devmem_mib == first.devmem_mib &&
+           d.info.devcore == first.devcore;
+  });
   kind.demand_milli.resize(classes_.size());
   for (size_t c = 0; c < classes_.size(); ++c) {
     int allowed = 0;
@@ -149,6 +202,7 @@ int FragModel::KindOf(int node_index, const NodeState& node) {
       allowed += ok ? 1 : 0;
     }
     if (allowed >= classes_[c].request.count) kind.servable_weight += classes_[c].weight;
+    kind.uniform_demand.push_back(kind.demand_milli[c].empty() ? -1 : kind.demand_milli[c][0]);
   }
   kind_keys_.push_back(std::move(key));
   kinds_.push_back(std::move(kind));
@@ -161,35 +215,60 @@ double FragModel::Evaluate(const KindInfo& kind, const GpuFreeState* gpus, size_
   int64_t total = 0;
   for (size_t g = 0; g < gpu_count; ++g) total += gpus[g].free_milli;
   if (total == 0) return 0;
-  const bool host_known = cpu_free_milli != kUnknownHostResource;
+  // On a node whose devices are all alike (the usual case) a class's demand is the same on
+  // every device, so "how many devices can take it, and how much free capacity do they
+  // hold" is a prefix of the free shares sorted in descending order.
+  int32_t any_free[64], fresh_free[64];
+  int64_t any_prefix[65], fresh_prefix[65];
+  size_t any_count = 0, fresh_count = 0;
+  if (kind.uniform) {
+    for (size_t g = 0; g < gpu_count; ++g) {
+      if (gpus[g].free_milli <= 0) continue;
+      any_free[any_count++] = gpus[g].free_milli;
+      if (gpus[g].untouched) fresh_free[fresh_count++] = gpus[g].free_milli;
+    }
+    std::sort(any_free, any_free + any_count, std::greater<>());
+    std::sort(fresh_free, fresh_free + fresh_count, std::greater<>());
+    any_prefix[0] = fresh_prefix[0] = 0;
+    for (size_t i = 0; i < any_count; ++i) any_prefix[i + 1] = any_prefix[i] + any_free[i];
+    for (size_t i = 0; i < fresh_count; ++i) fresh_prefix[i + 1] = fresh_prefix[i] + fresh_free[i];
+  }
+  const double* host_ok = HostOkWeights(cpu_free_milli, memory_free_mib);
   double frag = 0;
   for (size_t c = 0; c < classes_.size(); ++c) {
     const GpuClass& cls = classes_[c];
-    const std::vector<int32_t>& demand = kind.demand_milli[c];
     int32_t fitting = 0;
     int64_t too_small = 0;
-    for (size_t g = 0; g < gpu_count; ++g) {
-      const int32_t d = demand[g];
-      const bool fits = d >= 0 && gpus[g].free_milli >= d && gpus[g].free_milli > 0 &&
-                        (!cls.exclusive || gpus[g].untouched);
-      if (fits) {
-        ++fitting;
+    if (kind.uniform) {
+      const int32_t d = kind.uniform_demand[c];
+      if (d >= 0) {
+        const int32_t* free = cls.exclusive ? fresh_free : any_free;
+        const size_t count = cls.exclusive ? fresh_count : any_count;
+        size_t k = 0;
+        while (k < count && free[k] >= d) ++k;
+        fitting = static_cast<int32_t>(k);
+        too_small = total - (cls.exclusive ? fresh_prefix[k] : any_prefix[k]);
       } else {
-        too_small += gpus[g].free_milli;
+        too_small = total;
+      }
+    } else {
+      const std::vector<int32_t>& demand = kind.demand_milli[c];
+      for (size_t g = 0; g < gpu_count; ++g) {
+        const int32_t d = demand[g];
+        const bool fits = d >= 0 && gpus[g].free_milli >= d && gpus[g].free_milli > 0 &&
+                          (!cls.exclusive || gpus[g].untouched);
+        if (fits) {
+          ++fitting;
+        } else {
+          too_small += gpus[g].free_milli;
+        }
       }
     }
     if (fitting < cls.request.count) {
       frag += cls.weight * static_cast<double>(total);
       continue;
     }
-    double host_ok_weight = cls.weight;
-    if (host_known) {
-      host_ok_weight = 0;
-      for (const HostVariant& v : cls.variants) {
-        if (v.cpu_milli > cpu_free_milli) break;
-        if (v.memory_mib <= memory_free_mib) host_ok_weight += v.weight;
-      }
-    }
+    const double host_ok_weight = host_ok[c];
     frag += host_ok_weight * static_cast<double>(too_small) +
             (cls.weight - host_ok_weight) * static_cast<double>(total);
   }
@@ -241,8 +320,8 @@ FragPolicy::FragPolicy(std::string name, const std::vector<TargetPod>& targets,
     : name_(std::move(name)), model_(targets), options_(options) {}
 
 bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeState& node,
-                            Candidate* best, FitFailure* failure) {
-  const size_t n = std::min<size_t>(node.devices.size(), 64);
+                            double* score, FitFailure* failure) {
+  const size_t n = std::min<size_t>(node.devices.size(), kMaxDevices);
   scratch_.resize(n);
   for (size_t g = 0; g < n; ++g) scratch_[g] = FragModel::FreeState(node.devices[g]);
   const int64_t cpu_after = node.cpu_free_milli == kUnknownHostResource
@@ -255,31 +334,30 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
   int64_t free_before = 0;
   for (size_t g = 0; g < n; ++g) free_before += scratch_[g].free_milli;
 
-  auto finish = [&](std::vector<std::vector<int>> devices) {
-    Candidate c;
-    c.devices = std::move(devices);
+  // Scores the placement now in last_devices_ with scratch_ holding the devices' states after it.
+  auto finish = [&]() {
     const double after = model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
-    c.delta = after - before;
     int64_t free_after = 0;
     for (size_t g = 0; g < n; ++g) free_after += scratch_[g].free_milli;
-    if (options_.stranding_weight != 0) {
-      c.delta += options_.stranding_weight *
-                 (model_.StrandedMilli(free_after, cpu_after, mem_after) -
-                  model_.StrandedMilli(free_before, node.cpu_free_milli, node.memory_free_mib));
-    }
     int64_t chosen_left = 0;
-    for (const std::vector<int>& container : c.devices) {
+    for (const std::vector<int>& container : last_devices_) {
       for (int g : container) chosen_left += scratch_[static_cast<size_t>(g)].free_milli;
     }
-    c.score = c.delta + options_.packing_weight * static_cast<double>(free_after) +
-              options_.device_fit_weight * static_cast<double>(chosen_left);
-    *best = std::move(c);
+    double value = after - before;
+    if (options_.stranding_weight != 0) {
+      value += options_.stranding_weight *
+               (model_.StrandedMilli(free_after, cpu_after, mem_after) -
+                model_.StrandedMilli(free_before, node.cpu_free_milli, node.memory_free_mib));
+    }
+    value += options_.packing_weight * static_cast<double>(free_after) +
+             options_.device_fit_weight * static_cast<double>(chosen_left);
+    *score = value;
     return true;
   };
 
   // The common case (one container asks for devices, no NUMA binding, no per-pod GPU
-  // policy) is searched exhaustively; anything else takes HAMi's own device choice on this
-  // node and is only ranked by fragmentation.
+  // policy) is searched; anything else takes HAMi's own device choice on this node and is
+  // only ranked by fragmentation.
   int device_containers = 0;
   size_t single = 0;
   for (size_t c = 0; c < pod.containers.size(); ++c) {
@@ -289,7 +367,7 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
     }
   }
   const bool fast = device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
-                    static_cast<int>(single) >= pod.init_containers;
+                    static_cast<int>(single) >= pod.init_containers && node.devices.size() <= kMaxDevices;
   if (!fast) {
     GpuPolicy spread;
     auto fit = FitPod(node, pod, pod.gpu_policy ? *pod.gpu_policy : spread, failure);
@@ -297,11 +375,12 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
     NodeState after = node;
     CommitPlacement(after, pod, *fit);
     for (size_t g = 0; g < n; ++g) scratch_[g] = FragModel::FreeState(after.devices[g]);
-    return finish(std::move(*fit));
+    last_devices_ = std::move(*fit);
+    return finish();
   }
 
   const ContainerDeviceRequest& request = pod.containers[single];
-  int eligible[64];
+  int eligible[kMaxDevices];
   int eligible_count = 0;
   for (size_t g = 0; g < n; ++g) {
     if (!CheckDevice(node.devices[g], request, pod.selectors, /*mutex_policy=*/false)) {
@@ -320,21 +399,23 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
   // Greedy over the devices: each step takes the eligible device whose use raises the
   // node's fragmentation least (ties: the fuller device, then the lower index). For one
   // device this is exhaustive.
-  std::vector<int> chosen;
-  std::vector<bool> taken(n, false);
+  last_devices_.resize(pod.containers.size());
+  for (std::vector<int>& container : last_devices_) container.clear();
+  std::vector<int>& chosen = last_devices_[single];
+  bool taken[kMaxDevices] = {};
   for (int step = 0; step < request.count; ++step) {
     int best_device = -1;
     double best_frag = 0;
     GpuFreeState best_state;
     for (int e = 0; e < eligible_count; ++e) {
       const int g = eligible[e];
-      if (taken[static_cast<size_t>(g)]) continue;
+      if (taken[g]) continue;
       const DeviceUsage& device = node.devices[static_cast<size_t>(g)];
       // Devices in the same state on a homogeneous node give the same result.
       bool duplicate = false;
       for (int prev = 0; prev < e && !duplicate; ++prev) {
         const int h = eligible[prev];
-        if (taken[static_cast<size_t>(h)]) continue;
+        if (taken[h]) continue;
         const DeviceUsage& other = node.devices[static_cast<size_t>(h)];
         duplicate = other.used == device.used && other.used_cores == device.used_cores &&
                     other.used_mem_mib == device.used_mem_mib &&
@@ -356,13 +437,11 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
       }
     }
     if (best_device < 0) return false;  // cannot happen: eligible_count >= count
-    taken[static_cast<size_t>(best_device)] = true;
+    taken[best_device] = true;
     scratch_[static_cast<size_t>(best_device)] = best_state;
     chosen.push_back(best_device);
   }
-  std::vector<std::vector<int>> devices(pod.containers.size());
-  devices[single] = std::move(chosen);
-  return finish(std::move(devices));
+  return finish();
 }
 
 PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
@@ -371,27 +450,27 @@ PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeSt
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeState& node = nodes[i];
     if (!HostFits(node, pod)) {
-      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(i), "Insufficient host resources");
+      if (collect_reasons) {
+        outcome.failed_nodes.emplace_back(static_cast<int>(i), "Insufficient host resources");
+      }
       continue;
     }
-    Candidate candidate;
+    double score = 0;
     FitFailure failure;
-    if (!BestOnNode(pod, static_cast<int>(i), node, &candidate, collect_reasons ? &failure : nullptr)) {
+    if (!BestOnNode(pod, static_cast<int>(i), node, &score, collect_reasons ? &failure : nullptr)) {
       if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(i), failure.ToString());
       continue;
     }
     bool better = !outcome.placement;
     if (!better) {
       const double best = outcome.placement->score;
-      if (candidate.score < best - 1e-9) {
+      if (score < best - 1e-9) {
         better = true;
-      } else if (candidate.score <= best + 1e-9) {
+      } else if (score <= best + 1e-9) {
         better = node.name < nodes[static_cast<size_t>(outcome.placement->node_index)].name;
       }
     }
-    if (better) {
-      outcome.placement = Placement{static_cast<int>(i), std::move(candidate.devices), candidate.score};
-    }
+    if (better) outcome.placement = Placement{static_cast<int>(i), last_devices_, score};
   }
   return outcome;
 }

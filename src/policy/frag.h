@@ -79,12 +79,14 @@ class FragModel {
     std::vector<std::string> allowed_types;
     bool exclusive = false;
     double weight = 0;
-    std::vector<HostVariant> variants;  // sorted by cpu
+    std::vector<HostVariant> variants;
   };
   // Per node "kind" (device types and sizes): per class, per device, the demand in milli
   // (-1 = the type is not allowed).
   struct KindInfo {
     std::vector<std::vector<int32_t>> demand_milli;  // [class][device]
+    bool uniform = false;                // all devices alike: demand_milli[c][g] == uniform_demand[c]
+    std::vector<int32_t> uniform_demand;  // [class]
     double servable_weight = 0;
   };
   struct NodeCache {
@@ -96,12 +98,18 @@ class FragModel {
   };
 
   int KindOf(int node_index, const NodeState& node);
+  void BuildHostTable();
+  // Per class, the weight of its host variants that fit the given free host resources.
+  const double* HostOkWeights(int64_t cpu_free_milli, int64_t memory_free_mib) const;
   double Evaluate(const KindInfo& kind, const GpuFreeState* gpus, size_t gpu_count,
                   int64_t cpu_free_milli, int64_t memory_free_mib) const;
 
   std::vector<GpuClass> classes_;
   double cpu_milli_per_gpu_milli_ = 0;  // host demand of the target workload per milli-GPU
   double memory_mib_per_gpu_milli_ = 0;
+  std::vector<int64_t> cpu_values_;     // distinct host requests of the variants, sorted
+  std::vector<int64_t> memory_values_;
+  std::vector<double> host_table_;      // see BuildHostTable
   std::vector<std::string> kind_keys_;
   std::vector<KindInfo> kinds_;
   std::vector<NodeCache> node_cache_;
@@ -133,19 +141,19 @@ class FragPolicy : public PlacementPolicy {
   FragModel& model() { return model_; }
 
  private:
-  struct Candidate {
-    std::vector<std::vector<int>> devices;
-    double delta = 0;
-    double score = 0;
-  };
-  // Best placement on one node, or false when the pod does not fit there.
-  bool BestOnNode(const PodRequest& pod, int node_index, const NodeState& node, Candidate* best,
+  // Scores the best placement on one node into `score` and leaves its devices in
+  // last_devices_; false when the pod does not fit there.
+  bool BestOnNode(const PodRequest& pod, int node_index, const NodeState& node, double* score,
                   FitFailure* failure);
+
+  // Nodes with more devices than this are scored on HAMi's own device choice.
+  static constexpr size_t kMaxDevices = 64;
 
   std::string name_;
   FragModel model_;
   FragPolicyOptions options_;
   std::vector<GpuFreeState> scratch_;
+  std::vector<std::vector<int>> last_devices_;
 };
 
 }  // namespace hami::policy

@@ -37,7 +37,8 @@ class SplitMix64 {
 };
 
 // hami-frag's tuning, chosen on the openb traces (docs/simulate.md).
-constexpr double kHamiFragPackingWeight = 0.05;
+constexpr double kHamiFragPackingWeight = 0.02;
+constexpr double kHamiFragStrandingWeight = 2.0;
 constexpr double kHamiFragDeviceFitWeight = 0.0;
 
 int32_t CeilPercent(int32_t milli) { return (milli + 9) / 10; }
@@ -161,6 +162,7 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
     policy::FragPolicyOptions options;
     if (name == "hami-frag") {
       options.packing_weight = kHamiFragPackingWeight;
+      options.stranding_weight = kHamiFragStrandingWeight;
       options.device_fit_weight = kHamiFragDeviceFitWeight;
     }
     for (const auto& [key, value] : knobs) {

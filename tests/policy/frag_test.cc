@@ -1,0 +1,146 @@
+#include "policy/frag.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "tests/policy/test_util.h"
+
+namespace hami::policy {
+namespace {
+
+using testing::Gpu;
+using testing::OnePod;
+using testing::Req;
+using testing::Used;
+
+TargetPod Target(int32_t count, int32_t percent, double weight, int64_t cpu = 0, int64_t mem = 0) {
+  TargetPod t;
+  t.request = Req(count, 0, percent, percent);
+  t.weight = weight;
+  t.cpu_milli = cpu;
+  t.memory_mib = mem;
+  return t;
+}
+
+NodeState Node(std::vector<DeviceUsage> devices, int64_t cpu = kUnknownHostResource,
+               int64_t mem = kUnknownHostResource) {
+  NodeState n;
+  n.name = "n";
+  n.devices = std::move(devices);
+  n.cpu_free_milli = cpu;
+  n.memory_free_mib = mem;
+  return n;
+}
+
+TEST(FragModelTest, FreeStateIsTheSmallerShareAndZeroWhenUnusable) {
+  DeviceUsage d = Used(Gpu("a", 0, 10000), 1, 2500, 50);
+  EXPECT_EQ(FragModel::FreeState(d).free_milli, 500);
+  EXPECT_FALSE(FragModel::FreeState(d).untouched);
+  d.info.count = 1;  // no slot left
+  EXPECT_EQ(FragModel::FreeState(d).free_milli, 0);
+  DeviceUsage sick = Gpu("b", 0);
+  sick.info.health = false;
+  EXPECT_EQ(FragModel::FreeState(sick).free_milli, 0);
+}
+
+TEST(FragModelTest, WholeGpuWorkloadSeesPartialDevicesAsFragments) {
+  FragModel model({Target(1, 100, 1.0)});
+  NodeState fresh = Node({Gpu("a", 0), Gpu("b", 1)});
+  EXPECT_DOUBLE_EQ(model.NodeFrag(0, fresh), 0.0);
+  NodeState partial = Node({Used(Gpu("a", 0), 1, 4096, 25), Gpu("b", 1)});
+  EXPECT_DOUBLE_EQ(model.NodeFrag(1, partial), 750.0);
+  // Nothing fits at all: everything free is a fragment.
+  NodeState both = Node({Used(Gpu("a", 0), 1, 4096, 25), Used(Gpu("b", 1), 1, 4096, 25)});
+  EXPECT_DOUBLE_EQ(model.NodeFrag(2, both), 1500.0);
+}
+
+TEST(FragModelTest, MixedWorkloadIsPopularityWeighted) {
+  // Half the pods want 60 %, half want a whole GPU.
+  FragModel model({Target(1, 60, 1.0), Target(1, 100, 1.0)});
+  NodeState node = Node({Used(Gpu("a", 0), 1, 8192, 50), Gpu("b", 1)});
+  // 60 %: device a (500 free) too small -> 500; whole: device a not untouched -> 500.
+  EXPECT_DOUBLE_EQ(model.NodeFrag(0, node), 0.5 * 500 + 0.5 * 500);
+}
+
+TEST(FragModelTest, HostShortageMakesEverythingFragmented) {
+  FragModel model({Target(1, 50, 1.0, /*cpu=*/8000, /*mem=*/1024)});
+  EXPECT_DOUBLE_EQ(model.NodeFrag(0, Node({Gpu("a", 0)}, 8000, 1024)), 0.0);
+  EXPECT_DOUBLE_EQ(model.NodeFrag(1, Node({Gpu("a", 0)}, 7999, 1024)), 1000.0);
+  EXPECT_DOUBLE_EQ(model.NodeFrag(2, Node({Gpu("a", 0)}, 8000, 1023)), 1000.0);
+}
+
+TEST(FragModelTest, TypeConstraintMakesNodeUnservable) {
+  TargetPod t = Target(1, 50, 1.0);
+  t.allowed_types = {"A100"};
+  FragModel model({t});
+  NodeState node = Node({Gpu("a", 0, 16384, "NVIDIA-Tesla T4")});
+  EXPECT_DOUBLE_EQ(model.NodeFrag(0, node), 1000.0);
+  EXPECT_DOUBLE_EQ(model.ServableWeight(0, node), 0.0);
+}
+
+// The 2-D prefix table must agree with a direct sum over host variants.
+TEST(FragModelTest, HostTableMatchesBruteForce) {
+  std::mt19937_64 rng(7);
+  std::vector<TargetPod> targets;
+  for (int i = 0; i < 60; ++i) {
+    targets.push_back(Target(1, 10 * static_cast<int32_t>(1 + rng() % 10), 1.0 + static_cast<double>(rng() % 5),
+                             static_cast<int64_t>(rng() % 9) * 1000,
+                             static_cast<int64_t>(rng() % 7) * 1024));
+  }
+  FragModel model(targets);
+  double total_weight = 0;
+  for (const TargetPod& t : targets) total_weight += t.weight;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t cpu = static_cast<int64_t>(rng() % 10000) - 500;
+    const int64_t mem = static_cast<int64_t>(rng() % 8000) - 500;
+    const int32_t used = static_cast<int32_t>(rng() % 101);
+    NodeState node = Node({Used(Gpu("a", 0, 10000), used > 0 ? 1 : 0, used * 100, used)}, cpu, mem);
+    const int32_t free_milli = (100 - used) * 10;
+    double want = 0;
+    for (const TargetPod& t : targets) {
+      const bool host_ok = t.cpu_milli <= cpu && t.memory_mib <= mem;
+      const int32_t demand = t.request.cores_percent * 10;
+      const bool fits = host_ok && free_milli > 0 && free_milli >= demand &&
+                        (t.request.cores_percent < 100 || used == 0);
+      want += t.weight / total_weight * (fits ? 0 : free_milli);
+    }
+    EXPECT_NEAR(model.NodeFrag(trial, node), want, 1e-6) << "cpu=" << cpu << " mem=" << mem;
+  }
+}
+
+TEST(FragPolicyTest, SharingPodFillsTheMatchingHole) {
+  // Workload: 40 % and 60 % pods. A 60 % pod should go into the GPU that has exactly 60 % free.
+  FragPolicy policy("fgd", {Target(1, 40, 1.0), Target(1, 60, 1.0)}, FragPolicyOptions{});
+  NodeState a = Node({Used(Gpu("a0", 0), 1, 16384 * 40 / 100, 40), Gpu("a1", 1)});
+  a.name = "a";
+  NodeState b = Node({Used(Gpu("b0", 0), 1, 16384 * 30 / 100, 30), Gpu("b1", 1)});
+  b.name = "b";
+  std::vector<NodeState> nodes = {b, a};
+  PodRequest pod = OnePod(Req(1, 0, 60, 60));
+  PlacementOutcome outcome = policy.Place(pod, nodes, false);
+  ASSERT_TRUE(outcome.placement.has_value());
+  EXPECT_EQ(outcome.placement->node_index, 1);
+  EXPECT_EQ(outcome.placement->container_devices[0], std::vector<int>{0});
+}
+
+TEST(FragPolicyTest, StrandingTermAvoidsStarvingGpusOfCpu) {
+  // Target: whole-GPU pods needing 8 cores each. Two nodes with 2 free GPUs: one has CPU for
+  // both, one has CPU for one. A CPU-only pod of 8 cores should go where it strands nothing.
+  std::vector<TargetPod> targets = {Target(1, 100, 1.0, 8000, 0)};
+  FragPolicyOptions options;
+  options.stranding_weight = 2;
+  FragPolicy policy("hami-frag", targets, options);
+  NodeState rich = Node({Gpu("r0", 0), Gpu("r1", 1)}, 40000, 100000);
+  rich.name = "rich";
+  NodeState tight = Node({Gpu("t0", 0), Gpu("t1", 1)}, 16000, 100000);
+  tight.name = "a-tight";  // sorts first, so only the score can pick "rich"
+  PodRequest cpu_only;
+  cpu_only.containers.push_back(Req(0, 0, 0));
+  cpu_only.cpu_milli = 8000;
+  std::vector<NodeState> nodes = {tight, rich};
+  EXPECT_EQ(policy.Place(cpu_only, nodes, false).placement->node_index, 1);
+}
+
+}  // namespace
+}  // namespace hami::policy
