@@ -37,7 +37,7 @@ class SplitMix64 {
 };
 
 // hami-frag's tuning, chosen on the openb traces (docs/simulate.md).
-constexpr double kHamiFragPackingWeight = 0.02;
+constexpr double kHamiFragPackingWeight = 0.0;
 constexpr double kHamiFragStrandingWeight = 2.0;
 constexpr double kHamiFragDeviceFitWeight = 0.0;
 
