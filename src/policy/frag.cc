@@ -201,7 +201,6 @@ int FragModel::KindOf(int node_index, const NodeState& node) {
       kind.demand_milli[c].push_back(ok ? DemandMilli(d.info, classes_[c].request) : -1);
       allowed += ok ? 1 : 0;
     }
-    if (allowed >= classes_[c].request.count) kind.servable_weight += classes_[c].weight;
     kind.uniform_demand.push_back(kind.demand_milli[c].empty() ? -1 : kind.demand_milli[c][0]);
   }
   kind_keys_.push_back(std::move(key));
@@ -311,8 +310,41 @@ double FragModel::StrandedMilli(int64_t free_milli, int64_t cpu_free_milli,
   return static_cast<double>(free_milli) - feedable;
 }
 
-double FragModel::ServableWeight(int node_index, const NodeState& node) {
-  return kinds_[static_cast<size_t>(KindOf(node_index, node))].servable_weight;
+void FragModel::UpdateTypePressure(std::span<const NodeState> nodes) {
+  std::vector<double> kind_capacity(kinds_.size(), 0.0);
+  double total_capacity = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const size_t kind = static_cast<size_t>(KindOf(static_cast<int>(i), nodes[i]));
+    if (kind >= kind_capacity.size()) kind_capacity.resize(kinds_.size(), 0.0);
+    const double capacity = 1000.0 * static_cast<double>(nodes[i].devices.size());
+    kind_capacity[kind] += capacity;
+    total_capacity += capacity;
+  }
+  for (KindInfo& kind : kinds_) kind.type_pressure = 0;
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    if (classes_[c].allowed_types.empty()) continue;  // flexible classes press on all alike
+    auto serves = [&](const KindInfo& kind) {
+      int32_t allowed = 0;
+      for (int32_t d : kind.demand_milli[c]) allowed += d >= 0 ? 1 : 0;
+      return allowed >= classes_[c].request.count && allowed > 0;
+    };
+    double servable_capacity = 0;
+    for (size_t k = 0; k < kinds_.size(); ++k) {
+      if (serves(kinds_[k])) servable_capacity += kind_capacity[k];
+    }
+    if (servable_capacity <= 0) continue;
+    for (KindInfo& kind : kinds_) {
+      if (!serves(kind)) continue;
+      int32_t demand = 0;
+      for (int32_t d : kind.demand_milli[c]) demand = std::max(demand, d);
+      kind.type_pressure += classes_[c].weight * classes_[c].request.count * demand *
+                            total_capacity / servable_capacity / 1000.0;
+    }
+  }
+}
+
+double FragModel::TypePressure(int node_index, const NodeState& node) {
+  return kinds_[static_cast<size_t>(KindOf(node_index, node))].type_pressure;
 }
 
 FragPolicy::FragPolicy(std::string name, const std::vector<TargetPod>& targets,
@@ -348,6 +380,10 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
       value += options_.stranding_weight *
                (model_.StrandedMilli(free_after, cpu_after, mem_after) -
                 model_.StrandedMilli(free_before, node.cpu_free_milli, node.memory_free_mib));
+    }
+    if (options_.type_pressure_weight != 0) {
+      value += options_.type_pressure_weight * model_.TypePressure(node_index, node) *
+               static_cast<double>(free_before - free_after);
     }
     value += options_.packing_weight * static_cast<double>(free_after) +
              options_.device_fit_weight * static_cast<double>(chosen_left);
@@ -447,6 +483,10 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
 PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
                                    bool collect_reasons) {
   PlacementOutcome outcome;
+  if (options_.type_pressure_weight != 0 && nodes.size() != pressure_node_count_) {
+    model_.UpdateTypePressure(nodes);
+    pressure_node_count_ = nodes.size();
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeState& node = nodes[i];
     if (!HostFits(node, pod)) {

@@ -11,15 +11,21 @@
 // Two policies are built on it:
 //  - "fgd": FGD as published: pick the node and devices whose placement increases the
 //    node's fragmentation least (ties: node name).
-//  - "hami-frag": ours. Same measure, but (1) the score adds the node's remaining free GPU
-//    share after placement, weighted so that among near-equal fragmentation increases it
-//    packs (best fit), and (2) classes a node can never serve (type constraints) do not
-//    count against it. See docs/simulate.md for the measurements behind the choice.
+//  - "hami-frag": ours. The same fragmentation increase plus two terms FGD lacks:
+//    (1) host stranding: free GPU share that the node's remaining CPU and memory could not
+//        feed at the workload's average host demand per GPU counts against the placement
+//        (FGD only asks whether the *next* pod fits, so it happily leaves GPUs behind
+//        without CPU), and
+//    (2) type pressure: capacity of device types that type-constrained pods depend on costs
+//        more to flexible pods (FGD weighs classes by popularity, not by how scarce their
+//        allowed capacity is).
+//    See docs/simulate.md for the measurements behind the weights.
 // Both only rank placements that fit.h allows. Not thread-safe (per-node caches).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,8 +67,14 @@ class FragModel {
   // Free state after adding `demand` to the device.
   static GpuFreeState FreeStateAfter(const DeviceUsage& device, const ResolvedDemand& demand);
 
-  // Total weight of classes a node of this kind could ever serve (device types allow it).
-  double ServableWeight(int node_index, const NodeState& node);
+  // Recomputes, for every kind of node in `nodes`, how much type-constrained demand leans on
+  // it: Σ over classes with a device-type constraint that this kind satisfies of
+  // weight × milli-GPUs per pod / (milli-GPUs of all nodes satisfying the class), scaled by
+  // the cluster's capacity. High pressure = capacity that constrained pods cannot find
+  // elsewhere. Cost O(nodes + kinds × classes).
+  void UpdateTypePressure(std::span<const NodeState> nodes);
+  // The pressure of the node's kind (0 before UpdateTypePressure or for unseen kinds).
+  double TypePressure(int node_index, const NodeState& node);
 
   // Free milli-GPUs that the node's free host CPU and memory cannot feed, at the target
   // workload's average host demand per milli-GPU (0 when host resources are unknown).
@@ -87,7 +99,7 @@ class FragModel {
     std::vector<std::vector<int32_t>> demand_milli;  // [class][device]
     bool uniform = false;                // all devices alike: demand_milli[c][g] == uniform_demand[c]
     std::vector<int32_t> uniform_demand;  // [class]
-    double servable_weight = 0;
+    double type_pressure = 0;
   };
   struct NodeCache {
     uint64_t generation = 0;
@@ -126,6 +138,9 @@ struct FragPolicyOptions {
   // Weight of the change in stranded milli-GPUs (free GPU share the node's host CPU and
   // memory cannot feed at the workload's average host demand).
   double stranding_weight = 0;
+  // Weight of the type-pressure term: milli-GPUs the pod takes × the node kind's type
+  // pressure (FragModel::TypePressure). Keeps flexible pods off scarce device types.
+  double type_pressure_weight = 0;
   // Weight of the chosen devices' own leftover (free milli-GPUs left on them after
   // placement): device-level best fit.
   double device_fit_weight = 0;
@@ -154,6 +169,7 @@ class FragPolicy : public PlacementPolicy {
   FragPolicyOptions options_;
   std::vector<GpuFreeState> scratch_;
   std::vector<std::vector<int>> last_devices_;
+  size_t pressure_node_count_ = 0;  // node count when type pressure was last computed
 };
 
 }  // namespace hami::policy

@@ -39,6 +39,7 @@ class SplitMix64 {
 // hami-frag's tuning, chosen on the openb traces (docs/simulate.md).
 constexpr double kHamiFragPackingWeight = 0.0;
 constexpr double kHamiFragStrandingWeight = 2.0;
+constexpr double kHamiFragTypePressureWeight = 1.0;
 constexpr double kHamiFragDeviceFitWeight = 0.0;
 
 int32_t CeilPercent(int32_t milli) { return (milli + 9) / 10; }
@@ -163,6 +164,7 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
     if (name == "hami-frag") {
       options.packing_weight = kHamiFragPackingWeight;
       options.stranding_weight = kHamiFragStrandingWeight;
+      options.type_pressure_weight = kHamiFragTypePressureWeight;
       options.device_fit_weight = kHamiFragDeviceFitWeight;
     }
     for (const auto& [key, value] : knobs) {
@@ -170,11 +172,13 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
         options.packing_weight = value;
       } else if (key == "strand") {
         options.stranding_weight = value;
+      } else if (key == "typep") {
+        options.type_pressure_weight = value;
       } else if (key == "devfit") {
         options.device_fit_weight = value;
       } else {
         return InvalidArgument("policy " + QuoteForError(spec) + ": unknown knob " +
-                               QuoteForError(key) + " (known: pack, strand, devfit)");
+                               QuoteForError(key) + " (known: pack, strand, typep, devfit)");
       }
     }
     return std::unique_ptr<policy::PlacementPolicy>(

@@ -76,7 +76,8 @@ TEST(FragModelTest, TypeConstraintMakesNodeUnservable) {
   FragModel model({t});
   NodeState node = Node({Gpu("a", 0, 16384, "NVIDIA-Tesla T4")});
   EXPECT_DOUBLE_EQ(model.NodeFrag(0, node), 1000.0);
-  EXPECT_DOUBLE_EQ(model.ServableWeight(0, node), 0.0);
+  model.UpdateTypePressure(std::span<const NodeState>(&node, 1));
+  EXPECT_DOUBLE_EQ(model.TypePressure(0, node), 0.0);  // no node serves the class
 }
 
 // The 2-D prefix table must agree with a direct sum over host variants.
@@ -140,6 +141,40 @@ TEST(FragPolicyTest, StrandingTermAvoidsStarvingGpusOfCpu) {
   cpu_only.cpu_milli = 8000;
   std::vector<NodeState> nodes = {tight, rich};
   EXPECT_EQ(policy.Place(cpu_only, nodes, false).placement->node_index, 1);
+}
+
+TEST(FragPolicyTest, TypePressureKeepsFlexiblePodsOffScarceTypes) {
+  // 10 % of pods can only use T4 (one small T4 node), 40 % only A100 (ten nodes), 50 % any.
+  // FGD sends a flexible pod to the T4 node (it is useless to the larger A100-only class);
+  // type pressure sees that T4 capacity is all the T4-only pods have.
+  TargetPod t4_only = Target(1, 100, 0.1);
+  t4_only.allowed_types = {"T4"};
+  TargetPod a100_only = Target(1, 100, 0.4);
+  a100_only.allowed_types = {"A100"};
+  std::vector<TargetPod> targets = {t4_only, a100_only, Target(1, 100, 0.5)};
+  std::vector<NodeState> nodes;
+  NodeState t4 = Node({Gpu("t0", 0, 16384, "NVIDIA-Tesla T4"), Gpu("t1", 1, 16384, "NVIDIA-Tesla T4")});
+  t4.name = "a-t4";
+  nodes.push_back(t4);
+  for (int i = 0; i < 10; ++i) {
+    NodeState a100 = Node({Gpu("a" + std::to_string(i) + "0", 0, 40960, "NVIDIA-A100"),
+                           Gpu("a" + std::to_string(i) + "1", 1, 40960, "NVIDIA-A100")});
+    a100.name = "b-a100-" + std::to_string(i);
+    nodes.push_back(a100);
+  }
+
+  FragModel model(targets);
+  model.UpdateTypePressure(nodes);
+  EXPECT_NEAR(model.TypePressure(0, nodes[0]), 0.1 * 22000 / 2000, 1e-9);
+  EXPECT_NEAR(model.TypePressure(1, nodes[1]), 0.4 * 22000 / 20000, 1e-9);
+
+  FragPolicyOptions options;
+  options.type_pressure_weight = 1;
+  FragPolicy with_pressure("hami-frag", targets, options);
+  FragPolicy plain("fgd", targets, FragPolicyOptions{});
+  PodRequest flexible = OnePod(Req(1, 0, 100, 100));
+  EXPECT_EQ(plain.Place(flexible, nodes, false).placement->node_index, 0);
+  EXPECT_NE(with_pressure.Place(flexible, nodes, false).placement->node_index, 0);
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ std::vector<std::unique_ptr<PlacementPolicy>> AllPolicies(const std::vector<Targ
   tuned.packing_weight = 0.02;
   tuned.stranding_weight = 2;
   tuned.device_fit_weight = 0.01;
+  tuned.type_pressure_weight = 1;
   out.push_back(std::make_unique<FragPolicy>("hami-frag", targets, tuned));
   return out;
 }
