@@ -22,6 +22,7 @@ struct SimulateArgs {
   std::string out_dir = "hami-sim-out";
   bool quiet = false;
   bool verify = false;
+  bool kube_cpu_pods = false;
 };
 
 int RunSimulate(const SimulateArgs& args) {
@@ -81,6 +82,7 @@ int RunSimulate(const SimulateArgs& args) {
       options.seed = args.first_seed + static_cast<uint64_t>(s);
       options.inflation_percent = args.inflation_percent;
       options.verify = args.verify;
+      options.cpu_pods_by_kube_default = args.kube_cpu_pods;
       auto policy = MakePolicy(name, workload);  // fresh caches per run
       auto result = RunReplay(cluster, workload, **policy, options);
       if (!result.ok()) {
@@ -130,6 +132,10 @@ int main(int argc, char** argv) {
   simulate->add_flag("--quiet", sim.quiet, "no progress bar or chatter");
   simulate->add_flag("--verify", sim.verify,
                      "check every placement against HAMi's fit rules (slower)");
+
+  simulate->add_flag("--kube-cpu-pods", sim.kube_cpu_pods,
+                     "place pods without devices by kube-scheduler's default scoring, as in a "
+                     "real cluster (default: the policy places every pod, the standard protocol)");
 
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand(simulate) || app.get_subcommands().empty()) {

@@ -1,6 +1,7 @@
 #include "sim/replay.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "policy/frag.h"
 
@@ -60,6 +61,31 @@ std::vector<policy::TargetPod> TargetsOf(const Workload& workload) {
 }
 
 }  // namespace
+
+policy::PlacementOutcome PlaceByKubeDefault(const policy::PodRequest& pod, const Cluster& cluster,
+                                            std::span<const policy::NodeState> nodes) {
+  policy::PlacementOutcome outcome;
+  double best = -1;
+  for (size_t i = 0; i < nodes.size() && i < cluster.nodes.size(); ++i) {
+    const policy::NodeState& node = nodes[i];
+    if (!policy::HostFits(node, pod)) continue;
+    const SimNode& spec = cluster.nodes[i];
+    if (spec.cpu_milli <= 0 || spec.memory_mib <= 0) continue;
+    const double cpu_free = static_cast<double>(node.cpu_free_milli - pod.cpu_milli) /
+                            static_cast<double>(spec.cpu_milli);
+    const double mem_free = static_cast<double>(node.memory_free_mib - pod.memory_mib) /
+                            static_cast<double>(spec.memory_mib);
+    // NodeResourcesFit (LeastAllocated) + NodeResourcesBalancedAllocation, equal weights.
+    const double least_allocated = (cpu_free + mem_free) / 2 * 100;
+    const double balanced = (1 - std::abs(cpu_free - mem_free) / 2) * 100;
+    const double score = least_allocated + balanced;
+    if (score > best + 1e-9) {
+      best = score;
+      outcome.placement = policy::Placement{static_cast<int>(i), {std::vector<int>{}}, score};
+    }
+  }
+  return outcome;
+}
 
 policy::PodRequest ToPodRequest(const SimPod& pod) {
   policy::PodRequest request;
@@ -229,7 +255,10 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
     const SimPod& pod = workload.pods[static_cast<size_t>(pod_index)];
     const policy::PodRequest& request = requests[static_cast<size_t>(pod_index)];
     arrived += pod.GpuMilliTotal();
-    policy::PlacementOutcome outcome = placement_policy.Place(request, nodes, false);
+    policy::PlacementOutcome outcome =
+        (options.cpu_pods_by_kube_default && !request.WantsDevices())
+            ? PlaceByKubeDefault(request, cluster, nodes)
+            : placement_policy.Place(request, nodes, false);
     if (outcome.placement) {
       policy::NodeState& node = nodes[static_cast<size_t>(outcome.placement->node_index)];
       if (options.verify) {

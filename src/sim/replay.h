@@ -25,7 +25,17 @@ struct ReplayOptions {
   // Verify every placement against HAMi's fit rules and the device capacities (slow-ish;
   // on in tests). A violation aborts the replay with an error.
   bool verify = false;
+  // Place pods that ask for no device the way a real cluster does: kube-scheduler's default
+  // scoring (least allocated + balanced CPU/memory), since the extender never sees them.
+  // Off = the standard protocol, where the policy places every pod.
+  bool cpu_pods_by_kube_default = false;
 };
+
+// kube-scheduler's default choice for a pod without devices: the node with the highest
+// NodeResourcesFit (LeastAllocated) + NodeResourcesBalancedAllocation score after placement
+// (ties: first node). `nodes` must be BuildNodes(cluster) order.
+policy::PlacementOutcome PlaceByKubeDefault(const policy::PodRequest& pod, const Cluster& cluster,
+                                            std::span<const policy::NodeState> nodes);
 
 // The HAMi request a trace pod becomes: nvidia.com/gpu = num_gpu, gpucores and
 // gpumem-percentage = ceil(gpu_milli / 10), gpu_spec as nvidia.com/use-gputype.

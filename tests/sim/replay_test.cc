@@ -132,6 +132,36 @@ TEST(RunReplayTest, SyntheticReplayIsDeterministicVerifiedAndSane) {
   }
 }
 
+TEST(PlaceByKubeDefaultTest, PicksTheLeastAllocatedBalancedNode) {
+  Cluster c;
+  c.nodes.push_back(SimNode{"busy", 64000, 262144, 8, "G2", 32768});
+  c.nodes.push_back(SimNode{"idle", 64000, 262144, 8, "G2", 32768});
+  c.nodes.push_back(SimNode{"small", 4000, 8192, 1, "T4", 15360});
+  auto nodes = BuildNodes(c, 10);
+  nodes[0].cpu_free_milli = 8000;
+  policy::PodRequest pod;
+  pod.containers.push_back(ContainerDeviceRequest{});
+  pod.cpu_milli = 6000;
+  pod.memory_mib = 4096;
+  auto outcome = PlaceByKubeDefault(pod, c, nodes);
+  ASSERT_TRUE(outcome.placement.has_value());
+  EXPECT_EQ(outcome.placement->node_index, 1);
+  pod.cpu_milli = 70000;  // fits nowhere
+  EXPECT_FALSE(PlaceByKubeDefault(pod, c, nodes).placement.has_value());
+}
+
+TEST(RunReplayTest, KubeDefaultForCpuPodsStillVerifies) {
+  Cluster cluster = MakeSyntheticCluster(3, 40);
+  Workload workload = MakeSyntheticWorkload(cluster, 3, 400);
+  ReplayOptions options;
+  options.verify = true;
+  options.cpu_pods_by_kube_default = true;
+  auto policy = MakePolicy("hami-frag", workload);
+  auto result = RunReplay(cluster, workload, **policy, options);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_GT(result->pods_total, 0);
+}
+
 TEST(RunReplayTest, RejectsEmptyInputs) {
   Cluster cluster = MakeSyntheticCluster(7, 10);
   auto policy = MakePolicy("hami-binpack", Workload{});
