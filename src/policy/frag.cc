@@ -151,22 +151,31 @@ const double* FragModel::HostOkWeights(int64_t cpu_free_milli, int64_t memory_fr
   return host_table_.data() + (i * cols + j) * n;
 }
 
-GpuFreeState FragModel::FreeState(const DeviceUsage& device) {
+namespace {
+
+GpuFreeState FreeStateOf(const DeviceUsage& device, int32_t used, int64_t used_mem_mib,
+                         int32_t used_cores) {
   GpuFreeState state;
-  state.untouched = device.used == 0;
-  if (!device.info.health || device.cordoned || device.used >= device.info.count) {
+  state.untouched = used == 0;
+  if (!device.info.health || device.cordoned || used >= device.info.count) {
     state.free_milli = 0;
     return state;
   }
-  state.free_milli = std::min(ShareMilli(device.FreeCores(), device.info.devcore),
-                              ShareMilli(device.FreeMemMib(), device.info.devmem_mib));
+  state.free_milli = std::min(ShareMilli(device.info.devcore - used_cores, device.info.devcore),
+                              ShareMilli(device.info.devmem_mib - used_mem_mib, device.info.devmem_mib));
   return state;
 }
 
+}  // namespace
+
+GpuFreeState FragModel::FreeState(const DeviceUsage& device) {
+  return FreeStateOf(device, device.used, device.used_mem_mib, device.used_cores);
+}
+
 GpuFreeState FragModel::FreeStateAfter(const DeviceUsage& device, const ResolvedDemand& demand) {
-  DeviceUsage after = device;  // cheap relative to the evaluation; strings are short (SSO)
-  ApplyDemand(after, demand, +1);
-  return FreeState(after);
+  // Same arithmetic as ApplyDemand(+1), without copying the device (its strings allocate).
+  return FreeStateOf(device, device.used + 1, device.used_mem_mib + demand.memory_mib,
+                     device.used_cores + demand.cores_percent);
 }
 
 int FragModel::KindOf(int node_index, const NodeState& node) {
@@ -288,11 +297,36 @@ double FragModel::NodeFrag(int node_index, const NodeState& node) {
   return cache.frag;
 }
 
+size_t FragModel::MemoKeyHash::operator()(const MemoKey& key) const {
+  uint64_t h = (static_cast<uint64_t>(key.kind) << 32) ^ key.host_row;
+  for (uint16_t g : key.gpus) h = (h ^ g) * 0x100000001B3ULL;
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
 double FragModel::EvaluateWith(int node_index, const NodeState& node, const GpuFreeState* gpus,
                                int64_t cpu_free_milli, int64_t memory_free_mib) {
-  const int kind = KindOf(node_index, node);
-  return Evaluate(kinds_[static_cast<size_t>(kind)], gpus, std::min<size_t>(node.devices.size(), 64),
-                  cpu_free_milli, memory_free_mib);
+  const int kind_index = KindOf(node_index, node);
+  const KindInfo& kind = kinds_[static_cast<size_t>(kind_index)];
+  const size_t n = std::min<size_t>(node.devices.size(), 64);
+  if (!kind.uniform || n > MemoKey::kMaxGpus) {
+    return Evaluate(kind, gpus, n, cpu_free_milli, memory_free_mib);
+  }
+  // On a uniform node the result depends only on the multiset of device states and on which
+  // host variants fit, so equal nodes (common: idle nodes, full nodes) share one evaluation.
+  MemoKey key;
+  key.kind = static_cast<uint32_t>(kind_index);
+  key.host_row = static_cast<uint32_t>(HostOkWeights(cpu_free_milli, memory_free_mib) -
+                                       host_table_.data());
+  for (size_t g = 0; g < n; ++g) {
+    key.gpus[g] = static_cast<uint16_t>((gpus[g].free_milli << 1) | (gpus[g].untouched ? 1 : 0));
+  }
+  std::sort(key.gpus.begin(), key.gpus.begin() + static_cast<long>(n), std::greater<>());
+  auto it = memo_.find(key);
+  if (it != memo_.end()) return it->second;
+  if (memo_.size() >= kMaxMemoEntries) memo_.clear();  // bound memory on long runs
+  const double frag = Evaluate(kind, gpus, n, cpu_free_milli, memory_free_mib);
+  memo_.emplace(key, frag);
+  return frag;
 }
 
 double FragModel::StrandedMilli(int64_t free_milli, int64_t cpu_free_milli,
@@ -354,8 +388,17 @@ FragPolicy::FragPolicy(std::string name, const std::vector<TargetPod>& targets,
 bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeState& node,
                             double* score, FitFailure* failure) {
   const size_t n = std::min<size_t>(node.devices.size(), kMaxDevices);
-  scratch_.resize(n);
-  for (size_t g = 0; g < n; ++g) scratch_[g] = FragModel::FreeState(node.devices[g]);
+  if (static_cast<size_t>(node_index) >= node_states_.size()) {
+    node_states_.resize(static_cast<size_t>(node_index) + 1);
+  }
+  NodeStates& cached = node_states_[static_cast<size_t>(node_index)];
+  if (!cached.valid || cached.generation != node.generation || cached.states.size() != n) {
+    cached.states.resize(n);
+    for (size_t g = 0; g < n; ++g) cached.states[g] = FragModel::FreeState(node.devices[g]);
+    cached.generation = node.generation;
+    cached.valid = true;
+  }
+  scratch_.assign(cached.states.begin(), cached.states.end());
   const int64_t cpu_after = node.cpu_free_milli == kUnknownHostResource
                                 ? kUnknownHostResource
                                 : node.cpu_free_milli - pod.cpu_milli;

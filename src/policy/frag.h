@@ -23,10 +23,12 @@
 // Both only rank placements that fit.h allows. Not thread-safe (per-node caches).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/placement.h"
@@ -122,6 +124,19 @@ class FragModel {
   std::vector<int64_t> cpu_values_;     // distinct host requests of the variants, sorted
   std::vector<int64_t> memory_values_;
   std::vector<double> host_table_;      // see BuildHostTable
+  // Memo of evaluations on uniform nodes with at most kMaxGpus devices.
+  struct MemoKey {
+    static constexpr size_t kMaxGpus = 8;
+    uint32_t kind = 0;
+    uint32_t host_row = 0;                // offset of the host-table row used
+    std::array<uint16_t, kMaxGpus> gpus{};  // (free_milli << 1 | untouched), sorted descending
+    bool operator==(const MemoKey&) const = default;
+  };
+  struct MemoKeyHash {
+    size_t operator()(const MemoKey& key) const;
+  };
+  static constexpr size_t kMaxMemoEntries = 1 << 20;
+  std::unordered_map<MemoKey, double, MemoKeyHash> memo_;
   std::vector<std::string> kind_keys_;
   std::vector<KindInfo> kinds_;
   std::vector<NodeCache> node_cache_;
@@ -169,6 +184,14 @@ class FragPolicy : public PlacementPolicy {
   FragPolicyOptions options_;
   std::vector<GpuFreeState> scratch_;
   std::vector<std::vector<int>> last_devices_;
+  // Per node index: device free states for the node's generation (they change only when the
+  // node does, while every pod looks at every node).
+  struct NodeStates {
+    uint64_t generation = 0;
+    bool valid = false;
+    std::vector<GpuFreeState> states;
+  };
+  std::vector<NodeStates> node_states_;
   size_t pressure_node_count_ = 0;  // node count when type pressure was last computed
 };
 
