@@ -44,8 +44,8 @@ Workload TargetWorkload() {
   Workload w;
   const int32_t milli[] = {1000, 1000, 1000, 810, 470, 320, 650, 230};
   for (int i = 0; i < 64; ++i) {
-    w.pods.push_back(SimPod{"p" + std::to_string(i), 4000 + (i % 5) * 2000, 16384, 1,
-                            milli[i % 8], {}});
+    w.pods.push_back(
+        SimPod{"p" + std::to_string(i), 4000 + (i % 5) * 2000, 16384, 1, milli[i % 8], {}});
   }
   return w;
 }
@@ -68,12 +68,14 @@ void BM_FilterScore(benchmark::State& state, const char* policy_name) {
     policy::PlacementOutcome outcome = (*policy)->Place(pods[i++ % pods.size()], nodes, true);
     benchmark::DoNotOptimize(outcome);
     latencies_us.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double q) {
-    return latencies_us[std::min(latencies_us.size() - 1,
-                                 static_cast<size_t>(q * static_cast<double>(latencies_us.size())))];
+    return latencies_us[std::min(
+        latencies_us.size() - 1,
+        static_cast<size_t>(q * static_cast<double>(latencies_us.size())))];
   };
   state.counters["p50_us"] = pct(0.50);
   state.counters["p99_us"] = pct(0.99);
@@ -81,9 +83,15 @@ void BM_FilterScore(benchmark::State& state, const char* policy_name) {
 }
 
 BENCHMARK_CAPTURE(BM_FilterScore, hami_default, "hami-default")
-    ->Arg(1000)->Arg(5000)->Arg(10000)->Unit(benchmark::kMillisecond);
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FilterScore, hami_frag, "hami-frag")
-    ->Arg(1000)->Arg(5000)->Arg(10000)->Unit(benchmark::kMillisecond);
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond);
 
 // One seed of the openb default trace (when the shared data is present), else the built-in
 // synthetic cluster: the whole replay, as `hami simulate` runs it.

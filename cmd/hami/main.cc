@@ -102,8 +102,7 @@ int RunSimulate(const SimulateArgs& args) {
     return 1;
   }
   if (!args.quiet) {
-    std::cout << "wrote " << args.out_dir << "/results.csv and " << args.out_dir
-              << "/curve.svg\n";
+    std::cout << "wrote " << args.out_dir << "/results.csv and " << args.out_dir << "/curve.svg\n";
   }
   return 0;
 }
@@ -117,15 +116,19 @@ int main(int argc, char** argv) {
   SimulateArgs sim;
   CLI::App* simulate = app.add_subcommand(
       "simulate", "Replay a cluster and a pod trace through the scheduler's placement policies");
-  simulate->add_option("--nodes", sim.nodes_path, "openb node list CSV (sn,cpu_milli,memory_mib,gpu,model)");
+  simulate->add_option("--nodes", sim.nodes_path,
+                       "openb node list CSV (sn,cpu_milli,memory_mib,gpu,model)");
   simulate->add_option("--pods", sim.pods_path, "openb pod list CSV");
-  simulate->add_option("--policy", sim.policies, "policies to compare (repeat or comma list; default all)")
+  simulate
+      ->add_option("--policy", sim.policies,
+                   "policies to compare (repeat or comma list; default all)")
       ->delimiter(',');
   simulate->add_option("--seeds", sim.seeds, "number of seeds, starting at --first-seed")
       ->capture_default_str();
   simulate->add_option("--first-seed", sim.first_seed, "first shuffle seed")->capture_default_str();
-  simulate->add_option("--inflation", sim.inflation_percent,
-                       "replay until the GPU request reaches this % of capacity")
+  simulate
+      ->add_option("--inflation", sim.inflation_percent,
+                   "replay until the GPU request reaches this % of capacity")
       ->capture_default_str();
   simulate->add_option("--out-dir", sim.out_dir, "where results.csv and curve.svg go")
       ->capture_default_str();

@@ -58,8 +58,8 @@ inline Status FailedPrecondition(std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Status status) : status_(std::move(status)) {   // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
+  Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.ok() && "Result constructed from an OK status without a value");
     if (status_.ok()) status_ = Status(StatusCode::kInternal, "Result built from OK status");
   }
@@ -82,8 +82,8 @@ class [[nodiscard]] Result {
 
 }  // namespace hami
 
-#define HAMI_RETURN_IF_ERROR(expr)     \
-  do {                                 \
-    ::hami::Status hami_status_ = (expr); \
+#define HAMI_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::hami::Status hami_status_ = (expr);        \
     if (!hami_status_.ok()) return hami_status_; \
   } while (0)

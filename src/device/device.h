@@ -33,10 +33,10 @@ struct DeviceInfo {
 // A device plus what is already allocated on it.
 struct DeviceUsage {
   DeviceInfo info;
-  int32_t used = 0;           // tasks placed
-  int64_t used_mem_mib = 0;   // sum of placed memory
-  int32_t used_cores = 0;     // sum of placed cores
-  bool cordoned = false;      // listed in the node's hami.io/device-cordon annotation
+  int32_t used = 0;          // tasks placed
+  int64_t used_mem_mib = 0;  // sum of placed memory
+  int32_t used_cores = 0;    // sum of placed cores
+  bool cordoned = false;     // listed in the node's hami.io/device-cordon annotation
 
   int64_t FreeMemMib() const { return info.devmem_mib - used_mem_mib; }
   int32_t FreeCores() const { return info.devcore - used_cores; }
@@ -44,11 +44,11 @@ struct DeviceUsage {
 
 // What one container asks of one vendor (HAMi's ContainerDeviceRequest).
 struct ContainerDeviceRequest {
-  int32_t count = 0;                            // number of distinct devices (Nums)
-  std::string type;                             // vendor key, e.g. "NVIDIA"
-  int32_t memory_mib = 0;                       // per device, after memoryFactor; 0 = unset
-  int32_t memory_percent = kMemoryPercentUnset; // per device; kMemoryPercentUnset = unset
-  int32_t cores_percent = 0;                    // per device, 0..100
+  int32_t count = 0;                             // number of distinct devices (Nums)
+  std::string type;                              // vendor key, e.g. "NVIDIA"
+  int32_t memory_mib = 0;                        // per device, after memoryFactor; 0 = unset
+  int32_t memory_percent = kMemoryPercentUnset;  // per device; kMemoryPercentUnset = unset
+  int32_t cores_percent = 0;                     // per device, 0..100
 
   bool operator==(const ContainerDeviceRequest&) const = default;
 
@@ -64,7 +64,7 @@ struct ContainerDeviceRequest {
 // One device granted to a container (one item of the pod device string).
 struct ContainerDevice {
   std::string uuid;
-  std::string type;       // vendor key as written in the pod annotation, e.g. "NVIDIA"
+  std::string type;  // vendor key as written in the pod annotation, e.g. "NVIDIA"
   int32_t used_mem_mib = 0;
   int32_t used_cores = 0;
 
@@ -81,7 +81,7 @@ struct DeviceSelectors {
   std::vector<std::string> nouse_types;  // device type must contain none
   std::vector<std::string> use_uuids;    // exact match required when non-empty
   std::vector<std::string> nouse_uuids;
-  std::string vgpu_mode;                 // empty = any; else device mode must be a substring
+  std::string vgpu_mode;  // empty = any; else device mode must be a substring
   bool numa_bind = false;
 };
 

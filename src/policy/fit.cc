@@ -8,19 +8,32 @@ namespace hami::policy {
 
 std::string_view FitReasonName(FitReason reason) {
   switch (reason) {
-    case FitReason::kCardTypeMismatch: return "CardTypeMismatch";
-    case FitReason::kCardUuidMismatch: return "CardUuidMismatch";
-    case FitReason::kCardTimeSlicingExhausted: return "CardTimeSlicingExhausted";
-    case FitReason::kCardComputeUnitsExhausted: return "CardComputeUnitsExhausted";
-    case FitReason::kCardInsufficientMemory: return "CardInsufficientMemory";
-    case FitReason::kCardInsufficientCore: return "CardInsufficientCore";
-    case FitReason::kCardNotHealth: return "CardNotHealth";
-    case FitReason::kCardCordoned: return "CardCordoned";
-    case FitReason::kNumaNotFit: return "NumaNotFit";
-    case FitReason::kExclusiveDeviceAllocateConflict: return "ExclusiveDeviceAllocateConflict";
-    case FitReason::kNodeInsufficientDevice: return "NodeInsufficientDevice";
-    case FitReason::kAllocatedCardsInsufficientRequest: return "AllocatedCardsInsufficientRequest";
-    case FitReason::kCount: break;
+    case FitReason::kCardTypeMismatch:
+      return "CardTypeMismatch";
+    case FitReason::kCardUuidMismatch:
+      return "CardUuidMismatch";
+    case FitReason::kCardTimeSlicingExhausted:
+      return "CardTimeSlicingExhausted";
+    case FitReason::kCardComputeUnitsExhausted:
+      return "CardComputeUnitsExhausted";
+    case FitReason::kCardInsufficientMemory:
+      return "CardInsufficientMemory";
+    case FitReason::kCardInsufficientCore:
+      return "CardInsufficientCore";
+    case FitReason::kCardNotHealth:
+      return "CardNotHealth";
+    case FitReason::kCardCordoned:
+      return "CardCordoned";
+    case FitReason::kNumaNotFit:
+      return "NumaNotFit";
+    case FitReason::kExclusiveDeviceAllocateConflict:
+      return "ExclusiveDeviceAllocateConflict";
+    case FitReason::kNodeInsufficientDevice:
+      return "NodeInsufficientDevice";
+    case FitReason::kAllocatedCardsInsufficientRequest:
+      return "AllocatedCardsInsufficientRequest";
+    case FitReason::kCount:
+      break;
   }
   return "Unknown";
 }
@@ -49,16 +62,16 @@ bool ContainsExact(const std::vector<std::string>& list, std::string_view value)
 
 bool TypeAllowed(const DeviceInfo& device, const DeviceSelectors& selectors) {
   if (!selectors.use_types.empty()) {
-    bool any = std::any_of(selectors.use_types.begin(), selectors.use_types.end(),
-                           [&](const std::string& t) { return ContainsIgnoreCase(device.type, t); });
+    bool any =
+        std::any_of(selectors.use_types.begin(), selectors.use_types.end(),
+                    [&](const std::string& t) { return ContainsIgnoreCase(device.type, t); });
     if (!any) return false;
   }
   for (const std::string& t : selectors.nouse_types) {
     if (ContainsIgnoreCase(device.type, t)) return false;
   }
   // HAMi: the device mode must be a substring of the pod's vgpu-mode annotation value.
-  if (!selectors.vgpu_mode.empty() &&
-      selectors.vgpu_mode.find(device.mode) == std::string::npos) {
+  if (!selectors.vgpu_mode.empty() && selectors.vgpu_mode.find(device.mode) == std::string::npos) {
     return false;
   }
   return true;
@@ -71,7 +84,8 @@ ResolvedDemand ResolveDemand(const DeviceUsage& device, const ContainerDeviceReq
   return demand;
 }
 
-std::optional<FitReason> CheckDevice(const DeviceUsage& device, const ContainerDeviceRequest& request,
+std::optional<FitReason> CheckDevice(const DeviceUsage& device,
+                                     const ContainerDeviceRequest& request,
                                      const DeviceSelectors& selectors, bool mutex_policy) {
   const DeviceInfo& info = device.info;
   if (!info.health) return FitReason::kCardNotHealth;

@@ -51,7 +51,8 @@ struct FitFailure {
 // mutex policy, memory, cores, the exclusive (cores == 100) rule and exhausted compute.
 // NUMA is a property of a device *set* and is handled by FitContainer.
 // Returns nullopt when the device can take the request.
-std::optional<FitReason> CheckDevice(const DeviceUsage& device, const ContainerDeviceRequest& request,
+std::optional<FitReason> CheckDevice(const DeviceUsage& device,
+                                     const ContainerDeviceRequest& request,
                                      const DeviceSelectors& selectors, bool mutex_policy);
 
 // Whether the device's type and mode pass the selectors (used by CheckDevice; exposed for

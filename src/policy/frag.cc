@@ -36,15 +36,20 @@ bool TypeInList(const std::string& type, const std::vector<std::string>& allowed
 }  // namespace
 
 std::vector<TargetPod> MergeTargets(const std::vector<TargetPod>& pods) {
-  using Key = std::tuple<int32_t, int32_t, int32_t, int32_t, std::vector<std::string>, int64_t,
-                         int64_t>;
+  using Key =
+      std::tuple<int32_t, int32_t, int32_t, int32_t, std::vector<std::string>, int64_t, int64_t>;
   std::map<Key, double> merged;
   for (const TargetPod& p : pods) {
     if (p.request.count <= 0) continue;
     std::vector<std::string> types = p.allowed_types;
     std::sort(types.begin(), types.end());
-    Key key{p.request.count, p.request.memory_mib, p.request.memory_percent,
-            p.request.cores_percent, types, p.cpu_milli, p.memory_mib};
+    Key key{p.request.count,
+            p.request.memory_mib,
+            p.request.memory_percent,
+            p.request.cores_percent,
+            types,
+            p.cpu_milli,
+            p.memory_mib};
     merged[key] += p.weight;
   }
   std::vector<TargetPod> out;
@@ -85,10 +90,9 @@ FragModel::FragModel(const std::vector<TargetPod>& targets) {
   }
   double gpu_milli = 0, cpu_milli = 0, memory_mib = 0;
   for (const TargetPod& t : merged) {
-    const int32_t share = std::max(std::min(t.request.cores_percent, 100),
-                                   t.request.memory_percent == kMemoryPercentUnset
-                                       ? 0
-                                       : t.request.memory_percent);
+    const int32_t share =
+        std::max(std::min(t.request.cores_percent, 100),
+                 t.request.memory_percent == kMemoryPercentUnset ? 0 : t.request.memory_percent);
     gpu_milli += t.weight * t.request.count * share * 10.0;
     cpu_milli += t.weight * static_cast<double>(t.cpu_milli);
     memory_mib += t.weight * static_cast<double>(t.memory_mib);
@@ -120,9 +124,13 @@ void FragModel::BuildHostTable() {
   for (size_t c = 0; c < n; ++c) {
     for (const HostVariant& v : classes_[c].variants) {
       const size_t i = static_cast<size_t>(
-          std::lower_bound(cpu_values_.begin(), cpu_values_.end(), v.cpu_milli) - cpu_values_.begin()) + 1;
-      const size_t j = static_cast<size_t>(std::lower_bound(memory_values_.begin(), memory_values_.end(),
-                                                            v.memory_mib) - memory_values_.begin()) + 1;
+                           std::lower_bound(cpu_values_.begin(), cpu_values_.end(), v.cpu_milli) -
+                           cpu_values_.begin()) +
+                       1;
+      const size_t j = static_cast<size_t>(std::lower_bound(memory_values_.begin(),
+                                                            memory_values_.end(), v.memory_mib) -
+                                           memory_values_.begin()) +
+                       1;
       host_table_[(i * cols + j) * n + c] += v.weight;
     }
   }
@@ -141,12 +149,14 @@ const double* FragModel::HostOkWeights(int64_t cpu_free_milli, int64_t memory_fr
   const size_t cols = memory_values_.size() + 1, n = classes_.size();
   size_t i = cpu_values_.size(), j = memory_values_.size();  // unknown host: every variant fits
   if (cpu_free_milli != kUnknownHostResource) {
-    i = static_cast<size_t>(std::upper_bound(cpu_values_.begin(), cpu_values_.end(), cpu_free_milli) -
-                            cpu_values_.begin());
+    i = static_cast<size_t>(
+        std::upper_bound(cpu_values_.begin(), cpu_values_.end(), cpu_free_milli) -
+        cpu_values_.begin());
   }
   if (memory_free_mib != kUnknownHostResource) {
-    j = static_cast<size_t>(std::upper_bound(memory_values_.begin(), memory_values_.end(),
-                                             memory_free_mib) - memory_values_.begin());
+    j = static_cast<size_t>(
+        std::upper_bound(memory_values_.begin(), memory_values_.end(), memory_free_mib) -
+        memory_values_.begin());
   }
   return host_table_.data() + (i * cols + j) * n;
 }
@@ -161,8 +171,9 @@ GpuFreeState FreeStateOf(const DeviceUsage& device, int32_t used, int64_t used_m
     state.free_milli = 0;
     return state;
   }
-  state.free_milli = std::min(ShareMilli(device.info.devcore - used_cores, device.info.devcore),
-                              ShareMilli(device.info.devmem_mib - used_mem_mib, device.info.devmem_mib));
+  state.free_milli =
+      std::min(ShareMilli(device.info.devcore - used_cores, device.info.devcore),
+               ShareMilli(device.info.devmem_mib - used_mem_mib, device.info.devmem_mib));
   return state;
 }
 
@@ -315,8 +326,8 @@ double FragModel::EvaluateWith(int node_index, const NodeState& node, const GpuF
   // host variants fit, so equal nodes (common: idle nodes, full nodes) share one evaluation.
   MemoKey key;
   key.kind = static_cast<uint32_t>(kind_index);
-  key.host_row = static_cast<uint32_t>(HostOkWeights(cpu_free_milli, memory_free_mib) -
-                                       host_table_.data());
+  key.host_row =
+      static_cast<uint32_t>(HostOkWeights(cpu_free_milli, memory_free_mib) - host_table_.data());
   for (size_t g = 0; g < n; ++g) {
     key.gpus[g] = static_cast<uint16_t>((gpus[g].free_milli << 1) | (gpus[g].untouched ? 1 : 0));
   }
@@ -411,7 +422,8 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
 
   // Scores the placement now in last_devices_ with scratch_ holding the devices' states after it.
   auto finish = [&]() {
-    const double after = model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
+    const double after =
+        model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
     int64_t free_after = 0;
     for (size_t g = 0; g < n; ++g) free_after += scratch_[g].free_milli;
     int64_t chosen_left = 0;
@@ -446,7 +458,8 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
     }
   }
   const bool fast = device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
-                    static_cast<int>(single) >= pod.init_containers && node.devices.size() <= kMaxDevices;
+                    static_cast<int>(single) >= pod.init_containers &&
+                    node.devices.size() <= kMaxDevices;
   if (!fast) {
     GpuPolicy spread;
     auto fit = FitPod(node, pod, pod.gpu_policy ? *pod.gpu_policy : spread, failure);
@@ -499,13 +512,15 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
         duplicate = other.used == device.used && other.used_cores == device.used_cores &&
                     other.used_mem_mib == device.used_mem_mib &&
                     other.info.devmem_mib == device.info.devmem_mib &&
-                    other.info.devcore == device.info.devcore && other.info.type == device.info.type;
+                    other.info.devcore == device.info.devcore &&
+                    other.info.type == device.info.type;
       }
       if (duplicate) continue;
       const GpuFreeState saved = scratch_[static_cast<size_t>(g)];
       const GpuFreeState after = FragModel::FreeStateAfter(device, ResolveDemand(device, request));
       scratch_[static_cast<size_t>(g)] = after;
-      const double frag = model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
+      const double frag =
+          model_.EvaluateWith(node_index, node, scratch_.data(), cpu_after, mem_after);
       scratch_[static_cast<size_t>(g)] = saved;
       const bool better = best_device < 0 || frag < best_frag - 1e-9 ||
                           (frag <= best_frag + 1e-9 && after.free_milli < best_state.free_milli);
@@ -541,7 +556,8 @@ PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeSt
     double score = 0;
     FitFailure failure;
     if (!BestOnNode(pod, static_cast<int>(i), node, &score, collect_reasons ? &failure : nullptr)) {
-      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(i), failure.ToString());
+      if (collect_reasons)
+        outcome.failed_nodes.emplace_back(static_cast<int>(i), failure.ToString());
       continue;
     }
     bool better = !outcome.placement;

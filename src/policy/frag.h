@@ -41,7 +41,7 @@ struct TargetPod {
   std::vector<std::string> allowed_types;  // device type must contain one; empty = any
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
-  double weight = 1;                       // popularity; normalised by FragModel
+  double weight = 1;  // popularity; normalised by FragModel
 };
 
 // Per-device free state in the fragmentation model.
@@ -99,7 +99,7 @@ class FragModel {
   // (-1 = the type is not allowed).
   struct KindInfo {
     std::vector<std::vector<int32_t>> demand_milli;  // [class][device]
-    bool uniform = false;                // all devices alike: demand_milli[c][g] == uniform_demand[c]
+    bool uniform = false;  // all devices alike: demand_milli[c][g] == uniform_demand[c]
     std::vector<int32_t> uniform_demand;  // [class]
     double type_pressure = 0;
   };
@@ -121,14 +121,14 @@ class FragModel {
   std::vector<GpuClass> classes_;
   double cpu_milli_per_gpu_milli_ = 0;  // host demand of the target workload per milli-GPU
   double memory_mib_per_gpu_milli_ = 0;
-  std::vector<int64_t> cpu_values_;     // distinct host requests of the variants, sorted
+  std::vector<int64_t> cpu_values_;  // distinct host requests of the variants, sorted
   std::vector<int64_t> memory_values_;
-  std::vector<double> host_table_;      // see BuildHostTable
+  std::vector<double> host_table_;  // see BuildHostTable
   // Memo of evaluations on uniform nodes with at most kMaxGpus devices.
   struct MemoKey {
     static constexpr size_t kMaxGpus = 8;
     uint32_t kind = 0;
-    uint32_t host_row = 0;                // offset of the host-table row used
+    uint32_t host_row = 0;                  // offset of the host-table row used
     std::array<uint16_t, kMaxGpus> gpus{};  // (free_milli << 1 | untouched), sorted descending
     bool operator==(const MemoKey&) const = default;
   };

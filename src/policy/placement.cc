@@ -33,9 +33,9 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
     if (request.count <= 0) continue;
     const bool is_init = static_cast<int>(c) < pod.init_containers;
     // Init containers run one after another, so each sees the node without the others.
-    std::span<const DeviceUsage> usage =
-        (is_init || !app_usage_copied) ? std::span<const DeviceUsage>(node.devices)
-                                       : std::span<const DeviceUsage>(app_usage);
+    std::span<const DeviceUsage> usage = (is_init || !app_usage_copied)
+                                             ? std::span<const DeviceUsage>(node.devices)
+                                             : std::span<const DeviceUsage>(app_usage);
     std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
     auto chosen = FitContainer(usage, order, request, pod.selectors, mutex, failure);
     if (!chosen) return std::nullopt;
@@ -73,8 +73,8 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
           chosen.begin() + static_cast<long>(i)) {
         return false;
       }
-      const DeviceUsage& device =
-          is_init ? node.devices[static_cast<size_t>(index)] : app_usage[static_cast<size_t>(index)];
+      const DeviceUsage& device = is_init ? node.devices[static_cast<size_t>(index)]
+                                          : app_usage[static_cast<size_t>(index)];
       if (CheckDevice(device, request, pod.selectors, /*mutex_policy=*/false)) return false;
     }
     if (pod.selectors.numa_bind && !chosen.empty()) {
@@ -153,13 +153,15 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, std::span<const NodeSt
   for (size_t n = 0; n < nodes.size(); ++n) {
     const NodeState& node = nodes[n];
     if (!HostFits(node, pod)) {
-      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), "Insufficient host resources");
+      if (collect_reasons)
+        outcome.failed_nodes.emplace_back(static_cast<int>(n), "Insufficient host resources");
       continue;
     }
     FitFailure failure;
     auto fit = FitPod(node, pod, gpu_policy, collect_reasons ? &failure : nullptr);
     if (!fit) {
-      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
+      if (collect_reasons)
+        outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
       continue;
     }
     const double score = NodeScore(node.devices);

@@ -101,11 +101,16 @@ std::vector<int> OrderDevices(std::span<const DeviceUsage> devices, const GpuPol
     const DeviceUsage& db = devices[static_cast<size_t>(b)];
     auto cmp = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
     switch (key) {
-      case GpuPolicyKey::kBinpack: return cmp(scores[static_cast<size_t>(a)], scores[static_cast<size_t>(b)]);
-      case GpuPolicyKey::kSpread: return cmp(scores[static_cast<size_t>(b)], scores[static_cast<size_t>(a)]);
-      case GpuPolicyKey::kNuma: return cmp(da.info.numa, db.info.numa);
-      case GpuPolicyKey::kMutex: return cmp(db.used, da.used);
-      case GpuPolicyKey::kTopologyAware: return 0;
+      case GpuPolicyKey::kBinpack:
+        return cmp(scores[static_cast<size_t>(a)], scores[static_cast<size_t>(b)]);
+      case GpuPolicyKey::kSpread:
+        return cmp(scores[static_cast<size_t>(b)], scores[static_cast<size_t>(a)]);
+      case GpuPolicyKey::kNuma:
+        return cmp(da.info.numa, db.info.numa);
+      case GpuPolicyKey::kMutex:
+        return cmp(db.used, da.used);
+      case GpuPolicyKey::kTopologyAware:
+        return 0;
     }
     return 0;
   };

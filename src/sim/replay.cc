@@ -2,12 +2,10 @@
 
 #include <chrono>
 #include <cmath>
-
-#include "policy/frag.h"
-
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "policy/frag.h"
 
 namespace hami::sim {
 
@@ -176,7 +174,8 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
       knobs.emplace_back(std::string(kv[0]), number);
     }
   }
-  auto hami = [&](NodePolicy node, GpuPolicyKey gpu) -> Result<std::unique_ptr<policy::PlacementPolicy>> {
+  auto hami = [&](NodePolicy node,
+                  GpuPolicyKey gpu) -> Result<std::unique_ptr<policy::PlacementPolicy>> {
     if (!knobs.empty()) return InvalidArgument("policy " + QuoteForError(spec) + " takes no knobs");
     return std::unique_ptr<policy::PlacementPolicy>(
         std::make_unique<policy::HamiPolicy>(spec, node, GpuPolicy{{gpu}}));
@@ -215,8 +214,8 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
   return InvalidArgument("unknown policy " + QuoteForError(name) + " (known: " + known + ")");
 }
 
-double ClusterFragmentationPercent(std::span<const policy::NodeState> nodes, const Workload& workload,
-                                   int64_t capacity_milli) {
+double ClusterFragmentationPercent(std::span<const policy::NodeState> nodes,
+                                   const Workload& workload, int64_t capacity_milli) {
   if (capacity_milli <= 0) return 0;
   policy::FragModel model(TargetsOf(workload));
   double frag = 0;
@@ -255,10 +254,9 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
     const SimPod& pod = workload.pods[static_cast<size_t>(pod_index)];
     const policy::PodRequest& request = requests[static_cast<size_t>(pod_index)];
     arrived += pod.GpuMilliTotal();
-    policy::PlacementOutcome outcome =
-        (options.cpu_pods_by_kube_default && !request.WantsDevices())
-            ? PlaceByKubeDefault(request, cluster, nodes)
-            : placement_policy.Place(request, nodes, false);
+    policy::PlacementOutcome outcome = (options.cpu_pods_by_kube_default && !request.WantsDevices())
+                                           ? PlaceByKubeDefault(request, cluster, nodes)
+                                           : placement_policy.Place(request, nodes, false);
     if (outcome.placement) {
       policy::NodeState& node = nodes[static_cast<size_t>(outcome.placement->node_index)];
       if (options.verify) {

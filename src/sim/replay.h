@@ -59,8 +59,8 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& n
 
 // Fragmented milli-GPUs of the whole cluster under the FGD measure for `workload`, as % of
 // capacity.
-double ClusterFragmentationPercent(std::span<const policy::NodeState> nodes, const Workload& workload,
-                                   int64_t capacity_milli);
+double ClusterFragmentationPercent(std::span<const policy::NodeState> nodes,
+                                   const Workload& workload, int64_t capacity_milli);
 
 Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
                                policy::PlacementPolicy& policy, const ReplayOptions& options);

@@ -20,9 +20,10 @@ struct DeviceCase {
   std::optional<FitReason> want;
 };
 
-DeviceSelectors Sel(std::vector<std::string> use_types = {}, std::vector<std::string> nouse_types = {},
-                    std::vector<std::string> use_uuids = {}, std::vector<std::string> nouse_uuids = {},
-                    std::string mode = "") {
+DeviceSelectors Sel(std::vector<std::string> use_types = {},
+                    std::vector<std::string> nouse_types = {},
+                    std::vector<std::string> use_uuids = {},
+                    std::vector<std::string> nouse_uuids = {}, std::string mode = "") {
   DeviceSelectors s;
   s.use_types = std::move(use_types);
   s.nouse_types = std::move(nouse_types);
@@ -54,7 +55,8 @@ TEST(CheckDeviceTest, Table) {
       {"fits empty", fresh, Req(1, 3000, 30), Sel(), false, std::nullopt},
       {"unhealthy", Unhealthy(), Req(1, 3000, 30), Sel(), false, FitReason::kCardNotHealth},
       {"cordoned", Cordoned(), Req(1, 3000, 30), Sel(), false, FitReason::kCardCordoned},
-      {"use type matches case-insensitively", fresh, Req(1, 1, 1), Sel({"t4"}), false, std::nullopt},
+      {"use type matches case-insensitively", fresh, Req(1, 1, 1), Sel({"t4"}), false,
+       std::nullopt},
       {"use type mismatch", fresh, Req(1, 1, 1), Sel({"A100", "V100"}), false,
        FitReason::kCardTypeMismatch},
       {"nouse type", fresh, Req(1, 1, 1), Sel({}, {"Tesla"}), false, FitReason::kCardTypeMismatch},
@@ -71,7 +73,8 @@ TEST(CheckDeviceTest, Table) {
        FitReason::kCardTimeSlicingExhausted},
       {"mutex policy and used", Used(fresh, 1, 100, 10), Req(1, 1, 1), Sel(), true,
        FitReason::kExclusiveDeviceAllocateConflict},
-      {"memory exactly fits", Used(fresh, 1, 13384, 10), Req(1, 3000, 10), Sel(), false, std::nullopt},
+      {"memory exactly fits", Used(fresh, 1, 13384, 10), Req(1, 3000, 10), Sel(), false,
+       std::nullopt},
       {"memory one MiB short", Used(fresh, 1, 13385, 10), Req(1, 3000, 10), Sel(), false,
        FitReason::kCardInsufficientMemory},
       {"percent resolves by floor", Used(fresh, 1, 8192, 0), Req(1, 0, 0, 50), Sel(), false,
@@ -121,10 +124,9 @@ TEST(FitContainerTest, TooFewDevicesOnNode) {
 }
 
 TEST(FitContainerTest, NumaBindKeepsOneContainerOnOneNumaNode) {
-  std::vector<DeviceUsage> devices = {Gpu("GPU-0", 0, 16384, "NVIDIA-T4", 0),
-                                      Gpu("GPU-1", 1, 16384, "NVIDIA-T4", 1),
-                                      Gpu("GPU-2", 2, 16384, "NVIDIA-T4", 1),
-                                      Gpu("GPU-3", 3, 16384, "NVIDIA-T4", 0)};
+  std::vector<DeviceUsage> devices = {
+      Gpu("GPU-0", 0, 16384, "NVIDIA-T4", 0), Gpu("GPU-1", 1, 16384, "NVIDIA-T4", 1),
+      Gpu("GPU-2", 2, 16384, "NVIDIA-T4", 1), Gpu("GPU-3", 3, 16384, "NVIDIA-T4", 0)};
   DeviceSelectors sel;
   sel.numa_bind = true;
   std::vector<int> order = {0, 3, 1, 2};  // grouped by NUMA

@@ -85,9 +85,9 @@ TEST(FragModelTest, HostTableMatchesBruteForce) {
   std::mt19937_64 rng(7);
   std::vector<TargetPod> targets;
   for (int i = 0; i < 60; ++i) {
-    targets.push_back(Target(1, 10 * static_cast<int32_t>(1 + rng() % 10), 1.0 + static_cast<double>(rng() % 5),
-                             static_cast<int64_t>(rng() % 9) * 1000,
-                             static_cast<int64_t>(rng() % 7) * 1024));
+    targets.push_back(
+        Target(1, 10 * static_cast<int32_t>(1 + rng() % 10), 1.0 + static_cast<double>(rng() % 5),
+               static_cast<int64_t>(rng() % 9) * 1000, static_cast<int64_t>(rng() % 7) * 1024));
   }
   FragModel model(targets);
   double total_weight = 0;
@@ -153,7 +153,8 @@ TEST(FragPolicyTest, TypePressureKeepsFlexiblePodsOffScarceTypes) {
   a100_only.allowed_types = {"A100"};
   std::vector<TargetPod> targets = {t4_only, a100_only, Target(1, 100, 0.5)};
   std::vector<NodeState> nodes;
-  NodeState t4 = Node({Gpu("t0", 0, 16384, "NVIDIA-Tesla T4"), Gpu("t1", 1, 16384, "NVIDIA-Tesla T4")});
+  NodeState t4 =
+      Node({Gpu("t0", 0, 16384, "NVIDIA-Tesla T4"), Gpu("t1", 1, 16384, "NVIDIA-Tesla T4")});
   t4.name = "a-t4";
   nodes.push_back(t4);
   for (int i = 0; i < 10; ++i) {

@@ -139,12 +139,13 @@ TEST_P(NeverOvercommitTest, RandomClustersAndPods) {
       node.devices.push_back(d);
     }
     node.cpu_free_milli = uniform(0, 3) == 0 ? kUnknownHostResource : uniform(0, 64) * 1000;
-    node.memory_free_mib = node.cpu_free_milli == kUnknownHostResource ? kUnknownHostResource
-                                                                       : uniform(0, 256) * 1024;
+    node.memory_free_mib =
+        node.cpu_free_milli == kUnknownHostResource ? kUnknownHostResource : uniform(0, 256) * 1024;
     if (n == 0) {
       // One roomy, healthy node so that every seed exercises device placements.
       node.devices.clear();
-      for (int g = 0; g < 4; ++g) node.devices.push_back(Gpu("GPU-roomy-" + std::to_string(g), g, 32768));
+      for (int g = 0; g < 4; ++g)
+        node.devices.push_back(Gpu("GPU-roomy-" + std::to_string(g), g, 32768));
       node.cpu_free_milli = node.memory_free_mib = kUnknownHostResource;
     }
     node.generation = static_cast<uint64_t>(n) << 32;
@@ -153,9 +154,14 @@ TEST_P(NeverOvercommitTest, RandomClustersAndPods) {
   auto random_request = [&]() {
     ContainerDeviceRequest r = Req(uniform(0, 3), 0, uniform(0, 110));
     switch (uniform(0, 2)) {
-      case 0: r.memory_mib = uniform(1, 40000); break;
-      case 1: r.memory_percent = uniform(1, 100); break;
-      default: break;
+      case 0:
+        r.memory_mib = uniform(1, 40000);
+        break;
+      case 1:
+        r.memory_percent = uniform(1, 100);
+        break;
+      default:
+        break;
     }
     return r;
   };

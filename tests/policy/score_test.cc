@@ -32,9 +32,10 @@ TEST(ParsePolicyTest, ScoreWeights) {
   EXPECT_EQ(w->slot, 1);
   EXPECT_EQ(w->core, 0);
   EXPECT_EQ(w->memory, 3);
-  for (const char* bad : {"slot=1,core=1", "slot=1,core=1,memory=1,slot=2", "slot=-1,core=1,memory=1",
-                          "slot=0,core=0,memory=0", "slot=x,core=1,memory=1", "gpu=1,core=1,memory=1",
-                          "slot=1;core=1;memory=1", ""}) {
+  for (const char* bad :
+       {"slot=1,core=1", "slot=1,core=1,memory=1,slot=2", "slot=-1,core=1,memory=1",
+        "slot=0,core=0,memory=0", "slot=x,core=1,memory=1", "gpu=1,core=1,memory=1",
+        "slot=1;core=1;memory=1", ""}) {
     EXPECT_FALSE(ParseScoreWeights(bad).ok()) << bad;
   }
 }
@@ -57,8 +58,8 @@ TEST(NodeScoreTest, Formula) {
 }
 
 TEST(OrderDevicesTest, BinpackPutsMostUsedLastSpreadLeastUsedLast) {
-  std::vector<DeviceUsage> devices = {Used(Gpu("a", 0), 1, 1000, 10), Used(Gpu("b", 1), 3, 9000, 60),
-                                      Gpu("c", 2)};
+  std::vector<DeviceUsage> devices = {Used(Gpu("a", 0), 1, 1000, 10),
+                                      Used(Gpu("b", 1), 3, 9000, 60), Gpu("c", 2)};
   auto binpack = OrderDevices(devices, GpuPolicy{{GpuPolicyKey::kBinpack}}, false, {});
   EXPECT_EQ(binpack, (std::vector<int>{2, 0, 1}));
   auto spread = OrderDevices(devices, GpuPolicy{{GpuPolicyKey::kSpread}}, false, {});
@@ -81,7 +82,8 @@ TEST(OrderDevicesTest, NumaBindGroupsByNuma) {
   EXPECT_EQ(spread, (std::vector<int>{1, 3, 2, 0}));
   auto binpack = OrderDevices(devices, GpuPolicy{{GpuPolicyKey::kBinpack}}, true, {});
   EXPECT_EQ(binpack, (std::vector<int>{0, 2, 1, 3}));
-  auto chain = OrderDevices(devices, GpuPolicy{{GpuPolicyKey::kNuma, GpuPolicyKey::kBinpack}}, false, {});
+  auto chain =
+      OrderDevices(devices, GpuPolicy{{GpuPolicyKey::kNuma, GpuPolicyKey::kBinpack}}, false, {});
   EXPECT_EQ(chain, (std::vector<int>{1, 3, 0, 2}));
 }
 
