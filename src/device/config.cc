@@ -1,0 +1,565 @@
+#include "device/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "common/strings.h"
+
+namespace hami {
+
+namespace {
+
+// Top-level sections of HAMi's chart that belong to vendors this build does not implement.
+constexpr std::string_view kIgnoredSections[] = {
+    "cambricon", "hygon",     "metax", "enflame", "mthreads", "iluvatars",
+    "kunlun",    "awsneuron", "amd",   "vastai",  "biren",    "vnpus",
+};
+// `nvidia:` keys that some HAMi releases read but that have no effect here.
+constexpr std::string_view kIgnoredNvidiaKeys[] = {
+    "knownMigGeometries", "mockModeSkipHealthCheck", "dynamicConfigFile",
+    "deviceClassName",    "draDriverName",           "gpuMemoryFactor",
+};
+
+template <size_t N>
+bool Contains(const std::string_view (&list)[N], std::string_view key) {
+  for (std::string_view k : list) {
+    if (k == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct FieldError {
+  std::string key;  // YAML key inside `nvidia:`
+  std::string message;
+};
+
+bool IsResourceNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_' || c == '/';
+}
+
+bool IsPrintableAscii(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7E) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<FieldError> FindInvalidField(const NvidiaConfig& c) {
+  struct Named {
+    const char* key;
+    const std::string* value;
+  };
+  for (const Named& n : {Named{"resourceCountName", &c.resource_count_name},
+                         Named{"resourceMemoryName", &c.resource_memory_name},
+                         Named{"resourceMemoryPercentageName", &c.resource_memory_percentage_name},
+                         Named{"resourceCoreName", &c.resource_core_name},
+                         Named{"resourcePriorityName", &c.resource_priority_name}}) {
+    if (n.value->empty() || n.value->size() > 253) {
+      return FieldError{n.key, "must be a non-empty resource name of at most 253 characters"};
+    }
+    for (char ch : *n.value) {
+      if (!IsResourceNameChar(ch)) {
+        return FieldError{n.key, "resource name " + QuoteForError(*n.value) +
+                                     " may only contain letters, digits, '.', '-', '_' and '/'"};
+      }
+    }
+  }
+  auto range = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+  constexpr int64_t kI32Max = std::numeric_limits<int32_t>::max();
+  if (!range(c.default_memory_mib, 0, kI32Max)) {
+    return FieldError{"defaultMemory",
+                      "must be >= 0 (MiB), got " + std::to_string(c.default_memory_mib)};
+  }
+  if (!range(c.default_cores_percent, 0, 100)) {
+    return FieldError{"defaultCores",
+                      "must be 0..100 (percent), got " + std::to_string(c.default_cores_percent)};
+  }
+  if (!range(c.default_gpu_num, 0, kI32Max)) {
+    return FieldError{"defaultGPUNum", "must be >= 0, got " + std::to_string(c.default_gpu_num)};
+  }
+  if (!range(c.memory_factor, 1, kI32Max)) {
+    return FieldError{"memoryFactor", "must be >= 1, got " + std::to_string(c.memory_factor)};
+  }
+  if (!range(c.device_split_count, 1, 1000)) {
+    return FieldError{"deviceSplitCount",
+                      "must be 1..1000, got " + std::to_string(c.device_split_count)};
+  }
+  if (!std::isfinite(c.device_memory_scaling) || c.device_memory_scaling <= 0) {
+    return FieldError{"deviceMemoryScaling", "must be a finite number > 0"};
+  }
+  if (!std::isfinite(c.device_core_scaling) || c.device_core_scaling <= 0) {
+    return FieldError{"deviceCoreScaling", "must be a finite number > 0"};
+  }
+  if (!range(c.preconfigured_device_memory_mib, 0, kI32Max)) {
+    return FieldError{"preConfiguredDeviceMemory", "must be >= 0 (MiB)"};
+  }
+  const std::string& level = c.lib_cuda_log_level;
+  if (!level.empty() && !(level.size() == 1 && level[0] >= '0' && level[0] <= '4')) {
+    return FieldError{"libCudaLogLevel",
+                      "must be empty or one of 0, 1, 2, 3, 4, got " + QuoteForError(level)};
+  }
+  const std::string& rc = c.runtime_class_name;
+  if (!rc.empty()) {
+    bool ok = rc.size() <= 253;
+    for (char ch : rc) {
+      ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.');
+    }
+    auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+    ok = ok && alnum(rc.front()) && alnum(rc.back());
+    if (!ok) {
+      return FieldError{"runtimeClassName",
+                        QuoteForError(rc) +
+                            " is not a DNS subdomain (lowercase letters, digits, "
+                            "'-', '.', starting and ending alphanumeric)"};
+    }
+  }
+  for (const MigProfileAllowance& a : c.mig_profile_allowlist) {
+    for (const std::vector<std::string>* list : {&a.models, &a.profiles}) {
+      for (const std::string& s : *list) {
+        if (s.empty() || !IsPrintableAscii(s)) {
+          return FieldError{"migProfileAllowlist", "model/profile name " + QuoteForError(s) +
+                                                       " must be non-empty printable ASCII"};
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- YAML reading --------------------------------------------------------------------------
+
+class Loader {
+ public:
+  explicit Loader(std::string_view source) : source_(source) {}
+
+  Status Error(const YAML::Node& at, const std::string& path, const std::string& msg) const {
+    return Error(at.Mark(), path, msg);
+  }
+  Status Error(const YAML::Mark& mark, const std::string& path, const std::string& msg) const {
+    std::string out(source_);
+    if (!mark.is_null()) {
+      out +=
+          ": line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+    }
+    if (!path.empty()) {
+      out += ": " + path;
+    }
+    return InvalidArgument(out + ": " + msg);
+  }
+
+  Status Scalar(const YAML::Node& n, const std::string& path, std::string* out) const {
+    if (!n.IsScalar()) {
+      return Error(n, path, "expected a single value, got a list or mapping");
+    }
+    *out = n.Scalar();
+    return Status::Ok();
+  }
+
+  Status Int32(const YAML::Node& n, const std::string& path, int32_t* out) const {
+    std::string s;
+    HAMI_RETURN_IF_ERROR(Scalar(n, path, &s));
+    std::optional<int32_t> v = ParseInt32(s);
+    if (!v) {
+      return Error(n, path, "expected a decimal 32-bit integer, got " + QuoteForError(s));
+    }
+    *out = *v;
+    return Status::Ok();
+  }
+
+  Status Double(const YAML::Node& n, const std::string& path, double* out) const {
+    std::string s;
+    HAMI_RETURN_IF_ERROR(Scalar(n, path, &s));
+    std::string_view t = s;
+    if (!t.empty() && t.front() == '+') {
+      t.remove_prefix(1);
+    }
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v)) {
+      return Error(n, path, "expected a number, got " + QuoteForError(s));
+    }
+    *out = v;
+    return Status::Ok();
+  }
+
+  Status Bool(const YAML::Node& n, const std::string& path, bool* out) const {
+    std::string s;
+    HAMI_RETURN_IF_ERROR(Scalar(n, path, &s));
+    // YAML 1.1 booleans, as Go's yaml.v2 reads them.
+    static constexpr std::string_view kTrue[] = {"true", "True", "TRUE", "yes", "Yes",
+                                                 "YES",  "on",   "On",   "ON"};
+    static constexpr std::string_view kFalse[] = {"false", "False", "FALSE", "no", "No",
+                                                  "NO",    "off",   "Off",   "OFF"};
+    if (Contains(kTrue, s)) {
+      *out = true;
+    } else if (Contains(kFalse, s)) {
+      *out = false;
+    } else {
+      return Error(n, path, "expected true or false, got " + QuoteForError(s));
+    }
+    return Status::Ok();
+  }
+
+  Status StringList(const YAML::Node& n, const std::string& path,
+                    std::vector<std::string>* out) const {
+    if (n.IsNull()) {
+      return Status::Ok();
+    }
+    if (!n.IsSequence()) {
+      return Error(n, path, "expected a list of strings");
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string s;
+      HAMI_RETURN_IF_ERROR(Scalar(n[i], path + "[" + std::to_string(i) + "]", &s));
+      out->push_back(std::move(s));
+    }
+    return Status::Ok();
+  }
+
+  // Calls `fn(key, key_node, value_node)` for each entry of a mapping; rejects non-scalar and
+  // duplicate keys.
+  Status ForEachEntry(const YAML::Node& map, const std::string& path,
+                      const std::function<Status(const std::string&, const YAML::Node&,
+                                                 const YAML::Node&)>& fn) const {
+    if (!map.IsMap()) {
+      return Error(map, path, "expected a mapping of key: value");
+    }
+    std::set<std::string, std::less<>> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      // Copies: the iterator's key/value proxy is a temporary.
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
+      if (!k.IsScalar()) {
+        return Error(k, path, "keys must be plain strings");
+      }
+      const std::string& key = k.Scalar();
+      std::string key_path = path;
+      if (!key_path.empty()) {
+        key_path += '.';
+      }
+      key_path += key;
+      if (!seen.insert(key).second) {
+        return Error(k, key_path, "duplicate key");
+      }
+      HAMI_RETURN_IF_ERROR(fn(key, k, v));
+    }
+    return Status::Ok();
+  }
+
+  Status MigAllowlist(const YAML::Node& n, const std::string& path,
+                      std::vector<MigProfileAllowance>* out) const {
+    if (n.IsNull()) {
+      return Status::Ok();
+    }
+    if (!n.IsSequence()) {
+      return Error(n, path, "expected a list of {models, profiles}");
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      MigProfileAllowance a;
+      if (!n[i].IsNull()) {
+        HAMI_RETURN_IF_ERROR(ForEachEntry(
+            n[i], item_path,
+            [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+              if (key == "models") return StringList(v, item_path + ".models", &a.models);
+              if (key == "profiles") return StringList(v, item_path + ".profiles", &a.profiles);
+              std::string key_path = item_path;
+              key_path.append(".").append(key);
+              return Error(k, key_path, "unknown key (expected models, profiles)");
+            }));
+      }
+      out->push_back(std::move(a));
+    }
+    return Status::Ok();
+  }
+
+  Status Nvidia(const YAML::Node& section, NvidiaConfig* c, std::vector<std::string>* ignored,
+                std::map<std::string, YAML::Mark>* marks) const {
+    if (section.IsNull()) {
+      return Status::Ok();
+    }
+    return ForEachEntry(
+        section, "nvidia",
+        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          const std::string path = "nvidia." + key;
+          (*marks)[key] = v.IsNull() ? k.Mark() : v.Mark();
+          if (Contains(kIgnoredNvidiaKeys, key)) {
+            ignored->push_back(path);
+            return Status::Ok();
+          }
+          std::string s;
+          if (key == "resourceCountName") {
+            return StrOrNull(v, path, &c->resource_count_name);
+          }
+          if (key == "resourceMemoryName") {
+            return StrOrNull(v, path, &c->resource_memory_name);
+          }
+          if (key == "resourceMemoryPercentageName") {
+            return StrOrNull(v, path, &c->resource_memory_percentage_name);
+          }
+          if (key == "resourceCoreName") {
+            return StrOrNull(v, path, &c->resource_core_name);
+          }
+          if (key == "resourcePriorityName") {
+            return StrOrNull(v, path, &c->resource_priority_name);
+          }
+          if (v.IsNull() && key != "migProfileAllowlist" && IsKnownNvidiaKey(key)) {
+            return Status::Ok();  // rendered but unset: keep the default
+          }
+          if (key == "overwriteEnv") {
+            return Bool(v, path, &c->overwrite_env);
+          }
+          if (key == "defaultMemory") {
+            return Int32(v, path, &c->default_memory_mib);
+          }
+          if (key == "defaultCores") {
+            return Int32(v, path, &c->default_cores_percent);
+          }
+          if (key == "defaultGPUNum") {
+            return Int32(v, path, &c->default_gpu_num);
+          }
+          if (key == "memoryFactor") {
+            return Int32(v, path, &c->memory_factor);
+          }
+          if (key == "deviceSplitCount") {
+            return Int32(v, path, &c->device_split_count);
+          }
+          if (key == "deviceMemoryScaling") {
+            return Double(v, path, &c->device_memory_scaling);
+          }
+          if (key == "deviceCoreScaling") {
+            return Double(v, path, &c->device_core_scaling);
+          }
+          if (key == "preConfiguredDeviceMemory") {
+            return Int32(v, path, &c->preconfigured_device_memory_mib);
+          }
+          if (key == "enableNumaTopology") {
+            return Bool(v, path, &c->enable_numa_topology);
+          }
+          if (key == "libCudaLogLevel") {
+            return Scalar(v, path, &c->lib_cuda_log_level);
+          }
+          if (key == "gpuCorePolicy") {
+            HAMI_RETURN_IF_ERROR(Scalar(v, path, &s));
+            if (s.empty() || s == "default") {
+              c->gpu_core_policy = GpuCorePolicy::kDefault;
+            } else if (s == "force") {
+              c->gpu_core_policy = GpuCorePolicy::kForce;
+            } else if (s == "disable") {
+              c->gpu_core_policy = GpuCorePolicy::kDisable;
+            } else {
+              return Error(v, path, QuoteForError(s) + " is not one of default, force, disable");
+            }
+            return Status::Ok();
+          }
+          if (key == "runtimeClassName") {
+            return Scalar(v, path, &c->runtime_class_name);
+          }
+          if (key == "disableCoreLimit") {
+            return Bool(v, path, &c->disable_core_limit);
+          }
+          if (key == "migProfileAllowlist") {
+            return MigAllowlist(v, path, &c->mig_profile_allowlist);
+          }
+          return Error(k, path, "unknown key in the nvidia section");
+        });
+  }
+
+ private:
+  static bool IsKnownNvidiaKey(const std::string& key) {
+    static constexpr std::string_view kKeys[] = {
+        "overwriteEnv",        "defaultMemory",     "defaultCores",
+        "defaultGPUNum",       "memoryFactor",      "deviceSplitCount",
+        "deviceMemoryScaling", "deviceCoreScaling", "preConfiguredDeviceMemory",
+        "enableNumaTopology",  "libCudaLogLevel",   "gpuCorePolicy",
+        "runtimeClassName",    "disableCoreLimit"};
+    return Contains(kKeys, key);
+  }
+
+  Status StrOrNull(const YAML::Node& n, const std::string& path, std::string* out) const {
+    if (n.IsNull()) {
+      return Status::Ok();
+    }
+    return Scalar(n, path, out);
+  }
+
+  std::string_view source_;
+};
+
+Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
+  DeviceConfig config;
+  if (!root.IsDefined() || root.IsNull()) {
+    return loader.Error(YAML::Mark::null_mark(), "",
+                        "document is empty (expected a top-level 'nvidia:' section)");
+  }
+  std::map<std::string, YAML::Mark> marks;
+  Status st = loader.ForEachEntry(
+      root, "", [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+        if (key == "nvidia") {
+          NvidiaConfig nv;
+          HAMI_RETURN_IF_ERROR(loader.Nvidia(v, &nv, &config.ignored_keys, &marks));
+          config.nvidia = std::move(nv);
+          return Status::Ok();
+        }
+        if (Contains(kIgnoredSections, key)) {
+          config.ignored_sections.push_back(key);
+          return Status::Ok();
+        }
+        return loader.Error(k, key,
+                            "unknown top-level section (expected nvidia, or one of the "
+                            "other HAMi vendor sections)");
+      });
+  HAMI_RETURN_IF_ERROR(st);
+  if (config.nvidia) {
+    if (std::optional<FieldError> bad = FindInvalidField(*config.nvidia)) {
+      auto it = marks.find(bad->key);
+      const YAML::Mark mark = it == marks.end() ? YAML::Mark::null_mark() : it->second;
+      return loader.Error(mark, "nvidia." + bad->key, bad->message);
+    }
+  }
+  return config;
+}
+
+// 0-based line of a "---" document marker that follows content, i.e. starts a second
+// document; nullopt when there is none. Column-0 markers cannot be block-scalar content of a
+// top-level mapping, so a textual scan is exact enough for config files.
+std::optional<int> SecondDocumentLine(std::string_view text) {
+  bool seen_content = false;
+  int line = 0;
+  for (std::string_view l : Split(text, '\n')) {
+    if (!l.empty() && l.back() == '\r') {
+      l.remove_suffix(1);
+    }
+    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
+    if (marker && seen_content) {
+      return line;
+    }
+    std::string_view t = Trim(l);
+    if (!marker && !t.empty() && t.front() != '#' && t.front() != '%' && t != "...") {
+      seen_content = true;
+    }
+    ++line;
+  }
+  return std::nullopt;
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  if (ec != std::errc()) {
+    return "1";
+  }
+  return std::string(buf, ptr);
+}
+
+}  // namespace
+
+std::string_view GpuCorePolicyName(GpuCorePolicy policy) {
+  switch (policy) {
+    case GpuCorePolicy::kDefault:
+      return "default";
+    case GpuCorePolicy::kForce:
+      return "force";
+    case GpuCorePolicy::kDisable:
+      return "disable";
+  }
+  return "default";
+}
+
+DeviceConfig DefaultDeviceConfig() {
+  Result<DeviceConfig> c = LoadDeviceConfig(kDefaultDeviceConfigYaml, "built-in default");
+  // The embedded text is covered by tests; fall back to plain defaults rather than crash.
+  if (!c.ok()) {
+    return DeviceConfig{NvidiaConfig{}, {}, {}};
+  }
+  return std::move(c).value();
+}
+
+Status ValidateNvidiaConfig(const NvidiaConfig& config) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument("nvidia." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text, std::string_view source_name) {
+  Loader loader(source_name);
+  if (std::optional<int> line = SecondDocumentLine(yaml_text)) {
+    YAML::Mark mark;
+    mark.line = *line;
+    mark.column = 0;
+    return loader.Error(mark, "", "a second YAML document starts here; expected one document");
+  }
+  try {
+    // YAML::Load, not LoadAll: yaml-cpp 0.7's LoadAll never terminates on input such as ",".
+    return LoadParsed(loader, YAML::Load(std::string(yaml_text)));
+  } catch (const YAML::Exception& e) {
+    return loader.Error(e.mark, "", "YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return loader.Error(YAML::Mark::null_mark(), "", std::string("cannot be read: ") + e.what());
+  }
+}
+
+std::string DeviceConfigToYaml(const DeviceConfig& config) {
+  if (!config.nvidia) {
+    return "{}\n";
+  }
+  const NvidiaConfig& c = *config.nvidia;
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "nvidia" << YAML::Value << YAML::BeginMap;
+  auto str = [&](const char* key, const std::string& v) {
+    out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << v;
+  };
+  auto num = [&](const char* key, const std::string& v) {
+    out << YAML::Key << key << YAML::Value << v;
+  };
+  str("resourceCountName", c.resource_count_name);
+  str("resourceMemoryName", c.resource_memory_name);
+  str("resourceMemoryPercentageName", c.resource_memory_percentage_name);
+  str("resourceCoreName", c.resource_core_name);
+  str("resourcePriorityName", c.resource_priority_name);
+  num("overwriteEnv", c.overwrite_env ? "true" : "false");
+  num("defaultMemory", std::to_string(c.default_memory_mib));
+  num("defaultCores", std::to_string(c.default_cores_percent));
+  num("defaultGPUNum", std::to_string(c.default_gpu_num));
+  num("preConfiguredDeviceMemory", std::to_string(c.preconfigured_device_memory_mib));
+  num("memoryFactor", std::to_string(c.memory_factor));
+  num("deviceSplitCount", std::to_string(c.device_split_count));
+  num("deviceMemoryScaling", FormatDouble(c.device_memory_scaling));
+  num("deviceCoreScaling", FormatDouble(c.device_core_scaling));
+  num("enableNumaTopology", c.enable_numa_topology ? "true" : "false");
+  str("gpuCorePolicy", std::string(GpuCorePolicyName(c.gpu_core_policy)));
+  str("libCudaLogLevel", c.lib_cuda_log_level);
+  str("runtimeClassName", c.runtime_class_name);
+  num("disableCoreLimit", c.disable_core_limit ? "true" : "false");
+  out << YAML::Key << "migProfileAllowlist" << YAML::Value << YAML::BeginSeq;
+  for (const MigProfileAllowance& a : c.mig_profile_allowlist) {
+    out << YAML::BeginMap;
+    const std::pair<const char*, const std::vector<std::string>*> lists[] = {
+        {"models", &a.models}, {"profiles", &a.profiles}};
+    for (const auto& [key, list] : lists) {
+      out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& s : *list) {
+        out << YAML::DoubleQuoted << s;
+      }
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace hami

@@ -1,0 +1,76 @@
+#include "device/vendor.h"
+
+#include "device/nvidia.h"
+
+namespace hami {
+
+const std::string* FindResource(const ResourceList& limits, const ResourceList& requests,
+                                const std::string& name) {
+  if (name.empty()) {
+    return nullptr;
+  }
+  if (auto it = limits.find(name); it != limits.end()) {
+    return &it->second;
+  }
+  if (auto it = requests.find(name); it != requests.end()) {
+    return &it->second;
+  }
+  return nullptr;
+}
+
+Status VendorRegistry::Register(std::unique_ptr<Vendor> vendor) {
+  if (!vendor) {
+    return InvalidArgument("cannot register a null vendor");
+  }
+  std::string key(vendor->CommonWord());
+  if (key.empty()) {
+    return InvalidArgument("cannot register a vendor with an empty CommonWord");
+  }
+  if (vendors_.count(key) > 0) {
+    return FailedPrecondition("vendor \"" + key + "\" is already registered");
+  }
+  vendors_.emplace(std::move(key), std::move(vendor));
+  return Status::Ok();
+}
+
+const Vendor* VendorRegistry::Find(std::string_view common_word) const {
+  auto it = vendors_.find(common_word);
+  return it == vendors_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const Vendor*> VendorRegistry::Vendors() const {
+  std::vector<const Vendor*> out;
+  out.reserve(vendors_.size());
+  for (const auto& [key, vendor] : vendors_) {
+    out.push_back(vendor.get());
+  }
+  return out;
+}
+
+Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
+  VendorRegistry registry;
+  if (config.nvidia) {
+    HAMI_RETURN_IF_ERROR(ValidateNvidiaConfig(*config.nvidia));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<NvidiaVendor>(*config.nvidia)));
+  }
+  return registry;
+}
+
+Result<std::vector<ContainerDeviceRequest>> RequestsForContainer(const VendorRegistry& registry,
+                                                                 const ResourceList& limits,
+                                                                 const ResourceList& requests) {
+  std::vector<ContainerDeviceRequest> out;
+  for (const Vendor* vendor : registry.Vendors()) {
+    Result<std::optional<ContainerDeviceRequest>> r =
+        vendor->RequestFromResources(limits, requests);
+    if (!r.ok()) {
+      return r.status().WithContext(std::string(vendor->CommonWord()));
+    }
+    if (r->has_value()) {
+      out.push_back(**r);
+    }
+  }
+  return out;
+}
+
+}  // namespace hami

@@ -1,0 +1,120 @@
+// The vendor abstraction: what the scheduler needs to know about one kind of accelerator
+// (HAMi's "device" interface, reduced to its pure parts), and a registry of vendors.
+//
+// A Vendor turns Kubernetes-level inputs (container resources, pod and node annotations) into
+// the device model of device.h. Implementations hold only immutable configuration, so every
+// const method is thread-safe. Kubernetes I/O (patches, locks) is not part of this interface;
+// the scheduler does it with the keys a vendor exposes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "device/config.h"
+#include "device/device.h"
+
+namespace hami {
+
+// Resource name -> quantity string, as in a container's resources.limits / requests.
+using ResourceList = std::map<std::string, std::string>;
+// metadata.annotations of a pod or node.
+using Annotations = std::map<std::string, std::string>;
+
+// Looks `name` up in `limits`, falling back to `requests` (HAMi's rule for every resource).
+// Returns a pointer into one of the maps, or nullptr when neither has it.
+const std::string* FindResource(const ResourceList& limits, const ResourceList& requests,
+                                const std::string& name);
+
+// Extended-resource names a vendor reads; empty = the vendor has no such resource.
+struct VendorResourceNames {
+  std::string count;              // e.g. "nvidia.com/gpu"
+  std::string memory;             // e.g. "nvidia.com/gpumem"
+  std::string memory_percentage;  // e.g. "nvidia.com/gpumem-percentage"
+  std::string cores;              // e.g. "nvidia.com/gpucores"
+  std::string priority;           // e.g. "nvidia.com/priority"
+
+  bool operator==(const VendorResourceNames&) const = default;
+};
+
+// Annotation keys a vendor uses; empty = not used by this vendor.
+struct VendorAnnotationKeys {
+  std::string node_register;   // node: device registration
+  std::string node_handshake;  // node: scheduler health handshake
+  std::string to_allocate;     // pod: devices still to hand out (emptied by the plugin)
+  std::string allocated;       // pod: devices granted (never modified)
+
+  bool operator==(const VendorAnnotationKeys&) const = default;
+};
+
+class Vendor {
+ public:
+  virtual ~Vendor() = default;
+
+  // The vendor key ("NVIDIA"), also the Type of its ContainerDeviceRequests and the type
+  // written into pod device strings. Stable for the object's lifetime.
+  virtual std::string_view CommonWord() const = 0;
+
+  virtual const VendorResourceNames& ResourceNames() const = 0;
+  virtual const VendorAnnotationKeys& AnnotationKeys() const = 0;
+
+  // What one container asks of this vendor. limits are consulted first, then requests, per
+  // resource. Returns nullopt when the container does not use this vendor.
+  // Failure: InvalidArgument when the container clearly tries to use the vendor but the
+  // request is unusable (e.g. a non-integer or negative device count).
+  virtual Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
+      const ResourceList& limits, const ResourceList& requests) const = 0;
+
+  // The pod's device-selection constraints for this vendor (type/uuid lists, mode, NUMA).
+  // Failure: InvalidArgument for a malformed annotation value.
+  virtual Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const = 0;
+
+  // The devices a node registered for this vendor.
+  // Failure: NotFound when the node has no registration annotation; InvalidArgument when it
+  // does not decode.
+  virtual Result<std::vector<DeviceInfo>> DecodeRegistration(
+      const Annotations& node_annotations) const = 0;
+};
+
+// Vendors by CommonWord. Register during start-up (not thread-safe); afterwards the registry is
+// read-only and all const methods are thread-safe. Move-only; owns its vendors.
+class VendorRegistry {
+ public:
+  VendorRegistry() = default;
+  VendorRegistry(VendorRegistry&&) = default;
+  VendorRegistry& operator=(VendorRegistry&&) = default;
+  VendorRegistry(const VendorRegistry&) = delete;
+  VendorRegistry& operator=(const VendorRegistry&) = delete;
+
+  // Takes ownership. Failure: InvalidArgument for a null vendor or an empty CommonWord,
+  // FailedPrecondition when the CommonWord is already registered.
+  Status Register(std::unique_ptr<Vendor> vendor);
+
+  // The vendor with this CommonWord, or nullptr. The pointer lives as long as the registry.
+  const Vendor* Find(std::string_view common_word) const;
+
+  // All vendors in ascending CommonWord order (the order HAMi locks nodes in).
+  std::vector<const Vendor*> Vendors() const;
+
+  size_t Size() const { return vendors_.size(); }
+  bool IsEmpty() const { return vendors_.empty(); }
+
+ private:
+  std::map<std::string, std::unique_ptr<Vendor>, std::less<>> vendors_;
+};
+
+// A registry with one vendor per implemented section present in `config` (today: NVIDIA when
+// config.nvidia is set). Failure: InvalidArgument when a section fails validation.
+Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
+
+// Every vendor's request for one container, in registry order; vendors the container does not
+// use are skipped. Failure: the first vendor error, prefixed with the vendor's CommonWord.
+Result<std::vector<ContainerDeviceRequest>> RequestsForContainer(const VendorRegistry& registry,
+                                                                 const ResourceList& limits,
+                                                                 const ResourceList& requests);
+
+}  // namespace hami
