@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "device/config.h"
+#include "inspect_cmd.h"
 #include "sim/replay.h"
 #include "sim/report.h"
 #include "sim/trace.h"
@@ -23,6 +25,7 @@ struct SimulateArgs {
   bool quiet = false;
   bool verify = false;
   bool kube_cpu_pods = false;
+  std::string device_config_path;
 };
 
 int RunSimulate(const SimulateArgs& args) {
@@ -56,6 +59,15 @@ int RunSimulate(const SimulateArgs& args) {
     cluster = std::move(*loaded_nodes);
     workload = std::move(*loaded_pods);
   }
+  int32_t split_count = 10;  // HAMi chart default deviceSplitCount
+  if (!args.device_config_path.empty()) {
+    auto config = hami::LoadDeviceConfigFile(args.device_config_path);
+    if (!config.ok()) {
+      std::cerr << "error: " << config.status().message() << "\n";
+      return 2;
+    }
+    if (config->nvidia) split_count = config->nvidia->device_split_count;
+  }
   std::vector<std::string> policies = args.policies;
   if (policies.empty()) policies = PolicyNames();
   if (args.seeds < 1 || args.seeds > 1000) {
@@ -83,6 +95,7 @@ int RunSimulate(const SimulateArgs& args) {
       options.inflation_percent = args.inflation_percent;
       options.verify = args.verify;
       options.cpu_pods_by_kube_default = args.kube_cpu_pods;
+      options.split_count = split_count;
       auto policy = MakePolicy(name, workload);  // fresh caches per run
       auto result = RunReplay(cluster, workload, **policy, options);
       if (!result.ok()) {
@@ -140,10 +153,27 @@ int main(int argc, char** argv) {
                      "place pods without devices by kube-scheduler's default scoring, as in a "
                      "real cluster (default: the policy places every pod, the standard protocol)");
 
+  simulate->add_option("--device-config", sim.device_config_path,
+                       "device config YAML (deviceSplitCount is taken from it)");
+
+  CLI::App* config = app.add_subcommand("config", "Device config (device-config.yaml) tools");
+  config->require_subcommand(1);
+  std::string config_path;
+  CLI::App* validate = config->add_subcommand("validate", "Load and validate a device config");
+  validate->add_option("file", config_path, "YAML file, or - for stdin")->required();
+  CLI::App* show_default = config->add_subcommand("default", "Print the built-in default config");
+
+  std::string decode_kind, decode_value;
+  CLI::App* decode = app.add_subcommand(
+      "decode", "Decode a HAMi annotation value into JSON (node registration, pod devices, ...)");
+  decode->add_option("format", decode_kind, hami::cli::DecodeKinds())->required();
+  decode->add_option("value", decode_value, "the annotation value")->required();
+
   CLI11_PARSE(app, argc, argv);
-  if (app.got_subcommand(simulate) || app.get_subcommands().empty()) {
-    // `hami` alone runs the main job on the embedded default.
-    return RunSimulate(sim);
-  }
-  return 0;
+  if (validate->parsed()) return hami::cli::RunConfigValidate(config_path, std::cout, std::cerr);
+  if (show_default->parsed()) return hami::cli::RunConfigDefault(std::cout);
+  if (decode->parsed())
+    return hami::cli::RunDecode(decode_kind, decode_value, std::cout, std::cerr);
+  // `hami` alone runs the main job on the embedded default.
+  return RunSimulate(sim);
 }

@@ -1,0 +1,25 @@
+// `hami config ...` and `hami decode ...`: validate a device config and decode HAMi's wire
+// formats (annotation values) into readable JSON. Each returns the process exit code and
+// writes results to `out`, errors to `err`.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace hami::cli {
+
+// Loads and validates a device-config YAML file ("-" = stdin); prints a summary.
+int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& err);
+
+// Prints the embedded default device config (the chart's defaults).
+int RunConfigDefault(std::ostream& out);
+
+// The formats `hami decode` knows, for the help text.
+const char* DecodeKinds();
+
+// Decodes one annotation value of the given kind (node-devices, pod-devices, node-lock,
+// handshake, bind-phase) and prints it as JSON.
+int RunDecode(const std::string& kind, const std::string& value, std::ostream& out,
+              std::ostream& err);
+
+}  // namespace hami::cli
