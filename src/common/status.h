@@ -87,3 +87,14 @@ class [[nodiscard]] Result {
     ::hami::Status hami_status_ = (expr);        \
     if (!hami_status_.ok()) return hami_status_; \
   } while (0)
+
+#define HAMI_STATUS_CONCAT_INNER_(a, b) a##b
+#define HAMI_STATUS_CONCAT_(a, b) HAMI_STATUS_CONCAT_INNER_(a, b)
+// Evaluates `expr` (a Result<T>); on error returns its Status from the enclosing function,
+// else moves the value into `lhs` (which may be a declaration: `auto x`).
+#define HAMI_ASSIGN_OR_RETURN(lhs, expr) \
+  HAMI_ASSIGN_OR_RETURN_IMPL_(HAMI_STATUS_CONCAT_(hami_result_, __LINE__), lhs, expr)
+#define HAMI_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                \
+  if (!result.ok()) return result.status();            \
+  lhs = std::move(result).value()

@@ -202,65 +202,26 @@ Result<std::vector<std::string_view>> SplitRow(std::string_view text, size_t wan
 }
 
 Result<SimNode> ParseNodeRow(std::string_view text) {
-  Result<std::vector<std::string_view>> fields = SplitRow(text, kNodeColumns.size());
-  if (!fields.ok()) {
-    return fields.status();
-  }
-  const auto& f = *fields;
+  HAMI_ASSIGN_OR_RETURN(const std::vector<std::string_view> f, SplitRow(text, kNodeColumns.size()));
   SimNode node;
   node.name = std::string(f[0]);
-  Result<int64_t> cpu = ParseIntField("cpu_milli", f[1]);
-  if (!cpu.ok()) {
-    return cpu.status();
-  }
-  node.cpu_milli = *cpu;
-  Result<int64_t> memory = ParseIntField("memory_mib", f[2]);
-  if (!memory.ok()) {
-    return memory.status();
-  }
-  node.memory_mib = *memory;
-  Result<int32_t> gpu = ParseSmallField("gpu", f[3], 0, kMaxNodeGpus);
-  if (!gpu.ok()) {
-    return gpu.status();
-  }
-  node.gpu_count = *gpu;
+  HAMI_ASSIGN_OR_RETURN(node.cpu_milli, ParseIntField("cpu_milli", f[1]));
+  HAMI_ASSIGN_OR_RETURN(node.memory_mib, ParseIntField("memory_mib", f[2]));
+  HAMI_ASSIGN_OR_RETURN(node.gpu_count, ParseSmallField("gpu", f[3], 0, kMaxNodeGpus));
   node.model = std::string(f[4]);
   node.gpu_memory_mib = OpenbModelMemoryMib(node.model);
-  Status valid = ValidateSimNode(node);
-  if (!valid.ok()) {
-    return valid;
-  }
+  HAMI_RETURN_IF_ERROR(ValidateSimNode(node));
   return node;
 }
 
 Result<SimPod> ParsePodRow(std::string_view text, size_t columns) {
-  Result<std::vector<std::string_view>> fields = SplitRow(text, columns);
-  if (!fields.ok()) {
-    return fields.status();
-  }
-  const auto& f = *fields;
+  HAMI_ASSIGN_OR_RETURN(const std::vector<std::string_view> f, SplitRow(text, columns));
   SimPod pod;
   pod.name = std::string(f[0]);
-  Result<int64_t> cpu = ParseIntField("cpu_milli", f[1]);
-  if (!cpu.ok()) {
-    return cpu.status();
-  }
-  pod.cpu_milli = *cpu;
-  Result<int64_t> memory = ParseIntField("memory_mib", f[2]);
-  if (!memory.ok()) {
-    return memory.status();
-  }
-  pod.memory_mib = *memory;
-  Result<int32_t> num_gpu = ParseSmallField("num_gpu", f[3], 0, kMaxPodGpus);
-  if (!num_gpu.ok()) {
-    return num_gpu.status();
-  }
-  pod.num_gpu = *num_gpu;
-  Result<int32_t> gpu_milli = ParseSmallField("gpu_milli", f[4], 0, kWholeGpuMilli);
-  if (!gpu_milli.ok()) {
-    return gpu_milli.status();
-  }
-  pod.gpu_milli = *gpu_milli;
+  HAMI_ASSIGN_OR_RETURN(pod.cpu_milli, ParseIntField("cpu_milli", f[1]));
+  HAMI_ASSIGN_OR_RETURN(pod.memory_mib, ParseIntField("memory_mib", f[2]));
+  HAMI_ASSIGN_OR_RETURN(pod.num_gpu, ParseSmallField("num_gpu", f[3], 0, kMaxPodGpus));
+  HAMI_ASSIGN_OR_RETURN(pod.gpu_milli, ParseSmallField("gpu_milli", f[4], 0, kWholeGpuMilli));
   if (columns > 5 && !f[5].empty()) {
     for (std::string_view model : Split(f[5], '|')) {
       if (model.empty()) {
@@ -271,10 +232,7 @@ Result<SimPod> ParsePodRow(std::string_view text, size_t columns) {
   }
   // qos, pod_phase and the timestamps describe the original cluster's history; the replay
   // model (arrive once, never leave) does not use them, so they are not interpreted.
-  Status valid = ValidateSimPod(pod);
-  if (!valid.ok()) {
-    return valid;
-  }
+  HAMI_RETURN_IF_ERROR(ValidateSimPod(pod));
   return pod;
 }
 
