@@ -122,7 +122,7 @@ int RunSimulate(const SimulateArgs& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int RunMain(int argc, char** argv) {
   CLI::App app{"hami: GPU sharing for Kubernetes — simulation and inspection tools"};
   app.require_subcommand(0, 1);
 
@@ -176,4 +176,15 @@ int main(int argc, char** argv) {
     return hami::cli::RunDecode(decode_kind, decode_value, std::cout, std::cerr);
   // `hami` alone runs the main job on the embedded default.
   return RunSimulate(sim);
+}
+
+int main(int argc, char** argv) {
+  // Errors travel as values; this only turns an unexpected exception (e.g. out of memory)
+  // into a message and an exit code instead of an abort.
+  try {
+    return RunMain(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -94,7 +94,10 @@ class [[nodiscard]] Result {
 // else moves the value into `lhs` (which may be a declaration: `auto x`).
 #define HAMI_ASSIGN_OR_RETURN(lhs, expr) \
   HAMI_ASSIGN_OR_RETURN_IMPL_(HAMI_STATUS_CONCAT_(hami_result_, __LINE__), lhs, expr)
+// `result` is an identifier and `lhs` may be a declaration: neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define HAMI_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
   auto result = (expr);                                \
   if (!result.ok()) return result.status();            \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)
