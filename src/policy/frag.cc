@@ -540,6 +540,12 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
 
 PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
                                    bool collect_reasons) {
+  if (pod.node_policy) {
+    // The pod's own hami.io/node-scheduler-policy wins over our ranking: the user asked for
+    // HAMi's binpack or spread explicitly.
+    HamiPolicy hami(name_, *pod.node_policy, pod.gpu_policy.value_or(GpuPolicy{}));
+    return hami.Place(pod, nodes, collect_reasons);
+  }
   PlacementOutcome outcome;
   if (options_.type_pressure_weight != 0 && nodes.size() != pressure_node_count_) {
     model_.UpdateTypePressure(nodes);

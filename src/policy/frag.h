@@ -20,7 +20,10 @@
 //        more to flexible pods (FGD weighs classes by popularity, not by how scarce their
 //        allowed capacity is).
 //    See docs/simulate.md for the measurements behind the weights.
-// Both only rank placements that fit.h allows. Not thread-safe (per-node caches).
+// Both only rank placements that fit.h allows. A pod that sets hami.io/node-scheduler-policy
+// is placed by HAMi's policy as it asks; one with a GPU policy, NUMA binding or several device
+// containers gets HAMi's device choice per node, ranked by fragmentation. Not thread-safe
+// (per-node caches).
 #pragma once
 
 #include <array>

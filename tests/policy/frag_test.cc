@@ -125,6 +125,19 @@ TEST(FragPolicyTest, SharingPodFillsTheMatchingHole) {
   EXPECT_EQ(outcome.placement->container_devices[0], std::vector<int>{0});
 }
 
+TEST(FragPolicyTest, PerPodNodePolicyOverrideIsHonoured) {
+  FragPolicy policy("hami-frag", {Target(1, 40, 1.0), Target(1, 60, 1.0)}, FragPolicyOptions{});
+  NodeState busy = Node({Used(Gpu("a0", 0), 1, 16384 * 40 / 100, 40), Gpu("a1", 1)});
+  busy.name = "busy";
+  NodeState idle = Node({Gpu("b0", 0), Gpu("b1", 1)});
+  idle.name = "idle";
+  std::vector<NodeState> nodes = {busy, idle};
+  PodRequest pod = OnePod(Req(1, 0, 60, 60));
+  EXPECT_EQ(policy.Place(pod, nodes, false).placement->node_index, 0);  // fills the hole
+  pod.node_policy = NodePolicy::kSpread;
+  EXPECT_EQ(policy.Place(pod, nodes, false).placement->node_index, 1);  // as the pod asks
+}
+
 TEST(FragPolicyTest, StrandingTermAvoidsStarvingGpusOfCpu) {
   // Target: whole-GPU pods needing 8 cores each. Two nodes with 2 free GPUs: one has CPU for
   // both, one has CPU for one. A CPU-only pod of 8 cores should go where it strands nothing.
