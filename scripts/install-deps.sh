@@ -6,6 +6,7 @@ packages=(
   cmake make g++ pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
   python3
 )
 missing=()
