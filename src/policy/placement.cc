@@ -93,36 +93,43 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
   return true;
 }
 
+void PodDemandAccumulator::Add(size_t index, bool is_init, int64_t memory_mib,
+                               int32_t cores_percent) {
+  if (index >= app_sum_.size()) return;
+  if (is_init) {
+    Demand& d = init_peak_[index];
+    d.tasks = 1;
+    d.memory_mib = std::max(d.memory_mib, memory_mib);
+    d.cores = std::max(d.cores, cores_percent);
+  } else {
+    Demand& d = app_sum_[index];
+    d.tasks += 1;
+    d.memory_mib += memory_mib;
+    d.cores += cores_percent;
+  }
+}
+
+void PodDemandAccumulator::ApplyTo(std::span<DeviceUsage> devices, int sign) const {
+  for (size_t i = 0; i < devices.size() && i < app_sum_.size(); ++i) {
+    DeviceUsage& device = devices[i];
+    device.used += sign * std::max(init_peak_[i].tasks, app_sum_[i].tasks);
+    device.used_mem_mib += sign * std::max(init_peak_[i].memory_mib, app_sum_[i].memory_mib);
+    device.used_cores += sign * std::max(init_peak_[i].cores, app_sum_[i].cores);
+  }
+}
+
 void CommitPlacement(NodeState& node, const PodRequest& pod,
                      const std::vector<std::vector<int>>& devices_per_container, int sign) {
-  struct Demand {
-    int32_t tasks = 0;
-    int64_t memory_mib = 0;
-    int32_t cores = 0;
-  };
-  std::vector<Demand> init_peak(node.devices.size()), app_sum(node.devices.size());
+  PodDemandAccumulator demand(node.devices.size());
   for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
     const bool is_init = static_cast<int>(c) < pod.init_containers;
     for (int index : devices_per_container[c]) {
       const size_t i = static_cast<size_t>(index);
       const ResolvedDemand d = ResolveDemand(node.devices[i], pod.containers[c]);
-      if (is_init) {
-        init_peak[i].tasks = 1;
-        init_peak[i].memory_mib = std::max(init_peak[i].memory_mib, d.memory_mib);
-        init_peak[i].cores = std::max(init_peak[i].cores, d.cores_percent);
-      } else {
-        app_sum[i].tasks += 1;
-        app_sum[i].memory_mib += d.memory_mib;
-        app_sum[i].cores += d.cores_percent;
-      }
+      demand.Add(i, is_init, d.memory_mib, d.cores_percent);
     }
   }
-  for (size_t i = 0; i < node.devices.size(); ++i) {
-    DeviceUsage& device = node.devices[i];
-    device.used += sign * std::max(init_peak[i].tasks, app_sum[i].tasks);
-    device.used_mem_mib += sign * std::max(init_peak[i].memory_mib, app_sum[i].memory_mib);
-    device.used_cores += sign * std::max(init_peak[i].cores, app_sum[i].cores);
-  }
+  demand.ApplyTo(node.devices, sign);
   if (node.cpu_free_milli != kUnknownHostResource) node.cpu_free_milli -= sign * pod.cpu_milli;
   if (node.memory_free_mib != kUnknownHostResource) node.memory_free_mib -= sign * pod.memory_mib;
   ++node.generation;

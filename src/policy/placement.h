@@ -88,6 +88,27 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
 bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
                       const std::vector<std::vector<int>>& devices_per_container);
 
+// Sums one pod's demand per device the way HAMi accounts it: init containers run one after
+// another, so they take the largest of their demands (peak); app containers run together,
+// so they add up; a device carries the larger of the two.
+class PodDemandAccumulator {
+ public:
+  explicit PodDemandAccumulator(size_t device_count)
+      : init_peak_(device_count), app_sum_(device_count) {}
+  // Records one container's use of device `index` (ignored when out of range).
+  void Add(size_t index, bool is_init, int64_t memory_mib, int32_t cores_percent);
+  // Adds (sign +1) or removes (sign -1) the accumulated usage on `devices`.
+  void ApplyTo(std::span<DeviceUsage> devices, int sign) const;
+
+ private:
+  struct Demand {
+    int32_t tasks = 0;
+    int64_t memory_mib = 0;
+    int32_t cores = 0;
+  };
+  std::vector<Demand> init_peak_, app_sum_;
+};
+
 // Adds (sign +1) or removes (sign -1) a pod's usage on the node: per device the larger of the
 // init-container peak and the app-container sum; host resources likewise. Bumps generation.
 void CommitPlacement(NodeState& node, const PodRequest& pod,

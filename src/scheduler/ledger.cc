@@ -1,0 +1,191 @@
+#include "scheduler/ledger.h"
+
+#include <algorithm>
+
+#include "device/codec.h"
+
+namespace hami::scheduler {
+
+Result<std::optional<PodAllocation>> AllocationFromAnnotations(
+    const VendorRegistry& registry, const std::string& uid, const std::string& ns,
+    const std::string& name, const std::string& node, int init_containers,
+    const Annotations& annotations) {
+  PodAllocation allocation{uid, ns, name, node, init_containers, {}};
+  for (const Vendor* vendor : registry.Vendors()) {
+    const std::string& key = vendor->AnnotationKeys().allocated;
+    auto it = annotations.find(key);
+    if (it == annotations.end() || it->second.empty()) continue;
+    auto decoded = DecodePodDevices(it->second);
+    if (!decoded.ok()) return decoded.status().WithContext("pod " + ns + "/" + name + " " + key);
+    allocation.by_vendor[std::string(vendor->CommonWord())] = std::move(*decoded);
+  }
+  if (allocation.by_vendor.empty()) return std::optional<PodAllocation>();
+  return std::optional<PodAllocation>(std::move(allocation));
+}
+
+void UsageLedger::SetNodeDevices(const std::string& node, const std::string& vendor,
+                                 std::vector<DeviceInfo> devices) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeEntry& entry = nodes_[node];
+  if (devices.empty()) {
+    entry.record.devices_by_vendor.erase(vendor);
+  } else {
+    entry.record.devices_by_vendor[vendor] = std::move(devices);
+  }
+  entry.generation = next_generation_++;
+}
+
+void UsageLedger::SetCordoned(const std::string& node, std::set<std::string> uuids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeEntry& entry = nodes_[node];
+  entry.record.cordoned_uuids = std::move(uuids);
+  entry.generation = next_generation_++;
+}
+
+void UsageLedger::RemoveNode(const std::string& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Pods stay tracked: if the node comes back, their usage must still count.
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return;
+  std::set<std::string> pods = std::move(it->second.pod_uids);
+  nodes_.erase(it);
+  if (!pods.empty()) {
+    NodeEntry& placeholder = nodes_[node];
+    placeholder.pod_uids = std::move(pods);
+    placeholder.generation = next_generation_++;
+  }
+}
+
+bool UsageLedger::HasNode(const std::string& node) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(node);
+  return it != nodes_.end() && !it->second.record.devices_by_vendor.empty();
+}
+
+std::vector<std::string> UsageLedger::NodeNames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : nodes_) {
+    if (!entry.record.devices_by_vendor.empty()) out.push_back(name);
+  }
+  return out;
+}
+
+void UsageLedger::AddPod(PodAllocation allocation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto old = pods_.find(allocation.uid);
+  if (old != pods_.end()) {
+    auto node = nodes_.find(old->second.node);
+    if (node != nodes_.end()) {
+      node->second.pod_uids.erase(old->first);
+      node->second.generation = next_generation_++;
+    }
+  }
+  NodeEntry& entry = nodes_[allocation.node];
+  entry.pod_uids.insert(allocation.uid);
+  entry.generation = next_generation_++;
+  const std::string uid = allocation.uid;
+  pods_[uid] = std::move(allocation);
+}
+
+bool UsageLedger::RemovePod(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return false;
+  auto node = nodes_.find(it->second.node);
+  if (node != nodes_.end()) {
+    node->second.pod_uids.erase(uid);
+    node->second.generation = next_generation_++;
+  }
+  pods_.erase(it);
+  return true;
+}
+
+std::optional<PodAllocation> UsageLedger::GetPod(const std::string& uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t UsageLedger::PodCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pods_.size();
+}
+
+std::vector<PodAllocation> UsageLedger::Pods() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PodAllocation> out;
+  out.reserve(pods_.size());
+  for (const auto& [uid, pod] : pods_) out.push_back(pod);
+  return out;
+}
+
+policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEntry& entry) const {
+  policy::NodeState state;
+  state.name = name;
+  state.generation = entry.generation;
+  std::map<std::string, size_t> index_by_uuid;
+  for (const auto& [vendor, devices] : entry.record.devices_by_vendor) {
+    for (const DeviceInfo& info : devices) {
+      index_by_uuid[info.id] = state.devices.size();
+      DeviceUsage usage;
+      usage.info = info;
+      usage.cordoned = entry.record.cordoned_uuids.count(info.id) > 0;
+      state.devices.push_back(std::move(usage));
+    }
+  }
+  for (const std::string& uid : entry.pod_uids) {
+    auto pod = pods_.find(uid);
+    if (pod == pods_.end()) continue;
+    policy::PodDemandAccumulator demand(state.devices.size());
+    for (const auto& [vendor, containers] : pod->second.by_vendor) {
+      for (size_t c = 0; c < containers.size(); ++c) {
+        const bool is_init = static_cast<int>(c) < pod->second.init_containers;
+        for (const ContainerDevice& device : containers[c]) {
+          auto found = index_by_uuid.find(device.uuid);
+          if (found == index_by_uuid.end()) continue;
+          demand.Add(found->second, is_init, device.used_mem_mib, device.used_cores);
+        }
+      }
+    }
+    demand.ApplyTo(state.devices, +1);
+  }
+  return state;
+}
+
+std::vector<policy::NodeState> UsageLedger::Snapshot(std::span<const std::string> node_names,
+                                                     std::vector<std::string>* unknown) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<policy::NodeState> out;
+  out.reserve(node_names.size());
+  for (const std::string& name : node_names) {
+    auto it = nodes_.find(name);
+    if (it == nodes_.end() || it->second.record.devices_by_vendor.empty()) {
+      if (unknown) unknown->push_back(name);
+      continue;
+    }
+    out.push_back(BuildLocked(name, it->second));
+  }
+  return out;
+}
+
+Status UsageLedger::CheckCapacity() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, entry] : nodes_) {
+    const policy::NodeState state = BuildLocked(name, entry);
+    for (const DeviceUsage& d : state.devices) {
+      if (d.used > d.info.count || d.used_mem_mib > d.info.devmem_mib ||
+          d.used_cores > d.info.devcore) {
+        return FailedPrecondition(
+            "device " + d.info.id + " on node " + name + " over-committed: tasks " +
+            std::to_string(d.used) + "/" + std::to_string(d.info.count) + ", memory " +
+            std::to_string(d.used_mem_mib) + "/" + std::to_string(d.info.devmem_mib) +
+            " MiB, cores " + std::to_string(d.used_cores) + "/" + std::to_string(d.info.devcore));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace hami::scheduler

@@ -1,0 +1,100 @@
+// The usage ledger: the single source of truth for what is allocated on which device.
+//
+// It holds the devices each node registered (per vendor) and the devices each tracked pod
+// holds (decoded from its hami.io/*-devices-allocated annotations), and builds the node
+// states that placement policies see. It is rebuilt from pod annotations on start and kept
+// current by the watch cache; /filter records a decision here *before* patching the pod so
+// that concurrent filters never hand out the same capacity twice.
+//
+// Thread-safe: every method takes an internal mutex; Snapshot copies out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "device/device.h"
+#include "device/vendor.h"
+#include "policy/placement.h"
+
+namespace hami::scheduler {
+
+// The devices one pod holds, per vendor, with its container layout.
+struct PodAllocation {
+  std::string uid;
+  std::string ns;
+  std::string name;
+  std::string node;
+  int init_containers = 0;                      // groups [0, init_containers) are init containers
+  std::map<std::string, PodDevices> by_vendor;  // vendor key -> per-container devices
+
+  bool operator==(const PodAllocation&) const = default;
+};
+
+// Decodes a pod's allocation from its annotations (one `<vendor allocated key>` per vendor in
+// `registry`). Returns nullopt when the pod carries no allocation for any vendor.
+// Failure: InvalidArgument naming the annotation when a value does not decode.
+Result<std::optional<PodAllocation>> AllocationFromAnnotations(
+    const VendorRegistry& registry, const std::string& uid, const std::string& ns,
+    const std::string& name, const std::string& node, int init_containers,
+    const Annotations& annotations);
+
+// What a node contributes to a snapshot.
+struct NodeRecord {
+  std::map<std::string, std::vector<DeviceInfo>> devices_by_vendor;
+  std::set<std::string> cordoned_uuids;  // hami.io/device-cordon
+};
+
+class UsageLedger {
+ public:
+  // Replaces the node's registered devices for one vendor (empty = the vendor's devices are
+  // gone, e.g. after a failed handshake).
+  void SetNodeDevices(const std::string& node, const std::string& vendor,
+                      std::vector<DeviceInfo> devices);
+  void SetCordoned(const std::string& node, std::set<std::string> uuids);
+  void RemoveNode(const std::string& node);
+  bool HasNode(const std::string& node) const;
+  std::vector<std::string> NodeNames() const;
+
+  // Adds or replaces a pod's allocation (keyed by uid).
+  void AddPod(PodAllocation allocation);
+  // Removes a pod; returns whether it was tracked.
+  bool RemovePod(const std::string& uid);
+  std::optional<PodAllocation> GetPod(const std::string& uid) const;
+  size_t PodCount() const;
+  std::vector<PodAllocation> Pods() const;
+
+  // Node states for `node_names` (unknown names are skipped and returned in `unknown`), with
+  // every vendor's devices in vendor-key order and usage summed over the tracked pods:
+  // per device, the larger of the init-container peak and the app-container sum. Devices a
+  // pod references but the node no longer registers are ignored (their usage has nowhere to
+  // go; the pod keeps them in the ledger until it ends). Each state's generation is unique
+  // and changes whenever the node's devices or pods change.
+  std::vector<policy::NodeState> Snapshot(std::span<const std::string> node_names,
+                                          std::vector<std::string>* unknown) const;
+
+  // Checks that no device is over-committed on any dimension; returns the first violation.
+  // (An invariant: the scheduler never makes one; a registration that shrinks a device can.)
+  Status CheckCapacity() const;
+
+ private:
+  struct NodeEntry {
+    NodeRecord record;
+    std::set<std::string> pod_uids;
+    uint64_t generation = 0;
+  };
+  policy::NodeState BuildLocked(const std::string& name, const NodeEntry& entry) const;
+
+  mutable std::mutex mu_;
+  std::map<std::string, NodeEntry> nodes_;     // GUARDED_BY(mu_)
+  std::map<std::string, PodAllocation> pods_;  // GUARDED_BY(mu_), by uid
+  uint64_t next_generation_ = 1;               // GUARDED_BY(mu_)
+};
+
+}  // namespace hami::scheduler

@@ -1,0 +1,175 @@
+#include "scheduler/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "device/config.h"
+
+namespace hami::scheduler {
+namespace {
+
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) {
+  DeviceInfo d;
+  d.id = id;
+  d.count = 10;
+  d.devmem_mib = mem;
+  d.devcore = 100;
+  d.type = "NVIDIA-Tesla T4";
+  d.health = true;
+  return d;
+}
+
+PodAllocation Pod(const std::string& uid, const std::string& node, PodDevices devices,
+                  int init = 0) {
+  PodAllocation p;
+  p.uid = uid;
+  p.ns = "default";
+  p.name = "pod-" + uid;
+  p.node = node;
+  p.init_containers = init;
+  p.by_vendor["NVIDIA"] = std::move(devices);
+  return p;
+}
+
+TEST(AllocationFromAnnotationsTest, DecodesTheAllocatedAnnotation) {
+  auto registry = MakeVendorRegistry(DefaultDeviceConfig());
+  ASSERT_TRUE(registry.ok());
+  Annotations annotations = {
+      {"hami.io/vgpu-devices-allocated", ";GPU-aaa,NVIDIA,3000,30:GPU-bbb,NVIDIA,3000,30:;;"},
+      {"hami.io/vgpu-devices-to-allocate", ";;;"}};
+  auto allocation = AllocationFromAnnotations(*registry, "u1", "ns", "p", "n1", 1, annotations);
+  ASSERT_TRUE(allocation.ok()) << allocation.status().message();
+  ASSERT_TRUE(allocation->has_value());
+  const PodDevices& devices = (*allocation)->by_vendor.at("NVIDIA");
+  ASSERT_EQ(devices.size(), 3u);
+  EXPECT_TRUE(devices[0].empty());
+  EXPECT_EQ(devices[1][1], (ContainerDevice{"GPU-bbb", "NVIDIA", 3000, 30}));
+  EXPECT_EQ((*allocation)->init_containers, 1);
+
+  auto none = AllocationFromAnnotations(*registry, "u2", "ns", "p", "n1", 0, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  auto bad = AllocationFromAnnotations(*registry, "u3", "ns", "p", "n1", 0,
+                                       {{"hami.io/vgpu-devices-allocated", "GPU-a,NVIDIA,x,1:;"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("hami.io/vgpu-devices-allocated"), std::string::npos);
+}
+
+TEST(UsageLedgerTest, SnapshotSumsPodsAndReportsUnknownNodes) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a"), Dev("GPU-b")});
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.AddPod(Pod("u2", "n1", {{{"GPU-a", "NVIDIA", 2000, 20}, {"GPU-b", "NVIDIA", 1000, 10}}}));
+  std::vector<std::string> names = {"n1", "n2"};
+  std::vector<std::string> unknown;
+  auto states = ledger.Snapshot(names, &unknown);
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_EQ(unknown, std::vector<std::string>{"n2"});
+  EXPECT_EQ(states[0].devices[0].used, 2);
+  EXPECT_EQ(states[0].devices[0].used_mem_mib, 5000);
+  EXPECT_EQ(states[0].devices[0].used_cores, 50);
+  EXPECT_EQ(states[0].devices[1].used, 1);
+  EXPECT_EQ(states[0].cpu_free_milli, policy::kUnknownHostResource);
+
+  EXPECT_TRUE(ledger.RemovePod("u2"));
+  EXPECT_FALSE(ledger.RemovePod("u2"));
+  states = ledger.Snapshot(names, nullptr);
+  EXPECT_EQ(states[0].devices[0].used_mem_mib, 3000);
+  EXPECT_EQ(states[0].devices[1].used, 0);
+}
+
+TEST(UsageLedgerTest, InitContainersCountAtTheirPeak) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  // Two init containers (8000 and 6000 MiB) then one app container (4000 MiB).
+  ledger.AddPod(Pod("u1", "n1",
+                    {{{"GPU-a", "NVIDIA", 8000, 10}},
+                     {{"GPU-a", "NVIDIA", 6000, 60}},
+                     {{"GPU-a", "NVIDIA", 4000, 30}}},
+                    /*init=*/2));
+  std::vector<std::string> names = {"n1"};
+  auto states = ledger.Snapshot(names, nullptr);
+  EXPECT_EQ(states[0].devices[0].used_mem_mib, 8000);
+  EXPECT_EQ(states[0].devices[0].used_cores, 60);
+  EXPECT_EQ(states[0].devices[0].used, 1);
+}
+
+TEST(UsageLedgerTest, GenerationChangesWithEveryChange) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  std::vector<std::string> names = {"n1"};
+  const uint64_t g0 = ledger.Snapshot(names, nullptr)[0].generation;
+  EXPECT_EQ(ledger.Snapshot(names, nullptr)[0].generation, g0);  // stable when nothing changed
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
+  const uint64_t g1 = ledger.Snapshot(names, nullptr)[0].generation;
+  EXPECT_NE(g1, g0);
+  ledger.SetCordoned("n1", {"GPU-a"});
+  auto states = ledger.Snapshot(names, nullptr);
+  EXPECT_NE(states[0].generation, g1);
+  EXPECT_TRUE(states[0].devices[0].cordoned);
+}
+
+TEST(UsageLedgerTest, PodsSurviveTheirNodeGoingAwayAndComingBack) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.RemoveNode("n1");
+  EXPECT_FALSE(ledger.HasNode("n1"));
+  EXPECT_TRUE(ledger.NodeNames().empty());
+  EXPECT_EQ(ledger.PodCount(), 1u);
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  std::vector<std::string> names = {"n1"};
+  EXPECT_EQ(ledger.Snapshot(names, nullptr)[0].devices[0].used_mem_mib, 3000);
+}
+
+TEST(UsageLedgerTest, ReplacingAPodMovesItsUsage) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  ledger.SetNodeDevices("n2", "NVIDIA", {Dev("GPU-b")});
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.AddPod(Pod("u1", "n2", {{{"GPU-b", "NVIDIA", 3000, 30}}}));  // re-filtered elsewhere
+  std::vector<std::string> names = {"n1", "n2"};
+  auto states = ledger.Snapshot(names, nullptr);
+  EXPECT_EQ(states[0].devices[0].used, 0);
+  EXPECT_EQ(states[1].devices[0].used, 1);
+  EXPECT_EQ(ledger.GetPod("u1")->node, "n2");
+}
+
+TEST(UsageLedgerTest, CheckCapacityFindsOverCommitAfterARegistrationShrinks) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 16384)});
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 12000, 30}}}));
+  EXPECT_TRUE(ledger.CheckCapacity().ok());
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 8192)});
+  Status status = ledger.CheckCapacity();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("GPU-a"), std::string::npos);
+}
+
+TEST(UsageLedgerTest, ConcurrentWritersAndReadersStayConsistent) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 1 << 30)});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&ledger, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string uid = std::to_string(t) + "-" + std::to_string(i);
+        ledger.AddPod(Pod(uid, "n1", {{{"GPU-a", "NVIDIA", 1, 0}}}));
+        if (i % 2 == 0) ledger.RemovePod(uid);
+      }
+    });
+  }
+  threads.emplace_back([&ledger] {
+    std::vector<std::string> names = {"n1"};
+    for (int i = 0; i < 500; ++i) (void)ledger.Snapshot(names, nullptr);
+  });
+  for (std::thread& t : threads) t.join();
+  std::vector<std::string> names = {"n1"};
+  EXPECT_EQ(ledger.PodCount(), 1000u);
+  EXPECT_EQ(ledger.Snapshot(names, nullptr)[0].devices[0].used_mem_mib, 1000);
+}
+
+}  // namespace
+}  // namespace hami::scheduler
