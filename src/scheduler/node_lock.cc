@@ -1,0 +1,12 @@
+#include "scheduler/node_lock.h"
+
+namespace hami::scheduler {
+
+bool MayRelease(std::string_view current, std::string_view ns, std::string_view name, bool force) {
+  if (force) return true;
+  if (NodeLockValueOwnedBy(current, ns, name)) return true;
+  auto lock = ParseNodeLock(current);
+  return !lock.ok() || lock->legacy;
+}
+
+}  // namespace hami::scheduler

@@ -1,0 +1,73 @@
+// The node lock protocol (hami.io/mutex.lock), decided purely: given the lock annotation's
+// current value, what a pod that wants to bind (or release) must do. The caller performs the
+// decided patch with the node's resourceVersion as a precondition, so two schedulers racing
+// for the same node cannot both win: the loser gets a 409 Conflict and re-reads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "device/codec.h"
+
+namespace hami::scheduler {
+
+enum class LockAction {
+  kAcquire,      // no lock (or a stale/orphaned/unreadable one): write our value
+  kAlreadyHeld,  // the lock is ours: nothing to write
+  kContended,    // another live pod holds a fresh lock: give up (kube-scheduler retries)
+};
+
+struct LockDecision {
+  LockAction action = LockAction::kAcquire;
+  // Why an existing value is overridden or respected, for logs and the error returned to
+  // kube-scheduler ("node n1 has been locked within 5m0s by default/other").
+  std::string reason;
+};
+
+// `current` is the annotation value (nullopt when absent). `owner_exists` answers whether
+// the pod named in the lock still exists (only asked for a fresh lock held by another pod).
+// Rules (HAMi §3.7): absent -> acquire; unparsable -> acquire (a corrupt lock would block the
+// node forever); older than `timeout_seconds` -> acquire (expired); owner == us -> already
+// held; owner pod gone -> acquire; legacy value (no owner) within the timeout -> contended;
+// otherwise contended.
+template <typename OwnerExists>
+LockDecision DecideAcquire(const std::optional<std::string>& current, std::string_view ns,
+                           std::string_view name, int64_t now_unix_seconds, int64_t timeout_seconds,
+                           OwnerExists owner_exists);
+
+// Whether the pod may remove the lock value on release: it owns it, or `force` (rollback of a
+// failed bind that must not leave the node locked) or the value is legacy/unreadable.
+bool MayRelease(std::string_view current, std::string_view ns, std::string_view name, bool force);
+
+// ---- implementation of the template ----
+
+template <typename OwnerExists>
+LockDecision DecideAcquire(const std::optional<std::string>& current, std::string_view ns,
+                           std::string_view name, int64_t now_unix_seconds, int64_t timeout_seconds,
+                           OwnerExists owner_exists) {
+  if (!current || current->empty()) return {LockAction::kAcquire, "node is not locked"};
+  auto lock = ParseNodeLock(*current);
+  if (!lock.ok()) {
+    return {LockAction::kAcquire, "replacing unreadable lock value: " + lock.status().message()};
+  }
+  const int64_t age = now_unix_seconds - lock->unix_seconds;
+  if (age > timeout_seconds) {
+    return {LockAction::kAcquire, "lock expired " + std::to_string(age - timeout_seconds) +
+                                      "s ago (timeout " + std::to_string(timeout_seconds) + "s)"};
+  }
+  if (lock->legacy) {
+    return {LockAction::kContended,
+            "locked within " + std::to_string(timeout_seconds) + "s (legacy lock without owner)"};
+  }
+  if (lock->ns == ns && lock->name == name) return {LockAction::kAlreadyHeld, "lock is ours"};
+  if (!owner_exists(lock->ns, lock->name)) {
+    return {LockAction::kAcquire,
+            "lock owner " + lock->ns + "/" + lock->name + " no longer exists"};
+  }
+  return {LockAction::kContended, "locked within " + std::to_string(timeout_seconds) + "s by " +
+                                      lock->ns + "/" + lock->name};
+}
+
+}  // namespace hami::scheduler
