@@ -130,17 +130,39 @@ std::string XmlEscape(std::string_view text) {
 
 double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
 
-// Plot geometry (SVG user units). The x range extends to 130 % because the standard replay
-// inflates the workload to 130 % of capacity.
-constexpr double kWidth = 800, kHeight = 520;
-constexpr double kLeft = 70, kRight = 30, kTop = 50, kBottom = 70;
-constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
+// Data domain of the plot (%). The x range extends to 130 % because the standard replay inflates
+// the workload to 130 % of capacity; the mean curves are sampled every kGridStep of arrived.
 constexpr double kMaxX = 130, kMaxY = 100, kGridStep = 0.5;
 
-double PlotX(double x) { return kLeft + std::clamp(Finite(x), 0.0, kMaxX) / kMaxX * kPlotW; }
-double PlotY(double y) {
-  return kTop + kPlotH - std::clamp(Finite(y), 0.0, kMaxY) / kMaxY * kPlotH;
-}
+// The detail panel shows where the policies differ: past 80 % arrived, allocation near the top.
+constexpr double kDetailMinX = 80;
+
+// One plot panel: where its frame sits on the canvas (SVG user units) and which data ranges (%)
+// it shows. Both panels are drawn by the same code from one of these.
+struct Panel {
+  const char* id;  // SVG id suffix of the panel's clip path, [a-z] only
+  std::string title;
+  double left, top, width, height;  // plot frame, without tick labels and axis titles
+  double x_min, x_max, y_min, y_max;
+  double x_step, y_step;  // spacing of ticks and grid lines (%)
+
+  // Canvas coordinates of a data point. Values are clamped to the data domain (so a non-finite
+  // or absurd value cannot produce a huge coordinate); the panel's clip path trims the rest.
+  double X(double arrived) const {
+    return left + (std::clamp(Finite(arrived), 0.0, kMaxX) - x_min) / (x_max - x_min) * width;
+  }
+  double Y(double allocated) const {
+    return top + height -
+           (std::clamp(Finite(allocated), 0.0, kMaxY) - y_min) / (y_max - y_min) * height;
+  }
+};
+
+// Canvas layout: two panels side by side, the legend below them.
+constexpr double kPanelTop = 60, kPanelW = 520, kPanelH = 400;
+constexpr double kFullLeft = 70, kDetailLeft = kFullLeft + kPanelW + 90;
+constexpr double kCanvasW = kDetailLeft + kPanelW + 30;
+constexpr double kLegendTop = kPanelTop + kPanelH + 62, kLegendRowH = 18;
+
 std::string Coord(double v) { return Fixed(v, 2); }
 
 // Colour-blind-friendly distinct hues (Okabe-Ito, then Tableau), cycled if there are more.
@@ -188,44 +210,124 @@ std::vector<CurvePoint> MeanCurve(const std::vector<const ReplayResult*>& runs) 
   return out;
 }
 
-void WriteAxes(std::ostream& out) {
-  // Grid and tick labels every 10 %.
-  for (int t = 0; t <= static_cast<int>(kMaxX); t += 10) {
-    const std::string x = Coord(PlotX(t));
-    out << "  <line x1=\"" << x << "\" y1=\"" << Coord(kTop) << "\" x2=\"" << x << "\" y2=\""
-        << Coord(kTop + kPlotH) << "\" stroke=\"#e5e5e5\" stroke-width=\"1\"/>\n";
-    out << "  <line x1=\"" << x << "\" y1=\"" << Coord(kTop + kPlotH) << "\" x2=\"" << x
-        << "\" y2=\"" << Coord(kTop + kPlotH + 5) << "\" stroke=\"#000\" stroke-width=\"1\"/>\n";
-    out << "  <text x=\"" << x << "\" y=\"" << Coord(kTop + kPlotH + 18)
-        << "\" font-size=\"11\" text-anchor=\"middle\">" << t << "</text>\n";
+// Lower bound of the detail panel's y range: the lowest allocation any mean curve reaches within
+// the panel's x range, rounded down to a multiple of 5 (0 without data there). Capped at 95 so
+// the range never collapses when everything is fully allocated.
+double DetailMinY(const std::vector<std::vector<CurvePoint>>& curves) {
+  double lowest = kMaxY;
+  bool any = false;
+  for (const auto& curve : curves) {
+    for (const CurvePoint& p : curve) {
+      if (p.arrived_percent >= kDetailMinX && p.arrived_percent <= kMaxX) {
+        lowest = std::min(lowest, std::clamp(Finite(p.allocated_percent), 0.0, kMaxY));
+        any = true;
+      }
+    }
   }
-  for (int t = 0; t <= static_cast<int>(kMaxY); t += 10) {
-    const std::string y = Coord(PlotY(t));
-    out << "  <line x1=\"" << Coord(kLeft) << "\" y1=\"" << y << "\" x2=\"" << Coord(kLeft + kPlotW)
-        << "\" y2=\"" << y << "\" stroke=\"#e5e5e5\" stroke-width=\"1\"/>\n";
-    out << "  <line x1=\"" << Coord(kLeft - 5) << "\" y1=\"" << y << "\" x2=\"" << Coord(kLeft)
-        << "\" y2=\"" << y << "\" stroke=\"#000\" stroke-width=\"1\"/>\n";
-    out << "  <text x=\"" << Coord(kLeft - 8) << "\" y=\"" << Coord(PlotY(t) + 4)
-        << "\" font-size=\"11\" text-anchor=\"end\">" << t << "</text>\n";
+  if (!any) {
+    return 0;
+  }
+  return std::min(std::floor(lowest / 5) * 5, kMaxY - 5);
+}
+
+// Smallest of 1, 2, 5, 10 that puts at most 12 grid intervals into `span`.
+double TickStep(double span) {
+  for (double step : {1.0, 2.0, 5.0}) {
+    if (span / step <= 12 + 1e-9) {
+      return step;
+    }
+  }
+  return 10;
+}
+
+// Tick values: the multiples of `step` within [lo, hi].
+std::vector<double> Ticks(double lo, double hi, double step) {
+  std::vector<double> out;
+  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9; k += 1) {
+    out.push_back(k * step);
+  }
+  return out;
+}
+
+std::string TickLabel(double value) { return std::to_string(std::lround(value)); }
+
+void Line(std::ostream& out, double x1, double y1, double x2, double y2, const char* stroke,
+          double width, const char* extra = "") {
+  out << "  <line x1=\"" << Coord(x1) << "\" y1=\"" << Coord(y1) << "\" x2=\"" << Coord(x2)
+      << "\" y2=\"" << Coord(y2) << "\" stroke=\"" << stroke << "\" stroke-width=\""
+      << Fixed(width, 1) << '"' << extra << "/>\n";
+}
+
+constexpr const char* kDiagonalDash = " stroke-dasharray=\"6 4\"";
+
+// The clip path that keeps curves inside a panel's frame; goes into <defs>.
+void WriteClipPath(const Panel& p, std::ostream& out) {
+  out << "    <clipPath id=\"clip-" << p.id << "\"><rect x=\"" << Coord(p.left) << "\" y=\""
+      << Coord(p.top) << "\" width=\"" << Coord(p.width) << "\" height=\"" << Coord(p.height)
+      << "\"/></clipPath>\n";
+}
+
+// Grid, ticks, axes, axis titles, the panel title and the y = x reference line.
+void WritePanelFrame(const Panel& p, std::ostream& out) {
+  const double bottom = p.top + p.height, right = p.left + p.width;
+  for (double t : Ticks(p.x_min, p.x_max, p.x_step)) {
+    const double x = p.X(t);
+    Line(out, x, p.top, x, bottom, "#e5e5e5", 1);
+    Line(out, x, bottom, x, bottom + 5, "#000", 1);
+    out << "  <text x=\"" << Coord(x) << "\" y=\"" << Coord(bottom + 18)
+        << "\" font-size=\"11\" text-anchor=\"middle\">" << TickLabel(t) << "</text>\n";
+  }
+  for (double t : Ticks(p.y_min, p.y_max, p.y_step)) {
+    const double y = p.Y(t);
+    Line(out, p.left, y, right, y, "#e5e5e5", 1);
+    Line(out, p.left - 5, y, p.left, y, "#000", 1);
+    out << "  <text x=\"" << Coord(p.left - 8) << "\" y=\"" << Coord(y + 4)
+        << "\" font-size=\"11\" text-anchor=\"end\">" << TickLabel(t) << "</text>\n";
   }
   // Axis lines on top of the grid.
-  out << "  <line x1=\"" << Coord(kLeft) << "\" y1=\"" << Coord(kTop + kPlotH) << "\" x2=\""
-      << Coord(kLeft + kPlotW) << "\" y2=\"" << Coord(kTop + kPlotH)
-      << "\" stroke=\"#000\" stroke-width=\"1.5\"/>\n";
-  out << "  <line x1=\"" << Coord(kLeft) << "\" y1=\"" << Coord(kTop) << "\" x2=\"" << Coord(kLeft)
-      << "\" y2=\"" << Coord(kTop + kPlotH) << "\" stroke=\"#000\" stroke-width=\"1.5\"/>\n";
-  out << "  <text x=\"" << Coord(kLeft + kPlotW / 2) << "\" y=\"" << Coord(kHeight - 22)
+  Line(out, p.left, bottom, right, bottom, "#000", 1.5);
+  Line(out, p.left, p.top, p.left, bottom, "#000", 1.5);
+  out << "  <text x=\"" << Coord(p.left + p.width / 2) << "\" y=\"" << Coord(bottom + 40)
       << "\" font-size=\"13\" text-anchor=\"middle\">Arrived GPU request (% of capacity)</text>\n";
-  out << "  <text x=\"18\" y=\"" << Coord(kTop + kPlotH / 2)
-      << "\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
-      << Coord(kTop + kPlotH / 2) << ")\">Allocated GPU (% of capacity)</text>\n";
-  out << "  <text x=\"" << Coord(kWidth / 2)
-      << "\" y=\"28\" font-size=\"16\" font-weight=\"bold\" text-anchor=\"middle\">"
-      << "GPU allocation vs. arrived GPU request</text>\n";
-  // Reference: every arrived request allocated. Ends at (100, 100) where the y axis ends.
-  out << "  <line x1=\"" << Coord(PlotX(0)) << "\" y1=\"" << Coord(PlotY(0)) << "\" x2=\""
-      << Coord(PlotX(kMaxY)) << "\" y2=\"" << Coord(PlotY(kMaxY))
-      << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"6 4\"/>\n";
+  const std::string title_x = Coord(p.left - 52), title_y = Coord(p.top + p.height / 2);
+  out << "  <text x=\"" << title_x << "\" y=\"" << title_y
+      << "\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 " << title_x << ' '
+      << title_y << ")\">Allocated GPU (% of capacity)</text>\n";
+  out << "  <text x=\"" << Coord(p.left + p.width / 2) << "\" y=\"" << Coord(p.top - 10)
+      << "\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">" << XmlEscape(p.title)
+      << "</text>\n";
+  // Reference: every arrived request allocated; only the part inside the panel's ranges.
+  const double from = std::max(p.x_min, p.y_min), to = std::min(p.x_max, p.y_max);
+  if (to > from) {
+    Line(out, p.X(from), p.Y(from), p.X(to), p.Y(to), "#888", 1, kDiagonalDash);
+  }
+}
+
+// A policy's mean curve in one panel: the points inside the panel's x range plus one neighbour
+// on each side, so the line runs to the frame, where the clip path cuts it. Nothing is drawn
+// when the curve has no segment there.
+void WritePanelCurve(const Panel& p, const std::vector<CurvePoint>& curve, const char* color,
+                     const std::string& policy, std::ostream& out) {
+  size_t first = 0;
+  while (first + 1 < curve.size() && curve[first + 1].arrived_percent <= p.x_min) {
+    ++first;
+  }
+  size_t last = first;
+  while (last + 1 < curve.size() && curve[last].arrived_percent < p.x_max) {
+    ++last;
+  }
+  if (last == first) {
+    return;
+  }
+  out << "  <polyline fill=\"none\" stroke=\"" << color
+      << "\" stroke-width=\"1.8\" clip-path=\"url(#clip-" << p.id << ")\" points=\"";
+  for (size_t k = first; k <= last; ++k) {
+    if (k > first) {
+      out << ' ';
+    }
+    out << Coord(p.X(curve[k].arrived_percent)) << ',' << Coord(p.Y(curve[k].allocated_percent));
+  }
+  out << "\"><title>" << XmlEscape(policy) << "</title></polyline>\n";
 }
 
 // Writes `contents` to `path`, reporting open and write failures (full disk, permissions).
@@ -324,57 +426,112 @@ void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out
 }
 
 void WriteCurveSvg(const std::vector<ReplayResult>& results, std::ostream& out) {
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << kWidth
-      << "\" height=\"" << kHeight << "\" viewBox=\"0 0 " << kWidth << ' ' << kHeight
-      << "\" font-family=\"sans-serif\">\n";
-  out << "  <rect x=\"0\" y=\"0\" width=\"" << kWidth << "\" height=\"" << kHeight
-      << "\" fill=\"#fff\"/>\n";
-  WriteAxes(out);
-
   const auto groups = GroupByPolicy(results);
-  for (size_t g = 0; g < groups.size(); ++g) {
+  std::vector<std::vector<CurvePoint>> curves;
+  std::vector<std::string> labels;  // legend text, not yet escaped
+  for (const auto& group : groups) {
     std::vector<const ReplayResult*> runs;
-    for (size_t i : groups[g]) {
+    runs.reserve(group.size());
+    for (size_t i : group) {
       runs.push_back(&results[i]);
     }
-    const std::vector<CurvePoint> curve = MeanCurve(runs);
-    if (curve.empty()) {
-      continue;  // no data: the legend still lists the policy
-    }
-    out << "  <polyline fill=\"none\" stroke=\"" << kColors[g % kColors.size()]
-        << "\" stroke-width=\"1.8\" points=\"";
-    for (size_t k = 0; k < curve.size(); ++k) {
-      if (k > 0) {
-        out << ' ';
-      }
-      out << Coord(PlotX(curve[k].arrived_percent)) << ','
-          << Coord(PlotY(curve[k].allocated_percent));
-    }
-    out << "\"><title>" << XmlEscape(runs.front()->policy) << "</title></polyline>\n";
+    curves.push_back(MeanCurve(runs));
+    labels.push_back(runs.front()->policy + " (" + std::to_string(runs.size()) +
+                     (runs.size() == 1 ? " seed)" : " seeds)"));
   }
 
-  // Legend in the plot's top-left corner, which the curves never reach (allocated <= arrived).
-  const double row_h = 18;
-  const double box_x = kLeft + 12, box_y = kTop + 12;
-  const double box_h = row_h * static_cast<double>(groups.size() + 1) + 10;
-  out << "  <rect x=\"" << Coord(box_x) << "\" y=\"" << Coord(box_y) << "\" width=\"230\" height=\""
-      << Coord(box_h) << "\" fill=\"#fff\" fill-opacity=\"0.9\" stroke=\"#999\"/>\n";
-  auto legend_row = [&](size_t row, const std::string& stroke, const char* dash,
-                        const std::string& label) {
-    const double y = box_y + 14 + row_h * static_cast<double>(row);
-    out << "  <line x1=\"" << Coord(box_x + 8) << "\" y1=\"" << Coord(y) << "\" x2=\""
-        << Coord(box_x + 36) << "\" y2=\"" << Coord(y) << "\" stroke=\"" << stroke
-        << "\" stroke-width=\"2\"" << dash << "/>\n";
-    out << "  <text x=\"" << Coord(box_x + 44) << "\" y=\"" << Coord(y + 4)
-        << "\" font-size=\"12\">" << label << "</text>\n";
+  const double detail_min_y = DetailMinY(curves);
+  const Panel full{.id = "full",
+                   .title = "Full range",
+                   .left = kFullLeft,
+                   .top = kPanelTop,
+                   .width = kPanelW,
+                   .height = kPanelH,
+                   .x_min = 0,
+                   .x_max = kMaxX,
+                   .y_min = 0,
+                   .y_max = kMaxY,
+                   .x_step = 10,
+                   .y_step = 10};
+  const Panel detail{.id = "detail",
+                     .title = "Detail: arrived " + TickLabel(kDetailMinX) + "\u2013" +
+                              TickLabel(kMaxX) + " %, allocated " + TickLabel(detail_min_y) +
+                              "\u2013" + TickLabel(kMaxY) + " %",
+                     .left = kDetailLeft,
+                     .top = kPanelTop,
+                     .width = kPanelW,
+                     .height = kPanelH,
+                     .x_min = kDetailMinX,
+                     .x_max = kMaxX,
+                     .y_min = detail_min_y,
+                     .y_max = kMaxY,
+                     .x_step = 5,
+                     .y_step = TickStep(kMaxY - detail_min_y)};
+  const std::array<const Panel*, 2> panels = {&full, &detail};
+
+  // Legend below the panels, in as many equal columns as fit; the column width is estimated from
+  // the longest label (about 7 units per character at font size 12).
+  const std::string diagonal_label = "y = x (all arrived allocated)";
+  size_t longest = DisplayWidth(diagonal_label);
+  for (const std::string& label : labels) {
+    longest = std::max(longest, DisplayWidth(label));
+  }
+  const double legend_w_max = kCanvasW - 2 * kFullLeft;
+  const double column_w = std::min(legend_w_max, 60 + 7 * static_cast<double>(longest));
+  const size_t entries = labels.size() + 1;
+  const size_t columns = std::clamp<size_t>(static_cast<size_t>(legend_w_max / column_w), 1,
+                                            std::max<size_t>(1, entries));
+  const size_t rows = (entries + columns - 1) / columns;
+  const double legend_w = column_w * static_cast<double>(columns);
+  const double legend_h = kLegendRowH * static_cast<double>(rows) + 12;
+  const double legend_x = (kCanvasW - legend_w) / 2;
+  const double canvas_h = kLegendTop + legend_h + 16;
+
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << kCanvasW
+      << "\" height=\"" << canvas_h << "\" viewBox=\"0 0 " << kCanvasW << ' ' << canvas_h
+      << "\" font-family=\"sans-serif\">\n";
+  out << "  <defs>\n";
+  for (const Panel* p : panels) {
+    WriteClipPath(*p, out);
+  }
+  out << "  </defs>\n";
+  out << "  <rect x=\"0\" y=\"0\" width=\"" << kCanvasW << "\" height=\"" << canvas_h
+      << "\" fill=\"#fff\"/>\n";
+  out << "  <text x=\"" << Coord(kCanvasW / 2)
+      << "\" y=\"28\" font-size=\"16\" font-weight=\"bold\" text-anchor=\"middle\">"
+      << "GPU allocation vs. arrived GPU request</text>\n";
+  for (const Panel* p : panels) {
+    WritePanelFrame(*p, out);
+  }
+  // Where the detail panel sits within the full view.
+  out << "  <rect x=\"" << Coord(full.X(detail.x_min)) << "\" y=\"" << Coord(full.Y(detail.y_max))
+      << "\" width=\"" << Coord(full.X(detail.x_max) - full.X(detail.x_min)) << "\" height=\""
+      << Coord(full.Y(detail.y_min) - full.Y(detail.y_max))
+      << "\" fill=\"none\" stroke=\"#555\" stroke-width=\"1\"/>\n";
+  for (const Panel* p : panels) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      // A policy without data draws nothing; the legend still lists it.
+      WritePanelCurve(*p, curves[g], kColors[g % kColors.size()], results[groups[g].front()].policy,
+                      out);
+    }
+  }
+
+  out << "  <rect x=\"" << Coord(legend_x) << "\" y=\"" << Coord(kLegendTop) << "\" width=\""
+      << Coord(legend_w) << "\" height=\"" << Coord(legend_h)
+      << "\" fill=\"#fff\" stroke=\"#999\"/>\n";
+  auto legend_entry = [&](size_t index, const char* stroke, const char* extra,
+                          const std::string& label) {
+    const size_t row = index / columns, column = index % columns;
+    const double x = legend_x + column_w * static_cast<double>(column);
+    const double y = kLegendTop + 15 + kLegendRowH * static_cast<double>(row);
+    Line(out, x + 10, y, x + 38, y, stroke, 2, extra);
+    out << "  <text x=\"" << Coord(x + 46) << "\" y=\"" << Coord(y + 4) << "\" font-size=\"12\">"
+        << XmlEscape(label) << "</text>\n";
   };
   for (size_t g = 0; g < groups.size(); ++g) {
-    const size_t n = groups[g].size();
-    legend_row(g, kColors[g % kColors.size()], "",
-               XmlEscape(results[groups[g].front()].policy) + " (" + std::to_string(n) +
-                   (n == 1 ? " seed)" : " seeds)"));
+    legend_entry(g, kColors[g % kColors.size()], "", labels[g]);
   }
-  legend_row(groups.size(), "#888", " stroke-dasharray=\"6 4\"", "y = x (all arrived allocated)");
+  legend_entry(groups.size(), "#888", kDiagonalDash, diagonal_label);
   out << "</svg>\n";
 }
 

@@ -54,7 +54,10 @@ void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& 
 void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out);
 
 // Self-contained SVG: allocated % vs arrived % per policy (curve averaged over seeds, sampled
-// on a 0.5 % grid of arrived), with axes, grid, legend and the y = x reference line.
+// on a 0.5 % grid of arrived), in two panels side by side: the full range (arrived 0-130 %,
+// allocated 0-100 %) and a detail of arrived 80-130 % whose allocated range starts at the lowest
+// curve there, rounded down to a multiple of 5 (0 without data there, at most 95). Each panel
+// has its own axes, grid and y = x reference line; one legend below both.
 void WriteCurveSvg(const std::vector<ReplayResult>& results, std::ostream& out);
 
 // Writes results.csv and curve.svg into `dir` (created if missing, with parents). Returns an

@@ -182,7 +182,7 @@ std::vector<ReplayResult> CurveResults() {
   return {a1, b, a2};
 }
 
-TEST(WriteCurveSvgTest, StructureAndOnePolylinePerPolicy) {
+TEST(WriteCurveSvgTest, StructureAndOnePolylinePerPolicyPerPanel) {
   std::ostringstream out;
   WriteCurveSvg(CurveResults(), out);
   const std::string svg = out.str();
@@ -191,32 +191,101 @@ TEST(WriteCurveSvgTest, StructureAndOnePolylinePerPolicy) {
   EXPECT_THAT(svg, HasSubstr("version=\"1.1\""));
   std::string why;
   EXPECT_TRUE(TagsBalanced(svg, &why)) << why;
-  EXPECT_EQ(Count(svg, "<polyline"), 2u);
-  EXPECT_THAT(svg, HasSubstr("stroke-dasharray"));  // y = x reference
-  EXPECT_THAT(svg, HasSubstr("Arrived"));
-  EXPECT_THAT(svg, HasSubstr("Allocated"));
+  // Two policies, each drawn in the full and in the detail panel, each clipped to its panel.
+  EXPECT_EQ(Count(svg, "<polyline"), 4u);
+  EXPECT_EQ(Count(svg, "clip-path=\"url(#clip-full)\""), 2u);
+  EXPECT_EQ(Count(svg, "clip-path=\"url(#clip-detail)\""), 2u);
+  EXPECT_THAT(svg, HasSubstr("<clipPath id=\"clip-full\">"));
+  EXPECT_THAT(svg, HasSubstr("<clipPath id=\"clip-detail\">"));
+  // The y = x reference in both panels and once in the single legend.
+  EXPECT_EQ(Count(svg, "stroke-dasharray"), 3u);
+  EXPECT_EQ(Count(svg, "y = x (all arrived allocated)"), 1u);
+  EXPECT_EQ(Count(svg, "Arrived GPU request"), 2u);
+  EXPECT_EQ(Count(svg, "Allocated GPU"), 2u);
   EXPECT_THAT(svg, HasSubstr(">130</text>"));
   EXPECT_THAT(svg, HasSubstr(">100</text>"));
-  EXPECT_THAT(svg, HasSubstr("A (2 seeds)"));
-  // Different colours for the two policies.
-  EXPECT_THAT(svg, HasSubstr("stroke=\"#0072B2\" stroke-width=\"1.8\""));
-  EXPECT_THAT(svg, HasSubstr("stroke=\"#D55E00\" stroke-width=\"1.8\""));
+  EXPECT_THAT(svg, HasSubstr(">85</text>"));  // detail x ticks every 5 %
+  EXPECT_EQ(Count(svg, "A (2 seeds)"), 1u);
+  // Different colours for the two policies, the same in both panels.
+  EXPECT_EQ(Count(svg, "stroke=\"#0072B2\" stroke-width=\"1.8\""), 2u);
+  EXPECT_EQ(Count(svg, "stroke=\"#D55E00\" stroke-width=\"1.8\""), 2u);
 }
 
 TEST(WriteCurveSvgTest, AveragesStepCurvesOnTheGrid) {
   std::ostringstream out;
   WriteCurveSvg(CurveResults(), out);
   const std::string svg = out.str();
-  // Plot area: x = 70 + arrived / 130 * 700, y = 450 - allocated * 4.
+  // Full panel: x = 70 + arrived * 4, y = 460 - allocated * 4.
   // At arrived 50: run 1 is at 50, run 2 still at 0 (its last point <= 50 is (0, 0)) -> 25.
-  EXPECT_THAT(svg, HasSubstr("339.23,350.00"));
+  EXPECT_THAT(svg, HasSubstr("270.00,360.00"));
   // At arrived 100: (80 + 100) / 2 = 90.
-  EXPECT_THAT(svg, HasSubstr("608.46,90.00"));
+  EXPECT_THAT(svg, HasSubstr("470.00,100.00"));
   // At arrived 49.5: run 1 still at 0.
-  EXPECT_THAT(svg, HasSubstr("336.54,450.00"));
+  EXPECT_THAT(svg, HasSubstr("268.00,460.00"));
   // Policy B starts at arrived 10: 0 before, and the grid reaches 130.
-  EXPECT_THAT(svg, HasSubstr("121.15,450.00 123.85,410.00"));
-  EXPECT_THAT(svg, HasSubstr("770.00,210.00"));
+  EXPECT_THAT(svg, HasSubstr("108.00,460.00 110.00,420.00"));
+  EXPECT_THAT(svg, HasSubstr("590.00,220.00"));
+  // Detail panel (arrived 80..130, allocated 10..100, the lowest curve there being B at 10):
+  // x = 680 + (arrived - 80) * 10.4, y = 460 - (allocated - 10) * 400 / 90. Its curves start at
+  // the grid point 80 itself (A at 25, B at 10), so nothing before it is drawn.
+  EXPECT_THAT(svg, HasSubstr("888.00,104.44"));  // A at 100: 90
+  EXPECT_THAT(svg, HasSubstr("points=\"680.00,393.33 "));
+  EXPECT_THAT(svg, HasSubstr("points=\"680.00,460.00 "));
+}
+
+// The curves' allocation within arrived 80..130 % only; the 80 % point counts, earlier ones not.
+std::string DetailTitleFor(const std::vector<std::vector<CurvePoint>>& curves) {
+  std::vector<ReplayResult> results;
+  for (size_t i = 0; i < curves.size(); ++i) {
+    ReplayResult r = MakeRun("P" + std::to_string(i), 1, 0);
+    r.curve = curves[i];
+    results.push_back(r);
+  }
+  std::ostringstream out;
+  WriteCurveSvg(results, out);
+  const std::string svg = out.str();
+  const size_t start = svg.find("Detail: ");
+  if (start == std::string::npos) {
+    return "";
+  }
+  return svg.substr(start, svg.find('<', start) - start);
+}
+
+TEST(WriteCurveSvgTest, DetailPanelLowerBoundIsLowestCurveRoundedDownToFive) {
+  // Lowest mean allocation in range is 83.7 (policy 1 from arrived 90); the 20 at arrived 50
+  // lies left of the panel and does not count.
+  EXPECT_EQ(DetailTitleFor({{{0, 0}, {50, 20}, {80, 88}, {130, 99}},
+                            {{0, 0}, {79.5, 70}, {80, 95}, {90, 83.7}, {130, 90}}}),
+            "Detail: arrived 80\u2013130 %, allocated 80\u2013100 %");
+  // Exactly on a multiple of 5 stays there; the value at the 80 % grid point counts.
+  EXPECT_EQ(DetailTitleFor({{{0, 0}, {80, 85}, {100, 97}, {130, 97}}}),
+            "Detail: arrived 80\u2013130 %, allocated 85\u2013100 %");
+  // Low curves round down to 0 at the least, and the detail y ticks widen to every 10 %.
+  EXPECT_EQ(DetailTitleFor({{{0, 0}, {80, 3}, {130, 4}}}),
+            "Detail: arrived 80\u2013130 %, allocated 0\u2013100 %");
+  // Fully allocated everywhere: the range keeps 5 % of height instead of collapsing.
+  EXPECT_EQ(DetailTitleFor({{{0, 0}, {80, 100}, {130, 100}}}),
+            "Detail: arrived 80\u2013130 %, allocated 95\u2013100 %");
+  // No curve reaches the panel: the full y range.
+  EXPECT_EQ(DetailTitleFor({{{0, 0}, {60, 60}}}),
+            "Detail: arrived 80\u2013130 %, allocated 0\u2013100 %");
+}
+
+TEST(WriteCurveSvgTest, DetailPanelTicksFollowItsRange) {
+  ReplayResult r = MakeRun("P", 1, 0);
+  r.curve = {{0, 0}, {80, 80}, {130, 92}};
+  std::ostringstream out;
+  WriteCurveSvg({r}, out);
+  const std::string svg = out.str();
+  // Range 80..100 gets a tick every 2 %: 80, 82, ... 100, labelled at the detail panel's left.
+  EXPECT_THAT(svg, HasSubstr("x=\"672.00\" y=\"464.00\" font-size=\"11\" "
+                             "text-anchor=\"end\">80</text>"));
+  EXPECT_THAT(svg, HasSubstr("x=\"672.00\" y=\"424.00\" font-size=\"11\" "
+                             "text-anchor=\"end\">82</text>"));
+  EXPECT_THAT(svg, HasSubstr("x=\"672.00\" y=\"64.00\" font-size=\"11\" "
+                             "text-anchor=\"end\">100</text>"));
+  // The y = x line in the detail panel runs from (80, 80) to (100, 100) only.
+  EXPECT_THAT(svg, HasSubstr("<line x1=\"680.00\" y1=\"460.00\" x2=\"888.00\" y2=\"60.00\""));
 }
 
 TEST(WriteCurveSvgTest, EscapesPolicyNames) {
