@@ -1,0 +1,234 @@
+#include "scheduler/webhook.h"
+
+#include <vector>
+
+#include "common/base64.h"
+#include "device/nvidia.h"
+#include "device/quantity.h"
+
+namespace hami::scheduler {
+
+namespace {
+
+// Typed reads that treat a wrong type as absent: the pod comes from the user.
+std::string StringAt(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const nlohmann::json* ObjectAt(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it != object.end() && it->is_object() ? &*it : nullptr;
+}
+
+std::string ContainerName(const nlohmann::json& container) {
+  std::string name = StringAt(container, "name");
+  return name.empty() ? "<unnamed>" : name;
+}
+
+ResourceList ResourceMap(const nlohmann::json& container, const char* which) {
+  ResourceList out;
+  const auto resources = container.find("resources");
+  if (resources == container.end() || !resources->is_object()) return out;
+  const auto list = resources->find(which);
+  if (list == resources->end() || !list->is_object()) return out;
+  for (auto it = list->begin(); it != list->end(); ++it) {
+    out[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  return out;
+}
+
+bool UsesNvidia(const NvidiaConfig& config, const ResourceList& limits,
+                const ResourceList& requests) {
+  for (const std::string* name :
+       {&config.resource_count_name, &config.resource_memory_name,
+        &config.resource_memory_percentage_name, &config.resource_core_name}) {
+    if (limits.count(*name) || requests.count(*name)) return true;
+  }
+  return false;
+}
+
+void SetEnv(nlohmann::json& container, const std::string& name, const std::string& value) {
+  nlohmann::json& env = container["env"];
+  if (!env.is_array()) env = nlohmann::json::array();
+  for (nlohmann::json& entry : env) {
+    if (StringAt(entry, "name") == name) {
+      entry = {{"name", name}, {"value", value}};
+      return;
+    }
+  }
+  env.push_back({{"name", name}, {"value", value}});
+}
+
+AdmissionDecision Refuse(std::string message) {
+  AdmissionDecision d;
+  d.allowed = false;
+  d.code = 403;
+  d.message = std::move(message);
+  d.patch = nlohmann::json::array();
+  return d;
+}
+
+// A percentage or core count must be a whole number in 0..100 (HAMi: webhook rejects
+// percentages outside it; we apply the same to cores instead of clamping silently).
+std::optional<std::string> CheckPercent(const ResourceList& limits, const ResourceList& requests,
+                                        const std::string& name) {
+  const std::string* text = FindResource(limits, requests, name);
+  if (text == nullptr) return std::nullopt;
+  auto value = ParseQuantityInt64(*text);
+  if (!value.ok()) return name + ": " + value.status().message();
+  if (*value < 0 || *value > 100) {
+    return name + " must be between 0 and 100, got " + *text;
+  }
+  return std::nullopt;
+}
+
+// Validates and mutates one container; returns a refusal message or nullopt.
+std::optional<std::string> MutateContainer(nlohmann::json& container, const WebhookConfig& config,
+                                           bool* uses_device) {
+  const NvidiaConfig& nv = config.nvidia;
+  const std::string name = ContainerName(container);
+  const ResourceList limits = ResourceMap(container, "limits");
+  const ResourceList requests = ResourceMap(container, "requests");
+  if (!UsesNvidia(nv, limits, requests)) {
+    if (nv.overwrite_env) SetEnv(container, "NVIDIA_VISIBLE_DEVICES", "none");
+    return std::nullopt;
+  }
+  for (const std::string* percent_name :
+       {&nv.resource_memory_percentage_name, &nv.resource_core_name}) {
+    if (auto bad = CheckPercent(limits, requests, *percent_name))
+      return "container " + name + ": " + *bad;
+  }
+  const ResourceList defaulted = ApplyNvidiaWebhookDefaults(nv, limits, requests);
+  auto derived = DeriveNvidiaRequest(nv, defaulted, requests);
+  if (!derived.ok()) return "container " + name + ": " + derived.status().message();
+  if (!derived->warnings.empty()) return "container " + name + ": " + derived->warnings.front();
+  if (!derived->request) return std::nullopt;  // count 0: no device after all
+  *uses_device = true;
+  const ContainerDeviceRequest& request = *derived->request;
+  if (config.max_device_memory_mib > 0 && request.memory_mib > config.max_device_memory_mib) {
+    return "container " + name + ": " + nv.resource_memory_name + " " +
+           std::to_string(request.memory_mib) +
+           " MiB is more than any device in the cluster has (" +
+           std::to_string(config.max_device_memory_mib) + " MiB)";
+  }
+  // Write back the defaulted limits (device count, whole-card cores).
+  for (const auto& [key, value] : defaulted) {
+    auto old = limits.find(key);
+    if (old == limits.end() || old->second != value) container["resources"]["limits"][key] = value;
+  }
+  if (const std::string* priority = FindResource(limits, requests, nv.resource_priority_name)) {
+    SetEnv(container, "CUDA_TASK_PRIORITY", *priority);
+  }
+  if (nv.gpu_core_policy != GpuCorePolicy::kDefault) {
+    SetEnv(container, "GPU_CORE_UTILIZATION_POLICY",
+           std::string(GpuCorePolicyName(nv.gpu_core_policy)));
+  }
+  return std::nullopt;
+}
+
+bool Privileged(const nlohmann::json& container) {
+  const nlohmann::json* ctx = ObjectAt(container, "securityContext");
+  if (ctx == nullptr) return false;
+  auto it = ctx->find("privileged");
+  return it != ctx->end() && it->is_boolean() && it->get<bool>();
+}
+
+}  // namespace
+
+AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config) {
+  AdmissionDecision allow;
+  allow.patch = nlohmann::json::array();
+  if (!pod.is_object()) return Refuse("request object is not a pod");
+  const nlohmann::json* spec = ObjectAt(pod, "spec");
+  if (spec == nullptr) return Refuse("pod has no spec");
+  auto containers = spec->find("containers");
+  if (containers == spec->end() || !containers->is_array() || containers->empty()) {
+    return Refuse("pod has no containers");
+  }
+  const std::string scheduler = StringAt(*spec, "schedulerName");
+  const bool ours = scheduler.empty() || scheduler == config.scheduler_name ||
+                    (scheduler == "default-scheduler" && config.force_overwrite_default_scheduler);
+  if (!ours) return allow;  // another scheduler's pod: not ours to touch
+
+  nlohmann::json mutated = pod;
+  bool uses_device = false;
+  for (const char* list : {"initContainers", "containers"}) {
+    nlohmann::json& mutated_spec = mutated["spec"];
+    auto items = mutated_spec.find(list);
+    if (items == mutated_spec.end() || items->is_null()) continue;
+    if (!items->is_array()) return Refuse(std::string("spec.") + list + " is not a list");
+    for (nlohmann::json& container : *items) {
+      if (!container.is_object()) {
+        return Refuse(std::string("spec.") + list + " has an entry that is not an object");
+      }
+      bool container_uses = false;
+      if (auto refusal = MutateContainer(container, config, &container_uses))
+        return Refuse(*refusal);
+      if (container_uses && Privileged(container)) {
+        return Refuse(
+            "container " + ContainerName(container) +
+            " is privileged: a privileged container sees every GPU, so it cannot share one");
+      }
+      uses_device = uses_device || container_uses;
+    }
+  }
+  if (uses_device) {
+    if (!StringAt(*spec, "nodeName").empty()) {
+      return Refuse(
+          "pod has node assigned (spec.nodeName): shared devices must be chosen by " +
+          (config.scheduler_name.empty() ? std::string("the scheduler") : config.scheduler_name));
+    }
+    if (!config.scheduler_name.empty()) mutated["spec"]["schedulerName"] = config.scheduler_name;
+    if (!config.nvidia.runtime_class_name.empty() && !spec->contains("runtimeClassName")) {
+      mutated["spec"]["runtimeClassName"] = config.nvidia.runtime_class_name;
+    }
+  }
+  allow.patch = nlohmann::json::diff(pod, mutated);
+  return allow;
+}
+
+Result<std::string> HandleAdmissionReview(std::string_view body, const WebhookConfig& config) {
+  nlohmann::json review = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (review.is_discarded() || !review.is_object()) {
+    return InvalidArgument("AdmissionReview body is not a JSON object");
+  }
+  const auto request = review.find("request");
+  if (request == review.end() || !request->is_object()) {
+    return InvalidArgument("AdmissionReview has no request");
+  }
+  const auto uid = request->find("uid");
+  if (uid == request->end() || !uid->is_string() || uid->get_ref<const std::string&>().empty()) {
+    return InvalidArgument("AdmissionReview request has no uid");
+  }
+  const auto object = request->find("object");
+  if (object == request->end() || !object->is_object()) {
+    return InvalidArgument("AdmissionReview request has no object");
+  }
+  AdmissionDecision decision;
+  try {
+    decision = AdmitPod(*object, config);
+  } catch (const nlohmann::json::exception& e) {
+    // Typed reads above avoid throwing; this keeps a missed corner from failing the request.
+    decision = Refuse(std::string("malformed pod: ") + e.what());
+  }
+  nlohmann::ordered_json response;
+  response["uid"] = *uid;
+  response["allowed"] = decision.allowed;
+  if (!decision.allowed) {
+    response["status"] = {{"code", decision.code}, {"message", decision.message}};
+  } else if (!decision.patch.empty()) {
+    response["patchType"] = "JSONPatch";
+    response["patch"] = EncodeBase64(decision.patch.dump());
+  }
+  nlohmann::ordered_json out;
+  const std::string api_version = StringAt(review, "apiVersion");
+  out["apiVersion"] = api_version.empty() ? "admission.k8s.io/v1" : api_version;
+  out["kind"] = "AdmissionReview";
+  out["response"] = response;
+  return out.dump();
+}
+
+}  // namespace hami::scheduler

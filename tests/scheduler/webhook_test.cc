@@ -1,0 +1,173 @@
+#include "scheduler/webhook.h"
+
+#include <gtest/gtest.h>
+
+namespace hami::scheduler {
+namespace {
+
+nlohmann::json GpuPod(nlohmann::json limits) {
+  return {{"metadata", {{"name", "p"}, {"namespace", "default"}}},
+          {"spec",
+           {{"containers",
+             nlohmann::json::array(
+                 {{{"name", "main"}, {"image", "cuda"}, {"resources", {{"limits", limits}}}}})}}}};
+}
+
+nlohmann::json Apply(const nlohmann::json& pod, const AdmissionDecision& d) {
+  return pod.patch(d.patch);
+}
+
+TEST(AdmitPodTest, SetsSchedulerNameAndWholeCardCores) {
+  nlohmann::json pod = GpuPod({{"nvidia.com/gpu", "1"}});
+  AdmissionDecision d = AdmitPod(pod, WebhookConfig{});
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json out = Apply(pod, d);
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  EXPECT_EQ(out["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpucores"], "100");
+}
+
+TEST(AdmitPodTest, SharedRequestKeepsItsCoresAndGetsDefaultCount) {
+  nlohmann::json pod = GpuPod({{"nvidia.com/gpumem", "3000"}, {"nvidia.com/gpucores", "30"}});
+  AdmissionDecision d = AdmitPod(pod, WebhookConfig{});
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json limits = Apply(pod, d)["spec"]["containers"][0]["resources"]["limits"];
+  EXPECT_EQ(limits["nvidia.com/gpu"], "1");  // defaultGPUNum
+  EXPECT_EQ(limits["nvidia.com/gpucores"], "30");
+}
+
+TEST(AdmitPodTest, PriorityAndCorePolicyBecomeEnv) {
+  nlohmann::json pod = GpuPod(
+      {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "20"}, {"nvidia.com/priority", "0"}});
+  WebhookConfig config;
+  config.nvidia.gpu_core_policy = GpuCorePolicy::kForce;
+  config.nvidia.runtime_class_name = "nvidia";
+  nlohmann::json out = Apply(pod, AdmitPod(pod, config));
+  const nlohmann::json env = out["spec"]["containers"][0]["env"];
+  EXPECT_EQ(env[0], (nlohmann::json{{"name", "CUDA_TASK_PRIORITY"}, {"value", "0"}}));
+  EXPECT_EQ(env[1], (nlohmann::json{{"name", "GPU_CORE_UTILIZATION_POLICY"}, {"value", "force"}}));
+  EXPECT_EQ(out["spec"]["runtimeClassName"], "nvidia");
+}
+
+TEST(AdmitPodTest, NonGpuPodsAreLeftAloneUnlessOverwriteEnv) {
+  nlohmann::json pod = GpuPod({{"cpu", "1"}});
+  AdmissionDecision d = AdmitPod(pod, WebhookConfig{});
+  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.patch.empty());
+  WebhookConfig config;
+  config.nvidia.overwrite_env = true;
+  nlohmann::json out = Apply(pod, AdmitPod(pod, config));
+  EXPECT_EQ(out["spec"]["containers"][0]["env"][0]["value"], "none");
+  EXPECT_FALSE(out["spec"].contains("schedulerName"));
+}
+
+TEST(AdmitPodTest, OtherSchedulersPodsAreNotOurs) {
+  nlohmann::json pod = GpuPod({{"nvidia.com/gpu", "1"}});
+  pod["spec"]["schedulerName"] = "volcano";
+  AdmissionDecision d = AdmitPod(pod, WebhookConfig{});
+  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.patch.empty());
+  pod["spec"]["schedulerName"] = "default-scheduler";
+  EXPECT_FALSE(AdmitPod(pod, WebhookConfig{}).patch.empty());
+  WebhookConfig keep_default;
+  keep_default.force_overwrite_default_scheduler = false;
+  EXPECT_TRUE(AdmitPod(pod, keep_default).patch.empty());
+}
+
+TEST(AdmitPodTest, InitContainersAreMutatedToo) {
+  nlohmann::json pod = GpuPod({{"cpu", "1"}});
+  pod["spec"]["initContainers"] = nlohmann::json::array(
+      {{{"name", "warmup"}, {"resources", {{"limits", {{"nvidia.com/gpu", "1"}}}}}}});
+  nlohmann::json out = Apply(pod, AdmitPod(pod, WebhookConfig{}));
+  EXPECT_EQ(out["spec"]["initContainers"][0]["resources"]["limits"]["nvidia.com/gpucores"], "100");
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+}
+
+TEST(AdmitPodTest, Refusals) {
+  struct Case {
+    const char* name;
+    nlohmann::json pod;
+    const char* want;
+  };
+  nlohmann::json privileged = GpuPod({{"nvidia.com/gpu", "1"}});
+  privileged["spec"]["containers"][0]["securityContext"] = {{"privileged", true}};
+  nlohmann::json preset = GpuPod({{"nvidia.com/gpu", "1"}});
+  preset["spec"]["nodeName"] = "node-a";
+  nlohmann::json no_containers = {{"spec", {{"containers", nlohmann::json::array()}}}};
+  nlohmann::json bad_init = GpuPod({{"cpu", "1"}});
+  bad_init["spec"]["initContainers"] = "x";
+  const std::vector<Case> cases = {
+      {"privileged", privileged, "is privileged"},
+      {"preset node", preset, "pod has node assigned"},
+      {"no containers", no_containers, "pod has no containers"},
+      {"no spec", nlohmann::json{{"metadata", {}}}, "pod has no spec"},
+      {"percentage above 100",
+       GpuPod({{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem-percentage", "150"}}),
+       "between 0 and 100"},
+      {"cores above 100", GpuPod({{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "101"}}),
+       "between 0 and 100"},
+      {"malformed memory", GpuPod({{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "lots"}}),
+       "nvidia.com/gpumem"},
+      {"fractional count", GpuPod({{"nvidia.com/gpu", "0.5"}}), "nvidia.com/gpu"},
+      {"init list not a list", bad_init, "initContainers is not a list"},
+  };
+  for (const Case& c : cases) {
+    AdmissionDecision d = AdmitPod(c.pod, WebhookConfig{});
+    EXPECT_FALSE(d.allowed) << c.name;
+    EXPECT_EQ(d.code, 403) << c.name;
+    EXPECT_NE(d.message.find(c.want), std::string::npos) << c.name << ": " << d.message;
+  }
+  WebhookConfig sized;
+  sized.max_device_memory_mib = 16384;
+  AdmissionDecision too_big =
+      AdmitPod(GpuPod({{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "20000"}}), sized);
+  EXPECT_FALSE(too_big.allowed);
+  EXPECT_NE(too_big.message.find("more than any device"), std::string::npos);
+}
+
+TEST(HandleAdmissionReviewTest, V1RoundTrip) {
+  nlohmann::json review = {{"apiVersion", "admission.k8s.io/v1"},
+                           {"kind", "AdmissionReview"},
+                           {"request",
+                            {{"uid", "705ab4f5-6393-11e8-b7cc-42010a800002"},
+                             {"operation", "CREATE"},
+                             {"object", GpuPod({{"nvidia.com/gpu", "1"}})}}}};
+  auto out = HandleAdmissionReview(review.dump(), WebhookConfig{});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  nlohmann::json response = nlohmann::json::parse(*out);
+  EXPECT_EQ(response["apiVersion"], "admission.k8s.io/v1");
+  EXPECT_EQ(response["kind"], "AdmissionReview");
+  EXPECT_EQ(response["response"]["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_EQ(response["response"]["allowed"], true);
+  EXPECT_EQ(response["response"]["patchType"], "JSONPatch");
+  EXPECT_FALSE(response["response"]["patch"].get<std::string>().empty());
+}
+
+TEST(HandleAdmissionReviewTest, V1beta1RefusalCarriesStatus) {
+  nlohmann::json pod = GpuPod({{"nvidia.com/gpu", "1"}});
+  pod["spec"]["nodeName"] = "n1";
+  nlohmann::json review = {{"apiVersion", "admission.k8s.io/v1beta1"},
+                           {"request", {{"uid", "u"}, {"object", pod}}}};
+  auto out = HandleAdmissionReview(review.dump(), WebhookConfig{});
+  ASSERT_TRUE(out.ok());
+  nlohmann::json response = nlohmann::json::parse(*out);
+  EXPECT_EQ(response["apiVersion"], "admission.k8s.io/v1beta1");
+  EXPECT_EQ(response["response"]["allowed"], false);
+  EXPECT_EQ(response["response"]["status"]["code"], 403);
+  EXPECT_FALSE(response["response"].contains("patch"));
+}
+
+TEST(HandleAdmissionReviewTest, MalformedReviewsAreErrors) {
+  for (const char* bad :
+       {"", "[]", "{}", R"({"request":{}})", R"({"request":{"uid":"u"}})",
+        R"({"request":{"uid":"","object":{}}})", R"({"request":{"uid":"u","object":[]}})"}) {
+    EXPECT_FALSE(HandleAdmissionReview(bad, WebhookConfig{}).ok()) << bad;
+  }
+  // Wrong types deep inside the pod are refusals, never crashes.
+  auto odd = HandleAdmissionReview(
+      R"({"request":{"uid":"u","object":{"spec":{"schedulerName":5,"containers":[{"name":7,"resources":{"limits":"x","requests":{"nvidia.com/gpu":"1"}}}]}}}})",
+      WebhookConfig{});
+  ASSERT_TRUE(odd.ok()) << odd.status().message();
+}
+
+}  // namespace
+}  // namespace hami::scheduler
