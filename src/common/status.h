@@ -19,8 +19,15 @@ enum class StatusCode {
   kNotFound,
   kFailedPrecondition,
   kResourceExhausted,  // does not fit
-  kUnavailable,
+  kUnavailable,  // transient: server overloaded or unreachable, request not applied; retry
   kInternal,
+  kConflict,          // optimistic-concurrency failure (stale resourceVersion); re-read and retry
+  kAlreadyExists,     // create of an object that exists
+  kGone,              // resourceVersion too old (watch/list expired); relist
+  kDeadlineExceeded,  // timed out; the operation may or may not have been applied
+  kAborted,           // connection lost after the request was sent; outcome unknown
+  kPermissionDenied,  // authenticated but not allowed (HTTP 403)
+  kUnauthenticated,   // missing or rejected credentials (HTTP 401)
 };
 
 class [[nodiscard]] Status {
@@ -72,6 +79,7 @@ class [[nodiscard]] Result {
   T&& value() && { return std::move(*value_); }
   const T& operator*() const& { return *value_; }
   T& operator*() & { return *value_; }
+  T&& operator*() && { return std::move(*value_); }
   const T* operator->() const { return &*value_; }
   T* operator->() { return &*value_; }
 

@@ -1,0 +1,148 @@
+#include "scheduler/filter.h"
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "kube/objects.h"
+#include "policy/pod_request.h"
+
+namespace hami::scheduler {
+
+namespace {
+
+std::vector<policy::ContainerResources> Resources(const std::vector<kube::ContainerView>& views) {
+  std::vector<policy::ContainerResources> out;
+  out.reserve(views.size());
+  for (const kube::ContainerView& v : views) out.push_back({v.limits, v.requests});
+  return out;
+}
+
+std::string PodName(const kube::PodView& pod) {
+  return std::string(pod.Namespace()) + "/" + std::string(pod.Name());
+}
+
+}  // namespace
+
+FilterCore::FilterCore(const VendorRegistry& registry, UsageLedger& ledger,
+                       std::unique_ptr<policy::PlacementPolicy> policy)
+    : registry_(registry), ledger_(ledger), policy_(std::move(policy)) {}
+
+FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_seconds) {
+  FilterDecision decision;
+  const kube::PodView pod(args.pod);
+  const Annotations annotations = pod.Annotations();
+  const auto init = Resources(pod.InitContainers());
+  const auto apps = Resources(pod.Containers());
+
+  // The vendor this pod asks for. Pods asking several vendors at once are refused rather
+  // than half-scheduled.
+  const Vendor* vendor = nullptr;
+  policy::PodRequest request;
+  for (const Vendor* candidate : registry_.Vendors()) {
+    auto built = policy::BuildPodRequest(*candidate, init, apps, annotations);
+    if (!built.ok()) {
+      decision.result.error = "pod " + PodName(pod) + ": " + built.status().message();
+      return decision;
+    }
+    if (!built->WantsDevices()) continue;
+    if (vendor != nullptr) {
+      decision.result.error = "pod " + PodName(pod) + " asks for devices of several vendors (" +
+                              std::string(vendor->CommonWord()) + ", " +
+                              std::string(candidate->CommonWord()) + "), which is not supported";
+      return decision;
+    }
+    vendor = candidate;
+    request = std::move(*built);
+  }
+  if (vendor == nullptr) {
+    // Not ours: pass every candidate through.
+    decision.result.node_names = args.node_names;
+    decision.result.nodes = args.nodes;
+    return decision;
+  }
+  if (args.nodes) return Simulate(args, *vendor, request);
+  if (!args.node_names) {
+    decision.result.error = "ExtenderArgs has neither NodeNames nor Nodes";
+    return decision;
+  }
+
+  const std::string uid(pod.Uid());
+  if (uid.empty()) {
+    decision.result.error = "pod " + PodName(pod) + " has no uid";
+    return decision;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ledger_.RemovePod(uid);  // a re-filter replaces the previous decision
+  std::vector<std::string> unknown;
+  std::vector<policy::NodeState> nodes = ledger_.Snapshot(*args.node_names, &unknown);
+  for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
+  policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
+  for (const auto& [index, reason] : outcome.failed_nodes) {
+    decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
+  }
+  if (!outcome.placement) return decision;  // FailedNodes says why, NodeNames stays null
+
+  const policy::NodeState& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)];
+  PodAllocation allocation;
+  allocation.uid = uid;
+  allocation.ns = std::string(pod.Namespace());
+  allocation.name = std::string(pod.Name());
+  allocation.node = chosen.name;
+  allocation.init_containers = request.init_containers;
+  const PodDevices devices =
+      policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
+  allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
+  ledger_.AddPod(std::move(allocation));
+
+  const std::string encoded = EncodePodDevices(devices);
+  const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
+  decision.pod_patch = {{"metadata",
+                         {{"annotations",
+                           {{kVgpuNodeAnnotation, chosen.name},
+                            {kVgpuTimeAnnotation, std::to_string(now_unix_seconds)},
+                            {keys.to_allocate, encoded},
+                            {keys.allocated, encoded}}},
+                          {"labels", {{kVgpuNodeAnnotation, chosen.name}}}}}};
+  decision.pod_uid = uid;
+  decision.result.node_names = std::vector<std::string>{chosen.name};
+  return decision;
+}
+
+FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vendor,
+                                    const policy::PodRequest& request) {
+  // Simulation mode (kube-scheduler without nodeCacheCapable sends whole nodes): decide from
+  // the nodes' own annotations plus the ledger's pods; record nothing, patch nothing.
+  FilterDecision decision;
+  UsageLedger transient;
+  std::vector<std::string> names;
+  for (const nlohmann::json& node_json : *args.nodes) {
+    const kube::NodeView node(node_json);
+    const std::string name(node.Name());
+    names.push_back(name);
+    auto devices = vendor.DecodeRegistration(node.Annotations());
+    if (devices.ok()) transient.SetNodeDevices(name, std::string(vendor.CommonWord()), *devices);
+  }
+  for (PodAllocation& pod : ledger_.Pods()) transient.AddPod(std::move(pod));
+  std::vector<std::string> unknown;
+  std::vector<policy::NodeState> nodes = transient.Snapshot(names, &unknown);
+  for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
+  std::lock_guard<std::mutex> lock(mu_);
+  policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
+  for (const auto& [index, reason] : outcome.failed_nodes) {
+    decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
+  }
+  if (outcome.placement) {
+    const std::string& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)].name;
+    for (const nlohmann::json& node_json : *args.nodes) {
+      if (kube::NodeView(node_json).Name() == chosen) {
+        decision.result.nodes = std::vector<nlohmann::json>{node_json};
+        break;
+      }
+    }
+  }
+  if (!decision.result.nodes) decision.result.nodes = std::vector<nlohmann::json>{};
+  return decision;
+}
+
+void FilterCore::Forget(const std::string& pod_uid) { ledger_.RemovePod(pod_uid); }
+
+}  // namespace hami::scheduler

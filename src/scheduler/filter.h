@@ -1,0 +1,59 @@
+// The /filter decision (spec §3.3): which node and which devices a pod gets.
+//
+// FilterCore turns ExtenderArgs into an ExtenderFilterResult using the usage ledger and a
+// placement policy. When it picks a node it records the allocation in the ledger *before*
+// returning, so a concurrent filter cannot hand out the same capacity; the caller then writes
+// the returned pod patch and, if that write fails, calls Forget() to roll the ledger back.
+// Thread-safe: decisions are serialised by an internal mutex (policies keep caches).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "device/vendor.h"
+#include "policy/placement.h"
+#include "scheduler/extender_types.h"
+#include "scheduler/ledger.h"
+
+namespace hami::scheduler {
+
+// Failure reason for nodes the ledger does not know (no registration, or the device plugin
+// stopped answering the handshake).
+inline constexpr char kNodeUnregistered[] = "node unregistered";
+
+struct FilterDecision {
+  ExtenderFilterResult result;
+  // Set when a node was chosen (and recorded in the ledger): the pod's uid, and the JSON
+  // merge patch (annotations hami.io/vgpu-node, vgpu-time, devices-to-allocate/allocated per
+  // vendor, label hami.io/vgpu-node) the caller must write to the pod.
+  std::optional<std::string> pod_uid;
+  nlohmann::json pod_patch;
+};
+
+class FilterCore {
+ public:
+  // `registry` and `ledger` must outlive the core.
+  FilterCore(const VendorRegistry& registry, UsageLedger& ledger,
+             std::unique_ptr<policy::PlacementPolicy> policy);
+
+  // `now_unix_seconds` is written as hami.io/vgpu-time.
+  FilterDecision Filter(const ExtenderArgs& args, int64_t now_unix_seconds);
+
+  // Rolls back the ledger entry of a decision whose pod patch could not be written.
+  void Forget(const std::string& pod_uid);
+
+ private:
+  FilterDecision Simulate(const ExtenderArgs& args, const Vendor& vendor,
+                          const policy::PodRequest& request);
+
+  const VendorRegistry& registry_;
+  UsageLedger& ledger_;
+  std::mutex mu_;
+  std::unique_ptr<policy::PlacementPolicy> policy_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace hami::scheduler

@@ -1,0 +1,190 @@
+#include "scheduler/filter.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "device/codec.h"
+#include "device/config.h"
+
+namespace hami::scheduler {
+namespace {
+
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) {
+  DeviceInfo d;
+  d.id = id;
+  d.count = 10;
+  d.devmem_mib = mem;
+  d.devcore = 100;
+  d.type = "NVIDIA-Tesla T4";
+  d.health = true;
+  return d;
+}
+
+nlohmann::json Pod(const std::string& uid, nlohmann::json limits,
+                   nlohmann::json annotations = nullptr) {
+  nlohmann::json pod = {
+      {"metadata", {{"name", "pod-" + uid}, {"namespace", "default"}, {"uid", uid}}},
+      {"spec",
+       {{"containers",
+         nlohmann::json::array({{{"name", "c"}, {"resources", {{"limits", limits}}}}})}}}};
+  if (!annotations.is_null()) pod["metadata"]["annotations"] = annotations;
+  return pod;
+}
+
+class FilterCoreTest : public ::testing::Test {
+ protected:
+  FilterCoreTest()
+      : registry_(std::move(*MakeVendorRegistry(DefaultDeviceConfig()))),
+        core_(registry_, ledger_,
+              std::make_unique<policy::HamiPolicy>("hami-default", policy::NodePolicy::kBinpack,
+                                                   policy::GpuPolicy{})) {
+    ledger_.SetNodeDevices("node-a", "NVIDIA", {Dev("GPU-a0"), Dev("GPU-a1")});
+    ledger_.SetNodeDevices("node-b", "NVIDIA", {Dev("GPU-b0")});
+  }
+
+  ExtenderArgs Args(nlohmann::json pod,
+                    std::vector<std::string> names = {"node-a", "node-b", "node-x"}) {
+    ExtenderArgs args;
+    args.pod = std::move(pod);
+    args.node_names = std::move(names);
+    return args;
+  }
+
+  VendorRegistry registry_;
+  UsageLedger ledger_;
+  FilterCore core_;
+};
+
+TEST_F(FilterCoreTest, ChoosesOneNodeRecordsItAndBuildsThePatch) {
+  FilterDecision d = core_.Filter(Args(Pod("u1", {{"nvidia.com/gpu", "1"},
+                                                  {"nvidia.com/gpumem", "3000"},
+                                                  {"nvidia.com/gpucores", "30"}})),
+                                  1700000000);
+  ASSERT_TRUE(d.result.error.empty()) << d.result.error;
+  ASSERT_TRUE(d.result.node_names.has_value());
+  ASSERT_EQ(d.result.node_names->size(), 1u);
+  const std::string node = (*d.result.node_names)[0];
+  EXPECT_EQ(d.result.failed_nodes.at("node-x"), kNodeUnregistered);
+  ASSERT_TRUE(d.pod_uid.has_value());
+  auto recorded = ledger_.GetPod("u1");
+  ASSERT_TRUE(recorded.has_value());
+  EXPECT_EQ(recorded->node, node);
+  const nlohmann::json& annotations = d.pod_patch["metadata"]["annotations"];
+  EXPECT_EQ(annotations["hami.io/vgpu-node"], node);
+  EXPECT_EQ(annotations["hami.io/vgpu-time"], "1700000000");
+  EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"],
+            annotations["hami.io/vgpu-devices-to-allocate"]);
+  auto devices = DecodePodDevices(annotations["hami.io/vgpu-devices-allocated"].get<std::string>());
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0][0].used_mem_mib, 3000);
+  EXPECT_EQ((*devices)[0][0].used_cores, 30);
+  EXPECT_EQ(d.pod_patch["metadata"]["labels"]["hami.io/vgpu-node"], node);
+
+  core_.Forget("u1");
+  EXPECT_FALSE(ledger_.GetPod("u1").has_value());
+}
+
+TEST_F(FilterCoreTest, PodsWithoutDevicesPassThrough) {
+  FilterDecision d = core_.Filter(Args(Pod("u1", {{"cpu", "1"}})), 0);
+  EXPECT_EQ(d.result.node_names, (std::vector<std::string>{"node-a", "node-b", "node-x"}));
+  EXPECT_FALSE(d.pod_uid.has_value());
+  EXPECT_EQ(ledger_.PodCount(), 0u);
+}
+
+TEST_F(FilterCoreTest, NothingFitsGivesReasonsAndNoNode) {
+  FilterDecision d = core_.Filter(Args(Pod("u1", {{"nvidia.com/gpu", "3"}})), 0);
+  EXPECT_FALSE(d.result.node_names.has_value());
+  EXPECT_EQ(d.result.failed_nodes.at("node-a"),
+            "1/2 NodeInsufficientDevice");  // HAMi counts the node once
+  EXPECT_EQ(d.result.failed_nodes.at("node-b"), "1/1 NodeInsufficientDevice");
+  EXPECT_EQ(ledger_.PodCount(), 0u);
+}
+
+TEST_F(FilterCoreTest, ExclusiveCardsAreNeverHandedOutTwice) {
+  // Three whole-card pods, three GPUs: each gets one; the fourth fails.
+  std::set<std::string> uuids;
+  for (int i = 0; i < 3; ++i) {
+    FilterDecision d =
+        core_.Filter(Args(Pod("u" + std::to_string(i),
+                              {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "100"}})),
+                     0);
+    ASSERT_TRUE(d.result.node_names.has_value()) << i;
+    auto devices =
+        DecodePodDevices(d.pod_patch["metadata"]["annotations"]["hami.io/vgpu-devices-allocated"]
+                             .get<std::string>());
+    uuids.insert((*devices)[0][0].uuid);
+  }
+  EXPECT_EQ(uuids.size(), 3u);
+  FilterDecision last =
+      core_.Filter(Args(Pod("u9", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "100"}})), 0);
+  EXPECT_FALSE(last.result.node_names.has_value());
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+TEST_F(FilterCoreTest, RefilterReplacesThePreviousDecision) {
+  auto pod = Pod("u1", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "16000"}});
+  ASSERT_TRUE(core_.Filter(Args(pod), 0).result.node_names.has_value());
+  ASSERT_TRUE(core_.Filter(Args(pod), 0).result.node_names.has_value());
+  EXPECT_EQ(ledger_.PodCount(), 1u);
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+TEST_F(FilterCoreTest, ConcurrentFiltersNeverOvercommit) {
+  std::vector<std::thread> threads;
+  std::atomic<int> placed{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        auto d = core_.Filter(
+            Args(Pod(std::to_string(t) + "-" + std::to_string(i), {{"nvidia.com/gpu", "1"},
+                                                                   {"nvidia.com/gpumem", "1000"},
+                                                                   {"nvidia.com/gpucores", "10"}})),
+            0);
+        if (d.result.node_names) ++placed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(placed.load(), 30);  // 3 GPUs × 10 slots
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+TEST_F(FilterCoreTest, BadRequestsAndAnnotationsAreErrors) {
+  EXPECT_NE(core_.Filter(Args(Pod("u1", {{"nvidia.com/gpu", "x"}})), 0)
+                .result.error.find("nvidia.com/gpu"),
+            std::string::npos);
+  EXPECT_NE(core_
+                .Filter(Args(Pod("u1", {{"nvidia.com/gpu", "1"}},
+                                 {{"hami.io/node-scheduler-policy", "best"}})),
+                        0)
+                .result.error.find("hami.io/node-scheduler-policy"),
+            std::string::npos);
+  auto no_uid = Pod("", {{"nvidia.com/gpu", "1"}});
+  EXPECT_NE(core_.Filter(Args(no_uid), 0).result.error.find("no uid"), std::string::npos);
+  ExtenderArgs neither;
+  neither.pod = Pod("u2", {{"nvidia.com/gpu", "1"}});
+  EXPECT_FALSE(core_.Filter(neither, 0).result.error.empty());
+}
+
+TEST_F(FilterCoreTest, SimulationModeDecidesFromNodeAnnotationsAndRecordsNothing) {
+  ExtenderArgs args;
+  args.pod = Pod("u1", {{"nvidia.com/gpu", "1"}});
+  args.nodes = std::vector<nlohmann::json>{
+      {{"metadata",
+        {{"name", "sim-1"},
+         {"annotations",
+          {{"hami.io/node-nvidia-register", EncodeNodeDevicesJson({Dev("GPU-s1")})}}}}}},
+      {{"metadata", {{"name", "sim-2"}}}}};
+  FilterDecision d = core_.Filter(args, 0);
+  ASSERT_TRUE(d.result.nodes.has_value());
+  ASSERT_EQ(d.result.nodes->size(), 1u);
+  EXPECT_EQ((*d.result.nodes)[0]["metadata"]["name"], "sim-1");
+  EXPECT_EQ(d.result.failed_nodes.at("sim-2"), kNodeUnregistered);
+  EXPECT_FALSE(d.pod_uid.has_value());
+  EXPECT_EQ(ledger_.PodCount(), 0u);
+}
+
+}  // namespace
+}  // namespace hami::scheduler
