@@ -1,0 +1,152 @@
+#include "scheduler/binder.h"
+
+#include <gtest/gtest.h>
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "tests/fakes/fake_apiserver.h"
+
+namespace hami::scheduler {
+namespace {
+
+constexpr int64_t kNow = 1735830245;
+
+class BinderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto url = server_.Start();
+    ASSERT_TRUE(url.ok()) << url.status().message();
+    kube::ClusterConfig config;
+    config.server = *url;
+    kube::ClientOptions options;
+    options.retry.max_attempts = 2;
+    options.sleep = [](std::chrono::nanoseconds) {};
+    client_ = kube::KubeClient::WithCurl(config, options);
+    ASSERT_TRUE(
+        server_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "node-a"}}}})
+            .ok());
+    binder_ = std::make_unique<Binder>(*client_, ledger_, BindOptions{}, [] { return kNow; });
+  }
+
+  std::string AddPod(const std::string& name) {
+    auto stored =
+        server_.Put({{"kind", "Pod"},
+                     {"apiVersion", "v1"},
+                     {"metadata", {{"name", name}, {"namespace", "default"}}},
+                     {"spec", {{"containers", nlohmann::json::array({{{"name", "c"}}})}}}});
+    EXPECT_TRUE(stored.ok());
+    const std::string uid = (*stored)["metadata"]["uid"].get<std::string>();
+    PodAllocation allocation;
+    allocation.uid = uid;
+    allocation.ns = "default";
+    allocation.name = name;
+    allocation.node = "node-a";
+    allocation.by_vendor["NVIDIA"] = {{{"GPU-a", "NVIDIA", 1000, 10}}};
+    ledger_.AddPod(allocation);
+    return uid;
+  }
+
+  std::string LockValue() {
+    auto node = server_.Get("nodes", "", "node-a");
+    auto annotations = (*node)["metadata"].value("annotations", nlohmann::json::object());
+    return annotations.value(kNodeLockAnnotation, std::string());
+  }
+
+  ExtenderBindingArgs Args(const std::string& name, const std::string& uid) {
+    return ExtenderBindingArgs{name, "default", uid, "node-a"};
+  }
+
+  fakes::FakeApiServer server_;
+  std::unique_ptr<kube::KubeClient> client_;
+  UsageLedger ledger_;
+  std::unique_ptr<Binder> binder_;
+};
+
+TEST_F(BinderTest, BindsLocksAndMarksAllocating) {
+  const std::string uid = AddPod("p1");
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  auto pod = server_.Get("pods", "default", "p1");
+  EXPECT_EQ((*pod)["spec"]["nodeName"], "node-a");
+  EXPECT_EQ((*pod)["metadata"]["annotations"][kBindPhaseAnnotation], "allocating");
+  EXPECT_EQ((*pod)["metadata"]["annotations"][kBindTimeAnnotation], std::to_string(kNow));
+  auto lock = ParseNodeLock(LockValue());
+  ASSERT_TRUE(lock.ok()) << LockValue();
+  EXPECT_EQ(lock->ns, "default");
+  EXPECT_EQ(lock->name, "p1");
+  EXPECT_GE(server_.RequestCount("create", "/events"), 1);
+}
+
+TEST_F(BinderTest, SecondPodOnALockedNodeIsRefusedUntilTheOwnerIsGone) {
+  const std::string uid1 = AddPod("p1");
+  const std::string uid2 = AddPod("p2");
+  ASSERT_EQ(binder_->Bind(Args("p1", uid1)), "");
+  const std::string error = binder_->Bind(Args("p2", uid2));
+  EXPECT_NE(error.find("locked"), std::string::npos) << error;
+  EXPECT_EQ((*server_.Get("pods", "default", "p2"))["spec"].value("nodeName", ""), "");
+  // The lock owner disappears (pod deleted): its lock no longer blocks the node.
+  ASSERT_TRUE(server_.Delete("pods", "default", "p1").ok());
+  EXPECT_EQ(binder_->Bind(Args("p2", uid2)), "");
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "p2");
+}
+
+TEST_F(BinderTest, ExpiredLockIsTakenOver) {
+  const std::string uid = AddPod("p1");
+  AddPod("old");
+  auto node = *server_.Get("nodes", "", "node-a");
+  node["metadata"]["annotations"][kNodeLockAnnotation] =
+      EncodeNodeLock(NodeLock{kNow - 3600, "default", "old", false}, 0);
+  ASSERT_TRUE(server_.Put(node).ok());
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "p1");
+}
+
+TEST_F(BinderTest, ConflictOnTheLockPatchIsRetried) {
+  const std::string uid = AddPod("p1");
+  server_.InjectConflict("nodes", "", "node-a", 2);
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "p1");
+}
+
+TEST_F(BinderTest, FailedBindingReleasesTheLockAndMarksFailed) {
+  const std::string uid = AddPod("p1");
+  server_.FailNext(1, 500, "create", "/binding");
+  server_.FailNext(1, 500, "create", "/binding");
+  server_.FailNext(1, 500, "create", "/binding");
+  const std::string error = binder_->Bind(Args("p1", uid));
+  EXPECT_NE(error.find("bind pod default/p1"), std::string::npos) << error;
+  EXPECT_EQ(LockValue(), "");
+  EXPECT_EQ(
+      (*server_.Get("pods", "default", "p1"))["metadata"]["annotations"][kBindPhaseAnnotation],
+      "failed");
+}
+
+TEST_F(BinderTest, RefusesPodsItDidNotFilterAndGonePods) {
+  auto stored = server_.Put({{"kind", "Pod"},
+                             {"apiVersion", "v1"},
+                             {"metadata", {{"name", "stranger"}, {"namespace", "default"}}}});
+  const std::string stranger_uid = (*stored)["metadata"]["uid"];
+  EXPECT_NE(binder_->Bind(Args("stranger", stranger_uid)).find("not filtered"), std::string::npos);
+  EXPECT_EQ(LockValue(), "");
+
+  const std::string uid = AddPod("p1");
+  ASSERT_TRUE(server_.Delete("pods", "default", "p1").ok());
+  EXPECT_FALSE(binder_->Bind(Args("p1", uid)).empty());
+  EXPECT_FALSE(ledger_.GetPod(uid).has_value());  // reservation dropped with the pod
+
+  const std::string uid3 = AddPod("p3");
+  EXPECT_NE(binder_->Bind(Args("p3", "some-other-uid")).find("recreated"), std::string::npos);
+  EXPECT_EQ(binder_->Bind(Args("p3", uid3)), "");
+  EXPECT_NE(binder_->Bind(Args("p3", uid3)).find("already bound"), std::string::npos);
+}
+
+TEST_F(BinderTest, ReleaseOnlyRemovesOurOwnLock) {
+  AddPod("p1");
+  ASSERT_TRUE(binder_->AcquireNodeLock("node-a", "default", "p1").ok());
+  EXPECT_TRUE(binder_->ReleaseNodeLock("node-a", "default", "other", false).ok());
+  EXPECT_NE(LockValue(), "");
+  EXPECT_TRUE(binder_->ReleaseNodeLock("node-a", "default", "p1", false).ok());
+  EXPECT_EQ(LockValue(), "");
+}
+
+}  // namespace
+}  // namespace hami::scheduler
