@@ -1,0 +1,132 @@
+#include "scheduler/state_sync.h"
+
+#include "common/strings.h"
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "device/quantity.h"
+#include "kube/objects.h"
+
+namespace hami::scheduler {
+
+namespace {
+
+bool Finished(const kube::PodView& pod) {
+  return pod.Phase() == "Succeeded" || pod.Phase() == "Failed" || pod.IsTerminating();
+}
+
+// All init containers have exited 0: their peak no longer holds devices.
+bool InitContainersDone(const kube::PodView& pod, size_t init_count) {
+  if (init_count == 0) return false;
+  const auto statuses = pod.InitContainerStatuses();
+  if (statuses.size() < init_count) return false;
+  for (const kube::ContainerStatusView& s : statuses) {
+    if (s.state != "terminated" || !s.exit_code || *s.exit_code != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
+                const nlohmann::json& pod_json) {
+  const kube::PodView pod(pod_json);
+  const std::string uid(pod.Uid());
+  if (uid.empty()) return InvalidArgument("pod " + pod.Key() + " has no uid");
+  if (Finished(pod)) {
+    ledger.RemovePod(uid);
+    return Status::Ok();
+  }
+  const Annotations annotations = pod.Annotations();
+  std::string node(pod.NodeName());
+  if (auto it = annotations.find(kVgpuNodeAnnotation);
+      it != annotations.end() && !it->second.empty()) {
+    node = it->second;
+  }
+  const size_t init_count = pod.InitContainers().size();
+  auto allocation = AllocationFromAnnotations(registry, uid, std::string(pod.Namespace()),
+                                              std::string(pod.Name()), node,
+                                              static_cast<int>(init_count), annotations);
+  if (!allocation.ok()) return allocation.status();
+  if (!allocation->has_value()) return Status::Ok();
+  if (node.empty()) return InvalidArgument("pod " + pod.Key() + " has an allocation but no node");
+  PodAllocation record = std::move(**allocation);
+  if (InitContainersDone(pod, init_count)) {
+    for (auto& [vendor, containers] : record.by_vendor) {
+      for (size_t c = 0; c < init_count && c < containers.size(); ++c) containers[c].clear();
+    }
+  }
+  ledger.AddPod(std::move(record));
+  return Status::Ok();
+}
+
+void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod) {
+  const std::string uid(kube::PodView(pod).Uid());
+  if (!uid.empty()) ledger.RemovePod(uid);
+}
+
+NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
+                      AllocatableTracker& tracker, const nlohmann::json& node_json,
+                      int64_t now_unix_seconds, int32_t utc_offset_seconds) {
+  NodeActions actions;
+  const kube::NodeView node(node_json);
+  const std::string name(node.Name());
+  const Annotations annotations = node.Annotations();
+  const kube::StringMap allocatable = node.Allocatable();
+  for (const Vendor* vendor : registry.Vendors()) {
+    const std::string key(vendor->CommonWord());
+    const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
+    auto devices = vendor->DecodeRegistration(annotations);
+    if (!devices.ok()) {
+      if (devices.status().code() != StatusCode::kNotFound) {
+        actions.log.push_back("node " + name + " " + key + ": " + devices.status().message());
+      }
+      ledger.SetNodeDevices(name, key, {});
+      continue;
+    }
+    int64_t count = 0;
+    if (auto it = allocatable.find(vendor->ResourceNames().count); it != allocatable.end()) {
+      auto parsed = ParseQuantityInt64(it->second);
+      if (parsed.ok()) count = *parsed;
+    }
+    std::optional<std::string> handshake;
+    if (auto it = annotations.find(keys.node_handshake); it != annotations.end())
+      handshake = it->second;
+    const HandshakeDecision decision =
+        keys.node_handshake.empty()
+            ? HandshakeDecision{}
+            : DecideHandshake(handshake, now_unix_seconds, count, utc_offset_seconds);
+    auto registration = annotations.find(keys.node_register);
+    const AllocatableTracker::Observation seen = tracker.Observe(
+        name + "/" + key, count, registration == annotations.end() ? "" : registration->second);
+    if (decision.write_requesting) {
+      actions.handshake_writes.emplace_back(
+          keys.node_handshake,
+          EncodeHandshake(HandshakeKind::kRequesting, now_unix_seconds, utc_offset_seconds));
+    }
+    if (decision.cleanup) actions.handshake_writes.emplace_back(keys.node_handshake, std::nullopt);
+    const bool healthy = decision.healthy && seen.healthy;
+    if (!healthy) {
+      actions.log.push_back("node " + name + " " + key + ": devices dropped: " +
+                            (decision.healthy ? "allocatable count fell to 0" : decision.reason));
+      ledger.SetNodeDevices(name, key, {});
+      continue;
+    }
+    ledger.SetNodeDevices(name, key, std::move(*devices));
+  }
+  std::set<std::string> cordoned;
+  if (auto it = annotations.find(kDeviceCordonAnnotation); it != annotations.end()) {
+    for (std::string& uuid : SplitCommaList(it->second)) cordoned.insert(std::move(uuid));
+  }
+  ledger.SetCordoned(name, std::move(cordoned));
+  return actions;
+}
+
+void ApplyNodeDeleted(const VendorRegistry& registry, UsageLedger& ledger,
+                      AllocatableTracker& tracker, const nlohmann::json& node) {
+  const std::string name(kube::NodeView(node).Name());
+  ledger.RemoveNode(name);
+  for (const Vendor* vendor : registry.Vendors())
+    tracker.Forget(name + "/" + std::string(vendor->CommonWord()));
+}
+
+}  // namespace hami::scheduler

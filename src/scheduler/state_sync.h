@@ -1,0 +1,43 @@
+// Keeps the usage ledger equal to what the API server says: pod and node events (from the
+// watch cache, or a list on start) are applied here. Rebuilding the ledger after a restart is
+// just replaying a list of pods and nodes through these functions.
+// Thread-safe (the ledger is); the functions themselves hold no state.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "device/vendor.h"
+#include "scheduler/ledger.h"
+#include "scheduler/node_health.h"
+
+namespace hami::scheduler {
+
+// A pod was added or changed. Tracks it when it carries an allocation of ours and is alive;
+// forgets it once it has finished (Succeeded/Failed) or is being deleted. A pod without an
+// allocation annotation is left as the ledger has it: /filter records decisions before the
+// annotation reaches the watch cache. Once every init container has exited 0, the pod's
+// usage shrinks to its app containers. Returns an error for an undecodable annotation (the
+// pod is then not tracked, and the error should be logged).
+Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
+void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
+
+// What the registration loop must write back for one node after ApplyNode.
+struct NodeActions {
+  // Set hami.io/node-handshake (per vendor key) to this value, or remove it (nullopt).
+  std::vector<std::pair<std::string, std::optional<std::string>>> handshake_writes;
+  std::vector<std::string> log;  // one line per decision worth logging
+};
+
+// A node was added or changed: per vendor, decode its registration, decide the handshake,
+// and set (or drop, when unhealthy or unregistered) its devices; read the cordon list.
+NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
+                      AllocatableTracker& tracker, const nlohmann::json& node,
+                      int64_t now_unix_seconds, int32_t utc_offset_seconds);
+void ApplyNodeDeleted(const VendorRegistry& registry, UsageLedger& ledger,
+                      AllocatableTracker& tracker, const nlohmann::json& node);
+
+}  // namespace hami::scheduler

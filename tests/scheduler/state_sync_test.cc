@@ -1,0 +1,203 @@
+#include "scheduler/state_sync.h"
+
+#include <gtest/gtest.h>
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "device/config.h"
+#include "scheduler/filter.h"
+
+namespace hami::scheduler {
+namespace {
+
+constexpr int64_t kNow = 1735830245;
+
+DeviceInfo Dev(const std::string& id) {
+  DeviceInfo d;
+  d.id = id;
+  d.count = 10;
+  d.devmem_mib = 16384;
+  d.devcore = 100;
+  d.type = "NVIDIA-Tesla T4";
+  d.health = true;
+  return d;
+}
+
+nlohmann::json NodeJson(const std::string& name, std::vector<DeviceInfo> devices,
+                        std::optional<std::string> handshake,
+                        const std::string& allocatable = "20") {
+  nlohmann::json node = {{"metadata", {{"name", name}, {"annotations", nlohmann::json::object()}}},
+                         {"status", {{"allocatable", {{"nvidia.com/gpu", allocatable}}}}}};
+  node["metadata"]["annotations"][kNodeNvidiaRegisterAnnotation] = EncodeNodeDevicesJson(devices);
+  if (handshake) node["metadata"]["annotations"][kNodeHandshakeAnnotation] = *handshake;
+  return node;
+}
+
+nlohmann::json PodJson(const std::string& uid, std::optional<std::string> allocated,
+                       const std::string& node = "n1") {
+  nlohmann::json pod = {{"metadata",
+                         {{"name", "p-" + uid},
+                          {"namespace", "default"},
+                          {"uid", uid},
+                          {"annotations", nlohmann::json::object()}}},
+                        {"spec", {{"containers", nlohmann::json::array({{{"name", "c"}}})}}},
+                        {"status", {{"phase", "Pending"}}}};
+  if (allocated) {
+    pod["metadata"]["annotations"][kVgpuDevicesAllocatedAnnotation] = *allocated;
+    pod["metadata"]["annotations"][kVgpuNodeAnnotation] = node;
+  }
+  return pod;
+}
+
+class StateSyncTest : public ::testing::Test {
+ protected:
+  StateSyncTest() : registry_(*MakeVendorRegistry(DefaultDeviceConfig())) {}
+  VendorRegistry registry_;
+  UsageLedger ledger_;
+  AllocatableTracker tracker_;
+};
+
+TEST_F(StateSyncTest, PodsWithAllocationsAreTrackedUntilTheyFinish) {
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, PodJson("u1", "GPU-a,NVIDIA,3000,30:;")).ok());
+  auto tracked = ledger_.GetPod("u1");
+  ASSERT_TRUE(tracked.has_value());
+  EXPECT_EQ(tracked->node, "n1");
+  nlohmann::json done = PodJson("u1", "GPU-a,NVIDIA,3000,30:;");
+  done["status"]["phase"] = "Succeeded";
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, done).ok());
+  EXPECT_FALSE(ledger_.GetPod("u1").has_value());
+
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, PodJson("u2", "GPU-a,NVIDIA,1,1:;")).ok());
+  nlohmann::json terminating = PodJson("u2", "GPU-a,NVIDIA,1,1:;");
+  terminating["metadata"]["deletionTimestamp"] = "2025-01-02T15:04:05Z";
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, terminating).ok());
+  EXPECT_FALSE(ledger_.GetPod("u2").has_value());
+
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, PodJson("u3", "GPU-a,NVIDIA,1,1:;")).ok());
+  ApplyPodDeleted(ledger_, PodJson("u3", std::nullopt));
+  EXPECT_EQ(ledger_.PodCount(), 0u);
+}
+
+TEST_F(StateSyncTest, AnUnannotatedEventDoesNotDropAFreshFilterDecision) {
+  PodAllocation decided;
+  decided.uid = "u1";
+  decided.node = "n1";
+  decided.by_vendor["NVIDIA"] = {{{"GPU-a", "NVIDIA", 1000, 10}}};
+  ledger_.AddPod(decided);
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, PodJson("u1", std::nullopt)).ok());
+  EXPECT_TRUE(ledger_.GetPod("u1").has_value());
+}
+
+TEST_F(StateSyncTest, FinishedInitContainersReleaseTheirPeak) {
+  nlohmann::json pod = PodJson("u1", "GPU-a,NVIDIA,8000,10:;GPU-a,NVIDIA,2000,10:;");
+  pod["spec"]["initContainers"] = nlohmann::json::array({{{"name", "init"}}});
+  ledger_.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, pod).ok());
+  std::vector<std::string> names = {"n1"};
+  EXPECT_EQ(ledger_.Snapshot(names, nullptr)[0].devices[0].used_mem_mib, 8000);
+  pod["status"]["initContainerStatuses"] =
+      nlohmann::json::array({{{"name", "init"}, {"state", {{"terminated", {{"exitCode", 0}}}}}}});
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, pod).ok());
+  EXPECT_EQ(ledger_.Snapshot(names, nullptr)[0].devices[0].used_mem_mib, 2000);
+}
+
+TEST_F(StateSyncTest, UndecodableAllocationIsAnErrorAndNotTracked) {
+  Status s = ApplyPod(registry_, ledger_, PodJson("u1", "GPU-a,NVIDIA:;"));
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(ledger_.GetPod("u1").has_value());
+  EXPECT_FALSE(ApplyPod(registry_, ledger_, nlohmann::json{{"metadata", {{"name", "x"}}}}).ok());
+}
+
+TEST_F(StateSyncTest, NodeRegistrationHandshakeAndCordon) {
+  // First sight: devices registered, handshake requested.
+  NodeActions first =
+      ApplyNode(registry_, ledger_, tracker_,
+                NodeJson("n1", {Dev("GPU-a"), Dev("GPU-b")}, std::nullopt), kNow, 0);
+  EXPECT_TRUE(ledger_.HasNode("n1"));
+  ASSERT_EQ(first.handshake_writes.size(), 1u);
+  EXPECT_EQ(first.handshake_writes[0].first, kNodeHandshakeAnnotation);
+  EXPECT_EQ(first.handshake_writes[0].second->rfind("Requesting_", 0), 0u);
+
+  // Cordon one device.
+  nlohmann::json cordoned =
+      NodeJson("n1", {Dev("GPU-a"), Dev("GPU-b")}, first.handshake_writes[0].second);
+  cordoned["metadata"]["annotations"][kDeviceCordonAnnotation] = "GPU-b";
+  NodeActions second = ApplyNode(registry_, ledger_, tracker_, cordoned, kNow + 10, 0);
+  EXPECT_TRUE(second.handshake_writes.empty());
+  std::vector<std::string> names = {"n1"};
+  EXPECT_TRUE(ledger_.Snapshot(names, nullptr)[0].devices[1].cordoned);
+
+  // The plugin stopped answering and the node advertises nothing: devices dropped, handshake
+  // removed.
+  NodeActions gone =
+      ApplyNode(registry_, ledger_, tracker_,
+                NodeJson("n1", {Dev("GPU-a")},
+                         EncodeHandshake(HandshakeKind::kRequesting, kNow - 120, 0), "0"),
+                kNow, 0);
+  EXPECT_FALSE(ledger_.HasNode("n1"));
+  ASSERT_EQ(gone.handshake_writes.size(), 1u);
+  EXPECT_FALSE(gone.handshake_writes[0].second.has_value());
+  EXPECT_FALSE(gone.log.empty());
+}
+
+TEST_F(StateSyncTest, AllocatableDroppingToZeroDropsDevicesEvenWithAFreshHandshake) {
+  const std::string fresh = EncodeHandshake(HandshakeKind::kRequesting, kNow, 0);
+  ApplyNode(registry_, ledger_, tracker_, NodeJson("n1", {Dev("GPU-a")}, fresh, "10"), kNow, 0);
+  EXPECT_TRUE(ledger_.HasNode("n1"));
+  ApplyNode(registry_, ledger_, tracker_, NodeJson("n1", {Dev("GPU-a")}, fresh, "0"), kNow, 0);
+  EXPECT_FALSE(ledger_.HasNode("n1"));
+}
+
+TEST_F(StateSyncTest, BadRegistrationIsLoggedAndTheNodeGetsNoDevices) {
+  nlohmann::json node = NodeJson("n1", {Dev("GPU-a")}, std::nullopt);
+  node["metadata"]["annotations"][kNodeNvidiaRegisterAnnotation] = "[{\"id\":5}]";
+  NodeActions actions = ApplyNode(registry_, ledger_, tracker_, node, kNow, 0);
+  EXPECT_FALSE(ledger_.HasNode("n1"));
+  ASSERT_FALSE(actions.log.empty());
+  EXPECT_NE(actions.log[0].find("n1"), std::string::npos);
+  ApplyNodeDeleted(registry_, ledger_, tracker_, node);
+  EXPECT_TRUE(ledger_.NodeNames().empty());
+}
+
+// Restart in miniature: the ledger a scheduler builds by filtering equals the one a new
+// scheduler rebuilds from the pods' annotations.
+TEST_F(StateSyncTest, RebuildFromAnnotationsEqualsTheLiveLedger) {
+  std::vector<nlohmann::json> nodes = {NodeJson("n1", {Dev("GPU-a"), Dev("GPU-b")}, std::nullopt),
+                                       NodeJson("n2", {Dev("GPU-c")}, std::nullopt)};
+  for (const auto& n : nodes) ApplyNode(registry_, ledger_, tracker_, n, kNow, 0);
+  FilterCore core(
+      registry_, ledger_,
+      std::make_unique<policy::HamiPolicy>("b", policy::NodePolicy::kBinpack, policy::GpuPolicy{}));
+  std::vector<nlohmann::json> pods;
+  for (int i = 0; i < 12; ++i) {
+    nlohmann::json pod = PodJson("u" + std::to_string(i), std::nullopt);
+    pod["spec"]["containers"][0]["resources"]["limits"] = {
+        {"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "2000"}, {"nvidia.com/gpucores", "20"}};
+    ExtenderArgs args;
+    args.pod = pod;
+    args.node_names = std::vector<std::string>{"n1", "n2"};
+    FilterDecision d = core.Filter(args, kNow);
+    if (d.pod_uid) pod.merge_patch(d.pod_patch);
+    pods.push_back(pod);
+  }
+  UsageLedger rebuilt;
+  AllocatableTracker tracker;
+  for (const auto& n : nodes) ApplyNode(registry_, rebuilt, tracker, n, kNow, 0);
+  for (const auto& p : pods) ASSERT_TRUE(ApplyPod(registry_, rebuilt, p).ok());
+  std::vector<std::string> names = {"n1", "n2"};
+  auto live = ledger_.Snapshot(names, nullptr);
+  auto again = rebuilt.Snapshot(names, nullptr);
+  ASSERT_EQ(live.size(), again.size());
+  for (size_t n = 0; n < live.size(); ++n) {
+    for (size_t d = 0; d < live[n].devices.size(); ++d) {
+      EXPECT_EQ(live[n].devices[d].used, again[n].devices[d].used);
+      EXPECT_EQ(live[n].devices[d].used_mem_mib, again[n].devices[d].used_mem_mib);
+      EXPECT_EQ(live[n].devices[d].used_cores, again[n].devices[d].used_cores);
+    }
+  }
+  EXPECT_EQ(ledger_.PodCount(), rebuilt.PodCount());
+  EXPECT_GT(rebuilt.PodCount(), 0u);
+}
+
+}  // namespace
+}  // namespace hami::scheduler
