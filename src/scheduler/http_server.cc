@@ -1,0 +1,142 @@
+#include "scheduler/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "kube/objects.h"
+#include "kube/paths.h"
+
+namespace hami::scheduler {
+
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+int64_t SystemNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client,
+                               ServerHooks hooks, std::string cert_file, std::string key_file)
+    : filter_(filter), binder_(binder), client_(client), hooks_(std::move(hooks)) {
+  if (!hooks_.now_unix_seconds) hooks_.now_unix_seconds = SystemNow;
+  if (!cert_file.empty() && !key_file.empty()) {
+    server_ = std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  server_->set_payload_max_length(kMaxExtenderBodyBytes);
+  Routes();
+}
+
+ExtenderServer::~ExtenderServer() { Stop(); }
+
+std::string ExtenderServer::HandleFilter(const std::string& body) {
+  ExtenderFilterResult result;
+  auto args = DecodeExtenderArgs(body);
+  if (!args.ok()) {
+    result.error = args.status().message();
+    return EncodeExtenderFilterResult(result);
+  }
+  if (!hooks_.is_leader()) {
+    result.error = "this hami-scheduler replica is not the leader";
+    return EncodeExtenderFilterResult(result);
+  }
+  if (!hooks_.is_synced()) {
+    result.error = "hami-scheduler has not finished its first node registration pass";
+    return EncodeExtenderFilterResult(result);
+  }
+  FilterDecision decision = filter_.Filter(*args, hooks_.now_unix_seconds());
+  if (decision.pod_uid) {
+    const kube::PodView pod(args->pod);
+    auto patched =
+        client_.MergePatch(kube::PodPath(pod.Namespace(), pod.Name()), decision.pod_patch);
+    if (!patched.ok()) {
+      // Without the annotation the device plugin cannot find the devices: undo the reservation.
+      filter_.Forget(*decision.pod_uid);
+      ExtenderFilterResult failed;
+      failed.error = "record decision on pod " + pod.Key() + ": " + patched.status().message();
+      return EncodeExtenderFilterResult(failed);
+    }
+  }
+  return EncodeExtenderFilterResult(decision.result);
+}
+
+std::string ExtenderServer::HandleBind(const std::string& body) {
+  auto args = DecodeExtenderBindingArgs(body);
+  if (!args.ok()) return EncodeExtenderBindingResult(args.status().message());
+  if (!hooks_.is_leader()) {
+    return EncodeExtenderBindingResult("this hami-scheduler replica is not the leader");
+  }
+  return EncodeExtenderBindingResult(binder_.Bind(*args));
+}
+
+void ExtenderServer::Routes() {
+  auto empty_body = [](const httplib::Request& req, httplib::Response& res) {
+    if (!req.body.empty()) return false;
+    res.status = 400;
+    res.set_content("Please send a request body", "text/plain");
+    return true;
+  };
+  server_->Post("/filter", [this, empty_body](const httplib::Request& req, httplib::Response& res) {
+    if (empty_body(req, res)) return;
+    res.set_content(HandleFilter(req.body), kJson);
+  });
+  server_->Post("/bind", [this, empty_body](const httplib::Request& req, httplib::Response& res) {
+    if (empty_body(req, res)) return;
+    res.set_content(HandleBind(req.body), kJson);
+  });
+  server_->Post("/webhook",
+                [this, empty_body](const httplib::Request& req, httplib::Response& res) {
+                  if (empty_body(req, res)) return;
+                  auto response = HandleAdmissionReview(req.body, hooks_.webhook_config());
+                  if (!response.ok()) {
+                    res.status = 400;
+                    res.set_content(response.status().message(), "text/plain");
+                    return;
+                  }
+                  res.set_content(*response, kJson);
+                });
+  server_->Get("/healthz",
+               [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ready = hooks_.is_synced();
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? (hooks_.is_leader() ? "ok: leader" : "ok: follower") : "not synced",
+                    "text/plain");
+  });
+}
+
+Result<int> ExtenderServer::Start(const std::string& host, int port) {
+  if (!server_->is_valid())
+    return Status(StatusCode::kUnavailable, "TLS certificate or key unusable");
+  int bound = port;
+  if (port == 0) {
+    bound = server_->bind_to_any_port(host.c_str());
+  } else if (!server_->bind_to_port(host.c_str(), port)) {
+    bound = -1;
+  }
+  if (bound < 0) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + host + ":" + std::to_string(port));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // The socket is bound and listening already, so early connections wait in the backlog;
+  // still, give the accept loop a moment so callers see a running server.
+  for (int i = 0; i < 100 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return bound;
+}
+
+void ExtenderServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace hami::scheduler

@@ -1,0 +1,63 @@
+// The extender's HTTP(S) front: /filter, /bind, /webhook, /healthz, /readyz.
+//
+// Errors from filter and bind travel inside the JSON body with HTTP 200, as kube-scheduler
+// expects; only an empty or oversized body gets a 4xx. Thread-safe: httplib serves requests
+// on a thread pool; the handlers only call thread-safe components.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "kube/client.h"
+#include "scheduler/binder.h"
+#include "scheduler/filter.h"
+#include "scheduler/webhook.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace hami::scheduler {
+
+struct ServerHooks {
+  // Only the leader answers filter/bind; followers refuse so kube-scheduler retries.
+  std::function<bool()> is_leader = [] { return true; };
+  // /filter waits for the first registration pass; /readyz reports it.
+  std::function<bool()> is_synced = [] { return true; };
+  std::function<WebhookConfig()> webhook_config = [] { return WebhookConfig{}; };
+  std::function<int64_t()> now_unix_seconds;
+};
+
+class ExtenderServer {
+ public:
+  // Components must outlive the server. With cert and key paths, serves HTTPS.
+  ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client, ServerHooks hooks,
+                 std::string cert_file = "", std::string key_file = "");
+  ~ExtenderServer();
+  ExtenderServer(const ExtenderServer&) = delete;
+  ExtenderServer& operator=(const ExtenderServer&) = delete;
+
+  // Binds host:port (port 0 = ephemeral) and serves on a background thread; returns the bound
+  // port. Failure: kUnavailable when the address cannot be bound or TLS files are unusable.
+  Result<int> Start(const std::string& host, int port);
+  void Stop();
+
+  // The handlers, callable without HTTP (tests, benchmarks). Each returns the response body.
+  std::string HandleFilter(const std::string& body);
+  std::string HandleBind(const std::string& body);
+
+ private:
+  void Routes();
+
+  FilterCore& filter_;
+  Binder& binder_;
+  kube::KubeClient& client_;
+  ServerHooks hooks_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace hami::scheduler

@@ -1,0 +1,155 @@
+#include "scheduler/http_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+
+#include "device/annotations.h"
+#include "device/config.h"
+#include "tests/fakes/fake_apiserver.h"
+
+namespace hami::scheduler {
+namespace {
+
+DeviceInfo Dev(const std::string& id) {
+  DeviceInfo d;
+  d.id = id;
+  d.count = 10;
+  d.devmem_mib = 16384;
+  d.devcore = 100;
+  d.type = "NVIDIA-Tesla T4";
+  d.health = true;
+  return d;
+}
+
+class ExtenderServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto url = api_.Start();
+    ASSERT_TRUE(url.ok());
+    kube::ClusterConfig config;
+    config.server = *url;
+    kube::ClientOptions options;
+    options.retry.max_attempts = 1;
+    client_ = kube::KubeClient::WithCurl(config, options);
+    registry_ = std::make_unique<VendorRegistry>(*MakeVendorRegistry(DefaultDeviceConfig()));
+    ledger_.SetNodeDevices("node-a", "NVIDIA", {Dev("GPU-a")});
+    ASSERT_TRUE(
+        api_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "node-a"}}}})
+            .ok());
+    filter_ =
+        std::make_unique<FilterCore>(*registry_, ledger_,
+                                     std::make_unique<policy::HamiPolicy>(
+                                         "d", policy::NodePolicy::kBinpack, policy::GpuPolicy{}));
+    binder_ = std::make_unique<Binder>(*client_, ledger_, BindOptions{},
+                                       [] { return int64_t{1735830245}; });
+    ServerHooks hooks;
+    hooks.is_leader = [this] { return leader_.load(); };
+    server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, *client_, hooks);
+    auto port = server_->Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().message();
+    http_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  }
+
+  nlohmann::json PutPod(const std::string& name) {
+    auto stored = api_.Put(
+        {{"kind", "Pod"},
+         {"apiVersion", "v1"},
+         {"metadata", {{"name", name}, {"namespace", "default"}}},
+         {"spec",
+          {{"containers", nlohmann::json::array({{{"name", "c"},
+                                                  {"resources",
+                                                   {{"limits",
+                                                     {{"nvidia.com/gpu", "1"},
+                                                      {"nvidia.com/gpumem", "3000"},
+                                                      {"nvidia.com/gpucores", "30"}}}}}}})}}}});
+    return *stored;
+  }
+
+  nlohmann::json Post(const std::string& path, const nlohmann::json& body) {
+    auto res = http_->Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(res);
+    if (!res) return nullptr;
+    EXPECT_EQ(res->status, 200) << res->body;
+    return nlohmann::json::parse(res->body, nullptr, false);
+  }
+
+  fakes::FakeApiServer api_;
+  std::unique_ptr<kube::KubeClient> client_;
+  std::unique_ptr<VendorRegistry> registry_;
+  UsageLedger ledger_;
+  std::unique_ptr<FilterCore> filter_;
+  std::unique_ptr<Binder> binder_;
+  std::atomic<bool> leader_{true};
+  std::unique_ptr<ExtenderServer> server_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(ExtenderServerTest, FilterThenBindOverHttp) {
+  nlohmann::json pod = PutPod("p1");
+  nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
+  EXPECT_EQ(filtered["Error"], "");
+  auto stored = api_.Get("pods", "default", "p1");
+  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuNodeAnnotation], "node-a");
+  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuDevicesAllocatedAnnotation],
+            "GPU-a,NVIDIA,3000,30:;");
+
+  nlohmann::json bound = Post("/bind", {{"PodName", "p1"},
+                                        {"PodNamespace", "default"},
+                                        {"PodUID", pod["metadata"]["uid"]},
+                                        {"Node", "node-a"}});
+  EXPECT_EQ(bound["Error"], "");
+  EXPECT_EQ((*api_.Get("pods", "default", "p1"))["spec"]["nodeName"], "node-a");
+}
+
+TEST_F(ExtenderServerTest, FailedPodPatchRollsTheReservationBack) {
+  nlohmann::json pod = PutPod("p1");
+  api_.FailNext(1, 500, "patch");
+  nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+  EXPECT_NE(filtered["Error"].get<std::string>().find("record decision"), std::string::npos);
+  EXPECT_EQ(ledger_.PodCount(), 0u);
+}
+
+TEST_F(ExtenderServerTest, FollowersRefuseAndBadBodiesAreReported) {
+  leader_ = false;
+  nlohmann::json pod = PutPod("p1");
+  EXPECT_NE(
+      Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}})["Error"].get<std::string>().find(
+          "not the leader"),
+      std::string::npos);
+  EXPECT_NE(
+      Post("/bind", {{"PodName", "p1"}, {"PodNamespace", "default"}, {"Node", "node-a"}})["Error"]
+          .get<std::string>()
+          .find("not the leader"),
+      std::string::npos);
+  leader_ = true;
+  EXPECT_NE(
+      Post("/filter", {{"NodeNames", {"node-a"}}})["Error"].get<std::string>().find("missing Pod"),
+      std::string::npos);
+  auto empty = http_->Post("/filter", "", "application/json");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400);
+  auto bad_review = http_->Post("/webhook", "{}", "application/json");
+  ASSERT_TRUE(bad_review);
+  EXPECT_EQ(bad_review->status, 400);
+}
+
+TEST_F(ExtenderServerTest, WebhookAndProbes) {
+  nlohmann::json review = {{"apiVersion", "admission.k8s.io/v1"},
+                           {"request", {{"uid", "r1"}, {"object", PutPod("p1")}}}};
+  nlohmann::json response = Post("/webhook", review);
+  EXPECT_EQ(response["response"]["uid"], "r1");
+  EXPECT_EQ(response["response"]["allowed"], true);
+  auto health = http_->Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http_->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, "ok: leader");
+}
+
+}  // namespace
+}  // namespace hami::scheduler
