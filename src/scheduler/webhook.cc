@@ -5,22 +5,20 @@
 #include "common/base64.h"
 #include "device/nvidia.h"
 #include "device/quantity.h"
+#include "kube/objects.h"
 
 namespace hami::scheduler {
 
 namespace {
 
-// Typed reads that treat a wrong type as absent: the pod comes from the user.
-std::string StringAt(const nlohmann::json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+// Typed reads treat a wrong type as absent: the pod comes from the user.
+std::string StringAt(const nlohmann::json& object, std::string_view key) {
+  return std::string(kube::StringAt(object, {key}));
 }
 
-const nlohmann::json* ObjectAt(const nlohmann::json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it != object.end() && it->is_object() ? &*it : nullptr;
+const nlohmann::json* ObjectAt(const nlohmann::json& object, std::string_view key) {
+  const nlohmann::json* value = kube::FindPath(object, {key});
+  return value != nullptr && value->is_object() ? value : nullptr;
 }
 
 std::string ContainerName(const nlohmann::json& container) {
