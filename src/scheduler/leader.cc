@@ -47,12 +47,12 @@ void LeaderWatcher::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> guard(mu_);
     while (!stop_) {
-      lock.unlock();
+      guard.unlock();
       PollOnce();
-      lock.lock();
-      cv_.wait_for(lock, period_, [this] { return stop_; });
+      guard.lock();
+      cv_.wait_for(guard, period_, [this] { return stop_; });
     }
   });
 }
