@@ -752,7 +752,10 @@ TEST_F(FakeApiServerTest, StopEndsWatchesQuicklyAndRestartKeepsStore) {
 }
 
 TEST(FakeApiServerTlsTest, ServesHttpsWithGivenCertificate) {
-  const std::string dir = ::testing::TempDir();
+  // A directory of its own, so concurrent test runs never overwrite each other's files.
+  std::string pattern = ::testing::TempDir() + "/fake_apiserver_tls_XXXXXX";
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string dir = pattern;
   const std::string cert = dir + "/fake_apiserver_cert.pem";
   const std::string key = dir + "/fake_apiserver_key.pem";
   const std::string cmd =
