@@ -170,6 +170,17 @@ std::vector<policy::NodeState> UsageLedger::Snapshot(std::span<const std::string
   return out;
 }
 
+int64_t UsageLedger::MaxDeviceMemoryMib() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t max = 0;
+  for (const auto& [name, entry] : nodes_) {
+    for (const auto& [vendor, devices] : entry.record.devices_by_vendor) {
+      for (const DeviceInfo& d : devices) max = std::max<int64_t>(max, d.devmem_mib);
+    }
+  }
+  return max;
+}
+
 Status UsageLedger::CheckCapacity() const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, entry] : nodes_) {

@@ -79,6 +79,9 @@ class UsageLedger {
   std::vector<policy::NodeState> Snapshot(std::span<const std::string> node_names,
                                           std::vector<std::string>* unknown) const;
 
+  // The largest registered device memory (MiB) over all nodes; 0 when none.
+  int64_t MaxDeviceMemoryMib() const;
+
   // Checks that no device is over-committed on any dimension; returns the first violation.
   // (An invariant: the scheduler never makes one; a registration that shrinks a device can.)
   Status CheckCapacity() const;

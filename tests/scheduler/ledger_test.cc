@@ -137,6 +137,14 @@ TEST(UsageLedgerTest, ReplacingAPodMovesItsUsage) {
   EXPECT_EQ(ledger.GetPod("u1")->node, "n2");
 }
 
+TEST(UsageLedgerTest, MaxDeviceMemory) {
+  UsageLedger ledger;
+  EXPECT_EQ(ledger.MaxDeviceMemoryMib(), 0);
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 16384)});
+  ledger.SetNodeDevices("n2", "NVIDIA", {Dev("GPU-b", 81920)});
+  EXPECT_EQ(ledger.MaxDeviceMemoryMib(), 81920);
+}
+
 TEST(UsageLedgerTest, CheckCapacityFindsOverCommitAfterARegistrationShrinks) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 16384)});

@@ -1,0 +1,144 @@
+// hami-scheduler: kube-scheduler extender (/filter, /bind) and mutating webhook (/webhook).
+// Flags follow HAMi's scheduler (docs: ../../docs/scheduler.md).
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "common/duration.h"
+#include "device/config.h"
+#include "kube/kube_config.h"
+#include "scheduler/daemon.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+std::string Hostname() {
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) == 0) return buffer;
+  return "";
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"hami-scheduler: kube-scheduler extender and webhook for shared accelerators"};
+  std::string http_bind = "127.0.0.1:8080", cert_file, key_file, scheduler_name = "hami-scheduler";
+  std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
+  std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
+  std::string lease_namespace = "kube-system";
+  bool leader_elect = false, force_overwrite = true, debug = false;
+  app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
+      ->capture_default_str();
+  app.add_option("--cert_file", cert_file, "TLS certificate (with --key_file: serve HTTPS)");
+  app.add_option("--key_file", key_file, "TLS private key");
+  app.add_option("--scheduler-name", scheduler_name,
+                 "schedulerName set on pods that use shared devices")
+      ->capture_default_str();
+  app.add_option("--node-scheduler-policy", node_policy, "binpack or spread")
+      ->capture_default_str();
+  app.add_option("--gpu-scheduler-policy", gpu_policy,
+                 "binpack, spread, or a chain such as binpack,numa")
+      ->capture_default_str();
+  app.add_option("--node-label-selector", node_label_selector,
+                 "only nodes matching this label selector");
+  app.add_option("--node-lock-timeout", lock_timeout, "Go duration after which a node lock expires")
+      ->capture_default_str();
+  app.add_option("--device-config-file", device_config_file,
+                 "device config YAML (default: built-in)");
+  app.add_option("--kubeconfig", kubeconfig,
+                 "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_flag("--leader-elect", leader_elect,
+               "answer only while this pod's kube-scheduler holds the Lease");
+  app.add_option("--leader-elect-resource-name", lease_name)->capture_default_str();
+  app.add_option("--leader-elect-resource-namespace", lease_namespace)->capture_default_str();
+  app.add_option("--force-overwrite-default-scheduler", force_overwrite,
+                 "take GPU pods that name default-scheduler")
+      ->capture_default_str();
+  app.add_flag("--debug", debug, "verbose logs");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
+
+  hami::scheduler::DaemonOptions options;
+  const size_t colon = http_bind.rfind(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument("no port");
+    options.http_host = http_bind.substr(0, colon);
+    options.http_port = std::stoi(http_bind.substr(colon + 1));
+  } catch (const std::exception&) {
+    std::cerr << "error: --http_bind " << http_bind << " is not host:port\n";
+    return 2;
+  }
+  options.cert_file = cert_file;
+  options.key_file = key_file;
+  options.scheduler_name = scheduler_name;
+  options.force_overwrite_default_scheduler = force_overwrite;
+  auto parsed_node = hami::policy::ParseNodePolicy(node_policy);
+  auto parsed_gpu = hami::policy::ParseGpuPolicy(gpu_policy);
+  if (!parsed_node.ok() || !parsed_gpu.ok()) {
+    std::cerr << "error: "
+              << (!parsed_node.ok() ? parsed_node.status() : parsed_gpu.status()).message() << "\n";
+    return 2;
+  }
+  options.node_policy = *parsed_node;
+  options.gpu_policy = *parsed_gpu;
+  options.node_label_selector = node_label_selector;
+  if (const char* env = std::getenv("HAMI_NODELOCK_EXPIRE"); env != nullptr && *env != '\0')
+    lock_timeout = env;
+  auto timeout = hami::ParseGoDuration(lock_timeout);
+  if (!timeout.ok() || timeout->count() <= 0) {
+    std::cerr << "error: node lock timeout: "
+              << (timeout.ok() ? "must be positive" : timeout.status().message()) << "\n";
+    return 2;
+  }
+  options.node_lock_timeout_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(*timeout).count();
+  if (!device_config_file.empty()) {
+    auto config = hami::LoadDeviceConfigFile(device_config_file);
+    if (!config.ok()) {
+      std::cerr << "error: " << config.status().message() << "\n";
+      return 2;
+    }
+    options.device_config = std::move(*config);
+  }
+  options.leader_elect = leader_elect;
+  options.lease_name = lease_name;
+  options.lease_namespace = lease_namespace;
+  options.identity = Hostname();
+
+  auto cluster =
+      kubeconfig.empty() ? hami::kube::LoadDefault() : hami::kube::LoadKubeconfig(kubeconfig);
+  if (!cluster.ok()) {
+    std::cerr << "error: " << cluster.status().message() << "\n";
+    return 2;
+  }
+  std::shared_ptr<hami::kube::KubeClient> client = hami::kube::KubeClient::WithCurl(*cluster);
+  hami::scheduler::SchedulerDaemon daemon(client, options);
+  hami::Status started = daemon.Start();
+  if (!started.ok()) {
+    std::cerr << "error: " << started.message() << "\n";
+    return 1;
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  spdlog::info("shutting down");
+  daemon.Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

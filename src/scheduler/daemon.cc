@@ -1,0 +1,154 @@
+#include "scheduler/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include "kube/objects.h"
+#include "kube/paths.h"
+#include "scheduler/state_sync.h"
+
+namespace hami::scheduler {
+
+namespace {
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+SchedulerDaemon::SchedulerDaemon(std::shared_ptr<kube::KubeClient> client, DaemonOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+SchedulerDaemon::~SchedulerDaemon() { Stop(); }
+
+bool SchedulerDaemon::Synced() const {
+  return pods_ && nodes_ && pods_->HasSynced() && nodes_->HasSynced() && registered_once_.load();
+}
+
+bool SchedulerDaemon::IsLeader() const {
+  return !options_.leader_elect || (leader_ && leader_->IsLeader());
+}
+
+void SchedulerDaemon::OnNode(const nlohmann::json& node) {
+  NodeActions actions;
+  {
+    std::lock_guard<std::mutex> lock(tracker_mu_);
+    actions =
+        ApplyNode(*registry_, ledger_, tracker_, node, NowSeconds(), options_.utc_offset_seconds);
+  }
+  for (const std::string& line : actions.log) spdlog::warn("registration {}", line);
+  // Only the leader talks to the device plugins; followers keep their ledger warm.
+  if (actions.handshake_writes.empty() || !IsLeader()) return;
+  std::map<std::string, std::optional<std::string>> writes(actions.handshake_writes.begin(),
+                                                           actions.handshake_writes.end());
+  const kube::NodeView view(node);
+  auto patched = client_->MergePatch(kube::NodePath(view.Name()), kube::AnnotationsPatch(writes));
+  if (!patched.ok()) {
+    spdlog::warn("handshake node={} error=\"{}\"", view.Name(), patched.status().message());
+  }
+}
+
+void SchedulerDaemon::RegistrationPass() {
+  if (!nodes_) return;
+  for (const kube::Informer::ObjectPtr& node : nodes_->Snapshot()) OnNode(*node);
+  registered_once_ = nodes_->HasSynced();
+}
+
+Status SchedulerDaemon::Start() {
+  auto registry = MakeVendorRegistry(options_.device_config);
+  if (!registry.ok()) return registry.status();
+  registry_ = std::make_unique<VendorRegistry>(std::move(*registry));
+
+  kube::InformerOptions pod_options;
+  pod_options.path = kube::PodsPath("");
+  pods_ = std::make_unique<kube::Informer>(client_, pod_options);
+  auto apply_pod = [this](const nlohmann::json& pod) {
+    Status s = ApplyPod(*registry_, ledger_, pod);
+    if (!s.ok()) spdlog::warn("pod {} error=\"{}\"", kube::ObjectKey(pod), s.message());
+  };
+  HAMI_RETURN_IF_ERROR(pods_->AddHandlers(kube::InformerHandlers{
+      apply_pod, [apply_pod](const nlohmann::json&, const nlohmann::json& pod) { apply_pod(pod); },
+      [this](const nlohmann::json& pod) { ApplyPodDeleted(ledger_, pod); }}));
+
+  kube::InformerOptions node_options;
+  node_options.path = kube::NodesPath();
+  node_options.label_selector = options_.node_label_selector;
+  nodes_ = std::make_unique<kube::Informer>(client_, node_options);
+  HAMI_RETURN_IF_ERROR(nodes_->AddHandlers(kube::InformerHandlers{
+      [this](const nlohmann::json& node) { OnNode(node); },
+      [this](const nlohmann::json&, const nlohmann::json& node) { OnNode(node); },
+      [this](const nlohmann::json& node) {
+        std::lock_guard<std::mutex> lock(tracker_mu_);
+        ApplyNodeDeleted(*registry_, ledger_, tracker_, node);
+      }}));
+
+  auto policy =
+      std::make_unique<policy::HamiPolicy>("hami", options_.node_policy, options_.gpu_policy);
+  filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
+  BindOptions bind_options;
+  bind_options.lock_timeout_seconds = options_.node_lock_timeout_seconds;
+  bind_options.utc_offset_seconds = options_.utc_offset_seconds;
+  binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, NowSeconds);
+  if (options_.leader_elect) {
+    leader_ = std::make_unique<LeaderWatcher>(
+        *client_, options_.lease_namespace, options_.lease_name, options_.identity,
+        options_.leader_poll_period,
+        [](bool leader) { spdlog::info("leadership leader={}", leader); });
+  }
+
+  ServerHooks hooks;
+  hooks.is_leader = [this] { return IsLeader(); };
+  hooks.is_synced = [this] { return Synced(); };
+  hooks.webhook_config = [this] {
+    WebhookConfig config;
+    config.scheduler_name = options_.scheduler_name;
+    config.force_overwrite_default_scheduler = options_.force_overwrite_default_scheduler;
+    if (options_.device_config.nvidia) config.nvidia = *options_.device_config.nvidia;
+    config.max_device_memory_mib = ledger_.MaxDeviceMemoryMib();
+    return config;
+  };
+  server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, *client_, hooks,
+                                             options_.cert_file, options_.key_file);
+  auto port = server_->Start(options_.http_host, options_.http_port);
+  if (!port.ok()) return port.status();
+  port_ = *port;
+
+  pods_->Start();
+  nodes_->Start();
+  if (leader_) leader_->Start();
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stopping_ = false;
+  }
+  loop_ = std::thread([this] {
+    std::unique_lock<std::mutex> guard(loop_mu_);
+    while (!stopping_) {
+      guard.unlock();
+      if (nodes_->HasSynced()) RegistrationPass();
+      guard.lock();
+      // Poll quickly until the first pass, then at the registration period.
+      const auto wait =
+          registered_once_ ? options_.registration_period : std::chrono::milliseconds(50);
+      loop_cv_.wait_for(guard, wait, [this] { return stopping_; });
+    }
+  });
+  spdlog::info("hami-scheduler listening port={} scheduler={}", port_, options_.scheduler_name);
+  return Status::Ok();
+}
+
+void SchedulerDaemon::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (server_) server_->Stop();
+  if (leader_) leader_->Stop();
+  if (pods_) pods_->Stop();
+  if (nodes_) nodes_->Stop();
+}
+
+}  // namespace hami::scheduler

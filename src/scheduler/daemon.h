@@ -1,0 +1,90 @@
+// hami-scheduler assembled: watch caches for pods and nodes feeding the usage ledger, the
+// periodic registration pass (device registration, handshake), leadership, and the HTTP
+// front. cmd/hami-scheduler only parses flags and runs this.
+// Thread-safe for Start/Stop from one controlling thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "device/config.h"
+#include "device/vendor.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "policy/score.h"
+#include "scheduler/binder.h"
+#include "scheduler/filter.h"
+#include "scheduler/http_server.h"
+#include "scheduler/leader.h"
+#include "scheduler/ledger.h"
+#include "scheduler/node_health.h"
+
+namespace hami::scheduler {
+
+struct DaemonOptions {
+  std::string http_host = "127.0.0.1";
+  int http_port = 8080;  // 0 = ephemeral (tests)
+  std::string cert_file, key_file;
+  std::string scheduler_name = "hami-scheduler";
+  bool force_overwrite_default_scheduler = true;
+  policy::NodePolicy node_policy = policy::NodePolicy::kBinpack;
+  policy::GpuPolicy gpu_policy;  // spread
+  std::string node_label_selector;
+  int64_t node_lock_timeout_seconds = 300;
+  bool leader_elect = false;
+  std::string lease_namespace = "kube-system";
+  std::string lease_name = "kube-scheduler";
+  std::string identity;  // this pod's name (kube-scheduler's identity prefix)
+  DeviceConfig device_config = DefaultDeviceConfig();
+  std::chrono::milliseconds registration_period{15000};
+  std::chrono::milliseconds leader_poll_period{2000};
+  int32_t utc_offset_seconds = 0;
+};
+
+class SchedulerDaemon {
+ public:
+  // Failure of construction is reported by Start() (e.g. an unusable device config).
+  SchedulerDaemon(std::shared_ptr<kube::KubeClient> client, DaemonOptions options);
+  ~SchedulerDaemon();
+
+  // Starts watches, the registration loop, leadership and the HTTP server; returns once the
+  // server listens (not once synced). Failure: bad config, port in use.
+  Status Start();
+  void Stop();
+
+  int port() const { return port_; }
+  bool Synced() const;
+  bool IsLeader() const;
+  UsageLedger& ledger() { return ledger_; }
+  // One registration pass over the cached nodes (what the loop runs every period).
+  void RegistrationPass();
+
+ private:
+  void OnNode(const nlohmann::json& node);
+
+  std::shared_ptr<kube::KubeClient> client_;
+  DaemonOptions options_;
+  std::unique_ptr<VendorRegistry> registry_;
+  UsageLedger ledger_;
+  std::mutex tracker_mu_;
+  AllocatableTracker tracker_;  // GUARDED_BY(tracker_mu_)
+  std::unique_ptr<kube::Informer> pods_, nodes_;
+  std::unique_ptr<FilterCore> filter_;
+  std::unique_ptr<Binder> binder_;
+  std::unique_ptr<LeaderWatcher> leader_;
+  std::unique_ptr<ExtenderServer> server_;
+  std::atomic<bool> registered_once_{false};
+  int port_ = -1;
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool stopping_ = false;  // GUARDED_BY(loop_mu_)
+  std::thread loop_;
+};
+
+}  // namespace hami::scheduler
