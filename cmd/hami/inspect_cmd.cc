@@ -124,7 +124,7 @@ int RunDecode(const std::string& kind, const std::string& value, std::ostream& o
     err << "error: unknown format '" << kind << "' (known: " << DecodeKinds() << ")\n";
     return 2;
   }
-  out << result.dump(2) << "\n";
+  out << result.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return 0;
 }
 

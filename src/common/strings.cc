@@ -83,7 +83,11 @@ std::vector<std::string> SplitCommaList(std::string_view text) {
 std::string QuoteForError(std::string_view text, size_t max_len) {
   std::string out = "\"";
   if (text.size() > max_len) {
-    out.append(text.substr(0, max_len));
+    // Cut on a UTF-8 boundary: a split sequence would make the message invalid UTF-8, which
+    // JSON encoders (the extender's and webhook's error bodies) refuse.
+    size_t cut = max_len;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    out.append(text.substr(0, cut));
     out += "...\" (" + std::to_string(text.size()) + " bytes)";
     return out;
   }

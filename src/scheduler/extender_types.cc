@@ -96,7 +96,7 @@ std::string EncodeExtenderFilterResult(const ExtenderFilterResult& result) {
   json["FailedNodes"] = MapJson(result.failed_nodes);
   json["FailedAndUnresolvableNodes"] = MapJson(result.failed_and_unresolvable);
   json["Error"] = result.error;
-  return json.dump();
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<ExtenderBindingArgs> DecodeExtenderBindingArgs(std::string_view body) {
@@ -118,7 +118,7 @@ Result<ExtenderBindingArgs> DecodeExtenderBindingArgs(std::string_view body) {
 std::string EncodeExtenderBindingResult(const std::string& error) {
   nlohmann::ordered_json json;
   json["Error"] = error;
-  return json.dump();
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace hami::scheduler

@@ -226,7 +226,7 @@ Result<std::string> HandleAdmissionReview(std::string_view body, const WebhookCo
   out["apiVersion"] = api_version.empty() ? "admission.k8s.io/v1" : api_version;
   out["kind"] = "AdmissionReview";
   out["response"] = response;
-  return out.dump();
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace hami::scheduler
