@@ -6,22 +6,14 @@
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
 
-DeviceInfo Dev(const std::string& id) {
-  DeviceInfo d;
-  d.id = id;
-  d.count = 10;
-  d.devmem_mib = 16384;
-  d.devcore = 100;
-  d.type = "NVIDIA-Tesla T4";
-  d.health = true;
-  return d;
-}
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
 class DaemonTest : public ::testing::Test {
  protected:

@@ -6,20 +6,12 @@
 
 #include "device/codec.h"
 #include "device/config.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
-DeviceInfo Dev(const std::string& id, int32_t mem = 16384) {
-  DeviceInfo d;
-  d.id = id;
-  d.count = 10;
-  d.devmem_mib = mem;
-  d.devcore = 100;
-  d.type = "NVIDIA-Tesla T4";
-  d.health = true;
-  return d;
-}
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
 nlohmann::json Pod(const std::string& uid, nlohmann::json limits,
                    nlohmann::json annotations = nullptr) {

@@ -8,20 +8,12 @@
 #include "device/annotations.h"
 #include "device/config.h"
 #include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
-DeviceInfo Dev(const std::string& id) {
-  DeviceInfo d;
-  d.id = id;
-  d.count = 10;
-  d.devmem_mib = 16384;
-  d.devcore = 100;
-  d.type = "NVIDIA-Tesla T4";
-  d.health = true;
-  return d;
-}
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
 class ExtenderServerTest : public ::testing::Test {
  protected:

@@ -5,20 +5,12 @@
 #include <thread>
 
 #include "device/config.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
-DeviceInfo Dev(const std::string& id, int32_t mem = 16384) {
-  DeviceInfo d;
-  d.id = id;
-  d.count = 10;
-  d.devmem_mib = mem;
-  d.devcore = 100;
-  d.type = "NVIDIA-Tesla T4";
-  d.health = true;
-  return d;
-}
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
 PodAllocation Pod(const std::string& uid, const std::string& node, PodDevices devices,
                   int init = 0) {

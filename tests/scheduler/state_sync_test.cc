@@ -6,22 +6,14 @@
 #include "device/codec.h"
 #include "device/config.h"
 #include "scheduler/filter.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
 constexpr int64_t kNow = 1735830245;
 
-DeviceInfo Dev(const std::string& id) {
-  DeviceInfo d;
-  d.id = id;
-  d.count = 10;
-  d.devmem_mib = 16384;
-  d.devcore = 100;
-  d.type = "NVIDIA-Tesla T4";
-  d.health = true;
-  return d;
-}
+DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
 nlohmann::json NodeJson(const std::string& name, std::vector<DeviceInfo> devices,
                         std::optional<std::string> handshake,
