@@ -314,17 +314,22 @@ Status ValidateSimPod(const SimPod& pod) {
   return Status::Ok();
 }
 
-Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
-  Result<std::string> text = ReadAll(in, source);
-  if (!text.ok()) {
-    return text.status();
+// The lines of a CSV input (header first); an empty input is an error naming `what` it
+// should have held.
+Result<std::vector<Line>> ReadCsvLines(std::istream& in, const std::string& source,
+                                       const char* what) {
+  HAMI_ASSIGN_OR_RETURN(const std::string text, ReadAll(in, source));
+  HAMI_ASSIGN_OR_RETURN(std::vector<Line> lines, SplitLines(text, source));
+  if (lines.empty()) {
+    return InvalidArgument(source + ": empty file: no header and no " + what);
   }
-  Result<std::vector<Line>> lines = SplitLines(*text, source);
+  return lines;
+}
+
+Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
+  Result<std::vector<Line>> lines = ReadCsvLines(in, source, "nodes");
   if (!lines.ok()) {
     return lines.status();
-  }
-  if (lines->empty()) {
-    return InvalidArgument(source + ": empty file: no header and no nodes");
   }
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
   if (!HeaderIs(header, kNodeColumns)) {
@@ -356,16 +361,9 @@ Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
 }
 
 Result<Workload> ParseOpenbPods(std::istream& in, const std::string& source) {
-  Result<std::string> text = ReadAll(in, source);
-  if (!text.ok()) {
-    return text.status();
-  }
-  Result<std::vector<Line>> lines = SplitLines(*text, source);
+  Result<std::vector<Line>> lines = ReadCsvLines(in, source, "pods");
   if (!lines.ok()) {
     return lines.status();
-  }
-  if (lines->empty()) {
-    return InvalidArgument(source + ": empty file: no header and no pods");
   }
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
   size_t columns = 0;
