@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 
@@ -314,23 +315,28 @@ Status ValidateSimPod(const SimPod& pod) {
   return Status::Ok();
 }
 
-// The lines of a CSV input (header first); an empty input is an error naming `what` it
-// should have held.
-Result<std::vector<Line>> ReadCsvLines(std::istream& in, const std::string& source,
-                                       const char* what) {
-  HAMI_ASSIGN_OR_RETURN(const std::string text, ReadAll(in, source));
-  HAMI_ASSIGN_OR_RETURN(std::vector<Line> lines, SplitLines(text, source));
-  if (lines.empty()) {
+// A CSV input read whole: the lines (header first) view into `text`, which owns the bytes.
+struct CsvText {
+  std::string text;
+  std::vector<Line> lines;
+};
+
+// An empty input is an error naming `what` it should have held. Heap-allocated so the line
+// views stay valid when the result moves.
+Result<std::unique_ptr<CsvText>> ReadCsvLines(std::istream& in, const std::string& source,
+                                              const char* what) {
+  auto csv = std::make_unique<CsvText>();
+  HAMI_ASSIGN_OR_RETURN(csv->text, ReadAll(in, source));
+  HAMI_ASSIGN_OR_RETURN(csv->lines, SplitLines(csv->text, source));
+  if (csv->lines.empty()) {
     return InvalidArgument(source + ": empty file: no header and no " + what);
   }
-  return lines;
+  return csv;
 }
 
 Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
-  Result<std::vector<Line>> lines = ReadCsvLines(in, source, "nodes");
-  if (!lines.ok()) {
-    return lines.status();
-  }
+  HAMI_ASSIGN_OR_RETURN(const std::unique_ptr<CsvText> csv, ReadCsvLines(in, source, "nodes"));
+  const std::vector<Line>* lines = &csv->lines;
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
   if (!HeaderIs(header, kNodeColumns)) {
     size_t distance = 0;
@@ -361,10 +367,8 @@ Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
 }
 
 Result<Workload> ParseOpenbPods(std::istream& in, const std::string& source) {
-  Result<std::vector<Line>> lines = ReadCsvLines(in, source, "pods");
-  if (!lines.ok()) {
-    return lines.status();
-  }
+  HAMI_ASSIGN_OR_RETURN(const std::unique_ptr<CsvText> csv, ReadCsvLines(in, source, "pods"));
+  const std::vector<Line>* lines = &csv->lines;
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
   size_t columns = 0;
   if (HeaderIs(header, kPodColumns)) {
