@@ -71,7 +71,10 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     return decision;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  ledger_.RemovePod(uid);  // a re-filter replaces the previous decision
+  // A re-filter replaces the previous decision, so the pod may reuse its own devices; until
+  // a new decision is written the pod's annotations still name them, so it is kept.
+  std::optional<PodAllocation> previous = ledger_.GetPod(uid);
+  ledger_.RemovePod(uid);
   std::vector<std::string> unknown;
   std::vector<policy::NodeState> nodes = ledger_.Snapshot(*args.node_names, &unknown);
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
@@ -79,7 +82,10 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   for (const auto& [index, reason] : outcome.failed_nodes) {
     decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
   }
-  if (!outcome.placement) return decision;  // FailedNodes says why, NodeNames stays null
+  if (!outcome.placement) {  // FailedNodes says why, NodeNames stays null
+    if (previous) ledger_.AddPod(std::move(*previous));
+    return decision;
+  }
 
   const policy::NodeState& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)];
   PodAllocation allocation;
@@ -103,6 +109,7 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
                             {keys.allocated, encoded}}},
                           {"labels", {{kVgpuNodeAnnotation, chosen.name}}}}}};
   decision.pod_uid = uid;
+  decision.previous = std::move(previous);
   decision.result.node_names = std::vector<std::string>{chosen.name};
   return decision;
 }
@@ -143,6 +150,9 @@ FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vend
   return decision;
 }
 
-void FilterCore::Forget(const std::string& pod_uid) { ledger_.RemovePod(pod_uid); }
+void FilterCore::Forget(const std::string& pod_uid, std::optional<PodAllocation> previous) {
+  ledger_.RemovePod(pod_uid);
+  if (previous) ledger_.AddPod(std::move(*previous));
+}
 
 }  // namespace hami::scheduler

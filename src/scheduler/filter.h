@@ -32,6 +32,9 @@ struct FilterDecision {
   // vendor, label hami.io/vgpu-node) the caller must write to the pod.
   std::optional<std::string> pod_uid;
   nlohmann::json pod_patch;
+  // The pod's allocation this decision replaced (a re-filter): its annotations keep naming
+  // those devices until the patch is written, so Forget() puts it back.
+  std::optional<PodAllocation> previous;
 };
 
 class FilterCore {
@@ -43,8 +46,9 @@ class FilterCore {
   // `now_unix_seconds` is written as hami.io/vgpu-time.
   FilterDecision Filter(const ExtenderArgs& args, int64_t now_unix_seconds);
 
-  // Rolls back the ledger entry of a decision whose pod patch could not be written.
-  void Forget(const std::string& pod_uid);
+  // Rolls back the ledger entry of a decision whose pod patch could not be written, restoring
+  // `previous` (the decision's `previous`), which the pod's annotations still hold.
+  void Forget(const std::string& pod_uid, std::optional<PodAllocation> previous = std::nullopt);
 
  private:
   FilterDecision Simulate(const ExtenderArgs& args, const Vendor& vendor,

@@ -57,8 +57,9 @@ std::string ExtenderServer::HandleFilter(const std::string& body) {
     auto patched =
         client_.MergePatch(kube::PodPath(pod.Namespace(), pod.Name()), decision.pod_patch);
     if (!patched.ok()) {
-      // Without the annotation the device plugin cannot find the devices: undo the reservation.
-      filter_.Forget(*decision.pod_uid);
+      // Without the annotation the device plugin cannot find the devices: undo the reservation
+      // (back to the pod's previous one, which its annotations still name).
+      filter_.Forget(*decision.pod_uid, std::move(decision.previous));
       ExtenderFilterResult failed;
       failed.error = "record decision on pod " + pod.Key() + ": " + patched.status().message();
       return EncodeExtenderFilterResult(failed);
