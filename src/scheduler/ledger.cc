@@ -154,6 +154,14 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
   return state;
 }
 
+const policy::NodeState& UsageLedger::CachedLocked(const std::string& name,
+                                                   const NodeEntry& entry) const {
+  if (!entry.built || entry.built->generation != entry.generation) {
+    entry.built = std::make_shared<const policy::NodeState>(BuildLocked(name, entry));
+  }
+  return *entry.built;
+}
+
 std::vector<policy::NodeState> UsageLedger::Snapshot(std::span<const std::string> node_names,
                                                      std::vector<std::string>* unknown) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -165,7 +173,7 @@ std::vector<policy::NodeState> UsageLedger::Snapshot(std::span<const std::string
       if (unknown) unknown->push_back(name);
       continue;
     }
-    out.push_back(BuildLocked(name, it->second));
+    out.push_back(CachedLocked(name, it->second));
   }
   return out;
 }

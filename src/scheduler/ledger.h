@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -91,8 +92,12 @@ class UsageLedger {
     NodeRecord record;
     std::set<std::string> pod_uids;
     uint64_t generation = 0;
+    // The state built for `generation` (rebuilt lazily): a filter looks at every node while a
+    // decision changes one, so most snapshots reuse the previous build.
+    mutable std::shared_ptr<const policy::NodeState> built;
   };
   policy::NodeState BuildLocked(const std::string& name, const NodeEntry& entry) const;
+  const policy::NodeState& CachedLocked(const std::string& name, const NodeEntry& entry) const;
 
   mutable std::mutex mu_;
   std::map<std::string, NodeEntry> nodes_;     // GUARDED_BY(mu_)
