@@ -31,9 +31,13 @@ int Run(int argc, char** argv) {
   std::string http_bind = "127.0.0.1:8080", cert_file, key_file, scheduler_name = "hami-scheduler";
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
-  std::string lease_namespace = "kube-system";
+  std::string lease_namespace = "kube-system", metrics_bind = ":9395";
   bool leader_elect = false, force_overwrite = true, debug = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
+      ->capture_default_str();
+  app.add_option("--metrics-bind-address", metrics_bind,
+                 "host:port of the Prometheus /metrics listener (empty host: all addresses; "
+                 "empty value: disabled)")
       ->capture_default_str();
   app.add_option("--cert_file", cert_file, "TLS certificate (with --key_file: serve HTTPS)");
   app.add_option("--key_file", key_file, "TLS private key");
@@ -73,6 +77,19 @@ int Run(int argc, char** argv) {
   } catch (const std::exception&) {
     std::cerr << "error: --http_bind " << http_bind << " is not host:port\n";
     return 2;
+  }
+  if (!metrics_bind.empty()) {
+    const size_t metrics_colon = metrics_bind.rfind(':');
+    try {
+      if (metrics_colon == std::string::npos) throw std::invalid_argument("no port");
+      options.metrics_host = metrics_bind.substr(0, metrics_colon);
+      if (options.metrics_host.empty()) options.metrics_host = "0.0.0.0";
+      options.metrics_port = std::stoi(metrics_bind.substr(metrics_colon + 1));
+      if (options.metrics_port < 0 || options.metrics_port > 65535) throw std::out_of_range("port");
+    } catch (const std::exception&) {
+      std::cerr << "error: --metrics-bind-address " << metrics_bind << " is not host:port\n";
+      return 2;
+    }
   }
   options.cert_file = cert_file;
   options.key_file = key_file;

@@ -1,5 +1,6 @@
 #include "scheduler/daemon.h"
 
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "kube/objects.h"
@@ -56,6 +57,33 @@ void SchedulerDaemon::RegistrationPass() {
   registered_once_ = nodes_->HasSynced();
 }
 
+Status SchedulerDaemon::StartMetricsServer() {
+  if (options_.metrics_port < 0) return Status::Ok();
+  metrics_server_ = std::make_unique<httplib::Server>();
+  metrics_server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.Render(ledger_), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const std::string& host = options_.metrics_host;
+  int bound = options_.metrics_port;
+  if (bound == 0) {
+    bound = metrics_server_->bind_to_any_port(host.c_str());
+  } else if (!metrics_server_->bind_to_port(host.c_str(), bound)) {
+    bound = -1;
+  }
+  if (bound < 0) {
+    return Status(StatusCode::kUnavailable, "cannot listen for metrics on " + host + ":" +
+                                                std::to_string(options_.metrics_port));
+  }
+  metrics_port_ = bound;
+  metrics_thread_ = std::thread([this] { metrics_server_->listen_after_bind(); });
+  // stop() before the accept loop runs would be lost; wait for it (as ExtenderServer does).
+  for (int i = 0; i < 1000 && !metrics_server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  spdlog::info("hami-scheduler metrics port={}", metrics_port_);
+  return Status::Ok();
+}
+
 Status SchedulerDaemon::Start() {
   auto registry = MakeVendorRegistry(options_.device_config);
   if (!registry.ok()) return registry.status();
@@ -101,6 +129,7 @@ Status SchedulerDaemon::Start() {
   ServerHooks hooks;
   hooks.is_leader = [this] { return IsLeader(); };
   hooks.is_synced = [this] { return Synced(); };
+  hooks.metrics = &metrics_;
   hooks.webhook_config = [this] {
     WebhookConfig config;
     config.scheduler_name = options_.scheduler_name;
@@ -114,6 +143,7 @@ Status SchedulerDaemon::Start() {
   auto port = server_->Start(options_.http_host, options_.http_port);
   if (!port.ok()) return port.status();
   port_ = *port;
+  HAMI_RETURN_IF_ERROR(StartMetricsServer());
 
   pods_->Start();
   nodes_->Start();
@@ -146,6 +176,8 @@ void SchedulerDaemon::Stop() {
   loop_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   if (server_) server_->Stop();
+  if (metrics_server_) metrics_server_->stop();
+  if (metrics_thread_.joinable()) metrics_thread_.join();
   if (leader_) leader_->Stop();
   if (pods_) pods_->Stop();
   if (nodes_) nodes_->Stop();

@@ -23,13 +23,21 @@
 #include "scheduler/http_server.h"
 #include "scheduler/leader.h"
 #include "scheduler/ledger.h"
+#include "scheduler/metrics.h"
 #include "scheduler/node_health.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace hami::scheduler {
 
 struct DaemonOptions {
   std::string http_host = "127.0.0.1";
   int http_port = 8080;  // 0 = ephemeral (tests)
+  // Prometheus /metrics listener (plain HTTP); port -1 = disabled, 0 = ephemeral (tests).
+  std::string metrics_host = "0.0.0.0";
+  int metrics_port = -1;
   std::string cert_file, key_file;
   std::string scheduler_name = "hami-scheduler";
   bool force_overwrite_default_scheduler = true;
@@ -59,6 +67,8 @@ class SchedulerDaemon {
   void Stop();
 
   int port() const { return port_; }
+  // The bound /metrics port; -1 when disabled or not started.
+  int metrics_port() const { return metrics_port_; }
   bool Synced() const;
   bool IsLeader() const;
   UsageLedger& ledger() { return ledger_; }
@@ -67,6 +77,7 @@ class SchedulerDaemon {
 
  private:
   void OnNode(const nlohmann::json& node);
+  Status StartMetricsServer();
 
   std::shared_ptr<kube::KubeClient> client_;
   DaemonOptions options_;
@@ -79,6 +90,10 @@ class SchedulerDaemon {
   std::unique_ptr<Binder> binder_;
   std::unique_ptr<LeaderWatcher> leader_;
   std::unique_ptr<ExtenderServer> server_;
+  SchedulerMetrics metrics_;
+  std::unique_ptr<httplib::Server> metrics_server_;
+  std::thread metrics_thread_;
+  int metrics_port_ = -1;
   std::atomic<bool> registered_once_{false};
   int port_ = -1;
   std::mutex loop_mu_;

@@ -19,6 +19,10 @@ int64_t SystemNow() {
       .count();
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client,
@@ -37,17 +41,30 @@ ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeCli
 ExtenderServer::~ExtenderServer() { Stop(); }
 
 std::string ExtenderServer::HandleFilter(const std::string& body) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string response = FilterImpl(body);
+  if (hooks_.metrics != nullptr) hooks_.metrics->ObserveFilterSeconds(SecondsSince(start));
+  return response;
+}
+
+std::string ExtenderServer::FilterImpl(const std::string& body) {
+  auto count_failure = [this](const char* reason) {
+    if (hooks_.metrics != nullptr) hooks_.metrics->FilterFailure(reason);
+  };
   ExtenderFilterResult result;
   auto args = DecodeExtenderArgs(body);
   if (!args.ok()) {
+    count_failure("bad_request");
     result.error = args.status().message();
     return EncodeExtenderFilterResult(result);
   }
   if (!hooks_.is_leader()) {
+    count_failure("not_leader");
     result.error = "this hami-scheduler replica is not the leader";
     return EncodeExtenderFilterResult(result);
   }
   if (!hooks_.is_synced()) {
+    count_failure("not_synced");
     result.error = "hami-scheduler has not finished its first node registration pass";
     return EncodeExtenderFilterResult(result);
   }
@@ -60,15 +77,28 @@ std::string ExtenderServer::HandleFilter(const std::string& body) {
       // Without the annotation the device plugin cannot find the devices: undo the reservation
       // (back to the pod's previous one, which its annotations still name).
       filter_.Forget(*decision.pod_uid, std::move(decision.previous));
+      count_failure("record_failed");
       ExtenderFilterResult failed;
       failed.error = "record decision on pod " + pod.Key() + ": " + patched.status().message();
       return EncodeExtenderFilterResult(failed);
     }
   }
+  if (!decision.result.error.empty()) {
+    count_failure("error");
+  } else if (!decision.result.node_names || decision.result.node_names->empty()) {
+    count_failure("no_fit");
+  }
   return EncodeExtenderFilterResult(decision.result);
 }
 
 std::string ExtenderServer::HandleBind(const std::string& body) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string response = BindImpl(body);
+  if (hooks_.metrics != nullptr) hooks_.metrics->ObserveBindSeconds(SecondsSince(start));
+  return response;
+}
+
+std::string ExtenderServer::BindImpl(const std::string& body) {
   auto args = DecodeExtenderBindingArgs(body);
   if (!args.ok()) return EncodeExtenderBindingResult(args.status().message());
   if (!hooks_.is_leader()) {

@@ -14,6 +14,7 @@
 #include "kube/client.h"
 #include "scheduler/binder.h"
 #include "scheduler/filter.h"
+#include "scheduler/metrics.h"
 #include "scheduler/webhook.h"
 
 namespace httplib {
@@ -29,6 +30,9 @@ struct ServerHooks {
   std::function<bool()> is_synced = [] { return true; };
   std::function<WebhookConfig()> webhook_config = [] { return WebhookConfig{}; };
   std::function<int64_t()> now_unix_seconds;
+  // When set (not owned; must outlive the server), /filter and /bind record their latency and
+  // /filter its failure reasons here.
+  SchedulerMetrics* metrics = nullptr;
 };
 
 class ExtenderServer {
@@ -50,6 +54,8 @@ class ExtenderServer {
   std::string HandleBind(const std::string& body);
 
  private:
+  std::string FilterImpl(const std::string& body);
+  std::string BindImpl(const std::string& body);
   void Routes();
 
   FilterCore& filter_;

@@ -37,6 +37,8 @@ class DaemonTest : public ::testing::Test {
     std::shared_ptr<kube::KubeClient> client = kube::KubeClient::WithCurl(config_, client_options);
     DaemonOptions options;
     options.http_port = 0;
+    options.metrics_host = "127.0.0.1";
+    options.metrics_port = 0;
     options.registration_period = milliseconds(50);
     auto daemon = std::make_unique<SchedulerDaemon>(client, options);
     Status started = daemon->Start();
@@ -101,6 +103,21 @@ TEST_F(DaemonTest, RegistersFiltersBindsAndRebuildsAfterRestart) {
     ASSERT_TRUE(api_.Put(n).ok());
   }
   EXPECT_EQ(daemon->ledger().PodCount(), 3u);
+  {
+    // /metrics on its own listener shows the filtered pods' allocations and the latencies.
+    ASSERT_GT(daemon->metrics_port(), 0);
+    httplib::Client http("127.0.0.1", daemon->metrics_port());
+    auto res = http.Get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_NE(res->body.find("hami_vgpu_memory_allocated_bytes{namespace=\"default\","
+                             "node=\"node-a\",pod=\"p0\",container_index=\"0\""),
+              std::string::npos)
+        << res->body;
+    EXPECT_NE(res->body.find("hami_scheduler_filter_duration_seconds_count 3\n"),
+              std::string::npos);
+    EXPECT_NE(res->body.find("hami_scheduler_bind_duration_seconds_count 3\n"), std::string::npos);
+  }
   std::vector<std::string> names = {"node-a"};
   auto before = daemon->ledger().Snapshot(names, nullptr);
   daemon->Stop();

@@ -1,0 +1,279 @@
+#include "scheduler/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace hami::scheduler {
+
+namespace {
+
+constexpr double kBytesPerMib = 1048576.0;
+
+std::string EscapeHelp(const std::string& help) {
+  std::string out;
+  out.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// `{a="x",b="y"}`, with `extra` (e.g. le) appended; empty string when there are no labels.
+std::string LabelText(const MetricLabels& labels,
+                      const std::pair<std::string, std::string>* extra) {
+  if (labels.empty() && extra == nullptr) return "";
+  std::string out = "{";
+  bool first = true;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (!first) out += ',';
+    first = false;
+    out += k;
+    out += "=\"";
+    out += EscapeLabelValue(v);
+    out += '"';
+  };
+  for (const auto& [k, v] : labels) add(k, v);
+  if (extra != nullptr) add(extra->first, extra->second);
+  out += '}';
+  return out;
+}
+
+const char* TypeName(MetricsRegistry::Type type) {
+  switch (type) {
+    case MetricsRegistry::Type::kCounter:
+      return "counter";
+    case MetricsRegistry::Type::kGauge:
+      return "gauge";
+    case MetricsRegistry::Type::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatMetricValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    return std::to_string(static_cast<int64_t>(value));
+  }
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  if (ec != std::errc()) return "NaN";
+  return std::string(buf, end);
+}
+
+bool ValidMetricName(const std::string& name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    const bool digit = c >= '0' && c <= '9';
+    if (!alpha && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+void MetricsRegistry::Declare(const std::string& name, const std::string& help, Type type,
+                              std::vector<double> bounds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Family& f : families_) {
+    if (f.name == name) return;
+  }
+  Family family;
+  family.name = name;
+  family.help = help;
+  family.type = type;
+  std::sort(bounds.begin(), bounds.end());
+  family.bounds = std::move(bounds);
+  families_.push_back(std::move(family));
+}
+
+void MetricsRegistry::DeclareCounter(const std::string& name, const std::string& help) {
+  Declare(name, help, Type::kCounter, {});
+}
+
+void MetricsRegistry::DeclareGauge(const std::string& name, const std::string& help) {
+  Declare(name, help, Type::kGauge, {});
+}
+
+void MetricsRegistry::DeclareHistogram(const std::string& name, const std::string& help,
+                                       std::vector<double> upper_bounds) {
+  Declare(name, help, Type::kHistogram, std::move(upper_bounds));
+}
+
+MetricsRegistry::Family* MetricsRegistry::FindLocked(const std::string& name, Type type) {
+  for (Family& f : families_) {
+    if (f.name == name) return f.type == type ? &f : nullptr;
+  }
+  return nullptr;
+}
+
+void MetricsRegistry::CounterAdd(const std::string& name, const MetricLabels& labels,
+                                 double delta) {
+  if (!(delta >= 0)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Family* f = FindLocked(name, Type::kCounter)) f->series[labels].value += delta;
+}
+
+void MetricsRegistry::GaugeSet(const std::string& name, const MetricLabels& labels, double value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Family* f = FindLocked(name, Type::kGauge)) f->series[labels].value = value;
+}
+
+void MetricsRegistry::Observe(const std::string& name, const MetricLabels& labels, double value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family* f = FindLocked(name, Type::kHistogram);
+  if (f == nullptr) return;
+  Series& s = f->series[labels];
+  if (s.bucket_hits.empty()) s.bucket_hits.assign(f->bounds.size() + 1, 0);
+  // The first bucket whose upper bound (inclusive) holds the value; the last one is +Inf.
+  const size_t idx = static_cast<size_t>(
+      std::lower_bound(f->bounds.begin(), f->bounds.end(), value) - f->bounds.begin());
+  ++s.bucket_hits[idx];
+  s.sum += value;
+  ++s.count;
+}
+
+double MetricsRegistry::Value(const std::string& name, const MetricLabels& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Family& f : families_) {
+    if (f.name != name) continue;
+    auto it = f.series.find(labels);
+    return it == f.series.end() ? 0 : it->second.value;
+  }
+  return 0;
+}
+
+std::string MetricsRegistry::Render() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  for (const Family& f : families_) {
+    out += "# HELP " + f.name + " " + EscapeHelp(f.help) + "\n";
+    out += "# TYPE " + f.name + " " + TypeName(f.type) + "\n";
+    for (const auto& [labels, s] : f.series) {
+      if (f.type != Type::kHistogram) {
+        out += f.name + LabelText(labels, nullptr) + " " + FormatMetricValue(s.value) + "\n";
+        continue;
+      }
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i <= f.bounds.size(); ++i) {
+        cumulative += i < s.bucket_hits.size() ? s.bucket_hits[i] : 0;
+        const std::pair<std::string, std::string> le = {
+            "le", i < f.bounds.size() ? FormatMetricValue(f.bounds[i]) : "+Inf"};
+        out +=
+            f.name + "_bucket" + LabelText(labels, &le) + " " + std::to_string(cumulative) + "\n";
+      }
+      out += f.name + "_sum" + LabelText(labels, nullptr) + " " + FormatMetricValue(s.sum) + "\n";
+      out += f.name + "_count" + LabelText(labels, nullptr) + " " + std::to_string(s.count) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
+                               const std::vector<PodAllocation>& pods) {
+  MetricsRegistry r;
+  r.DeclareGauge("hami_gpu_memory_limit_bytes", "Device memory registered, in bytes.");
+  r.DeclareGauge("hami_gpu_core_limit_ratio", "Device cores registered (100 = one device).");
+  r.DeclareGauge("hami_gpu_memory_allocated_bytes", "Device memory allocated to pods, in bytes.");
+  r.DeclareGauge("hami_gpu_shared_count", "Number of containers sharing the device.");
+  r.DeclareGauge("hami_gpu_core_allocated_ratio", "Device cores allocated (100 = one device).");
+  r.DeclareGauge("hami_node_gpu_overview", "Device memory allocated, in bytes, with limits.");
+  r.DeclareGauge("hami_node_gpu_memory_allocated_ratio",
+                 "Device memory allocated over device memory registered.");
+  r.DeclareGauge("hami_vgpu_memory_allocated_bytes",
+                 "Device memory allocated to one container, in bytes.");
+  r.DeclareGauge("hami_vgpu_core_allocated_ratio",
+                 "Device cores allocated to one container (100 = one device).");
+  for (const policy::NodeState& node : nodes) {
+    for (const DeviceUsage& d : node.devices) {
+      const std::string index = std::to_string(d.info.index);
+      const MetricLabels base = {{"node", node.name},
+                                 {"device_uuid", d.info.id},
+                                 {"device_index", index},
+                                 {"device_type", d.info.type}};
+      const double limit_bytes = static_cast<double>(d.info.devmem_mib) * kBytesPerMib;
+      const double used_bytes = static_cast<double>(d.used_mem_mib) * kBytesPerMib;
+      r.GaugeSet("hami_gpu_memory_limit_bytes", base, limit_bytes);
+      r.GaugeSet("hami_gpu_core_limit_ratio", base, d.info.devcore);
+      r.GaugeSet("hami_gpu_memory_allocated_bytes",
+                 {{"node", node.name},
+                  {"device_uuid", d.info.id},
+                  {"device_index", index},
+                  {"device_cores", std::to_string(d.used_cores)},
+                  {"device_type", d.info.type}},
+                 used_bytes);
+      r.GaugeSet("hami_gpu_shared_count", base, d.used);
+      r.GaugeSet("hami_gpu_core_allocated_ratio", base, d.used_cores);
+      r.GaugeSet("hami_node_gpu_overview",
+                 {{"node", node.name},
+                  {"device_uuid", d.info.id},
+                  {"device_index", index},
+                  {"device_cores", std::to_string(d.used_cores)},
+                  {"device_memory_limit", std::to_string(d.info.devmem_mib)},
+                  {"device_type", d.info.type}},
+                 used_bytes);
+      r.GaugeSet(
+          "hami_node_gpu_memory_allocated_ratio", base,
+          d.info.devmem_mib > 0 ? static_cast<double>(d.used_mem_mib) / d.info.devmem_mib : 0.0);
+    }
+  }
+  for (const PodAllocation& pod : pods) {
+    for (const auto& [vendor, containers] : pod.by_vendor) {
+      for (size_t c = 0; c < containers.size(); ++c) {
+        for (const ContainerDevice& dev : containers[c]) {
+          const MetricLabels labels = {{"namespace", pod.ns},
+                                       {"node", pod.node},
+                                       {"pod", pod.name},
+                                       {"container_index", std::to_string(c)},
+                                       {"device_uuid", dev.uuid}};
+          r.GaugeSet("hami_vgpu_memory_allocated_bytes", labels,
+                     static_cast<double>(dev.used_mem_mib) * kBytesPerMib);
+          r.GaugeSet("hami_vgpu_core_allocated_ratio", labels, dev.used_cores);
+        }
+      }
+    }
+  }
+  return r.Render();
+}
+
+SchedulerMetrics::SchedulerMetrics() {
+  const std::vector<double> latency = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,   0.25,   0.5,   1,    2.5,   5};
+  registry_.DeclareHistogram(kFilterDuration, "Time to answer one /filter request.", latency);
+  registry_.DeclareHistogram(kBindDuration, "Time to answer one /bind request.", latency);
+  registry_.DeclareCounter(kFilterFailures, "/filter requests that placed no pod, by reason.");
+}
+
+std::string SchedulerMetrics::Render(const UsageLedger& ledger) const {
+  const std::vector<std::string> names = ledger.NodeNames();
+  return registry_.Render() + RenderDeviceGauges(ledger.Snapshot(names, nullptr), ledger.Pods());
+}
+
+}  // namespace hami::scheduler
