@@ -76,7 +76,9 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   std::optional<PodAllocation> previous = ledger_.GetPod(uid);
   ledger_.RemovePod(uid);
   std::vector<std::string> unknown;
-  std::vector<policy::NodeState> nodes = ledger_.Snapshot(*args.node_names, &unknown);
+  std::vector<policy::NodeState> subset;
+  const std::span<const policy::NodeState> nodes =
+      CandidatesLocked(*args.node_names, &unknown, &subset);
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
   policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
   for (const auto& [index, reason] : outcome.failed_nodes) {
@@ -112,6 +114,60 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   decision.previous = std::move(previous);
   decision.result.node_names = std::vector<std::string>{chosen.name};
   return decision;
+}
+
+std::span<const policy::NodeState> FilterCore::CandidatesLocked(
+    const std::vector<std::string>& names, std::vector<std::string>* unknown,
+    std::vector<policy::NodeState>* subset) {
+  std::vector<size_t> wanted;
+  wanted.reserve(names.size());
+  for (const std::string& name : names) {
+    auto it = mirror_index_.find(name);
+    size_t index;
+    if (it == mirror_index_.end()) {
+      policy::NodeState fresh;
+      if (!ledger_.Refresh(name, &fresh)) {
+        unknown->push_back(name);
+        continue;
+      }
+      index = mirror_.size();
+      mirror_.push_back(std::move(fresh));
+      mirror_index_.emplace(name, index);
+    } else {
+      index = it->second;
+      if (!ledger_.Refresh(name, &mirror_[index])) {
+        // Gone from the ledger: drop it from the mirror (swap with the last entry).
+        const size_t last = mirror_.size() - 1;
+        if (index != last) {
+          mirror_[index] = std::move(mirror_[last]);
+          mirror_index_[mirror_[index].name] = index;
+        }
+        mirror_.pop_back();
+        mirror_index_.erase(name);
+        unknown->push_back(name);
+        continue;
+      }
+    }
+    wanted.push_back(index);
+  }
+  // A swap-pop above may have moved an index already collected; and duplicate names would
+  // double-count. Both are rare: take the safe copy then.
+  std::vector<bool> seen(mirror_.size(), false);
+  bool exact = wanted.size() == mirror_.size();
+  for (size_t index : wanted) {
+    if (index >= mirror_.size() || seen[index]) {
+      exact = false;
+      break;
+    }
+    seen[index] = true;
+  }
+  if (exact) return mirror_;
+  subset->clear();
+  for (const std::string& name : names) {
+    auto it = mirror_index_.find(name);
+    if (it != mirror_index_.end()) subset->push_back(mirror_[it->second]);
+  }
+  return *subset;
 }
 
 FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vendor,

@@ -12,7 +12,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "device/vendor.h"
 #include "policy/placement.h"
@@ -54,10 +57,21 @@ class FilterCore {
   FilterDecision Simulate(const ExtenderArgs& args, const Vendor& vendor,
                           const policy::PodRequest& request);
 
+  // The candidate nodes' states for one decision: the persistent mirror itself when the
+  // candidates are exactly the mirrored nodes (the usual case: kube-scheduler sends every
+  // feasible node), else a copy of the subset. Unknown names go to `unknown`.
+  std::span<const policy::NodeState> CandidatesLocked(const std::vector<std::string>& names,
+                                                      std::vector<std::string>* unknown,
+                                                      std::vector<policy::NodeState>* subset);
+
   const VendorRegistry& registry_;
   UsageLedger& ledger_;
   std::mutex mu_;
   std::unique_ptr<policy::PlacementPolicy> policy_;  // GUARDED_BY(mu_)
+  // Node states kept between decisions and refreshed per node only when the ledger changed
+  // it, so a decision does not copy every node of a large cluster. GUARDED_BY(mu_)
+  std::vector<policy::NodeState> mirror_;
+  std::unordered_map<std::string, size_t> mirror_index_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace hami::scheduler

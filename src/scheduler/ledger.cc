@@ -162,6 +162,16 @@ const policy::NodeState& UsageLedger::CachedLocked(const std::string& name,
   return *entry.built;
 }
 
+bool UsageLedger::Refresh(const std::string& node, policy::NodeState* state) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || it->second.record.devices_by_vendor.empty()) return false;
+  if (state->generation != it->second.generation || state->name != node) {
+    *state = CachedLocked(node, it->second);
+  }
+  return true;
+}
+
 std::vector<policy::NodeState> UsageLedger::Snapshot(std::span<const std::string> node_names,
                                                      std::vector<std::string>* unknown) const {
   std::lock_guard<std::mutex> lock(mu_);

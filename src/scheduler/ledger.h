@@ -80,6 +80,11 @@ class UsageLedger {
   std::vector<policy::NodeState> Snapshot(std::span<const std::string> node_names,
                                           std::vector<std::string>* unknown) const;
 
+  // Brings `state` up to date with the ledger's view of `node` (copies only when the node
+  // changed since `state` was filled: generations are unique). Returns false, leaving
+  // `state` untouched, when the node is unknown or has no devices.
+  bool Refresh(const std::string& node, policy::NodeState* state) const;
+
   // The largest registered device memory (MiB) over all nodes; 0 when none.
   int64_t MaxDeviceMemoryMib() const;
 

@@ -78,6 +78,37 @@ TEST_F(FilterCoreTest, ChoosesOneNodeRecordsItAndBuildsThePatch) {
   EXPECT_FALSE(ledger_.GetPod("u1").has_value());
 }
 
+TEST_F(FilterCoreTest, CandidateSubsetsVanishingNodesAndDuplicatesStayCorrect) {
+  auto pod = [](const std::string& uid) {
+    return Pod(
+        uid,
+        {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}, {"nvidia.com/gpucores", "10"}});
+  };
+  // Full set first (fills the mirror), then a subset: only the subset may be chosen.
+  ASSERT_TRUE(core_.Filter(Args(pod("u1"), {"node-a", "node-b"}), 0).result.node_names.has_value());
+  FilterDecision only_b = core_.Filter(Args(pod("u2"), {"node-b"}), 0);
+  ASSERT_TRUE(only_b.result.node_names.has_value());
+  EXPECT_EQ((*only_b.result.node_names)[0], "node-b");
+  // A node that leaves the ledger is reported, never chosen from a stale mirror.
+  ledger_.RemoveNode("node-b");
+  FilterDecision after = core_.Filter(Args(pod("u3"), {"node-b", "node-a"}), 0);
+  EXPECT_EQ(after.result.failed_nodes.at("node-b"), kNodeUnregistered);
+  ASSERT_TRUE(after.result.node_names.has_value());
+  EXPECT_EQ((*after.result.node_names)[0], "node-a");
+  // Duplicate names and a node that comes back.
+  ledger_.SetNodeDevices("node-b", "NVIDIA", {Dev("GPU-b0")});
+  FilterDecision dup = core_.Filter(Args(pod("u4"), {"node-a", "node-a", "node-b"}), 0);
+  EXPECT_TRUE(dup.result.node_names.has_value());
+  // Usage recorded through the mirror matches a fresh snapshot.
+  std::vector<std::string> names = {"node-a", "node-b"};
+  int64_t used = 0;
+  for (const auto& node : ledger_.Snapshot(names, nullptr)) {
+    for (const auto& d : node.devices) used += d.used_mem_mib;
+  }
+  EXPECT_EQ(used, static_cast<int64_t>(ledger_.PodCount()) * 1000);
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
 TEST_F(FilterCoreTest, PodsWithoutDevicesPassThrough) {
   FilterDecision d = core_.Filter(Args(Pod("u1", {{"cpu", "1"}})), 0);
   EXPECT_EQ(d.result.node_names, (std::vector<std::string>{"node-a", "node-b", "node-x"}));
