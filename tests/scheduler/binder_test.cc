@@ -5,6 +5,7 @@
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
@@ -16,12 +17,7 @@ class BinderTest : public ::testing::Test {
   void SetUp() override {
     auto url = server_.Start();
     ASSERT_TRUE(url.ok()) << url.status().message();
-    kube::ClusterConfig config;
-    config.server = *url;
-    kube::ClientOptions options;
-    options.retry.max_attempts = 2;
-    options.sleep = [](std::chrono::nanoseconds) {};
-    client_ = kube::KubeClient::WithCurl(config, options);
+    client_ = testing::TestClient(*url, 2);
     ASSERT_TRUE(
         server_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "node-a"}}}})
             .ok());

@@ -32,9 +32,7 @@ class DaemonTest : public ::testing::Test {
   }
 
   std::unique_ptr<SchedulerDaemon> StartDaemon() {
-    kube::ClientOptions client_options;
-    client_options.retry.max_attempts = 2;
-    std::shared_ptr<kube::KubeClient> client = kube::KubeClient::WithCurl(config_, client_options);
+    std::shared_ptr<kube::KubeClient> client = testing::TestClient(config_.server, 2);
     DaemonOptions options;
     options.http_port = 0;
     options.metrics_host = "127.0.0.1";

@@ -20,11 +20,7 @@ class ExtenderServerTest : public ::testing::Test {
   void SetUp() override {
     auto url = api_.Start();
     ASSERT_TRUE(url.ok());
-    kube::ClusterConfig config;
-    config.server = *url;
-    kube::ClientOptions options;
-    options.retry.max_attempts = 1;
-    client_ = kube::KubeClient::WithCurl(config, options);
+    client_ = testing::TestClient(*url, 1);
     registry_ = std::make_unique<VendorRegistry>(*MakeVendorRegistry(DefaultDeviceConfig()));
     ledger_.SetNodeDevices("node-a", "NVIDIA", {Dev("GPU-a")});
     ASSERT_TRUE(

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
@@ -33,11 +34,7 @@ TEST(LeaderWatcherTest, FollowsTheLeaseOnTheApiServer) {
   fakes::FakeApiServer api;
   auto url = api.Start();
   ASSERT_TRUE(url.ok());
-  kube::ClusterConfig config;
-  config.server = *url;
-  kube::ClientOptions options;
-  options.retry.max_attempts = 1;
-  auto client = kube::KubeClient::WithCurl(config, options);
+  auto client = scheduler::testing::TestClient(*url, 1);
   std::vector<bool> changes;
   LeaderWatcher watcher(*client, "kube-system", "kube-scheduler", "hami-0",
                         std::chrono::milliseconds(10), [&](bool l) { changes.push_back(l); });

@@ -1,9 +1,12 @@
 // Builders shared by the scheduler tests.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "device/device.h"
+#include "kube/client.h"
 
 namespace hami::scheduler::testing {
 
@@ -17,6 +20,17 @@ inline DeviceInfo TestDevice(const std::string& id, int32_t mem_mib = 16384) {
   d.type = "NVIDIA-Tesla T4";
   d.health = true;
   return d;
+}
+
+// A curl client for the fake API server at `url` with `attempts` tries per request and no
+// real sleeps between retries.
+inline std::unique_ptr<kube::KubeClient> TestClient(const std::string& url, int attempts) {
+  kube::ClusterConfig config;
+  config.server = url;
+  kube::ClientOptions options;
+  options.retry.max_attempts = attempts;
+  options.sleep = [](std::chrono::nanoseconds) {};
+  return kube::KubeClient::WithCurl(config, options);
 }
 
 }  // namespace hami::scheduler::testing
