@@ -325,6 +325,36 @@ FakeApiServer::Reply FakeApiServer::HandleCreate(const httplib::Request& req, co
   return {201, CommitLocked(r, key, std::move(obj))};
 }
 
+// The shared end of PUT and PATCH: a status write keeps everything but the status; a main
+// write keeps the server-owned metadata and (for resources with one) the old status. A write
+// that changes nothing does not bump the resourceVersion, as on the real server.
+FakeApiServer::Reply FakeApiServer::CommitUpdateLocked(const ApiResource& r, const Key& key,
+                                                       const std::string& ns, const json& old,
+                                                       json obj, bool status_only) {
+  if (status_only) {
+    json updated = old;
+    updated["status"] = obj.contains("status") ? obj["status"] : json::object();
+    obj = std::move(updated);
+  } else {
+    json& meta = obj["metadata"];
+    meta["uid"] = MetaString(old, "uid");
+    meta["creationTimestamp"] = MetaString(old, "creationTimestamp");
+    if (r.namespaced) meta["namespace"] = ns;
+    obj["kind"] = r.kind;
+    obj["apiVersion"] = r.api_version();
+    if (r.has_status) {
+      if (old.contains("status")) {
+        obj["status"] = old["status"];
+      } else {
+        obj.erase("status");
+      }
+    }
+  }
+  obj["metadata"]["resourceVersion"] = MetaString(old, "resourceVersion");
+  if (obj == old) return {200, old};
+  return {200, CommitLocked(r, key, std::move(obj))};
+}
+
 FakeApiServer::Reply FakeApiServer::HandleUpdate(const httplib::Request& req, const ApiResource& r,
                                                  const std::string& ns, const std::string& name,
                                                  bool status_only) {
@@ -350,28 +380,7 @@ FakeApiServer::Reply FakeApiServer::HandleUpdate(const httplib::Request& req, co
   if (!rv.empty() && rv != MetaString(old, "resourceVersion")) {
     return {409, ConflictStatus(r, name)};
   }
-  if (status_only) {
-    json updated = old;
-    updated["status"] = obj.contains("status") ? obj["status"] : json::object();
-    obj = std::move(updated);
-  } else {
-    json& meta = obj["metadata"];
-    meta["uid"] = MetaString(old, "uid");
-    meta["creationTimestamp"] = MetaString(old, "creationTimestamp");
-    if (r.namespaced) meta["namespace"] = ns;
-    obj["kind"] = r.kind;
-    obj["apiVersion"] = r.api_version();
-    if (r.has_status) {
-      if (old.contains("status")) {
-        obj["status"] = old["status"];
-      } else {
-        obj.erase("status");
-      }
-    }
-  }
-  obj["metadata"]["resourceVersion"] = MetaString(old, "resourceVersion");
-  if (obj == old) return {200, old};  // no change, no new resourceVersion
-  return {200, CommitLocked(r, key, std::move(obj))};
+  return CommitUpdateLocked(r, key, ns, old, std::move(obj), status_only);
 }
 
 FakeApiServer::Reply FakeApiServer::HandlePatch(const httplib::Request& req, const ApiResource& r,
@@ -421,26 +430,7 @@ FakeApiServer::Reply FakeApiServer::HandlePatch(const httplib::Request& req, con
                                 "Precondition failed: UID in precondition: " + uid +
                                     ", UID in object meta: " + MetaString(old, "uid"))};
   }
-  if (status_only) {
-    json updated = old;
-    updated["status"] = obj.contains("status") ? obj["status"] : json::object();
-    obj = std::move(updated);
-  } else {
-    obj["metadata"]["uid"] = MetaString(old, "uid");
-    obj["metadata"]["creationTimestamp"] = MetaString(old, "creationTimestamp");
-    obj["kind"] = r.kind;
-    obj["apiVersion"] = r.api_version();
-    if (r.has_status) {
-      if (old.contains("status")) {
-        obj["status"] = old["status"];
-      } else {
-        obj.erase("status");
-      }
-    }
-  }
-  obj["metadata"]["resourceVersion"] = MetaString(old, "resourceVersion");
-  if (obj == old) return {200, old};
-  return {200, CommitLocked(r, key, std::move(obj))};
+  return CommitUpdateLocked(r, key, ns, old, std::move(obj), status_only);
 }
 
 FakeApiServer::Reply FakeApiServer::HandleDelete(const httplib::Request& req, const ApiResource& r,

@@ -229,6 +229,8 @@ class FakeApiServer {
   // Writes `object` (null: deletes) at `key`, bumping the resourceVersion; returns the object
   // as stored (for a delete: the last state with the new resourceVersion). Requires mu_.
   nlohmann::json CommitLocked(const ApiResource& r, const Key& key, nlohmann::json object);
+  Reply CommitUpdateLocked(const ApiResource& r, const Key& key, const std::string& ns,
+                           const nlohmann::json& old, nlohmann::json object, bool status_only);
   // Consumes one injected conflict for `key`, if any. Requires mu_.
   bool TakeConflictLocked(const Key& key);
   std::string NewUidLocked();
