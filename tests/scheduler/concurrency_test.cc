@@ -292,12 +292,7 @@ class ClusterFixture : public ::testing::Test {
   }
 
   json PutPod(const std::string& name, const json& limits) {
-    auto stored = api_.Put(
-        {{"kind", "Pod"},
-         {"apiVersion", "v1"},
-         {"metadata", {{"name", name}, {"namespace", "default"}}},
-         {"spec",
-          {{"containers", json::array({{{"name", "c"}, {"resources", {{"limits", limits}}}}})}}}});
+    auto stored = api_.Put(testing::PodObject(name, limits));
     EXPECT_TRUE(stored.ok());
     return stored.ok() ? *stored : json();
   }

@@ -47,17 +47,9 @@ class DaemonTest : public ::testing::Test {
   }
 
   nlohmann::json PutPod(const std::string& name, const std::string& mem) {
-    return *api_.Put(
-        {{"kind", "Pod"},
-         {"apiVersion", "v1"},
-         {"metadata", {{"name", name}, {"namespace", "default"}}},
-         {"spec",
-          {{"containers", nlohmann::json::array({{{"name", "c"},
-                                                  {"resources",
-                                                   {{"limits",
-                                                     {{"nvidia.com/gpu", "1"},
-                                                      {"nvidia.com/gpumem", mem},
-                                                      {"nvidia.com/gpucores", "30"}}}}}}})}}}});
+    return *api_.Put(testing::PodObject(
+        name,
+        {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", mem}, {"nvidia.com/gpucores", "30"}}));
   }
 
   nlohmann::json Post(int port, const std::string& path, const nlohmann::json& body) {

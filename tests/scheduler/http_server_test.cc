@@ -41,18 +41,9 @@ class ExtenderServerTest : public ::testing::Test {
   }
 
   nlohmann::json PutPod(const std::string& name) {
-    auto stored = api_.Put(
-        {{"kind", "Pod"},
-         {"apiVersion", "v1"},
-         {"metadata", {{"name", name}, {"namespace", "default"}}},
-         {"spec",
-          {{"containers", nlohmann::json::array({{{"name", "c"},
-                                                  {"resources",
-                                                   {{"limits",
-                                                     {{"nvidia.com/gpu", "1"},
-                                                      {"nvidia.com/gpumem", "3000"},
-                                                      {"nvidia.com/gpucores", "30"}}}}}}})}}}});
-    return *stored;
+    return *api_.Put(testing::PodObject(
+        name,
+        {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "3000"}, {"nvidia.com/gpucores", "30"}}));
   }
 
   nlohmann::json Post(const std::string& path, const nlohmann::json& body) {

@@ -7,6 +7,7 @@
 
 #include "device/device.h"
 #include "kube/client.h"
+#include "nlohmann/json.hpp"
 
 namespace hami::scheduler::testing {
 
@@ -20,6 +21,18 @@ inline DeviceInfo TestDevice(const std::string& id, int32_t mem_mib = 16384) {
   d.type = "NVIDIA-Tesla T4";
   d.health = true;
   return d;
+}
+
+// A v1 Pod object in namespace "default" with one container "c" whose resources.limits are
+// `limits` (as stored through FakeApiServer::Put).
+inline nlohmann::json PodObject(const std::string& name, nlohmann::json limits) {
+  return {
+      {"kind", "Pod"},
+      {"apiVersion", "v1"},
+      {"metadata", {{"name", name}, {"namespace", "default"}}},
+      {"spec",
+       {{"containers", nlohmann::json::array(
+                           {{{"name", "c"}, {"resources", {{"limits", std::move(limits)}}}}})}}}};
 }
 
 // A curl client for the fake API server at `url` with `attempts` tries per request and no
