@@ -143,6 +143,27 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
   return std::nullopt;
 }
 
+bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
+                           const ContainerDeviceRequest& request, const DeviceSelectors& selectors,
+                           bool mutex_policy, FitFailure* failure) {
+  if (failure) failure->total_devices = static_cast<int32_t>(devices.size());
+  if (request.count <= 0) return true;
+  if (static_cast<size_t>(request.count) > devices.size()) {
+    if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
+    return false;
+  }
+  int32_t passing = 0;
+  for (const DeviceUsage& device : devices) {
+    if (auto reason = CheckDevice(device, request, selectors, mutex_policy)) {
+      if (failure) failure->Add(*reason);
+      continue;
+    }
+    if (++passing == request.count) return true;
+  }
+  if (failure) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
+  return false;
+}
+
 void ApplyDemand(DeviceUsage& device, const ResolvedDemand& demand, int sign) {
   device.used += sign;
   device.used_mem_mib += sign * demand.memory_mib;

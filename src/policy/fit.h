@@ -78,6 +78,15 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
                                              const DeviceSelectors& selectors, bool mutex_policy,
                                              FitFailure* failure);
 
+// FitContainer's verdict without choosing devices: whether at least `request.count` devices
+// pass CheckDevice. Without `selectors.numa_bind` the verdict and, on failure, `failure` are
+// the same as FitContainer's under every order (a failing walk visits every device), so a
+// policy can rank nodes before it pays for ordering the devices of the one it picks.
+// Must not be used with numa_bind (NUMA runs depend on the order).
+bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
+                           const ContainerDeviceRequest& request, const DeviceSelectors& selectors,
+                           bool mutex_policy, FitFailure* failure);
+
 // Adds (sign = +1) or removes (sign = -1) a request's resolved demand on a device.
 void ApplyDemand(DeviceUsage& device, const ResolvedDemand& demand, int sign);
 

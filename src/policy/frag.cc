@@ -194,9 +194,10 @@ int FragModel::KindOf(int node_index, const NodeState& node) {
     node_cache_.resize(static_cast<size_t>(node_index) + 1);
   }
   NodeCache& cache = node_cache_[static_cast<size_t>(node_index)];
-  // Kinds depend only on static device facts; re-derive only when the device list changes.
-  if (cache.kind >= 0 && cache.device_count == node.devices.size()) return cache.kind;
-  cache.device_count = node.devices.size();
+  // Kinds depend only on static device facts, but a slot may hold another node (or changed
+  // devices) under a new generation: re-derive then.
+  if (cache.kind >= 0 && cache.kind_generation == node.generation) return cache.kind;
+  cache.kind_generation = node.generation;
   std::string key;
   for (const DeviceUsage& d : node.devices) {
     key += d.info.type + '\x1f' + std::to_string(d.info.devmem_mib) + '\x1f' +
@@ -355,11 +356,11 @@ double FragModel::StrandedMilli(int64_t free_milli, int64_t cpu_free_milli,
   return static_cast<double>(free_milli) - feedable;
 }
 
-void FragModel::UpdateTypePressure(std::span<const NodeState> nodes) {
+void FragModel::UpdateTypePressure(NodeList nodes) {
   std::vector<double> kind_capacity(kinds_.size(), 0.0);
   double total_capacity = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const size_t kind = static_cast<size_t>(KindOf(static_cast<int>(i), nodes[i]));
+    const size_t kind = static_cast<size_t>(KindOf(static_cast<int>(nodes.Slot(i)), nodes[i]));
     if (kind >= kind_capacity.size()) kind_capacity.resize(kinds_.size(), 0.0);
     const double capacity = 1000.0 * static_cast<double>(nodes[i].devices.size());
     kind_capacity[kind] += capacity;
@@ -538,8 +539,7 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
   return finish();
 }
 
-PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
-                                   bool collect_reasons) {
+PlacementOutcome FragPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
   if (pod.node_policy) {
     // The pod's own hami.io/node-scheduler-policy wins over our ranking: the user asked for
     // HAMi's binpack or spread explicitly.
@@ -561,7 +561,8 @@ PlacementOutcome FragPolicy::Place(const PodRequest& pod, std::span<const NodeSt
     }
     double score = 0;
     FitFailure failure;
-    if (!BestOnNode(pod, static_cast<int>(i), node, &score, collect_reasons ? &failure : nullptr)) {
+    if (!BestOnNode(pod, static_cast<int>(nodes.Slot(i)), node, &score,
+                    collect_reasons ? &failure : nullptr)) {
       if (collect_reasons)
         outcome.failed_nodes.emplace_back(static_cast<int>(i), failure.ToString());
       continue;

@@ -54,7 +54,8 @@ struct GpuFreeState {
 };
 
 // Expected fragmentation of nodes for a target workload. Caches per-node values by
-// (node index, generation): callers must bump NodeState::generation on every change.
+// (node index, generation), where the index is the node's slot (NodeList::Slot): callers must
+// give every node state a generation no other node state has and change it on every change.
 class FragModel {
  public:
   explicit FragModel(const std::vector<TargetPod>& targets);
@@ -77,7 +78,7 @@ class FragModel {
   // weight × milli-GPUs per pod / (milli-GPUs of all nodes satisfying the class), scaled by
   // the cluster's capacity. High pressure = capacity that constrained pods cannot find
   // elsewhere. Cost O(nodes + kinds × classes).
-  void UpdateTypePressure(std::span<const NodeState> nodes);
+  void UpdateTypePressure(NodeList nodes);
   // The pressure of the node's kind (0 before UpdateTypePressure or for unseen kinds).
   double TypePressure(int node_index, const NodeState& node);
 
@@ -110,7 +111,7 @@ class FragModel {
     uint64_t generation = 0;
     bool valid = false;
     int kind = -1;
-    size_t device_count = 0;
+    uint64_t kind_generation = 0;
     double frag = 0;
   };
 
@@ -168,8 +169,7 @@ class FragPolicy : public PlacementPolicy {
  public:
   FragPolicy(std::string name, const std::vector<TargetPod>& targets, FragPolicyOptions options);
   std::string_view name() const override { return name_; }
-  PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
-                         bool collect_reasons) override;
+  PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
 
   FragModel& model() { return model_; }
 

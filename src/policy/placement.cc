@@ -57,6 +57,25 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
   return result;
 }
 
+bool PodFits(const NodeState& node, const PodRequest& pod, const GpuPolicy& gpu_policy,
+             FitFailure* failure) {
+  const ContainerDeviceRequest* only = nullptr;
+  int asking = 0;
+  for (const ContainerDeviceRequest& request : pod.containers) {
+    if (request.count > 0) {
+      only = &request;
+      ++asking;
+    }
+  }
+  if (asking == 0) return true;
+  if (asking > 1 || pod.selectors.numa_bind) {
+    return FitPod(node, pod, gpu_policy, failure).has_value();
+  }
+  // One container sees the node as it is (init or app alike), so no usage copy either.
+  return ContainerFitsAnyOrder(node.devices, *only, pod.selectors,
+                               gpu_policy.Has(GpuPolicyKey::kMutex), failure);
+}
+
 bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
                       const std::vector<std::vector<int>>& devices_per_container) {
   if (devices_per_container.size() != pod.containers.size()) return false;
@@ -152,8 +171,7 @@ PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
 HamiPolicy::HamiPolicy(std::string name, NodePolicy node_policy, GpuPolicy gpu_policy)
     : name_(std::move(name)), node_policy_(node_policy), gpu_policy_(std::move(gpu_policy)) {}
 
-PlacementOutcome HamiPolicy::Place(const PodRequest& pod, std::span<const NodeState> nodes,
-                                   bool collect_reasons) {
+PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
   PlacementOutcome outcome;
   const NodePolicy node_policy = pod.node_policy.value_or(node_policy_);
   const GpuPolicy& gpu_policy = pod.gpu_policy ? *pod.gpu_policy : gpu_policy_;
@@ -165,8 +183,7 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, std::span<const NodeSt
       continue;
     }
     FitFailure failure;
-    auto fit = FitPod(node, pod, gpu_policy, collect_reasons ? &failure : nullptr);
-    if (!fit) {
+    if (!PodFits(node, pod, gpu_policy, collect_reasons ? &failure : nullptr)) {
       if (collect_reasons)
         outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
       continue;
@@ -183,7 +200,14 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, std::span<const NodeSt
         better = node.name < nodes[static_cast<size_t>(outcome.placement->node_index)].name;
       }
     }
-    if (better) outcome.placement = Placement{static_cast<int>(n), std::move(*fit), score};
+    if (better) outcome.placement = Placement{static_cast<int>(n), {}, score};
+  }
+  // Devices are chosen (ordered by the GPU policy) on the winning node only.
+  if (outcome.placement) {
+    auto fit = FitPod(nodes[static_cast<size_t>(outcome.placement->node_index)], pod, gpu_policy,
+                      nullptr);
+    if (!fit) return PlacementOutcome{std::nullopt, std::move(outcome.failed_nodes)};  // unreachable
+    outcome.placement->container_devices = std::move(*fit);
   }
   return outcome;
 }

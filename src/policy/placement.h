@@ -65,11 +65,34 @@ struct PlacementOutcome {
   std::vector<std::pair<int, std::string>> failed_nodes;
 };
 
+// The nodes a policy chooses from: all of `all`, or only the positions listed in `picks` (the
+// extender's candidates out of its mirror of every node), so that a subset costs no copy.
+// Placement::node_index and failed_nodes count positions in this list.
+class NodeList {
+ public:
+  NodeList(std::span<const NodeState> all) : all_(all) {}            // NOLINT: implicit
+  NodeList(const std::vector<NodeState>& all) : all_(all) {}         // NOLINT: implicit
+  NodeList(std::span<const NodeState> all, std::span<const uint32_t> picks)
+      : all_(all), picks_(picks), picked_(true) {}
+
+  size_t size() const { return picked_ ? picks_.size() : all_.size(); }
+  bool empty() const { return size() == 0; }
+  const NodeState& operator[](size_t i) const { return all_[Slot(i)]; }
+  // Where entry i sits in the underlying storage: stable across calls while the caller keeps
+  // its storage, so policies key per-node caches by it (with NodeState::generation).
+  size_t Slot(size_t i) const { return picked_ ? picks_[i] : i; }
+
+ private:
+  std::span<const NodeState> all_;
+  std::span<const uint32_t> picks_;
+  bool picked_ = false;
+};
+
 class PlacementPolicy {
  public:
   virtual ~PlacementPolicy() = default;
   virtual std::string_view name() const = 0;
-  virtual PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
+  virtual PlacementOutcome Place(const PodRequest& pod, NodeList nodes,
                                  bool collect_reasons) = 0;
 };
 
@@ -82,6 +105,12 @@ bool HostFits(const NodeState& node, const PodRequest& pod);
 std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const PodRequest& pod,
                                                     const GpuPolicy& gpu_policy,
                                                     FitFailure* failure);
+
+// FitPod's verdict (and, on failure, its `failure`) without the device choice. Pods with one
+// device-asking container and no NUMA binding skip ordering the devices (see
+// ContainerFitsAnyOrder); others run FitPod.
+bool PodFits(const NodeState& node, const PodRequest& pod, const GpuPolicy& gpu_policy,
+             FitFailure* failure);
 
 // Checks that `devices_per_container` is a placement HAMi's rules allow on `node` (each
 // device passes CheckDevice given the usage before it, no device twice in one container).
@@ -124,8 +153,7 @@ class HamiPolicy : public PlacementPolicy {
  public:
   HamiPolicy(std::string name, NodePolicy node_policy, GpuPolicy gpu_policy);
   std::string_view name() const override { return name_; }
-  PlacementOutcome Place(const PodRequest& pod, std::span<const NodeState> nodes,
-                         bool collect_reasons) override;
+  PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
 
  private:
   std::string name_;

@@ -75,10 +75,11 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   // a new decision is written the pod's annotations still name them, so it is kept.
   std::optional<PodAllocation> previous = ledger_.GetPod(uid);
   ledger_.RemovePod(uid);
+  SyncMirrorLocked();
+  std::vector<uint32_t> picks;
   std::vector<std::string> unknown;
-  std::vector<policy::NodeState> subset;
-  const std::span<const policy::NodeState> nodes =
-      CandidatesLocked(*args.node_names, &unknown, &subset);
+  CandidatesLocked(*args.node_names, &picks, &unknown);
+  const policy::NodeList nodes(mirror_, picks);
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
   policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
   for (const auto& [index, reason] : outcome.failed_nodes) {
@@ -116,58 +117,52 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   return decision;
 }
 
-std::span<const policy::NodeState> FilterCore::CandidatesLocked(
-    const std::vector<std::string>& names, std::vector<std::string>* unknown,
-    std::vector<policy::NodeState>* subset) {
-  std::vector<size_t> wanted;
-  wanted.reserve(names.size());
-  for (const std::string& name : names) {
-    auto it = mirror_index_.find(name);
-    size_t index;
-    if (it == mirror_index_.end()) {
-      policy::NodeState fresh;
-      if (!ledger_.Refresh(name, &fresh)) {
-        unknown->push_back(name);
-        continue;
-      }
-      index = mirror_.size();
+void FilterCore::SyncMirrorLocked() {
+  for (const std::string& name : ledger_.ChangedSince(synced_to_, &synced_to_)) {
+    auto it = slot_of_.find(name);
+    if (it != slot_of_.end()) {
+      if (ledger_.Refresh(name, &mirror_[it->second])) continue;
+      // Gone (or no devices left): free the slot.
+      mirror_[it->second] = policy::NodeState{};
+      free_slots_.push_back(it->second);
+      slot_of_.erase(it);
+      last_valid_ = false;
+      continue;
+    }
+    policy::NodeState fresh;
+    if (!ledger_.Refresh(name, &fresh)) continue;
+    uint32_t slot;
+    if (free_slots_.empty()) {
+      slot = static_cast<uint32_t>(mirror_.size());
       mirror_.push_back(std::move(fresh));
-      mirror_index_.emplace(name, index);
     } else {
-      index = it->second;
-      if (!ledger_.Refresh(name, &mirror_[index])) {
-        // Gone from the ledger: drop it from the mirror (swap with the last entry).
-        const size_t last = mirror_.size() - 1;
-        if (index != last) {
-          mirror_[index] = std::move(mirror_[last]);
-          mirror_index_[mirror_[index].name] = index;
-        }
-        mirror_.pop_back();
-        mirror_index_.erase(name);
-        unknown->push_back(name);
-        continue;
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+      mirror_[slot] = std::move(fresh);
+    }
+    slot_of_.emplace(name, slot);
+    last_valid_ = false;
+  }
+}
+
+void FilterCore::CandidatesLocked(const std::vector<std::string>& names,
+                                  std::vector<uint32_t>* picks, std::vector<std::string>* unknown) {
+  if (!last_valid_ || names != last_names_) {
+    last_names_ = names;
+    last_picks_.clear();
+    last_unknown_.clear();
+    for (const std::string& name : names) {
+      auto it = slot_of_.find(name);
+      if (it == slot_of_.end()) {
+        last_unknown_.push_back(name);
+      } else {
+        last_picks_.push_back(it->second);
       }
     }
-    wanted.push_back(index);
+    last_valid_ = true;
   }
-  // A swap-pop above may have moved an index already collected; and duplicate names would
-  // double-count. Both are rare: take the safe copy then.
-  std::vector<bool> seen(mirror_.size(), false);
-  bool exact = wanted.size() == mirror_.size();
-  for (size_t index : wanted) {
-    if (index >= mirror_.size() || seen[index]) {
-      exact = false;
-      break;
-    }
-    seen[index] = true;
-  }
-  if (exact) return mirror_;
-  subset->clear();
-  for (const std::string& name : names) {
-    auto it = mirror_index_.find(name);
-    if (it != mirror_index_.end()) subset->push_back(mirror_[it->second]);
-  }
-  return *subset;
+  *picks = last_picks_;
+  *unknown = last_unknown_;
 }
 
 FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vendor,

@@ -57,21 +57,30 @@ class FilterCore {
   FilterDecision Simulate(const ExtenderArgs& args, const Vendor& vendor,
                           const policy::PodRequest& request);
 
-  // The candidate nodes' states for one decision: the persistent mirror itself when the
-  // candidates are exactly the mirrored nodes (the usual case: kube-scheduler sends every
-  // feasible node), else a copy of the subset. Unknown names go to `unknown`.
-  std::span<const policy::NodeState> CandidatesLocked(const std::vector<std::string>& names,
-                                                      std::vector<std::string>* unknown,
-                                                      std::vector<policy::NodeState>* subset);
+  // Brings the mirror up to date with the ledger (only nodes changed since the last sync).
+  void SyncMirrorLocked();
+  // The candidates as mirror slots; unknown names go to `unknown`. Reuses the previous
+  // answer when kube-scheduler sends the same names again (the usual case: every node).
+  void CandidatesLocked(const std::vector<std::string>& names, std::vector<uint32_t>* picks,
+                        std::vector<std::string>* unknown);
 
   const VendorRegistry& registry_;
   UsageLedger& ledger_;
   std::mutex mu_;
   std::unique_ptr<policy::PlacementPolicy> policy_;  // GUARDED_BY(mu_)
-  // Node states kept between decisions and refreshed per node only when the ledger changed
-  // it, so a decision does not copy every node of a large cluster. GUARDED_BY(mu_)
+  // Every ledger node's state, kept between decisions and refreshed per node only when the
+  // ledger changed it, so a decision neither copies nor looks up every node of a large
+  // cluster. A removed node leaves an empty slot that a later node reuses; slots never move,
+  // so policies may cache per slot. GUARDED_BY(mu_)
   std::vector<policy::NodeState> mirror_;
-  std::unordered_map<std::string, size_t> mirror_index_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, uint32_t> slot_of_;  // GUARDED_BY(mu_)
+  std::vector<uint32_t> free_slots_;                   // GUARDED_BY(mu_)
+  uint64_t synced_to_ = 0;                             // GUARDED_BY(mu_), ledger version
+  // The last candidate list and its resolution; valid until a node joins or leaves the mirror.
+  std::vector<std::string> last_names_;   // GUARDED_BY(mu_)
+  std::vector<uint32_t> last_picks_;      // GUARDED_BY(mu_)
+  std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
+  bool last_valid_ = false;               // GUARDED_BY(mu_)
 };
 
 }  // namespace hami::scheduler

@@ -32,14 +32,14 @@ void UsageLedger::SetNodeDevices(const std::string& node, const std::string& ven
   } else {
     entry.record.devices_by_vendor[vendor] = std::move(devices);
   }
-  entry.generation = next_generation_++;
+  TouchLocked(node, entry);
 }
 
 void UsageLedger::SetCordoned(const std::string& node, std::set<std::string> uuids) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeEntry& entry = nodes_[node];
   entry.record.cordoned_uuids = std::move(uuids);
-  entry.generation = next_generation_++;
+  TouchLocked(node, entry);
 }
 
 void UsageLedger::RemoveNode(const std::string& node) {
@@ -48,11 +48,17 @@ void UsageLedger::RemoveNode(const std::string& node) {
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return;
   std::set<std::string> pods = std::move(it->second.pod_uids);
+  changes_.erase(it->second.generation);
   nodes_.erase(it);
   if (!pods.empty()) {
     NodeEntry& placeholder = nodes_[node];
     placeholder.pod_uids = std::move(pods);
-    placeholder.generation = next_generation_++;
+    TouchLocked(node, placeholder);
+  } else {
+    // Readers of ChangedSince must still learn that the node went away.
+    const uint64_t generation = next_generation_++;
+    changes_[generation] = node;
+    removed_[node] = generation;
   }
 }
 
@@ -78,12 +84,12 @@ void UsageLedger::AddPod(PodAllocation allocation) {
     auto node = nodes_.find(old->second.node);
     if (node != nodes_.end()) {
       node->second.pod_uids.erase(old->first);
-      node->second.generation = next_generation_++;
+      TouchLocked(node->first, node->second);
     }
   }
   NodeEntry& entry = nodes_[allocation.node];
   entry.pod_uids.insert(allocation.uid);
-  entry.generation = next_generation_++;
+  TouchLocked(allocation.node, entry);
   const std::string uid = allocation.uid;
   pods_[uid] = std::move(allocation);
 }
@@ -95,7 +101,7 @@ bool UsageLedger::RemovePod(const std::string& uid) {
   auto node = nodes_.find(it->second.node);
   if (node != nodes_.end()) {
     node->second.pod_uids.erase(uid);
-    node->second.generation = next_generation_++;
+    TouchLocked(node->first, node->second);
   }
   pods_.erase(it);
   return true;
@@ -118,6 +124,27 @@ std::vector<PodAllocation> UsageLedger::Pods() const {
   std::vector<PodAllocation> out;
   out.reserve(pods_.size());
   for (const auto& [uid, pod] : pods_) out.push_back(pod);
+  return out;
+}
+
+void UsageLedger::TouchLocked(const std::string& name, NodeEntry& entry) {
+  changes_.erase(entry.generation);
+  entry.generation = next_generation_++;
+  changes_[entry.generation] = name;
+  auto removed = removed_.find(name);
+  if (removed != removed_.end()) {
+    changes_.erase(removed->second);
+    removed_.erase(removed);
+  }
+}
+
+std::vector<std::string> UsageLedger::ChangedSince(uint64_t since, uint64_t* now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (auto it = changes_.upper_bound(since); it != changes_.end(); ++it) {
+    out.push_back(it->second);
+  }
+  *now = next_generation_ - 1;
   return out;
 }
 

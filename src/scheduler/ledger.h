@@ -85,6 +85,11 @@ class UsageLedger {
   // `state` untouched, when the node is unknown or has no devices.
   bool Refresh(const std::string& node, policy::NodeState* state) const;
 
+  // Names of the nodes that changed (devices, cordon, pods, removal) after `since`, where
+  // `since` is a `*now` an earlier call returned (0 = every node the ledger holds or
+  // removed). Lets a reader keep node states current by refreshing only what changed.
+  std::vector<std::string> ChangedSince(uint64_t since, uint64_t* now) const;
+
   // The largest registered device memory (MiB) over all nodes; 0 when none.
   int64_t MaxDeviceMemoryMib() const;
 
@@ -101,6 +106,8 @@ class UsageLedger {
     // decision changes one, so most snapshots reuse the previous build.
     mutable std::shared_ptr<const policy::NodeState> built;
   };
+  // Gives the node a new generation and records it as changed.
+  void TouchLocked(const std::string& name, NodeEntry& entry);
   policy::NodeState BuildLocked(const std::string& name, const NodeEntry& entry) const;
   const policy::NodeState& CachedLocked(const std::string& name, const NodeEntry& entry) const;
 
@@ -108,6 +115,10 @@ class UsageLedger {
   std::map<std::string, NodeEntry> nodes_;     // GUARDED_BY(mu_)
   std::map<std::string, PodAllocation> pods_;  // GUARDED_BY(mu_), by uid
   uint64_t next_generation_ = 1;               // GUARDED_BY(mu_)
+  // Change journal: each node's latest generation -> its name, plus removed nodes' last
+  // generation (dropped when the name comes back). GUARDED_BY(mu_)
+  std::map<uint64_t, std::string> changes_;
+  std::map<std::string, uint64_t> removed_;
 };
 
 }  // namespace hami::scheduler

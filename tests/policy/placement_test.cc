@@ -214,5 +214,58 @@ TEST_P(NeverOvercommitTest, RandomClustersAndPods) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, NeverOvercommitTest, ::testing::Range(1, 41));
 
+// Property: PodFits (which skips ordering devices where it can) gives FitPod's verdict and,
+// on failure, FitPod's exact reason string, for random usage, requests, selectors and policies.
+TEST(PodFitsTest, AgreesWithFitPodOnRandomNodes) {
+  std::mt19937_64 rng(7);
+  auto uniform = [&](int lo, int hi) {
+    return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1));
+  };
+  const char* types[] = {"NVIDIA-Tesla T4", "NVIDIA-A100"};
+  const GpuPolicy policies[] = {GpuPolicy{{GpuPolicyKey::kSpread}},
+                                GpuPolicy{{GpuPolicyKey::kBinpack}},
+                                GpuPolicy{{GpuPolicyKey::kMutex}},
+                                GpuPolicy{{GpuPolicyKey::kBinpack, GpuPolicyKey::kNuma}}};
+  int fits = 0, fails = 0;
+  for (int round = 0; round < 20000; ++round) {
+    NodeState node = Node("n", {});
+    const int gpus = uniform(0, 8);
+    for (int g = 0; g < gpus; ++g) {
+      DeviceUsage d = Gpu("GPU-" + std::to_string(g), g, uniform(1, 4) * 8192,
+                          types[uniform(0, 1)], uniform(0, 1));
+      d.info.count = uniform(1, 4);
+      d.info.health = uniform(0, 9) != 0;
+      d.cordoned = uniform(0, 19) == 0;
+      d.used = uniform(0, d.info.count);
+      d.used_mem_mib = d.used == 0 ? 0 : uniform(0, d.info.devmem_mib);
+      d.used_cores = d.used == 0 ? 0 : uniform(0, 100);
+      node.devices.push_back(d);
+    }
+    PodRequest pod;
+    const int containers = uniform(1, 3);
+    for (int c = 0; c < containers; ++c) {
+      pod.containers.push_back(
+          Req(uniform(0, 3) == 0 ? 0 : uniform(1, 4), uniform(0, 20000), uniform(0, 100)));
+    }
+    pod.init_containers = uniform(0, containers - 1);
+    if (uniform(0, 4) == 0) pod.selectors.use_types = {"T4"};
+    if (uniform(0, 9) == 0) pod.selectors.nouse_uuids = {"GPU-1"};
+    pod.selectors.numa_bind = uniform(0, 4) == 0;
+    const GpuPolicy& policy = policies[uniform(0, 3)];
+    FitFailure fast, full;
+    const bool fast_fits = PodFits(node, pod, policy, &fast);
+    const bool full_fits = FitPod(node, pod, policy, &full).has_value();
+    ASSERT_EQ(fast_fits, full_fits) << "round " << round;
+    if (!full_fits) {
+      ASSERT_EQ(fast.ToString(), full.ToString()) << "round " << round;
+      ++fails;
+    } else {
+      ++fits;
+    }
+  }
+  EXPECT_GT(fits, 1000);  // both verdicts are well exercised
+  EXPECT_GT(fails, 1000);
+}
+
 }  // namespace
 }  // namespace hami::policy

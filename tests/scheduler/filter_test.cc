@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <thread>
 
 #include "device/codec.h"
@@ -106,6 +107,66 @@ TEST_F(FilterCoreTest, CandidateSubsetsVanishingNodesAndDuplicatesStayCorrect) {
     for (const auto& d : node.devices) used += d.used_mem_mib;
   }
   EXPECT_EQ(used, static_cast<int64_t>(ledger_.PodCount()) * 1000);
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+// Property: the persistent node mirror never goes stale. After random ledger changes (nodes
+// joining, leaving, re-registering, pods coming and going) and random candidate lists, a
+// long-lived core decides exactly as a fresh core that builds every node from the ledger.
+TEST_F(FilterCoreTest, LongLivedMirrorDecidesLikeAFreshCore) {
+  std::mt19937_64 rng(3);
+  auto uniform = [&](int lo, int hi) {
+    return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1));
+  };
+  auto make_core = [&]() {
+    return std::make_unique<FilterCore>(
+        registry_, ledger_,
+        std::make_unique<policy::HamiPolicy>("hami-default", policy::NodePolicy::kBinpack,
+                                             policy::GpuPolicy{}));
+  };
+  auto long_lived = make_core();
+  int next_pod = 0;
+  for (int step = 0; step < 400; ++step) {
+    const std::string node = "node-" + std::to_string(uniform(0, 9));
+    switch (uniform(0, 4)) {
+      case 0:
+        ledger_.RemoveNode(node);
+        break;
+      case 1: {
+        std::vector<DeviceInfo> devices;
+        for (int g = uniform(1, 4); g > 0; --g) {
+          devices.push_back(Dev("GPU-" + node + "-" + std::to_string(g), uniform(1, 4) * 4096));
+        }
+        ledger_.SetNodeDevices(node, "NVIDIA", devices);
+        break;
+      }
+      default: {
+        // A pod decided by the long-lived core and kept (or, sometimes, ended).
+        const std::string uid = "kept-" + std::to_string(next_pod++);
+        FilterDecision d = long_lived->Filter(
+            Args(Pod(uid, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "2000"}}),
+                 {"node-0", "node-1", "node-2", "node-3", "node-4", "node-5", "node-6", "node-7",
+                  "node-8", "node-9"}),
+            0);
+        if (d.pod_uid && uniform(0, 3) == 0) ledger_.RemovePod(uid);
+        break;
+      }
+    }
+    std::vector<std::string> candidates;
+    for (int n = 0; n < 10; ++n) {
+      if (uniform(0, 2) != 0) candidates.push_back("node-" + std::to_string(n));
+    }
+    const nlohmann::json probe =
+        Pod("probe", {{"nvidia.com/gpu", std::to_string(uniform(1, 2))},
+                      {"nvidia.com/gpumem", std::to_string(uniform(1, 8) * 1000)}});
+    FilterDecision a = long_lived->Filter(Args(probe, candidates), 0);
+    if (a.pod_uid) long_lived->Forget(*a.pod_uid);
+    FilterDecision b = make_core()->Filter(Args(probe, candidates), 0);
+    if (b.pod_uid) long_lived->Forget(*b.pod_uid);
+    ASSERT_EQ(a.result.node_names, b.result.node_names) << "step " << step;
+    ASSERT_EQ(a.result.failed_nodes, b.result.failed_nodes) << "step " << step;
+    ASSERT_EQ(a.pod_patch, b.pod_patch) << "step " << step;
+  }
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <thread>
 
 #include "device/config.h"
@@ -101,6 +103,38 @@ TEST(UsageLedgerTest, GenerationChangesWithEveryChange) {
   auto states = ledger.Snapshot(names, nullptr);
   EXPECT_NE(states[0].generation, g1);
   EXPECT_TRUE(states[0].devices[0].cordoned);
+}
+
+TEST(UsageLedgerTest, ChangedSinceListsEachChangedNodeOnce) {
+  UsageLedger ledger;
+  uint64_t v0 = 0;
+  EXPECT_TRUE(ledger.ChangedSince(0, &v0).empty());
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  ledger.SetNodeDevices("n2", "NVIDIA", {Dev("GPU-b")});
+  uint64_t v1 = 0;
+  EXPECT_EQ(ledger.ChangedSince(v0, &v1), (std::vector<std::string>{"n1", "n2"}));
+  uint64_t same = 0;
+  EXPECT_TRUE(ledger.ChangedSince(v1, &same).empty());
+  EXPECT_EQ(same, v1);
+  ledger.AddPod(Pod("u1", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));
+  ledger.AddPod(Pod("u2", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));  // n2 twice: listed once
+  uint64_t v2 = 0;
+  EXPECT_EQ(ledger.ChangedSince(v1, &v2), (std::vector<std::string>{"n2"}));
+  // A removal is a change too, and stays visible until the name comes back.
+  ledger.RemoveNode("n1");
+  uint64_t v3 = 0;
+  EXPECT_EQ(ledger.ChangedSince(v2, &v3), (std::vector<std::string>{"n1"}));
+  EXPECT_EQ(ledger.ChangedSince(0, &v3), (std::vector<std::string>{"n2", "n1"}));
+  ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
+  uint64_t v4 = 0;
+  EXPECT_EQ(ledger.ChangedSince(v3, &v4), (std::vector<std::string>{"n1"}));
+  EXPECT_EQ(ledger.ChangedSince(0, &v4).size(), 2u);
+  // Moving a pod changes both nodes.
+  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
+  uint64_t v5 = 0;
+  auto moved = ledger.ChangedSince(v4, &v5);
+  std::sort(moved.begin(), moved.end());
+  EXPECT_EQ(moved, (std::vector<std::string>{"n1", "n2"}));
 }
 
 TEST(UsageLedgerTest, PodsSurviveTheirNodeGoingAwayAndComingBack) {
