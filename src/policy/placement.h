@@ -33,6 +33,10 @@ struct NodeState {
   int64_t memory_free_mib = kUnknownHostResource;
   // Bumped by every change to this node; policies may cache derived values per generation.
   uint64_t generation = 0;
+  // The extender's view: a pod decided for this node is still being bound or allocated, so
+  // the node lock is (or soon will be) taken. Policies ignore it; the extender prefers other
+  // nodes while it is set.
+  bool allocation_in_flight = false;
 };
 
 struct PodRequest {

@@ -60,6 +60,7 @@ void SchedulerDaemon::RegistrationPass() {
 Status SchedulerDaemon::StartMetricsServer() {
   if (options_.metrics_port < 0) return Status::Ok();
   metrics_server_ = std::make_unique<httplib::Server>();
+  metrics_server_->set_tcp_nodelay(true);
   metrics_server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.Render(ledger_), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -79,9 +79,26 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   std::vector<uint32_t> picks;
   std::vector<std::string> unknown;
   CandidatesLocked(*args.node_names, &picks, &unknown);
-  const policy::NodeList nodes(mirror_, picks);
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
-  policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
+  // Prefer nodes with no allocation in flight: their node lock is free, so the bind does not
+  // fail on contention, and a burst of pods that the policy would all send to one node (binpack)
+  // spreads over the next best nodes instead of queueing on that node's lock until the device
+  // plugin releases it. Only when none of them fits are busy nodes considered.
+  std::vector<uint32_t> idle;
+  idle.reserve(picks.size());
+  for (uint32_t slot : picks) {
+    if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
+  }
+  policy::PlacementOutcome outcome;
+  std::span<const uint32_t> considered = picks;
+  if (!idle.empty() && idle.size() < picks.size()) {
+    outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/true);
+    if (outcome.placement) considered = idle;
+  }
+  if (!outcome.placement) {
+    outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/true);
+  }
+  const policy::NodeList nodes(mirror_, considered);
   for (const auto& [index, reason] : outcome.failed_nodes) {
     decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
   }
@@ -97,6 +114,7 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   allocation.name = std::string(pod.Name());
   allocation.node = chosen.name;
   allocation.init_containers = request.init_containers;
+  allocation.in_flight = true;  // until the device plugin reports the bind-phase
   const PodDevices devices =
       policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
   allocation.by_vendor[std::string(vendor->CommonWord())] = devices;

@@ -12,6 +12,7 @@ namespace hami::scheduler {
 namespace {
 
 constexpr char kJson[] = "application/json";
+constexpr size_t kWorkerThreads = 64;
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -35,6 +36,9 @@ ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeCli
     server_ = std::make_unique<httplib::Server>();
   }
   server_->set_payload_max_length(kMaxExtenderBodyBytes);
+  // Responses go out as header and body writes; with Nagle on, the body waits for the
+  // client's delayed ACK (40 ms) on every keep-alive request.
+  server_->set_tcp_nodelay(true);
   Routes();
 }
 
@@ -108,6 +112,10 @@ std::string ExtenderServer::BindImpl(const std::string& body) {
 }
 
 void ExtenderServer::Routes() {
+  // kube-scheduler binds in parallel goroutines over keep-alive connections, and each open
+  // connection holds a worker; httplib's default pool (8) would leave new requests queued
+  // behind idle connections.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   auto empty_body = [](const httplib::Request& req, httplib::Response& res) {
     if (!req.body.empty()) return false;
     res.status = 400;

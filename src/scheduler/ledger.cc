@@ -165,6 +165,7 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
   for (const std::string& uid : entry.pod_uids) {
     auto pod = pods_.find(uid);
     if (pod == pods_.end()) continue;
+    state.allocation_in_flight = state.allocation_in_flight || pod->second.in_flight;
     policy::PodDemandAccumulator demand(state.devices.size());
     for (const auto& [vendor, containers] : pod->second.by_vendor) {
       for (size_t c = 0; c < containers.size(); ++c) {

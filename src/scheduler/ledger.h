@@ -34,6 +34,10 @@ struct PodAllocation {
   std::string node;
   int init_containers = 0;                      // groups [0, init_containers) are init containers
   std::map<std::string, PodDevices> by_vendor;  // vendor key -> per-container devices
+  // Decided or bound, but the device plugin has not finished allocating yet (bind-phase
+  // absent or "allocating" on a pod that is not running): its node lock is, or is about to
+  // be, held.
+  bool in_flight = false;
 
   bool operator==(const PodAllocation&) const = default;
 };

@@ -50,6 +50,11 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
   if (!allocation->has_value()) return Status::Ok();
   if (node.empty()) return InvalidArgument("pod " + pod.Key() + " has an allocation but no node");
   PodAllocation record = std::move(**allocation);
+  auto phase_annotation = annotations.find(kBindPhaseAnnotation);
+  Result<BindPhase> phase = phase_annotation == annotations.end()
+                                ? Result<BindPhase>(BindPhase::kAllocating)
+                                : ParseBindPhase(phase_annotation->second);
+  record.in_flight = phase.ok() && *phase == BindPhase::kAllocating && pod.Phase() != "Running";
   if (InitContainersDone(pod, init_count)) {
     for (auto& [vendor, containers] : record.by_vendor) {
       for (size_t c = 0; c < init_count && c < containers.size(); ++c) containers[c].clear();

@@ -127,15 +127,19 @@ TEST_F(FilterCoreTest, LongLivedMirrorDecidesLikeAFreshCore) {
   auto long_lived = make_core();
   int next_pod = 0;
   for (int step = 0; step < 400; ++step) {
-    const std::string node = "node-" + std::to_string(uniform(0, 9));
+    const int node_number = uniform(0, 9);
+    const std::string node = "node-" + std::to_string(node_number);
     switch (uniform(0, 4)) {
       case 0:
         ledger_.RemoveNode(node);
         break;
       case 1: {
         std::vector<DeviceInfo> devices;
+        // A device keeps its size across registrations (a shrinking device could leave its
+        // pods over capacity, which the scheduler cannot prevent); how many register varies.
         for (int g = uniform(1, 4); g > 0; --g) {
-          devices.push_back(Dev("GPU-" + node + "-" + std::to_string(g), uniform(1, 4) * 4096));
+          devices.push_back(
+              Dev("GPU-" + node + "-" + std::to_string(g), (node_number % 4 + 1) * 4096));
         }
         ledger_.SetNodeDevices(node, "NVIDIA", devices);
         break;
@@ -168,6 +172,38 @@ TEST_F(FilterCoreTest, LongLivedMirrorDecidesLikeAFreshCore) {
     ASSERT_EQ(a.pod_patch, b.pod_patch) << "step " << step;
   }
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+TEST_F(FilterCoreTest, NodesWithAnAllocationInFlightAreUsedLast) {
+  auto pod = [](const std::string& uid, const std::string& mem) {
+    return Pod(uid, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", mem}});
+  };
+  // Binpack prefers node-b (fuller) once it holds a settled pod.
+  PodAllocation settled;
+  settled.uid = "s";
+  settled.node = "node-b";
+  settled.by_vendor["NVIDIA"] = {{{"GPU-b0", "NVIDIA", 8000, 0}}};
+  ledger_.AddPod(settled);
+  FilterDecision first = core_.Filter(Args(pod("u1", "1000"), {"node-a", "node-b"}), 0);
+  ASSERT_TRUE(first.result.node_names.has_value());
+  EXPECT_EQ((*first.result.node_names)[0], "node-b");
+  // u1 is now being bound on node-b: the next pod goes to node-a rather than wait on its lock.
+  FilterDecision second = core_.Filter(Args(pod("u2", "1000"), {"node-a", "node-b"}), 0);
+  ASSERT_TRUE(second.result.node_names.has_value());
+  EXPECT_EQ((*second.result.node_names)[0], "node-a");
+  // A pod only a busy node can take still gets it (the bind may wait, the pod is not refused).
+  FilterDecision only_busy = core_.Filter(Args(pod("u4", "1000"), {"node-b"}), 0);
+  ASSERT_TRUE(only_busy.result.node_names.has_value());
+  EXPECT_EQ((*only_busy.result.node_names)[0], "node-b");
+  // Once the device plugin reports success for every pod there, node-b is preferred again.
+  for (const char* uid : {"u1", "u4"}) {
+    PodAllocation done = *ledger_.GetPod(uid);
+    done.in_flight = false;
+    ledger_.AddPod(done);
+  }
+  FilterDecision after = core_.Filter(Args(pod("u5", "1000"), {"node-a", "node-b"}), 0);
+  ASSERT_TRUE(after.result.node_names.has_value());
+  EXPECT_EQ((*after.result.node_names)[0], "node-b");
 }
 
 TEST_F(FilterCoreTest, PodsWithoutDevicesPassThrough) {

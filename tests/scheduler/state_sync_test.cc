@@ -70,6 +70,25 @@ TEST_F(StateSyncTest, PodsWithAllocationsAreTrackedUntilTheyFinish) {
   EXPECT_EQ(ledger_.PodCount(), 0u);
 }
 
+TEST_F(StateSyncTest, AllocationIsInFlightUntilTheDevicePluginReportsTheBindPhase) {
+  auto in_flight = [&](nlohmann::json pod) {
+    EXPECT_TRUE(ApplyPod(registry_, ledger_, pod).ok());
+    return ledger_.GetPod("u1")->in_flight;
+  };
+  nlohmann::json pod = PodJson("u1", "GPU-a,NVIDIA,3000,30:;");
+  EXPECT_TRUE(in_flight(pod));  // decided, not bound
+  pod["metadata"]["annotations"][kBindPhaseAnnotation] = "allocating";
+  EXPECT_TRUE(in_flight(pod));
+  pod["metadata"]["annotations"][kBindPhaseAnnotation] = "success";
+  EXPECT_FALSE(in_flight(pod));
+  pod["metadata"]["annotations"][kBindPhaseAnnotation] = "failed";
+  EXPECT_FALSE(in_flight(pod));
+  // Running pods allocated long ago (or by a scheduler that never wrote a phase) are settled.
+  pod["metadata"]["annotations"].erase(kBindPhaseAnnotation);
+  pod["status"]["phase"] = "Running";
+  EXPECT_FALSE(in_flight(pod));
+}
+
 TEST_F(StateSyncTest, AnUnannotatedEventDoesNotDropAFreshFilterDecision) {
   PodAllocation decided;
   decided.uid = "u1";
