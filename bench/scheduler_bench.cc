@@ -8,6 +8,7 @@
 #include <chrono>
 #include <random>
 
+#include "bench/bench_cluster.h"
 #include "device/config.h"
 #include "scheduler/filter.h"
 
@@ -24,18 +25,7 @@ void BM_FilterDecision(benchmark::State& state) {
   for (int n = 0; n < node_count; ++n) {
     const std::string name = "node-" + std::to_string(n);
     names.push_back(name);
-    std::vector<DeviceInfo> devices;
-    for (int g = 0; g < 8; ++g) {
-      DeviceInfo d;
-      d.id = "GPU-" + std::to_string(n) + "-" + std::to_string(g) + "-0fc3eda5-e98b-a25b-5b0d";
-      d.index = g;
-      d.count = 10;
-      d.devmem_mib = 32768;
-      d.devcore = 100;
-      d.type = "NVIDIA-A100";
-      d.health = true;
-      devices.push_back(d);
-    }
+    const std::vector<DeviceInfo> devices = bench::EightGpus(n);
     ledger.SetNodeDevices(name, "NVIDIA", devices);
     for (int p = 0; p < 10; ++p) {  // 10 pods per node: 50,000 pods at 5,000 nodes
       PodAllocation pod;

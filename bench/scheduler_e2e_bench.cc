@@ -38,6 +38,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/bench_cluster.h"
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "kube/client.h"
@@ -129,18 +130,7 @@ class Cluster {
     for (int n = 0; n < nodes; ++n) {
       const std::string name = "node-" + std::to_string(n);
       node_names_.push_back(name);
-      std::vector<DeviceInfo> devices;
-      for (int g = 0; g < 8; ++g) {
-        DeviceInfo d;
-        d.id = "GPU-" + std::to_string(n) + "-" + std::to_string(g) + "-0fc3eda5-e98b-a25b-5b0d";
-        d.index = g;
-        d.count = 10;
-        d.devmem_mib = 32768;
-        d.devcore = 100;
-        d.type = "NVIDIA-A100";
-        d.health = true;
-        devices.push_back(d);
-      }
+      const std::vector<DeviceInfo> devices = bench::EightGpus(n);
       nlohmann::json node = {{"kind", "Node"},
                              {"apiVersion", "v1"},
                              {"metadata", {{"name", name}}},
