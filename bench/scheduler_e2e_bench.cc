@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,8 +45,6 @@
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "tests/fakes/fake_apiserver.h"
-
-extern char** environ;
 
 namespace hami {
 namespace {
@@ -168,17 +166,23 @@ class Cluster {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/tmp/hami-e2e-scheduler.log",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const auto start = Clock::now();
-    if (posix_spawn(&pid_, HAMI_SCHEDULER_BIN, &actions, nullptr, argv.data(), environ) != 0) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark, even when it is killed
+      const int devnull = open("/dev/null", O_WRONLY);
+      const int log = open("/tmp/hami-e2e-scheduler.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(devnull, 1);
+      dup2(log, 2);
+      execv(HAMI_SCHEDULER_BIN, argv.data());
+      _exit(127);
+    }
+    if (pid_ < 0) {
       std::fprintf(stderr, "cannot start %s\n", HAMI_SCHEDULER_BIN);
       std::exit(1);
     }
-    posix_spawn_file_actions_destroy(&actions);
+    static pid_t child = pid_;
+    std::atexit([] { kill(child, SIGTERM); });
     httplib::Client http("127.0.0.1", port_);
     for (int i = 0; i < 6000; ++i) {
       auto res = http.Get("/readyz");

@@ -144,6 +144,7 @@ Status Informer::ListAndReplace() {
         if (!item.contains("apiVersion") && !api_version.empty()) {
           item["apiVersion"] = std::string(api_version);
         }
+        if (options_.transform) options_.transform(item);
         std::string key = ObjectKey(item);
         auto [it, inserted] = fresh.insert_or_assign(key, nullptr);
         it->second = std::make_shared<const json>(std::move(item));
@@ -215,6 +216,7 @@ bool Informer::ApplyEvent(WatchEvent&& event, bool* gone, Status* error) {
     return true;
   }
   if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED") return true;
+  if (options_.transform) options_.transform(event.object);
   std::string key = ObjectKey(event.object);
   auto object = std::make_shared<const json>(std::move(event.object));
   ObjectPtr before;

@@ -46,6 +46,10 @@ struct InformerOptions {
   std::chrono::milliseconds backoff_base{250};  // after an error; doubles per failure
   std::chrono::milliseconds backoff_max{30000};
   int64_t page_size = 500;  // LIST limit per page (continue tokens); 0 = one request
+  // Applied to every listed or watched object before it is stored and handed to handlers
+  // (client-go's SetTransform): drop what the consumer never reads, so a cache of 50,000
+  // pods holds only what scheduling needs. Must keep metadata name/namespace/resourceVersion.
+  std::function<void(nlohmann::json& object)> transform;
 };
 
 struct InformerHandlers {

@@ -171,6 +171,17 @@ PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
 HamiPolicy::HamiPolicy(std::string name, NodePolicy node_policy, GpuPolicy gpu_policy)
     : name_(std::move(name)), node_policy_(node_policy), gpu_policy_(std::move(gpu_policy)) {}
 
+double HamiPolicy::CachedNodeScore(size_t slot, const NodeState& node) {
+  if (node.generation == 0) return NodeScore(node.devices);  // caller does not track changes
+  if (slot >= score_cache_.size()) score_cache_.resize(slot + 1);
+  ScoreCacheEntry& entry = score_cache_[slot];
+  if (entry.generation != node.generation) {
+    entry.generation = node.generation;
+    entry.score = NodeScore(node.devices);
+  }
+  return entry.score;
+}
+
 PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
   PlacementOutcome outcome;
   const NodePolicy node_policy = pod.node_policy.value_or(node_policy_);
@@ -188,7 +199,7 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
         outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
       continue;
     }
-    const double score = NodeScore(node.devices);
+    const double score = CachedNodeScore(nodes.Slot(n), node);
     bool better = false;
     if (!outcome.placement) {
       better = true;

@@ -31,7 +31,8 @@ struct NodeState {
   // them); the simulator tracks them so that policies can reason about stranded devices.
   int64_t cpu_free_milli = kUnknownHostResource;
   int64_t memory_free_mib = kUnknownHostResource;
-  // Bumped by every change to this node; policies may cache derived values per generation.
+  // Changed by every change to this node and never shared with another node's state; policies
+  // cache derived values per (slot, generation). 0 means "not tracked": nothing is cached.
   uint64_t generation = 0;
   // The extender's view: a pod decided for this node is still being bound or allocated, so
   // the node lock is (or soon will be) taken. Policies ignore it; the extender prefers other
@@ -160,9 +161,18 @@ class HamiPolicy : public PlacementPolicy {
   PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
 
  private:
+  // NodeScore of the node in each slot, for the generation it was computed at: it reads every
+  // device of every node, and most nodes do not change between decisions.
+  double CachedNodeScore(size_t slot, const NodeState& node);
+
   std::string name_;
   NodePolicy node_policy_;
   GpuPolicy gpu_policy_;
+  struct ScoreCacheEntry {
+    uint64_t generation = 0;  // 0: empty (generation 0 is never cached)
+    double score = 0;
+  };
+  std::vector<ScoreCacheEntry> score_cache_;
 };
 
 }  // namespace hami::policy

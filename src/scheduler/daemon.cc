@@ -92,6 +92,7 @@ Status SchedulerDaemon::Start() {
 
   kube::InformerOptions pod_options;
   pod_options.path = kube::PodsPath("");
+  pod_options.transform = [this](nlohmann::json& pod) { TrimPodForCache(*registry_, pod); };
   pods_ = std::make_unique<kube::Informer>(client_, pod_options);
   auto apply_pod = [this](const nlohmann::json& pod) {
     Status s = ApplyPod(*registry_, ledger_, pod);
@@ -104,6 +105,7 @@ Status SchedulerDaemon::Start() {
   kube::InformerOptions node_options;
   node_options.path = kube::NodesPath();
   node_options.label_selector = options_.node_label_selector;
+  node_options.transform = TrimNodeForCache;
   nodes_ = std::make_unique<kube::Informer>(client_, node_options);
   HAMI_RETURN_IF_ERROR(nodes_->AddHandlers(kube::InformerHandlers{
       [this](const nlohmann::json& node) { OnNode(node); },

@@ -69,6 +69,72 @@ void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod) {
   if (!uid.empty()) ledger.RemovePod(uid);
 }
 
+namespace {
+
+// Moves the listed members of `from` (an object) into a new object.
+nlohmann::json Keep(nlohmann::json& from, std::initializer_list<const char*> keys) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!from.is_object()) return out;
+  for (const char* key : keys) {
+    auto it = from.find(key);
+    if (it != from.end()) out[key] = std::move(*it);
+  }
+  return out;
+}
+
+}  // namespace
+
+void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
+  if (!pod.is_object()) return;
+  nlohmann::json out = Keep(pod, {"kind", "apiVersion"});
+  nlohmann::json& metadata = pod["metadata"];
+  nlohmann::json kept_metadata =
+      Keep(metadata, {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp"});
+  if (metadata.is_object() && metadata.contains("annotations") &&
+      metadata["annotations"].is_object()) {
+    nlohmann::json annotations = nlohmann::json::object();
+    for (auto& [key, value] : metadata["annotations"].items()) {
+      bool wanted = key.rfind("hami.io/", 0) == 0;
+      for (const Vendor* vendor : registry.Vendors()) {
+        wanted = wanted || key == vendor->AnnotationKeys().allocated;
+      }
+      if (wanted) annotations[key] = std::move(value);
+    }
+    kept_metadata["annotations"] = std::move(annotations);
+  }
+  out["metadata"] = std::move(kept_metadata);
+  nlohmann::json& spec = pod["spec"];
+  nlohmann::json kept_spec = Keep(spec, {"nodeName"});
+  if (spec.is_object() && spec.contains("initContainers") && spec["initContainers"].is_array()) {
+    nlohmann::json init = nlohmann::json::array();
+    for (nlohmann::json& c : spec["initContainers"]) init.push_back(Keep(c, {"name"}));
+    kept_spec["initContainers"] = std::move(init);
+  }
+  out["spec"] = std::move(kept_spec);
+  nlohmann::json& status = pod["status"];
+  nlohmann::json kept_status = Keep(status, {"phase"});
+  if (status.is_object() && status.contains("initContainerStatuses") &&
+      status["initContainerStatuses"].is_array()) {
+    nlohmann::json statuses = nlohmann::json::array();
+    for (nlohmann::json& s : status["initContainerStatuses"]) {
+      statuses.push_back(Keep(s, {"name", "state"}));
+    }
+    kept_status["initContainerStatuses"] = std::move(statuses);
+  }
+  out["status"] = std::move(kept_status);
+  pod = std::move(out);
+}
+
+void TrimNodeForCache(nlohmann::json& node) {
+  if (!node.is_object()) return;
+  if (auto m = node.find("metadata"); m != node.end() && m->is_object()) m->erase("managedFields");
+  if (auto s = node.find("status"); s != node.end() && s->is_object()) {
+    s->erase("images");
+    s->erase("volumesAttached");
+    s->erase("volumesInUse");
+  }
+}
+
 NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
                       AllocatableTracker& tracker, const nlohmann::json& node_json,
                       int64_t now_unix_seconds, int32_t utc_offset_seconds) {

@@ -25,6 +25,15 @@ namespace hami::scheduler {
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
 
+// Reduces a pod to what ApplyPod reads (identity, deletion, node, bind and allocation
+// annotations, init container count and states, phase), for the watch cache's transform: a
+// real pod (managedFields, last-applied-configuration, container specs) is many times larger.
+// ApplyPod gives the same result on the trimmed pod as on the original.
+void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod);
+// Drops the parts of a node that can be large and that the scheduler never reads
+// (managedFields, the image list, volume lists).
+void TrimNodeForCache(nlohmann::json& node);
+
 // What the registration loop must write back for one node after ApplyNode.
 struct NodeActions {
   // Set hami.io/node-handshake (per vendor key) to this value, or remove it (nullopt).

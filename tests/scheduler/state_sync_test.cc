@@ -5,6 +5,7 @@
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "device/config.h"
+#include "kube/objects.h"
 #include "scheduler/filter.h"
 #include "tests/scheduler/test_util.h"
 
@@ -87,6 +88,54 @@ TEST_F(StateSyncTest, AllocationIsInFlightUntilTheDevicePluginReportsTheBindPhas
   pod["metadata"]["annotations"].erase(kBindPhaseAnnotation);
   pod["status"]["phase"] = "Running";
   EXPECT_FALSE(in_flight(pod));
+}
+
+TEST_F(StateSyncTest, TrimmedPodsApplyExactlyLikeFullOnes) {
+  nlohmann::json full = PodJson("u1", "GPU-a,NVIDIA,3000,30:;GPU-a,NVIDIA,1000,10:;");
+  full["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+      std::string(4000, 'x');
+  full["metadata"]["annotations"][kBindPhaseAnnotation] = "allocating";
+  full["metadata"]["labels"] = {{"app", "train"}};
+  full["metadata"]["managedFields"] = nlohmann::json::array({{{"manager", "kubectl"}}});
+  full["spec"]["initContainers"] = nlohmann::json::array(
+      {{{"name", "init"}, {"image", "busybox"}, {"resources", {{"limits", {{"cpu", "1"}}}}}}});
+  full["spec"]["containers"][0]["image"] = "cuda:12";
+  full["status"]["initContainerStatuses"] = nlohmann::json::array(
+      {{{"name", "init"}, {"image", "busybox"}, {"state", {{"terminated", {{"exitCode", 0}}}}}}});
+  full["status"]["conditions"] = nlohmann::json::array({{{"type", "Ready"}}});
+  nlohmann::json trimmed = full;
+  TrimPodForCache(registry_, trimmed);
+  EXPECT_LT(trimmed.dump().size() * 4, full.dump().size());
+  EXPECT_FALSE(trimmed["metadata"].contains("managedFields"));
+  EXPECT_FALSE(trimmed["metadata"]["annotations"].contains(
+      "kubectl.kubernetes.io/last-applied-configuration"));
+  EXPECT_EQ(kube::ObjectKey(trimmed), kube::ObjectKey(full));
+
+  UsageLedger from_trimmed;
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, full).ok());
+  ASSERT_TRUE(ApplyPod(registry_, from_trimmed, trimmed).ok());
+  ASSERT_TRUE(from_trimmed.GetPod("u1").has_value());
+  EXPECT_EQ(*from_trimmed.GetPod("u1"), *ledger_.GetPod("u1"));
+  EXPECT_TRUE(from_trimmed.GetPod("u1")->by_vendor.at("NVIDIA")[0].empty())
+      << "the finished init container's devices are released in both";
+  // And a deletion in progress is still seen.
+  full["metadata"]["deletionTimestamp"] = "2025-01-02T15:04:05Z";
+  trimmed = full;
+  TrimPodForCache(registry_, trimmed);
+  ASSERT_TRUE(ApplyPod(registry_, from_trimmed, trimmed).ok());
+  EXPECT_FALSE(from_trimmed.GetPod("u1").has_value());
+}
+
+TEST_F(StateSyncTest, TrimmedNodesKeepWhatRegistrationReads) {
+  nlohmann::json node = NodeJson("n1", {Dev("GPU-a")}, std::nullopt);
+  node["status"]["images"] = nlohmann::json::array({{{"names", {"cuda:12"}}, {"sizeBytes", 1}}});
+  node["metadata"]["managedFields"] = nlohmann::json::array({{{"manager", "kubelet"}}});
+  nlohmann::json trimmed = node;
+  TrimNodeForCache(trimmed);
+  EXPECT_FALSE(trimmed["status"].contains("images"));
+  EXPECT_FALSE(trimmed["metadata"].contains("managedFields"));
+  EXPECT_EQ(trimmed["metadata"]["annotations"], node["metadata"]["annotations"]);
+  EXPECT_EQ(trimmed["status"]["allocatable"], node["status"]["allocatable"]);
 }
 
 TEST_F(StateSyncTest, AnUnannotatedEventDoesNotDropAFreshFilterDecision) {
