@@ -1,5 +1,7 @@
 #include "scheduler/binder.h"
 
+#include <utility>
+
 #include "device/annotations.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
@@ -14,10 +16,20 @@ Binder::Binder(kube::KubeClient& client, UsageLedger& ledger, BindOptions option
 Status Binder::AcquireNodeLock(const std::string& node, const std::string& ns,
                                const std::string& name) {
   Status last = Status(StatusCode::kInternal, "no attempt made");
+  // First look at the watch cache's copy (when there is one), then at the API server's.
+  std::shared_ptr<const nlohmann::json> cached =
+      options_.cached_node ? options_.cached_node(node) : nullptr;
   for (int attempt = 0; attempt < options_.lock_attempts; ++attempt) {
-    auto node_json = client_.Get(kube::NodePath(node));
-    if (!node_json.ok()) return node_json.status().WithContext("lock node " + node);
-    const kube::NodeView view(*node_json);
+    const bool from_cache = cached != nullptr;
+    nlohmann::json node_json;
+    if (from_cache) {
+      node_json = *std::exchange(cached, nullptr);
+    } else {
+      auto fetched = client_.Get(kube::NodePath(node));
+      if (!fetched.ok()) return fetched.status().WithContext("lock node " + node);
+      node_json = std::move(*fetched);
+    }
+    const kube::NodeView view(node_json);
     std::optional<std::string> current;
     if (auto value = view.Annotation(kNodeLockAnnotation)) current = std::string(*value);
     auto owner_exists = [&](std::string_view owner_ns, std::string_view owner_name) {
@@ -28,8 +40,13 @@ Status Binder::AcquireNodeLock(const std::string& node, const std::string& ns,
     const int64_t now = now_();
     const LockDecision decision =
         DecideAcquire(current, ns, name, now, options_.lock_timeout_seconds, owner_exists);
-    if (decision.action == LockAction::kAlreadyHeld) return Status::Ok();
-    if (decision.action == LockAction::kContended) {
+    if (decision.action == LockAction::kAlreadyHeld || decision.action == LockAction::kContended) {
+      // The cache may lag a release (or our own acquisition): only the server's copy counts.
+      if (from_cache) {
+        --attempt;
+        continue;
+      }
+      if (decision.action == LockAction::kAlreadyHeld) return Status::Ok();
       return FailedPrecondition("node " + node + " " + decision.reason);
     }
     const std::string value =
@@ -40,7 +57,7 @@ Status Binder::AcquireNodeLock(const std::string& node, const std::string& ns,
     if (patched.ok()) return Status::Ok();
     last = patched.status();
     if (last.code() != StatusCode::kConflict) return last.WithContext("lock node " + node);
-    // Someone changed the node since we read it: read again and decide again.
+    // Someone changed the node since we read it (or the cached copy was stale): read again.
   }
   return last.WithContext("lock node " + node + " after " + std::to_string(options_.lock_attempts) +
                           " attempts");
@@ -78,16 +95,9 @@ void Binder::Event(const std::string& ns, const std::string& name, const std::st
   (void)client_.CreateEvent(spec);  // events are best effort
 }
 
-std::string Binder::Bind(const ExtenderBindingArgs& args) {
+std::string Binder::CheckPod(const ExtenderBindingArgs& args, const nlohmann::json& pod) const {
   const std::string who = args.pod_namespace + "/" + args.pod_name;
-  auto pod = client_.Get(kube::PodPath(args.pod_namespace, args.pod_name));
-  if (!pod.ok()) {
-    if (pod.status().code() == StatusCode::kNotFound && !args.pod_uid.empty()) {
-      ledger_.RemovePod(args.pod_uid);  // the pod is gone: so is its reservation
-    }
-    return "get pod " + who + ": " + pod.status().message();
-  }
-  const kube::PodView view(*pod);
+  const kube::PodView view(pod);
   const std::string uid(view.Uid());
   if (!args.pod_uid.empty() && uid != args.pod_uid) {
     return "pod " + who + " has uid " + uid + ", not " + args.pod_uid + " (recreated?)";
@@ -95,6 +105,32 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   if (!view.NodeName().empty()) {
     return "pod " + who + " is already bound to " + std::string(view.NodeName());
   }
+  return "";
+}
+
+std::string Binder::Bind(const ExtenderBindingArgs& args) {
+  const std::string who = args.pod_namespace + "/" + args.pod_name;
+  const std::string path = kube::PodPath(args.pod_namespace, args.pod_name);
+  // The pod as the watch cache has it (HAMi reads its informer too), else from the server.
+  nlohmann::json pod;
+  bool pod_from_cache = false;
+  if (auto cached = options_.cached_pod ? options_.cached_pod(args.pod_namespace, args.pod_name)
+                                        : nullptr;
+      cached != nullptr && CheckPod(args, *cached).empty()) {
+    pod = *cached;
+    pod_from_cache = true;
+  } else {
+    auto fetched = client_.Get(path);
+    if (!fetched.ok()) {
+      if (fetched.status().code() == StatusCode::kNotFound && !args.pod_uid.empty()) {
+        ledger_.RemovePod(args.pod_uid);  // the pod is gone: so is its reservation
+      }
+      return "get pod " + who + ": " + fetched.status().message();
+    }
+    pod = std::move(*fetched);
+    if (std::string problem = CheckPod(args, pod); !problem.empty()) return problem;
+  }
+  const std::string uid(kube::PodView(pod).Uid());
   auto allocation = ledger_.GetPod(uid);
   if (!allocation) return "pod " + who + " was not filtered by this scheduler (no allocation)";
   if (allocation->node != args.node) {
@@ -114,10 +150,24 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     Event(args.pod_namespace, args.pod_name, uid, false, message);
     return message;
   };
-  auto marked =
-      client_.MergePatch(kube::PodPath(args.pod_namespace, args.pod_name),
-                         kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("allocating")},
-                                                 {kBindTimeAnnotation, std::to_string(now_())}}));
+  auto mark = [&](const nlohmann::json& seen) {
+    // With the resourceVersion we checked: a pod bound or replaced since then is not marked.
+    return client_.MergePatch(
+        path, kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("allocating")},
+                                      {kBindTimeAnnotation, std::to_string(now_())}},
+                                     kube::PodView(seen).ResourceVersion()));
+  };
+  auto marked = mark(pod);
+  if (!marked.ok() && marked.status().code() == StatusCode::kConflict && pod_from_cache) {
+    // The cached copy was behind the server: check the current pod and try once more.
+    auto fetched = client_.Get(path);
+    if (!fetched.ok()) return fail("get pod " + who + ": " + fetched.status().message());
+    if (std::string problem = CheckPod(args, *fetched); !problem.empty()) {
+      (void)ReleaseNodeLock(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+      return problem;
+    }
+    marked = mark(*fetched);
+  }
   if (!marked.ok()) return fail("mark pod " + who + " allocating: " + marked.status().message());
   Status bound = client_.CreateBinding(args.pod_namespace, args.pod_name, uid, args.node);
   if (!bound.ok()) return fail("bind pod " + who + " to " + args.node + ": " + bound.message());

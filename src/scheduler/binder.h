@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/status.h"
@@ -20,6 +22,15 @@ struct BindOptions {
   int32_t utc_offset_seconds = 0;      // zone the lock time is written in (Go: local time)
   int lock_attempts = 5;               // re-reads after a resourceVersion conflict
   bool emit_events = true;             // BindingSucceed / BindingFailed events on the pod
+  // Read-through watch caches (the daemon's informers); unset = always GET. Each saves one
+  // API call per bind, and neither is trusted blindly: the pod's cached resourceVersion is the
+  // precondition of the bind-phase patch and the node's of the lock patch, so a stale copy
+  // costs a 409 and a fresh GET, never a wrong write; a lock seen held in the cache is re-read
+  // before the bind is refused.
+  std::function<std::shared_ptr<const nlohmann::json>(const std::string& ns,
+                                                      const std::string& name)>
+      cached_pod;
+  std::function<std::shared_ptr<const nlohmann::json>(const std::string& name)> cached_node;
 };
 
 class Binder {
@@ -39,6 +50,8 @@ class Binder {
                          bool force);
 
  private:
+  // Why the pod cannot be bound as it is ("" = it can): another uid, or already bound.
+  std::string CheckPod(const ExtenderBindingArgs& args, const nlohmann::json& pod) const;
   void Event(const std::string& ns, const std::string& name, const std::string& uid, bool ok,
              const std::string& message);
 

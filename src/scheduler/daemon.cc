@@ -121,6 +121,10 @@ Status SchedulerDaemon::Start() {
   BindOptions bind_options;
   bind_options.lock_timeout_seconds = options_.node_lock_timeout_seconds;
   bind_options.utc_offset_seconds = options_.utc_offset_seconds;
+  bind_options.cached_pod = [this](const std::string& ns, const std::string& name) {
+    return pods_->Get(ns + "/" + name);
+  };
+  bind_options.cached_node = [this](const std::string& name) { return nodes_->Get(name); };
   binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, NowSeconds);
   if (options_.leader_elect) {
     leader_ = std::make_unique<LeaderWatcher>(

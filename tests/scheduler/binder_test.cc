@@ -146,3 +146,83 @@ TEST_F(BinderTest, ReleaseOnlyRemovesOurOwnLock) {
 
 }  // namespace
 }  // namespace hami::scheduler
+
+namespace hami::scheduler {
+namespace {
+
+// Binds with watch caches that may lag the server: a stale copy must cost a re-read, never a
+// wrong write or a wrong refusal.
+class CachedBinderTest : public BinderTest {
+ protected:
+  void UseCaches(nlohmann::json pod_copy, nlohmann::json node_copy) {
+    BindOptions options;
+    options.cached_pod = [this, pod_copy](const std::string&, const std::string&) {
+      pod_cache_reads_++;
+      return std::make_shared<const nlohmann::json>(pod_copy);
+    };
+    options.cached_node = [this, node_copy](const std::string&) {
+      node_cache_reads_++;
+      return std::make_shared<const nlohmann::json>(node_copy);
+    };
+    binder_ = std::make_unique<Binder>(*client_, ledger_, options, [] { return kNow; });
+  }
+  int pod_cache_reads_ = 0;
+  int node_cache_reads_ = 0;
+};
+
+TEST_F(CachedBinderTest, FreshCachesSaveTheGets) {
+  const std::string uid = AddPod("p1");
+  UseCaches(*server_.Get("pods", "default", "p1"), *server_.Get("nodes", "", "node-a"));
+  server_.ClearRequests();
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  EXPECT_EQ(server_.RequestCount("get"), 0);
+  EXPECT_EQ((*server_.Get("pods", "default", "p1"))["spec"]["nodeName"], "node-a");
+  EXPECT_EQ(pod_cache_reads_, 1);
+  EXPECT_EQ(node_cache_reads_, 1);
+}
+
+TEST_F(CachedBinderTest, StaleCachedPodThatIsAlreadyBoundIsNotMarked) {
+  const std::string uid = AddPod("p1");
+  const nlohmann::json stale = *server_.Get("pods", "default", "p1");
+  // Meanwhile the pod was bound and allocated elsewhere.
+  nlohmann::json bound = stale;
+  bound["spec"]["nodeName"] = "node-b";
+  bound["metadata"]["annotations"][kBindPhaseAnnotation] = "success";
+  ASSERT_TRUE(server_.Put(bound).ok());
+  UseCaches(stale, *server_.Get("nodes", "", "node-a"));
+  const std::string error = binder_->Bind(Args("p1", uid));
+  EXPECT_NE(error.find("already bound to node-b"), std::string::npos) << error;
+  auto pod = server_.Get("pods", "default", "p1");
+  EXPECT_EQ((*pod)["metadata"]["annotations"][kBindPhaseAnnotation], "success");
+  EXPECT_EQ((*pod)["spec"]["nodeName"], "node-b");
+  EXPECT_EQ(LockValue(), "") << "the lock taken for the attempt is released";
+}
+
+TEST_F(CachedBinderTest, LockSeenHeldInAStaleCacheIsReadAgain) {
+  const std::string uid = AddPod("p1");
+  AddPod("other");
+  nlohmann::json node = *server_.Get("nodes", "", "node-a");
+  nlohmann::json stale_node = node;
+  stale_node["metadata"]["annotations"][kNodeLockAnnotation] =
+      EncodeNodeLock(NodeLock{kNow, "default", "other", false}, 0);  // released since
+  UseCaches(*server_.Get("pods", "default", "p1"), stale_node);
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  EXPECT_EQ((*server_.Get("pods", "default", "p1"))["spec"]["nodeName"], "node-a");
+}
+
+TEST_F(CachedBinderTest, StaleCachedNodeCostsAConflictAndARetry) {
+  const std::string uid = AddPod("p1");
+  const nlohmann::json stale_node = *server_.Get("nodes", "", "node-a");
+  nlohmann::json changed = stale_node;
+  changed["metadata"]["labels"] = {{"touched", "yes"}};
+  ASSERT_TRUE(server_.Put(changed).ok());  // new resourceVersion on the server
+  UseCaches(*server_.Get("pods", "default", "p1"), stale_node);
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  auto lock = ParseNodeLock(LockValue());
+  ASSERT_TRUE(lock.ok());
+  EXPECT_EQ(lock->name, "p1");
+  EXPECT_EQ((*server_.Get("nodes", "", "node-a"))["metadata"]["labels"]["touched"], "yes");
+}
+
+}  // namespace
+}  // namespace hami::scheduler
