@@ -6,6 +6,7 @@
 
 #include "kube/objects.h"
 #include "kube/paths.h"
+#include "scheduler/tls_reloader.h"
 
 namespace hami::scheduler {
 
@@ -31,10 +32,19 @@ ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeCli
     : filter_(filter), binder_(binder), client_(client), hooks_(std::move(hooks)) {
   if (!hooks_.now_unix_seconds) hooks_.now_unix_seconds = SystemNow;
   if (!cert_file.empty() && !key_file.empty()) {
-    server_ = std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str());
-  } else {
-    server_ = std::make_unique<httplib::Server>();
+    auto reloader = CertificateReloader::Create(cert_file, key_file);
+    if (reloader.ok()) {
+      tls_ = std::move(*reloader);
+      server_ = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) {
+        SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+        tls_->Install(&ctx);
+        return true;
+      });
+    } else {
+      tls_status_ = reloader.status();
+    }
   }
+  if (!server_) server_ = std::make_unique<httplib::Server>();
   server_->set_payload_max_length(kMaxExtenderBodyBytes);
   // Responses go out as header and body writes; with Nagle on, the body waits for the
   // client's delayed ACK (40 ms) on every keep-alive request.
@@ -152,8 +162,10 @@ void ExtenderServer::Routes() {
 }
 
 Result<int> ExtenderServer::Start(const std::string& host, int port) {
-  if (!server_->is_valid())
-    return Status(StatusCode::kUnavailable, "TLS certificate or key unusable");
+  if (!tls_status_.ok()) {
+    return Status(StatusCode::kUnavailable, tls_status_.message());
+  }
+  if (!server_->is_valid()) return Status(StatusCode::kUnavailable, "TLS setup failed");
   int bound = port;
   if (port == 0) {
     bound = server_->bind_to_any_port(host.c_str());

@@ -35,9 +35,12 @@ struct ServerHooks {
   SchedulerMetrics* metrics = nullptr;
 };
 
+class CertificateReloader;
+
 class ExtenderServer {
  public:
-  // Components must outlive the server. With cert and key paths, serves HTTPS.
+  // Components must outlive the server. With cert and key paths, serves HTTPS and picks up a
+  // rotated certificate and key on the next handshake (see tls_reloader.h).
   ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client, ServerHooks hooks,
                  std::string cert_file = "", std::string key_file = "");
   ~ExtenderServer();
@@ -62,6 +65,8 @@ class ExtenderServer {
   Binder& binder_;
   kube::KubeClient& client_;
   ServerHooks hooks_;
+  std::unique_ptr<CertificateReloader> tls_;  // set when serving HTTPS
+  Status tls_status_;                         // why HTTPS could not be set up
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
