@@ -217,7 +217,8 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
   if (outcome.placement) {
     auto fit = FitPod(nodes[static_cast<size_t>(outcome.placement->node_index)], pod, gpu_policy,
                       nullptr);
-    if (!fit) return PlacementOutcome{std::nullopt, std::move(outcome.failed_nodes)};  // unreachable
+    // PodFits and FitPod agree (property-tested); should they not, refusing is the safe answer.
+    if (!fit) return PlacementOutcome{std::nullopt, std::move(outcome.failed_nodes)};
     outcome.placement->container_devices = std::move(*fit);
   }
   return outcome;

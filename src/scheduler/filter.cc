@@ -200,6 +200,9 @@ FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vend
   for (PodAllocation& pod : ledger_.Pods()) transient.AddPod(std::move(pod));
   std::vector<std::string> unknown;
   std::vector<policy::NodeState> nodes = transient.Snapshot(names, &unknown);
+  // These states are built afresh for this request only: their generations repeat in the next
+  // simulation, so they must not key the policy's per-node caches.
+  for (policy::NodeState& node : nodes) node.generation = 0;
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
   std::lock_guard<std::mutex> lock(mu_);
   policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);

@@ -306,5 +306,39 @@ TEST_F(FilterCoreTest, SimulationModeDecidesFromNodeAnnotationsAndRecordsNothing
   EXPECT_EQ(ledger_.PodCount(), 0u);
 }
 
+TEST_F(FilterCoreTest, SimulationModeNeverReusesScoresOfAnotherRequest) {
+  // Each simulation builds node states afresh from the request's nodes; their generations
+  // repeat from call to call, so nothing may be cached across calls by generation.
+  PodAllocation p;
+  p.uid = "p";
+  p.node = "sim-1";
+  p.by_vendor["NVIDIA"] = {{{"GPU-s1", "NVIDIA", 8000, 0}}};
+  ledger_.AddPod(p);
+  PodAllocation q;
+  q.uid = "q";
+  q.node = "sim-2";
+  q.by_vendor["NVIDIA"] = {{{"GPU-s2", "NVIDIA", 4000, 0}}};
+  ledger_.AddPod(q);
+  auto simulate = [&](int32_t s1_mem) {
+    ExtenderArgs args;
+    args.pod = Pod("u1", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}});
+    args.nodes = std::vector<nlohmann::json>{
+        {{"metadata",
+          {{"name", "sim-1"},
+           {"annotations",
+            {{"hami.io/node-nvidia-register", EncodeNodeDevicesJson({Dev("GPU-s1", s1_mem)})}}}}}},
+        {{"metadata",
+          {{"name", "sim-2"},
+           {"annotations",
+            {{"hami.io/node-nvidia-register", EncodeNodeDevicesJson({Dev("GPU-s2")})}}}}}}};
+    FilterDecision d = core_.Filter(args, 0);
+    return d.result.nodes && !d.result.nodes->empty()
+               ? (*d.result.nodes)[0]["metadata"]["name"].get<std::string>()
+               : std::string();
+  };
+  EXPECT_EQ(simulate(16384), "sim-1");  // binpack: 8000 of 16384 used beats 4000 of 16384
+  EXPECT_EQ(simulate(65536), "sim-2");  // now 8000 of 65536 is the emptier one
+}
+
 }  // namespace
 }  // namespace hami::scheduler
