@@ -32,7 +32,7 @@ int Run(int argc, char** argv) {
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
   std::string lease_namespace = "kube-system", metrics_bind = ":9395";
-  bool leader_elect = false, force_overwrite = true, debug = false;
+  bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
   app.add_option("--metrics-bind-address", metrics_bind,
@@ -63,6 +63,9 @@ int Run(int argc, char** argv) {
   app.add_option("--leader-elect-resource-namespace", lease_namespace)->capture_default_str();
   app.add_option("--force-overwrite-default-scheduler", force_overwrite,
                  "take GPU pods that name default-scheduler")
+      ->capture_default_str();
+  app.add_option("--prefer-idle-nodes", prefer_idle_nodes,
+                 "rank nodes where a pod is still being bound or allocated last (false: as HAMi)")
       ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
@@ -95,6 +98,7 @@ int Run(int argc, char** argv) {
   options.key_file = key_file;
   options.scheduler_name = scheduler_name;
   options.force_overwrite_default_scheduler = force_overwrite;
+  options.prefer_idle_nodes = prefer_idle_nodes;
   auto parsed_node = hami::policy::ParseNodePolicy(node_policy);
   auto parsed_gpu = hami::policy::ParseGpuPolicy(gpu_policy);
   if (!parsed_node.ok() || !parsed_gpu.ok()) {

@@ -118,6 +118,7 @@ Status SchedulerDaemon::Start() {
   auto policy =
       std::make_unique<policy::HamiPolicy>("hami", options_.node_policy, options_.gpu_policy);
   filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
+  filter_->set_prefer_idle_nodes(options_.prefer_idle_nodes);
   BindOptions bind_options;
   bind_options.lock_timeout_seconds = options_.node_lock_timeout_seconds;
   bind_options.utc_offset_seconds = options_.utc_offset_seconds;

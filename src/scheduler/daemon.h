@@ -41,6 +41,7 @@ struct DaemonOptions {
   std::string cert_file, key_file;
   std::string scheduler_name = "hami-scheduler";
   bool force_overwrite_default_scheduler = true;
+  bool prefer_idle_nodes = true;  // rank nodes with an allocation in flight last
   policy::NodePolicy node_policy = policy::NodePolicy::kBinpack;
   policy::GpuPolicy gpu_policy;  // spread
   std::string node_label_selector;

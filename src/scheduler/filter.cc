@@ -85,13 +85,15 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   // spreads over the next best nodes instead of queueing on that node's lock until the device
   // plugin releases it. Only when none of them fits are busy nodes considered.
   std::vector<uint32_t> idle;
-  idle.reserve(picks.size());
-  for (uint32_t slot : picks) {
-    if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
+  if (prefer_idle_nodes_) {
+    idle.reserve(picks.size());
+    for (uint32_t slot : picks) {
+      if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
+    }
   }
   policy::PlacementOutcome outcome;
   std::span<const uint32_t> considered = picks;
-  if (!idle.empty() && idle.size() < picks.size()) {
+  if (prefer_idle_nodes_ && !idle.empty() && idle.size() < picks.size()) {
     outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/true);
     if (outcome.placement) considered = idle;
   }

@@ -49,6 +49,13 @@ class FilterCore {
   // `now_unix_seconds` is written as hami.io/vgpu-time.
   FilterDecision Filter(const ExtenderArgs& args, int64_t now_unix_seconds);
 
+  // Whether nodes with an allocation in flight are ranked after the others (default) or, as in
+  // HAMi, like any node (--prefer-idle-nodes=false).
+  void set_prefer_idle_nodes(bool prefer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    prefer_idle_nodes_ = prefer;
+  }
+
   // Rolls back the ledger entry of a decision whose pod patch could not be written, restoring
   // `previous` (the decision's `previous`), which the pod's annotations still hold.
   void Forget(const std::string& pod_uid, std::optional<PodAllocation> previous = std::nullopt);
@@ -81,6 +88,7 @@ class FilterCore {
   std::vector<uint32_t> last_picks_;      // GUARDED_BY(mu_)
   std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
   bool last_valid_ = false;               // GUARDED_BY(mu_)
+  bool prefer_idle_nodes_ = true;         // GUARDED_BY(mu_)
 };
 
 }  // namespace hami::scheduler

@@ -206,6 +206,19 @@ TEST_F(FilterCoreTest, NodesWithAnAllocationInFlightAreUsedLast) {
   EXPECT_EQ((*after.result.node_names)[0], "node-b");
 }
 
+TEST_F(FilterCoreTest, WithoutTheIdlePreferenceBusyNodesRankLikeAnyOther) {
+  core_.set_prefer_idle_nodes(false);
+  auto pod = [](const std::string& uid) {
+    return Pod(uid, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}});
+  };
+  FilterDecision first = core_.Filter(Args(pod("u1"), {"node-a", "node-b"}), 0);
+  ASSERT_TRUE(first.result.node_names.has_value());
+  // HAMi's binpack: the node the previous pod went to is now the fullest, busy or not.
+  FilterDecision second = core_.Filter(Args(pod("u2"), {"node-a", "node-b"}), 0);
+  ASSERT_TRUE(second.result.node_names.has_value());
+  EXPECT_EQ((*second.result.node_names)[0], (*first.result.node_names)[0]);
+}
+
 TEST_F(FilterCoreTest, PodsWithoutDevicesPassThrough) {
   FilterDecision d = core_.Filter(Args(Pod("u1", {{"cpu", "1"}})), 0);
   EXPECT_EQ(d.result.node_names, (std::vector<std::string>{"node-a", "node-b", "node-x"}));
