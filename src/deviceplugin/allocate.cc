@@ -1,0 +1,84 @@
+#include "deviceplugin/allocate.h"
+
+namespace hami::deviceplugin {
+
+namespace {
+
+// What HAMi-core reads (spec hami-core.md): per-device memory limits with the "m" suffix for
+// MiB, one SM share for all devices, the shared region file.
+void AddLimits(const ContainerDevices& devices, const std::string& vgpu_dir,
+               const std::string& cache_file, const AllocateSettings& settings,
+               std::map<std::string, std::string>& envs) {
+  std::string visible;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    if (!visible.empty()) visible += ",";
+    visible += devices[i].uuid;
+    envs["CUDA_DEVICE_MEMORY_LIMIT_" + std::to_string(i)] =
+        std::to_string(devices[i].used_mem_mib) + "m";
+  }
+  envs["NVIDIA_VISIBLE_DEVICES"] = visible;
+  envs["CUDA_DEVICE_SM_LIMIT"] = std::to_string(devices.front().used_cores);
+  envs["CUDA_DEVICE_MEMORY_SHARED_CACHE"] = vgpu_dir + "/" + cache_file;
+  if (settings.memory_scaling > 1.0) envs["CUDA_OVERSUBSCRIBE"] = "true";
+  if (!settings.log_level.empty()) envs["LIBCUDA_LOG_LEVEL"] = settings.log_level;
+  if (settings.disable_core_limit) envs["GPU_CORE_UTILIZATION_POLICY"] = "disable";
+}
+
+}  // namespace
+
+Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
+                                  std::span<const std::vector<std::string>> requested,
+                                  std::span<const PodContainer> containers,
+                                  const std::string& pod_uid, const AllocateSettings& settings,
+                                  const std::function<std::string()>& cache_file_name) {
+  AllocatePlan plan;
+  plan.remaining = to_allocate;
+  const std::string vgpu_dir = settings.hook_path + "/vgpu";
+  for (size_t r = 0; r < requested.size(); ++r) {
+    // kubelet allocates containers in order, so the first group still holding devices is
+    // this request's container.
+    size_t group = 0;
+    while (group < plan.remaining.size() && plan.remaining[group].empty()) ++group;
+    if (group == plan.remaining.size()) {
+      return FailedPrecondition("container request " + std::to_string(r) +
+                                ": no devices left to allocate in the pod's annotation");
+    }
+    const ContainerDevices devices = std::move(plan.remaining[group]);
+    plan.remaining[group].clear();
+    if (devices.size() != requested[r].size()) {
+      return FailedPrecondition("device number not matched: kubelet asks " +
+                                std::to_string(requested[r].size()) +
+                                " device(s) for container request " + std::to_string(r) +
+                                ", the scheduler decided " + std::to_string(devices.size()));
+    }
+    if (group >= containers.size()) {
+      return FailedPrecondition("the annotation has devices for container " +
+                                std::to_string(group) + " but the pod has " +
+                                std::to_string(containers.size()) + " containers");
+    }
+    const PodContainer& container = containers[group];
+    ContainerAllocation out;
+    out.container_index = group;
+    const std::string cache_file = cache_file_name();
+    AddLimits(devices, vgpu_dir, cache_file, settings, out.envs);
+    out.host_cache_dir = vgpu_dir + "/containers/" + pod_uid + "_" + container.name;
+    out.mounts.push_back({vgpu_dir + "/libvgpu.so", settings.host_libvgpu, true});
+    out.mounts.push_back({vgpu_dir, out.host_cache_dir, false});
+    out.mounts.push_back({"/tmp/vgpulock", "/tmp/vgpulock", false});
+    if (!container.disable_control) {
+      out.mounts.push_back({"/etc/ld.so.preload", vgpu_dir + "/ld.so.preload", true});
+    }
+    if (settings.license_present) {
+      out.mounts.push_back({"/tmp/license", vgpu_dir + "/license", true});
+      out.mounts.push_back({"/usr/bin/vgpuvalidator", vgpu_dir + "/vgpuvalidator", true});
+    }
+    plan.containers.push_back(std::move(out));
+  }
+  plan.all_allocated = true;
+  for (const ContainerDevices& group : plan.remaining) {
+    if (!group.empty()) plan.all_allocated = false;
+  }
+  return plan;
+}
+
+}  // namespace hami::deviceplugin

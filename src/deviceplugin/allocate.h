@@ -1,0 +1,76 @@
+// What the device plugin answers to kubelet's Allocate for one pod (spec §5.2), as a pure
+// function: which container group of the scheduler's `hami.io/vgpu-devices-to-allocate`
+// each kubelet container request takes, the environment (HAMi-core's limits) and mounts
+// (libvgpu.so, ld.so.preload, the per-container cache directory, the lock directory) it gets,
+// and the annotation that remains. The caller finds the pod, resolves host paths and random
+// names, and writes the results (see spec §5.2 steps 5–6).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "device/device.h"
+
+namespace hami::deviceplugin {
+
+struct AllocateSettings {
+  std::string hook_path = "/usr/local";  // HOOK_PATH: libvgpu lives under <hook>/vgpu
+  // Host file mounted as <hook>/vgpu/libvgpu.so (libvgpu.so.<version>, or libvgpu.so).
+  std::string host_libvgpu;
+  double memory_scaling = 1.0;     // > 1 lets containers oversubscribe: CUDA_OVERSUBSCRIBE
+  bool disable_core_limit = false;  // GPU_CORE_UTILIZATION_POLICY=disable
+  std::string log_level;            // LIBCUDA_LOG_LEVEL when set
+  bool license_present = false;     // host <hook>/vgpu/license exists
+};
+
+// One container of the pod, in annotation order (init containers first).
+struct PodContainer {
+  std::string name;
+  // The container's env CUDA_DISABLE_CONTROL parses true: no ld.so.preload (the user turned
+  // interception off for this container).
+  bool disable_control = false;
+};
+
+struct MountPlan {
+  std::string container_path;
+  std::string host_path;
+  bool read_only = false;
+  bool operator==(const MountPlan&) const = default;
+};
+
+struct ContainerAllocation {
+  size_t container_index = 0;  // into the pod's containers (init first)
+  std::map<std::string, std::string> envs;
+  std::vector<MountPlan> mounts;
+  // Host directory to create (0777, emptied first) before the container starts.
+  std::string host_cache_dir;
+};
+
+struct AllocatePlan {
+  // One per kubelet container request, in request order.
+  std::vector<ContainerAllocation> containers;
+  // The `to-allocate` groups after this call: the taken groups emptied.
+  PodDevices remaining;
+  // No group of this vendor is left: the plugin sets bind-phase success and releases the lock.
+  bool all_allocated = false;
+};
+
+// `to_allocate`: the pod's decoded devices-to-allocate for this vendor; `requested`: per
+// kubelet container request, the device IDs kubelet chose (only their number matters: the
+// scheduler chose the physical devices); `containers`: the pod's containers, init first;
+// `cache_file_name` returns a fresh file name for each container's shared region
+// ("<random uuid>.cache"). Failure (FailedPrecondition, message for kubelet): no group left
+// for a request, a group whose device count differs from the request ("device number not
+// matched"), a group index with no container.
+Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
+                                  std::span<const std::vector<std::string>> requested,
+                                  std::span<const PodContainer> containers,
+                                  const std::string& pod_uid, const AllocateSettings& settings,
+                                  const std::function<std::string()>& cache_file_name);
+
+}  // namespace hami::deviceplugin

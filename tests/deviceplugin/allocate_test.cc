@@ -1,0 +1,127 @@
+#include "deviceplugin/allocate.h"
+
+#include <gtest/gtest.h>
+
+namespace hami::deviceplugin {
+namespace {
+
+ContainerDevice Dev(const std::string& uuid, int32_t mem, int32_t cores) {
+  return ContainerDevice{uuid, "NVIDIA", mem, cores};
+}
+
+class PlanAllocateTest : public ::testing::Test {
+ protected:
+  Result<AllocatePlan> Plan(const PodDevices& to_allocate,
+                            std::vector<std::vector<std::string>> requested,
+                            std::vector<PodContainer> containers = {{"main", false}}) {
+    return PlanAllocate(to_allocate, requested, containers, "uid-1", settings_,
+                        [this] { return "cache-" + std::to_string(next_++) + ".cache"; });
+  }
+  AllocateSettings settings_{"/usr/local", "/usr/local/vgpu/libvgpu.so.v2.4", 1.0, false, "",
+                             false};
+  int next_ = 0;
+};
+
+TEST_F(PlanAllocateTest, OneContainerGetsItsLimitsMountsAndEmptiesTheAnnotation) {
+  auto plan = Plan({{Dev("GPU-a", 3000, 30)}}, {{"GPU-a-3"}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->containers.size(), 1u);
+  const ContainerAllocation& c = plan->containers[0];
+  EXPECT_EQ(c.container_index, 0u);
+  const std::map<std::string, std::string> want_envs = {
+      {"NVIDIA_VISIBLE_DEVICES", "GPU-a"},
+      {"CUDA_DEVICE_MEMORY_LIMIT_0", "3000m"},
+      {"CUDA_DEVICE_SM_LIMIT", "30"},
+      {"CUDA_DEVICE_MEMORY_SHARED_CACHE", "/usr/local/vgpu/cache-0.cache"}};
+  EXPECT_EQ(c.envs, want_envs);
+  const std::vector<MountPlan> want_mounts = {
+      {"/usr/local/vgpu/libvgpu.so", "/usr/local/vgpu/libvgpu.so.v2.4", true},
+      {"/usr/local/vgpu", "/usr/local/vgpu/containers/uid-1_main", false},
+      {"/tmp/vgpulock", "/tmp/vgpulock", false},
+      {"/etc/ld.so.preload", "/usr/local/vgpu/ld.so.preload", true}};
+  EXPECT_EQ(c.mounts, want_mounts);
+  EXPECT_EQ(c.host_cache_dir, "/usr/local/vgpu/containers/uid-1_main");
+  EXPECT_EQ(plan->remaining, (PodDevices{{}}));
+  EXPECT_TRUE(plan->all_allocated);
+}
+
+TEST_F(PlanAllocateTest, SeveralDevicesAreListedInOrderWithTheirOwnMemory) {
+  auto plan = Plan({{Dev("GPU-a", 3000, 30), Dev("GPU-b", 5000, 30)}}, {{"x-0", "y-1"}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const auto& envs = plan->containers[0].envs;
+  EXPECT_EQ(envs.at("NVIDIA_VISIBLE_DEVICES"), "GPU-a,GPU-b");
+  EXPECT_EQ(envs.at("CUDA_DEVICE_MEMORY_LIMIT_0"), "3000m");
+  EXPECT_EQ(envs.at("CUDA_DEVICE_MEMORY_LIMIT_1"), "5000m");
+  EXPECT_EQ(envs.at("CUDA_DEVICE_SM_LIMIT"), "30");
+}
+
+TEST_F(PlanAllocateTest, ContainersAreTakenInOrderAcrossCallsSkippingThoseWithoutDevices) {
+  // An init container with a device, an app container without, an app container with one.
+  const PodDevices annotation = {{Dev("GPU-a", 1000, 10)}, {}, {Dev("GPU-b", 2000, 20)}};
+  const std::vector<PodContainer> containers = {{"init", false}, {"sidecar", false},
+                                                {"main", false}};
+  auto first = Plan(annotation, {{"i-0"}}, containers);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->containers[0].container_index, 0u);
+  EXPECT_EQ(first->containers[0].host_cache_dir, "/usr/local/vgpu/containers/uid-1_init");
+  EXPECT_FALSE(first->all_allocated);
+  auto second = Plan(first->remaining, {{"m-0"}}, containers);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(second->containers[0].container_index, 2u);
+  EXPECT_EQ(second->containers[0].envs.at("NVIDIA_VISIBLE_DEVICES"), "GPU-b");
+  EXPECT_EQ(second->containers[0].envs.at("CUDA_DEVICE_MEMORY_SHARED_CACHE"),
+            "/usr/local/vgpu/cache-1.cache")
+      << "every container gets its own region file";
+  EXPECT_TRUE(second->all_allocated);
+  EXPECT_EQ(second->remaining, (PodDevices{{}, {}, {}}));
+}
+
+TEST_F(PlanAllocateTest, OneCallMayCarrySeveralContainers) {
+  auto plan = Plan({{Dev("GPU-a", 1000, 10)}, {Dev("GPU-b", 2000, 20)}}, {{"a-0"}, {"b-0"}},
+                   {{"one", false}, {"two", false}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->containers.size(), 2u);
+  EXPECT_EQ(plan->containers[1].envs.at("CUDA_DEVICE_MEMORY_LIMIT_0"), "2000m");
+  EXPECT_TRUE(plan->all_allocated);
+}
+
+TEST_F(PlanAllocateTest, SettingsAndPerContainerOptOut) {
+  settings_.memory_scaling = 1.5;
+  settings_.disable_core_limit = true;
+  settings_.log_level = "4";
+  settings_.license_present = true;
+  auto plan = Plan({{Dev("GPU-a", 3000, 30)}}, {{"a-0"}}, {{"main", /*disable_control=*/true}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const ContainerAllocation& c = plan->containers[0];
+  EXPECT_EQ(c.envs.at("CUDA_OVERSUBSCRIBE"), "true");
+  EXPECT_EQ(c.envs.at("GPU_CORE_UTILIZATION_POLICY"), "disable");
+  EXPECT_EQ(c.envs.at("LIBCUDA_LOG_LEVEL"), "4");
+  for (const MountPlan& m : c.mounts) {
+    EXPECT_NE(m.container_path, "/etc/ld.so.preload") << "CUDA_DISABLE_CONTROL opts out";
+  }
+  EXPECT_EQ(c.mounts[c.mounts.size() - 2], (MountPlan{"/tmp/license", "/usr/local/vgpu/license", true}));
+  EXPECT_EQ(c.mounts.back(),
+            (MountPlan{"/usr/bin/vgpuvalidator", "/usr/local/vgpu/vgpuvalidator", true}));
+}
+
+TEST_F(PlanAllocateTest, MismatchesAreRefusedWithAMessageForKubelet) {
+  auto wrong_count = Plan({{Dev("GPU-a", 3000, 30)}}, {{"a-0", "b-0"}});
+  ASSERT_FALSE(wrong_count.ok());
+  EXPECT_EQ(wrong_count.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(wrong_count.status().message().find("device number not matched"), std::string::npos);
+
+  auto nothing_left = Plan({{}}, {{"a-0"}});
+  ASSERT_FALSE(nothing_left.ok());
+  EXPECT_NE(nothing_left.status().message().find("no devices left"), std::string::npos);
+
+  auto too_few = Plan({{Dev("GPU-a", 1, 1)}}, {{"a-0"}, {"b-0"}});
+  EXPECT_FALSE(too_few.ok()) << "a second request with nothing left to give";
+
+  auto no_container = Plan({{}, {Dev("GPU-a", 1, 1)}}, {{"a-0"}}, {{"only", false}});
+  ASSERT_FALSE(no_container.ok());
+  EXPECT_NE(no_container.status().message().find("pod has 1 containers"), std::string::npos)
+      << no_container.status().message();
+}
+
+}  // namespace
+}  // namespace hami::deviceplugin
