@@ -12,25 +12,23 @@
 
 #include "common/status.h"
 #include "kube/client.h"
+#include "nodelock/node_locker.h"
 #include "scheduler/extender_types.h"
 #include "scheduler/ledger.h"
 
 namespace hami::scheduler {
 
 struct BindOptions {
-  int64_t lock_timeout_seconds = 300;  // --node-lock-timeout / HAMI_NODELOCK_EXPIRE (5m)
-  int32_t utc_offset_seconds = 0;      // zone the lock time is written in (Go: local time)
-  int lock_attempts = 5;               // re-reads after a resourceVersion conflict
-  bool emit_events = true;             // BindingSucceed / BindingFailed events on the pod
-  // Read-through watch caches (the daemon's informers); unset = always GET. Each saves one
-  // API call per bind, and neither is trusted blindly: the pod's cached resourceVersion is the
-  // precondition of the bind-phase patch and the node's of the lock patch, so a stale copy
-  // costs a 409 and a fresh GET, never a wrong write; a lock seen held in the cache is re-read
-  // before the bind is refused.
+  // The node lock: timeout, zone, conflict re-reads, and the node watch cache it tries first.
+  nodelock::NodeLockerOptions lock;
+  bool emit_events = true;  // BindingSucceed / BindingFailed events on the pod
+  // The pod watch cache (the daemon's informer); unset = always GET. It saves one API call
+  // per bind and is not trusted blindly: the checked pod's resourceVersion is the
+  // precondition of the bind-phase patch, so a stale copy costs a 409 and a fresh GET, never
+  // a wrong write.
   std::function<std::shared_ptr<const nlohmann::json>(const std::string& ns,
                                                       const std::string& name)>
       cached_pod;
-  std::function<std::shared_ptr<const nlohmann::json>(const std::string& name)> cached_node;
 };
 
 class Binder {
@@ -42,12 +40,8 @@ class Binder {
   // Binds the pod; returns "" on success, else the message for ExtenderBindingResult.Error.
   std::string Bind(const ExtenderBindingArgs& args);
 
-  // Takes the node lock for ns/name. kFailedPrecondition when another live pod holds it;
-  // other codes for API failures.
-  Status AcquireNodeLock(const std::string& node, const std::string& ns, const std::string& name);
-  // Removes the lock if ns/name holds it (or `force`). Best effort; returns the last error.
-  Status ReleaseNodeLock(const std::string& node, const std::string& ns, const std::string& name,
-                         bool force);
+  // The node lock as this binder takes it (tests and the device plugin emulation use it).
+  nodelock::NodeLocker& locker() { return locker_; }
 
  private:
   // Why the pod cannot be bound as it is ("" = it can): another uid, or already bound.
@@ -59,6 +53,7 @@ class Binder {
   UsageLedger& ledger_;
   BindOptions options_;
   std::function<int64_t()> now_;
+  nodelock::NodeLocker locker_;
 };
 
 }  // namespace hami::scheduler

@@ -120,12 +120,12 @@ Status SchedulerDaemon::Start() {
   filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
   filter_->set_prefer_idle_nodes(options_.prefer_idle_nodes);
   BindOptions bind_options;
-  bind_options.lock_timeout_seconds = options_.node_lock_timeout_seconds;
-  bind_options.utc_offset_seconds = options_.utc_offset_seconds;
+  bind_options.lock.timeout_seconds = options_.node_lock_timeout_seconds;
+  bind_options.lock.utc_offset_seconds = options_.utc_offset_seconds;
   bind_options.cached_pod = [this](const std::string& ns, const std::string& name) {
     return pods_->Get(ns + "/" + name);
   };
-  bind_options.cached_node = [this](const std::string& name) { return nodes_->Get(name); };
+  bind_options.lock.cached_node = [this](const std::string& name) { return nodes_->Get(name); };
   binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, NowSeconds);
   if (options_.leader_elect) {
     leader_ = std::make_unique<LeaderWatcher>(

@@ -137,10 +137,10 @@ TEST_F(BinderTest, RefusesPodsItDidNotFilterAndGonePods) {
 
 TEST_F(BinderTest, ReleaseOnlyRemovesOurOwnLock) {
   AddPod("p1");
-  ASSERT_TRUE(binder_->AcquireNodeLock("node-a", "default", "p1").ok());
-  EXPECT_TRUE(binder_->ReleaseNodeLock("node-a", "default", "other", false).ok());
+  ASSERT_TRUE(binder_->locker().Acquire("node-a", "default", "p1").ok());
+  EXPECT_TRUE(binder_->locker().Release("node-a", "default", "other", false).ok());
   EXPECT_NE(LockValue(), "");
-  EXPECT_TRUE(binder_->ReleaseNodeLock("node-a", "default", "p1", false).ok());
+  EXPECT_TRUE(binder_->locker().Release("node-a", "default", "p1", false).ok());
   EXPECT_EQ(LockValue(), "");
 }
 
@@ -160,7 +160,7 @@ class CachedBinderTest : public BinderTest {
       pod_cache_reads_++;
       return std::make_shared<const nlohmann::json>(pod_copy);
     };
-    options.cached_node = [this, node_copy](const std::string&) {
+    options.lock.cached_node = [this, node_copy](const std::string&) {
       node_cache_reads_++;
       return std::make_shared<const nlohmann::json>(node_copy);
     };

@@ -178,7 +178,7 @@ class LockReleaser {
       while (!stop_) {
         api_.WaitUntil([this] { return stop_ || !Releasable().empty(); }, milliseconds(20));
         for (const auto& [node, owner] : Releasable()) {
-          (void)binder_->ReleaseNodeLock(node, owner.first, owner.second, /*force=*/false);
+          (void)binder_->locker().Release(node, owner.first, owner.second, /*force=*/false);
         }
       }
     });

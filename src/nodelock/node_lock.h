@@ -11,7 +11,7 @@
 
 #include "device/codec.h"
 
-namespace hami::scheduler {
+namespace hami::nodelock {
 
 enum class LockAction {
   kAcquire,      // no lock (or a stale/orphaned/unreadable one): write our value
@@ -70,4 +70,4 @@ LockDecision DecideAcquire(const std::optional<std::string>& current, std::strin
                                       lock->ns + "/" + lock->name};
 }
 
-}  // namespace hami::scheduler
+}  // namespace hami::nodelock

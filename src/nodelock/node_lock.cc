@@ -1,6 +1,6 @@
-#include "scheduler/node_lock.h"
+#include "nodelock/node_lock.h"
 
-namespace hami::scheduler {
+namespace hami::nodelock {
 
 bool MayRelease(std::string_view current, std::string_view ns, std::string_view name, bool force) {
   if (force) return true;
@@ -9,4 +9,4 @@ bool MayRelease(std::string_view current, std::string_view ns, std::string_view 
   return !lock.ok() || lock->legacy;
 }
 
-}  // namespace hami::scheduler
+}  // namespace hami::nodelock

@@ -1,8 +1,8 @@
-#include "scheduler/node_lock.h"
+#include "nodelock/node_lock.h"
 
 #include <gtest/gtest.h>
 
-namespace hami::scheduler {
+namespace hami::nodelock {
 namespace {
 
 constexpr int64_t kNow = 1735830245;  // 2025-01-02T15:04:05Z
@@ -69,4 +69,4 @@ TEST(MayReleaseTest, OnlyOwnerUnlessForcedOrLegacy) {
 }
 
 }  // namespace
-}  // namespace hami::scheduler
+}  // namespace hami::nodelock
