@@ -1,0 +1,171 @@
+#include "deviceplugin/allocator.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "common/strings.h"
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "kube/objects.h"
+#include "kube/paths.h"
+
+namespace hami::deviceplugin {
+
+namespace {
+
+std::vector<PodContainer> ContainersOf(const nlohmann::json& pod) {
+  std::vector<PodContainer> out;
+  for (const char* kind : {"initContainers", "containers"}) {
+    const nlohmann::json* list = kube::FindPath(pod, {"spec", kind});
+    if (list == nullptr || !list->is_array()) continue;
+    for (const nlohmann::json& c : *list) {
+      PodContainer container;
+      container.name = std::string(kube::StringAt(c, {"name"}));
+      const nlohmann::json* env = kube::FindPath(c, {"env"});
+      if (env != nullptr && env->is_array()) {
+        for (const nlohmann::json& e : *env) {
+          if (kube::StringAt(e, {"name"}) == "CUDA_DISABLE_CONTROL") {
+            container.disable_control =
+                ParseGoBool(kube::StringAt(e, {"value"})).value_or(false);
+          }
+        }
+      }
+      out.push_back(std::move(container));
+    }
+  }
+  return out;
+}
+
+v1beta1::AllocateResponse ToResponse(const AllocatePlan& plan) {
+  v1beta1::AllocateResponse response;
+  for (const ContainerAllocation& c : plan.containers) {
+    v1beta1::ContainerAllocateResponse* out = response.add_container_responses();
+    for (const auto& [key, value] : c.envs) (*out->mutable_envs())[key] = value;
+    for (const MountPlan& m : c.mounts) {
+      v1beta1::Mount* mount = out->add_mounts();
+      mount->set_container_path(m.container_path);
+      mount->set_host_path(m.host_path);
+      mount->set_read_only(m.read_only);
+    }
+  }
+  return response;
+}
+
+}  // namespace
+
+Status PrepareCacheDir(const std::string& path) {
+  std::error_code error;
+  std::filesystem::remove_all(path, error);  // a previous run of the container left state
+  if (error) return Status(StatusCode::kInternal, "clear " + path + ": " + error.message());
+  std::filesystem::create_directories(path, error);
+  if (error) return Status(StatusCode::kInternal, "create " + path + ": " + error.message());
+  // The container may run as any user; HAMi-core creates its region file here.
+  std::filesystem::permissions(path, std::filesystem::perms::all, error);
+  if (error) return Status(StatusCode::kInternal, "chmod " + path + ": " + error.message());
+  return Status::Ok();
+}
+
+Allocator::Allocator(kube::KubeClient& client, AllocatorOptions options,
+                     std::function<int64_t()> now, std::function<std::string()> cache_file_name)
+    : client_(client),
+      options_(std::move(options)),
+      cache_file_name_(std::move(cache_file_name)),
+      locker_(client, options_.lock, std::move(now)) {}
+
+Result<nlohmann::json> Allocator::FindPendingPod() {
+  const std::string& node = options_.node_name;
+  HAMI_ASSIGN_OR_RETURN(nlohmann::json node_json, client_.Get(kube::NodePath(node)));
+  // The lock names the pod being bound here (the scheduler binds one pod per node at a time).
+  if (auto value = kube::NodeView(node_json).Annotation(kNodeLockAnnotation)) {
+    auto lock = ParseNodeLock(*value);
+    if (lock.ok() && !lock->legacy) {
+      auto pod = client_.Get(kube::PodPath(lock->ns, lock->name));
+      if (pod.ok()) return pod;
+      if (pod.status().code() != StatusCode::kNotFound) return pod.status();
+    }
+  }
+  HAMI_ASSIGN_OR_RETURN(nlohmann::json pods,
+                        client_.List(kube::PodsPath(""), "", "spec.nodeName=" + node));
+  const nlohmann::json* items = kube::FindPath(pods, {"items"});
+  if (items != nullptr && items->is_array()) {
+    for (const nlohmann::json& pod : *items) {
+      const kube::PodView view(pod);
+      const auto phase = view.Annotation(kBindPhaseAnnotation);
+      if (view.Phase() == "Pending" && view.Annotation(kBindTimeAnnotation) && phase &&
+          (*phase == "allocating" || *phase == "success") &&
+          view.Annotation(kVgpuNodeAnnotation) == node) {
+        return pod;
+      }
+    }
+  }
+  return NotFound("no binding pod found on node " + node);
+}
+
+void Allocator::Fail(const std::string& ns, const std::string& name) {
+  (void)client_.MergePatch(kube::PodPath(ns, name),
+                           kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("failed")}}));
+  (void)locker_.Release(options_.node_name, ns, name, /*force=*/false);
+}
+
+Result<v1beta1::AllocateResponse> Allocator::Allocate(const v1beta1::AllocateRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HAMI_ASSIGN_OR_RETURN(nlohmann::json pod, FindPendingPod());
+  const kube::PodView view(pod);
+  const std::string ns(view.Namespace()), name(view.Name());
+  auto answer = AllocateFor(std::move(pod), request);
+  if (!answer.ok()) {
+    Fail(ns, name);
+    return answer.status().WithContext("allocate for pod " + ns + "/" + name);
+  }
+  return answer;
+}
+
+Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
+                                                         const v1beta1::AllocateRequest& request) {
+  std::vector<std::vector<std::string>> requested;
+  for (const auto& container : request.container_requests()) {
+    requested.emplace_back(container.devices_ids().begin(), container.devices_ids().end());
+  }
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < options_.write_attempts; ++attempt) {
+    const kube::PodView view(pod);
+    const std::string ns(view.Namespace()), name(view.Name());
+    auto annotation = view.Annotation(options_.to_allocate_annotation);
+    if (!annotation) {
+      return FailedPrecondition("pod has no " + options_.to_allocate_annotation + " annotation");
+    }
+    HAMI_ASSIGN_OR_RETURN(PodDevices to_allocate, DecodePodDevices(*annotation));
+    const std::vector<PodContainer> containers = ContainersOf(pod);
+    HAMI_ASSIGN_OR_RETURN(AllocatePlan plan,
+                          PlanAllocate(to_allocate, requested, containers,
+                                       std::string(view.Uid()), options_.settings,
+                                       cache_file_name_));
+    // What is left, written against the version we planned from: a concurrent change to the
+    // pod makes us plan again rather than hand out a group twice.
+    auto written = client_.MergePatch(
+        kube::PodPath(ns, name),
+        kube::AnnotationsPatch({{options_.to_allocate_annotation, EncodePodDevices(plan.remaining)}},
+                               view.ResourceVersion()));
+    if (!written.ok()) {
+      last = written.status();
+      if (last.code() != StatusCode::kConflict) return last;
+      HAMI_ASSIGN_OR_RETURN(pod, client_.Get(kube::PodPath(ns, name)));
+      continue;
+    }
+    for (const ContainerAllocation& c : plan.containers) {
+      HAMI_RETURN_IF_ERROR(PrepareCacheDir(c.host_cache_dir));
+    }
+    if (plan.all_allocated) {
+      HAMI_RETURN_IF_ERROR(
+          client_
+              .MergePatch(kube::PodPath(ns, name),
+                          kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("success")}}))
+              .status());
+      HAMI_RETURN_IF_ERROR(locker_.Release(options_.node_name, ns, name, /*force=*/false));
+    }
+    return ToResponse(plan);
+  }
+  return last.WithContext("write " + options_.to_allocate_annotation);
+}
+
+}  // namespace hami::deviceplugin

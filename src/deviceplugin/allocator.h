@@ -1,0 +1,60 @@
+// kubelet's Allocate for one node, end to end (spec §5.2–5.3): find the pod the scheduler is
+// binding here (the node lock's owner, else the pending pod with a bind in progress), take the
+// next container's devices from its devices-to-allocate annotation (PlanAllocate), prepare the
+// container's cache directory, write the annotation back, and once no container is left mark
+// the pod `bind-phase: success` and release the node lock. Any failure after the pod is found
+// marks it `bind-phase: failed` and releases the lock, so no node stays locked and the pod is
+// rescheduled instead of starting without its limits.
+// Thread-safe: calls are serialised (kubelet allocates one container at a time per plugin).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "deviceplugin/allocate.h"
+#include "deviceplugin/v1beta1/api.pb.h"
+#include "kube/client.h"
+#include "nodelock/node_locker.h"
+
+namespace hami::deviceplugin {
+
+struct AllocatorOptions {
+  std::string node_name;
+  // The vendor's pod annotation with the scheduler's per-container devices.
+  std::string to_allocate_annotation = "hami.io/vgpu-devices-to-allocate";
+  AllocateSettings settings;
+  nodelock::NodeLockerOptions lock;
+  int write_attempts = 3;  // re-reads of the pod after a resourceVersion conflict
+};
+
+// Creates (mode 0777) or empties the container's host cache directory.
+Status PrepareCacheDir(const std::string& path);
+
+class Allocator {
+ public:
+  // `client` must outlive the allocator; `now` gives unix seconds; `cache_file_name` returns a
+  // fresh "<uuid>.cache" name.
+  Allocator(kube::KubeClient& client, AllocatorOptions options, std::function<int64_t()> now,
+            std::function<std::string()> cache_file_name);
+
+  Result<v1beta1::AllocateResponse> Allocate(const v1beta1::AllocateRequest& request);
+
+  // The pod being bound to this node, or NotFound "no binding pod found on node <n>".
+  Result<nlohmann::json> FindPendingPod();
+
+ private:
+  Result<v1beta1::AllocateResponse> AllocateFor(nlohmann::json pod,
+                                                const v1beta1::AllocateRequest& request);
+  void Fail(const std::string& ns, const std::string& name);
+
+  kube::KubeClient& client_;
+  AllocatorOptions options_;
+  std::function<std::string()> cache_file_name_;
+  nodelock::NodeLocker locker_;
+  std::mutex mu_;  // one Allocate at a time
+};
+
+}  // namespace hami::deviceplugin
