@@ -1,0 +1,57 @@
+// The part of NVML's C API the device plugin calls, declared here (no nvml.h, no link-time
+// dependency): names, signatures, constants and struct layouts as NVML publishes them. The
+// library is opened with dlopen (nvml.h in this module) so a node without a driver still runs
+// the plugin and reports why.
+#pragma once
+
+extern "C" {
+
+typedef int nvmlReturn_t;  // enum nvmlReturn_enum
+typedef struct nvmlDevice_st* nvmlDevice_t;
+
+enum : nvmlReturn_t {
+  NVML_SUCCESS = 0,
+  NVML_ERROR_UNINITIALIZED = 1,
+  NVML_ERROR_INVALID_ARGUMENT = 2,
+  NVML_ERROR_NOT_SUPPORTED = 3,
+  NVML_ERROR_NO_PERMISSION = 4,
+  NVML_ERROR_NOT_FOUND = 6,
+  NVML_ERROR_INSUFFICIENT_SIZE = 7,
+  NVML_ERROR_DRIVER_NOT_LOADED = 9,
+  NVML_ERROR_GPU_IS_LOST = 15,
+  NVML_ERROR_UNKNOWN = 999,
+};
+
+constexpr unsigned int kNvmlUuidBufferSize = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+constexpr unsigned int kNvmlNameBufferSize = 96;     // NVML_DEVICE_NAME_V2_BUFFER_SIZE
+constexpr unsigned int kNvmlBusIdLegacySize = 16;    // NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE
+constexpr unsigned int kNvmlBusIdSize = 32;          // NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE
+
+typedef struct nvmlMemory_st {
+  unsigned long long total;  // bytes
+  unsigned long long free;
+  unsigned long long used;
+} nvmlMemory_t;
+
+typedef struct nvmlPciInfo_st {  // the v3 layout (nvmlDeviceGetPciInfo_v3)
+  char busIdLegacy[kNvmlBusIdLegacySize];
+  unsigned int domain;
+  unsigned int bus;
+  unsigned int device;
+  unsigned int pciDeviceId;
+  unsigned int pciSubSystemId;
+  char busId[kNvmlBusIdSize];  // "00000000:3B:00.0"
+} nvmlPciInfo_t;
+
+using nvmlInit_v2_fn = nvmlReturn_t (*)();
+using nvmlShutdown_fn = nvmlReturn_t (*)();
+using nvmlErrorString_fn = const char* (*)(nvmlReturn_t);
+using nvmlDeviceGetCount_v2_fn = nvmlReturn_t (*)(unsigned int*);
+using nvmlDeviceGetHandleByIndex_v2_fn = nvmlReturn_t (*)(unsigned int, nvmlDevice_t*);
+using nvmlDeviceGetUUID_fn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
+using nvmlDeviceGetName_fn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
+using nvmlDeviceGetMemoryInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
+using nvmlDeviceGetPciInfo_v3_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPciInfo_t*);
+using nvmlDeviceGetMigMode_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
+
+}  // extern "C"
