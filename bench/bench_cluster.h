@@ -13,8 +13,8 @@ inline std::vector<DeviceInfo> EightGpus(int node_index) {
   std::vector<DeviceInfo> devices;
   for (int g = 0; g < 8; ++g) {
     DeviceInfo d;
-    d.id = "GPU-" + std::to_string(node_index) + "-" + std::to_string(g) +
-           "-0fc3eda5-e98b-a25b-5b0d";
+    d.id =
+        "GPU-" + std::to_string(node_index) + "-" + std::to_string(g) + "-0fc3eda5-e98b-a25b-5b0d";
     d.index = g;
     d.count = 10;
     d.devmem_mib = 32768;

@@ -14,15 +14,15 @@
 // Counters: pods_per_s (filter+bind, wall clock over the batch), filter p50/p99 (client side,
 // HTTP included), bind p50, bind failures, and the scheduler process's RSS (VmRSS) and peak
 // (VmHWM) in MiB.
-#include <benchmark/benchmark.h>
-#include <httplib.h>
-#include <signal.h>
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,13 +65,12 @@ nlohmann::json GpuPod(const std::string& name, int mem_mib, int cores) {
           {"spec",
            {{"schedulerName", "hami-scheduler"},
             {"containers",
-             nlohmann::json::array(
-                 {{{"name", "c"},
-                   {"resources",
-                    {{"limits",
-                      {{"nvidia.com/gpu", "1"},
-                       {"nvidia.com/gpumem", std::to_string(mem_mib)},
-                       {"nvidia.com/gpucores", std::to_string(cores)}}}}}}})}}}};
+             nlohmann::json::array({{{"name", "c"},
+                                     {"resources",
+                                      {{"limits",
+                                        {{"nvidia.com/gpu", "1"},
+                                         {"nvidia.com/gpumem", std::to_string(mem_mib)},
+                                         {"nvidia.com/gpucores", std::to_string(cores)}}}}}}})}}}};
 }
 
 double Percentile(std::vector<double> v, double q) {
@@ -177,8 +176,9 @@ class Cluster {
                                   "current-context: c\n";
     port_ = FreePort();
     const std::string bind = "127.0.0.1:" + std::to_string(port_);
-    std::vector<std::string> args = {HAMI_SCHEDULER_BIN, "--http_bind", bind,
-                                     "--metrics-bind-address", "", "--kubeconfig", kubeconfig_};
+    std::vector<std::string> args = {
+        HAMI_SCHEDULER_BIN, "--http_bind", bind, "--metrics-bind-address", "",
+        "--kubeconfig",     kubeconfig_};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -302,8 +302,9 @@ void BM_FilterBind(benchmark::State& state) {
           const auto t0 = Clock::now();
           auto res = http.Post("/bind", args.dump(), "application/json");
           const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-          const bool ok = res && res->status == 200 &&
-                          nlohmann::json::parse(res->body, nullptr, false).value("Error", "x").empty();
+          const bool ok =
+              res && res->status == 200 &&
+              nlohmann::json::parse(res->body, nullptr, false).value("Error", "x").empty();
           if (ok) {
             // The device plugin's Allocate: bind-phase success, node lock released.
             (void)cluster.plugin_client().MergePatch(
@@ -329,7 +330,7 @@ void BM_FilterBind(benchmark::State& state) {
 
     httplib::Client http("127.0.0.1", cluster.port());
     http.set_keep_alive(true);
-        http.set_tcp_nodelay(true);
+    http.set_tcp_nodelay(true);
     size_t next_start = 0;
     for (;;) {
       PendingPod pod;
@@ -360,11 +361,11 @@ void BM_FilterBind(benchmark::State& state) {
       filter_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       nlohmann::json result =
           res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
-      const nlohmann::json* chosen =
-          result.is_object() && result.contains("NodeNames") && result["NodeNames"].is_array() &&
-                  !result["NodeNames"].empty()
-              ? &result["NodeNames"][0]
-              : nullptr;
+      const nlohmann::json* chosen = result.is_object() && result.contains("NodeNames") &&
+                                             result["NodeNames"].is_array() &&
+                                             !result["NodeNames"].empty()
+                                         ? &result["NodeNames"][0]
+                                         : nullptr;
       std::lock_guard<std::mutex> lock(mu);
       if (chosen == nullptr) {
         ++filter_failures;

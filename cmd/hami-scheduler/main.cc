@@ -4,20 +4,16 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "common/duration.h"
 #include "device/config.h"
-#include "kube/kube_config.h"
+#include "kube/daemon_main.h"
 #include "scheduler/daemon.h"
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
 
 std::string Hostname() {
   if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
@@ -132,25 +128,8 @@ int Run(int argc, char** argv) {
   options.lease_namespace = lease_namespace;
   options.identity = Hostname();
 
-  auto cluster =
-      kubeconfig.empty() ? hami::kube::LoadDefault() : hami::kube::LoadKubeconfig(kubeconfig);
-  if (!cluster.ok()) {
-    std::cerr << "error: " << cluster.status().message() << "\n";
-    return 2;
-  }
-  std::shared_ptr<hami::kube::KubeClient> client = hami::kube::KubeClient::WithCurl(*cluster);
-  hami::scheduler::SchedulerDaemon daemon(client, options);
-  hami::Status started = daemon.Start();
-  if (!started.ok()) {
-    std::cerr << "error: " << started.message() << "\n";
-    return 1;
-  }
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  spdlog::info("shutting down");
-  daemon.Stop();
-  return 0;
+  return hami::kube::RunDaemonUntilTerminated<hami::scheduler::SchedulerDaemon>(kubeconfig,
+                                                                                std::move(options));
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ struct AllocateSettings {
   std::string hook_path = "/usr/local";  // HOOK_PATH: libvgpu lives under <hook>/vgpu
   // Host file mounted as <hook>/vgpu/libvgpu.so (libvgpu.so.<version>, or libvgpu.so).
   std::string host_libvgpu;
-  double memory_scaling = 1.0;     // > 1 lets containers oversubscribe: CUDA_OVERSUBSCRIBE
+  double memory_scaling = 1.0;      // > 1 lets containers oversubscribe: CUDA_OVERSUBSCRIBE
   bool disable_core_limit = false;  // GPU_CORE_UTILIZATION_POLICY=disable
   std::string log_level;            // LIBCUDA_LOG_LEVEL when set
   bool license_present = false;     // host <hook>/vgpu/license exists

@@ -25,8 +25,7 @@ std::vector<PodContainer> ContainersOf(const nlohmann::json& pod) {
       if (env != nullptr && env->is_array()) {
         for (const nlohmann::json& e : *env) {
           if (kube::StringAt(e, {"name"}) == "CUDA_DISABLE_CONTROL") {
-            container.disable_control =
-                ParseGoBool(kube::StringAt(e, {"value"})).value_or(false);
+            container.disable_control = ParseGoBool(kube::StringAt(e, {"value"})).value_or(false);
           }
         }
       }
@@ -137,15 +136,14 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
     HAMI_ASSIGN_OR_RETURN(PodDevices to_allocate, DecodePodDevices(*annotation));
     const std::vector<PodContainer> containers = ContainersOf(pod);
     HAMI_ASSIGN_OR_RETURN(AllocatePlan plan,
-                          PlanAllocate(to_allocate, requested, containers,
-                                       std::string(view.Uid()), options_.settings,
-                                       cache_file_name_));
+                          PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()),
+                                       options_.settings, cache_file_name_));
     // What is left, written against the version we planned from: a concurrent change to the
     // pod makes us plan again rather than hand out a group twice.
-    auto written = client_.MergePatch(
-        kube::PodPath(ns, name),
-        kube::AnnotationsPatch({{options_.to_allocate_annotation, EncodePodDevices(plan.remaining)}},
-                               view.ResourceVersion()));
+    auto written = client_.MergePatch(kube::PodPath(ns, name),
+                                      kube::AnnotationsPatch({{options_.to_allocate_annotation,
+                                                               EncodePodDevices(plan.remaining)}},
+                                                             view.ResourceVersion()));
     if (!written.ok()) {
       last = written.status();
       if (last.code() != StatusCode::kConflict) return last;

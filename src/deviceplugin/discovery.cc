@@ -23,8 +23,9 @@ Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& 
     } else if (options.preconfigured_memory_mib > 0) {
       memory_mib = options.preconfigured_memory_mib;
     } else {
-      out.skipped.push_back(who + ": NVML cannot report its memory and no "
-                                  "preConfiguredDeviceMemory is set");
+      out.skipped.push_back(who +
+                            ": NVML cannot report its memory and no "
+                            "preConfiguredDeviceMemory is set");
       continue;
     }
     DeviceInfo d;

@@ -17,9 +17,9 @@
 namespace hami::deviceplugin {
 
 struct DiscoveryOptions {
-  int32_t split_count = 10;       // deviceSplitCount: tasks per GPU
-  double memory_scaling = 1.0;    // deviceMemoryScaling
-  double core_scaling = 1.0;      // deviceCoreScaling
+  int32_t split_count = 10;     // deviceSplitCount: tasks per GPU
+  double memory_scaling = 1.0;  // deviceMemoryScaling
+  double core_scaling = 1.0;    // deviceCoreScaling
   std::string mode = kModeHamiCore;
   // preConfiguredDeviceMemory (MiB) for GPUs whose memory NVML cannot report; 0 = skip them.
   int32_t preconfigured_memory_mib = 0;

@@ -32,8 +32,7 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlInit_v2", &init));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlErrorString", &nvml->error_string_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetCount_v2", &nvml->get_count_));
-  HAMI_RETURN_IF_ERROR(
-      Resolve(nvml->handle_, "nvmlDeviceGetHandleByIndex_v2", &nvml->get_handle_));
+  HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetHandleByIndex_v2", &nvml->get_handle_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetUUID", &nvml->get_uuid_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetName", &nvml->get_name_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetMemoryInfo", &nvml->get_memory_));

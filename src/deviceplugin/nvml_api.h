@@ -22,10 +22,10 @@ enum : nvmlReturn_t {
   NVML_ERROR_UNKNOWN = 999,
 };
 
-constexpr unsigned int kNvmlUuidBufferSize = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
-constexpr unsigned int kNvmlNameBufferSize = 96;     // NVML_DEVICE_NAME_V2_BUFFER_SIZE
-constexpr unsigned int kNvmlBusIdLegacySize = 16;    // NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE
-constexpr unsigned int kNvmlBusIdSize = 32;          // NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE
+constexpr unsigned int kNvmlUuidBufferSize = 96;   // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+constexpr unsigned int kNvmlNameBufferSize = 96;   // NVML_DEVICE_NAME_V2_BUFFER_SIZE
+constexpr unsigned int kNvmlBusIdLegacySize = 16;  // NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE
+constexpr unsigned int kNvmlBusIdSize = 32;        // NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE
 
 typedef struct nvmlMemory_st {
   unsigned long long total;  // bytes

@@ -129,8 +129,7 @@ class PluginServer::Service final : public v1beta1::DevicePlugin::Service {
   PluginServer& owner_;
 };
 
-PluginServer::PluginServer(std::string socket_path, bool preferred_allocation,
-                           AllocateFn allocate)
+PluginServer::PluginServer(std::string socket_path, bool preferred_allocation, AllocateFn allocate)
     : socket_path_(std::move(socket_path)),
       preferred_allocation_(preferred_allocation),
       allocate_(std::move(allocate)) {}

@@ -52,7 +52,8 @@ std::string PhysicalId(const std::string& replica_id);
 std::vector<std::string> PreferReplicas(std::span<const std::string> available,
                                         std::span<const std::string> must_include, int size);
 
-using AllocateFn = std::function<Result<v1beta1::AllocateResponse>(const v1beta1::AllocateRequest&)>;
+using AllocateFn =
+    std::function<Result<v1beta1::AllocateResponse>(const v1beta1::AllocateRequest&)>;
 
 class PluginServer {
  public:

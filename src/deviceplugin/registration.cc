@@ -25,13 +25,13 @@ Status RegisterWithKubelet(const RegistrationRequest& request, std::chrono::mill
   v1beta1::Empty reply;
   const grpc::Status status = stub->Register(&context, message, &reply);
   if (status.ok()) return Status::Ok();
-  const std::string where = "register " + request.resource_name + " with kubelet at " +
-                            request.kubelet_socket + ": ";
+  const std::string where =
+      "register " + request.resource_name + " with kubelet at " + request.kubelet_socket + ": ";
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Status(StatusCode::kUnavailable, where + "kubelet not answering (" +
-                                                  status.error_message() + ")");
+      return Status(StatusCode::kUnavailable,
+                    where + "kubelet not answering (" + status.error_message() + ")");
     default:
       return FailedPrecondition(where + "refused: " + status.error_message());
   }

@@ -63,6 +63,12 @@ KubeClient::KubeClient(std::shared_ptr<HttpTransport> transport, ClusterConfig c
       tokens_(config_),
       limiter_(options_.qps, options_.burst, options_.now) {}
 
+Result<std::shared_ptr<KubeClient>> KubeClient::FromKubeconfigFlag(const std::string& kubeconfig) {
+  HAMI_ASSIGN_OR_RETURN(ClusterConfig cluster,
+                        kubeconfig.empty() ? LoadDefault() : LoadKubeconfig(kubeconfig));
+  return std::shared_ptr<KubeClient>(WithCurl(cluster));
+}
+
 std::unique_ptr<KubeClient> KubeClient::WithCurl(const ClusterConfig& config,
                                                  ClientOptions options) {
   return std::make_unique<KubeClient>(std::make_shared<CurlTransport>(config), config,

@@ -58,6 +58,10 @@ class KubeClient {
   static std::unique_ptr<KubeClient> WithCurl(const ClusterConfig& config,
                                               ClientOptions options = {});
 
+  // What the binaries' --kubeconfig flag means: that file when given, else the default chain
+  // ($KUBECONFIG, in-cluster service account, ~/.kube/config). Failure names the file.
+  static Result<std::shared_ptr<KubeClient>> FromKubeconfigFlag(const std::string& kubeconfig);
+
   const ClusterConfig& config() const { return config_; }
 
   // `cancel` (optional, not owned) aborts the request and any retry wait promptly with

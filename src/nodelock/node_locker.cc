@@ -65,8 +65,8 @@ Status NodeLocker::Acquire(const std::string& node, const std::string& ns,
                           " attempts");
 }
 
-Status NodeLocker::Release(const std::string& node, const std::string& ns,
-                           const std::string& name, bool force) {
+Status NodeLocker::Release(const std::string& node, const std::string& ns, const std::string& name,
+                           bool force) {
   Status last = Status::Ok();
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
     auto node_json = client_.Get(kube::NodePath(node));

@@ -215,8 +215,8 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
   }
   // Devices are chosen (ordered by the GPU policy) on the winning node only.
   if (outcome.placement) {
-    auto fit = FitPod(nodes[static_cast<size_t>(outcome.placement->node_index)], pod, gpu_policy,
-                      nullptr);
+    auto fit =
+        FitPod(nodes[static_cast<size_t>(outcome.placement->node_index)], pod, gpu_policy, nullptr);
     // PodFits and FitPod agree (property-tested); should they not, refusing is the safe answer.
     if (!fit) return PlacementOutcome{std::nullopt, std::move(outcome.failed_nodes)};
     outcome.placement->container_devices = std::move(*fit);

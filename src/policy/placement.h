@@ -75,8 +75,8 @@ struct PlacementOutcome {
 // Placement::node_index and failed_nodes count positions in this list.
 class NodeList {
  public:
-  NodeList(std::span<const NodeState> all) : all_(all) {}            // NOLINT: implicit
-  NodeList(const std::vector<NodeState>& all) : all_(all) {}         // NOLINT: implicit
+  NodeList(std::span<const NodeState> all) : all_(all) {}     // NOLINT: implicit
+  NodeList(const std::vector<NodeState>& all) : all_(all) {}  // NOLINT: implicit
   NodeList(std::span<const NodeState> all, std::span<const uint32_t> picks)
       : all_(all), picks_(picks), picked_(true) {}
 
@@ -97,8 +97,7 @@ class PlacementPolicy {
  public:
   virtual ~PlacementPolicy() = default;
   virtual std::string_view name() const = 0;
-  virtual PlacementOutcome Place(const PodRequest& pod, NodeList nodes,
-                                 bool collect_reasons) = 0;
+  virtual PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) = 0;
 };
 
 // Whether the node's known host resources can take the pod's host request.

@@ -48,8 +48,8 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   // The pod as the watch cache has it (HAMi reads its informer too), else from the server.
   nlohmann::json pod;
   bool pod_from_cache = false;
-  if (auto cached = options_.cached_pod ? options_.cached_pod(args.pod_namespace, args.pod_name)
-                                        : nullptr;
+  if (auto cached =
+          options_.cached_pod ? options_.cached_pod(args.pod_namespace, args.pod_name) : nullptr;
       cached != nullptr && CheckPod(args, *cached).empty()) {
     pod = *cached;
     pod_from_cache = true;

@@ -3,21 +3,12 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/state_sync.h"
 
 namespace hami::scheduler {
-
-namespace {
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 SchedulerDaemon::SchedulerDaemon(std::shared_ptr<kube::KubeClient> client, DaemonOptions options)
     : client_(std::move(client)), options_(std::move(options)) {}
@@ -36,8 +27,8 @@ void SchedulerDaemon::OnNode(const nlohmann::json& node) {
   NodeActions actions;
   {
     std::lock_guard<std::mutex> lock(tracker_mu_);
-    actions =
-        ApplyNode(*registry_, ledger_, tracker_, node, NowSeconds(), options_.utc_offset_seconds);
+    actions = ApplyNode(*registry_, ledger_, tracker_, node, UnixNowSeconds(),
+                        options_.utc_offset_seconds);
   }
   for (const std::string& line : actions.log) spdlog::warn("registration {}", line);
   // Only the leader talks to the device plugins; followers keep their ledger warm.
@@ -126,7 +117,7 @@ Status SchedulerDaemon::Start() {
     return pods_->Get(ns + "/" + name);
   };
   bind_options.lock.cached_node = [this](const std::string& name) { return nodes_->Get(name); };
-  binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, NowSeconds);
+  binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, UnixNowSeconds);
   if (options_.leader_elect) {
     leader_ = std::make_unique<LeaderWatcher>(
         *client_, options_.lease_namespace, options_.lease_name, options_.identity,

@@ -84,11 +84,11 @@ class FilterCore {
   std::vector<uint32_t> free_slots_;                   // GUARDED_BY(mu_)
   uint64_t synced_to_ = 0;                             // GUARDED_BY(mu_), ledger version
   // The last candidate list and its resolution; valid until a node joins or leaves the mirror.
-  std::vector<std::string> last_names_;   // GUARDED_BY(mu_)
-  std::vector<uint32_t> last_picks_;      // GUARDED_BY(mu_)
+  std::vector<std::string> last_names_;    // GUARDED_BY(mu_)
+  std::vector<uint32_t> last_picks_;       // GUARDED_BY(mu_)
   std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
-  bool last_valid_ = false;               // GUARDED_BY(mu_)
-  bool prefer_idle_nodes_ = true;         // GUARDED_BY(mu_)
+  bool last_valid_ = false;                // GUARDED_BY(mu_)
+  bool prefer_idle_nodes_ = true;          // GUARDED_BY(mu_)
 };
 
 }  // namespace hami::scheduler

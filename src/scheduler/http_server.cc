@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/tls_reloader.h"
@@ -15,12 +16,6 @@ namespace {
 constexpr char kJson[] = "application/json";
 constexpr size_t kWorkerThreads = 64;
 
-int64_t SystemNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -30,7 +25,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client,
                                ServerHooks hooks, std::string cert_file, std::string key_file)
     : filter_(filter), binder_(binder), client_(client), hooks_(std::move(hooks)) {
-  if (!hooks_.now_unix_seconds) hooks_.now_unix_seconds = SystemNow;
+  if (!hooks_.now_unix_seconds) hooks_.now_unix_seconds = UnixNowSeconds;
   if (!cert_file.empty() && !key_file.empty()) {
     auto reloader = CertificateReloader::Create(cert_file, key_file);
     if (reloader.ok()) {

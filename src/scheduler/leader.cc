@@ -1,5 +1,6 @@
 #include "scheduler/leader.h"
 
+#include "common/clock.h"
 #include "device/time_format.h"
 #include "kube/objects.h"
 
@@ -33,9 +34,7 @@ LeaderWatcher::~LeaderWatcher() { Stop(); }
 
 void LeaderWatcher::PollOnce() {
   auto lease = client_.GetLease(namespace_, name_);
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = UnixNowSeconds();
   // An unreadable lease means we cannot prove leadership: stop answering until we can.
   const bool leader = lease.ok() && LeaseHeldBy(*lease, hostname_, now);
   const bool was = leader_.exchange(leader);

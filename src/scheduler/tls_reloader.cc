@@ -14,7 +14,7 @@ namespace hami::scheduler {
 // takes its own references, so a pair replaced mid-handshake stays valid for that handshake.
 struct CertificateReloader::Pair {
   X509* leaf = nullptr;
-  STACK_OF(X509)* chain = nullptr;
+  STACK_OF(X509) * chain = nullptr;
   EVP_PKEY* key = nullptr;
   ~Pair() {
     X509_free(leaf);
@@ -85,8 +85,7 @@ Result<std::shared_ptr<const CertificateReloader::Pair>> CertificateReloader::Lo
   if (!key_bio) return InvalidArgument("TLS key " + key_path + ": " + OpenSslError());
   pair->key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
   if (pair->key == nullptr) {
-    return InvalidArgument("TLS key " + key_path + ": no PEM private key (" + OpenSslError() +
-                           ")");
+    return InvalidArgument("TLS key " + key_path + ": no PEM private key (" + OpenSslError() + ")");
   }
   if (X509_check_private_key(pair->leaf, pair->key) != 1) {
     ERR_clear_error();

@@ -62,8 +62,8 @@ class CertificateReloader {
   const std::string cert_path_, key_path_;
   const std::chrono::milliseconds check_interval_;
   mutable std::mutex mu_;
-  std::shared_ptr<const Pair> current_;                // GUARDED_BY(mu_)
-  FileStamp cert_stamp_, key_stamp_;                   // GUARDED_BY(mu_), of the last attempt
+  std::shared_ptr<const Pair> current_;               // GUARDED_BY(mu_)
+  FileStamp cert_stamp_, key_stamp_;                  // GUARDED_BY(mu_), of the last attempt
   std::chrono::steady_clock::time_point last_check_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> reloads_{0};
 };

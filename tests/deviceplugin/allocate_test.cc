@@ -58,8 +58,8 @@ TEST_F(PlanAllocateTest, SeveralDevicesAreListedInOrderWithTheirOwnMemory) {
 TEST_F(PlanAllocateTest, ContainersAreTakenInOrderAcrossCallsSkippingThoseWithoutDevices) {
   // An init container with a device, an app container without, an app container with one.
   const PodDevices annotation = {{Dev("GPU-a", 1000, 10)}, {}, {Dev("GPU-b", 2000, 20)}};
-  const std::vector<PodContainer> containers = {{"init", false}, {"sidecar", false},
-                                                {"main", false}};
+  const std::vector<PodContainer> containers = {
+      {"init", false}, {"sidecar", false}, {"main", false}};
   auto first = Plan(annotation, {{"i-0"}}, containers);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_EQ(first->containers[0].container_index, 0u);
@@ -99,7 +99,8 @@ TEST_F(PlanAllocateTest, SettingsAndPerContainerOptOut) {
   for (const MountPlan& m : c.mounts) {
     EXPECT_NE(m.container_path, "/etc/ld.so.preload") << "CUDA_DISABLE_CONTROL opts out";
   }
-  EXPECT_EQ(c.mounts[c.mounts.size() - 2], (MountPlan{"/tmp/license", "/usr/local/vgpu/license", true}));
+  EXPECT_EQ(c.mounts[c.mounts.size() - 2],
+            (MountPlan{"/tmp/license", "/usr/local/vgpu/license", true}));
   EXPECT_EQ(c.mounts.back(),
             (MountPlan{"/usr/bin/vgpuvalidator", "/usr/local/vgpu/vgpuvalidator", true}));
 }

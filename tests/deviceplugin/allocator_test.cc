@@ -25,14 +25,15 @@ class AllocatorTest : public ::testing::Test {
     char pattern[] = "/tmp/hami_hook_XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     hook_ = pattern;
-    ASSERT_TRUE(api_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "n1"}}}})
-                    .ok());
+    ASSERT_TRUE(
+        api_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "n1"}}}}).ok());
     AllocatorOptions options;
     options.node_name = "n1";
     options.settings.hook_path = hook_;
     options.settings.host_libvgpu = hook_ + "/vgpu/libvgpu.so";
-    allocator_ = std::make_unique<Allocator>(*client_, options, [] { return kNow; },
-                                             [this] { return "r" + std::to_string(next_++) + ".cache"; });
+    allocator_ = std::make_unique<Allocator>(
+        *client_, options, [] { return kNow; },
+        [this] { return "r" + std::to_string(next_++) + ".cache"; });
   }
 
   // A pod the scheduler bound to n1: devices-to-allocate per container, bind-phase allocating,
@@ -80,7 +81,8 @@ class AllocatorTest : public ::testing::Test {
   }
   std::string Lock() {
     auto n = api_.Get("nodes", "", "n1");
-    return (*n)["metadata"].value("annotations", nlohmann::json::object())
+    return (*n)["metadata"]
+        .value("annotations", nlohmann::json::object())
         .value(kNodeLockAnnotation, std::string());
   }
 

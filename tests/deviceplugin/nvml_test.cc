@@ -25,12 +25,16 @@ class NvmlTest : public ::testing::Test {
   void TearDown() override { unsetenv("HAMI_FAKE_NVML_CONFIG"); }
 };
 
-const nlohmann::json kTwoGpus = {
-    {"devices",
-     {{{"uuid", "GPU-aaa"}, {"name", "Tesla T4"}, {"memory_mib", 15360},
-       {"bus_id", "00000000:3B:00.0"}},
-      {{"uuid", "GPU-bbb"}, {"name", "NVIDIA A100-SXM4-40GB"}, {"memory_mib", 40960},
-       {"bus_id", "00000000:AF:00.0"}, {"mig", true}}}}};
+const nlohmann::json kTwoGpus = {{"devices",
+                                  {{{"uuid", "GPU-aaa"},
+                                    {"name", "Tesla T4"},
+                                    {"memory_mib", 15360},
+                                    {"bus_id", "00000000:3B:00.0"}},
+                                   {{"uuid", "GPU-bbb"},
+                                    {"name", "NVIDIA A100-SXM4-40GB"},
+                                    {"memory_mib", 40960},
+                                    {"bus_id", "00000000:AF:00.0"},
+                                    {"mig", true}}}}};
 
 TEST_F(NvmlTest, ListsTheGpusNvmlReports) {
   Configure(kTwoGpus);
@@ -56,8 +60,7 @@ TEST_F(NvmlTest, MissingLibraryAndFailedInitAreErrorsThatSayWhy) {
   unsetenv("HAMI_FAKE_NVML_CONFIG");  // the fake then answers DRIVER_NOT_LOADED
   auto no_driver = Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_FALSE(no_driver.ok());
-  EXPECT_NE(no_driver.status().message().find("nvmlInit_v2: Driver Not Loaded"),
-            std::string::npos)
+  EXPECT_NE(no_driver.status().message().find("nvmlInit_v2: Driver Not Loaded"), std::string::npos)
       << no_driver.status().message();
 }
 
@@ -75,8 +78,11 @@ TEST_F(NvmlTest, LostGpuIsAnErrorNamingIt) {
 }
 
 TEST_F(NvmlTest, UnsupportedMemoryIsReportedAsUnknown) {
-  Configure({{"devices", {{{"uuid", "GPU-gb10"}, {"name", "NVIDIA GB10"}, {"memory_mib", nullptr},
-                           {"bus_id", "00000000:01:00.0"}}}}});
+  Configure({{"devices",
+              {{{"uuid", "GPU-gb10"},
+                {"name", "NVIDIA GB10"},
+                {"memory_mib", nullptr},
+                {"bus_id", "00000000:01:00.0"}}}}});
   auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   auto gpus = (*nvml)->Gpus();
@@ -99,11 +105,11 @@ TEST(DiscoveryTest, HamiRegistrationRules) {
   Discovered found = ToDeviceInfos(gpus, options, numa);
   ASSERT_EQ(found.devices.size(), 2u);
   const DeviceInfo& t4 = found.devices[0];
-  EXPECT_EQ(t4.type, "NVIDIA-Tesla T4");   // prefixed
-  EXPECT_EQ(t4.devmem_mib, 23040);         // floor(15360.x MiB) * 1.5
+  EXPECT_EQ(t4.type, "NVIDIA-Tesla T4");  // prefixed
+  EXPECT_EQ(t4.devmem_mib, 23040);        // floor(15360.x MiB) * 1.5
   EXPECT_EQ(t4.devcore, 200);
   EXPECT_EQ(t4.count, 4);
-  EXPECT_EQ(t4.numa, 0);                   // negative -> 0
+  EXPECT_EQ(t4.numa, 0);  // negative -> 0
   EXPECT_TRUE(t4.health);
   EXPECT_EQ(found.devices[1].type, "NVIDIA A100-SXM4-40GB");  // already NVIDIA...
   EXPECT_EQ(found.devices[1].numa, 1);

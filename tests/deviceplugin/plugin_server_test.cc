@@ -59,8 +59,7 @@ class PluginServerTest : public ::testing::Test {
             return FailedPrecondition("no binding pod found on node n1");
           }
           v1beta1::AllocateResponse response;
-          (*response.add_container_responses()->mutable_envs())["NVIDIA_VISIBLE_DEVICES"] =
-              "GPU-a";
+          (*response.add_container_responses()->mutable_envs())["NVIDIA_VISIBLE_DEVICES"] = "GPU-a";
           return response;
         });
     ASSERT_TRUE(server_->Start().ok());

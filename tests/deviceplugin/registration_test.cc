@@ -21,8 +21,8 @@ class RegistrationTest : public ::testing::Test {
   }
 
   RegistrationRequest Request() {
-    return RegistrationRequest{kubelet_->socket_path(), "nvidia-gpu.sock", "nvidia.com/gpu",
-                               false, true};
+    return RegistrationRequest{kubelet_->socket_path(), "nvidia-gpu.sock", "nvidia.com/gpu", false,
+                               true};
   }
 
   std::string dir_;

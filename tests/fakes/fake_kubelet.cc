@@ -29,7 +29,8 @@ Status FakeKubelet::Start() {
   builder.AddListeningPort("unix://" + socket_path(), grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
-  if (!server_) return Status(StatusCode::kUnavailable, "fake kubelet: cannot listen on " + socket_path());
+  if (!server_)
+    return Status(StatusCode::kUnavailable, "fake kubelet: cannot listen on " + socket_path());
   return Status::Ok();
 }
 
@@ -46,9 +47,9 @@ grpc::Status FakeKubelet::OnRegister(const v1beta1::RegisterRequest& request) {
   if (!refusal_.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, refusal_);
   // kubelet's checks: a supported version, an extended resource name, a socket file name.
   if (request.version() != "v1beta1") {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "requested device plugin API version " + request.version() +
-                            " is not supported by kubelet");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "requested device plugin API version " +
+                                                                request.version() +
+                                                                " is not supported by kubelet");
   }
   const std::string& name = request.resource_name();
   const size_t slash = name.find('/');

@@ -222,17 +222,16 @@ TEST(PodFitsTest, AgreesWithFitPodOnRandomNodes) {
     return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1));
   };
   const char* types[] = {"NVIDIA-Tesla T4", "NVIDIA-A100"};
-  const GpuPolicy policies[] = {GpuPolicy{{GpuPolicyKey::kSpread}},
-                                GpuPolicy{{GpuPolicyKey::kBinpack}},
-                                GpuPolicy{{GpuPolicyKey::kMutex}},
-                                GpuPolicy{{GpuPolicyKey::kBinpack, GpuPolicyKey::kNuma}}};
+  const GpuPolicy policies[] = {
+      GpuPolicy{{GpuPolicyKey::kSpread}}, GpuPolicy{{GpuPolicyKey::kBinpack}},
+      GpuPolicy{{GpuPolicyKey::kMutex}}, GpuPolicy{{GpuPolicyKey::kBinpack, GpuPolicyKey::kNuma}}};
   int fits = 0, fails = 0;
   for (int round = 0; round < 20000; ++round) {
     NodeState node = Node("n", {});
     const int gpus = uniform(0, 8);
     for (int g = 0; g < gpus; ++g) {
-      DeviceUsage d = Gpu("GPU-" + std::to_string(g), g, uniform(1, 4) * 8192,
-                          types[uniform(0, 1)], uniform(0, 1));
+      DeviceUsage d = Gpu("GPU-" + std::to_string(g), g, uniform(1, 4) * 8192, types[uniform(0, 1)],
+                          uniform(0, 1));
       d.info.count = uniform(1, 4);
       d.info.health = uniform(0, 9) != 0;
       d.cordoned = uniform(0, 19) == 0;

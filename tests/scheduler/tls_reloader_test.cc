@@ -84,8 +84,7 @@ TEST_F(TlsReloadTest, TakesRotatedPairsAndKeepsTheOldOneWhenTheNewOneIsBroken) {
 }
 
 TEST_F(TlsReloadTest, MissingOrBrokenFilesAreRefusedAtStart) {
-  EXPECT_EQ(CertificateReloader::Create(cert_, key_).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CertificateReloader::Create(cert_, key_).status().code(), StatusCode::kInvalidArgument);
   if (!Rotate("first")) GTEST_SKIP() << "openssl CLI not available";
   std::ofstream(key_) << "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n";
   auto broken = CertificateReloader::Create(cert_, key_);
@@ -128,9 +127,9 @@ struct Extender {
   std::unique_ptr<kube::KubeClient> client = testing::TestClient(*api.Start(), 1);
   VendorRegistry registry = *MakeVendorRegistry(DefaultDeviceConfig());
   UsageLedger ledger;
-  FilterCore filter{registry, ledger,
-                    std::make_unique<policy::HamiPolicy>("d", policy::NodePolicy::kBinpack,
-                                                         policy::GpuPolicy{})};
+  FilterCore filter{
+      registry, ledger,
+      std::make_unique<policy::HamiPolicy>("d", policy::NodePolicy::kBinpack, policy::GpuPolicy{})};
   Binder binder{*client, ledger, BindOptions{}, [] { return int64_t{0}; }};
 };
 
@@ -166,8 +165,7 @@ TEST_F(TlsReloadTest, ExtenderWithUnusableFilesDoesNotStart) {
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(port.status().message().find("tls.crt"), std::string::npos)
-      << port.status().message();
+  EXPECT_NE(port.status().message().find("tls.crt"), std::string::npos) << port.status().message();
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+// hami-device-plugin: kubelet device plugin for shared NVIDIA GPUs (spec §5). Flags and env
+// follow HAMi's device plugin; an env var, when set, wins over the flag's default.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "common/strings.h"
+#include "deviceplugin/daemon.h"
+#include "kube/daemon_main.h"
+
+namespace {
+
+std::string Env(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"hami-device-plugin: kubelet device plugin for shared NVIDIA GPUs"};
+  hami::deviceplugin::PluginDaemonOptions options;
+  std::string kubeconfig;
+  options.node_name = Env("NODE_NAME", "");
+  options.allocate.hook_path = Env("HOOK_PATH", "/usr/local");
+  int32_t split = 10;
+  double memory_scaling = 1.0, core_scaling = 1.0;
+  bool disable_core_limit = false, debug = false;
+  if (auto v = hami::ParseInt32(Env("DEVICE_SPLIT_COUNT", ""))) split = *v;
+  app.add_option("--node-name", options.node_name, "this node (env NODE_NAME)");
+  app.add_option("--resource-name", options.resource_name)->capture_default_str();
+  app.add_option("--device-split-count", split, "tasks per GPU (env DEVICE_SPLIT_COUNT)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--device-memory-scaling", memory_scaling, "memory oversubscription factor")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 100.0));
+  app.add_option("--device-cores-scaling", core_scaling, "core scaling factor")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 100.0));
+  app.add_flag("--disable-core-limit", disable_core_limit, "no compute share enforcement");
+  app.add_option("--hook-path", options.allocate.hook_path, "where libvgpu lives (env HOOK_PATH)")
+      ->capture_default_str();
+  app.add_option("--kubelet-dir", options.kubelet_dir, "kubelet's device-plugins directory")
+      ->capture_default_str();
+  app.add_option("--nvml-library", options.nvml_library)->capture_default_str();
+  app.add_option("--kubeconfig", kubeconfig,
+                 "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_flag("--debug", debug, "verbose logs");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
+  options.discovery.split_count = split;
+  options.discovery.memory_scaling = memory_scaling;
+  options.discovery.core_scaling = core_scaling;
+  options.allocate.memory_scaling = memory_scaling;
+  options.allocate.disable_core_limit = disable_core_limit;
+  const std::string vgpu = options.allocate.hook_path + "/vgpu";
+  options.allocate.host_libvgpu = vgpu + "/libvgpu.so";
+
+  return hami::kube::RunDaemonUntilTerminated<hami::deviceplugin::PluginDaemon>(kubeconfig,
+                                                                                std::move(options));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,146 @@
+#include "deviceplugin/daemon.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <random>
+
+#include "common/clock.h"
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "deviceplugin/registration.h"
+#include "kube/objects.h"
+#include "kube/paths.h"
+
+namespace hami::deviceplugin {
+
+std::string RandomCacheFileName() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng(), b = rng();
+  char buffer[48];
+  std::snprintf(buffer, sizeof(buffer), "%08x-%04x-%04x-%04x-%012llx.cache",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
+                static_cast<unsigned>(0x4000 | (a & 0x0fff)),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buffer;
+}
+
+PluginDaemon::PluginDaemon(std::shared_ptr<kube::KubeClient> client, PluginDaemonOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+PluginDaemon::~PluginDaemon() { Stop(); }
+
+Status PluginDaemon::Start() {
+  if (options_.node_name.empty()) return InvalidArgument("the node name is not set (NODE_NAME)");
+  HAMI_ASSIGN_OR_RETURN(nvml_, Nvml::Open(options_.nvml_library));
+  AllocatorOptions allocator;
+  allocator.node_name = options_.node_name;
+  allocator.settings = options_.allocate;
+  allocator.lock = options_.lock;
+  allocator_ =
+      std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
+  server_ = std::make_unique<PluginServer>(
+      options_.kubelet_dir + "/" + options_.socket_name, /*preferred_allocation=*/true,
+      [this](const v1beta1::AllocateRequest& request) { return allocator_->Allocate(request); });
+  HAMI_RETURN_IF_ERROR(Refresh());  // a node whose GPUs cannot be read should say so at start
+  HAMI_RETURN_IF_ERROR(server_->Start());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = false;
+  }
+  loop_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void PluginDaemon::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (server_) server_->Stop();
+}
+
+uint64_t PluginDaemon::KubeletSocketIdentity() const {
+  struct stat st {};
+  const std::string path = options_.kubelet_dir + "/" + kKubeletSocketName;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  // A restarted kubelet's new socket may reuse the old inode; its change time still differs.
+  const uint64_t ctime_ns = static_cast<uint64_t>(st.st_ctim.tv_sec) * 1000000000u +
+                            static_cast<uint64_t>(st.st_ctim.tv_nsec);
+  return ((ctime_ns * 1000003u) ^ static_cast<uint64_t>(st.st_ino)) | 1u;
+}
+
+bool PluginDaemon::Register() {
+  // kubelet removes every plugin socket when it restarts: serve a fresh one before registering.
+  server_->Stop();
+  if (Status started = server_->Start(); !started.ok()) {
+    spdlog::error("device plugin socket: {}", started.message());
+    return false;
+  }
+  Status registered = RegisterWithKubelet(
+      RegistrationRequest{options_.kubelet_dir + "/" + kKubeletSocketName, options_.socket_name,
+                          options_.resource_name, false, true},
+      options_.register_timeout);
+  if (!registered.ok()) {
+    spdlog::warn("{}", registered.message());
+    return false;
+  }
+  ++registrations_;
+  spdlog::info("registered resource={} endpoint={}", options_.resource_name, options_.socket_name);
+  return true;
+}
+
+Status PluginDaemon::Refresh() {
+  auto gpus = nvml_->Gpus();
+  std::vector<DeviceInfo> devices;
+  if (gpus.ok()) {
+    Discovered found = ToDeviceInfos(*gpus, options_.discovery, [this](const std::string& bus) {
+      return NumaNode(options_.sysfs_root, bus);
+    });
+    for (const std::string& line : found.skipped) spdlog::info("{}", line);
+    devices = std::move(found.devices);
+  }
+  // A failed query keeps advertising nothing healthy rather than stale health.
+  server_->SetDevices(ReplicaDevices(devices, options_.discovery.split_count,
+                                     /*numa_topology=*/false));
+  if (!gpus.ok()) return gpus.status();
+  const std::string encoded = EncodeNodeDevicesJson(devices);
+  if (encoded == last_published_) return Status::Ok();
+  auto patched =
+      client_->MergePatch(kube::NodePath(options_.node_name),
+                          kube::AnnotationsPatch({{kNodeNvidiaRegisterAnnotation, encoded}}));
+  if (!patched.ok()) return patched.status().WithContext("publish devices");
+  last_published_ = encoded;
+  ++publications_;
+  return Status::Ok();
+}
+
+void PluginDaemon::Loop() {
+  uint64_t kubelet_seen = 0;  // 0: not registered with the current kubelet yet
+  auto next_refresh = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    const uint64_t kubelet = KubeletSocketIdentity();
+    if (kubelet != 0 && kubelet != kubelet_seen) {
+      if (Register()) kubelet_seen = kubelet;
+    } else if (kubelet == 0 && kubelet_seen != 0) {
+      spdlog::warn("kubelet socket gone; waiting for kubelet to come back");
+      kubelet_seen = 0;
+    }
+    if (std::chrono::steady_clock::now() >= next_refresh) {
+      Status refreshed = Refresh();
+      if (!refreshed.ok()) spdlog::error("refresh: {}", refreshed.message());
+      next_refresh = std::chrono::steady_clock::now() +
+                     (refreshed.ok() ? options_.refresh_period : options_.retry_period);
+    }
+    lock.lock();
+    cv_.wait_for(lock, options_.kubelet_check_period, [this] { return stopping_; });
+  }
+}
+
+}  // namespace hami::deviceplugin

@@ -1,0 +1,83 @@
+// hami-device-plugin assembled (spec §1.1, §5): discovers the GPUs through NVML, serves the
+// Device Plugin API on its socket, registers with kubelet (again whenever kubelet restarts:
+// its socket is recreated and ours removed), publishes the devices in the node's
+// hami.io/node-nvidia-register annotation (only when the text changes), and answers Allocate
+// through the Allocator. cmd/hami-device-plugin only parses flags and runs this.
+// Start/Stop from one controlling thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "deviceplugin/allocator.h"
+#include "deviceplugin/discovery.h"
+#include "deviceplugin/nvml.h"
+#include "deviceplugin/plugin_server.h"
+#include "kube/client.h"
+
+namespace hami::deviceplugin {
+
+struct PluginDaemonOptions {
+  std::string node_name;
+  std::string resource_name = "nvidia.com/gpu";
+  std::string kubelet_dir = "/var/lib/kubelet/device-plugins";
+  std::string socket_name = "nvidia-gpu.sock";
+  std::string nvml_library = "libnvidia-ml.so.1";
+  std::string sysfs_root = "/sys";
+  DiscoveryOptions discovery;
+  AllocateSettings allocate;
+  nodelock::NodeLockerOptions lock;
+  // Re-discovery and annotation refresh: every refresh_period, or retry_period after an error.
+  std::chrono::milliseconds refresh_period{30000};
+  std::chrono::milliseconds retry_period{5000};
+  // How often kubelet's socket is checked for a restart.
+  std::chrono::milliseconds kubelet_check_period{1000};
+  std::chrono::milliseconds register_timeout{5000};
+};
+
+class PluginDaemon {
+ public:
+  PluginDaemon(std::shared_ptr<kube::KubeClient> client, PluginDaemonOptions options);
+  ~PluginDaemon();
+
+  // Opens NVML and discovers the GPUs (an error here stops the binary with the reason),
+  // starts the plugin socket and the loop that registers, publishes and watches kubelet.
+  Status Start();
+  void Stop();
+
+  uint64_t registrations() const { return registrations_.load(); }
+  uint64_t publications() const { return publications_.load(); }
+
+ private:
+  void Loop();
+  // Re-discovers, updates ListAndWatch and, when changed, the node annotation.
+  Status Refresh();
+  // (Re)starts our socket and registers; true on success.
+  bool Register();
+  // Identifies the current kubelet.sock (inode and change time); 0 when absent.
+  uint64_t KubeletSocketIdentity() const;
+
+  std::shared_ptr<kube::KubeClient> client_;
+  PluginDaemonOptions options_;
+  std::unique_ptr<Nvml> nvml_;
+  std::unique_ptr<Allocator> allocator_;
+  std::unique_ptr<PluginServer> server_;
+  std::string last_published_;
+  std::atomic<uint64_t> registrations_{0};
+  std::atomic<uint64_t> publications_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread loop_;
+};
+
+// A fresh random "<uuid>.cache" name for a container's shared region.
+std::string RandomCacheFileName();
+
+}  // namespace hami::deviceplugin
