@@ -57,6 +57,17 @@ int Run(int argc, char** argv) {
   options.allocate.disable_core_limit = disable_core_limit;
   const std::string vgpu = options.allocate.hook_path + "/vgpu";
   options.allocate.host_libvgpu = vgpu + "/libvgpu.so";
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+  };
+  auto health = hami::deviceplugin::ParseHealthCheckEnv(env("DP_DISABLE_HEALTHCHECKS"),
+                                                        env("DP_ENABLE_HEALTHCHECKS"));
+  if (!health.ok()) {
+    std::cerr << "error: " << health.status().message() << "\n";
+    return 2;
+  }
+  options.health = *health;
 
   return hami::kube::RunDaemonUntilTerminated<hami::deviceplugin::PluginDaemon>(kubeconfig,
                                                                                 std::move(options));

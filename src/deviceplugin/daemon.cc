@@ -51,6 +51,13 @@ Status PluginDaemon::Start() {
     stopping_ = false;
   }
   loop_ = std::thread([this] { Loop(); });
+  if (options_.health.enabled) {
+    if (Status watching = nvml_->WatchHealthEvents(); watching.ok()) {
+      health_ = std::thread([this] { WatchHealth(); });
+    } else {
+      spdlog::warn("health checks off: {}", watching.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -61,6 +68,7 @@ void PluginDaemon::Stop() {
   }
   cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  if (health_.joinable()) health_.join();
   if (server_) server_->Stop();
 }
 
@@ -103,6 +111,10 @@ Status PluginDaemon::Refresh() {
     });
     for (const std::string& line : found.skipped) spdlog::info("{}", line);
     devices = std::move(found.devices);
+    std::lock_guard<std::mutex> lock(health_mu_);
+    for (DeviceInfo& d : devices) {
+      if (all_unhealthy_ || unhealthy_.count(static_cast<uint32_t>(d.index)) > 0) d.health = false;
+    }
   }
   // A failed query keeps advertising nothing healthy rather than stale health.
   server_->SetDevices(ReplicaDevices(devices, options_.discovery.split_count,
@@ -139,7 +151,52 @@ void PluginDaemon::Loop() {
                      (refreshed.ok() ? options_.refresh_period : options_.retry_period);
     }
     lock.lock();
-    cv_.wait_for(lock, options_.kubelet_check_period, [this] { return stopping_; });
+    cv_.wait_for(lock, options_.kubelet_check_period, [this] { return stopping_ || refresh_now_; });
+    if (refresh_now_) {
+      refresh_now_ = false;
+      next_refresh = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+std::set<uint32_t> PluginDaemon::unhealthy() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return unhealthy_;
+}
+
+void PluginDaemon::WatchHealth() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    auto event = nvml_->WaitForEvent(options_.event_wait_ms);
+    if (!event.ok()) {
+      spdlog::error("health events: {}", event.status().message());
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, options_.retry_period, [this] { return stopping_; });
+      continue;
+    }
+    if (!*event) continue;
+    const EventVerdict verdict = JudgeEvent(**event, options_.health);
+    if (verdict == EventVerdict::kIgnore) continue;
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      if (verdict == EventVerdict::kAllUnhealthy) {
+        all_unhealthy_ = true;
+      } else {
+        unhealthy_.insert(*(*event)->index);
+      }
+    }
+    spdlog::warn("Xid {} on {}: marked unhealthy", (*event)->data,
+                 verdict == EventVerdict::kAllUnhealthy
+                     ? std::string("an unknown GPU (all GPUs)")
+                     : "GPU " + std::to_string(*(*event)->index));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      refresh_now_ = true;
+    }
+    cv_.notify_all();
   }
 }
 

@@ -11,12 +11,14 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "common/status.h"
 #include "deviceplugin/allocator.h"
 #include "deviceplugin/discovery.h"
+#include "deviceplugin/health.h"
 #include "deviceplugin/nvml.h"
 #include "deviceplugin/plugin_server.h"
 #include "kube/client.h"
@@ -39,6 +41,8 @@ struct PluginDaemonOptions {
   // How often kubelet's socket is checked for a restart.
   std::chrono::milliseconds kubelet_check_period{1000};
   std::chrono::milliseconds register_timeout{5000};
+  HealthCheckConfig health;
+  unsigned int event_wait_ms = 1000;  // one NVML event wait; bounds how long Stop() takes
 };
 
 class PluginDaemon {
@@ -53,9 +57,13 @@ class PluginDaemon {
 
   uint64_t registrations() const { return registrations_.load(); }
   uint64_t publications() const { return publications_.load(); }
+  // GPU indexes an Xid event made unhealthy (they stay so until the plugin restarts, as in
+  // HAMi: a GPU that fell off the bus does not come back by itself).
+  std::set<uint32_t> unhealthy() const;
 
  private:
   void Loop();
+  void WatchHealth();
   // Re-discovers, updates ListAndWatch and, when changed, the node annotation.
   Status Refresh();
   // (Re)starts our socket and registers; true on success.
@@ -73,8 +81,13 @@ class PluginDaemon {
   std::atomic<uint64_t> publications_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  mutable std::mutex health_mu_;
+  std::set<uint32_t> unhealthy_;  // GUARDED_BY(health_mu_)
+  bool all_unhealthy_ = false;    // GUARDED_BY(health_mu_)
+  bool stopping_ = false;         // GUARDED_BY(mu_)
+  bool refresh_now_ = false;      // GUARDED_BY(mu_)
   std::thread loop_;
+  std::thread health_;
 };
 
 // A fresh random "<uuid>.cache" name for a container's shared region.

@@ -38,6 +38,10 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetMemoryInfo", &nvml->get_memory_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetPciInfo_v3", &nvml->get_pci_));
   (void)Resolve(nvml->handle_, "nvmlDeviceGetMigMode", &nvml->get_mig_mode_);
+  HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetCreate", &nvml->event_set_create_));
+  HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceRegisterEvents", &nvml->register_events_));
+  HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetWait_v2", &nvml->event_wait_));
+  HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetFree", &nvml->event_set_free_));
   // Shutdown is resolved last: the destructor calls it only after a successful init.
   nvmlShutdown_fn shutdown = nullptr;
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlShutdown", &shutdown));
@@ -47,6 +51,7 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
 }
 
 Nvml::~Nvml() {
+  if (event_set_ != nullptr) event_set_free_(event_set_);
   if (shutdown_ != nullptr) shutdown_();
   if (handle_ != nullptr) dlclose(handle_);
 }
@@ -91,6 +96,45 @@ Result<std::vector<NvmlGpu>> Nvml::Gpus() {
     gpus.push_back(std::move(gpu));
   }
   return gpus;
+}
+
+Status Nvml::WatchHealthEvents() {
+  if (event_set_ == nullptr) {
+    HAMI_RETURN_IF_ERROR(Check(event_set_create_(&event_set_), "nvmlEventSetCreate"));
+  }
+  unsigned int count = 0;
+  HAMI_RETURN_IF_ERROR(Check(get_count_(&count), "nvmlDeviceGetCount_v2"));
+  watched_.assign(count, nullptr);
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t device = nullptr;
+    HAMI_RETURN_IF_ERROR(Check(get_handle_(i, &device), "nvmlDeviceGetHandleByIndex_v2"));
+    watched_[i] = device;
+    const nvmlReturn_t registered = register_events_(
+        device,
+        kNvmlEventXidCriticalError | kNvmlEventDoubleBitEccError | kNvmlEventSingleBitEccError,
+        event_set_);
+    if (registered != NVML_SUCCESS && registered != NVML_ERROR_NOT_SUPPORTED) {
+      return Check(registered, "GPU " + std::to_string(i) + ": nvmlDeviceRegisterEvents");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<NvmlEvent>> Nvml::WaitForEvent(unsigned int timeout_ms) {
+  if (event_set_ == nullptr) return FailedPrecondition("WatchHealthEvents was not called");
+  nvmlEventData_t data{};
+  const nvmlReturn_t code = event_wait_(event_set_, &data, timeout_ms);
+  if (code == NVML_ERROR_TIMEOUT) return std::optional<NvmlEvent>();
+  HAMI_RETURN_IF_ERROR(Check(code, "nvmlEventSetWait_v2"));
+  NvmlEvent event;
+  event.type = data.eventType;
+  event.data = data.eventData;
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    if (data.device != nullptr && watched_[i] == data.device) {
+      event.index = static_cast<uint32_t>(i);
+    }
+  }
+  return std::optional<NvmlEvent>(event);
 }
 
 }  // namespace hami::deviceplugin

@@ -1,7 +1,8 @@
 // NVML opened at run time (dlopen of libnvidia-ml.so.1): the GPUs of this node as NVML reports
 // them. Every failure (no library, a missing symbol, no driver, a device that stops
 // answering) is an error value naming the call and NVML's own message, never a crash.
-// Not thread-safe; one per plugin.
+// One per plugin: Gpus() and WaitForEvent() may run on different threads (NVML is
+// thread-safe), WatchHealthEvents() must come before WaitForEvent().
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,14 @@ struct NvmlGpu {
   bool mig_enabled = false;
 };
 
+// One NVML event: the device (nullopt when NVML names none or one we do not know, which a
+// health check must treat as "every device"), its type and data (the Xid).
+struct NvmlEvent {
+  std::optional<uint32_t> index;
+  uint64_t type = 0;
+  uint64_t data = 0;
+};
+
 class Nvml {
  public:
   // Opens `library` and calls nvmlInit_v2. Failure: kUnavailable (library or symbol missing,
@@ -35,6 +44,12 @@ class Nvml {
   Nvml& operator=(const Nvml&) = delete;
 
   Result<std::vector<NvmlGpu>> Gpus();
+
+  // Subscribes every GPU to Xid-critical and ECC events. A GPU that does not support events
+  // is skipped (it then never turns unhealthy through events).
+  Status WatchHealthEvents();
+  // The next event, or nullopt when none arrived within `timeout`.
+  Result<std::optional<NvmlEvent>> WaitForEvent(unsigned int timeout_ms);
 
  private:
   Nvml() = default;
@@ -50,6 +65,12 @@ class Nvml {
   nvmlDeviceGetMemoryInfo_fn get_memory_ = nullptr;
   nvmlDeviceGetPciInfo_v3_fn get_pci_ = nullptr;
   nvmlDeviceGetMigMode_fn get_mig_mode_ = nullptr;  // optional: old drivers lack it
+  nvmlEventSetCreate_fn event_set_create_ = nullptr;
+  nvmlDeviceRegisterEvents_fn register_events_ = nullptr;
+  nvmlEventSetWait_v2_fn event_wait_ = nullptr;
+  nvmlEventSetFree_fn event_set_free_ = nullptr;
+  nvmlEventSet_t event_set_ = nullptr;
+  std::vector<nvmlDevice_t> watched_;  // index -> handle, filled by WatchHealthEvents
 };
 
 }  // namespace hami::deviceplugin

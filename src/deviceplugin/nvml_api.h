@@ -18,6 +18,7 @@ enum : nvmlReturn_t {
   NVML_ERROR_NOT_FOUND = 6,
   NVML_ERROR_INSUFFICIENT_SIZE = 7,
   NVML_ERROR_DRIVER_NOT_LOADED = 9,
+  NVML_ERROR_TIMEOUT = 10,
   NVML_ERROR_GPU_IS_LOST = 15,
   NVML_ERROR_UNKNOWN = 999,
 };
@@ -43,6 +44,21 @@ typedef struct nvmlPciInfo_st {  // the v3 layout (nvmlDeviceGetPciInfo_v3)
   char busId[kNvmlBusIdSize];  // "00000000:3B:00.0"
 } nvmlPciInfo_t;
 
+typedef struct nvmlEventSet_st* nvmlEventSet_t;
+
+// Event types (nvmlEventType*): the ones a health check listens to.
+constexpr unsigned long long kNvmlEventSingleBitEccError = 0x1;
+constexpr unsigned long long kNvmlEventDoubleBitEccError = 0x2;
+constexpr unsigned long long kNvmlEventXidCriticalError = 0x8;
+
+typedef struct nvmlEventData_st {
+  nvmlDevice_t device;  // null: the event concerns every device
+  unsigned long long eventType;
+  unsigned long long eventData;  // the Xid for XidCriticalError
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+} nvmlEventData_t;
+
 using nvmlInit_v2_fn = nvmlReturn_t (*)();
 using nvmlShutdown_fn = nvmlReturn_t (*)();
 using nvmlErrorString_fn = const char* (*)(nvmlReturn_t);
@@ -53,5 +69,10 @@ using nvmlDeviceGetName_fn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int)
 using nvmlDeviceGetMemoryInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
 using nvmlDeviceGetPciInfo_v3_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPciInfo_t*);
 using nvmlDeviceGetMigMode_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
+using nvmlEventSetCreate_fn = nvmlReturn_t (*)(nvmlEventSet_t*);
+using nvmlDeviceRegisterEvents_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long,
+                                                     nvmlEventSet_t);
+using nvmlEventSetWait_v2_fn = nvmlReturn_t (*)(nvmlEventSet_t, nvmlEventData_t*, unsigned int);
+using nvmlEventSetFree_fn = nvmlReturn_t (*)(nvmlEventSet_t);
 
 }  // extern "C"

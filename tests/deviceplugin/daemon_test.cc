@@ -167,6 +167,40 @@ TEST_F(PluginDaemonTest, RepublishesOnlyWhenTheDevicesChange) {
   again.Stop();
 }
 
+TEST_F(PluginDaemonTest, CriticalXidMakesItsGpuUnhealthyEverywhere) {
+  const std::string events = dir_ + "/events";
+  std::ofstream(events) << "";
+  nlohmann::json nvml = nlohmann::json::parse(std::ifstream(dir_ + "/nvml.json"));
+  nvml["events_file"] = events;
+  std::ofstream(dir_ + "/nvml.json") << nvml.dump();
+  options_.event_wait_ms = 20;
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  ASSERT_TRUE(kubelet_->WaitForRegistrations(1, milliseconds(5000)));
+  auto stub = kubelet_->DialPlugin("nvidia-gpu.sock");
+  grpc::ClientContext context;
+  auto reader = stub->ListAndWatch(&context, v1beta1::Empty());
+  v1beta1::ListAndWatchResponse list;
+  ASSERT_TRUE(reader->Read(&list));
+  std::ofstream(events, std::ios::app) << "0 xid 13\n1 xid 79\n";  // app fault, then GPU lost
+  ASSERT_TRUE(reader->Read(&list));
+  for (const auto& d : list.devices()) {
+    EXPECT_EQ(d.health(), d.id().rfind("GPU-bbb", 0) == 0 ? "Unhealthy" : "Healthy") << d.id();
+  }
+  EXPECT_EQ(daemon.unhealthy(), (std::set<uint32_t>{1}));
+  for (int i = 0; i < 200; ++i) {
+    auto devices = DecodeNodeDevicesJson(Registration());
+    if (devices.ok() && devices->size() == 2 && !(*devices)[1].health) break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  auto devices = DecodeNodeDevicesJson(Registration());
+  ASSERT_TRUE(devices.ok());
+  EXPECT_TRUE((*devices)[0].health);
+  EXPECT_FALSE((*devices)[1].health) << "the scheduler stops placing pods on it";
+  context.TryCancel();
+  daemon.Stop();
+}
+
 TEST_F(PluginDaemonTest, NoDriverStopsTheStartWithTheReason) {
   unsetenv("HAMI_FAKE_NVML_CONFIG");
   PluginDaemon daemon(client_, options_);

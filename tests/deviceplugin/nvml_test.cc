@@ -90,6 +90,31 @@ TEST_F(NvmlTest, UnsupportedMemoryIsReportedAsUnknown) {
   EXPECT_FALSE((*gpus)[0].memory_bytes.has_value());
 }
 
+TEST_F(NvmlTest, HealthEventsArriveWithTheirDeviceOrTimeOut) {
+  char pattern[] = "/tmp/hami_ev_XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string events = std::string(pattern) + "/events";
+  std::ofstream(events) << "1 xid 79\n- xid 48\n";
+  nlohmann::json config = kTwoGpus;
+  config["events_file"] = events;
+  Configure(config);
+  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  ASSERT_TRUE(nvml.ok());
+  EXPECT_FALSE((*nvml)->WaitForEvent(10).ok()) << "no subscription yet";
+  ASSERT_TRUE((*nvml)->WatchHealthEvents().ok());
+  auto first = (*nvml)->WaitForEvent(100);
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status().message();
+  EXPECT_EQ((*first)->index, 1u);
+  EXPECT_EQ((*first)->type, kNvmlEventXidCriticalError);
+  EXPECT_EQ((*first)->data, 79u);
+  auto second = (*nvml)->WaitForEvent(100);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_FALSE((*second)->index.has_value());
+  auto none = (*nvml)->WaitForEvent(20);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST(DiscoveryTest, HamiRegistrationRules) {
   std::vector<NvmlGpu> gpus = {
       {0, "GPU-aaa", "Tesla T4", 15360ull * 1024 * 1024 + 5, "00000000:3B:00.0", false},

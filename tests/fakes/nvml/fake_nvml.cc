@@ -6,12 +6,18 @@
 //                 "bus_id": "00000000:3B:00.0", "mig": false, "lost": false}]}
 // memory_mib null answers NOT_SUPPORTED (unified memory); "lost" makes every query of that
 // device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
+// Events: "events_file": a path a test appends lines to, "<index|-> <xid|dbe|sbe> <data>",
+// e.g. "1 xid 79" (GPU 1 fell off the bus) or "- xid 48" (no device named); the event set
+// delivers each line once, in order, waiting up to its timeout for the next.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "deviceplugin/nvml_api.h"
@@ -28,6 +34,8 @@ struct FakeDevice {
 std::mutex mu;
 bool initialized = false;
 std::vector<FakeDevice> devices;
+std::string events_file;
+size_t events_consumed = 0;  // lines of events_file already delivered
 
 nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length) {
   if (out == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
@@ -80,6 +88,8 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() {
     device.lost = d.value("lost", false);
     devices.push_back(device);
   }
+  events_file = config.value("events_file", "");
+  events_consumed = 0;
   initialized = true;
   return NVML_SUCCESS;
 }
@@ -172,6 +182,60 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMigMode(nvmlDev
     *current = *pending = d.mig ? 1 : 0;
     return NVML_SUCCESS;
   });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t* set) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  if (set == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  *set = reinterpret_cast<nvmlEventSet_t>(static_cast<uintptr_t>(1));
+  return NVML_SUCCESS;
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t handle,
+                                                                             unsigned long long,
+                                                                             nvmlEventSet_t set) {
+  return WithDevice(handle, [&](const FakeDevice&) -> nvmlReturn_t {
+    return set == nullptr ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set,
+                                                                        nvmlEventData_t* data,
+                                                                        unsigned int timeout_ms) {
+  if (set == nullptr || data == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!initialized) return NVML_ERROR_UNINITIALIZED;
+      std::ifstream file(events_file);
+      std::string line;
+      for (size_t i = 0; std::getline(file, line); ++i) {
+        if (i < events_consumed || line.empty()) continue;
+        events_consumed = i + 1;
+        std::istringstream in(line);
+        std::string index, type;
+        unsigned long long value = 0;
+        in >> index >> type >> value;
+        std::memset(data, 0, sizeof(*data));
+        if (index != "-") {
+          data->device = reinterpret_cast<nvmlDevice_t>(std::stoull(index) + 1);
+        }
+        data->eventType = type == "xid"   ? kNvmlEventXidCriticalError
+                          : type == "dbe" ? kNvmlEventDoubleBitEccError
+                                          : kNvmlEventSingleBitEccError;
+        data->eventData = value;
+        return NVML_SUCCESS;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return NVML_ERROR_TIMEOUT;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+  return set == nullptr ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
 }
 
 }  // extern "C"
