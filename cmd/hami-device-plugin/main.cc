@@ -45,6 +45,10 @@ int Run(int argc, char** argv) {
   app.add_option("--kubelet-dir", options.kubelet_dir, "kubelet's device-plugins directory")
       ->capture_default_str();
   app.add_option("--nvml-library", options.nvml_library)->capture_default_str();
+  options.node_config_file = "/config/config.json";
+  app.add_option("--node-config-file", options.node_config_file,
+                 "HAMi's per-node config.json (reloaded on change; absent = flags only)")
+      ->capture_default_str();
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   app.add_flag("--debug", debug, "verbose logs");

@@ -71,6 +71,11 @@ Allocator::Allocator(kube::KubeClient& client, AllocatorOptions options,
       cache_file_name_(std::move(cache_file_name)),
       locker_(client, options_.lock, std::move(now)) {}
 
+void Allocator::SetSettings(AllocateSettings settings) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.settings = std::move(settings);
+}
+
 Result<nlohmann::json> Allocator::FindPendingPod() {
   const std::string& node = options_.node_name;
   HAMI_ASSIGN_OR_RETURN(nlohmann::json node_json, client_.Get(kube::NodePath(node)));

@@ -42,6 +42,9 @@ class Allocator {
 
   Result<v1beta1::AllocateResponse> Allocate(const v1beta1::AllocateRequest& request);
 
+  // New settings for the next Allocate (the node config was reloaded).
+  void SetSettings(AllocateSettings settings);
+
   // The pod being bound to this node, or NotFound "no binding pod found on node <n>".
   Result<nlohmann::json> FindPendingPod();
 

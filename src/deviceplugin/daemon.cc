@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "common/clock.h"
@@ -28,12 +30,48 @@ std::string RandomCacheFileName() {
 }
 
 PluginDaemon::PluginDaemon(std::shared_ptr<kube::KubeClient> client, PluginDaemonOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {}
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      flag_discovery_(options_.discovery),
+      flag_allocate_(options_.allocate),
+      flag_numa_topology_(options_.numa_topology) {}
+
+Status PluginDaemon::LoadNodeConfig() {
+  if (options_.node_config_file.empty()) return Status::Ok();
+  struct stat st {};
+  std::string stamp = "absent";
+  if (stat(options_.node_config_file.c_str(), &st) == 0) {
+    stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+            std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  }
+  if (stamp == node_config_stamp_) return Status::Ok();
+  node_config_stamp_ = stamp;
+  std::optional<NodeOverrides> overrides;
+  if (stamp != "absent") {
+    std::ifstream file(options_.node_config_file);
+    const std::string text((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    auto parsed = ParseNodeConfig(text, options_.node_name);
+    if (!parsed.ok()) return parsed.status().WithContext(options_.node_config_file);
+    overrides = std::move(*parsed);
+  }
+  options_.discovery = flag_discovery_;
+  options_.allocate = flag_allocate_;
+  options_.numa_topology = flag_numa_topology_;
+  if (overrides) {
+    ApplyNodeOverrides(*overrides, options_.discovery, options_.allocate, options_.numa_topology);
+  }
+  if (allocator_) allocator_->SetSettings(options_.allocate);
+  spdlog::info("node config {}: {}", options_.node_config_file,
+               overrides ? "entry for this node applied" : "no entry for this node");
+  return Status::Ok();
+}
 
 PluginDaemon::~PluginDaemon() { Stop(); }
 
 Status PluginDaemon::Start() {
   if (options_.node_name.empty()) return InvalidArgument("the node name is not set (NODE_NAME)");
+  HAMI_RETURN_IF_ERROR(LoadNodeConfig());
   HAMI_ASSIGN_OR_RETURN(nvml_, Nvml::Open(options_.nvml_library));
   AllocatorOptions allocator;
   allocator.node_name = options_.node_name;
@@ -103,6 +141,9 @@ bool PluginDaemon::Register() {
 }
 
 Status PluginDaemon::Refresh() {
+  if (Status config = LoadNodeConfig(); !config.ok()) {
+    spdlog::error("{} (keeping the previous configuration)", config.message());
+  }
   auto gpus = nvml_->Gpus();
   std::vector<DeviceInfo> devices;
   if (gpus.ok()) {
@@ -117,8 +158,8 @@ Status PluginDaemon::Refresh() {
     }
   }
   // A failed query keeps advertising nothing healthy rather than stale health.
-  server_->SetDevices(ReplicaDevices(devices, options_.discovery.split_count,
-                                     /*numa_topology=*/false));
+  server_->SetDevices(
+      ReplicaDevices(devices, options_.discovery.split_count, options_.numa_topology));
   if (!gpus.ok()) return gpus.status();
   const std::string encoded = EncodeNodeDevicesJson(devices);
   if (encoded == last_published_) return Status::Ok();

@@ -19,6 +19,7 @@
 #include "deviceplugin/allocator.h"
 #include "deviceplugin/discovery.h"
 #include "deviceplugin/health.h"
+#include "deviceplugin/node_config.h"
 #include "deviceplugin/nvml.h"
 #include "deviceplugin/plugin_server.h"
 #include "kube/client.h"
@@ -42,6 +43,10 @@ struct PluginDaemonOptions {
   std::chrono::milliseconds kubelet_check_period{1000};
   std::chrono::milliseconds register_timeout{5000};
   HealthCheckConfig health;
+  bool numa_topology = false;  // advertise each replica's NUMA node to kubelet
+  // HAMi's per-node config.json; empty = none. Re-read when it changes (a broken edit is
+  // reported and the previous configuration kept); a broken file at start stops the start.
+  std::string node_config_file;
   unsigned int event_wait_ms = 1000;  // one NVML event wait; bounds how long Stop() takes
 };
 
@@ -66,6 +71,8 @@ class PluginDaemon {
   void WatchHealth();
   // Re-discovers, updates ListAndWatch and, when changed, the node annotation.
   Status Refresh();
+  // Re-reads the node config file if it changed; applies it over the flag values.
+  Status LoadNodeConfig();
   // (Re)starts our socket and registers; true on success.
   bool Register();
   // Identifies the current kubelet.sock (inode and change time); 0 when absent.
@@ -77,6 +84,12 @@ class PluginDaemon {
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;
+  // The flag values, and what is in effect after the node config. Loop thread only (and
+  // Start before it).
+  DiscoveryOptions flag_discovery_;
+  AllocateSettings flag_allocate_;
+  bool flag_numa_topology_ = false;
+  std::string node_config_stamp_;
   std::atomic<uint64_t> registrations_{0};
   std::atomic<uint64_t> publications_{0};
   std::mutex mu_;

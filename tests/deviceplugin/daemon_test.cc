@@ -201,6 +201,36 @@ TEST_F(PluginDaemonTest, CriticalXidMakesItsGpuUnhealthyEverywhere) {
   daemon.Stop();
 }
 
+TEST_F(PluginDaemonTest, NodeConfigIsAppliedAndReloadedAndABrokenEditIsNotTaken) {
+  const std::string config = dir_ + "/config.json";
+  std::ofstream(config) << R"({"nodeconfig":[{"name":"n1","devicesplitcount":2}]})";
+  options_.node_config_file = config;
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  auto count = [&] {
+    auto devices = DecodeNodeDevicesJson(Registration());
+    return devices.ok() && !devices->empty() ? (*devices)[0].count : -1;
+  };
+  EXPECT_EQ(count(), 2);
+  // Replaced the way a ConfigMap volume is: a new file renamed over the old one.
+  auto replace = [&](const std::string& text) {
+    std::ofstream(config + ".new") << text;
+    ASSERT_EQ(std::rename((config + ".new").c_str(), config.c_str()), 0);
+  };
+  replace(R"({"nodeconfig":[{"name":"n1","devicesplitcount":7}]})");
+  for (int i = 0; i < 300 && count() != 7; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(count(), 7);
+  replace(R"({"nodeconfig":[{"name":"n1","devicesplitcount":"lots"}]})");
+  std::this_thread::sleep_for(milliseconds(300));  // several refresh periods
+  EXPECT_EQ(count(), 7) << "a broken edit keeps the previous configuration";
+  daemon.Stop();
+
+  PluginDaemon broken(client_, options_);
+  Status started = broken.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.message().find("devicesplitcount"), std::string::npos) << started.message();
+}
+
 TEST_F(PluginDaemonTest, NoDriverStopsTheStartWithTheReason) {
   unsetenv("HAMI_FAKE_NVML_CONFIG");
   PluginDaemon daemon(client_, options_);
