@@ -146,7 +146,12 @@ Status PluginDaemon::Refresh() {
   }
   auto gpus = nvml_->Gpus();
   std::vector<DeviceInfo> devices;
-  if (gpus.ok()) {
+  if (!gpus.ok()) {
+    // NVML no longer answers for the GPUs: they are in doubt. Keep them listed but unhealthy,
+    // so kubelet and the scheduler stop handing them out until NVML answers again.
+    devices = last_devices_;
+    for (DeviceInfo& d : devices) d.health = false;
+  } else {
     Discovered found = ToDeviceInfos(*gpus, options_.discovery, [this](const std::string& bus) {
       return NumaNode(options_.sysfs_root, bus);
     });
@@ -156,20 +161,20 @@ Status PluginDaemon::Refresh() {
     for (DeviceInfo& d : devices) {
       if (all_unhealthy_ || unhealthy_.count(static_cast<uint32_t>(d.index)) > 0) d.health = false;
     }
+    last_devices_ = devices;
   }
-  // A failed query keeps advertising nothing healthy rather than stale health.
   server_->SetDevices(
       ReplicaDevices(devices, options_.discovery.split_count, options_.numa_topology));
-  if (!gpus.ok()) return gpus.status();
   const std::string encoded = EncodeNodeDevicesJson(devices);
-  if (encoded == last_published_) return Status::Ok();
-  auto patched =
-      client_->MergePatch(kube::NodePath(options_.node_name),
-                          kube::AnnotationsPatch({{kNodeNvidiaRegisterAnnotation, encoded}}));
-  if (!patched.ok()) return patched.status().WithContext("publish devices");
-  last_published_ = encoded;
-  ++publications_;
-  return Status::Ok();
+  if (encoded != last_published_) {
+    auto patched =
+        client_->MergePatch(kube::NodePath(options_.node_name),
+                            kube::AnnotationsPatch({{kNodeNvidiaRegisterAnnotation, encoded}}));
+    if (!patched.ok()) return patched.status().WithContext("publish devices");
+    last_published_ = encoded;
+    ++publications_;
+  }
+  return gpus.status();
 }
 
 void PluginDaemon::Loop() {

@@ -84,6 +84,7 @@ class PluginDaemon {
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;
+  std::vector<DeviceInfo> last_devices_;  // as last discovered (loop thread)
   // The flag values, and what is in effect after the node config. Loop thread only (and
   // Start before it).
   DiscoveryOptions flag_discovery_;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "device/annotations.h"
 #include "device/codec.h"
@@ -229,6 +230,56 @@ TEST_F(PluginDaemonTest, NodeConfigIsAppliedAndReloadedAndABrokenEditIsNotTaken)
   Status started = broken.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_NE(started.message().find("devicesplitcount"), std::string::npos) << started.message();
+}
+
+TEST_F(PluginDaemonTest, NvmlFailingAtRunTimeTurnsEveryGpuUnhealthyUntilItAnswersAgain) {
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  auto healthy = [&] {
+    auto devices = DecodeNodeDevicesJson(Registration());
+    int count = 0;
+    for (const DeviceInfo& d : devices.ok() ? *devices : std::vector<DeviceInfo>{}) {
+      count += d.health ? 1 : 0;
+    }
+    return count;
+  };
+  EXPECT_EQ(healthy(), 2);
+  const std::string good = [&] {
+    std::ifstream in(dir_ + "/nvml.json");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }();
+  nlohmann::json failing = nlohmann::json::parse(good);
+  failing["count_error"] = 15;  // GPU_IS_LOST from the count query
+  std::ofstream(dir_ + "/nvml.json.new") << failing.dump();
+  ASSERT_EQ(std::rename((dir_ + "/nvml.json.new").c_str(), (dir_ + "/nvml.json").c_str()), 0);
+  for (int i = 0; i < 300 && healthy() != 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  auto devices = DecodeNodeDevicesJson(Registration());
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ(devices->size(), 2u) << "still listed, but unhealthy";
+  EXPECT_EQ(healthy(), 0);
+  std::ofstream(dir_ + "/nvml.json.new") << good;
+  ASSERT_EQ(std::rename((dir_ + "/nvml.json.new").c_str(), (dir_ + "/nvml.json").c_str()), 0);
+  for (int i = 0; i < 300 && healthy() != 2; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(healthy(), 2);
+  daemon.Stop();
+}
+
+TEST_F(PluginDaemonTest, ARestartedPluginServesAndRegistersAgain) {
+  {
+    PluginDaemon first(client_, options_);
+    ASSERT_TRUE(first.Start().ok());
+    ASSERT_TRUE(kubelet_->WaitForRegistrations(1, milliseconds(5000)));
+    first.Stop();
+  }
+  PluginDaemon second(client_, options_);
+  ASSERT_TRUE(second.Start().ok());
+  ASSERT_TRUE(kubelet_->WaitForRegistrations(2, milliseconds(5000)));
+  auto stub = kubelet_->DialPlugin("nvidia-gpu.sock");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
+  v1beta1::DevicePluginOptions plugin_options;
+  EXPECT_TRUE(stub->GetDevicePluginOptions(&context, v1beta1::Empty(), &plugin_options).ok());
+  second.Stop();
 }
 
 TEST_F(PluginDaemonTest, NoDriverStopsTheStartWithTheReason) {

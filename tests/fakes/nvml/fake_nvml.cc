@@ -6,9 +6,13 @@
 //                 "bus_id": "00000000:3B:00.0", "mig": false, "lost": false}]}
 // memory_mib null answers NOT_SUPPORTED (unified memory); "lost" makes every query of that
 // device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
+// The file is read again when it changes (checked at nvmlDeviceGetCount_v2), so a test can
+// lose a GPU (or NVML altogether: "count_error") while the plugin runs.
 // Events: "events_file": a path a test appends lines to, "<index|-> <xid|dbe|sbe> <data>",
 // e.g. "1 xid 79" (GPU 1 fell off the bus) or "- xid 48" (no device named); the event set
 // delivers each line once, in order, waiting up to its timeout for the next.
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +40,8 @@ bool initialized = false;
 std::vector<FakeDevice> devices;
 std::string events_file;
 size_t events_consumed = 0;  // lines of events_file already delivered
+std::string config_stamp;    // of the config file last read
+nvmlReturn_t count_error = NVML_SUCCESS;
 
 nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length) {
   if (out == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
@@ -62,19 +68,21 @@ nvmlReturn_t WithDevice(nvmlDevice_t handle, Fn fn) {
   return fn(*d);
 }
 
-}  // namespace
-
-extern "C" {
-
-__attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() {
-  std::lock_guard<std::mutex> lock(mu);
+// Reads the config file into the globals; returns its "init" code. Requires mu.
+nvmlReturn_t LoadConfigLocked() {
   const char* path = std::getenv("HAMI_FAKE_NVML_CONFIG");
   if (path == nullptr) return NVML_ERROR_DRIVER_NOT_LOADED;
+  struct stat st {};
+  if (stat(path, &st) == 0) {
+    config_stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                   std::to_string(st.st_mtim.tv_nsec) + std::to_string(st.st_mtim.tv_sec);
+  }
   std::ifstream file(path);
   nlohmann::json config = nlohmann::json::parse(file, nullptr, false);
   if (!config.is_object()) return NVML_ERROR_UNKNOWN;
   const nvmlReturn_t init = config.value("init", NVML_SUCCESS);
   if (init != NVML_SUCCESS) return init;
+  count_error = config.value("count_error", NVML_SUCCESS);
   devices.clear();
   for (const nlohmann::json& d : config.value("devices", nlohmann::json::array())) {
     FakeDevice device;
@@ -88,8 +96,34 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() {
     device.lost = d.value("lost", false);
     devices.push_back(device);
   }
-  events_file = config.value("events_file", "");
+  const std::string events = config.value("events_file", "");
+  if (events != events_file) {
+    events_file = events;
+    events_consumed = 0;
+  }
+  return NVML_SUCCESS;
+}
+
+// Re-reads the config when the file changed since it was read. Requires mu.
+void ReloadIfChangedLocked() {
+  const char* path = std::getenv("HAMI_FAKE_NVML_CONFIG");
+  struct stat st {};
+  if (path == nullptr || stat(path, &st) != 0) return;
+  const std::string stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                            std::to_string(st.st_mtim.tv_nsec) + std::to_string(st.st_mtim.tv_sec);
+  if (stamp != config_stamp) (void)LoadConfigLocked();
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() {
+  std::lock_guard<std::mutex> lock(mu);
+  events_file.clear();
   events_consumed = 0;
+  const nvmlReturn_t loaded = LoadConfigLocked();
+  if (loaded != NVML_SUCCESS) return loaded;
   initialized = true;
   return NVML_SUCCESS;
 }
@@ -124,6 +158,8 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetCount_v2(unsign
   std::lock_guard<std::mutex> lock(mu);
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
   if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  ReloadIfChangedLocked();
+  if (count_error != NVML_SUCCESS) return count_error;
   *count = static_cast<unsigned int>(devices.size());
   return NVML_SUCCESS;
 }
