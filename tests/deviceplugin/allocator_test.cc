@@ -134,6 +134,19 @@ TEST_F(AllocatorTest, WithoutALockThePendingPodBoundHereIsFound) {
   EXPECT_TRUE(allocator_->Allocate(Request({1})).ok());
 }
 
+TEST_F(AllocatorTest, UnreadableOrOrphanedLockFallsBackToThePendingPod) {
+  BoundPod("p1", "GPU-a,NVIDIA,3000,30:;", {"main"}, /*locked=*/false);
+  for (const std::string& lock :
+       {std::string("not-a-lock"), EncodeNodeLock(NodeLock{kNow, "default", "gone", false}, 0)}) {
+    nlohmann::json node = *api_.Get("nodes", "", "n1");
+    node["metadata"]["annotations"][kNodeLockAnnotation] = lock;
+    ASSERT_TRUE(api_.Put(node).ok());
+    auto found = allocator_->FindPendingPod();
+    ASSERT_TRUE(found.ok()) << lock << ": " << found.status().message();
+    EXPECT_EQ((*found)["metadata"]["name"], "p1") << lock;
+  }
+}
+
 TEST_F(AllocatorTest, NoPodIsAClearErrorAndChangesNothing) {
   auto response = allocator_->Allocate(Request({1}));
   ASSERT_FALSE(response.ok());
