@@ -59,6 +59,7 @@ Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
     const PodContainer& container = containers[group];
     ContainerAllocation out;
     out.container_index = group;
+    for (const ContainerDevice& d : devices) out.device_uuids.push_back(d.uuid);
     const std::string cache_file = cache_file_name();
     AddLimits(devices, vgpu_dir, cache_file, settings, out.envs);
     out.host_cache_dir = vgpu_dir + "/containers/" + pod_uid + "_" + container.name;

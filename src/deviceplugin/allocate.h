@@ -44,7 +44,8 @@ struct MountPlan {
 };
 
 struct ContainerAllocation {
-  size_t container_index = 0;  // into the pod's containers (init first)
+  size_t container_index = 0;             // into the pod's containers (init first)
+  std::vector<std::string> device_uuids;  // the physical GPUs, in the annotation's order
   std::map<std::string, std::string> envs;
   std::vector<MountPlan> mounts;
   // Host directory to create (0777, emptied first) before the container starts.

@@ -143,6 +143,17 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
     HAMI_ASSIGN_OR_RETURN(AllocatePlan plan,
                           PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()),
                                        options_.settings, cache_file_name_));
+    if (options_.usable_devices) {
+      const std::set<std::string> usable = options_.usable_devices();
+      for (const ContainerAllocation& c : plan.containers) {
+        for (const std::string& uuid : c.device_uuids) {
+          if (usable.count(uuid) == 0) {
+            return FailedPrecondition("device " + uuid +
+                                      " is not a healthy GPU of this node any more");
+          }
+        }
+      }
+    }
     // What is left, written against the version we planned from: a concurrent change to the
     // pod makes us plan again rather than hand out a group twice.
     auto written = client_.MergePatch(kube::PodPath(ns, name),

@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "common/status.h"
@@ -28,6 +29,10 @@ struct AllocatorOptions {
   AllocateSettings settings;
   nodelock::NodeLockerOptions lock;
   int write_attempts = 3;  // re-reads of the pod after a resourceVersion conflict
+  // The UUIDs of this node's GPUs that are present and healthy now; unset = not checked. A
+  // container whose devices include another one is refused (the GPU went away or turned
+  // unhealthy after the scheduler chose it).
+  std::function<std::set<std::string>()> usable_devices;
 };
 
 // Creates (mode 0777) or empties the container's host cache directory.

@@ -77,6 +77,10 @@ Status PluginDaemon::Start() {
   allocator.node_name = options_.node_name;
   allocator.settings = options_.allocate;
   allocator.lock = options_.lock;
+  allocator.usable_devices = [this] {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    return usable_;
+  };
   allocator_ =
       std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
   server_ = std::make_unique<PluginServer>(
@@ -162,6 +166,13 @@ Status PluginDaemon::Refresh() {
       if (all_unhealthy_ || unhealthy_.count(static_cast<uint32_t>(d.index)) > 0) d.health = false;
     }
     last_devices_ = devices;
+  }
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    usable_.clear();
+    for (const DeviceInfo& d : devices) {
+      if (d.health) usable_.insert(d.id);
+    }
   }
   server_->SetDevices(
       ReplicaDevices(devices, options_.discovery.split_count, options_.numa_topology));

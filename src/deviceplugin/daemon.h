@@ -98,8 +98,10 @@ class PluginDaemon {
   mutable std::mutex health_mu_;
   std::set<uint32_t> unhealthy_;  // GUARDED_BY(health_mu_)
   bool all_unhealthy_ = false;    // GUARDED_BY(health_mu_)
-  bool stopping_ = false;         // GUARDED_BY(mu_)
-  bool refresh_now_ = false;      // GUARDED_BY(mu_)
+  // Healthy GPUs as last refreshed: what Allocate may hand out. GUARDED_BY(health_mu_)
+  std::set<std::string> usable_;
+  bool stopping_ = false;     // GUARDED_BY(mu_)
+  bool refresh_now_ = false;  // GUARDED_BY(mu_)
   std::thread loop_;
   std::thread health_;
 };

@@ -147,6 +147,25 @@ TEST_F(AllocatorTest, UnreadableOrOrphanedLockFallsBackToThePendingPod) {
   }
 }
 
+TEST_F(AllocatorTest, ADeviceThatIsGoneOrUnhealthyIsRefusedWithNoHalfState) {
+  AllocatorOptions options;
+  options.node_name = "n1";
+  options.settings.hook_path = hook_;
+  options.usable_devices = [] { return std::set<std::string>{"GPU-a"}; };
+  Allocator checked(
+      *client_, options, [] { return kNow; }, [] { return "x.cache"; });
+  BoundPod("p1", "GPU-b,NVIDIA,3000,30:;");
+  auto response = checked.Allocate(Request({1}));
+  ASSERT_FALSE(response.ok());
+  EXPECT_NE(response.status().message().find("GPU-b is not a healthy GPU of this node"),
+            std::string::npos)
+      << response.status().message();
+  EXPECT_EQ(Annotation("p1", "hami.io/vgpu-devices-to-allocate"), "GPU-b,NVIDIA,3000,30:;");
+  EXPECT_EQ(Annotation("p1", kBindPhaseAnnotation), "failed");
+  EXPECT_EQ(Lock(), "");
+  EXPECT_FALSE(std::filesystem::exists(hook_ + "/vgpu/containers")) << "no directory made";
+}
+
 TEST_F(AllocatorTest, NoPodIsAClearErrorAndChangesNothing) {
   auto response = allocator_->Allocate(Request({1}));
   ASSERT_FALSE(response.ok());
