@@ -11,6 +11,7 @@
 #include "device/codec.h"
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/fakes/fake_kubelet.h"
+#include "tests/deviceplugin/test_util.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::deviceplugin {
@@ -28,17 +29,7 @@ class PluginDaemonTest : public ::testing::Test {
     char pattern[] = "/tmp/hami_dpd_XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    const nlohmann::json nvml = {{"devices",
-                                  {{{"uuid", "GPU-aaa"},
-                                    {"name", "Tesla T4"},
-                                    {"memory_mib", 15360},
-                                    {"bus_id", "00000000:3B:00.0"}},
-                                   {{"uuid", "GPU-bbb"},
-                                    {"name", "Tesla T4"},
-                                    {"memory_mib", 15360},
-                                    {"bus_id", "00000000:3C:00.0"}}}}};
-    std::ofstream(dir_ + "/nvml.json") << nvml.dump();
-    setenv("HAMI_FAKE_NVML_CONFIG", (dir_ + "/nvml.json").c_str(), 1);
+    testing::UseTwoT4s(dir_);
     kubelet_ = std::make_unique<fakes::FakeKubelet>(dir_);
     ASSERT_TRUE(kubelet_->Start().ok());
 
