@@ -179,11 +179,7 @@ TEST_F(FilterCoreTest, NodesWithAnAllocationInFlightAreUsedLast) {
     return Pod(uid, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", mem}});
   };
   // Binpack prefers node-b (fuller) once it holds a settled pod.
-  PodAllocation settled;
-  settled.uid = "s";
-  settled.node = "node-b";
-  settled.by_vendor["NVIDIA"] = {{{"GPU-b0", "NVIDIA", 8000, 0}}};
-  ledger_.AddPod(settled);
+  ledger_.AddPod(testing::Allocation("s", "node-b", {{{"GPU-b0", "NVIDIA", 8000, 0}}}));
   FilterDecision first = core_.Filter(Args(pod("u1", "1000"), {"node-a", "node-b"}), 0);
   ASSERT_TRUE(first.result.node_names.has_value());
   EXPECT_EQ((*first.result.node_names)[0], "node-b");
@@ -322,16 +318,8 @@ TEST_F(FilterCoreTest, SimulationModeDecidesFromNodeAnnotationsAndRecordsNothing
 TEST_F(FilterCoreTest, SimulationModeNeverReusesScoresOfAnotherRequest) {
   // Each simulation builds node states afresh from the request's nodes; their generations
   // repeat from call to call, so nothing may be cached across calls by generation.
-  PodAllocation p;
-  p.uid = "p";
-  p.node = "sim-1";
-  p.by_vendor["NVIDIA"] = {{{"GPU-s1", "NVIDIA", 8000, 0}}};
-  ledger_.AddPod(p);
-  PodAllocation q;
-  q.uid = "q";
-  q.node = "sim-2";
-  q.by_vendor["NVIDIA"] = {{{"GPU-s2", "NVIDIA", 4000, 0}}};
-  ledger_.AddPod(q);
+  ledger_.AddPod(testing::Allocation("p", "sim-1", {{{"GPU-s1", "NVIDIA", 8000, 0}}}));
+  ledger_.AddPod(testing::Allocation("q", "sim-2", {{{"GPU-s2", "NVIDIA", 4000, 0}}}));
   auto simulate = [&](int32_t s1_mem) {
     ExtenderArgs args;
     args.pod = Pod("u1", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}});

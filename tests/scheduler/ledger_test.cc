@@ -13,17 +13,7 @@ namespace {
 
 DeviceInfo Dev(const std::string& id, int32_t mem = 16384) { return testing::TestDevice(id, mem); }
 
-PodAllocation Pod(const std::string& uid, const std::string& node, PodDevices devices,
-                  int init = 0) {
-  PodAllocation p;
-  p.uid = uid;
-  p.ns = "default";
-  p.name = "pod-" + uid;
-  p.node = node;
-  p.init_containers = init;
-  p.by_vendor["NVIDIA"] = std::move(devices);
-  return p;
-}
+using testing::Allocation;
 
 TEST(AllocationFromAnnotationsTest, DecodesTheAllocatedAnnotation) {
   auto registry = MakeVendorRegistry(DefaultDeviceConfig());
@@ -53,8 +43,9 @@ TEST(AllocationFromAnnotationsTest, DecodesTheAllocatedAnnotation) {
 TEST(UsageLedgerTest, SnapshotSumsPodsAndReportsUnknownNodes) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a"), Dev("GPU-b")});
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
-  ledger.AddPod(Pod("u2", "n1", {{{"GPU-a", "NVIDIA", 2000, 20}, {"GPU-b", "NVIDIA", 1000, 10}}}));
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.AddPod(
+      Allocation("u2", "n1", {{{"GPU-a", "NVIDIA", 2000, 20}, {"GPU-b", "NVIDIA", 1000, 10}}}));
   std::vector<std::string> names = {"n1", "n2"};
   std::vector<std::string> unknown;
   auto states = ledger.Snapshot(names, &unknown);
@@ -77,11 +68,11 @@ TEST(UsageLedgerTest, InitContainersCountAtTheirPeak) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
   // Two init containers (8000 and 6000 MiB) then one app container (4000 MiB).
-  ledger.AddPod(Pod("u1", "n1",
-                    {{{"GPU-a", "NVIDIA", 8000, 10}},
-                     {{"GPU-a", "NVIDIA", 6000, 60}},
-                     {{"GPU-a", "NVIDIA", 4000, 30}}},
-                    /*init=*/2));
+  ledger.AddPod(Allocation("u1", "n1",
+                           {{{"GPU-a", "NVIDIA", 8000, 10}},
+                            {{"GPU-a", "NVIDIA", 6000, 60}},
+                            {{"GPU-a", "NVIDIA", 4000, 30}}},
+                           /*init=*/2));
   std::vector<std::string> names = {"n1"};
   auto states = ledger.Snapshot(names, nullptr);
   EXPECT_EQ(states[0].devices[0].used_mem_mib, 8000);
@@ -95,7 +86,7 @@ TEST(UsageLedgerTest, GenerationChangesWithEveryChange) {
   std::vector<std::string> names = {"n1"};
   const uint64_t g0 = ledger.Snapshot(names, nullptr)[0].generation;
   EXPECT_EQ(ledger.Snapshot(names, nullptr)[0].generation, g0);  // stable when nothing changed
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
   const uint64_t g1 = ledger.Snapshot(names, nullptr)[0].generation;
   EXPECT_NE(g1, g0);
   ledger.SetCordoned("n1", {"GPU-a"});
@@ -115,8 +106,8 @@ TEST(UsageLedgerTest, ChangedSinceListsEachChangedNodeOnce) {
   uint64_t same = 0;
   EXPECT_TRUE(ledger.ChangedSince(v1, &same).empty());
   EXPECT_EQ(same, v1);
-  ledger.AddPod(Pod("u1", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));
-  ledger.AddPod(Pod("u2", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));  // n2 twice: listed once
+  ledger.AddPod(Allocation("u1", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));
+  ledger.AddPod(Allocation("u2", "n2", {{{"GPU-b", "NVIDIA", 1, 1}}}));  // n2 twice: listed once
   uint64_t v2 = 0;
   EXPECT_EQ(ledger.ChangedSince(v1, &v2), (std::vector<std::string>{"n2"}));
   // A removal is a change too, and stays visible until the name comes back.
@@ -129,7 +120,7 @@ TEST(UsageLedgerTest, ChangedSinceListsEachChangedNodeOnce) {
   EXPECT_EQ(ledger.ChangedSince(v3, &v4), (std::vector<std::string>{"n1"}));
   EXPECT_EQ(ledger.ChangedSince(0, &v4).size(), 2u);
   // Moving a pod changes both nodes.
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 1, 1}}}));
   uint64_t v5 = 0;
   auto moved = ledger.ChangedSince(v4, &v5);
   std::sort(moved.begin(), moved.end());
@@ -139,7 +130,7 @@ TEST(UsageLedgerTest, ChangedSinceListsEachChangedNodeOnce) {
 TEST(UsageLedgerTest, PodsSurviveTheirNodeGoingAwayAndComingBack) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
   ledger.RemoveNode("n1");
   EXPECT_FALSE(ledger.HasNode("n1"));
   EXPECT_TRUE(ledger.NodeNames().empty());
@@ -153,8 +144,9 @@ TEST(UsageLedgerTest, ReplacingAPodMovesItsUsage) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a")});
   ledger.SetNodeDevices("n2", "NVIDIA", {Dev("GPU-b")});
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
-  ledger.AddPod(Pod("u1", "n2", {{{"GPU-b", "NVIDIA", 3000, 30}}}));  // re-filtered elsewhere
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 3000, 30}}}));
+  ledger.AddPod(
+      Allocation("u1", "n2", {{{"GPU-b", "NVIDIA", 3000, 30}}}));  // re-filtered elsewhere
   std::vector<std::string> names = {"n1", "n2"};
   auto states = ledger.Snapshot(names, nullptr);
   EXPECT_EQ(states[0].devices[0].used, 0);
@@ -173,7 +165,7 @@ TEST(UsageLedgerTest, MaxDeviceMemory) {
 TEST(UsageLedgerTest, CheckCapacityFindsOverCommitAfterARegistrationShrinks) {
   UsageLedger ledger;
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 16384)});
-  ledger.AddPod(Pod("u1", "n1", {{{"GPU-a", "NVIDIA", 12000, 30}}}));
+  ledger.AddPod(Allocation("u1", "n1", {{{"GPU-a", "NVIDIA", 12000, 30}}}));
   EXPECT_TRUE(ledger.CheckCapacity().ok());
   ledger.SetNodeDevices("n1", "NVIDIA", {Dev("GPU-a", 8192)});
   Status status = ledger.CheckCapacity();
@@ -189,7 +181,7 @@ TEST(UsageLedgerTest, ConcurrentWritersAndReadersStayConsistent) {
     threads.emplace_back([&ledger, t] {
       for (int i = 0; i < 500; ++i) {
         const std::string uid = std::to_string(t) + "-" + std::to_string(i);
-        ledger.AddPod(Pod(uid, "n1", {{{"GPU-a", "NVIDIA", 1, 0}}}));
+        ledger.AddPod(Allocation(uid, "n1", {{{"GPU-a", "NVIDIA", 1, 0}}}));
         if (i % 2 == 0) ledger.RemovePod(uid);
       }
     });

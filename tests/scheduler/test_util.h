@@ -8,6 +8,7 @@
 #include "device/device.h"
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
+#include "scheduler/ledger.h"
 
 namespace hami::scheduler::testing {
 
@@ -21,6 +22,20 @@ inline DeviceInfo TestDevice(const std::string& id, int32_t mem_mib = 16384) {
   d.type = "NVIDIA-Tesla T4";
   d.health = true;
   return d;
+}
+
+// A ledger entry: pod "default/pod-<uid>" on `node` holding `devices` (NVIDIA), the first
+// `init` groups being init containers.
+inline PodAllocation Allocation(const std::string& uid, const std::string& node, PodDevices devices,
+                                int init = 0) {
+  PodAllocation p;
+  p.uid = uid;
+  p.ns = "default";
+  p.name = "pod-" + uid;
+  p.node = node;
+  p.init_containers = init;
+  p.by_vendor["NVIDIA"] = std::move(devices);
+  return p;
 }
 
 // A v1 Pod object in namespace "default" with one container "c" whose resources.limits are
