@@ -76,10 +76,11 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   std::optional<PodAllocation> previous = ledger_.GetPod(uid);
   ledger_.RemovePod(uid);
   SyncMirrorLocked();
-  std::vector<uint32_t> picks;
-  std::vector<std::string> unknown;
-  CandidatesLocked(*args.node_names, &picks, &unknown);
-  for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
+  ResolveCandidatesLocked(*args.node_names);
+  const std::vector<uint32_t>& picks = last_picks_;
+  for (const std::string& name : last_unknown_) {
+    decision.result.failed_nodes[name] = kNodeUnregistered;
+  }
   // Prefer nodes with no allocation in flight: their node lock is free, so the bind does not
   // fail on contention, and a burst of pods that the policy would all send to one node (binpack)
   // spreads over the next best nodes instead of queueing on that node's lock until the device
@@ -165,8 +166,7 @@ void FilterCore::SyncMirrorLocked() {
   }
 }
 
-void FilterCore::CandidatesLocked(const std::vector<std::string>& names,
-                                  std::vector<uint32_t>* picks, std::vector<std::string>* unknown) {
+void FilterCore::ResolveCandidatesLocked(const std::vector<std::string>& names) {
   if (!last_valid_ || names != last_names_) {
     last_names_ = names;
     last_picks_.clear();
@@ -181,8 +181,6 @@ void FilterCore::CandidatesLocked(const std::vector<std::string>& names,
     }
     last_valid_ = true;
   }
-  *picks = last_picks_;
-  *unknown = last_unknown_;
 }
 
 FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vendor,

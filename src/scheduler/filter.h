@@ -66,10 +66,10 @@ class FilterCore {
 
   // Brings the mirror up to date with the ledger (only nodes changed since the last sync).
   void SyncMirrorLocked();
-  // The candidates as mirror slots; unknown names go to `unknown`. Reuses the previous
-  // answer when kube-scheduler sends the same names again (the usual case: every node).
-  void CandidatesLocked(const std::vector<std::string>& names, std::vector<uint32_t>* picks,
-                        std::vector<std::string>* unknown);
+  // Resolves the candidates into last_picks_ (mirror slots) and last_unknown_ (names the
+  // mirror lacks); keeps the previous answer when kube-scheduler sends the same names again
+  // (the usual case: every node), so a decision copies nothing.
+  void ResolveCandidatesLocked(const std::vector<std::string>& names);
 
   const VendorRegistry& registry_;
   UsageLedger& ledger_;
