@@ -146,6 +146,35 @@ TEST_F(InformerTest, SelectorsLimitTheCache) {
   EXPECT_EQ(recorder_.Wait(2).back(), "add default/cpu");
 }
 
+TEST_F(InformerTest, TransformAppliesToListedAndWatchedObjectsBeforeHandlersAndStore) {
+  json big = Pod("listed");
+  big["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
+  ASSERT_TRUE(server_.Put(big).ok());
+  InformerOptions options;
+  options.transform = [](json& object) { object["metadata"].erase("managedFields"); };
+  auto informer = MakeInformer(options);
+  std::atomic<int> untrimmed_seen{0};
+  ASSERT_TRUE(informer
+                  ->AddHandlers({[&](const json& o) {
+                                   if (o["metadata"].contains("managedFields")) ++untrimmed_seen;
+                                 },
+                                 nullptr, nullptr})
+                  .ok());
+  informer->Start();
+  ASSERT_TRUE(informer->WaitForSync(kWait));
+  ASSERT_TRUE(server_.WaitForWatches(1, kWait));
+  json watched = Pod("watched");
+  watched["metadata"]["managedFields"] = json::array({{{"manager", "kubelet"}}});
+  ASSERT_TRUE(server_.Put(watched).ok());
+  recorder_.Wait(2);
+  for (const char* key : {"default/listed", "default/watched"}) {
+    auto cached = informer->Get(key);
+    ASSERT_NE(cached, nullptr) << key;
+    EXPECT_FALSE((*cached)["metadata"].contains("managedFields")) << key;
+  }
+  EXPECT_EQ(untrimmed_seen.load(), 0);
+}
+
 TEST_F(InformerTest, BookmarksAdvanceResourceVersion) {
   auto informer = MakeInformer();
   informer->Start();
