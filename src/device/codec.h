@@ -23,20 +23,22 @@ namespace hami {
 // ===== Node registration (§1.1, §1.2) =========================================================
 
 // Encodes the NVIDIA register annotation value: a JSON array of objects with the keys
-// id,index,count,devmem,devcore,type,numa,mode,health in that order, each omitted when zero /
-// empty / false (Go `omitempty`), no whitespace, strings escaped like Go's encoding/json
+// id,index,count,devmem,devcore,type,numa,mode,migProfiles,health in that order, each omitted
+// when zero / empty / false (Go `omitempty`; a MIG profile writes all of its fields), no
+// whitespace, strings escaped like Go's encoding/json
 // (HTML-safe \u003c \u003e \u0026, \u2028 \u2029, invalid UTF-8 -> \ufffd).
 // Preconditions (not checked): index >= 0. An empty vector encodes as "[]".
 std::string EncodeNodeDevicesJson(const std::vector<DeviceInfo>& devices);
 
 // Decodes the JSON register value. Keys match case-insensitively and the last duplicate wins
-// (Go semantics); unknown keys (migProfiles, custominfo, ...) are ignored; a JSON null value
+// (Go semantics); unknown keys (custominfo, ...) are ignored; a JSON null value
 // leaves the field at its default; missing index/numa => 0, missing health => false, missing
 // or empty mode => "hami-core". The literal `null` decodes to no devices.
 // Failure (InvalidArgument): not JSON, not an array, nesting deeper than 32, an element that is
 // not an object, a field of the wrong JSON type (e.g. "count":"10", "health":1, 1.0 for an
 // integer), an integer outside int32, a negative index/count/devmem/devcore/numa, or an empty
-// id / an id containing ',', ':' or ';' (it could not be written into a pod device string).
+// id / an id containing ',', ':' or ';' (it could not be written into a pod device string),
+// a MIG profile without a name or a placement without a positive size.
 Result<std::vector<DeviceInfo>> DecodeNodeDevicesJson(std::string_view json);
 
 // Encodes the legacy colon form, always 9 fields per device and a trailing ':' per device:
@@ -84,6 +86,43 @@ std::string EncodePodDevices(const PodDevices& pod_devices);
 // Decodes a whole pod device string, see the round-trip rule. Empty groups anywhere are kept.
 // Failure: as DecodeContainerDevices, with the group index in the message.
 Result<PodDevices> DecodePodDevices(std::string_view text);
+
+// ===== MIG allocations (§2.4 hami.io/vgpu-mig-allocations) ================================
+
+// One MIG instance the scheduler reserved for device `device_index` of container group
+// `container_index` (the pod device string's indexes); the device plugin adds the runtime
+// identity of the instance it hands out.
+struct MigAllocation {
+  int32_t container_index = 0;
+  int32_t device_index = 0;
+  std::string gpu_uuid;
+  std::string profile;
+  MigPlacement placement;
+  // Runtime identity: all three or none.
+  std::string mig_uuid;
+  std::optional<uint32_t> gpu_instance_id;
+  std::optional<uint32_t> compute_instance_id;
+
+  bool operator==(const MigAllocation&) const = default;
+};
+
+// JSON array as HAMi writes it: containerIndex, deviceIndex, gpuUUID, profile,
+// placement{start,size}, then migUUID / gpuInstanceID / computeInstanceID when set.
+std::string EncodeMigAllocations(const std::vector<MigAllocation>& allocations);
+
+// Failure (InvalidArgument): not a JSON array of objects, wrong field types, a negative index,
+// an empty gpuUUID or profile, a placement without a positive size, a partial runtime identity
+// (one or two of the three fields), two entries for the same (container, device). "" and
+// "null" decode to no entries.
+Result<std::vector<MigAllocation>> DecodeMigAllocations(std::string_view json);
+
+// The MIG entries of a pod's devices: one per device with a mig_profile, in group order.
+std::vector<MigAllocation> MigAllocationsOf(const PodDevices& pod_devices);
+
+// Sets mig_profile / mig_placement on the devices the entries name.
+// Failure (InvalidArgument): an entry naming a container or device the pod device string does
+// not have, or a GPU other than the one at that position.
+Status AttachMigAllocations(const std::vector<MigAllocation>& allocations, PodDevices* pod_devices);
 
 // ===== Handshake (§1.3) =======================================================================
 

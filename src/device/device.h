@@ -14,6 +14,30 @@ namespace hami {
 inline constexpr int32_t kMemoryPercentUnset = 101;
 
 inline constexpr char kModeHamiCore[] = "hami-core";
+inline constexpr char kModeMig[] = "mig";
+
+// Where a MIG GPU instance sits on its GPU: memory slices [start, start + size).
+struct MigPlacement {
+  int32_t start = 0;
+  int32_t size = 0;
+
+  bool Overlaps(const MigPlacement& other) const {
+    return start < other.start + other.size && other.start < start + size;
+  }
+  bool operator==(const MigPlacement&) const = default;
+};
+
+// A MIG profile a device in "mig" mode offers (node annotation `migProfiles`), with the
+// placements an instance of it may take.
+struct MigProfile {
+  std::string name;        // e.g. "1g.10gb"
+  int32_t memory_mib = 0;  // memoryMB
+  int32_t core = 0;        // percent of the whole GPU's SMs, rounded up
+  int32_t slice_count = 0;
+  std::vector<MigPlacement> placements;
+
+  bool operator==(const MigProfile&) const = default;
+};
 
 // One physical device as registered by a node's device plugin (node annotation).
 struct DeviceInfo {
@@ -26,6 +50,7 @@ struct DeviceInfo {
   int32_t numa = 0;
   std::string mode = kModeHamiCore;  // "hami-core" | "mig" | "mps"
   bool health = false;
+  std::vector<MigProfile> mig_profiles;  // mode "mig" only
 
   bool operator==(const DeviceInfo&) const = default;
 };
@@ -33,10 +58,11 @@ struct DeviceInfo {
 // A device plus what is already allocated on it.
 struct DeviceUsage {
   DeviceInfo info;
-  int32_t used = 0;          // tasks placed
-  int64_t used_mem_mib = 0;  // sum of placed memory
-  int32_t used_cores = 0;    // sum of placed cores
-  bool cordoned = false;     // listed in the node's hami.io/device-cordon annotation
+  int32_t used = 0;                      // tasks placed
+  int64_t used_mem_mib = 0;              // sum of placed memory
+  int32_t used_cores = 0;                // sum of placed cores
+  bool cordoned = false;                 // listed in the node's hami.io/device-cordon annotation
+  std::vector<MigPlacement> mig_in_use;  // mode "mig": placements of the instances handed out
 
   int64_t FreeMemMib() const { return info.devmem_mib - used_mem_mib; }
   int32_t FreeCores() const { return info.devcore - used_cores; }
@@ -67,6 +93,10 @@ struct ContainerDevice {
   std::string type;  // vendor key as written in the pod annotation, e.g. "NVIDIA"
   int32_t used_mem_mib = 0;
   int32_t used_cores = 0;
+  // On a device in "mig" mode: the MIG instance this use takes (hami.io/vgpu-mig-allocations;
+  // not part of the device string). Empty profile otherwise.
+  std::string mig_profile;
+  MigPlacement mig_placement;
 
   bool operator==(const ContainerDevice&) const = default;
 };

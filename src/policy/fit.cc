@@ -1,6 +1,7 @@
 #include "policy/fit.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/strings.h"
 
@@ -32,6 +33,8 @@ std::string_view FitReasonName(FitReason reason) {
       return "NodeInsufficientDevice";
     case FitReason::kAllocatedCardsInsufficientRequest:
       return "AllocatedCardsInsufficientRequest";
+    case FitReason::kCardMigTopologyInfeasible:
+      return "CardMigTopologyInfeasible";
     case FitReason::kCount:
       break;
   }
@@ -84,6 +87,34 @@ ResolvedDemand ResolveDemand(const DeviceUsage& device, const ContainerDeviceReq
   return demand;
 }
 
+std::optional<MigPick> SelectMigInstance(const DeviceInfo& device,
+                                         std::span<const MigPlacement> occupied,
+                                         std::span<const MigPlacement> also_occupied,
+                                         int64_t memory_mib) {
+  std::vector<const MigProfile*> candidates;
+  for (const MigProfile& profile : device.mig_profiles) {
+    if (profile.memory_mib >= memory_mib) candidates.push_back(&profile);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const MigProfile* a, const MigProfile* b) {
+                     if (a->memory_mib != b->memory_mib) return a->memory_mib < b->memory_mib;
+                     return a->slice_count < b->slice_count;
+                   });
+  auto taken = [&](const MigPlacement& p) {
+    auto overlaps = [&](const MigPlacement& o) { return o.Overlaps(p); };
+    return std::any_of(occupied.begin(), occupied.end(), overlaps) ||
+           std::any_of(also_occupied.begin(), also_occupied.end(), overlaps);
+  };
+  for (const MigProfile* profile : candidates) {
+    for (const MigPlacement& placement : profile->placements) {
+      if (!taken(placement)) {
+        return MigPick{profile->name, profile->memory_mib, profile->core, placement};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<FitReason> CheckDevice(const DeviceUsage& device,
                                      const ContainerDeviceRequest& request,
                                      const DeviceSelectors& selectors, bool mutex_policy) {
@@ -106,6 +137,9 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
   if (info.devcore != 0 && device.used_cores == info.devcore && demand.cores_percent == 0) {
     return FitReason::kCardComputeUnitsExhausted;
   }
+  if (info.mode == kModeMig && !SelectMigInstance(info, device.mig_in_use, {}, demand.memory_mib)) {
+    return FitReason::kCardMigTopologyInfeasible;
+  }
   return std::nullopt;
 }
 
@@ -116,7 +150,7 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
                                              FitFailure* failure) {
   if (failure) failure->total_devices = static_cast<int32_t>(order.size());
   if (request.count <= 0) return std::vector<int>{};
-  if (static_cast<size_t>(request.count) > order.size()) {
+  if (static_cast<size_t>(request.count) > order.size() && !HasMigDevice(devices, selectors)) {
     if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
     return std::nullopt;
   }
@@ -137,10 +171,54 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
       continue;
     }
     chosen.push_back(index);
+    if (device.info.mode == kModeMig) {
+      // HAMi tries a MIG device again after taking it: one GPU may serve several uses of a
+      // container, one free instance each.
+      const int64_t memory = ResolveDemand(device, request).memory_mib;
+      std::vector<MigPlacement> taken;
+      taken.push_back(SelectMigInstance(device.info, device.mig_in_use, {}, memory)->placement);
+      while (static_cast<int32_t>(chosen.size()) < request.count) {
+        // Stricter than HAMi: the repeats count against the device's task slots too.
+        if (device.used + static_cast<int32_t>(taken.size()) >= device.info.count) {
+          if (failure) failure->Add(FitReason::kCardTimeSlicingExhausted);
+          break;
+        }
+        auto more = SelectMigInstance(device.info, device.mig_in_use, taken, memory);
+        if (!more) {
+          if (failure) failure->Add(FitReason::kCardMigTopologyInfeasible);
+          break;
+        }
+        taken.push_back(more->placement);
+        chosen.push_back(index);
+      }
+    }
     if (static_cast<int32_t>(chosen.size()) == request.count) return chosen;
   }
   if (failure) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
   return std::nullopt;
+}
+
+std::optional<std::vector<std::optional<MigPick>>> PickMigInstances(
+    std::span<const DeviceUsage> devices, std::span<const int> chosen,
+    const ContainerDeviceRequest& request) {
+  std::vector<std::optional<MigPick>> picks(chosen.size());
+  std::map<int, std::vector<MigPlacement>> taken;  // by device index, this container's picks
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const DeviceUsage& device = devices[static_cast<size_t>(chosen[i])];
+    if (device.info.mode != kModeMig) continue;
+    std::vector<MigPlacement>& mine = taken[chosen[i]];
+    picks[i] = SelectMigInstance(device.info, device.mig_in_use, mine,
+                                 ResolveDemand(device, request).memory_mib);
+    if (!picks[i]) return std::nullopt;
+    mine.push_back(picks[i]->placement);
+  }
+  return picks;
+}
+
+bool HasMigDevice(std::span<const DeviceUsage> devices, const DeviceSelectors& selectors) {
+  return std::any_of(devices.begin(), devices.end(), [&](const DeviceUsage& d) {
+    return d.info.mode == kModeMig && TypeAllowed(d.info, selectors);
+  });
 }
 
 bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,

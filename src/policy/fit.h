@@ -32,6 +32,7 @@ enum class FitReason : uint8_t {
   kExclusiveDeviceAllocateConflict,
   kNodeInsufficientDevice,
   kAllocatedCardsInsufficientRequest,
+  kCardMigTopologyInfeasible,
   kCount,  // not a reason
 };
 
@@ -47,8 +48,24 @@ struct FitFailure {
   std::string ToString() const;
 };
 
+// The MIG instance a use of a device in "mig" mode takes (HAMi's selectMigCandidate): among
+// the device's profiles with at least the requested memory, smallest memory first, then fewest
+// slices, the first placement of that profile that overlaps no occupied placement.
+struct MigPick {
+  std::string profile;
+  int32_t memory_mib = 0;  // the profile's: what the use is charged
+  int32_t core = 0;
+  MigPlacement placement;
+};
+// `occupied` and `also_occupied` together are the placements already taken.
+std::optional<MigPick> SelectMigInstance(const DeviceInfo& device,
+                                         std::span<const MigPlacement> occupied,
+                                         std::span<const MigPlacement> also_occupied,
+                                         int64_t memory_mib);
+
 // Checks one device against one request: health, cordon, type/mode, UUID, task slots,
-// mutex policy, memory, cores, the exclusive (cores == 100) rule and exhausted compute.
+// mutex policy, memory, cores, the exclusive (cores == 100) rule, exhausted compute and, on a
+// device in "mig" mode, a free MIG instance (CardMigTopologyInfeasible).
 // NUMA is a property of a device *set* and is handled by FitContainer.
 // Returns nullopt when the device can take the request.
 std::optional<FitReason> CheckDevice(const DeviceUsage& device,
@@ -68,7 +85,8 @@ ResolvedDemand ResolveDemand(const DeviceUsage& device, const ContainerDeviceReq
 
 // HAMi's container fit: `order` lists device indexes in policy order (see score.h); devices
 // are tried from the last element of `order` to the first and the first `request.count`
-// that pass are chosen (one container never gets the same device twice). With
+// that pass are chosen (one container never gets the same device twice, except a device in
+// "mig" mode, which serves as many uses as it has free instances, as in HAMi). With
 // `selectors.numa_bind`, a run of candidates that crosses a NUMA boundary restarts.
 // On success returns the chosen device indexes (in choice order); on failure fills
 // `failure` (if non-null) and returns nullopt.
@@ -82,10 +100,22 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
 // pass CheckDevice. Without `selectors.numa_bind` the verdict and, on failure, `failure` are
 // the same as FitContainer's under every order (a failing walk visits every device), so a
 // policy can rank nodes before it pays for ordering the devices of the one it picks.
-// Must not be used with numa_bind (NUMA runs depend on the order).
+// Must not be used with numa_bind (NUMA runs depend on the order) nor on devices in "mig"
+// mode (one device may serve several uses).
 bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
                            const ContainerDeviceRequest& request, const DeviceSelectors& selectors,
                            bool mutex_policy, FitFailure* failure);
+
+// The MIG instances `chosen` (one container's devices, in choice order) take, given the
+// placements each device already has in use: nullopt for devices not in "mig" mode. Fails
+// (returns nullopt) when a MIG device has no free instance left for its use.
+std::optional<std::vector<std::optional<MigPick>>> PickMigInstances(
+    std::span<const DeviceUsage> devices, std::span<const int> chosen,
+    const ContainerDeviceRequest& request);
+
+// Whether a device in "mig" mode is among `devices` (HAMi skips the "more devices asked than
+// the node has" check for such nodes: one MIG GPU can serve several).
+bool HasMigDevice(std::span<const DeviceUsage> devices, const DeviceSelectors& selectors);
 
 // Adds (sign = +1) or removes (sign = -1) a request's resolved demand on a device.
 void ApplyDemand(DeviceUsage& device, const ResolvedDemand& demand, int sign);

@@ -1,6 +1,7 @@
 #include "policy/placement.h"
 
 #include <algorithm>
+#include <map>
 
 namespace hami::policy {
 
@@ -28,17 +29,43 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
   // container needs to see the first one's demand (the common one-container pod copies nothing).
   std::vector<DeviceUsage> app_usage;
   bool app_usage_copied = false;
+  // On a node with MIG devices every container of the pod holds its own instance (init
+  // containers too: stricter than HAMi, which may hand an init and an app container the same
+  // one), so init containers see the instances the pod took before them.
+  const bool mig = HasMigDevice(node.devices, pod.selectors);
+  std::vector<DeviceUsage> init_usage;
+  if (mig) {
+    init_usage = node.devices;
+    app_usage = node.devices;
+    app_usage_copied = true;
+  }
   for (size_t c = 0; c < pod.containers.size(); ++c) {
     const ContainerDeviceRequest& request = pod.containers[c];
     if (request.count <= 0) continue;
     const bool is_init = static_cast<int>(c) < pod.init_containers;
     // Init containers run one after another, so each sees the node without the others.
-    std::span<const DeviceUsage> usage = (is_init || !app_usage_copied)
-                                             ? std::span<const DeviceUsage>(node.devices)
-                                             : std::span<const DeviceUsage>(app_usage);
+    std::span<const DeviceUsage> usage =
+        is_init ? (mig ? std::span<const DeviceUsage>(init_usage)
+                       : std::span<const DeviceUsage>(node.devices))
+                : (app_usage_copied ? std::span<const DeviceUsage>(app_usage)
+                                    : std::span<const DeviceUsage>(node.devices));
     std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
     auto chosen = FitContainer(usage, order, request, pod.selectors, mutex, failure);
     if (!chosen) return std::nullopt;
+    std::optional<std::vector<std::optional<MigPick>>> picks;
+    if (mig) {
+      picks = PickMigInstances(usage, *chosen, request);
+      if (!picks) {  // FitContainer checked the same instances; kept as a safe refusal
+        if (failure) failure->Add(FitReason::kCardMigTopologyInfeasible);
+        return std::nullopt;
+      }
+      for (size_t k = 0; k < chosen->size(); ++k) {
+        if (!(*picks)[k]) continue;
+        const size_t index = static_cast<size_t>((*chosen)[k]);
+        init_usage[index].mig_in_use.push_back((*picks)[k]->placement);
+        app_usage[index].mig_in_use.push_back((*picks)[k]->placement);
+      }
+    }
     const bool more_app_containers =
         std::any_of(pod.containers.begin() + static_cast<long>(c) + 1, pod.containers.end(),
                     [](const ContainerDeviceRequest& r) { return r.count > 0; });
@@ -47,14 +74,41 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
         app_usage = node.devices;
         app_usage_copied = true;
       }
-      for (int index : *chosen) {
-        DeviceUsage& device = app_usage[static_cast<size_t>(index)];
-        ApplyDemand(device, ResolveDemand(device, request), +1);
+      for (size_t k = 0; k < chosen->size(); ++k) {
+        DeviceUsage& device = app_usage[static_cast<size_t>((*chosen)[k])];
+        ResolvedDemand demand = ResolveDemand(device, request);
+        if (picks && (*picks)[k]) demand = {(*picks)[k]->memory_mib, (*picks)[k]->core};
+        ApplyDemand(device, demand, +1);
       }
     }
     result[c] = std::move(*chosen);
   }
   return result;
+}
+
+std::optional<std::vector<std::vector<DeviceUse>>> ResolveUses(
+    const NodeState& node, const PodRequest& pod,
+    const std::vector<std::vector<int>>& devices_per_container) {
+  std::vector<std::vector<DeviceUse>> out(pod.containers.size());
+  // This pod's instances so far, by device index (see FitPod: every container holds its own).
+  std::map<size_t, std::vector<MigPlacement>> taken;
+  for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
+    for (int chosen : devices_per_container[c]) {
+      const size_t index = static_cast<size_t>(chosen);
+      if (index >= node.devices.size()) return std::nullopt;
+      const DeviceUsage& device = node.devices[index];
+      DeviceUse use{index, ResolveDemand(device, pod.containers[c]), std::nullopt};
+      if (device.info.mode == kModeMig) {
+        std::vector<MigPlacement>& mine = taken[index];
+        use.mig = SelectMigInstance(device.info, device.mig_in_use, mine, use.demand.memory_mib);
+        if (!use.mig) return std::nullopt;
+        mine.push_back(use.mig->placement);
+        use.demand = {use.mig->memory_mib, use.mig->core};
+      }
+      out[c].push_back(std::move(use));
+    }
+  }
+  return out;
 }
 
 bool PodFits(const NodeState& node, const PodRequest& pod, const GpuPolicy& gpu_policy,
@@ -68,7 +122,7 @@ bool PodFits(const NodeState& node, const PodRequest& pod, const GpuPolicy& gpu_
     }
   }
   if (asking == 0) return true;
-  if (asking > 1 || pod.selectors.numa_bind) {
+  if (asking > 1 || pod.selectors.numa_bind || HasMigDevice(node.devices, pod.selectors)) {
     return FitPod(node, pod, gpu_policy, failure).has_value();
   }
   // One container sees the node as it is (init or app alike), so no usage copy either.
@@ -88,8 +142,9 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
     for (size_t i = 0; i < chosen.size(); ++i) {
       const int index = chosen[i];
       if (index < 0 || static_cast<size_t>(index) >= node.devices.size()) return false;
-      if (std::find(chosen.begin(), chosen.begin() + static_cast<long>(i), index) !=
-          chosen.begin() + static_cast<long>(i)) {
+      if (node.devices[static_cast<size_t>(index)].info.mode != kModeMig &&
+          std::find(chosen.begin(), chosen.begin() + static_cast<long>(i), index) !=
+              chosen.begin() + static_cast<long>(i)) {
         return false;
       }
       const DeviceUsage& device = is_init ? node.devices[static_cast<size_t>(index)]
@@ -109,7 +164,8 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
       }
     }
   }
-  return true;
+  // Every use of a MIG device needs an instance of its own.
+  return ResolveUses(node, pod, devices_per_container).has_value();
 }
 
 void PodDemandAccumulator::Add(size_t index, bool is_init, int64_t memory_mib,
@@ -140,12 +196,12 @@ void PodDemandAccumulator::ApplyTo(std::span<DeviceUsage> devices, int sign) con
 void CommitPlacement(NodeState& node, const PodRequest& pod,
                      const std::vector<std::vector<int>>& devices_per_container, int sign) {
   PodDemandAccumulator demand(node.devices.size());
-  for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
+  auto uses = ResolveUses(node, pod, devices_per_container);
+  for (size_t c = 0; uses && c < uses->size(); ++c) {
     const bool is_init = static_cast<int>(c) < pod.init_containers;
-    for (int index : devices_per_container[c]) {
-      const size_t i = static_cast<size_t>(index);
-      const ResolvedDemand d = ResolveDemand(node.devices[i], pod.containers[c]);
-      demand.Add(i, is_init, d.memory_mib, d.cores_percent);
+    for (const DeviceUse& use : (*uses)[c]) {
+      demand.Add(use.index, is_init, use.demand.memory_mib, use.demand.cores_percent);
+      if (use.mig && sign > 0) node.devices[use.index].mig_in_use.push_back(use.mig->placement);
     }
   }
   demand.ApplyTo(node.devices, sign);
@@ -157,12 +213,16 @@ void CommitPlacement(NodeState& node, const PodRequest& pod,
 PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
                         const std::vector<std::vector<int>>& devices_per_container) {
   PodDevices out(pod.containers.size());
-  for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
-    for (int index : devices_per_container[c]) {
-      const DeviceUsage& device = node.devices[static_cast<size_t>(index)];
-      const ResolvedDemand d = ResolveDemand(device, pod.containers[c]);
-      out[c].push_back(ContainerDevice{device.info.id, pod.containers[c].type,
-                                       static_cast<int32_t>(d.memory_mib), d.cores_percent});
+  auto uses = ResolveUses(node, pod, devices_per_container);
+  for (size_t c = 0; uses && c < uses->size(); ++c) {
+    for (const DeviceUse& use : (*uses)[c]) {
+      ContainerDevice device{node.devices[use.index].info.id, pod.containers[c].type,
+                             static_cast<int32_t>(use.demand.memory_mib), use.demand.cores_percent};
+      if (use.mig) {
+        device.mig_profile = use.mig->profile;
+        device.mig_placement = use.mig->placement;
+      }
+      out[c].push_back(std::move(device));
     }
   }
   return out;

@@ -121,6 +121,21 @@ bool PodFits(const NodeState& node, const PodRequest& pod, const GpuPolicy& gpu_
 bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
                       const std::vector<std::vector<int>>& devices_per_container);
 
+// One container's use of one device as it is charged: the request's demand or, on a device in
+// "mig" mode, the profile of the instance it takes.
+struct DeviceUse {
+  size_t index = 0;
+  ResolvedDemand demand;
+  std::optional<MigPick> mig;
+};
+
+// Per container, the uses a placement makes on `node`; MIG instances are assigned in
+// container order exactly as FitPod assigns them (each container of the pod holds its own).
+// nullopt when a device index is out of range or a MIG device has no free instance left.
+std::optional<std::vector<std::vector<DeviceUse>>> ResolveUses(
+    const NodeState& node, const PodRequest& pod,
+    const std::vector<std::vector<int>>& devices_per_container);
+
 // Sums one pod's demand per device the way HAMi accounts it: init containers run one after
 // another, so they take the largest of their demands (peak); app containers run together,
 // so they add up; a device carries the larger of the two.
@@ -144,10 +159,13 @@ class PodDemandAccumulator {
 
 // Adds (sign +1) or removes (sign -1) a pod's usage on the node: per device the larger of the
 // init-container peak and the app-container sum; host resources likewise. Bumps generation.
+// Adding also marks the MIG instances the pod takes as in use; removal leaves mig_in_use
+// alone (which instance a pod held is in its PodDevices, not recomputable afterwards).
 void CommitPlacement(NodeState& node, const PodRequest& pod,
                      const std::vector<std::vector<int>>& devices_per_container, int sign = 1);
 
-// The devices of a placement as the pod annotation records them.
+// The devices of a placement as the pod annotation records them (with the MIG instance of
+// each use of a MIG device; a placement ResolveUses refuses gives no devices).
 PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
                         const std::vector<std::vector<int>>& devices_per_container);
 

@@ -1,5 +1,7 @@
 #include "scheduler/filter.h"
 
+#include <algorithm>
+
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "kube/objects.h"
@@ -120,18 +122,37 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   allocation.in_flight = true;  // until the device plugin reports the bind-phase
   const PodDevices devices =
       policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
+  for (size_t c = 0; c < devices.size(); ++c) {
+    // ToPodDevices gives nothing for a placement whose MIG instances do not resolve; the
+    // policy checked them, so this only guards against a bug handing out a device twice.
+    if (devices[c].size() != outcome.placement->container_devices[c].size()) {
+      if (previous) ledger_.AddPod(std::move(*previous));
+      decision.result.error = "internal: the chosen MIG instances on " + chosen.name +
+                              " do not resolve; refusing the placement";
+      return decision;
+    }
+  }
   allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
   ledger_.AddPod(std::move(allocation));
 
   const std::string encoded = EncodePodDevices(devices);
   const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
-  decision.pod_patch = {{"metadata",
-                         {{"annotations",
-                           {{kVgpuNodeAnnotation, chosen.name},
+  nlohmann::json written = {{kVgpuNodeAnnotation, chosen.name},
                             {kVgpuTimeAnnotation, std::to_string(now_unix_seconds)},
                             {keys.to_allocate, encoded},
-                            {keys.allocated, encoded}}},
-                          {"labels", {{kVgpuNodeAnnotation, chosen.name}}}}}};
+                            {keys.allocated, encoded}};
+  const std::vector<MigAllocation> mig = MigAllocationsOf(devices);
+  if (!mig.empty()) {
+    written[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(mig);
+  } else if (previous && std::any_of(previous->by_vendor.begin(), previous->by_vendor.end(),
+                                     [](const auto& entry) {
+                                       return !MigAllocationsOf(entry.second).empty();
+                                     })) {
+    written[kVgpuMigAllocationsAnnotation] = nullptr;  // a re-filter off MIG: drop it
+  }
+  decision.pod_patch = {
+      {"metadata",
+       {{"annotations", std::move(written)}, {"labels", {{kVgpuNodeAnnotation, chosen.name}}}}}};
   decision.pod_uid = uid;
   decision.previous = std::move(previous);
   decision.result.node_names = std::vector<std::string>{chosen.name};

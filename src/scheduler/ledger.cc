@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "device/codec.h"
+#include "device/nvidia.h"
 
 namespace hami::scheduler {
 
@@ -20,6 +21,18 @@ Result<std::optional<PodAllocation>> AllocationFromAnnotations(
     allocation.by_vendor[std::string(vendor->CommonWord())] = std::move(*decoded);
   }
   if (allocation.by_vendor.empty()) return std::optional<PodAllocation>();
+  // The MIG instances the pod holds. A value that does not decode or does not match the
+  // device string is left out rather than failing the pod: its devices still count, and a
+  // MIG device used without a known instance is taken out of service (see BuildLocked).
+  auto mig = annotations.find(kVgpuMigAllocationsAnnotation);
+  auto nvidia = allocation.by_vendor.find(kNvidiaCommonWord);
+  if (mig != annotations.end() && nvidia != allocation.by_vendor.end()) {
+    auto entries = DecodeMigAllocations(mig->second);
+    PodDevices with_mig = nvidia->second;
+    if (entries.ok() && AttachMigAllocations(*entries, &with_mig).ok()) {
+      nvidia->second = std::move(with_mig);
+    }
+  }
   return std::optional<PodAllocation>(std::move(allocation));
 }
 
@@ -174,6 +187,15 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
           auto found = index_by_uuid.find(device.uuid);
           if (found == index_by_uuid.end()) continue;
           demand.Add(found->second, is_init, device.used_mem_mib, device.used_cores);
+          DeviceUsage& usage = state.devices[found->second];
+          // As HAMi: a MIG instance on a GPU that is not in MIG mode, or a use of a MIG GPU
+          // without a known instance, means the two disagree about the hardware: the GPU takes
+          // no new pods until they agree again.
+          if (usage.info.mode == kModeMig && !device.mig_profile.empty()) {
+            usage.mig_in_use.push_back(device.mig_placement);
+          } else if (usage.info.mode == kModeMig || !device.mig_profile.empty()) {
+            usage.info.health = false;
+          }
         }
       }
     }
@@ -232,8 +254,21 @@ Status UsageLedger::CheckCapacity() const {
   for (const auto& [name, entry] : nodes_) {
     const policy::NodeState state = BuildLocked(name, entry);
     for (const DeviceUsage& d : state.devices) {
-      if (d.used > d.info.count || d.used_mem_mib > d.info.devmem_mib ||
-          d.used_cores > d.info.devcore) {
+      for (size_t i = 0; i < d.mig_in_use.size(); ++i) {
+        for (size_t k = i + 1; k < d.mig_in_use.size(); ++k) {
+          if (d.mig_in_use[i].Overlaps(d.mig_in_use[k])) {
+            return FailedPrecondition(
+                "device " + d.info.id + " on node " + name + " over-committed: MIG placements " +
+                std::to_string(d.mig_in_use[i].start) + "+" + std::to_string(d.mig_in_use[i].size) +
+                " and " + std::to_string(d.mig_in_use[k].start) + "+" +
+                std::to_string(d.mig_in_use[k].size) + " overlap");
+          }
+        }
+      }
+      // A MIG GPU's cores are the instances' rounded-up shares (7 x 15 % on an A100), so they
+      // may sum past 100; its instances are the capacity, checked above.
+      const bool cores_over = d.info.mode != kModeMig && d.used_cores > d.info.devcore;
+      if (d.used > d.info.count || d.used_mem_mib > d.info.devmem_mib || cores_over) {
         return FailedPrecondition(
             "device " + d.info.id + " on node " + name + " over-committed: tasks " +
             std::to_string(d.used) + "/" + std::to_string(d.info.count) + ", memory " +

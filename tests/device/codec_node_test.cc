@@ -77,7 +77,9 @@ TEST(NodeDevicesJsonTest, DecodeDefaultsAndLeniency) {
       R"("custominfo":{"x":1},"numa":null,"mode":""} ] )");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ((*r)[0], Dev("GPU-a", 0, 4, 1024, 0, "", 0, "hami-core", false));
+  DeviceInfo want = Dev("GPU-a", 0, 4, 1024, 0, "", 0, "hami-core", false);
+  want.mig_profiles = {MigProfile{"1g.10gb", 0, 0, 0, {}}};
+  EXPECT_EQ((*r)[0], want);
 
   // Last duplicate wins, across case variants.
   r = DecodeNodeDevicesJson(R"([{"id":"GPU-a","count":1,"COUNT":2}])");

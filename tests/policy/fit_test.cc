@@ -46,6 +46,7 @@ DeviceUsage Cordoned() {
 DeviceUsage MigMode() {
   DeviceUsage d = Gpu("GPU-a", 0);
   d.info.mode = "mig";
+  d.info.mig_profiles = {MigProfile{"1g.10gb", 9856, 15, 1, {{0, 1}}}};
   return d;
 }
 
