@@ -9,6 +9,7 @@
 
 #include "common/strings.h"
 #include "deviceplugin/daemon.h"
+#include "deviceplugin/device_list.h"
 #include "kube/daemon_main.h"
 
 namespace {
@@ -42,6 +43,11 @@ int Run(int argc, char** argv) {
   app.add_flag("--disable-core-limit", disable_core_limit, "no compute share enforcement");
   app.add_option("--hook-path", options.allocate.hook_path, "where libvgpu lives (env HOOK_PATH)")
       ->capture_default_str();
+  std::string device_list = Env("DEVICE_LIST_STRATEGY", "envvar");
+  app.add_option("--device-list-strategy", device_list,
+                 "how devices reach the runtime, comma list of envvar, volume-mounts, "
+                 "cdi-annotations, cdi-cri (env DEVICE_LIST_STRATEGY)")
+      ->capture_default_str();
   app.add_option("--kubelet-dir", options.kubelet_dir, "kubelet's device-plugins directory")
       ->capture_default_str();
   app.add_option("--nvml-library", options.nvml_library)->capture_default_str();
@@ -59,6 +65,13 @@ int Run(int argc, char** argv) {
   options.discovery.core_scaling = core_scaling;
   options.allocate.memory_scaling = memory_scaling;
   options.allocate.disable_core_limit = disable_core_limit;
+  auto strategies = hami::deviceplugin::ParseDeviceListStrategies(device_list);
+  if (!strategies.ok()) {
+    std::cerr << "error: --device-list-strategy / DEVICE_LIST_STRATEGY: "
+              << strategies.status().message() << "\n";
+    return 2;
+  }
+  options.allocate.device_list = *strategies;
   const std::string vgpu = options.allocate.hook_path + "/vgpu";
   options.allocate.host_libvgpu = vgpu + "/libvgpu.so";
   auto env = [](const char* name) -> std::optional<std::string> {

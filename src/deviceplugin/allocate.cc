@@ -5,23 +5,32 @@ namespace hami::deviceplugin {
 namespace {
 
 // What HAMi-core reads (spec hami-core.md): per-device memory limits with the "m" suffix for
-// MiB, one SM share for all devices, the shared region file.
-void AddLimits(const ContainerDevices& devices, const std::string& vgpu_dir,
-               const std::string& cache_file, const AllocateSettings& settings,
-               std::map<std::string, std::string>& envs) {
-  std::string visible;
+// MiB, one SM share for all devices, the shared region file; and the device list for the
+// runtime in the configured strategies (env, mounts, CDI annotations or CDI devices).
+Status AddLimits(const ContainerDevices& devices, const std::string& vgpu_dir,
+                 const std::string& cache_file, const AllocateSettings& settings,
+                 ContainerAllocation& out) {
+  std::string_view response_id = cache_file;  // a fresh random name per container answer
+  if (response_id.ends_with(".cache")) response_id.remove_suffix(6);
+  HAMI_ASSIGN_OR_RETURN(DeviceListAnswer list,
+                        DeviceListFor(settings.device_list, out.device_uuids, response_id));
+  out.envs = std::move(list.envs);
+  for (DeviceListMount& m : list.mounts) {
+    out.mounts.push_back({std::move(m.container_path), std::move(m.host_path), m.read_only});
+  }
+  out.annotations = std::move(list.annotations);
+  out.cdi_devices = std::move(list.cdi_devices);
+  std::map<std::string, std::string>& envs = out.envs;
   for (size_t i = 0; i < devices.size(); ++i) {
-    if (!visible.empty()) visible += ",";
-    visible += devices[i].uuid;
     envs["CUDA_DEVICE_MEMORY_LIMIT_" + std::to_string(i)] =
         std::to_string(devices[i].used_mem_mib) + "m";
   }
-  envs["NVIDIA_VISIBLE_DEVICES"] = visible;
   envs["CUDA_DEVICE_SM_LIMIT"] = std::to_string(devices.front().used_cores);
   envs["CUDA_DEVICE_MEMORY_SHARED_CACHE"] = vgpu_dir + "/" + cache_file;
   if (settings.memory_scaling > 1.0) envs["CUDA_OVERSUBSCRIBE"] = "true";
   if (!settings.log_level.empty()) envs["LIBCUDA_LOG_LEVEL"] = settings.log_level;
   if (settings.disable_core_limit) envs["GPU_CORE_UTILIZATION_POLICY"] = "disable";
+  return Status::Ok();
 }
 
 }  // namespace
@@ -61,7 +70,8 @@ Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
     out.container_index = group;
     for (const ContainerDevice& d : devices) out.device_uuids.push_back(d.uuid);
     const std::string cache_file = cache_file_name();
-    AddLimits(devices, vgpu_dir, cache_file, settings, out.envs);
+    HAMI_RETURN_IF_ERROR(AddLimits(devices, vgpu_dir, cache_file, settings, out)
+                             .WithContext("container request " + std::to_string(r)));
     out.host_cache_dir = vgpu_dir + "/containers/" + pod_uid + "_" + container.name;
     out.mounts.push_back({vgpu_dir + "/libvgpu.so", settings.host_libvgpu, true});
     out.mounts.push_back({vgpu_dir, out.host_cache_dir, false});

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "device/device.h"
+#include "deviceplugin/device_list.h"
 
 namespace hami::deviceplugin {
 
@@ -26,6 +27,8 @@ struct AllocateSettings {
   bool disable_core_limit = false;  // GPU_CORE_UTILIZATION_POLICY=disable
   std::string log_level;            // LIBCUDA_LOG_LEVEL when set
   bool license_present = false;     // host <hook>/vgpu/license exists
+  // How the devices reach the runtime (DEVICE_LIST_STRATEGY; default envvar).
+  DeviceListStrategies device_list;
 };
 
 // One container of the pod, in annotation order (init containers first).
@@ -48,6 +51,9 @@ struct ContainerAllocation {
   std::vector<std::string> device_uuids;  // the physical GPUs, in the annotation's order
   std::map<std::string, std::string> envs;
   std::vector<MountPlan> mounts;
+  // Container annotations and CDI device names from the CDI device-list strategies.
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> cdi_devices;
   // Host directory to create (0777, emptied first) before the container starts.
   std::string host_cache_dir;
 };
@@ -65,9 +71,11 @@ struct AllocatePlan {
 // kubelet container request, the device IDs kubelet chose (only their number matters: the
 // scheduler chose the physical devices); `containers`: the pod's containers, init first;
 // `cache_file_name` returns a fresh file name for each container's shared region
-// ("<random uuid>.cache"). Failure (FailedPrecondition, message for kubelet): no group left
-// for a request, a group whose device count differs from the request ("device number not
-// matched"), a group index with no container.
+// ("<random uuid>.cache"); its stem also makes the container's CDI annotation key unique.
+// Failure (FailedPrecondition, message for kubelet): no group left for a request, a group
+// whose device count differs from the request ("device number not matched"), a group index
+// with no container; InvalidArgument: a device id the device-list strategies cannot express
+// (see DeviceListFor).
 Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
                                   std::span<const std::vector<std::string>> requested,
                                   std::span<const PodContainer> containers,

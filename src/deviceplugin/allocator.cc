@@ -46,6 +46,8 @@ v1beta1::AllocateResponse ToResponse(const AllocatePlan& plan) {
       mount->set_host_path(m.host_path);
       mount->set_read_only(m.read_only);
     }
+    for (const auto& [key, value] : c.annotations) (*out->mutable_annotations())[key] = value;
+    for (const std::string& name : c.cdi_devices) out->add_cdi_devices()->set_name(name);
   }
   return response;
 }

@@ -105,6 +105,44 @@ TEST_F(PlanAllocateTest, SettingsAndPerContainerOptOut) {
             (MountPlan{"/usr/bin/vgpuvalidator", "/usr/local/vgpu/vgpuvalidator", true}));
 }
 
+TEST_F(PlanAllocateTest, VolumeMountsAndCdiCriReplaceTheVisibleDevicesList) {
+  settings_.device_list = {/*envvar=*/false, /*volume_mounts=*/true, /*cdi_annotations=*/false,
+                           /*cdi_cri=*/true};
+  auto plan = Plan({{Dev("GPU-a", 3000, 30), Dev("GPU-b", 5000, 30)}}, {{"x-0", "y-1"}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const ContainerAllocation& c = plan->containers[0];
+  EXPECT_EQ(c.envs.at("NVIDIA_VISIBLE_DEVICES"), "/var/run/nvidia-container-devices");
+  EXPECT_EQ(c.envs.at("CUDA_DEVICE_MEMORY_LIMIT_1"), "5000m") << "HAMi-core's limits stay";
+  const std::vector<MountPlan> want_mounts = {
+      {"/var/run/nvidia-container-devices/GPU-a", "/dev/null", false},
+      {"/var/run/nvidia-container-devices/GPU-b", "/dev/null", false},
+      {"/usr/local/vgpu/libvgpu.so", "/usr/local/vgpu/libvgpu.so.v2.4", true},
+      {"/usr/local/vgpu", "/usr/local/vgpu/containers/uid-1_main", false},
+      {"/tmp/vgpulock", "/tmp/vgpulock", false},
+      {"/etc/ld.so.preload", "/usr/local/vgpu/ld.so.preload", true}};
+  EXPECT_EQ(c.mounts, want_mounts);
+  EXPECT_EQ(c.cdi_devices, (std::vector<std::string>{"k8s.device-plugin.nvidia.com/gpu=GPU-a",
+                                                     "k8s.device-plugin.nvidia.com/gpu=GPU-b"}));
+  EXPECT_TRUE(c.annotations.empty());
+
+  settings_.device_list = {false, false, /*cdi_annotations=*/true, false};
+  auto annotated = Plan({{Dev("GPU-a", 3000, 30)}}, {{"x-0"}});
+  ASSERT_TRUE(annotated.ok()) << annotated.status().message();
+  const ContainerAllocation& a = annotated->containers[0];
+  EXPECT_EQ(a.envs.count("NVIDIA_VISIBLE_DEVICES"), 0u) << "CDI only, as upstream";
+  EXPECT_EQ(a.annotations,
+            (std::map<std::string, std::string>{{"cdi.k8s.io/nvidia-device-plugin_cache-1",
+                                                 "k8s.device-plugin.nvidia.com/gpu=GPU-a"}}))
+      << "keyed by the container's fresh name";
+
+  settings_.device_list = {false, true, false, false};
+  auto refused = Plan({{Dev("../etc", 3000, 30)}}, {{"x-0"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("container request 0"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST_F(PlanAllocateTest, MismatchesAreRefusedWithAMessageForKubelet) {
   auto wrong_count = Plan({{Dev("GPU-a", 3000, 30)}}, {{"a-0", "b-0"}});
   ASSERT_FALSE(wrong_count.ok());

@@ -113,6 +113,36 @@ TEST_F(AllocatorTest, LockOwnerGetsItsLimitsThenSuccessAndTheLockIsReleased) {
   EXPECT_EQ(std::filesystem::status(dir).permissions(), std::filesystem::perms::all);
 }
 
+TEST_F(AllocatorTest, CdiStrategiesReachKubeletAsAnnotationsAndCdiDevices) {
+  AllocateSettings settings;
+  settings.hook_path = hook_;
+  settings.host_libvgpu = hook_ + "/vgpu/libvgpu.so";
+  settings.device_list = {/*envvar=*/false, /*volume_mounts=*/false, /*cdi_annotations=*/true,
+                          /*cdi_cri=*/true};
+  allocator_->SetSettings(settings);
+  BoundPod("p1", "GPU-a,NVIDIA,3000,30:GPU-b,NVIDIA,1000,30:;");
+  auto response = allocator_->Allocate(Request({2}));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  ASSERT_EQ(response->container_responses_size(), 1);
+  const v1beta1::ContainerAllocateResponse& c = response->container_responses(0);
+  ASSERT_EQ(c.annotations_size(), 1);
+  EXPECT_EQ(c.annotations().at("cdi.k8s.io/nvidia-device-plugin_r0"),
+            "k8s.device-plugin.nvidia.com/gpu=GPU-a,k8s.device-plugin.nvidia.com/gpu=GPU-b");
+  ASSERT_EQ(c.cdi_devices_size(), 2);
+  EXPECT_EQ(c.cdi_devices(0).name(), "k8s.device-plugin.nvidia.com/gpu=GPU-a");
+  EXPECT_EQ(c.cdi_devices(1).name(), "k8s.device-plugin.nvidia.com/gpu=GPU-b");
+  EXPECT_EQ(c.envs().count("NVIDIA_VISIBLE_DEVICES"), 0u);
+  EXPECT_EQ(c.envs().at("CUDA_DEVICE_MEMORY_LIMIT_1"), "1000m");
+
+  // What kubelet decodes from the wire carries both fields.
+  v1beta1::AllocateResponse decoded;
+  ASSERT_TRUE(decoded.ParseFromString(response->SerializeAsString()));
+  EXPECT_EQ(decoded.container_responses(0).annotations().at("cdi.k8s.io/nvidia-device-plugin_r0"),
+            c.annotations().at("cdi.k8s.io/nvidia-device-plugin_r0"));
+  EXPECT_EQ(decoded.container_responses(0).cdi_devices(1).name(),
+            "k8s.device-plugin.nvidia.com/gpu=GPU-b");
+}
+
 TEST_F(AllocatorTest, ContainersOneByOneKeepTheLockUntilTheLast) {
   BoundPod("p1", "GPU-a,NVIDIA,1000,10:;GPU-b,NVIDIA,2000,20:;", {"first", "second"});
   ASSERT_TRUE(allocator_->Allocate(Request({1})).ok());
