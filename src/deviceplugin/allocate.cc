@@ -4,6 +4,15 @@ namespace hami::deviceplugin {
 
 namespace {
 
+void ApplyDeviceList(DeviceListAnswer list, ContainerAllocation& out) {
+  out.envs = std::move(list.envs);
+  for (DeviceListMount& m : list.mounts) {
+    out.mounts.push_back({std::move(m.container_path), std::move(m.host_path), m.read_only});
+  }
+  out.annotations = std::move(list.annotations);
+  out.cdi_devices = std::move(list.cdi_devices);
+}
+
 // What HAMi-core reads (spec hami-core.md): per-device memory limits with the "m" suffix for
 // MiB, one SM share for all devices, the shared region file; and the device list for the
 // runtime in the configured strategies (env, mounts, CDI annotations or CDI devices).
@@ -14,12 +23,7 @@ Status AddLimits(const ContainerDevices& devices, const std::string& vgpu_dir,
   if (response_id.ends_with(".cache")) response_id.remove_suffix(6);
   HAMI_ASSIGN_OR_RETURN(DeviceListAnswer list,
                         DeviceListFor(settings.device_list, out.device_uuids, response_id));
-  out.envs = std::move(list.envs);
-  for (DeviceListMount& m : list.mounts) {
-    out.mounts.push_back({std::move(m.container_path), std::move(m.host_path), m.read_only});
-  }
-  out.annotations = std::move(list.annotations);
-  out.cdi_devices = std::move(list.cdi_devices);
+  ApplyDeviceList(std::move(list), out);
   std::map<std::string, std::string>& envs = out.envs;
   for (size_t i = 0; i < devices.size(); ++i) {
     envs["CUDA_DEVICE_MEMORY_LIMIT_" + std::to_string(i)] =
@@ -33,15 +37,62 @@ Status AddLimits(const ContainerDevices& devices, const std::string& vgpu_dir,
   return Status::Ok();
 }
 
+// The MIG devices of group `group` (nullopt: not a MIG container), recording their runtime
+// identity in `entries`.
+Result<std::optional<std::vector<std::string>>> MigDevicesOf(size_t group,
+                                                             const ContainerDevices& devices,
+                                                             std::vector<MigAllocation>& entries,
+                                                             const MigInstanceLookup& lookup) {
+  std::vector<MigAllocation*> mine(devices.size(), nullptr);
+  size_t found = 0;
+  for (MigAllocation& entry : entries) {
+    if (static_cast<size_t>(entry.container_index) != group) continue;
+    const size_t k = static_cast<size_t>(entry.device_index);
+    if (k >= devices.size() || devices[k].uuid != entry.gpu_uuid) {
+      return FailedPrecondition("MIG reservation for device " + std::to_string(k) + " names GPU " +
+                                entry.gpu_uuid + ", which is not that device of the container");
+    }
+    mine[k] = &entry;
+    ++found;
+  }
+  if (found == 0) return std::optional<std::vector<std::string>>();
+  if (found != devices.size()) {
+    return FailedPrecondition("the container has " + std::to_string(devices.size()) +
+                              " devices but MIG reservations for " + std::to_string(found) +
+                              "; MIG and shared GPUs cannot be mixed in one container");
+  }
+  std::vector<std::string> ids;
+  for (MigAllocation* entry : mine) {
+    const std::string what = entry->profile + " at slices " +
+                             std::to_string(entry->placement.start) + "+" +
+                             std::to_string(entry->placement.size) + " of GPU " + entry->gpu_uuid;
+    std::optional<MigInstanceRef> instance =
+        lookup ? lookup(entry->gpu_uuid, entry->profile, entry->placement) : std::nullopt;
+    if (!instance) {
+      return FailedPrecondition("no MIG device " + what +
+                                " exists on this node (static MIG: create it, or let the "
+                                "scheduler see the node's current instances)");
+    }
+    entry->mig_uuid = instance->uuid;
+    entry->gpu_instance_id = instance->gpu_instance_id;
+    entry->compute_instance_id = instance->compute_instance_id;
+    ids.push_back(instance->uuid);
+  }
+  return std::optional<std::vector<std::string>>(std::move(ids));
+}
+
 }  // namespace
 
 Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
                                   std::span<const std::vector<std::string>> requested,
                                   std::span<const PodContainer> containers,
                                   const std::string& pod_uid, const AllocateSettings& settings,
-                                  const std::function<std::string()>& cache_file_name) {
+                                  const std::function<std::string()>& cache_file_name,
+                                  std::span<const MigAllocation> mig_allocations,
+                                  const MigInstanceLookup& mig_instances) {
   AllocatePlan plan;
   plan.remaining = to_allocate;
+  plan.mig_allocations.assign(mig_allocations.begin(), mig_allocations.end());
   const std::string vgpu_dir = settings.hook_path + "/vgpu";
   for (size_t r = 0; r < requested.size(); ++r) {
     // kubelet allocates containers in order, so the first group still holding devices is
@@ -69,7 +120,20 @@ Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
     ContainerAllocation out;
     out.container_index = group;
     for (const ContainerDevice& d : devices) out.device_uuids.push_back(d.uuid);
+    auto mig = MigDevicesOf(group, devices, plan.mig_allocations, mig_instances);
+    if (!mig.ok()) return mig.status().WithContext("container request " + std::to_string(r));
+    const std::optional<std::vector<std::string>>& mig_ids = *mig;
     const std::string cache_file = cache_file_name();
+    if (mig_ids) {
+      std::string_view response_id = cache_file;
+      if (response_id.ends_with(".cache")) response_id.remove_suffix(6);
+      HAMI_ASSIGN_OR_RETURN(DeviceListAnswer list,
+                            DeviceListFor(settings.device_list, *mig_ids, response_id));
+      ApplyDeviceList(std::move(list), out);
+      plan.mig_realized = true;
+      plan.containers.push_back(std::move(out));
+      continue;
+    }
     HAMI_RETURN_IF_ERROR(AddLimits(devices, vgpu_dir, cache_file, settings, out)
                              .WithContext("container request " + std::to_string(r)));
     out.host_cache_dir = vgpu_dir + "/containers/" + pod_uid + "_" + container.name;

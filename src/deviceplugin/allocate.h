@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "device/codec.h"
 #include "device/device.h"
 #include "deviceplugin/device_list.h"
 
@@ -58,9 +59,24 @@ struct ContainerAllocation {
   std::string host_cache_dir;
 };
 
+// A MIG device that exists on this node (static MIG: created by the admin, never by us).
+struct MigInstanceRef {
+  std::string uuid;  // "MIG-..."
+  uint32_t gpu_instance_id = 0;
+  uint32_t compute_instance_id = 0;
+};
+// The MIG device of `profile` at `placement` on GPU `gpu_uuid`, if it exists.
+using MigInstanceLookup = std::function<std::optional<MigInstanceRef>(
+    const std::string& gpu_uuid, const std::string& profile, const MigPlacement& placement)>;
+
 struct AllocatePlan {
   // One per kubelet container request, in request order.
   std::vector<ContainerAllocation> containers;
+  // The pod's hami.io/vgpu-mig-allocations with the runtime identity (MIG UUID, GPU and
+  // compute instance ids) filled in for the instances this call handed out; `mig_realized`
+  // says whether any was, i.e. whether the annotation must be written back.
+  std::vector<MigAllocation> mig_allocations;
+  bool mig_realized = false;
   // The `to-allocate` groups after this call: the taken groups emptied.
   PodDevices remaining;
   // No group of this vendor is left: the plugin sets bind-phase success and releases the lock.
@@ -76,10 +92,19 @@ struct AllocatePlan {
 // whose device count differs from the request ("device number not matched"), a group index
 // with no container; InvalidArgument: a device id the device-list strategies cannot express
 // (see DeviceListFor).
+//
+// MIG: a container whose devices have entries in `mig_allocations` (the pod's
+// hami.io/vgpu-mig-allocations) gets the MIG devices `mig_instances` finds at those placements
+// as its device list, and nothing of HAMi-core (no limits, libvgpu, preload or cache dir: the
+// hardware partitions the GPU). Failure (FailedPrecondition): a container mixing MIG and
+// non-MIG devices, or a reserved instance that does not exist on the node (static MIG: the
+// admin creates the instances; the scheduler only reserves ones the plugin registered).
 Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
                                   std::span<const std::vector<std::string>> requested,
                                   std::span<const PodContainer> containers,
                                   const std::string& pod_uid, const AllocateSettings& settings,
-                                  const std::function<std::string()>& cache_file_name);
+                                  const std::function<std::string()>& cache_file_name,
+                                  std::span<const MigAllocation> mig_allocations = {},
+                                  const MigInstanceLookup& mig_instances = nullptr);
 
 }  // namespace hami::deviceplugin

@@ -141,10 +141,15 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
       return FailedPrecondition("pod has no " + options_.to_allocate_annotation + " annotation");
     }
     HAMI_ASSIGN_OR_RETURN(PodDevices to_allocate, DecodePodDevices(*annotation));
+    std::vector<MigAllocation> mig;
+    if (auto value = view.Annotation(kVgpuMigAllocationsAnnotation)) {
+      HAMI_ASSIGN_OR_RETURN(mig, DecodeMigAllocations(*value));
+    }
     const std::vector<PodContainer> containers = ContainersOf(pod);
-    HAMI_ASSIGN_OR_RETURN(AllocatePlan plan,
-                          PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()),
-                                       options_.settings, cache_file_name_));
+    HAMI_ASSIGN_OR_RETURN(
+        AllocatePlan plan,
+        PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()), options_.settings,
+                     cache_file_name_, mig, options_.mig_instances));
     if (options_.usable_devices) {
       const std::set<std::string> usable = options_.usable_devices();
       for (const ContainerAllocation& c : plan.containers) {
@@ -158,10 +163,14 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
     }
     // What is left, written against the version we planned from: a concurrent change to the
     // pod makes us plan again rather than hand out a group twice.
+    // The MIG devices handed out are recorded with the remaining groups, in the same write.
+    std::map<std::string, std::optional<std::string>> annotations = {
+        {options_.to_allocate_annotation, EncodePodDevices(plan.remaining)}};
+    if (plan.mig_realized) {
+      annotations[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(plan.mig_allocations);
+    }
     auto written = client_.MergePatch(kube::PodPath(ns, name),
-                                      kube::AnnotationsPatch({{options_.to_allocate_annotation,
-                                                               EncodePodDevices(plan.remaining)}},
-                                                             view.ResourceVersion()));
+                                      kube::AnnotationsPatch(annotations, view.ResourceVersion()));
     if (!written.ok()) {
       last = written.status();
       if (last.code() != StatusCode::kConflict) return last;
@@ -169,7 +178,7 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
       continue;
     }
     for (const ContainerAllocation& c : plan.containers) {
-      HAMI_RETURN_IF_ERROR(PrepareCacheDir(c.host_cache_dir));
+      if (!c.host_cache_dir.empty()) HAMI_RETURN_IF_ERROR(PrepareCacheDir(c.host_cache_dir));
     }
     if (plan.all_allocated) {
       HAMI_RETURN_IF_ERROR(

@@ -33,6 +33,8 @@ struct AllocatorOptions {
   // container whose devices include another one is refused (the GPU went away or turned
   // unhealthy after the scheduler chose it).
   std::function<std::set<std::string>()> usable_devices;
+  // The MIG devices that exist on this node (static MIG); unset = none.
+  MigInstanceLookup mig_instances;
 };
 
 // Creates (mode 0777) or empties the container's host cache directory.

@@ -81,6 +81,12 @@ Status PluginDaemon::Start() {
     std::lock_guard<std::mutex> lock(health_mu_);
     return usable_;
   };
+  // Asked of NVML at Allocate time, not from the last refresh: an instance the admin removed
+  // since must fail the Allocate here rather than the container's start.
+  allocator.mig_instances = [this](const std::string& gpu_uuid, const std::string& profile,
+                                   const MigPlacement& placement) {
+    return FindMigInstance(*nvml_, gpu_uuid, profile, placement);
+  };
   allocator_ =
       std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
   server_ = std::make_unique<PluginServer>(
@@ -160,6 +166,7 @@ Status PluginDaemon::Refresh() {
       return NumaNode(options_.sysfs_root, bus);
     });
     for (const std::string& line : found.skipped) spdlog::info("{}", line);
+    for (const std::string& line : found.notes) spdlog::info("{}", line);
     devices = std::move(found.devices);
     std::lock_guard<std::mutex> lock(health_mu_);
     for (DeviceInfo& d : devices) {
@@ -174,8 +181,7 @@ Status PluginDaemon::Refresh() {
       if (d.health) usable_.insert(d.id);
     }
   }
-  server_->SetDevices(
-      ReplicaDevices(devices, options_.discovery.split_count, options_.numa_topology));
+  server_->SetDevices(ReplicaDevices(devices, options_.numa_topology));
   const std::string encoded = EncodeNodeDevicesJson(devices);
   if (encoded != last_published_) {
     auto patched =

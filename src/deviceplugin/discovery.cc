@@ -1,12 +1,49 @@
 #include "deviceplugin/discovery.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <tuple>
 
 #include "common/strings.h"
 
 namespace hami::deviceplugin {
+
+namespace {
+
+// The existing MIG instances of one GPU as the profiles the scheduler may choose from: one per
+// profile name, smallest memory first (then fewest slices, then name, so the annotation does not
+// depend on NVML's MIG device order), with the placements its instances occupy.
+std::vector<MigProfile> GroupMigInstances(std::span<const NvmlMigInstance> instances) {
+  std::vector<MigProfile> profiles;
+  for (const NvmlMigInstance& instance : instances) {
+    auto it = std::find_if(profiles.begin(), profiles.end(),
+                           [&](const MigProfile& p) { return p.name == instance.profile; });
+    if (it == profiles.end()) {
+      MigProfile profile;
+      profile.name = instance.profile;
+      profile.memory_mib = instance.memory_mib;
+      profile.core = instance.core_percent;
+      profile.slice_count = instance.slice_count;
+      profiles.push_back(std::move(profile));
+      it = std::prev(profiles.end());
+    }
+    it->placements.push_back(instance.placement);
+  }
+  std::sort(profiles.begin(), profiles.end(), [](const MigProfile& a, const MigProfile& b) {
+    return std::tie(a.memory_mib, a.slice_count, a.name) <
+           std::tie(b.memory_mib, b.slice_count, b.name);
+  });
+  for (MigProfile& profile : profiles) {
+    std::sort(profile.placements.begin(), profile.placements.end(),
+              [](const MigPlacement& a, const MigPlacement& b) { return a.start < b.start; });
+  }
+  return profiles;
+}
+
+}  // namespace
 
 Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of) {
@@ -31,20 +68,60 @@ Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& 
     DeviceInfo d;
     d.id = gpu.uuid;
     d.index = static_cast<int32_t>(gpu.index);
-    d.count = options.split_count;
-    const bool mig = options.mode == "mig";
-    d.devmem_mib = static_cast<int32_t>(
-        mig || options.memory_scaling == 1.0
-            ? memory_mib
-            : static_cast<int64_t>(static_cast<double>(memory_mib) * options.memory_scaling));
-    d.devcore = mig ? 100 : static_cast<int32_t>(options.core_scaling * 100);
     d.type = gpu.name.rfind("NVIDIA", 0) == 0 ? gpu.name : "NVIDIA-" + gpu.name;
     d.numa = std::max(0, numa_of(gpu.bus_id));
-    d.mode = options.mode;
     d.health = true;
+    if (gpu.mig_enabled) {
+      // HAMi-core cannot limit memory or SMs inside a MIG GPU, so whatever the node's mode, a
+      // GPU in MIG mode is offered only as its existing MIG instances.
+      d.mode = kModeMig;
+      d.devmem_mib = static_cast<int32_t>(memory_mib);
+      d.devcore = 100;
+      d.count = static_cast<int32_t>(gpu.mig_instances.size());
+      d.mig_profiles = GroupMigInstances(gpu.mig_instances);
+      if (options.mode != kModeMig) {
+        out.notes.push_back(who + ": MIG mode is on: published as mode mig, not " + options.mode);
+      }
+      if (gpu.mig_instances.empty()) {
+        out.notes.push_back(who +
+                            ": MIG mode is on but no MIG instance exists: nothing to hand out");
+      }
+      for (const std::string& error : gpu.mig_errors) {
+        out.notes.push_back(who + ": MIG device left out: " + error);
+      }
+    } else {
+      // A node in "mig" mode with a GPU whose MIG mode is off: there are no instances to hand
+      // out, but HAMi-core can share the whole GPU, so it is published as that.
+      d.mode = options.mode == kModeMig ? std::string(kModeHamiCore) : options.mode;
+      if (options.mode == kModeMig) {
+        out.notes.push_back(who + ": MIG mode is off: published as mode hami-core, not mig");
+      }
+      d.count = options.split_count;
+      d.devmem_mib = static_cast<int32_t>(
+          options.memory_scaling == 1.0
+              ? memory_mib
+              : static_cast<int64_t>(static_cast<double>(memory_mib) * options.memory_scaling));
+      d.devcore = static_cast<int32_t>(options.core_scaling * 100);
+    }
     out.devices.push_back(std::move(d));
   }
   return out;
+}
+
+std::optional<MigInstanceRef> FindMigInstance(Nvml& nvml, const std::string& gpu_uuid,
+                                              const std::string& profile,
+                                              const MigPlacement& placement) {
+  auto gpus = nvml.Gpus();
+  if (!gpus.ok()) return std::nullopt;
+  for (const NvmlGpu& gpu : *gpus) {
+    if (gpu.uuid != gpu_uuid) continue;
+    for (const NvmlMigInstance& mig : gpu.mig_instances) {
+      if (mig.profile == profile && mig.placement == placement) {
+        return MigInstanceRef{mig.uuid, mig.gpu_instance_id, mig.compute_instance_id};
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 int32_t NumaNode(const std::string& sysfs_root, const std::string& nvml_bus_id) {

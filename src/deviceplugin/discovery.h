@@ -1,6 +1,7 @@
 // From NVML's view of the GPUs to the devices this node registers (spec §1.1): HAMi's split
-// count, memory and core scaling, model name prefix, NUMA node, operating mode and the node
-// config's exclusions. Pure, except NumaNode which reads sysfs.
+// count, memory and core scaling, model name prefix, NUMA node, operating mode, the node
+// config's exclusions and, for GPUs in MIG mode, the MIG instances that exist (static MIG).
+// Pure, except NumaNode which reads sysfs.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "device/device.h"
+#include "deviceplugin/allocate.h"
 #include "deviceplugin/nvml.h"
 
 namespace hami::deviceplugin {
@@ -20,6 +22,8 @@ struct DiscoveryOptions {
   int32_t split_count = 10;     // deviceSplitCount: tasks per GPU
   double memory_scaling = 1.0;  // deviceMemoryScaling
   double core_scaling = 1.0;    // deviceCoreScaling
+  // The node's operating mode for GPUs without MIG ("hami-core" | "mps"; "mig" publishes such
+  // a GPU as "hami-core"). A GPU whose MIG mode is on is always published as "mig".
   std::string mode = kModeHamiCore;
   // preConfiguredDeviceMemory (MiB) for GPUs whose memory NVML cannot report; 0 = skip them.
   int32_t preconfigured_memory_mib = 0;
@@ -30,9 +34,24 @@ struct DiscoveryOptions {
 struct Discovered {
   std::vector<DeviceInfo> devices;
   std::vector<std::string> skipped;  // one line per GPU left out, and why
+  // One line per published GPU that differs from what the node config asks, or whose MIG
+  // devices are only partly known (a MIG query failed, no instance exists yet).
+  std::vector<std::string> notes;
 };
 
+// The MIG device of `profile` at `placement` on GPU `gpu_uuid` that NVML lists now; nullopt
+// when there is none or NVML cannot say.
+std::optional<MigInstanceRef> FindMigInstance(Nvml& nvml, const std::string& gpu_uuid,
+                                              const std::string& profile,
+                                              const MigPlacement& placement);
+
 // `numa_of(bus_id)` gives the NUMA node of a PCI device (NumaNode below in production).
+// A GPU with MIG enabled is published in mode "mig" whatever options.mode says (HAMi-core
+// cannot enforce limits inside a MIG GPU): devmem = its total MiB unscaled, devcore = 100,
+// count = its existing MIG instances, mig_profiles = those instances grouped by profile name
+// (smallest memory first), each with the placements where an instance of it exists, sorted by
+// start. The scheduler may only hand out those instances (static MIG). Other GPUs:
+// count = split_count, scaled memory and cores, mode = options.mode ("hami-core" for "mig").
 Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of);
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace hami::deviceplugin {
@@ -17,7 +18,27 @@ Status Resolve(void* handle, const char* symbol, Fn* out) {
   return Status::Ok();
 }
 
+// Resolves an optional MIG call; remembers the first one missing.
+template <typename Fn>
+void ResolveMig(void* handle, const char* symbol, Fn* out, std::string* missing) {
+  *out = reinterpret_cast<Fn>(dlsym(handle, symbol));
+  if (*out == nullptr && missing->empty()) *missing = symbol;
+}
+
+int32_t CeilPercent(uint64_t part, uint64_t whole) {
+  return static_cast<int32_t>((part * 100 + whole - 1) / whole);
+}
+
 }  // namespace
+
+std::string MigProfileName(unsigned int gi_profile_id, unsigned int gi_slices,
+                           unsigned int ci_slices, uint64_t memory_mib) {
+  std::string name =
+      std::to_string(gi_slices) + "g." + std::to_string((memory_mib + 1023) / 1024) + "gb";
+  if (ci_slices != 0 && ci_slices < gi_slices) name = std::to_string(ci_slices) + "c." + name;
+  if (gi_profile_id == kNvmlGpuInstanceProfile1SliceRev1) name += "+me";
+  return name;
+}
 
 Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   std::unique_ptr<Nvml> nvml(new Nvml());
@@ -38,6 +59,16 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetMemoryInfo", &nvml->get_memory_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetPciInfo_v3", &nvml->get_pci_));
   (void)Resolve(nvml->handle_, "nvmlDeviceGetMigMode", &nvml->get_mig_mode_);
+  std::string* missing = &nvml->missing_mig_symbol_;
+  ResolveMig(nvml->handle_, "nvmlDeviceGetMaxMigDeviceCount", &nvml->get_max_mig_count_, missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetMigDeviceHandleByIndex", &nvml->get_mig_handle_, missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstanceId", &nvml->get_gi_id_, missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetComputeInstanceId", &nvml->get_ci_id_, missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstanceById", &nvml->get_gi_by_id_, missing);
+  ResolveMig(nvml->handle_, "nvmlGpuInstanceGetInfo", &nvml->get_gi_info_, missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstanceProfileInfo", &nvml->get_gi_profile_info_,
+             missing);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetAttributes_v2", &nvml->get_attributes_, missing);
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetCreate", &nvml->event_set_create_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceRegisterEvents", &nvml->register_events_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetWait_v2", &nvml->event_wait_));
@@ -91,11 +122,102 @@ Result<std::vector<NvmlGpu>> Nvml::Gpus() {
     gpu.bus_id.assign(pci.busId, strnlen(pci.busId, sizeof(pci.busId)));
     if (get_mig_mode_ != nullptr) {
       unsigned int current = 0, pending = 0;
-      if (get_mig_mode_(device, &current, &pending) == NVML_SUCCESS) gpu.mig_enabled = current == 1;
+      if (get_mig_mode_(device, &current, &pending) == NVML_SUCCESS) {
+        gpu.mig_enabled = current == kNvmlDeviceMigEnable;
+      }
     }
+    if (gpu.mig_enabled) ReadMigInstances(device, &gpu);
     gpus.push_back(std::move(gpu));
   }
   return gpus;
+}
+
+void Nvml::ReadMigInstances(nvmlDevice_t device, NvmlGpu* gpu) const {
+  if (!missing_mig_symbol_.empty()) {
+    gpu->mig_errors.push_back("MIG devices unknown: NVML has no " + missing_mig_symbol_);
+    return;
+  }
+  // The whole GPU's SMs are those of its largest GPU instance profile (7g on an A100: 98). The
+  // probe skips ids this driver or GPU does not know (INVALID_ARGUMENT, NOT_SUPPORTED).
+  unsigned int max_slices = 0;
+  unsigned int whole_sms = 0;
+  for (unsigned int id = 0; id < kNvmlGpuInstanceProfileCount; ++id) {
+    nvmlGpuInstanceProfileInfo_t info{};
+    if (get_gi_profile_info_(device, id, &info) != NVML_SUCCESS) continue;
+    if (info.sliceCount > max_slices) {
+      max_slices = info.sliceCount;
+      whole_sms = info.multiprocessorCount;
+    }
+  }
+  unsigned int count = 0;
+  if (Status s = Check(get_max_mig_count_(device, &count), "nvmlDeviceGetMaxMigDeviceCount");
+      !s.ok()) {
+    gpu->mig_errors.push_back(s.message());
+    return;
+  }
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t mig = nullptr;
+    const nvmlReturn_t code = get_mig_handle_(device, i, &mig);
+    if (code == NVML_ERROR_NOT_FOUND) continue;  // no MIG device at this index
+    const std::string where = "MIG device " + std::to_string(i) + ": ";
+    if (code != NVML_SUCCESS) {
+      gpu->mig_errors.push_back(where +
+                                Check(code, "nvmlDeviceGetMigDeviceHandleByIndex").message());
+      continue;
+    }
+    auto instance = ReadMigInstance(device, mig, whole_sms, max_slices);
+    if (!instance.ok()) {
+      gpu->mig_errors.push_back(where + instance.status().message());
+      continue;
+    }
+    gpu->mig_instances.push_back(std::move(*instance));
+  }
+}
+
+Result<NvmlMigInstance> Nvml::ReadMigInstance(nvmlDevice_t parent, nvmlDevice_t mig,
+                                              unsigned int whole_sms,
+                                              unsigned int max_slices) const {
+  NvmlMigInstance out;
+  char uuid[kNvmlUuidBufferSize] = {};
+  HAMI_RETURN_IF_ERROR(Check(get_uuid_(mig, uuid, sizeof(uuid)), "nvmlDeviceGetUUID"));
+  out.uuid.assign(uuid, strnlen(uuid, sizeof(uuid)));
+  unsigned int gi_id = 0, ci_id = 0;
+  HAMI_RETURN_IF_ERROR(Check(get_gi_id_(mig, &gi_id), "nvmlDeviceGetGpuInstanceId"));
+  HAMI_RETURN_IF_ERROR(Check(get_ci_id_(mig, &ci_id), "nvmlDeviceGetComputeInstanceId"));
+  out.gpu_instance_id = gi_id;
+  out.compute_instance_id = ci_id;
+  nvmlGpuInstance_t gi = nullptr;
+  HAMI_RETURN_IF_ERROR(Check(get_gi_by_id_(parent, gi_id, &gi),
+                             "nvmlDeviceGetGpuInstanceById(" + std::to_string(gi_id) + ")"));
+  nvmlGpuInstanceInfo_t gi_info{};
+  HAMI_RETURN_IF_ERROR(Check(get_gi_info_(gi, &gi_info), "nvmlGpuInstanceGetInfo"));
+  nvmlGpuInstanceProfileInfo_t profile{};
+  HAMI_RETURN_IF_ERROR(
+      Check(get_gi_profile_info_(parent, gi_info.profileId, &profile),
+            "nvmlDeviceGetGpuInstanceProfileInfo(" + std::to_string(gi_info.profileId) + ")"));
+  nvmlDeviceAttributes_t attributes{};
+  HAMI_RETURN_IF_ERROR(Check(get_attributes_(mig, &attributes), "nvmlDeviceGetAttributes_v2"));
+  out.profile = MigProfileName(gi_info.profileId, profile.sliceCount,
+                               attributes.computeInstanceSliceCount, profile.memorySizeMB);
+  out.memory_mib = static_cast<int32_t>(profile.memorySizeMB);
+  out.slice_count = static_cast<int32_t>(profile.sliceCount);
+  out.placement.start = static_cast<int32_t>(gi_info.placement.start);
+  out.placement.size = static_cast<int32_t>(gi_info.placement.size);
+  // Share of the whole GPU's SMs, rounded up (1g on an A100: 14 of 98 SMs -> 15). When NVML
+  // reports no SM counts, the compute instance's share of the largest profile's slices stands
+  // in for it: an approximation (exact on an A100; an H100's 1g has 16 of 132 SMs, 13%, where
+  // 1 of 7 slices gives 15%).
+  const unsigned int ci_slices = attributes.computeInstanceSliceCount != 0
+                                     ? attributes.computeInstanceSliceCount
+                                     : profile.sliceCount;
+  if (whole_sms != 0 && attributes.multiprocessorCount != 0) {
+    out.core_percent = std::min(100, CeilPercent(attributes.multiprocessorCount, whole_sms));
+  } else if (max_slices != 0) {
+    out.core_percent = std::min(100, CeilPercent(ci_slices, max_slices));
+  } else {
+    return Status(StatusCode::kUnavailable, "cannot tell its share of the GPU's SMs");
+  }
+  return out;
 }
 
 Status Nvml::WatchHealthEvents() {

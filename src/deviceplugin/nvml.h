@@ -12,9 +12,28 @@
 #include <vector>
 
 #include "common/status.h"
+#include "device/device.h"
 #include "deviceplugin/nvml_api.h"
 
 namespace hami::deviceplugin {
+
+// One MIG device (a compute instance inside a GPU instance) that exists on a GPU.
+struct NvmlMigInstance {
+  std::string uuid;  // "MIG-..."
+  uint32_t gpu_instance_id = 0;
+  uint32_t compute_instance_id = 0;
+  // The GPU instance's profile, named as NVIDIA's tools name it ("1g.10gb"; "1c.2g.20gb" when
+  // the compute instance takes fewer slices than its GPU instance).
+  std::string profile;
+  int32_t memory_mib = 0;  // the profile's memory
+  // The GPU instance's slices (NVML's sliceCount, the "3" of "3g.40gb"); the memory slices it
+  // occupies are placement.size (4 for a 3g.40gb on an A100).
+  int32_t slice_count = 0;
+  int32_t core_percent = 0;  // ceil(instance SMs * 100 / SMs of the whole GPU)
+  MigPlacement placement;    // of the GPU instance
+
+  bool operator==(const NvmlMigInstance&) const = default;
+};
 
 struct NvmlGpu {
   uint32_t index = 0;
@@ -24,7 +43,20 @@ struct NvmlGpu {
   std::optional<uint64_t> memory_bytes;
   std::string bus_id;  // as NVML writes it, e.g. "00000000:3B:00.0"
   bool mig_enabled = false;
+  // When MIG is enabled: the MIG devices that exist now (static MIG: created by the admin),
+  // in NVML's MIG device index order.
+  std::vector<NvmlMigInstance> mig_instances;
+  // One line per MIG query that failed (that MIG device is left out of mig_instances), or why
+  // the MIG devices could not be listed at all (an NVML without the MIG calls).
+  std::vector<std::string> mig_errors;
 };
+
+// A MIG profile's name as NVIDIA's tools write it: "<g>g.<gb>gb" with g the GPU instance's
+// slices and gb = ceil(memory_mib / 1024); "<c>c." in front when the compute instance has fewer
+// slices than its GPU instance ("1c.2g.20gb"); "+me" after it for the media-extension profile
+// (NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, "1g.10gb+me"). Pure.
+std::string MigProfileName(unsigned int gi_profile_id, unsigned int gi_slices,
+                           unsigned int ci_slices, uint64_t memory_mib);
 
 // One NVML event: the device (nullopt when NVML names none or one we do not know, which a
 // health check must treat as "every device"), its type and data (the Xid).
@@ -43,6 +75,10 @@ class Nvml {
   Nvml(const Nvml&) = delete;
   Nvml& operator=(const Nvml&) = delete;
 
+  // Every GPU NVML reports, with its MIG devices when its current MIG mode is on. Failure of
+  // a GPU's basic queries (handle, UUID, name, memory, PCI) fails the call, naming the GPU; a
+  // failed MIG query only leaves that MIG device out (NvmlGpu::mig_errors says why), and an
+  // NVML without the MIG calls (old driver) reports no MIG devices.
   Result<std::vector<NvmlGpu>> Gpus();
 
   // Subscribes every GPU to Xid-critical and ECC events. A GPU that does not support events
@@ -54,6 +90,12 @@ class Nvml {
  private:
   Nvml() = default;
   Status Check(nvmlReturn_t code, const std::string& call) const;
+  // Fills gpu->mig_instances / gpu->mig_errors for the MIG-enabled GPU `device`.
+  void ReadMigInstances(nvmlDevice_t device, NvmlGpu* gpu) const;
+  // One MIG device of `parent`; `whole_sms` / `max_slices` describe the parent's largest GPU
+  // instance profile (0 when unknown).
+  Result<NvmlMigInstance> ReadMigInstance(nvmlDevice_t parent, nvmlDevice_t mig,
+                                          unsigned int whole_sms, unsigned int max_slices) const;
 
   void* handle_ = nullptr;
   nvmlShutdown_fn shutdown_ = nullptr;
@@ -65,6 +107,16 @@ class Nvml {
   nvmlDeviceGetMemoryInfo_fn get_memory_ = nullptr;
   nvmlDeviceGetPciInfo_v3_fn get_pci_ = nullptr;
   nvmlDeviceGetMigMode_fn get_mig_mode_ = nullptr;  // optional: old drivers lack it
+  // The MIG calls, all optional: a missing one means "no MIG devices known", not an error.
+  nvmlDeviceGetMaxMigDeviceCount_fn get_max_mig_count_ = nullptr;
+  nvmlDeviceGetMigDeviceHandleByIndex_fn get_mig_handle_ = nullptr;
+  nvmlDeviceGetGpuInstanceId_fn get_gi_id_ = nullptr;
+  nvmlDeviceGetComputeInstanceId_fn get_ci_id_ = nullptr;
+  nvmlDeviceGetGpuInstanceById_fn get_gi_by_id_ = nullptr;
+  nvmlGpuInstanceGetInfo_fn get_gi_info_ = nullptr;
+  nvmlDeviceGetGpuInstanceProfileInfo_fn get_gi_profile_info_ = nullptr;
+  nvmlDeviceGetAttributes_v2_fn get_attributes_ = nullptr;
+  std::string missing_mig_symbol_;  // the first MIG call this NVML lacks; empty: it has all
   nvmlEventSetCreate_fn event_set_create_ = nullptr;
   nvmlDeviceRegisterEvents_fn register_events_ = nullptr;
   nvmlEventSetWait_v2_fn event_wait_ = nullptr;

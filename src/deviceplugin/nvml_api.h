@@ -46,6 +46,54 @@ typedef struct nvmlPciInfo_st {  // the v3 layout (nvmlDeviceGetPciInfo_v3)
 
 typedef struct nvmlEventSet_st* nvmlEventSet_t;
 
+// MIG (Ampere and later, drivers >= R450). A MIG device is an nvmlDevice_t too: the UUID,
+// attribute and instance-id calls take it in place of a GPU's handle.
+typedef struct nvmlGpuInstance_st* nvmlGpuInstance_t;
+
+constexpr unsigned int kNvmlDeviceMigEnable = 1;  // NVML_DEVICE_MIG_ENABLE
+// GPU instance profile ids are 0 .. NVML_GPU_INSTANCE_PROFILE_COUNT - 1; the count grew with
+// drivers (8, then 10, then 17). Older drivers answer INVALID_ARGUMENT for ids they lack.
+constexpr unsigned int kNvmlGpuInstanceProfileCount = 17;
+constexpr unsigned int kNvmlGpuInstanceProfile1SliceRev1 = 7;  // "+me": media extensions
+
+typedef struct nvmlGpuInstancePlacement_st {
+  unsigned int start;  // first memory slice
+  unsigned int size;   // memory slices
+} nvmlGpuInstancePlacement_t;
+
+typedef struct nvmlGpuInstanceInfo_st {
+  nvmlDevice_t device;  // the parent GPU
+  unsigned int id;
+  unsigned int profileId;
+  nvmlGpuInstancePlacement_t placement;
+} nvmlGpuInstanceInfo_t;
+
+typedef struct nvmlGpuInstanceProfileInfo_st {  // v1 (nvmlDeviceGetGpuInstanceProfileInfo)
+  unsigned int id;
+  unsigned int isP2pSupported;
+  unsigned int sliceCount;  // the "g" of "3g.40gb"
+  unsigned int instanceCount;
+  unsigned int multiprocessorCount;
+  unsigned int copyEngineCount;
+  unsigned int decoderCount;
+  unsigned int encoderCount;
+  unsigned int jpegCount;
+  unsigned int ofaCount;
+  unsigned long long memorySizeMB;  // MiB, despite the name
+} nvmlGpuInstanceProfileInfo_t;
+
+typedef struct nvmlDeviceAttributes_st {  // nvmlDeviceGetAttributes_v2
+  unsigned int multiprocessorCount;
+  unsigned int sharedCopyEngineCount;
+  unsigned int sharedDecoderCount;
+  unsigned int sharedEncoderCount;
+  unsigned int sharedJpegCount;
+  unsigned int sharedOfaCount;
+  unsigned int gpuInstanceSliceCount;
+  unsigned int computeInstanceSliceCount;
+  unsigned long long memorySizeMB;
+} nvmlDeviceAttributes_t;
+
 // Event types (nvmlEventType*): the ones a health check listens to.
 constexpr unsigned long long kNvmlEventSingleBitEccError = 0x1;
 constexpr unsigned long long kNvmlEventDoubleBitEccError = 0x2;
@@ -69,6 +117,17 @@ using nvmlDeviceGetName_fn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int)
 using nvmlDeviceGetMemoryInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
 using nvmlDeviceGetPciInfo_v3_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPciInfo_t*);
 using nvmlDeviceGetMigMode_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
+using nvmlDeviceGetMaxMigDeviceCount_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
+using nvmlDeviceGetMigDeviceHandleByIndex_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlDevice_t*);
+using nvmlDeviceGetGpuInstanceId_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
+using nvmlDeviceGetComputeInstanceId_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
+using nvmlDeviceGetGpuInstanceById_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                         nvmlGpuInstance_t*);
+using nvmlGpuInstanceGetInfo_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, nvmlGpuInstanceInfo_t*);
+using nvmlDeviceGetGpuInstanceProfileInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlGpuInstanceProfileInfo_t*);
+using nvmlDeviceGetAttributes_v2_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlDeviceAttributes_t*);
 using nvmlEventSetCreate_fn = nvmlReturn_t (*)(nvmlEventSet_t*);
 using nvmlDeviceRegisterEvents_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long,
                                                      nvmlEventSet_t);

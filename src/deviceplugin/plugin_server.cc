@@ -8,11 +8,10 @@
 
 namespace hami::deviceplugin {
 
-std::vector<AdvertisedDevice> ReplicaDevices(std::span<const DeviceInfo> gpus, int split_count,
-                                             bool numa_topology) {
+std::vector<AdvertisedDevice> ReplicaDevices(std::span<const DeviceInfo> gpus, bool numa_topology) {
   std::vector<AdvertisedDevice> out;
   for (const DeviceInfo& gpu : gpus) {
-    for (int i = 0; i < split_count; ++i) {
+    for (int32_t i = 0; i < gpu.count; ++i) {
       AdvertisedDevice d;
       d.id = gpu.id + "-" + std::to_string(i);
       d.healthy = gpu.health;

@@ -1,9 +1,10 @@
 // The device plugin's gRPC side (kubelet Device Plugin API v1beta1) on its own unix socket:
 // options, ListAndWatch (the advertised devices, re-sent on every change), a preferred
 // allocation, Allocate (delegated to the caller) and PreStartContainer (a no-op we never ask
-// for). What it advertises is HAMi's: `split_count` replicas per physical GPU, named
-// "<GPU-UUID>-<i>", so kubelet can hand one GPU to several containers; which physical devices
-// a container gets is the scheduler's decision, carried by the pod annotation.
+// for). What it advertises is HAMi's: as many replicas per physical GPU as it registered
+// tasks for (its `count`: the split count, or a MIG GPU's instances), named "<GPU-UUID>-<i>", so
+// kubelet can hand one GPU to several containers; which physical devices a container gets is
+// the scheduler's decision, carried by the pod annotation.
 // Thread-safe.
 #pragma once
 
@@ -37,10 +38,10 @@ struct AdvertisedDevice {
 inline constexpr char kHealthy[] = "Healthy";
 inline constexpr char kUnhealthy[] = "Unhealthy";
 
-// `split_count` replicas of each GPU ("<uuid>-0" ... "<uuid>-<split-1>"), carrying the GPU's
-// health and, with `numa_topology`, its NUMA node.
-std::vector<AdvertisedDevice> ReplicaDevices(std::span<const DeviceInfo> gpus, int split_count,
-                                             bool numa_topology);
+// `gpu.count` replicas of each GPU ("<uuid>-0" ... "<uuid>-<count-1>"; none when the count is
+// 0 or less, e.g. a MIG GPU without instances), carrying the GPU's health and, with
+// `numa_topology`, its NUMA node.
+std::vector<AdvertisedDevice> ReplicaDevices(std::span<const DeviceInfo> gpus, bool numa_topology);
 
 // The physical GPU a replica ID names ("GPU-x-3" -> "GPU-x"); the ID itself when it has no
 // "-<number>" suffix.

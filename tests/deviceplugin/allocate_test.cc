@@ -164,3 +164,82 @@ TEST_F(PlanAllocateTest, MismatchesAreRefusedWithAMessageForKubelet) {
 
 }  // namespace
 }  // namespace hami::deviceplugin
+
+namespace hami::deviceplugin {
+namespace {
+
+// Static MIG: the instances the admin created on GPU-m, as NVML lists them.
+std::optional<MigInstanceRef> FindInstance(const std::string& gpu, const std::string& profile,
+                                           const MigPlacement& placement) {
+  if (gpu != "GPU-m" || profile != "1g.10gb") return std::nullopt;
+  if (placement == MigPlacement{0, 1}) return MigInstanceRef{"MIG-m-0", 7, 0};
+  if (placement == MigPlacement{1, 1}) return MigInstanceRef{"MIG-m-1", 8, 0};
+  return std::nullopt;
+}
+
+MigAllocation Reserved(int32_t container, int32_t device, int32_t start) {
+  return MigAllocation{container, device, "GPU-m", "1g.10gb", {start, 1}, "", {}, {}};
+}
+
+TEST(PlanAllocateMigTest, AMigContainerGetsItsInstancesAndNothingOfHamiCore) {
+  const PodDevices to_allocate = {
+      {ContainerDevice{"GPU-m", "NVIDIA", 9856, 15}, ContainerDevice{"GPU-m", "NVIDIA", 9856, 15}}};
+  const std::vector<MigAllocation> mig = {Reserved(0, 0, 1), Reserved(0, 1, 0)};
+  AllocateSettings settings;
+  auto plan = PlanAllocate(
+      to_allocate, std::vector<std::vector<std::string>>{{"GPU-m-0", "GPU-m-1"}},
+      std::vector<PodContainer>{{"main", false}}, "uid-1", settings, [] { return "c.cache"; }, mig,
+      FindInstance);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const ContainerAllocation& c = plan->containers[0];
+  EXPECT_EQ(c.envs,
+            (std::map<std::string, std::string>{{"NVIDIA_VISIBLE_DEVICES", "MIG-m-1,MIG-m-0"}}));
+  EXPECT_TRUE(c.mounts.empty());
+  EXPECT_TRUE(c.host_cache_dir.empty());
+  EXPECT_EQ(c.device_uuids, (std::vector<std::string>{"GPU-m", "GPU-m"}));
+  ASSERT_TRUE(plan->mig_realized);
+  EXPECT_EQ(plan->mig_allocations[0].mig_uuid, "MIG-m-1");
+  EXPECT_EQ(plan->mig_allocations[0].gpu_instance_id, 8u);
+  EXPECT_EQ(plan->mig_allocations[0].compute_instance_id, 0u);
+  EXPECT_EQ(plan->mig_allocations[1].mig_uuid, "MIG-m-0");
+  EXPECT_TRUE(plan->all_allocated);
+}
+
+TEST(PlanAllocateMigTest, MissingInstancesAndMixedContainersAreRefused) {
+  AllocateSettings settings;
+  const std::vector<PodContainer> containers = {{"main", false}};
+  const std::vector<std::vector<std::string>> one = {{"x"}};
+  // Reserved where no instance exists (the admin reconfigured the GPU).
+  auto gone = PlanAllocate(
+      PodDevices{{ContainerDevice{"GPU-m", "NVIDIA", 9856, 15}}}, one, containers, "u", settings,
+      [] { return "c.cache"; }, std::vector<MigAllocation>{Reserved(0, 0, 5)}, FindInstance);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.status().message().find("no MIG device 1g.10gb at slices 5+1 of GPU GPU-m"),
+            std::string::npos)
+      << gone.status().message();
+  // No lookup at all (a node without MIG devices).
+  EXPECT_FALSE(PlanAllocate(
+                   PodDevices{{ContainerDevice{"GPU-m", "NVIDIA", 9856, 15}}}, one, containers, "u",
+                   settings, [] { return "c.cache"; },
+                   std::vector<MigAllocation>{Reserved(0, 0, 0)}, nullptr)
+                   .ok());
+  // One MIG and one shared GPU in a container.
+  auto mixed = PlanAllocate(
+      PodDevices{{ContainerDevice{"GPU-m", "NVIDIA", 9856, 15},
+                  ContainerDevice{"GPU-t", "NVIDIA", 1000, 10}}},
+      std::vector<std::vector<std::string>>{{"x", "y"}}, containers, "u", settings,
+      [] { return "c.cache"; }, std::vector<MigAllocation>{Reserved(0, 0, 0)}, FindInstance);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("cannot be mixed"), std::string::npos);
+  // A reservation naming another GPU than the device string at that position.
+  MigAllocation wrong = Reserved(0, 0, 0);
+  wrong.gpu_uuid = "GPU-other";
+  EXPECT_FALSE(PlanAllocate(
+                   PodDevices{{ContainerDevice{"GPU-m", "NVIDIA", 9856, 15}}}, one, containers, "u",
+                   settings, [] { return "c.cache"; }, std::vector<MigAllocation>{wrong},
+                   FindInstance)
+                   .ok());
+}
+
+}  // namespace
+}  // namespace hami::deviceplugin

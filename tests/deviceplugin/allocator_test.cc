@@ -196,6 +196,57 @@ TEST_F(AllocatorTest, ADeviceThatIsGoneOrUnhealthyIsRefusedWithNoHalfState) {
   EXPECT_FALSE(std::filesystem::exists(hook_ + "/vgpu/containers")) << "no directory made";
 }
 
+TEST_F(AllocatorTest, MigPodGetsTheReservedInstancesAndTheirIdentityIsRecorded) {
+  AllocatorOptions options;
+  options.node_name = "n1";
+  options.settings.hook_path = hook_;
+  options.mig_instances = [](const std::string& gpu, const std::string& profile,
+                             const MigPlacement& placement) -> std::optional<MigInstanceRef> {
+    if (gpu == "GPU-m" && profile == "3g.40gb" && placement == MigPlacement{4, 4}) {
+      return MigInstanceRef{"MIG-m-4", 2, 0};
+    }
+    return std::nullopt;
+  };
+  Allocator mig(
+      *client_, options, [] { return kNow; }, [] { return "x.cache"; });
+  BoundPod("p1", "GPU-m,NVIDIA,40448,43:;");
+  nlohmann::json pod = *api_.Get("pods", "default", "p1");
+  pod["metadata"]["annotations"][kVgpuMigAllocationsAnnotation] =
+      R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-m","profile":"3g.40gb",)"
+      R"("placement":{"start":4,"size":4}}])";
+  ASSERT_TRUE(api_.Put(pod).ok());
+  auto response = mig.Allocate(Request({1}));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  const auto& envs = response->container_responses(0).envs();
+  EXPECT_EQ(envs.at("NVIDIA_VISIBLE_DEVICES"), "MIG-m-4");
+  EXPECT_EQ(envs.count("CUDA_DEVICE_MEMORY_LIMIT_0"), 0u);
+  EXPECT_EQ(response->container_responses(0).mounts_size(), 0);
+  EXPECT_EQ(Annotation("p1", kVgpuMigAllocationsAnnotation),
+            R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-m","profile":"3g.40gb",)"
+            R"("placement":{"start":4,"size":4},"migUUID":"MIG-m-4","gpuInstanceID":2,)"
+            R"("computeInstanceID":0}])");
+  EXPECT_EQ(Annotation("p1", kBindPhaseAnnotation), "success");
+  EXPECT_EQ(Lock(), "");
+  EXPECT_FALSE(std::filesystem::exists(hook_ + "/vgpu/containers")) << "no HAMi-core cache dir";
+
+  // A reservation the node cannot honour fails the pod cleanly; so does a malformed one.
+  for (const char* value :
+       {R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-m","profile":"1g.10gb",)"
+        R"("placement":{"start":0,"size":1}}])",
+        R"([{"containerIndex":0}])"}) {
+    BoundPod("p2", "GPU-m,NVIDIA,9856,15:;");
+    nlohmann::json p2 = *api_.Get("pods", "default", "p2");
+    p2["metadata"]["annotations"][kVgpuMigAllocationsAnnotation] = value;
+    ASSERT_TRUE(api_.Put(p2).ok());
+    auto refused = mig.Allocate(Request({1}));
+    ASSERT_FALSE(refused.ok()) << value;
+    EXPECT_EQ(Annotation("p2", kBindPhaseAnnotation), "failed");
+    EXPECT_EQ(Annotation("p2", "hami.io/vgpu-devices-to-allocate"), "GPU-m,NVIDIA,9856,15:;");
+    EXPECT_EQ(Lock(), "");
+    ASSERT_TRUE(api_.Delete("pods", "default", "p2").ok());
+  }
+}
+
 TEST_F(AllocatorTest, NoPodIsAClearErrorAndChangesNothing) {
   auto response = allocator_->Allocate(Request({1}));
   ASSERT_FALSE(response.ok());

@@ -9,9 +9,9 @@
 
 #include "device/annotations.h"
 #include "device/codec.h"
+#include "tests/deviceplugin/test_util.h"
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/fakes/fake_kubelet.h"
-#include "tests/deviceplugin/test_util.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::deviceplugin {
@@ -112,6 +112,34 @@ TEST_F(PluginDaemonTest, RegistersPublishesAdvertisesAndAllocates) {
   EXPECT_EQ(response.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), "GPU-bbb");
   EXPECT_EQ((*api_.Get("pods", "default", "p1"))["metadata"]["annotations"][kBindPhaseAnnotation],
             "success");
+  daemon.Stop();
+}
+
+TEST_F(PluginDaemonTest, AMigGpuIsAdvertisedAndPublishedAsItsInstances) {
+  std::ofstream(dir_ + "/nvml.json") << testing::T4AndMigA100().dump();
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  ASSERT_TRUE(kubelet_->WaitForRegistrations(1, milliseconds(5000)));
+  auto devices = DecodeNodeDevicesJson(Registration());
+  ASSERT_TRUE(devices.ok()) << Registration();
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].mode, "hami-core");
+  EXPECT_EQ((*devices)[0].count, 4);  // the split count
+  EXPECT_EQ((*devices)[1].id, "GPU-a100");
+  EXPECT_EQ((*devices)[1].mode, "mig");
+  EXPECT_EQ((*devices)[1].count, 3);  // its MIG instances
+
+  // kubelet sees 4 replicas of the T4 and one per MIG instance of the A100.
+  auto stub = kubelet_->DialPlugin("nvidia-gpu.sock");
+  grpc::ClientContext context;
+  auto reader = stub->ListAndWatch(&context, v1beta1::Empty());
+  v1beta1::ListAndWatchResponse list;
+  ASSERT_TRUE(reader->Read(&list));
+  std::vector<std::string> ids;
+  for (const auto& d : list.devices()) ids.push_back(d.id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"GPU-t4-0", "GPU-t4-1", "GPU-t4-2", "GPU-t4-3",
+                                           "GPU-a100-0", "GPU-a100-1", "GPU-a100-2"}));
+  context.TryCancel();
   daemon.Stop();
 }
 

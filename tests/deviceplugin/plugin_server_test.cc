@@ -11,21 +11,35 @@
 namespace hami::deviceplugin {
 namespace {
 
-DeviceInfo Gpu(const std::string& id, bool healthy, int32_t numa) {
+DeviceInfo Gpu(const std::string& id, bool healthy, int32_t numa, int32_t count = 3) {
   DeviceInfo d;
   d.id = id;
   d.health = healthy;
   d.numa = numa;
+  d.count = count;
   return d;
 }
 
-TEST(ReplicaDevicesTest, SplitCountReplicasPerGpuWithItsHealthAndNuma) {
+TEST(ReplicaDevicesTest, CountReplicasPerGpuWithItsHealthAndNuma) {
   const std::vector<DeviceInfo> gpus = {Gpu("GPU-a", true, 0), Gpu("GPU-b", false, 1)};
-  auto replicas = ReplicaDevices(gpus, 3, /*numa_topology=*/true);
+  auto replicas = ReplicaDevices(gpus, /*numa_topology=*/true);
   ASSERT_EQ(replicas.size(), 6u);
   EXPECT_EQ(replicas[0], (AdvertisedDevice{"GPU-a-0", true, 0}));
   EXPECT_EQ(replicas[5], (AdvertisedDevice{"GPU-b-2", false, 1}));
-  EXPECT_FALSE(ReplicaDevices(gpus, 1, false)[0].numa.has_value());
+  EXPECT_FALSE(ReplicaDevices(gpus, false)[0].numa.has_value());
+}
+
+TEST(ReplicaDevicesTest, EachGpuAdvertisesItsOwnCount) {
+  // A T4 shared 10 ways, a MIG GPU with 3 instances, a MIG GPU without any yet.
+  const std::vector<DeviceInfo> gpus = {Gpu("GPU-t4", true, 0, 10), Gpu("GPU-mig", true, 0, 3),
+                                        Gpu("GPU-empty", true, 0, 0)};
+  auto replicas = ReplicaDevices(gpus, false);
+  std::vector<std::string> ids;
+  for (const AdvertisedDevice& d : replicas) ids.push_back(d.id);
+  ASSERT_EQ(ids.size(), 13u);
+  EXPECT_EQ(ids[9], "GPU-t4-9");
+  EXPECT_EQ(std::vector<std::string>(ids.begin() + 10, ids.end()),
+            (std::vector<std::string>{"GPU-mig-0", "GPU-mig-1", "GPU-mig-2"}));
 }
 
 TEST(ReplicaDevicesTest, PhysicalIdStripsTheReplicaNumberOnly) {

@@ -14,9 +14,9 @@
 #include "device/codec.h"
 #include "deviceplugin/daemon.h"
 #include "scheduler/daemon.h"
+#include "tests/deviceplugin/test_util.h"
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/fakes/fake_kubelet.h"
-#include "tests/deviceplugin/test_util.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami {
@@ -24,97 +24,194 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TEST(SchedulerAndPluginTest, APodGetsTheGpuAndLimitsTheSchedulerChose) {
-  fakes::FakeApiServer api;
-  auto url = api.Start();
-  ASSERT_TRUE(url.ok());
-  ASSERT_TRUE(api.Put({{"kind", "Node"},
-                       {"apiVersion", "v1"},
-                       {"metadata", {{"name", "n1"}}},
-                       {"status", {{"allocatable", {{"nvidia.com/gpu", "20"}}}}}})
-                  .ok());
-  char pattern[] = "/tmp/hami_e2e_XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
-  deviceplugin::testing::UseTwoT4s(dir);
-  fakes::FakeKubelet kubelet(dir);
-  ASSERT_TRUE(kubelet.Start().ok());
+// The fake API server with node n1, the fake kubelet, the device plugin on n1 (over the fake
+// NVML described by `nvml_config`) and the scheduler, all started.
+class SchedulerAndPluginTest : public ::testing::Test {
+ protected:
+  void StartCluster(const nlohmann::json& nvml_config) {
+    auto url = api_.Start();
+    ASSERT_TRUE(url.ok());
+    ASSERT_TRUE(api_.Put({{"kind", "Node"},
+                          {"apiVersion", "v1"},
+                          {"metadata", {{"name", "n1"}}},
+                          {"status", {{"allocatable", {{"nvidia.com/gpu", "20"}}}}}})
+                    .ok());
+    char pattern[] = "/tmp/hami_e2e_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    std::ofstream(dir_ + "/nvml.json") << nvml_config.dump();
+    setenv("HAMI_FAKE_NVML_CONFIG", (dir_ + "/nvml.json").c_str(), 1);
+    kubelet_ = std::make_unique<fakes::FakeKubelet>(dir_);
+    ASSERT_TRUE(kubelet_->Start().ok());
 
-  // The device plugin on n1.
-  deviceplugin::PluginDaemonOptions plugin_options;
-  plugin_options.node_name = "n1";
-  plugin_options.kubelet_dir = dir;
-  plugin_options.nvml_library = HAMI_FAKE_NVML_PATH;
-  plugin_options.sysfs_root = dir + "/sys";
-  plugin_options.allocate.hook_path = dir + "/hook";
-  plugin_options.refresh_period = milliseconds(100);
-  plugin_options.kubelet_check_period = milliseconds(20);
-  deviceplugin::PluginDaemon plugin(scheduler::testing::TestClient(*url, 2), plugin_options);
-  ASSERT_TRUE(plugin.Start().ok());
-  ASSERT_TRUE(kubelet.WaitForRegistrations(1, milliseconds(5000)));
+    deviceplugin::PluginDaemonOptions plugin_options;
+    plugin_options.node_name = "n1";
+    plugin_options.kubelet_dir = dir_;
+    plugin_options.nvml_library = HAMI_FAKE_NVML_PATH;
+    plugin_options.sysfs_root = dir_ + "/sys";
+    plugin_options.allocate.hook_path = dir_ + "/hook";
+    plugin_options.refresh_period = milliseconds(100);
+    plugin_options.kubelet_check_period = milliseconds(20);
+    plugin_ = std::make_unique<deviceplugin::PluginDaemon>(scheduler::testing::TestClient(*url, 2),
+                                                           plugin_options);
+    ASSERT_TRUE(plugin_->Start().ok());
+    ASSERT_TRUE(kubelet_->WaitForRegistrations(1, milliseconds(5000)));
 
-  // The scheduler.
-  scheduler::DaemonOptions scheduler_options;
-  scheduler_options.http_port = 0;
-  scheduler_options.registration_period = milliseconds(50);
-  scheduler::SchedulerDaemon scheduler(scheduler::testing::TestClient(*url, 2), scheduler_options);
-  ASSERT_TRUE(scheduler.Start().ok());
-  for (int i = 0; i < 400 && !(scheduler.Synced() && scheduler.ledger().HasNode("n1")); ++i) {
-    std::this_thread::sleep_for(milliseconds(5));
+    scheduler::DaemonOptions scheduler_options;
+    scheduler_options.http_port = 0;
+    scheduler_options.registration_period = milliseconds(50);
+    scheduler_ = std::make_unique<scheduler::SchedulerDaemon>(
+        scheduler::testing::TestClient(*url, 2), scheduler_options);
+    ASSERT_TRUE(scheduler_->Start().ok());
+    for (int i = 0; i < 400 && !(scheduler_->Synced() && scheduler_->ledger().HasNode("n1")); ++i) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    ASSERT_TRUE(scheduler_->ledger().HasNode("n1"))
+        << "the scheduler read the plugin's registration";
+    http_ = std::make_unique<httplib::Client>("127.0.0.1", scheduler_->port());
+    plugin_client_ = kubelet_->DialPlugin("nvidia-gpu.sock");
   }
-  ASSERT_TRUE(scheduler.ledger().HasNode("n1")) << "the scheduler read the plugin's registration";
-  httplib::Client http("127.0.0.1", scheduler.port());
-  auto plugin_client = kubelet.DialPlugin("nvidia-gpu.sock");
 
-  for (int round = 0; round < 2; ++round) {
-    const std::string name = "pod-" + std::to_string(round);
-    nlohmann::json pod = *api.Put(scheduler::testing::PodObject(
-        name,
-        {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "3000"}, {"nvidia.com/gpucores", "30"}}));
+  void TearDown() override {
+    if (scheduler_) scheduler_->Stop();
+    if (plugin_) plugin_->Stop();
+    unsetenv("HAMI_FAKE_NVML_CONFIG");
+  }
+
+  // kube-scheduler's /filter then /bind of a new pod with `limits` (and pod `annotations`);
+  // returns the pod's annotations after the bind.
+  nlohmann::json FilterAndBind(const std::string& name, nlohmann::json limits,
+                               nlohmann::json annotations = nlohmann::json::object()) {
+    nlohmann::json object = scheduler::testing::PodObject(name, std::move(limits));
+    object["metadata"]["annotations"] = std::move(annotations);
+    nlohmann::json pod = *api_.Put(object);
     const std::string uid = pod["metadata"]["uid"];
-    // kube-scheduler: filter, then bind.
     auto filtered =
-        http.Post("/filter", nlohmann::json({{"Pod", pod}, {"NodeNames", {"n1"}}}).dump(),
-                  "application/json");
-    ASSERT_TRUE(filtered);
-    const nlohmann::json result = nlohmann::json::parse(filtered->body);
-    ASSERT_EQ(result["NodeNames"], nlohmann::json({"n1"})) << filtered->body;
-    auto bound = http.Post(
+        http_->Post("/filter", nlohmann::json({{"Pod", pod}, {"NodeNames", {"n1"}}}).dump(),
+                    "application/json");
+    EXPECT_TRUE(filtered);
+    if (!filtered) return nullptr;
+    EXPECT_EQ(nlohmann::json::parse(filtered->body)["NodeNames"], nlohmann::json({"n1"}))
+        << filtered->body;
+    auto bound = http_->Post(
         "/bind",
         nlohmann::json(
             {{"PodName", name}, {"PodNamespace", "default"}, {"PodUID", uid}, {"Node", "n1"}})
             .dump(),
         "application/json");
-    ASSERT_TRUE(bound);
-    ASSERT_EQ(nlohmann::json::parse(bound->body)["Error"], "") << bound->body;
-    const nlohmann::json annotations =
-        (*api.Get("pods", "default", name))["metadata"]["annotations"];
+    EXPECT_TRUE(bound);
+    if (bound) EXPECT_EQ(nlohmann::json::parse(bound->body)["Error"], "") << bound->body;
+    return (*api_.Get("pods", "default", name))["metadata"]["annotations"];
+  }
+
+  // kubelet's Allocate of one container with `replicas` device IDs (any replicas: the
+  // scheduler's choice is what counts).
+  v1beta1::AllocateResponse Allocate(std::vector<std::string> replicas) {
+    v1beta1::AllocateRequest request;
+    auto* container = request.add_container_requests();
+    for (const std::string& id : replicas) container->add_devices_ids(id);
+    v1beta1::AllocateResponse response;
+    grpc::ClientContext context;
+    const grpc::Status allocated = plugin_client_->Allocate(&context, request, &response);
+    EXPECT_TRUE(allocated.ok()) << allocated.error_message();
+    return response;
+  }
+
+  nlohmann::json PodAnnotations(const std::string& name) {
+    return (*api_.Get("pods", "default", name))["metadata"]["annotations"];
+  }
+  bool NodeLocked() {
+    return (*api_.Get("nodes", "", "n1"))["metadata"]["annotations"].contains(kNodeLockAnnotation);
+  }
+
+  fakes::FakeApiServer api_;
+  std::string dir_;
+  std::unique_ptr<fakes::FakeKubelet> kubelet_;
+  std::unique_ptr<deviceplugin::PluginDaemon> plugin_;
+  std::unique_ptr<scheduler::SchedulerDaemon> scheduler_;
+  std::unique_ptr<httplib::Client> http_;
+  std::unique_ptr<v1beta1::DevicePlugin::Stub> plugin_client_;
+};
+
+TEST_F(SchedulerAndPluginTest, APodGetsTheGpuAndLimitsTheSchedulerChose) {
+  char pattern[] = "/tmp/hami_t4s_XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  deviceplugin::testing::UseTwoT4s(pattern);
+  std::ifstream file(std::string(pattern) + "/nvml.json");
+  StartCluster(nlohmann::json::parse(file));
+  for (int round = 0; round < 2; ++round) {
+    const std::string name = "pod-" + std::to_string(round);
+    const nlohmann::json annotations = FilterAndBind(
+        name,
+        {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "3000"}, {"nvidia.com/gpucores", "30"}});
+    ASSERT_TRUE(annotations.is_object());
     auto decided =
         DecodePodDevices(annotations["hami.io/vgpu-devices-allocated"].get<std::string>());
     ASSERT_TRUE(decided.ok());
     const std::string chosen_gpu = (*decided)[0][0].uuid;
 
-    // kubelet: Allocate one replica (any replica: the scheduler's choice is what counts).
-    v1beta1::AllocateRequest request;
-    request.add_container_requests()->add_devices_ids("GPU-aaa-0");
-    v1beta1::AllocateResponse response;
-    grpc::ClientContext context;
-    const grpc::Status allocated = plugin_client->Allocate(&context, request, &response);
-    ASSERT_TRUE(allocated.ok()) << allocated.error_message();
+    const v1beta1::AllocateResponse response = Allocate({"GPU-aaa-0"});
+    ASSERT_EQ(response.container_responses_size(), 1);
     const auto& envs = response.container_responses(0).envs();
     EXPECT_EQ(envs.at("NVIDIA_VISIBLE_DEVICES"), chosen_gpu);
     EXPECT_EQ(envs.at("CUDA_DEVICE_MEMORY_LIMIT_0"), "3000m");
     EXPECT_EQ(envs.at("CUDA_DEVICE_SM_LIMIT"), "30");
-    const nlohmann::json after = (*api.Get("pods", "default", name))["metadata"]["annotations"];
+    const nlohmann::json after = PodAnnotations(name);
     EXPECT_EQ(after[kBindPhaseAnnotation], "success");
     EXPECT_EQ(after["hami.io/vgpu-devices-to-allocate"], ";");
     // The lock is free again, so the next round's bind can take it.
-    const nlohmann::json node = *api.Get("nodes", "", "n1");
-    EXPECT_FALSE(node["metadata"]["annotations"].contains(kNodeLockAnnotation));
+    EXPECT_FALSE(NodeLocked());
   }
-  scheduler.Stop();
-  plugin.Stop();
-  unsetenv("HAMI_FAKE_NVML_CONFIG");
+}
+
+// Static MIG end to end: the plugin registers the A100's existing instances, the scheduler
+// reserves one per GPU the pod asks, and kubelet's Allocate hands out exactly those MIG devices
+// and records their identity; when the instances run out the scheduler says so.
+TEST_F(SchedulerAndPluginTest, AMigPodGetsTheInstancesTheSchedulerReserved) {
+  StartCluster(deviceplugin::testing::T4AndMigA100());
+  const nlohmann::json mig_mode = {{"nvidia.com/vgpu-mode", "mig"}};
+  // Two 1g.10gb instances in one container (one GPU in MIG mode serves both).
+  nlohmann::json annotations = FilterAndBind(
+      "two-small", {{"nvidia.com/gpu", "2"}, {"nvidia.com/gpumem", "8000"}}, mig_mode);
+  ASSERT_TRUE(annotations.is_object());
+  EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"],
+            "GPU-a100,NVIDIA,9856,15:GPU-a100,NVIDIA,9856,15:;");
+  v1beta1::AllocateResponse response = Allocate({"GPU-a100-0", "GPU-a100-1"});
+  ASSERT_EQ(response.container_responses_size(), 1);
+  EXPECT_EQ(response.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"),
+            "MIG-1g-a,MIG-1g-b");
+  EXPECT_EQ(response.container_responses(0).envs().count("CUDA_DEVICE_MEMORY_LIMIT_0"), 0u);
+  nlohmann::json after = PodAnnotations("two-small");
+  EXPECT_EQ(after[kBindPhaseAnnotation], "success");
+  auto realized = DecodeMigAllocations(after[kVgpuMigAllocationsAnnotation].get<std::string>());
+  ASSERT_TRUE(realized.ok()) << realized.status().message();
+  ASSERT_EQ(realized->size(), 2u);
+  EXPECT_EQ((*realized)[0].mig_uuid, "MIG-1g-a");
+  EXPECT_EQ((*realized)[0].gpu_instance_id, 7u);
+  EXPECT_EQ((*realized)[1].mig_uuid, "MIG-1g-b");
+  EXPECT_FALSE(NodeLocked());
+
+  // A larger request takes the 3g.40gb instance.
+  annotations =
+      FilterAndBind("big", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "30000"}}, mig_mode);
+  ASSERT_TRUE(annotations.is_object());
+  response = Allocate({"GPU-a100-2"});
+  ASSERT_EQ(response.container_responses_size(), 1);
+  EXPECT_EQ(response.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), "MIG-3g");
+
+  // No instance is left: the scheduler refuses rather than over-commit the A100.
+  nlohmann::json pod = *api_.Put(scheduler::testing::PodObject(
+      "third", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}}));
+  pod["metadata"]["annotations"] = mig_mode;
+  auto filtered = http_->Post(
+      "/filter", nlohmann::json({{"Pod", pod}, {"NodeNames", {"n1"}}}).dump(), "application/json");
+  ASSERT_TRUE(filtered);
+  const nlohmann::json result = nlohmann::json::parse(filtered->body);
+  EXPECT_TRUE(result["NodeNames"].is_null()) << filtered->body;
+  EXPECT_NE(result["FailedNodes"]["n1"].get<std::string>().find("CardTimeSlicingExhausted"),
+            std::string::npos)
+      << filtered->body;
+  EXPECT_TRUE(scheduler_->ledger().CheckCapacity().ok());
 }
 
 }  // namespace

@@ -6,6 +6,18 @@
 //                 "bus_id": "00000000:3B:00.0", "mig": false, "lost": false}]}
 // memory_mib null answers NOT_SUPPORTED (unified memory); "lost" makes every query of that
 // device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
+// MIG ("mig": true is the current MIG mode) adds, per device:
+//   "mig_profiles": [{"id": 0, "slice_count": 1, "instance_count": 7, "sm": 14,
+//                     "memory_mib": 9856}, ...]   (GPU instance profiles, NVML's ids)
+//   "mig_instances": [{"uuid": "MIG-...", "profile_id": 0, "start": 0, "size": 1, "gi": 1,
+//                      "ci": 0, "ci_slices": 1, "sm": 14, "error": 0}, ...]
+//   "max_mig_devices": <default: the largest instance_count, at least the instances listed>
+// Instance i is MIG device index i (a higher index below max_mig_devices answers NOT_FOUND);
+// "ci_slices" defaults to the profile's slice_count and "sm" to the profile's SMs scaled by
+// ci_slices / slice_count; "error" makes every query of that MIG device answer that code.
+// MIG device handles answer nvmlDeviceGetUUID, the instance-id calls and
+// nvmlDeviceGetAttributes_v2 (which, as in NVML, GPU handles do not); GPU instance handles come
+// from nvmlDeviceGetGpuInstanceById. Both kinds are told apart from GPU handles by value.
 // The file is read again when it changes (checked at nvmlDeviceGetCount_v2), so a test can
 // lose a GPU (or NVML altogether: "count_error") while the plugin runs.
 // Events: "events_file": a path a test appends lines to, "<index|-> <xid|dbe|sbe> <data>",
@@ -13,6 +25,7 @@
 // delivers each line once, in order, waiting up to its timeout for the next.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -28,12 +41,30 @@
 
 namespace {
 
+struct FakeMigProfile {
+  unsigned int id = 0, slice_count = 0, instance_count = 0, sm = 0;
+  unsigned long long memory_mib = 0;
+};
+
+struct FakeMigInstance {
+  std::string uuid;
+  unsigned int profile_id = 0, start = 0, size = 0, gi = 0, ci = 0, ci_slices = 0, sm = 0;
+  nvmlReturn_t error = NVML_SUCCESS;
+};
+
 struct FakeDevice {
   std::string uuid, name, bus_id;
   long long memory_mib = -1;  // -1: NOT_SUPPORTED
   bool mig = false;
   bool lost = false;
+  std::vector<FakeMigProfile> mig_profiles;
+  std::vector<FakeMigInstance> mig_instances;  // index = MIG device index
+  unsigned int max_mig_devices = 0;
 };
+
+// Handle values: GPUs are 1-based indexes; MIG devices and GPU instances live above them.
+constexpr uintptr_t kMigHandleBase = 0x100000;  // + gpu index * 0x100 + MIG device index
+constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU instance id
 
 std::mutex mu;
 bool initialized = false;
@@ -68,6 +99,44 @@ nvmlReturn_t WithDevice(nvmlDevice_t handle, Fn fn) {
   return fn(*d);
 }
 
+// The MIG device behind a MIG handle and its parent, or an error code. Requires mu.
+nvmlReturn_t LookupMig(nvmlDevice_t handle, const FakeDevice** parent,
+                       const FakeMigInstance** out) {
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  const auto value = reinterpret_cast<uintptr_t>(handle);
+  if (value < kMigHandleBase || value >= kGiHandleBase) return NVML_ERROR_INVALID_ARGUMENT;
+  const uintptr_t gpu = (value - kMigHandleBase) / 0x100, index = (value - kMigHandleBase) % 0x100;
+  if (gpu >= devices.size() || index >= devices[gpu].mig_instances.size()) {
+    return NVML_ERROR_INVALID_ARGUMENT;
+  }
+  *parent = &devices[gpu];
+  if ((*parent)->lost) return NVML_ERROR_GPU_IS_LOST;
+  *out = &devices[gpu].mig_instances[index];
+  return (*out)->error;
+}
+
+bool IsMigHandle(nvmlDevice_t handle) {
+  const auto value = reinterpret_cast<uintptr_t>(handle);
+  return value >= kMigHandleBase && value < kGiHandleBase;
+}
+
+// Runs `fn(parent, instance)` under the lock for a valid MIG device handle.
+template <typename Fn>
+nvmlReturn_t WithMig(nvmlDevice_t handle, Fn fn) {
+  std::lock_guard<std::mutex> lock(mu);
+  const FakeDevice* parent = nullptr;
+  const FakeMigInstance* instance = nullptr;
+  if (nvmlReturn_t r = LookupMig(handle, &parent, &instance); r != NVML_SUCCESS) return r;
+  return fn(*parent, *instance);
+}
+
+const FakeMigProfile* FindProfile(const FakeDevice& d, unsigned int id) {
+  for (const FakeMigProfile& p : d.mig_profiles) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
 // Reads the config file into the globals; returns its "init" code. Requires mu.
 nvmlReturn_t LoadConfigLocked() {
   const char* path = std::getenv("HAMI_FAKE_NVML_CONFIG");
@@ -94,6 +163,35 @@ nvmlReturn_t LoadConfigLocked() {
                             : -1;
     device.mig = d.value("mig", false);
     device.lost = d.value("lost", false);
+    for (const nlohmann::json& p : d.value("mig_profiles", nlohmann::json::array())) {
+      FakeMigProfile profile;
+      profile.id = p.value("id", 0u);
+      profile.slice_count = p.value("slice_count", 0u);
+      profile.instance_count = p.value("instance_count", 0u);
+      profile.sm = p.value("sm", 0u);
+      profile.memory_mib = p.value("memory_mib", 0ull);
+      device.mig_profiles.push_back(profile);
+      device.max_mig_devices = std::max(device.max_mig_devices, profile.instance_count);
+    }
+    for (const nlohmann::json& m : d.value("mig_instances", nlohmann::json::array())) {
+      FakeMigInstance instance;
+      instance.uuid = m.value("uuid", "");
+      instance.profile_id = m.value("profile_id", 0u);
+      instance.start = m.value("start", 0u);
+      instance.size = m.value("size", 0u);
+      instance.gi = m.value("gi", 0u);
+      instance.ci = m.value("ci", 0u);
+      const FakeMigProfile* profile = FindProfile(device, instance.profile_id);
+      const unsigned int gi_slices = profile != nullptr ? profile->slice_count : 0;
+      instance.ci_slices = m.value("ci_slices", gi_slices);
+      instance.sm =
+          m.value("sm", gi_slices == 0 ? 0u : profile->sm * instance.ci_slices / gi_slices);
+      instance.error = m.value("error", NVML_SUCCESS);
+      device.mig_instances.push_back(instance);
+    }
+    device.max_mig_devices =
+        std::max(device.max_mig_devices, static_cast<unsigned int>(device.mig_instances.size()));
+    device.max_mig_devices = d.value("max_mig_devices", device.max_mig_devices);
     devices.push_back(device);
   }
   const std::string events = config.value("events_file", "");
@@ -176,6 +274,11 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetHandleByIndex_v
 __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t handle,
                                                                       char* uuid,
                                                                       unsigned int length) {
+  if (IsMigHandle(handle)) {
+    return WithMig(handle, [&](const FakeDevice&, const FakeMigInstance& m) -> nvmlReturn_t {
+      return CopyString(m.uuid, uuid, length);
+    });
+  }
   return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
     return CopyString(d.uuid, uuid, length);
   });
@@ -218,6 +321,124 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMigMode(nvmlDev
     *current = *pending = d.mig ? 1 : 0;
     return NVML_SUCCESS;
   });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(
+    nvmlDevice_t handle, unsigned int* count) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = d.mig ? d.max_mig_devices : 0;  // NVML: zero when MIG is off or unsupported
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(
+    nvmlDevice_t handle, unsigned int index, nvmlDevice_t* mig) {
+  std::lock_guard<std::mutex> lock(mu);
+  const FakeDevice* d = nullptr;
+  if (nvmlReturn_t r = Lookup(handle, &d); r != NVML_SUCCESS) return r;
+  if (mig == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  if (d->mig_profiles.empty()) return NVML_ERROR_NOT_SUPPORTED;
+  if (!d->mig || index >= d->max_mig_devices) return NVML_ERROR_INVALID_ARGUMENT;
+  if (index >= d->mig_instances.size()) return NVML_ERROR_NOT_FOUND;
+  const uintptr_t gpu = reinterpret_cast<uintptr_t>(handle) - 1;
+  *mig = reinterpret_cast<nvmlDevice_t>(kMigHandleBase + gpu * 0x100 + index);
+  return NVML_SUCCESS;
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t handle,
+                                                                               unsigned int* id) {
+  if (!IsMigHandle(handle)) {  // a GPU handle: NVML answers NOT_SUPPORTED
+    return WithDevice(handle, [](const FakeDevice&) { return NVML_ERROR_NOT_SUPPORTED; });
+  }
+  return WithMig(handle, [&](const FakeDevice&, const FakeMigInstance& m) -> nvmlReturn_t {
+    if (id == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = m.gi;
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeInstanceId(
+    nvmlDevice_t handle, unsigned int* id) {
+  if (!IsMigHandle(handle)) {
+    return WithDevice(handle, [](const FakeDevice&) { return NVML_ERROR_NOT_SUPPORTED; });
+  }
+  return WithMig(handle, [&](const FakeDevice&, const FakeMigInstance& m) -> nvmlReturn_t {
+    if (id == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = m.ci;
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetAttributes_v2(
+    nvmlDevice_t handle, nvmlDeviceAttributes_t* attributes) {
+  if (!IsMigHandle(handle)) {  // NVML answers this for MIG device handles only
+    return WithDevice(handle, [](const FakeDevice&) { return NVML_ERROR_NOT_SUPPORTED; });
+  }
+  return WithMig(handle, [&](const FakeDevice& d, const FakeMigInstance& m) -> nvmlReturn_t {
+    if (attributes == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    const FakeMigProfile* profile = FindProfile(d, m.profile_id);
+    if (profile == nullptr) return NVML_ERROR_UNKNOWN;  // an instance of no known profile
+    std::memset(attributes, 0, sizeof(*attributes));
+    attributes->multiprocessorCount = m.sm;
+    attributes->gpuInstanceSliceCount = profile->slice_count;
+    attributes->computeInstanceSliceCount = m.ci_slices;
+    attributes->memorySizeMB = profile->memory_mib;
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(
+    nvmlDevice_t handle, unsigned int profile_id, nvmlGpuInstanceProfileInfo_t* info) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (info == nullptr || profile_id >= kNvmlGpuInstanceProfileCount) {
+      return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    const FakeMigProfile* profile = FindProfile(d, profile_id);
+    if (profile == nullptr) return NVML_ERROR_NOT_SUPPORTED;
+    std::memset(info, 0, sizeof(*info));
+    info->id = profile->id;
+    info->sliceCount = profile->slice_count;
+    info->instanceCount = profile->instance_count;
+    info->multiprocessorCount = profile->sm;
+    info->memorySizeMB = profile->memory_mib;
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstanceById(
+    nvmlDevice_t handle, unsigned int id, nvmlGpuInstance_t* gi) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (gi == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d.mig_profiles.empty() || !d.mig) return NVML_ERROR_NOT_SUPPORTED;
+    for (const FakeMigInstance& m : d.mig_instances) {
+      if (m.gi != id) continue;
+      const uintptr_t gpu = reinterpret_cast<uintptr_t>(handle) - 1;
+      *gi = reinterpret_cast<nvmlGpuInstance_t>(kGiHandleBase + gpu * 0x100 + id);
+      return NVML_SUCCESS;
+    }
+    return NVML_ERROR_NOT_FOUND;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlGpuInstanceGetInfo(
+    nvmlGpuInstance_t gi, nvmlGpuInstanceInfo_t* info) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  const auto value = reinterpret_cast<uintptr_t>(gi);
+  if (info == nullptr || value < kGiHandleBase) return NVML_ERROR_INVALID_ARGUMENT;
+  const uintptr_t gpu = (value - kGiHandleBase) / 0x100, id = (value - kGiHandleBase) % 0x100;
+  if (gpu >= devices.size()) return NVML_ERROR_INVALID_ARGUMENT;
+  if (devices[gpu].lost) return NVML_ERROR_GPU_IS_LOST;
+  for (const FakeMigInstance& m : devices[gpu].mig_instances) {
+    if (m.gi != id) continue;
+    info->device = reinterpret_cast<nvmlDevice_t>(gpu + 1);
+    info->id = m.gi;
+    info->profileId = m.profile_id;
+    info->placement = {m.start, m.size};
+    return NVML_SUCCESS;
+  }
+  return NVML_ERROR_INVALID_ARGUMENT;  // the GPU instance is gone: a stale handle
 }
 
 __attribute__((visibility("default"))) nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t* set) {
