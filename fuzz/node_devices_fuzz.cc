@@ -1,6 +1,7 @@
 // Fuzz target: node registration decoders (JSON and legacy colon form).
 // Properties: never crash; whatever decodes re-encodes to a string that decodes to the same
-// devices (JSON always when strings are valid UTF-8, legacy when fields allow it).
+// devices (JSON always when strings are valid UTF-8, legacy when fields allow it and there are
+// no MIG profiles, which the colon form cannot carry).
 #include <cstddef>
 #include <cstdint>
 
@@ -13,6 +14,7 @@ namespace {
 bool LegacyRepresentable(const std::vector<hami::DeviceInfo>& devices) {
   for (size_t i = 0; i < devices.size(); ++i) {
     const hami::DeviceInfo& d = devices[i];
+    if (!d.mig_profiles.empty()) return false;  // the colon form has no field for them
     for (const std::string* s : {&d.id, &d.type, &d.mode}) {
       if (s->find_first_of(",:") != std::string::npos) {
         return false;
@@ -31,6 +33,9 @@ bool AllUtf8(const std::vector<hami::DeviceInfo>& devices) {
     if (!hami::fuzz::IsValidUtf8(d.id) || !hami::fuzz::IsValidUtf8(d.type) ||
         !hami::fuzz::IsValidUtf8(d.mode)) {
       return false;
+    }
+    for (const hami::MigProfile& p : d.mig_profiles) {
+      if (!hami::fuzz::IsValidUtf8(p.name)) return false;
     }
   }
   return true;
