@@ -23,6 +23,26 @@
 // Events: "events_file": a path a test appends lines to, "<index|-> <xid|dbe|sbe> <data>",
 // e.g. "1 xid 79" (GPU 1 fell off the bus) or "- xid 48" (no device named); the event set
 // delivers each line once, in order, waiting up to its timeout for the next.
+//
+// Fake-GPU mode: when $HAMI_FAKE_NVML_CONFIG is unset and $FAKEGPU_STATE is set, init maps
+// that shared state file (tests/fakes/cuda/fake_gpu_state.h; created from the FAKEGPU_* knobs
+// if missing) instead, so NVML sees the GPUs, processes and timeline of the fake libcuda.so.1:
+// one device per simulated GPU (UUID, name, bus id "00000000:<hex 0x10+index>:00.0", MIG
+// off), and
+//   nvmlDeviceGetMemoryInfo[_v2]      total, used (every process's charge), free; reserved 0
+//   nvmlDeviceGetComputeRunningProcesses (v1 16-byte entries), _v2/_v3 (24-byte, GI/CI ids
+//                                     0xFFFFFFFF): processes holding a context or memory, pid
+//                                     reported as pid + FAKEGPU_PID_OFFSET, usedGpuMemory in
+//                                     bytes; INSUFFICIENT_SIZE (with the count) when *count is
+//                                     too small; exited processes are reaped first
+//   nvmlDeviceGetProcessUtilization   per pid with work in (max(lastSeen, now - 1 s), now]:
+//                                     smUtil = busy percent of that window, timestamps in µs
+//                                     since the epoch; NOT_FOUND when no process ran,
+//                                     INSUFFICIENT_SIZE (with the count) for a short buffer
+//   nvmlDeviceGetUtilizationRates     gpu = device busy percent over the last second
+// Without either variable init answers DRIVER_NOT_LOADED. In JSON mode the process and
+// utilisation queries answer no processes / NOT_FOUND / 0 %, and memory as before.
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -37,7 +57,10 @@
 #include <thread>
 #include <vector>
 
+#include "../cuda/fake_gpu_state.h"  // the fake GPUs shared with the fake libcuda
 #include "deviceplugin/nvml_api.h"
+// Included after nvml_api.h, which it extends.
+#include "../cuda/fake_nvml_abi.h"
 
 namespace {
 
@@ -73,6 +96,9 @@ std::string events_file;
 size_t events_consumed = 0;  // lines of events_file already delivered
 std::string config_stamp;    // of the config file last read
 nvmlReturn_t count_error = NVML_SUCCESS;
+fakegpu::State* gpu_state = nullptr;  // fake-GPU mode: the shared state (mapped for good)
+std::string gpu_state_path;
+bool from_state = false;  // answering from gpu_state rather than the JSON config
 
 nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length) {
   if (out == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
@@ -202,8 +228,50 @@ nvmlReturn_t LoadConfigLocked() {
   return NVML_SUCCESS;
 }
 
+// Rebuilds `devices` from the shared fake-GPU state. Requires mu and gpu_state.
+void RefreshFromStateLocked() {
+  fakegpu::Locked lock(gpu_state);
+  const fakegpu::Config& c = gpu_state->config;
+  devices.clear();
+  for (int i = 0; i < c.devices && i < fakegpu::kMaxDevices; ++i) {
+    FakeDevice device;
+    device.uuid = fakegpu::UuidString(c, i);
+    device.name = c.name;
+    char bus[32];
+    std::snprintf(bus, sizeof(bus), "00000000:%02X:00.0", fakegpu::PciBus(i));
+    device.bus_id = bus;
+    device.memory_mib = static_cast<long long>(c.memory_bytes >> 20);
+    devices.push_back(device);
+  }
+}
+
+// Maps $FAKEGPU_STATE (creating it from the FAKEGPU_* knobs) and answers from it. Requires mu.
+nvmlReturn_t LoadStateLocked() {
+  const std::string path = fakegpu::StatePathFromEnv();
+  if (gpu_state == nullptr || path != gpu_state_path) {
+    std::string error;
+    fakegpu::State* state = fakegpu::OpenState(path, false, &error);
+    if (state == nullptr) {
+      std::fprintf(stderr, "fake nvml: %s\n", error.c_str());
+      return NVML_ERROR_DRIVER_NOT_LOADED;
+    }
+    if (gpu_state != nullptr) munmap(gpu_state, sizeof(fakegpu::State));
+    gpu_state = state;
+    gpu_state_path = path;
+  }
+  from_state = true;
+  count_error = NVML_SUCCESS;
+  events_file.clear();
+  RefreshFromStateLocked();
+  return NVML_SUCCESS;
+}
+
 // Re-reads the config when the file changed since it was read. Requires mu.
 void ReloadIfChangedLocked() {
+  if (from_state) {
+    RefreshFromStateLocked();
+    return;
+  }
   const char* path = std::getenv("HAMI_FAKE_NVML_CONFIG");
   struct stat st {};
   if (path == nullptr || stat(path, &st) != 0) return;
@@ -214,16 +282,30 @@ void ReloadIfChangedLocked() {
 
 }  // namespace
 
-extern "C" {
+namespace {
 
-__attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() {
+nvmlReturn_t Init() {
   std::lock_guard<std::mutex> lock(mu);
   events_file.clear();
   events_consumed = 0;
-  const nvmlReturn_t loaded = LoadConfigLocked();
+  from_state = false;
+  const bool use_state =
+      std::getenv("HAMI_FAKE_NVML_CONFIG") == nullptr && std::getenv("FAKEGPU_STATE") != nullptr;
+  const nvmlReturn_t loaded = use_state ? LoadStateLocked() : LoadConfigLocked();
   if (loaded != NVML_SUCCESS) return loaded;
   initialized = true;
   return NVML_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlInit_v2() { return Init(); }
+__attribute__((visibility("default"))) nvmlReturn_t nvmlInit() { return Init(); }
+__attribute__((visibility("default"))) nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
+  (void)flags;  // NVML_INIT_FLAG_NO_GPUS / _NO_ATTACH change nothing for a fake
+  return Init();
 }
 
 __attribute__((visibility("default"))) nvmlReturn_t nvmlShutdown() {
@@ -243,8 +325,16 @@ __attribute__((visibility("default"))) const char* nvmlErrorString(nvmlReturn_t 
       return "Invalid Argument";
     case NVML_ERROR_NOT_SUPPORTED:
       return "Not Supported";
+    case NVML_ERROR_NOT_FOUND:
+      return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE:
+      return "Insufficient Size";
     case NVML_ERROR_DRIVER_NOT_LOADED:
       return "Driver Not Loaded";
+    case NVML_ERROR_TIMEOUT:
+      return "Timeout";
+    case kNvmlErrorArgumentVersionMismatch:
+      return "Argument version mismatch";
     case NVML_ERROR_GPU_IS_LOST:
       return "GPU is lost";
     default:
@@ -271,6 +361,24 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetHandleByIndex_v
   return NVML_SUCCESS;
 }
 
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetCount(unsigned int* count) {
+  return nvmlDeviceGetCount_v2(count);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetHandleByIndex(
+    unsigned int index, nvmlDevice_t* device) {
+  return nvmlDeviceGetHandleByIndex_v2(index, device);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t handle,
+                                                                       unsigned int* index) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (index == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    *index = static_cast<unsigned int>(&d - devices.data());
+    return NVML_SUCCESS;
+  });
+}
+
 __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t handle,
                                                                       char* uuid,
                                                                       unsigned int length) {
@@ -292,16 +400,232 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetName(nvmlDevice
   });
 }
 
+}  // extern "C"
+
+namespace {
+
+// Total and used bytes of a device: live from the fake-GPU state, else the JSON config's total
+// and nothing used. Requires mu.
+nvmlReturn_t MemoryLocked(const FakeDevice& d, unsigned long long* total,
+                          unsigned long long* used) {
+  if (d.memory_mib < 0) return NVML_ERROR_NOT_SUPPORTED;
+  *total = static_cast<unsigned long long>(d.memory_mib) * 1024 * 1024;
+  *used = 0;
+  if (from_state) {
+    const auto index = static_cast<int>(&d - devices.data());
+    fakegpu::Locked lock(gpu_state);
+    fakegpu::ReapDeadLocked(gpu_state);
+    *total = gpu_state->config.memory_bytes;
+    *used = gpu_state->devices[index].used_bytes;
+  }
+  return NVML_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
 __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t handle,
                                                                             nvmlMemory_t* memory) {
   return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
     if (memory == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-    if (d.memory_mib < 0) return NVML_ERROR_NOT_SUPPORTED;
-    memory->total = static_cast<unsigned long long>(d.memory_mib) * 1024 * 1024;
-    memory->used = 0;
-    memory->free = memory->total;
+    unsigned long long total = 0, used = 0;
+    if (nvmlReturn_t r = MemoryLocked(d, &total, &used); r != NVML_SUCCESS) return r;
+    memory->total = total;
+    memory->used = used;
+    memory->free = used < total ? total - used : 0;
     return NVML_SUCCESS;
   });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(
+    nvmlDevice_t handle, nvmlMemory_v2_t* memory) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (memory == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    if (memory->version != kNvmlMemoryV2) return kNvmlErrorArgumentVersionMismatch;
+    unsigned long long total = 0, used = 0;
+    if (nvmlReturn_t r = MemoryLocked(d, &total, &used); r != NVML_SUCCESS) return r;
+    memory->total = total;
+    memory->reserved = 0;
+    memory->used = used;
+    memory->free = used < total ? total - used : 0;
+    return NVML_SUCCESS;
+  });
+}
+
+}  // extern "C"
+
+namespace {
+
+// The processes NVML lists on a device: those holding a context or memory there, with their
+// charge, after dropping exited ones. Empty in JSON mode. Requires mu.
+std::vector<fakegpu::ProcEntry> ProcessesLocked(const FakeDevice& d) {
+  std::vector<fakegpu::ProcEntry> out;
+  if (!from_state) return out;
+  const auto index = static_cast<int>(&d - devices.data());
+  fakegpu::Locked lock(gpu_state);
+  fakegpu::ReapDeadLocked(gpu_state);
+  for (const fakegpu::ProcEntry& p : gpu_state->devices[index].procs) {
+    if (p.pid != 0 && (p.contexts > 0 || p.used_bytes > 0)) out.push_back(p);
+  }
+  return out;
+}
+
+unsigned int ReportedPid(int pid) {
+  return static_cast<unsigned int>(pid) +
+         static_cast<unsigned int>(from_state ? gpu_state->config.pid_offset : 0);
+}
+
+void Fill(nvmlProcessInfo_v1_t* out, unsigned int pid, unsigned long long bytes) {
+  out->pid = pid;
+  out->usedGpuMemory = bytes;
+}
+
+void Fill(nvmlProcessInfo_v2_t* out, unsigned int pid, unsigned long long bytes) {
+  out->pid = pid;
+  out->usedGpuMemory = bytes;
+  out->gpuInstanceId = kNvmlValueNotAvailable;
+  out->computeInstanceId = kNvmlValueNotAvailable;
+}
+
+// The INSUFFICIENT_SIZE protocol: a short (or zero) *count gets the needed count back.
+template <typename Info>
+nvmlReturn_t RunningProcesses(nvmlDevice_t handle, unsigned int* count, Info* infos, bool compute) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    const std::vector<fakegpu::ProcEntry> procs =
+        compute ? ProcessesLocked(d) : std::vector<fakegpu::ProcEntry>{};
+    const auto n = static_cast<unsigned int>(procs.size());
+    if (*count < n) {
+      *count = n;
+      return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    if (n > 0 && infos == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    for (unsigned int i = 0; i < n; ++i) {
+      Fill(&infos[i], ReportedPid(procs[i].pid), procs[i].used_bytes);
+    }
+    *count = n;
+    return NVML_SUCCESS;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v1_t* infos) {
+  return RunningProcesses(handle, count, infos, true);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v2_t* infos) {
+  return RunningProcesses(handle, count, infos, true);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v2_t* infos) {
+  return RunningProcesses(handle, count, infos, true);
+}
+
+// No graphics or MPS clients on a fake GPU.
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v1_t* infos) {
+  return RunningProcesses(handle, count, infos, false);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v2_t* infos) {
+  return RunningProcesses(handle, count, infos, false);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v2_t* infos) {
+  return RunningProcesses(handle, count, infos, false);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(
+    nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_v2_t* infos) {
+  return RunningProcesses(handle, count, infos, false);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetProcessUtilization(
+    nvmlDevice_t handle, nvmlProcessUtilizationSample_t* samples, unsigned int* count,
+    unsigned long long last_seen_us) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!from_state) return NVML_ERROR_NOT_FOUND;
+    const auto index = static_cast<int>(&d - devices.data());
+    // The timeline is in CLOCK_MONOTONIC µs; NVML's timestamps are wall-clock µs.
+    const int64_t now = fakegpu::MonotonicUs(), now_wall = fakegpu::RealtimeUs();
+    int64_t from = now - 1000000;
+    const auto last_seen = static_cast<int64_t>(last_seen_us) - (now_wall - now);
+    if (last_seen_us != 0 && last_seen > from) from = last_seen;
+    std::vector<std::pair<int, unsigned>> busy;  // pid, percent
+    {
+      fakegpu::Locked lock(gpu_state);
+      const fakegpu::DeviceState& dev = gpu_state->devices[index];
+      for (uint32_t i = 0; i < dev.interval_count; ++i) {
+        const fakegpu::Interval& iv = dev.intervals[i];
+        if (iv.end_us <= from || iv.start_us >= now) continue;
+        bool known = false;
+        for (const auto& b : busy) known = known || b.first == iv.pid;
+        if (!known) busy.emplace_back(iv.pid, 0u);
+      }
+      for (auto& b : busy) {
+        b.second = fakegpu::BusyPercentLocked(gpu_state, index, b.first, from, now);
+      }
+    }
+    if (busy.empty()) {
+      *count = 0;
+      return NVML_ERROR_NOT_FOUND;
+    }
+    const auto n = static_cast<unsigned int>(busy.size());
+    if (samples == nullptr || *count < n) {
+      *count = n;
+      return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned int i = 0; i < n; ++i) {
+      samples[i] = nvmlProcessUtilizationSample_t{};
+      samples[i].pid = ReportedPid(busy[i].first);
+      samples[i].timeStamp = static_cast<unsigned long long>(now_wall);
+      samples[i].smUtil = busy[i].second;
+    }
+    *count = n;
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetUtilizationRates(
+    nvmlDevice_t handle, nvmlUtilization_t* utilization) {
+  return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
+    if (utilization == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    utilization->gpu = 0;
+    utilization->memory = 0;
+    if (from_state) {
+      const auto index = static_cast<int>(&d - devices.data());
+      const int64_t now = fakegpu::MonotonicUs();
+      fakegpu::Locked lock(gpu_state);
+      utilization->gpu = fakegpu::BusyPercentLocked(gpu_state, index, -1, now - 1000000, now);
+    }
+    return NVML_SUCCESS;
+  });
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlSystemGetDriverVersion(
+    char* version, unsigned int length) {
+  return CopyString("580.65.06", version, length);
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
+  if (version == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  *version = 13000;
+  return NVML_SUCCESS;
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(
+    int* version) {
+  return nvmlSystemGetCudaDriverVersion(version);
 }
 
 __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t handle,

@@ -1,0 +1,358 @@
+// The driver API hooks: memory accounting (every allocation path charges the container's
+// region before the driver allocates, so concurrent processes can never overshoot the limit),
+// the memory views (cuMemGetInfo, cuDeviceTotalMem), launches, cuInit and cuGetProcAddress.
+// Names are the driver's exact versioned exports; cuda.h's macros are bypassed by naming the
+// versioned symbols directly.
+#include <cuda.h>
+#include <pthread.h>
+
+#include <algorithm>
+
+// cuda.h maps cuGetProcAddress to the _v2 entry; the v1 export (4 arguments) is hooked too.
+#undef cuGetProcAddress
+
+#include "vgpu/hook/enforcer.h"
+#include "vgpu/hook/hooks.h"
+#include "vgpu/hook/real.h"
+
+namespace hami::vgpu::hook {
+namespace {
+
+// One cache slot per real entry point.
+#define HAMI_REAL(name)                                     \
+  ([]() {                                                   \
+    static void* volatile slot = nullptr;                   \
+    return Real<decltype(&::name)>(&slot, #name, RealCuda); \
+  }())
+#define HAMI_REAL_AS(type_of, exported)                           \
+  ([]() {                                                         \
+    static void* volatile slot = nullptr;                         \
+    return Real<decltype(&::type_of)>(&slot, exported, RealCuda); \
+  }())
+
+// Charges `bytes` on the current device, runs `allocate`, and undoes the charge when the driver
+// refuses. `key_of` gives the key to remember the allocation by.
+template <typename Allocate, typename Key>
+CUresult Charged(int device, uint64_t bytes, Allocate allocate, Key key_of) {
+  Enforcer& enforcer = Enforcer::Get();
+  if (!enforcer.Charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult result = allocate();
+  if (result != CUDA_SUCCESS) {
+    enforcer.Uncharge(device, bytes);
+    return result;
+  }
+  enforcer.Remember(key_of(), Allocation{device, bytes});
+  return result;
+}
+
+// Frees through `release` what `key` charged. The record is dropped before the driver frees
+// (so an address the driver hands out again at once is not confused with this one) and put
+// back if the driver refuses. An address we did not allocate is passed through untouched.
+template <typename Release>
+CUresult Released(uint64_t key, Release release) {
+  Enforcer& enforcer = Enforcer::Get();
+  const Allocation allocation = enforcer.Forget(key);
+  const CUresult result = release();
+  if (allocation.device < 0) return result;
+  if (result == CUDA_SUCCESS) {
+    enforcer.Uncharge(allocation.device, allocation.bytes);
+  } else {
+    enforcer.Remember(key, allocation);
+  }
+  return result;
+}
+
+template <typename Real>
+CUresult AllocOnCurrent(Real real, CUdeviceptr* dptr, size_t bytes) {
+  int device = 0;
+  if (dptr == nullptr || !CurrentDevice(&device)) return real();  // the driver says why
+  return Charged(device, bytes, real, [dptr] { return static_cast<uint64_t>(*dptr); });
+}
+
+}  // namespace
+}  // namespace hami::vgpu::hook
+
+using namespace hami::vgpu::hook;  // NOLINT: the hooks below are the C ABI
+
+// ---- memory ----------------------------------------------------------------------------------
+
+HAMI_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
+  auto real = HAMI_REAL(cuMemAlloc_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  return AllocOnCurrent([&] { return real(dptr, bytesize); }, dptr, bytesize);
+}
+
+HAMI_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, unsigned int flags) {
+  auto real = HAMI_REAL(cuMemAllocManaged);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  return AllocOnCurrent([&] { return real(dptr, bytesize, flags); }, dptr, bytesize);
+}
+
+HAMI_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width_bytes,
+                                        size_t height, unsigned int element_bytes) {
+  auto real = HAMI_REAL(cuMemAllocPitch_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  int device = 0;
+  if (dptr == nullptr || pitch == nullptr || !CurrentDevice(&device)) {
+    return real(dptr, pitch, width_bytes, height, element_bytes);
+  }
+  // The pitch is the driver's choice; charge an upper bound first (rows aligned to 512 bytes,
+  // more than any current GPU needs), then settle on the exact pitch * height.
+  const uint64_t bound = ((width_bytes + 511) / 512) * 512 * static_cast<uint64_t>(height);
+  Enforcer& enforcer = Enforcer::Get();
+  const CUresult result = Charged(
+      device, bound, [&] { return real(dptr, pitch, width_bytes, height, element_bytes); },
+      [dptr] { return static_cast<uint64_t>(*dptr); });
+  if (result != CUDA_SUCCESS) return result;
+  const uint64_t exact = static_cast<uint64_t>(*pitch) * height;
+  if (exact < bound) {
+    enforcer.Forget(*dptr);
+    enforcer.Uncharge(device, bound - exact);
+    enforcer.Remember(*dptr, Allocation{device, exact});
+  } else if (exact > bound) {
+    if (!enforcer.Charge(device, exact - bound)) {
+      Released(*dptr, [&] { return HAMI_REAL(cuMemFree_v2)(*dptr); });
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    enforcer.Forget(*dptr);
+    enforcer.Remember(*dptr, Allocation{device, exact});
+  }
+  return result;
+}
+
+HAMI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
+  auto real = HAMI_REAL(cuMemFree_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (dptr == 0) return real(dptr);
+  return Released(dptr, [&] { return real(dptr); });
+}
+
+#define HAMI_ASYNC_ALLOC(exported)                                                       \
+  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUstream stream) {   \
+    auto real = HAMI_REAL_AS(cuMemAllocAsync, #exported);                                \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                \
+    return AllocOnCurrent([&] { return real(dptr, bytesize, stream); }, dptr, bytesize); \
+  }
+HAMI_ASYNC_ALLOC(cuMemAllocAsync)
+HAMI_ASYNC_ALLOC(cuMemAllocAsync_ptsz)
+
+#define HAMI_POOL_ALLOC(exported)                                                              \
+  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,         \
+                                CUstream stream) {                                             \
+    auto real = HAMI_REAL_AS(cuMemAllocFromPoolAsync, #exported);                              \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                      \
+    return AllocOnCurrent([&] { return real(dptr, bytesize, pool, stream); }, dptr, bytesize); \
+  }
+HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync)
+HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
+
+// Stream-ordered frees release the charge when enqueued: the memory returns to the pool, which
+// a later allocation of this container reuses.
+#define HAMI_ASYNC_FREE(exported)                                    \
+  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) { \
+    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);             \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;            \
+    return Released(dptr, [&] { return real(dptr, stream); });       \
+  }
+HAMI_ASYNC_FREE(cuMemFreeAsync)
+HAMI_ASYNC_FREE(cuMemFreeAsync_ptsz)
+
+HAMI_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size,
+                                 const CUmemAllocationProp* prop, unsigned long long flags) {
+  auto real = HAMI_REAL(cuMemCreate);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (handle == nullptr || prop == nullptr || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
+    return real(handle, size, prop, flags);  // host memory, or an argument the driver refuses
+  }
+  const int device = prop->location.id;
+  Enforcer& enforcer = Enforcer::Get();
+  if (!enforcer.Charge(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult result = real(handle, size, prop, flags);
+  if (result != CUDA_SUCCESS) {
+    enforcer.Uncharge(device, size);
+    return result;
+  }
+  enforcer.RememberHandle(*handle, Allocation{device, size});
+  return result;
+}
+
+HAMI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
+  auto real = HAMI_REAL(cuMemRelease);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  Enforcer& enforcer = Enforcer::Get();
+  const Allocation allocation = enforcer.ForgetHandle(handle);
+  const CUresult result = real(handle);
+  if (allocation.device >= 0) {
+    if (result == CUDA_SUCCESS) {
+      enforcer.Uncharge(allocation.device, allocation.bytes);
+    } else {
+      enforcer.RememberHandle(handle, allocation);
+    }
+  }
+  return result;
+}
+
+// ---- memory views ----------------------------------------------------------------------------
+
+HAMI_EXPORT CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
+  auto real = HAMI_REAL(cuMemGetInfo_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(free, total);
+  int device = 0;
+  if (result != CUDA_SUCCESS || free == nullptr || total == nullptr || !CurrentDevice(&device)) {
+    return result;
+  }
+  Enforcer& enforcer = Enforcer::Get();
+  const uint64_t limit = enforcer.LimitBytes(device);
+  if (limit == 0) return result;
+  // The container's view: its limit (or the GPU, if smaller) and what its processes hold.
+  const uint64_t shown_total = std::min<uint64_t>(limit, *total);
+  const uint64_t used = enforcer.UsageBytes(device);
+  *total = static_cast<size_t>(shown_total);
+  *free = static_cast<size_t>(used < shown_total ? shown_total - used : 0);
+  return result;
+}
+
+HAMI_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice device) {
+  auto real = HAMI_REAL(cuDeviceTotalMem_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(bytes, device);
+  if (result != CUDA_SUCCESS || bytes == nullptr) return result;
+  const uint64_t limit = Enforcer::Get().LimitBytes(device);
+  if (limit != 0) *bytes = static_cast<size_t>(std::min<uint64_t>(limit, *bytes));
+  return result;
+}
+
+// ---- init and launches -----------------------------------------------------------------------
+
+HAMI_EXPORT CUresult cuInit(unsigned int flags) {
+  auto real = HAMI_REAL(cuInit);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(flags);
+  if (result == CUDA_SUCCESS) (void)Enforcer::Get();  // limits and region before any work
+  return result;
+}
+
+// Launches go straight to the driver: the compute share is enforced by the rate limiter
+// (issue 5, to come); without a limit this is one cached load and a tail call.
+#define HAMI_LAUNCH(exported)                                                                    \
+  HAMI_EXPORT CUresult exported(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, \
+                                unsigned int bx, unsigned int by, unsigned int bz,               \
+                                unsigned int shared, CUstream stream, void** params,             \
+                                void** extra) {                                                  \
+    auto real = HAMI_REAL_AS(cuLaunchKernel, #exported);                                         \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
+    return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra);                       \
+  }
+HAMI_LAUNCH(cuLaunchKernel)
+HAMI_LAUNCH(cuLaunchKernel_ptsz)
+
+#define HAMI_LAUNCH_EX(exported)                                                           \
+  HAMI_EXPORT CUresult exported(const CUlaunchConfig* config, CUfunction f, void** params, \
+                                void** extra) {                                            \
+    auto real = HAMI_REAL_AS(cuLaunchKernelEx, #exported);                                 \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                  \
+    return real(config, f, params, extra);                                                 \
+  }
+HAMI_LAUNCH_EX(cuLaunchKernelEx)
+HAMI_LAUNCH_EX(cuLaunchKernelEx_ptsz)
+
+#define HAMI_LAUNCH_COOP(exported)                                                               \
+  HAMI_EXPORT CUresult exported(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, \
+                                unsigned int bx, unsigned int by, unsigned int bz,               \
+                                unsigned int shared, CUstream stream, void** params) {           \
+    auto real = HAMI_REAL_AS(cuLaunchCooperativeKernel, #exported);                              \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
+    return real(f, gx, gy, gz, bx, by, bz, shared, stream, params);                              \
+  }
+HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel)
+HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
+
+#define HAMI_GRAPH_LAUNCH(exported)                                   \
+  HAMI_EXPORT CUresult exported(CUgraphExec graph, CUstream stream) { \
+    auto real = HAMI_REAL_AS(cuGraphLaunch, #exported);               \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;             \
+    return real(graph, stream);                                       \
+  }
+HAMI_GRAPH_LAUNCH(cuGraphLaunch)
+HAMI_GRAPH_LAUNCH(cuGraphLaunch_ptsz)
+
+// ---- cuGetProcAddress ------------------------------------------------------------------------
+
+// The driver resolves (name, version, flags) to one entry point; we answer with our hook for
+// exactly that entry (see HookForRealFunction), so an old-ABI or per-thread-stream request
+// never receives another variant's hook.
+HAMI_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int cuda_version,
+                                         cuuint64_t flags, CUdriverProcAddressQueryResult* status) {
+  auto real = HAMI_REAL(cuGetProcAddress_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(symbol, pfn, cuda_version, flags, status);
+  if (result == CUDA_SUCCESS && pfn != nullptr && *pfn != nullptr) {
+    *pfn = HookForRealFunction(*pfn);
+  }
+  return result;
+}
+
+using GetProcAddressV1 = CUresult (*)(const char*, void**, int, cuuint64_t);
+
+HAMI_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_version,
+                                      cuuint64_t flags) {
+  static void* volatile slot = nullptr;
+  auto real = Real<GetProcAddressV1>(&slot, "cuGetProcAddress", RealCuda);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(symbol, pfn, cuda_version, flags);
+  if (result == CUDA_SUCCESS && pfn != nullptr && *pfn != nullptr) {
+    *pfn = HookForRealFunction(*pfn);
+  }
+  return result;
+}
+
+// ---- the table -------------------------------------------------------------------------------
+
+namespace hami::vgpu::hook {
+
+#define HAMI_HOOK(name) \
+  HookEntry { #name, reinterpret_cast < void*>(&::name) }
+const HookEntry kCudaHooks[] = {
+    HAMI_HOOK(cuInit),
+    HAMI_HOOK(cuGetProcAddress),
+    HAMI_HOOK(cuGetProcAddress_v2),
+    HAMI_HOOK(cuMemAlloc_v2),
+    HAMI_HOOK(cuMemAllocManaged),
+    HAMI_HOOK(cuMemAllocPitch_v2),
+    HAMI_HOOK(cuMemFree_v2),
+    HAMI_HOOK(cuMemAllocAsync),
+    HAMI_HOOK(cuMemAllocAsync_ptsz),
+    HAMI_HOOK(cuMemAllocFromPoolAsync),
+    HAMI_HOOK(cuMemAllocFromPoolAsync_ptsz),
+    HAMI_HOOK(cuMemFreeAsync),
+    HAMI_HOOK(cuMemFreeAsync_ptsz),
+    HAMI_HOOK(cuMemCreate),
+    HAMI_HOOK(cuMemRelease),
+    HAMI_HOOK(cuMemGetInfo_v2),
+    HAMI_HOOK(cuDeviceTotalMem_v2),
+    HAMI_HOOK(cuLaunchKernel),
+    HAMI_HOOK(cuLaunchKernel_ptsz),
+    HAMI_HOOK(cuLaunchKernelEx),
+    HAMI_HOOK(cuLaunchKernelEx_ptsz),
+    HAMI_HOOK(cuLaunchCooperativeKernel),
+    HAMI_HOOK(cuLaunchCooperativeKernel_ptsz),
+    HAMI_HOOK(cuGraphLaunch),
+    HAMI_HOOK(cuGraphLaunch_ptsz),
+};
+const int kCudaHookCount = static_cast<int>(sizeof(kCudaHooks) / sizeof(kCudaHooks[0]));
+
+void* HookForRealFunction(void* real_function) {
+  // Built once: the real driver's address of every entry we hook.
+  static void* real_of[sizeof(kCudaHooks) / sizeof(kCudaHooks[0])];
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, [] {
+    for (int i = 0; i < kCudaHookCount; ++i) real_of[i] = RealCuda(kCudaHooks[i].name);
+  });
+  for (int i = 0; i < kCudaHookCount; ++i) {
+    if (real_of[i] == real_function) return kCudaHooks[i].hook;
+  }
+  return real_function;
+}
+
+}  // namespace hami::vgpu::hook

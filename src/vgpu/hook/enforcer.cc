@@ -1,0 +1,203 @@
+#include "vgpu/hook/enforcer.h"
+
+#include <cuda.h>
+#include <pthread.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+
+#include "vgpu/env.h"
+#include "vgpu/hook/real.h"
+#include "vgpu/shared_region.h"
+
+namespace hami::vgpu::hook {
+namespace {
+
+int log_level = kDefaultLogLevel;
+
+void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void Log(int level, const char* format, ...) {
+  if (level > log_level) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  std::fprintf(stderr, "[hami-vgpu] %s\n", line);
+}
+
+struct State {
+  // Leaked on purpose: hooks may run on other threads while static destructors do.
+  SharedRegion* region = nullptr;
+  std::mutex mu;
+  std::unordered_map<uint64_t, Allocation> by_address;  // GUARDED_BY(mu)
+  std::unordered_map<uint64_t, Allocation> by_handle;   // GUARDED_BY(mu)
+};
+
+State* state = nullptr;
+pthread_once_t once = PTHREAD_ONCE_INIT;
+
+void AtExit() {
+  if (state != nullptr && state->region != nullptr) (void)state->region->Unregister();
+}
+void PrepareFork() {
+  if (state != nullptr && state->region != nullptr) state->region->PrepareFork();
+}
+void ParentAfterFork() {
+  if (state != nullptr && state->region != nullptr) state->region->AfterForkParent();
+}
+void ChildAfterFork() {
+  if (state == nullptr) return;
+  if (state->region != nullptr) state->region->AfterForkChild();
+  // The child owns none of the parent's allocations' charges (its slot starts empty); frees of
+  // inherited addresses pass through uncharged.
+  new (&state->mu) std::mutex();
+  state->by_address.clear();
+  state->by_handle.clear();
+}
+
+void Initialise() {
+  state = new State();
+  const EnvConfig env = ParseProcessEnv();
+  log_level = env.log_level;
+  for (const std::string& warning : env.warnings) Log(1, "warning: %s", warning.c_str());
+  const RegionInit init = RegionInitFromEnv(env);
+  auto opened = SharedRegion::Open(env.shared_cache_path, init);
+  if (opened.ok()) {
+    for (const std::string& warning : opened.value()->warnings()) Log(2, "%s", warning.c_str());
+    state->region = opened.value().release();
+  } else {
+    // Limits still hold within this process; the container's other processes are not counted.
+    Log(0, "error: shared region %s refused (%s); enforcing limits per process",
+        env.shared_cache_path.c_str(), opened.status().message());
+    auto fallback = SharedRegion::Private(init);
+    if (fallback.ok()) {
+      state->region = fallback.value().release();
+    } else {
+      Log(0, "error: no private region either (%s): memory is not limited",
+          fallback.status().message());
+    }
+  }
+  if (state->region != nullptr) {
+    Status registered = state->region->Register();
+    if (!registered.ok()) Log(0, "error: %s", registered.message());
+  }
+  std::atexit(AtExit);
+  pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
+}
+
+void FormatUuid(const unsigned char bytes[16], char out[48]) {
+  std::snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14],
+                bytes[15]);
+}
+
+}  // namespace
+
+Enforcer& Enforcer::Get() {
+  static Enforcer instance;
+  pthread_once(&once, Initialise);
+  return instance;
+}
+
+bool Enforcer::Charge(int device, uint64_t bytes) {
+  if (state->region == nullptr) return true;
+  Status charged = state->region->TryCharge(device, bytes, ChargeKind::kData);
+  if (charged.ok()) return true;
+  if (charged.code() == Code::kOutOfMemory) {
+    Log(3, "refused: %s", charged.message());
+    return false;
+  }
+  // A device index the region cannot hold (beyond 16) or a slot table full of live processes:
+  // the limit cannot be tracked, so the allocation is refused rather than let through uncounted.
+  Log(1, "error: charge on device %d refused: %s", device, charged.message());
+  return false;
+}
+
+void Enforcer::Uncharge(int device, uint64_t bytes) {
+  if (state->region == nullptr) return;
+  Status released = state->region->Uncharge(device, bytes, ChargeKind::kData);
+  if (!released.ok()) Log(1, "error: uncharge on device %d: %s", device, released.message());
+}
+
+uint64_t Enforcer::LimitBytes(int device) {
+  return state->region != nullptr ? state->region->limit(device) : 0;
+}
+
+uint64_t Enforcer::UsageBytes(int device) {
+  return state->region != nullptr ? state->region->Usage(device) : 0;
+}
+
+void Enforcer::Remember(uint64_t key, Allocation allocation) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->by_address[key] = allocation;
+}
+
+Allocation Enforcer::Forget(uint64_t key) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  auto it = state->by_address.find(key);
+  if (it == state->by_address.end()) return Allocation{};
+  const Allocation allocation = it->second;
+  state->by_address.erase(it);
+  return allocation;
+}
+
+void Enforcer::RememberHandle(uint64_t handle, Allocation allocation) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->by_handle[handle] = allocation;
+}
+
+Allocation Enforcer::ForgetHandle(uint64_t handle) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  auto it = state->by_handle.find(handle);
+  if (it == state->by_handle.end()) return Allocation{};
+  const Allocation allocation = it->second;
+  state->by_handle.erase(it);
+  return allocation;
+}
+
+int Enforcer::DeviceOfUuid(const unsigned char uuid[16]) {
+  char text[48];
+  FormatUuid(uuid, text);
+  return DeviceOfUuidText(text);
+}
+
+int Enforcer::DeviceOfUuidText(const char* text) {
+  if (text == nullptr) return -1;
+  // The GPUs as the container's CUDA processes number them, when the driver is initialised.
+  using GetCount = CUresult (*)(int*);
+  using GetUuid = CUresult (*)(CUuuid*, CUdevice);
+  static void* volatile count_slot = nullptr;
+  static void* volatile uuid_slot = nullptr;
+  auto get_count = Real<GetCount>(&count_slot, "cuDeviceGetCount", RealCuda);
+  auto get_uuid = Real<GetUuid>(&uuid_slot, "cuDeviceGetUuid_v2", RealCuda);
+  int count = 0;
+  if (get_count != nullptr && get_uuid != nullptr && get_count(&count) == CUDA_SUCCESS) {
+    for (int device = 0; device < count; ++device) {
+      CUuuid uuid;
+      if (get_uuid(&uuid, device) != CUDA_SUCCESS) continue;
+      char candidate[48];
+      FormatUuid(reinterpret_cast<const unsigned char*>(uuid.bytes), candidate);
+      if (std::strcmp(candidate, text) == 0) return device;
+    }
+  }
+  return -1;
+}
+
+bool CurrentDevice(int* device) {
+  static void* volatile slot = nullptr;
+  auto get_device = Real<CUresult (*)(CUdevice*)>(&slot, "cuCtxGetDevice", RealCuda);
+  CUdevice current = 0;
+  if (get_device == nullptr || get_device(&current) != CUDA_SUCCESS) return false;
+  *device = current;
+  return true;
+}
+
+}  // namespace hami::vgpu::hook

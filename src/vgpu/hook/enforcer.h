@@ -1,0 +1,49 @@
+// The per-process enforcement state behind the hooks: the container's limits, the shared
+// region that accounts memory across every process of the container, and the allocations this
+// process made (so a free releases exactly what its allocation charged).
+//
+// Initialised once, on the first hooked call that needs it (cuInit, an allocation, a memory
+// query, NVML init). Device numbers are the CUDA ordinals the application sees; the limits
+// CUDA_DEVICE_MEMORY_LIMIT_<i> use the same numbering, as HAMi's device plugin writes them.
+// Thread-safe. Never throws, never exits the application: a region that cannot be opened or
+// is corrupt is replaced by a process-local one (limits then hold per process) and logged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hami::vgpu::hook {
+
+struct Allocation {
+  int device = -1;
+  uint64_t bytes = 0;
+};
+
+class Enforcer {
+ public:
+  static Enforcer& Get();
+
+  // Charges `bytes` on `device` when the container's usage stays within the limit (0 =
+  // unlimited: always succeeds and still counts). Atomic across the container's processes.
+  bool Charge(int device, uint64_t bytes);
+  void Uncharge(int device, uint64_t bytes);
+  uint64_t LimitBytes(int device);  // 0: no limit
+  uint64_t UsageBytes(int device);  // the container's, all processes
+
+  // Allocations by address (device pointers) or by VMM handle; Forget returns what was
+  // recorded (device -1: not ours).
+  void Remember(uint64_t key, Allocation allocation);
+  Allocation Forget(uint64_t key);
+  void RememberHandle(uint64_t handle, Allocation allocation);
+  Allocation ForgetHandle(uint64_t handle);
+
+  // The CUDA ordinal of the GPU with this NVML/CUDA UUID (16 raw bytes), or -1.
+  int DeviceOfUuid(const unsigned char uuid[16]);
+  // The same for NVML's text form "GPU-xxxxxxxx-xxxx-...".
+  int DeviceOfUuidText(const char* text);
+};
+
+// The device of the calling thread's current context; false when there is none.
+bool CurrentDevice(int* device);
+
+}  // namespace hami::vgpu::hook

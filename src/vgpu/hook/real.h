@@ -1,0 +1,38 @@
+// The real driver and NVML behind the hooks.
+//
+// libvgpu is loaded before everything else, so its exports shadow the driver's. Every hook
+// forwards to the function the real libcuda.so.1 / libnvidia-ml.so.1 define under the same
+// versioned name, resolved with the real dlsym (ours is an override). Resolution never fails
+// loudly: a missing library or symbol gives nullptr and the hook answers
+// CUDA_ERROR_NOT_SUPPORTED / NVML_ERROR_FUNCTION_NOT_FOUND rather than crashing.
+// Thread-safe: handles are opened once (pthread_once); lookups are read-only afterwards.
+#pragma once
+
+namespace hami::vgpu::hook {
+
+using DlsymFn = void* (*)(void*, const char*);
+
+// glibc's dlsym (found with dlvsym, so our override is bypassed).
+DlsymFn RealDlsym();
+
+// The real libraries, opened once with RTLD_NOW | RTLD_NODELETE; nullptr when absent.
+void* CudaLibrary();
+void* NvmlLibrary();
+
+// The real driver's / NVML's definition of `name`, or nullptr.
+void* RealCuda(const char* name);
+void* RealNvml(const char* name);
+
+// The real function of type F, resolved on first use and cached in `slot` (one slot per hook:
+// a relaxed atomic load on the hot path).
+template <typename F>
+F Real(void* volatile* slot, const char* name, void* (*resolve)(const char*)) {
+  void* p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (p == nullptr) {
+    p = resolve(name);
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+  }
+  return reinterpret_cast<F>(p);
+}
+
+}  // namespace hami::vgpu::hook

@@ -1,0 +1,289 @@
+// libvgpu.so end to end: the probe program (tests/vgpu/probe) runs with LD_PRELOAD=libvgpu.so
+// on the fake driver and the fake NVML, in separate processes sharing one fake GPU and one
+// shared region, exactly as the processes of a container do.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+#if defined(HAMI_LIBVGPU_PATH) && defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_VGPU_PROBE_PATH)
+
+constexpr int kOutOfMemory = 2;  // CUDA_ERROR_OUT_OF_MEMORY
+constexpr unsigned long long kMiB = 1ull << 20;
+
+struct ProbeRun {
+  int exit_code = -1;
+  std::vector<std::string> lines;  // stdout, one per command
+  std::string errors;              // stderr
+
+  // The whitespace-separated fields of the first line starting with `verb` (after `skip`
+  // earlier ones).
+  std::vector<std::string> Line(const std::string& verb, int skip = 0) const {
+    for (const std::string& line : lines) {
+      std::istringstream in(line);
+      std::string first;
+      in >> first;
+      if (first != verb || skip-- > 0) continue;
+      std::vector<std::string> fields;
+      for (std::string f; in >> f;) fields.push_back(f);
+      return fields;
+    }
+    return {};
+  }
+  int Code(const std::string& verb, int skip = 0) const {
+    auto fields = Line(verb, skip);
+    return fields.empty() ? -999 : std::stoi(fields[0]);
+  }
+};
+
+class LibvgpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/hami_vgpu_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    env_ = {
+        {"LD_PRELOAD", HAMI_LIBVGPU_PATH},
+        {"LD_LIBRARY_PATH", std::filesystem::path(HAMI_FAKE_CUDA_PATH).parent_path().string() +
+                                ":" +
+                                std::filesystem::path(HAMI_FAKE_NVML_PATH).parent_path().string()},
+        {"FAKEGPU_STATE", dir_ + "/fakegpu.state"},
+        {"FAKEGPU_MEM", "16g"},
+        {"FAKEGPU_CTX_OVERHEAD", "0"},
+        {"CUDA_DEVICE_MEMORY_SHARED_CACHE", dir_ + "/region.cache"},
+        {"CUDA_DEVICE_MEMORY_LIMIT", "1g"},
+    };
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  pid_t Spawn(const std::vector<std::string>& commands, int* out_fd, int* err_fd) {
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      close(out[0]);
+      close(err[0]);
+      std::vector<std::string> env_strings;
+      for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+      std::vector<char*> envp, argv;
+      for (std::string& s : env_strings) envp.push_back(s.data());
+      envp.push_back(nullptr);
+      std::string probe = HAMI_VGPU_PROBE_PATH;
+      argv.push_back(probe.data());
+      std::vector<std::string> args = commands;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execve(probe.c_str(), argv.data(), envp.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    *out_fd = out[0];
+    *err_fd = err[0];
+    return pid;
+  }
+
+  static std::string ReadAll(int fd) {
+    std::string text;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) text.append(buffer, n);
+    close(fd);
+    return text;
+  }
+
+  static ProbeRun Finish(pid_t pid, int out_fd, int err_fd) {
+    ProbeRun run;
+    std::istringstream out(ReadAll(out_fd));
+    for (std::string line; std::getline(out, line);) run.lines.push_back(line);
+    run.errors = ReadAll(err_fd);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return run;
+  }
+
+  ProbeRun Run(const std::vector<std::string>& commands) {
+    int out = -1, err = -1;
+    const pid_t pid = Spawn(commands, &out, &err);
+    return Finish(pid, out, err);
+  }
+
+  std::string dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(LibvgpuTest, TheLimitHoldsOnEveryRouteToTheDriver) {
+  const ProbeRun run =
+      Run({"init", "alloc:" + std::to_string(512 * kMiB),
+           "alloc-dlsym:" + std::to_string(256 * kMiB), "alloc-proc:" + std::to_string(256 * kMiB),
+           "alloc:1", "free-last", "alloc:" + std::to_string(256 * kMiB), "alloc:1"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("init"), 0);
+  EXPECT_EQ(run.Code("alloc"), 0);
+  EXPECT_EQ(run.Code("alloc-dlsym"), 0);
+  EXPECT_EQ(run.Code("alloc-proc"), 0);
+  EXPECT_EQ(run.Code("alloc", 1), kOutOfMemory) << "1 GiB is in use: one byte more is refused";
+  EXPECT_EQ(run.Code("free-last"), 0);
+  EXPECT_EQ(run.Code("alloc", 2), 0) << "the free gave back exactly what was charged";
+  EXPECT_EQ(run.Code("alloc", 3), kOutOfMemory);
+}
+
+TEST_F(LibvgpuTest, MemoryViewsShowTheContainersLimitAndUsage) {
+  const ProbeRun run =
+      Run({"init", "alloc:" + std::to_string(256 * kMiB), "info", "total", "nvml"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  const auto info = run.Line("info");
+  ASSERT_EQ(info.size(), 3u);
+  EXPECT_EQ(info[0], "0");
+  EXPECT_EQ(std::stoull(info[1]), 768 * kMiB);   // free
+  EXPECT_EQ(std::stoull(info[2]), 1024 * kMiB);  // total = the limit
+  const auto total = run.Line("total");
+  ASSERT_EQ(total.size(), 2u);
+  EXPECT_EQ(std::stoull(total[1]), 1024 * kMiB);
+  const auto nvml = run.Line("nvml");
+  ASSERT_EQ(nvml.size(), 4u) << run.errors;
+  EXPECT_EQ(nvml[0], "0");
+  EXPECT_EQ(std::stoull(nvml[1]), 1024 * kMiB);  // total
+  EXPECT_EQ(std::stoull(nvml[2]), 768 * kMiB);   // free
+  EXPECT_EQ(std::stoull(nvml[3]), 256 * kMiB);   // used: the container's
+}
+
+TEST_F(LibvgpuTest, WithoutALimitTheDriversViewIsShown) {
+  env_.erase("CUDA_DEVICE_MEMORY_LIMIT");
+  const ProbeRun run = Run({"init", "alloc:" + std::to_string(256 * kMiB), "info"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  const auto info = run.Line("info");
+  ASSERT_EQ(info.size(), 3u);
+  EXPECT_EQ(std::stoull(info[2]), 16384 * kMiB);
+}
+
+TEST_F(LibvgpuTest, ManagedAsyncPitchAndVmmAllocationsAreCharged) {
+  const ProbeRun run =
+      Run({"init", "alloc-managed:" + std::to_string(256 * kMiB),
+           "alloc-async:" + std::to_string(256 * kMiB), "vmm:" + std::to_string(256 * kMiB),
+           "alloc-pitch:1000x65536", "alloc:" + std::to_string(256 * kMiB), "release-vmm",
+           "alloc:" + std::to_string(128 * kMiB), "info"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("alloc-managed"), 0);
+  EXPECT_EQ(run.Code("alloc-async"), 0);
+  EXPECT_EQ(run.Code("vmm"), 0);
+  const auto pitch = run.Line("alloc-pitch");
+  ASSERT_EQ(pitch.size(), 2u);
+  EXPECT_EQ(pitch[0], "0");
+  const unsigned long long pitched = std::stoull(pitch[1]) * 65536;
+  EXPECT_GE(std::stoull(pitch[1]), 1000u);
+  EXPECT_EQ(run.Code("alloc"), kOutOfMemory) << "768 MiB + the pitched block leave < 256 MiB";
+  EXPECT_EQ(run.Code("release-vmm"), 0);
+  EXPECT_EQ(run.Code("alloc", 1), 0);
+  const auto info = run.Line("info");
+  ASSERT_EQ(info.size(), 3u);
+  EXPECT_EQ(std::stoull(info[1]), 1024 * kMiB - 256 * kMiB - 256 * kMiB - pitched - 128 * kMiB)
+      << "exactly the pitch the driver chose is charged";
+}
+
+TEST_F(LibvgpuTest, AFreeOfMemoryLibvgpuNeverSawIsPassedThrough) {
+  const ProbeRun run = Run({"init", "free-foreign"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("free-foreign"), 0);
+}
+
+TEST_F(LibvgpuTest, ConcurrentProcessesNeverTakeMoreThanTheLimitTogether) {
+  constexpr int kProcesses = 8;
+  std::vector<pid_t> pids;
+  std::vector<std::pair<int, int>> fds;
+  for (int i = 0; i < kProcesses; ++i) {
+    int out = -1, err = -1;
+    pids.push_back(Spawn({"init", "fill", "hold:500"}, &out, &err));
+    fds.emplace_back(out, err);
+  }
+  int total = 0;
+  for (int i = 0; i < kProcesses; ++i) {
+    const ProbeRun run = Finish(pids[i], fds[i].first, fds[i].second);
+    ASSERT_EQ(run.exit_code, 0) << run.errors;
+    const auto fill = run.Line("fill");
+    ASSERT_EQ(fill.size(), 2u);
+    EXPECT_EQ(std::stoi(fill[1]), kOutOfMemory);
+    total += std::stoi(fill[0]);
+  }
+  // 1 GiB in 64 MiB chunks: exactly 16 between all of them, never 17.
+  EXPECT_EQ(total, 16);
+}
+
+TEST_F(LibvgpuTest, AKilledProcessesMemoryIsReclaimed) {
+  int out = -1, err = -1;
+  const pid_t holder =
+      Spawn({"init", "alloc:" + std::to_string(768 * kMiB), "hold:20000"}, &out, &err);
+  // Wait until it holds the memory (its "alloc" line arrives), then SIGKILL it.
+  std::string seen;
+  char c;
+  while ((seen.find("alloc ") == std::string::npos || seen.back() != '\n') &&
+         read(out, &c, 1) == 1) {
+    seen += c;
+  }
+  ASSERT_NE(seen.find("alloc 0"), std::string::npos) << seen;
+  const ProbeRun blocked = Run({"init", "alloc:" + std::to_string(768 * kMiB)});
+  EXPECT_EQ(blocked.Code("alloc"), kOutOfMemory) << "the holder is alive";
+  kill(holder, SIGKILL);
+  Finish(holder, out, err);
+  const ProbeRun after = Run({"init", "alloc:" + std::to_string(768 * kMiB)});
+  EXPECT_EQ(after.Code("alloc"), 0) << after.errors;
+}
+
+TEST_F(LibvgpuTest, AForkedChildAccountsItsOwnAllocations) {
+  const ProbeRun fits = Run(
+      {"init", "alloc:" + std::to_string(512 * kMiB), "fork-alloc:" + std::to_string(512 * kMiB)});
+  ASSERT_EQ(fits.exit_code, 0) << fits.errors;
+  EXPECT_EQ(fits.Code("child-alloc"), 0);
+  const ProbeRun over = Run(
+      {"init", "alloc:" + std::to_string(512 * kMiB), "fork-alloc:" + std::to_string(600 * kMiB)});
+  EXPECT_EQ(over.Code("child-alloc"), kOutOfMemory) << "the parent's 512 MiB still count";
+}
+
+TEST_F(LibvgpuTest, ACorruptRegionIsRefusedAndLimitsStillHoldInTheProcess) {
+  {
+    std::ofstream garbage(dir_ + "/region.cache", std::ios::binary);
+    for (int i = 0; i < 100000; ++i) garbage.put(static_cast<char>(i * 37));
+  }
+  const ProbeRun run =
+      Run({"init", "alloc:" + std::to_string(512 * kMiB), "alloc:" + std::to_string(600 * kMiB)});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("alloc"), 0);
+  EXPECT_EQ(run.Code("alloc", 1), kOutOfMemory);
+  EXPECT_NE(run.errors.find("refused"), std::string::npos) << run.errors;
+}
+
+TEST_F(LibvgpuTest, GetProcAddressHandsOutTheHookOfTheVariantTheDriverChose) {
+  const ProbeRun run = Run({"init", "proc:cuMemAlloc:12000:0", "proc:cuLaunchKernel:12000:2",
+                            "proc:cuLaunchKernel:12000:0", "proc:cuDeviceGetName:12000:0",
+                            "proc:cuNoSuchFunction:12000:0"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Line("proc", 0), (std::vector<std::string>{"0", "libvgpu.so", "cuMemAlloc_v2"}));
+  // The per-thread-default-stream flag gets the _ptsz variant's hook, not the legacy one.
+  EXPECT_EQ(run.Line("proc", 1),
+            (std::vector<std::string>{"0", "libvgpu.so", "cuLaunchKernel_ptsz"}));
+  EXPECT_EQ(run.Line("proc", 2), (std::vector<std::string>{"0", "libvgpu.so", "cuLaunchKernel"}));
+  EXPECT_EQ(run.Line("proc", 3),  // not hooked: the driver's own
+            (std::vector<std::string>{"0", "libcuda.so.1", "cuDeviceGetName"}));
+  EXPECT_NE(run.Code("proc", 4), 0);
+}
+
+#else
+TEST(LibvgpuTest, NeedsTheFakeDriverAndCudaHeaders) { GTEST_SKIP() << "no cuda.h: not built"; }
+#endif
+
+}  // namespace

@@ -1,0 +1,228 @@
+// vgpu_probe: a small CUDA driver-API program for libvgpu's tests. It is linked against the
+// (fake) libcuda.so.1 and run with LD_PRELOAD=libvgpu.so, so its calls take every route a real
+// application's do: direct symbol binding, dlsym on the driver's handle, and cuGetProcAddress.
+// Commands (one per argument, run in order; each prints one line "<command> <result...>"):
+//   init                 cuInit + a primary context on device 0
+//   device:<n>           make device n's primary context current
+//   alloc:<bytes>        cuMemAlloc (direct)   -> "alloc <CUresult> <ptr>"
+//   alloc-dlsym:<bytes>  cuMemAlloc_v2 found with dlsym(libcuda handle)
+//   alloc-proc:<bytes>   cuMemAlloc found with cuGetProcAddress(version 12000)
+//   alloc-managed:<bytes>, alloc-async:<bytes>, alloc-pitch:<width>x<height>
+//   vmm:<bytes>          cuMemCreate on the current device; "release-vmm" releases the last one
+//   free-last            frees the most recent allocation
+//   free-foreign         frees an address libvgpu never saw (allocated behind its back)
+//   fill                 allocates 64 MiB chunks until refused -> "fill <count> <last CUresult>"
+//   info                 cuMemGetInfo -> "info <free> <total>"
+//   total                cuDeviceTotalMem -> "total <bytes>"
+//   nvml                 nvmlDeviceGetMemoryInfo of NVML device 0 -> "nvml <total> <free> <used>"
+//   hold:<ms>            sleeps (keeps allocations alive)
+//   launch:<n>           n x cuLaunchKernel of a fake function
+//   fork-alloc:<bytes>   forks; the child initialises CUDA, allocates and prints; the parent
+//                        waits
+//   proc:<name>:<version>:<flags>  cuGetProcAddress_v2 -> "proc <CUresult> <file> <symbol>"
+#include <cuda.h>
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#undef cuGetProcAddress
+
+namespace {
+
+std::vector<CUdeviceptr> allocations;
+std::vector<CUmemGenericAllocationHandle> handles;
+
+unsigned long long Number(const std::string& text) {
+  return std::strtoull(text.c_str(), nullptr, 10);
+}
+
+// `r` must be computed before `p` is read (argument evaluation order is unspecified).
+void Record(const char* what, CUresult r, CUdeviceptr p) {
+  if (r == CUDA_SUCCESS) allocations.push_back(p);
+  std::printf("%s %d %llu\n", what, static_cast<int>(r), static_cast<unsigned long long>(p));
+}
+
+using AllocFn = CUresult (*)(CUdeviceptr*, size_t);
+
+int Run(const std::string& command) {
+  const size_t colon = command.find(':');
+  const std::string verb = command.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : command.substr(colon + 1);
+  CUdeviceptr p = 0;
+  if (verb == "init") {
+    CUresult r = cuInit(0);
+    CUcontext ctx = nullptr;
+    if (r == CUDA_SUCCESS) r = cuDevicePrimaryCtxRetain(&ctx, 0);
+    if (r == CUDA_SUCCESS) r = cuCtxSetCurrent(ctx);
+    std::printf("init %d\n", static_cast<int>(r));
+  } else if (verb == "device") {
+    CUcontext ctx = nullptr;
+    CUresult r = cuDevicePrimaryCtxRetain(&ctx, static_cast<CUdevice>(Number(arg)));
+    if (r == CUDA_SUCCESS) r = cuCtxSetCurrent(ctx);
+    std::printf("device %d\n", static_cast<int>(r));
+  } else if (verb == "alloc") {
+    {
+      const CUresult r = cuMemAlloc(&p, Number(arg));
+      Record("alloc", r, p);
+    }
+  } else if (verb == "alloc-dlsym") {
+    void* driver = dlopen("libcuda.so.1", RTLD_NOW);
+    auto fn = reinterpret_cast<AllocFn>(driver ? dlsym(driver, "cuMemAlloc_v2") : nullptr);
+    {
+      const CUresult r = fn ? fn(&p, Number(arg)) : CUDA_ERROR_NOT_FOUND;
+      Record("alloc-dlsym", r, p);
+    }
+  } else if (verb == "alloc-proc") {
+    void* fn = nullptr;
+    CUdriverProcAddressQueryResult status;
+    CUresult r =
+        cuGetProcAddress_v2("cuMemAlloc", &fn, 12000, CU_GET_PROC_ADDRESS_DEFAULT, &status);
+    if (r == CUDA_SUCCESS) r = reinterpret_cast<AllocFn>(fn)(&p, Number(arg));
+    Record("alloc-proc", r, p);
+  } else if (verb == "alloc-managed") {
+    {
+      const CUresult r = cuMemAllocManaged(&p, Number(arg), CU_MEM_ATTACH_GLOBAL);
+      Record("alloc-managed", r, p);
+    }
+  } else if (verb == "alloc-async") {
+    const CUresult r = cuMemAllocAsync(&p, Number(arg), nullptr);
+    Record("alloc-async", r, p);
+  } else if (verb == "alloc-pitch") {
+    const size_t x = arg.find('x');
+    size_t pitch = 0;
+    const CUresult r =
+        cuMemAllocPitch(&p, &pitch, Number(arg.substr(0, x)), Number(arg.substr(x + 1)), 4);
+    if (r == CUDA_SUCCESS) allocations.push_back(p);
+    std::printf("alloc-pitch %d %zu\n", static_cast<int>(r), pitch);
+  } else if (verb == "vmm") {
+    CUmemAllocationProp prop = {};
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    prop.location.id = 0;
+    CUmemGenericAllocationHandle h = 0;
+    const CUresult r = cuMemCreate(&h, Number(arg), &prop, 0);
+    if (r == CUDA_SUCCESS) handles.push_back(h);
+    std::printf("vmm %d\n", static_cast<int>(r));
+  } else if (verb == "release-vmm") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!handles.empty()) {
+      r = cuMemRelease(handles.back());
+      handles.pop_back();
+    }
+    std::printf("release-vmm %d\n", static_cast<int>(r));
+  } else if (verb == "free-last") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!allocations.empty()) {
+      r = cuMemFree(allocations.back());
+      allocations.pop_back();
+    }
+    std::printf("free-last %d\n", static_cast<int>(r));
+  } else if (verb == "free-foreign") {
+    // Allocated straight from the driver's own symbol, which libvgpu never sees.
+    void* driver = dlopen("libcuda.so.1", RTLD_NOW);
+    using RealDlsym = void* (*)(void*, const char*);
+    auto real_dlsym = reinterpret_cast<RealDlsym>(dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34"));
+    if (real_dlsym == nullptr)
+      real_dlsym = reinterpret_cast<RealDlsym>(dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5"));
+    auto raw = reinterpret_cast<AllocFn>(real_dlsym(driver, "cuMemAlloc_v2"));
+    CUresult r = raw(&p, 1 << 20);
+    if (r == CUDA_SUCCESS) r = cuMemFree(p);
+    std::printf("free-foreign %d\n", static_cast<int>(r));
+  } else if (verb == "fill") {
+    int count = 0;
+    CUresult r = CUDA_SUCCESS;
+    while ((r = cuMemAlloc(&p, 64ull << 20)) == CUDA_SUCCESS) {
+      allocations.push_back(p);
+      ++count;
+    }
+    std::printf("fill %d %d\n", count, static_cast<int>(r));
+  } else if (verb == "info") {
+    size_t free = 0, total = 0;
+    const CUresult r = cuMemGetInfo(&free, &total);
+    std::printf("info %d %zu %zu\n", static_cast<int>(r), free, total);
+  } else if (verb == "total") {
+    size_t total = 0;
+    const CUresult r = cuDeviceTotalMem(&total, 0);
+    std::printf("total %d %zu\n", static_cast<int>(r), total);
+  } else if (verb == "nvml") {
+    void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+    using Init = int (*)();
+    using Handle = int (*)(unsigned int, void**);
+    struct Memory {
+      unsigned long long total, free, used;
+    };
+    using Info = int (*)(void*, Memory*);
+    auto init = reinterpret_cast<Init>(nvml ? dlsym(nvml, "nvmlInit_v2") : nullptr);
+    auto handle =
+        reinterpret_cast<Handle>(nvml ? dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2") : nullptr);
+    auto info = reinterpret_cast<Info>(nvml ? dlsym(nvml, "nvmlDeviceGetMemoryInfo") : nullptr);
+    void* device = nullptr;
+    Memory memory = {};
+    int r = init && handle && info ? init() : -1;
+    if (r == 0) r = handle(0, &device);
+    if (r == 0) r = info(device, &memory);
+    std::printf("nvml %d %llu %llu %llu\n", r, memory.total, memory.free, memory.used);
+  } else if (verb == "hold") {
+    usleep(static_cast<useconds_t>(Number(arg) * 1000));
+    std::printf("hold 0\n");
+  } else if (verb == "launch") {
+    CUmodule module = nullptr;
+    CUfunction function = nullptr;
+    CUresult r = cuModuleLoadData(&module, "fake");
+    if (r == CUDA_SUCCESS) r = cuModuleGetFunction(&function, module, "kernel");
+    for (unsigned long long i = 0; r == CUDA_SUCCESS && i < Number(arg); ++i) {
+      r = cuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr);
+    }
+    std::printf("launch %d\n", static_cast<int>(r));
+  } else if (verb == "proc") {
+    const size_t a = arg.find(':'), b = arg.rfind(':');
+    void* fn = nullptr;
+    CUdriverProcAddressQueryResult status;
+    const CUresult r = cuGetProcAddress_v2(arg.substr(0, a).c_str(), &fn,
+                                           static_cast<int>(Number(arg.substr(a + 1, b - a - 1))),
+                                           Number(arg.substr(b + 1)), &status);
+    Dl_info info = {};
+    const char* file =
+        fn != nullptr && dladdr(fn, &info) != 0 && info.dli_fname ? info.dli_fname : "-";
+    const char* slash = std::strrchr(file, '/');
+    const char* symbol = fn != nullptr && info.dli_sname != nullptr ? info.dli_sname : "-";
+    std::printf("proc %d %s %s\n", static_cast<int>(r), slash ? slash + 1 : file, symbol);
+  } else if (verb == "fork-alloc") {
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0) {
+      // A child cannot use its parent's context: it initialises and makes its own.
+      CUcontext ctx = nullptr;
+      CUresult r = cuInit(0);
+      if (r == CUDA_SUCCESS) r = cuDevicePrimaryCtxRetain(&ctx, 0);
+      if (r == CUDA_SUCCESS) r = cuCtxSetCurrent(ctx);
+      if (r == CUDA_SUCCESS) r = cuMemAlloc(&p, Number(arg));
+      std::printf("child-alloc %d\n", static_cast<int>(r));
+      std::fflush(stdout);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    std::printf("fork-alloc %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  } else {
+    std::printf("%s unknown\n", verb.c_str());
+    return 2;
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (Run(argv[i]) != 0) return 2;
+  }
+  return 0;
+}
