@@ -34,7 +34,8 @@ using hami::vgpu::hook::RealDlsym;
 using hami::vgpu::hook::RealNvml;
 
 HAMI_EXPORT void* dlsym(void* handle, const char* name) {
-  if (void* hook = FindHook(name)) {
+  void* hook = hami::vgpu::hook::OpeningRealLibrary() ? nullptr : FindHook(name);
+  if (hook != nullptr) {
     // Only for functions the real library has: a caller probing for an entry point must
     // still learn that this driver lacks it.
     const bool present = name[0] == 'c' ? RealCuda(name) != nullptr : RealNvml(name) != nullptr;

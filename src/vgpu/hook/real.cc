@@ -26,10 +26,22 @@ void FindRealDlsym() {
   }
 }
 
-void OpenCuda() { cuda_library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NODELETE); }
-void OpenNvml() { nvml_library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_NODELETE); }
+thread_local bool opening = false;
+
+void OpenCuda() {
+  opening = true;
+  cuda_library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NODELETE);
+  opening = false;
+}
+void OpenNvml() {
+  opening = true;
+  nvml_library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_NODELETE);
+  opening = false;
+}
 
 }  // namespace
+
+bool OpeningRealLibrary() { return opening; }
 
 DlsymFn RealDlsym() {
   pthread_once(&dlsym_once, FindRealDlsym);

@@ -19,6 +19,11 @@ DlsymFn RealDlsym();
 void* CudaLibrary();
 void* NvmlLibrary();
 
+// True on a thread that is inside our dlopen of the real driver or NVML (whose constructors may
+// call dlsym: the override then forwards without looking at hooks, which would re-enter the
+// open).
+bool OpeningRealLibrary();
+
 // The real driver's / NVML's definition of `name`, or nullptr.
 void* RealCuda(const char* name);
 void* RealNvml(const char* name);
