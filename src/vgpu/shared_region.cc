@@ -332,6 +332,14 @@ int32_t SharedRegion::utilization_switch() const { return Ld(region_->utilizatio
 void SharedRegion::SetUtilizationSwitch(int32_t value) { St(region_->utilization_switch, value); }
 int32_t SharedRegion::recent_kernel() const { return Ld(region_->recent_kernel); }
 void SharedRegion::SetRecentKernel(int32_t value) { St(region_->recent_kernel, value); }
+void SharedRegion::MarkKernelActivity(int32_t value) {
+  std::atomic_ref<int32_t> recent(region_->recent_kernel);
+  int32_t seen = recent.load(std::memory_order_relaxed);
+  while (seen >= 0 && seen != value &&
+         !recent.compare_exchange_weak(seen, value, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+  }
+}
 uint64_t SharedRegion::last_kernel_time() const { return Ld(region_->last_kernel_time); }
 
 void SharedRegion::StampKernelTime(uint64_t now_s) {

@@ -136,6 +136,9 @@ class SharedRegion {
   void SetUtilizationSwitch(int32_t value);
   int32_t recent_kernel() const;  // < 0: the monitor blocks launches
   void SetRecentKernel(int32_t value);
+  // Stores `value` (> 0: "launched recently", for the monitor) unless recent_kernel is negative
+  // (the monitor is blocking launches), atomically, so activity never overwrites a block.
+  void MarkKernelActivity(int32_t value);
   uint64_t last_kernel_time() const;  // unix seconds
   // Raises last_kernel_time to now_s (never lowers it). Lock-free; for the launch path.
   void StampKernelTime(uint64_t now_s);

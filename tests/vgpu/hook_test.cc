@@ -17,37 +17,18 @@
 #include <thread>
 #include <vector>
 
+#include "tests/vgpu/probe_runner.h"
+
 namespace {
 
 #if defined(HAMI_LIBVGPU_PATH) && defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_VGPU_PROBE_PATH)
 
+using hami::vgpu::testing::FinishProbe;
+using hami::vgpu::testing::ProbeRun;
+using hami::vgpu::testing::SpawnProbe;
+
 constexpr int kOutOfMemory = 2;  // CUDA_ERROR_OUT_OF_MEMORY
 constexpr unsigned long long kMiB = 1ull << 20;
-
-struct ProbeRun {
-  int exit_code = -1;
-  std::vector<std::string> lines;  // stdout, one per command
-  std::string errors;              // stderr
-
-  // The whitespace-separated fields of the first line starting with `verb` (after `skip`
-  // earlier ones).
-  std::vector<std::string> Line(const std::string& verb, int skip = 0) const {
-    for (const std::string& line : lines) {
-      std::istringstream in(line);
-      std::string first;
-      in >> first;
-      if (first != verb || skip-- > 0) continue;
-      std::vector<std::string> fields;
-      for (std::string f; in >> f;) fields.push_back(f);
-      return fields;
-    }
-    return {};
-  }
-  int Code(const std::string& verb, int skip = 0) const {
-    auto fields = Line(verb, skip);
-    return fields.empty() ? -999 : std::stoi(fields[0]);
-  }
-};
 
 class LibvgpuTest : public ::testing::Test {
  protected:
@@ -70,51 +51,10 @@ class LibvgpuTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   pid_t Spawn(const std::vector<std::string>& commands, int* out_fd, int* err_fd) {
-    int out[2], err[2];
-    if (pipe(out) != 0 || pipe(err) != 0) return -1;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      close(out[0]);
-      close(err[0]);
-      std::vector<std::string> env_strings;
-      for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
-      std::vector<char*> envp, argv;
-      for (std::string& s : env_strings) envp.push_back(s.data());
-      envp.push_back(nullptr);
-      std::string probe = HAMI_VGPU_PROBE_PATH;
-      argv.push_back(probe.data());
-      std::vector<std::string> args = commands;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execve(probe.c_str(), argv.data(), envp.data());
-      _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    *out_fd = out[0];
-    *err_fd = err[0];
-    return pid;
+    return SpawnProbe(env_, commands, out_fd, err_fd);
   }
-
-  static std::string ReadAll(int fd) {
-    std::string text;
-    char buffer[4096];
-    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) text.append(buffer, n);
-    close(fd);
-    return text;
-  }
-
   static ProbeRun Finish(pid_t pid, int out_fd, int err_fd) {
-    ProbeRun run;
-    std::istringstream out(ReadAll(out_fd));
-    for (std::string line; std::getline(out, line);) run.lines.push_back(line);
-    run.errors = ReadAll(err_fd);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return run;
+    return FinishProbe(pid, out_fd, err_fd);
   }
 
   ProbeRun Run(const std::vector<std::string>& commands) {

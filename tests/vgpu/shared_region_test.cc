@@ -418,8 +418,13 @@ TEST_F(SharedRegionTest, MonitorFieldsAndUtilizationWriteBack) {
   EXPECT_EQ(ReadAt<int32_t>(path_, 2008900), 0);
   WriteAt<int32_t>(path_, 2008904, -1);  // the monitor blocks launches
   EXPECT_EQ(region->recent_kernel(), -1);
+  region->MarkKernelActivity(2);  // activity never overwrites the monitor's block
+  EXPECT_EQ(region->recent_kernel(), -1);
   region->SetRecentKernel(2);
   EXPECT_EQ(region->recent_kernel(), 2);
+  WriteAt<int32_t>(path_, 2008904, 0);  // the monitor decayed it
+  region->MarkKernelActivity(2);
+  EXPECT_EQ(ReadAt<int32_t>(path_, 2008904), 2);
   WriteAt<uint64_t>(path_, 1600, 2 * kGiB);  // the monitor raises the limit
   EXPECT_EQ(region->limit(0), 2 * kGiB);
 

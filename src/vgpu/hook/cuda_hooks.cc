@@ -11,6 +11,7 @@
 // cuda.h maps cuGetProcAddress to the _v2 entry; the v1 export (4 arguments) is hooked too.
 #undef cuGetProcAddress
 
+#include "vgpu/hook/compute.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/hooks.h"
 #include "vgpu/hook/real.h"
@@ -60,6 +61,18 @@ CUresult Released(uint64_t key, Release release) {
     enforcer.Remember(key, allocation);
   }
   return result;
+}
+
+inline double GridBlocks(unsigned int x, unsigned int y, unsigned int z) {
+  return static_cast<double>(x) * static_cast<double>(y) * static_cast<double>(z);
+}
+
+// A limited launch: waits for the budget, then launches. Out of line, so that the unlimited
+// path of every launch hook stays a load, a compare and a tail call with no prologue.
+template <typename Real, typename... Args>
+__attribute__((noinline)) CUresult ThrottledLaunch(double cost, Real real, Args... args) {
+  ThrottleLaunch(cost);
+  return real(args...);
 }
 
 template <typename Real>
@@ -233,8 +246,11 @@ HAMI_EXPORT CUresult cuInit(unsigned int flags) {
   return result;
 }
 
-// Launches go straight to the driver: the compute share is enforced by the rate limiter
-// (issue 5, to come); without a limit this is one cached load and a tail call.
+// Launches: without a compute limit (or with the policy or the monitor's switch off) one
+// relaxed load and a compare before the tail call; otherwise ThrottleLaunch (compute.h) waits
+// for the device's budget first. Cost units: the grid's blocks; a graph launch costs 1 (the
+// controller learns what a unit is worth). Cooperative and graph launches are limited too
+// (HAMi-core lets both escape).
 #define HAMI_LAUNCH(exported)                                                                    \
   HAMI_EXPORT CUresult exported(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, \
                                 unsigned int bx, unsigned int by, unsigned int bz,               \
@@ -242,17 +258,25 @@ HAMI_EXPORT CUresult cuInit(unsigned int flags) {
                                 void** extra) {                                                  \
     auto real = HAMI_REAL_AS(cuLaunchKernel, #exported);                                         \
     if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
+    if (__builtin_expect(!LaunchUnlimited(), 0)) {                                               \
+      return ThrottledLaunch(GridBlocks(gx, gy, gz), real, f, gx, gy, gz, bx, by, bz, shared,    \
+                             stream, params, extra);                                             \
+    }                                                                                            \
     return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra);                       \
   }
 HAMI_LAUNCH(cuLaunchKernel)
 HAMI_LAUNCH(cuLaunchKernel_ptsz)
 
-#define HAMI_LAUNCH_EX(exported)                                                           \
-  HAMI_EXPORT CUresult exported(const CUlaunchConfig* config, CUfunction f, void** params, \
-                                void** extra) {                                            \
-    auto real = HAMI_REAL_AS(cuLaunchKernelEx, #exported);                                 \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                  \
-    return real(config, f, params, extra);                                                 \
+#define HAMI_LAUNCH_EX(exported)                                                               \
+  HAMI_EXPORT CUresult exported(const CUlaunchConfig* config, CUfunction f, void** params,     \
+                                void** extra) {                                                \
+    auto real = HAMI_REAL_AS(cuLaunchKernelEx, #exported);                                     \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                      \
+    if (__builtin_expect(!LaunchUnlimited(), 0) && config != nullptr) {                        \
+      return ThrottledLaunch(GridBlocks(config->gridDimX, config->gridDimY, config->gridDimZ), \
+                             real, config, f, params, extra);                                  \
+    }                                                                                          \
+    return real(config, f, params, extra);                                                     \
   }
 HAMI_LAUNCH_EX(cuLaunchKernelEx)
 HAMI_LAUNCH_EX(cuLaunchKernelEx_ptsz)
@@ -263,6 +287,10 @@ HAMI_LAUNCH_EX(cuLaunchKernelEx_ptsz)
                                 unsigned int shared, CUstream stream, void** params) {           \
     auto real = HAMI_REAL_AS(cuLaunchCooperativeKernel, #exported);                              \
     if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
+    if (__builtin_expect(!LaunchUnlimited(), 0)) {                                               \
+      return ThrottledLaunch(GridBlocks(gx, gy, gz), real, f, gx, gy, gz, bx, by, bz, shared,    \
+                             stream, params);                                                    \
+    }                                                                                            \
     return real(f, gx, gy, gz, bx, by, bz, shared, stream, params);                              \
   }
 HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel)
@@ -272,6 +300,9 @@ HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
   HAMI_EXPORT CUresult exported(CUgraphExec graph, CUstream stream) { \
     auto real = HAMI_REAL_AS(cuGraphLaunch, #exported);               \
     if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;             \
+    if (__builtin_expect(!LaunchUnlimited(), 0)) {                    \
+      return ThrottledLaunch(1.0, real, graph, stream);               \
+    }                                                                 \
     return real(graph, stream);                                       \
   }
 HAMI_GRAPH_LAUNCH(cuGraphLaunch)

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "vgpu/env.h"
+#include "vgpu/hook/compute.h"
 #include "vgpu/hook/real.h"
 #include "vgpu/shared_region.h"
 
@@ -20,17 +21,6 @@ namespace hami::vgpu::hook {
 namespace {
 
 int log_level = kDefaultLogLevel;
-
-void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
-void Log(int level, const char* format, ...) {
-  if (level > log_level) return;
-  char line[512];
-  va_list args;
-  va_start(args, format);
-  vsnprintf(line, sizeof(line), format, args);
-  va_end(args);
-  std::fprintf(stderr, "[hami-vgpu] %s\n", line);
-}
 
 struct State {
   // Leaked on purpose: hooks may run on other threads while static destructors do.
@@ -55,6 +45,7 @@ void ParentAfterFork() {
 void ChildAfterFork() {
   if (state == nullptr) return;
   if (state->region != nullptr) state->region->AfterForkChild();
+  ComputeAfterForkChild();
   // The child owns none of the parent's allocations' charges (its slot starts empty); frees of
   // inherited addresses pass through uncharged.
   new (&state->mu) std::mutex();
@@ -90,6 +81,7 @@ void Initialise() {
   }
   std::atexit(AtExit);
   pthread_atfork(PrepareFork, ParentAfterFork, ChildAfterFork);
+  StartCompute(state->region, env);
 }
 
 void FormatUuid(const unsigned char bytes[16], char out[48]) {
@@ -100,6 +92,16 @@ void FormatUuid(const unsigned char bytes[16], char out[48]) {
 }
 
 }  // namespace
+
+void Log(int level, const char* format, ...) {
+  if (level > log_level) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  std::fprintf(stderr, "[hami-vgpu] %s\n", line);
+}
 
 Enforcer& Enforcer::Get() {
   static Enforcer instance;

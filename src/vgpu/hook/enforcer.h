@@ -43,6 +43,10 @@ class Enforcer {
   int DeviceOfUuidText(const char* text);
 };
 
+// A log line on stderr ("[hami-vgpu] ...") when `level` <= LIBCUDA_LOG_LEVEL (0/1 errors,
+// 2 warnings, 3 info, 4 debug). Lines longer than 511 bytes are cut.
+void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
 // The device of the calling thread's current context; false when there is none.
 bool CurrentDevice(int* device);
 

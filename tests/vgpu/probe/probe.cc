@@ -20,11 +20,16 @@
 //   fork-alloc:<bytes>   forks; the child initialises CUDA, allocates and prints; the parent
 //                        waits
 //   proc:<name>:<version>:<flags>  cuGetProcAddress_v2 -> "proc <CUresult> <file> <symbol>"
+//   saturate:<ms>:<kernel_us>[:<kind>]  for <ms>, launch a <kernel_us> µs kernel (a function
+//                        named fakegpu_us_<kernel_us>) and cuCtxSynchronize, in a loop; kind
+//                        kernel (default), coop (cuLaunchCooperativeKernel) or graph (a captured
+//                        one-kernel graph, cuGraphLaunch) -> "saturate <CUresult> <kernels>"
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -180,6 +185,45 @@ int Run(const std::string& command) {
       r = cuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr);
     }
     std::printf("launch %d\n", static_cast<int>(r));
+  } else if (verb == "saturate") {
+    const size_t a = arg.find(':');
+    const size_t b = arg.find(':', a == std::string::npos ? a : a + 1);
+    const unsigned long long ms = Number(arg.substr(0, a));
+    const std::string kernel_us =
+        a == std::string::npos ? "1000" : arg.substr(a + 1, b == std::string::npos ? b : b - a - 1);
+    const std::string kind = b == std::string::npos ? "kernel" : arg.substr(b + 1);
+    CUmodule module = nullptr;
+    CUfunction function = nullptr;
+    CUgraphExec exec = nullptr;
+    CUresult r = cuModuleLoadData(&module, "fake");
+    if (r == CUDA_SUCCESS) {
+      r = cuModuleGetFunction(&function, module, ("fakegpu_us_" + kernel_us).c_str());
+    }
+    CUstream stream = nullptr;
+    if (r == CUDA_SUCCESS && kind == "graph") {
+      CUgraph graph = nullptr;
+      r = cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING);
+      if (r == CUDA_SUCCESS) r = cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL);
+      if (r == CUDA_SUCCESS) {
+        r = cuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr);
+      }
+      if (r == CUDA_SUCCESS) r = cuStreamEndCapture(stream, &graph);
+      if (r == CUDA_SUCCESS) r = cuGraphInstantiate(&exec, graph, 0);
+    }
+    unsigned long long kernels = 0;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (r == CUDA_SUCCESS && std::chrono::steady_clock::now() < end) {
+      if (kind == "coop") {
+        r = cuLaunchCooperativeKernel(function, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr);
+      } else if (kind == "graph") {
+        r = cuGraphLaunch(exec, stream);
+      } else {
+        r = cuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr);
+      }
+      if (r == CUDA_SUCCESS) r = kind == "graph" ? cuStreamSynchronize(stream) : cuCtxSynchronize();
+      if (r == CUDA_SUCCESS) ++kernels;
+    }
+    std::printf("saturate %d %llu\n", static_cast<int>(r), kernels);
   } else if (verb == "proc") {
     const size_t a = arg.find(':'), b = arg.rfind(':');
     void* fn = nullptr;
