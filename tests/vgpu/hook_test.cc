@@ -136,6 +136,18 @@ TEST_F(LibvgpuTest, ManagedAsyncPitchAndVmmAllocationsAreCharged) {
       << "exactly the pitch the driver chose is charged";
 }
 
+TEST_F(LibvgpuTest, ArraysAreChargedUntilDestroyed) {
+  // 8192 x 8192 float4 texels: exactly 1 GiB.
+  const ProbeRun run =
+      Run({"init", "array:8192x8192", "alloc:1", "array-destroy", "alloc:1", "array:8192x8192"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("array"), 0);
+  EXPECT_EQ(run.Code("alloc"), kOutOfMemory);
+  EXPECT_EQ(run.Code("array-destroy"), 0);
+  EXPECT_EQ(run.Code("alloc", 1), 0);
+  EXPECT_EQ(run.Code("array", 1), kOutOfMemory) << "one byte is in use now";
+}
+
 TEST_F(LibvgpuTest, AFreeOfMemoryLibvgpuNeverSawIsPassedThrough) {
   const ProbeRun run = Run({"init", "free-foreign"});
   ASSERT_EQ(run.exit_code, 0) << run.errors;

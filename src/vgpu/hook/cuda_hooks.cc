@@ -11,6 +11,7 @@
 // cuda.h maps cuGetProcAddress to the _v2 entry; the v1 export (4 arguments) is hooked too.
 #undef cuGetProcAddress
 
+#include "vgpu/array_size.h"
 #include "vgpu/hook/compute.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/hooks.h"
@@ -205,6 +206,87 @@ HAMI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   return result;
 }
 
+// Arrays live in device memory too (HAMi-core does not charge them): the texel data is
+// charged on the current device when the array is created and released when it is destroyed.
+namespace {
+
+template <typename Create>
+CUresult ChargedArray(uint64_t bytes, Create create, const void* const* handle) {
+  int device = 0;
+  if (handle == nullptr || !CurrentDevice(&device)) return create();
+  Enforcer& enforcer = Enforcer::Get();
+  if (!enforcer.Charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult result = create();
+  if (result != CUDA_SUCCESS) {
+    enforcer.Uncharge(device, bytes);
+    return result;
+  }
+  enforcer.RememberArray(reinterpret_cast<uint64_t>(*handle), Allocation{device, bytes});
+  return result;
+}
+
+template <typename Destroy>
+CUresult DestroyedArray(const void* array, Destroy destroy) {
+  Enforcer& enforcer = Enforcer::Get();
+  const uint64_t key = reinterpret_cast<uint64_t>(array);
+  const Allocation allocation = enforcer.ForgetArray(key);
+  const CUresult result = destroy();
+  if (allocation.device < 0) return result;
+  if (result == CUDA_SUCCESS) {
+    enforcer.Uncharge(allocation.device, allocation.bytes);
+  } else {
+    enforcer.RememberArray(key, allocation);
+  }
+  return result;
+}
+
+}  // namespace
+
+HAMI_EXPORT CUresult cuArrayCreate_v2(CUarray* handle, const CUDA_ARRAY_DESCRIPTOR* desc) {
+  auto real = HAMI_REAL(cuArrayCreate_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (desc == nullptr) return real(handle, desc);
+  const uint64_t bytes =
+      hami::vgpu::ArrayBytes(desc->Format, desc->NumChannels, desc->Width, desc->Height, 0);
+  return ChargedArray(
+      bytes, [&] { return real(handle, desc); }, reinterpret_cast<const void* const*>(handle));
+}
+
+HAMI_EXPORT CUresult cuArray3DCreate_v2(CUarray* handle, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
+  auto real = HAMI_REAL(cuArray3DCreate_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (desc == nullptr) return real(handle, desc);
+  const uint64_t bytes = hami::vgpu::ArrayBytes(desc->Format, desc->NumChannels, desc->Width,
+                                                desc->Height, desc->Depth);
+  return ChargedArray(
+      bytes, [&] { return real(handle, desc); }, reinterpret_cast<const void* const*>(handle));
+}
+
+HAMI_EXPORT CUresult cuArrayDestroy(CUarray array) {
+  auto real = HAMI_REAL(cuArrayDestroy);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  return DestroyedArray(array, [&] { return real(array); });
+}
+
+HAMI_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
+                                            const CUDA_ARRAY3D_DESCRIPTOR* desc,
+                                            unsigned int levels) {
+  auto real = HAMI_REAL(cuMipmappedArrayCreate);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (desc == nullptr) return real(handle, desc, levels);
+  const uint64_t bytes = hami::vgpu::MipmappedArrayBytes(
+      desc->Format, desc->NumChannels, desc->Width, desc->Height, desc->Depth, levels);
+  return ChargedArray(
+      bytes, [&] { return real(handle, desc, levels); },
+      reinterpret_cast<const void* const*>(handle));
+}
+
+HAMI_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray array) {
+  auto real = HAMI_REAL(cuMipmappedArrayDestroy);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  return DestroyedArray(array, [&] { return real(array); });
+}
+
 // ---- memory views ----------------------------------------------------------------------------
 
 HAMI_EXPORT CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
@@ -360,6 +442,11 @@ const HookEntry kCudaHooks[] = {
     HAMI_HOOK(cuMemFreeAsync_ptsz),
     HAMI_HOOK(cuMemCreate),
     HAMI_HOOK(cuMemRelease),
+    HAMI_HOOK(cuArrayCreate_v2),
+    HAMI_HOOK(cuArray3DCreate_v2),
+    HAMI_HOOK(cuArrayDestroy),
+    HAMI_HOOK(cuMipmappedArrayCreate),
+    HAMI_HOOK(cuMipmappedArrayDestroy),
     HAMI_HOOK(cuMemGetInfo_v2),
     HAMI_HOOK(cuDeviceTotalMem_v2),
     HAMI_HOOK(cuLaunchKernel),

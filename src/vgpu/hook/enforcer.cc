@@ -28,6 +28,7 @@ struct State {
   std::mutex mu;
   std::unordered_map<uint64_t, Allocation> by_address;  // GUARDED_BY(mu)
   std::unordered_map<uint64_t, Allocation> by_handle;   // GUARDED_BY(mu)
+  std::unordered_map<uint64_t, Allocation> by_array;    // GUARDED_BY(mu)
 };
 
 State* state = nullptr;
@@ -51,6 +52,7 @@ void ChildAfterFork() {
   new (&state->mu) std::mutex();
   state->by_address.clear();
   state->by_handle.clear();
+  state->by_array.clear();
 }
 
 void Initialise() {
@@ -154,6 +156,20 @@ Allocation Enforcer::Forget(uint64_t key) {
 void Enforcer::RememberHandle(uint64_t handle, Allocation allocation) {
   std::lock_guard<std::mutex> lock(state->mu);
   state->by_handle[handle] = allocation;
+}
+
+void Enforcer::RememberArray(uint64_t array, Allocation allocation) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->by_array[array] = allocation;
+}
+
+Allocation Enforcer::ForgetArray(uint64_t array) {
+  std::lock_guard<std::mutex> lock(state->mu);
+  auto it = state->by_array.find(array);
+  if (it == state->by_array.end()) return Allocation{};
+  const Allocation allocation = it->second;
+  state->by_array.erase(it);
+  return allocation;
 }
 
 Allocation Enforcer::ForgetHandle(uint64_t handle) {

@@ -30,12 +30,14 @@ class Enforcer {
   uint64_t LimitBytes(int device);  // 0: no limit
   uint64_t UsageBytes(int device);  // the container's, all processes
 
-  // Allocations by address (device pointers) or by VMM handle; Forget returns what was
-  // recorded (device -1: not ours).
+  // Allocations by address (device pointers), by VMM handle or by array handle (three key
+  // spaces that may overlap); Forget returns what was recorded (device -1: not ours).
   void Remember(uint64_t key, Allocation allocation);
   Allocation Forget(uint64_t key);
   void RememberHandle(uint64_t handle, Allocation allocation);
   Allocation ForgetHandle(uint64_t handle);
+  void RememberArray(uint64_t array, Allocation allocation);
+  Allocation ForgetArray(uint64_t array);
 
   // The CUDA ordinal of the GPU with this NVML/CUDA UUID (16 raw bytes), or -1.
   int DeviceOfUuid(const unsigned char uuid[16]);

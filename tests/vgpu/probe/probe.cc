@@ -9,6 +9,7 @@
 //   alloc-proc:<bytes>   cuMemAlloc found with cuGetProcAddress(version 12000)
 //   alloc-managed:<bytes>, alloc-async:<bytes>, alloc-pitch:<width>x<height>
 //   vmm:<bytes>          cuMemCreate on the current device; "release-vmm" releases the last one
+//   array:<w>x<h>        cuArrayCreate of a w x h float4 array; "array-destroy" destroys the last
 //   free-last            frees the most recent allocation
 //   free-foreign         frees an address libvgpu never saw (allocated behind its back)
 //   fill                 allocates 64 MiB chunks until refused -> "fill <count> <last CUresult>"
@@ -42,6 +43,7 @@ namespace {
 
 std::vector<CUdeviceptr> allocations;
 std::vector<CUmemGenericAllocationHandle> handles;
+std::vector<CUarray> arrays;
 
 unsigned long long Number(const std::string& text) {
   return std::strtoull(text.c_str(), nullptr, 10);
@@ -121,6 +123,24 @@ int Run(const std::string& command) {
       handles.pop_back();
     }
     std::printf("release-vmm %d\n", static_cast<int>(r));
+  } else if (verb == "array") {
+    const size_t x = arg.find('x');
+    CUDA_ARRAY_DESCRIPTOR desc = {};
+    desc.Width = Number(arg.substr(0, x));
+    desc.Height = Number(arg.substr(x + 1));
+    desc.Format = CU_AD_FORMAT_FLOAT;
+    desc.NumChannels = 4;
+    CUarray array = nullptr;
+    const CUresult r = cuArrayCreate(&array, &desc);
+    if (r == CUDA_SUCCESS) arrays.push_back(array);
+    std::printf("array %d\n", static_cast<int>(r));
+  } else if (verb == "array-destroy") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!arrays.empty()) {
+      r = cuArrayDestroy(arrays.back());
+      arrays.pop_back();
+    }
+    std::printf("array-destroy %d\n", static_cast<int>(r));
   } else if (verb == "free-last") {
     CUresult r = CUDA_ERROR_INVALID_VALUE;
     if (!allocations.empty()) {
