@@ -148,6 +148,34 @@ TEST_F(LibvgpuTest, ArraysAreChargedUntilDestroyed) {
   EXPECT_EQ(run.Code("array", 1), kOutOfMemory) << "one byte is in use now";
 }
 
+// Two containers (two regions) on one GPU: each sees only its own processes through NVML, by
+// the host pid each process found for itself (NVML reports pid + FAKEGPU_PID_OFFSET).
+TEST_F(LibvgpuTest, NvmlListsOnlyTheContainersProcesses) {
+  env_["FAKEGPU_PID_OFFSET"] = "100000";
+  int out_a = -1, err_a = -1, out_b = -1, err_b = -1;
+  env_["CUDA_DEVICE_MEMORY_SHARED_CACHE"] = dir_ + "/a.cache";
+  const pid_t a = Spawn({"pid", "init", "hold:800", "procs"}, &out_a, &err_a);
+  env_["CUDA_DEVICE_MEMORY_SHARED_CACHE"] = dir_ + "/b.cache";
+  const pid_t b = Spawn({"pid", "init", "hold:800", "procs"}, &out_b, &err_b);
+  const ProbeRun run_a = Finish(a, out_a, err_a);
+  const ProbeRun run_b = Finish(b, out_b, err_b);
+  for (const ProbeRun* run : {&run_a, &run_b}) {
+    ASSERT_EQ(run->exit_code, 0) << run->errors;
+    const std::string host_pid = std::to_string(std::stoi(run->Line("pid")[0]) + 100000);
+    EXPECT_EQ(run->Line("procs"), (std::vector<std::string>{"0", "1", host_pid})) << run->errors;
+  }
+  // Without libvgpu the driver lists both.
+  env_.erase("LD_PRELOAD");
+  env_["CUDA_DEVICE_MEMORY_SHARED_CACHE"] = dir_ + "/a.cache";
+  int out_c = -1, err_c = -1, out_d = -1, err_d = -1;
+  const pid_t c = Spawn({"init", "hold:400", "procs"}, &out_c, &err_c);
+  const pid_t d = Spawn({"init", "hold:1500"}, &out_d, &err_d);  // outlives c's listing
+  const ProbeRun run_c = Finish(c, out_c, err_c);
+  Finish(d, out_d, err_d);
+  ASSERT_GE(run_c.Line("procs").size(), 2u);
+  EXPECT_EQ(run_c.Line("procs")[1], "2");
+}
+
 TEST_F(LibvgpuTest, AFreeOfMemoryLibvgpuNeverSawIsPassedThrough) {
   const ProbeRun run = Run({"init", "free-foreign"});
   ASSERT_EQ(run.exit_code, 0) << run.errors;

@@ -101,7 +101,8 @@ bool SwitchOn() {
 
 // Recomputes the process-wide gate from the devices' modes.
 void UpdateGate() {
-  bool limited = false;
+  // A watcher still to start keeps launches on the slow path, which starts it.
+  bool limited = compute->restart_watcher.load(std::memory_order_relaxed);
   for (const DeviceLimiter& d : compute->devices) {
     limited = limited || d.mode.load(std::memory_order_relaxed) != kModeOff;
   }
@@ -194,7 +195,7 @@ nvmlDevice_t NvmlDeviceOf(int cuda_device) {
 // pid is ours. If there is none (we were listed already) or several, a second diff by memory:
 // allocate kProbeBytes through the real driver (uncharged) and take the one pid whose usage grew
 // by at least that much. Returns 0 when neither is conclusive (retried on a later tick).
-int32_t DiscoverHostPid(int device, nvmlDevice_t nvml) {
+int32_t DiscoverHostPid(SharedRegion* region, int device, nvmlDevice_t nvml) {
   using Retain = CUresult (*)(CUcontext*, CUdevice);
   using Release = CUresult (*)(CUdevice);
   using SetCurrent = CUresult (*)(CUcontext);
@@ -212,7 +213,7 @@ int32_t DiscoverHostPid(int device, nvmlDevice_t nvml) {
   auto free_fn = Real<Free>(&free_slot, "cuMemFree_v2", RealCuda);
   if (retain == nullptr || release == nullptr || set_current == nullptr) return 0;
 
-  auto lock = compute->region->LockHostPidDiscovery(10000);
+  auto lock = region->LockHostPidDiscovery(10000);
   if (!lock.ok()) return 0;
   std::vector<NvmlProcessInfoV1> before, after;
   if (!ListProcesses(nvml, &before)) return 0;
@@ -333,7 +334,7 @@ void* WatcherMain(void*) {
   int attempts = 0;
   for (;;) {
     if (host_pid == 0 && first >= 0 && attempts < kDiscoveryAttempts) {
-      host_pid = DiscoverHostPid(first, compute->devices[first].nvml);
+      host_pid = DiscoverHostPid(compute->region, first, compute->devices[first].nvml);
       if (host_pid != 0) {
         (void)compute->region->SetHostPid(host_pid);
         Log(3, "compute: host pid %d (pid %d)", host_pid, static_cast<int>(getpid()));
@@ -398,8 +399,47 @@ void StartCompute(SharedRegion* region, const EnvConfig& env) {
   for (DeviceLimiter& d : compute->devices) {
     if (d.limit_percent != 0) d.mode.store(on ? kModePriority : kModeOff);
   }
+  // The watcher starts at the first launch, not here: this runs in any process that touches
+  // a hook, nvidia-smi's NVML calls included, and the watcher initialises CUDA and takes a
+  // context to find the host pid, which only a process that runs kernels should pay for.
+  compute->restart_watcher.store(true);
   UpdateGate();
-  StartWatcher();
+}
+
+void StartHostPidDiscovery(SharedRegion* region) {
+  if (region == nullptr || region->host_pid() != 0) return;
+  if (compute != nullptr && compute->any_limited) return;  // the watcher does it
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const int rc = pthread_create(
+      &thread, &attr,
+      [](void* arg) -> void* {
+        auto* r = static_cast<SharedRegion*>(arg);
+        using NvmlInit = nvmlReturn_t (*)();
+        auto nvml_init = NVML_FN(NvmlInit, "nvmlInit_v2");
+        if (nvml_init == nullptr || nvml_init() != NVML_SUCCESS) return nullptr;
+        const nvmlDevice_t nvml = NvmlDeviceOf(0);
+        if (nvml == nullptr) return nullptr;
+        for (int attempt = 0; attempt < kDiscoveryAttempts && r->host_pid() == 0; ++attempt) {
+          const int32_t host_pid = DiscoverHostPid(r, 0, nvml);
+          if (host_pid != 0) {
+            (void)r->SetHostPid(host_pid);
+            Log(3, "host pid %d (pid %d)", host_pid, static_cast<int>(getpid()));
+            break;
+          }
+          SleepUs(kTickMs * 1000);
+        }
+        return nullptr;
+      },
+      region);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) Log(1, "warning: host pid discovery not started (%d)", rc);
 }
 
 void ComputeAfterForkChild() {
@@ -413,6 +453,7 @@ void ComputeAfterForkChild() {
     if (d.mode.load() == kModeBudget) d.mode.store(kModePriority);
   }
   compute->restart_watcher.store(true);
+  UpdateGate();
 }
 
 void ThrottleLaunch(double cost) {

@@ -49,4 +49,10 @@ void StartCompute(SharedRegion* region, const EnvConfig& env);
 // From the pthread_atfork child handler: the watcher thread did not survive the fork.
 void ComputeAfterForkChild();
 
+// Finds this process's host pid (as NVML reports it) on a background thread and records it in
+// its region slot, so that NVML process lists can be narrowed to the container's processes.
+// For processes the watcher does not serve (no compute limit; the watcher finds it itself
+// otherwise). Call after a successful cuInit; again in a forked child.
+void StartHostPidDiscovery(SharedRegion* region);
+
 }  // namespace hami::vgpu::hook

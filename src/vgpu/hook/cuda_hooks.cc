@@ -324,7 +324,7 @@ HAMI_EXPORT CUresult cuInit(unsigned int flags) {
   auto real = HAMI_REAL(cuInit);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   const CUresult result = real(flags);
-  if (result == CUDA_SUCCESS) (void)Enforcer::Get();  // limits and region before any work
+  if (result == CUDA_SUCCESS) Enforcer::Get().AfterCudaInit();  // limits, region, host pid
   return result;
 }
 

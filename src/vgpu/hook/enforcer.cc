@@ -3,6 +3,8 @@
 #include <cuda.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +34,7 @@ struct State {
 };
 
 State* state = nullptr;
+std::atomic<bool> host_pid_discovery_started{false};
 pthread_once_t once = PTHREAD_ONCE_INIT;
 
 void AtExit() {
@@ -47,6 +50,7 @@ void ChildAfterFork() {
   if (state == nullptr) return;
   if (state->region != nullptr) state->region->AfterForkChild();
   ComputeAfterForkChild();
+  host_pid_discovery_started.store(false);
   // The child owns none of the parent's allocations' charges (its slot starts empty); frees of
   // inherited addresses pass through uncharged.
   new (&state->mu) std::mutex();
@@ -156,6 +160,25 @@ Allocation Enforcer::Forget(uint64_t key) {
 void Enforcer::RememberHandle(uint64_t handle, Allocation allocation) {
   std::lock_guard<std::mutex> lock(state->mu);
   state->by_handle[handle] = allocation;
+}
+
+int Enforcer::ContainerHostPids(int32_t* out, int max) {
+  if (state->region == nullptr) return 0;
+  const layout::Region& raw = state->region->raw();
+  // Read without the region lock: pids and host pids are single aligned words.
+  const int slots =
+      std::min<int>(__atomic_load_n(&raw.proc_num, __ATOMIC_ACQUIRE), layout::kMaxProcs);
+  int written = 0;
+  for (int i = 0; i < slots && written < max; ++i) {
+    const int32_t pid = __atomic_load_n(&raw.procs[i].pid, __ATOMIC_RELAXED);
+    const int32_t host_pid = __atomic_load_n(&raw.procs[i].hostpid, __ATOMIC_RELAXED);
+    if (pid > 0 && host_pid > 0) out[written++] = host_pid;
+  }
+  return written;
+}
+
+void Enforcer::AfterCudaInit() {
+  if (!host_pid_discovery_started.exchange(true)) StartHostPidDiscovery(state->region);
 }
 
 void Enforcer::RememberArray(uint64_t array, Allocation allocation) {

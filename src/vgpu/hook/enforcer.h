@@ -39,6 +39,13 @@ class Enforcer {
   void RememberArray(uint64_t array, Allocation allocation);
   Allocation ForgetArray(uint64_t array);
 
+  // The host pids (as NVML reports them) of the container's processes that found theirs;
+  // at most `max` written to `out`, the number written returned.
+  int ContainerHostPids(int32_t* out, int max);
+  // After a successful cuInit: find this process's host pid in the background (once per
+  // process; a forked child looks again).
+  void AfterCudaInit();
+
   // The CUDA ordinal of the GPU with this NVML/CUDA UUID (16 raw bytes), or -1.
   int DeviceOfUuid(const unsigned char uuid[16]);
   // The same for NVML's text form "GPU-xxxxxxxx-xxxx-...".

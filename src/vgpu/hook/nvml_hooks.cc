@@ -1,6 +1,7 @@
 // The NVML hooks: the memory a container's processes see through NVML (nvidia-smi inside the
 // container shows "<used> / <limit>"), and init, which readies the limits for NVML-only tools.
 #include <cstring>
+#include <vector>
 
 #include "deviceplugin/nvml_api.h"
 #include "vgpu/hook/enforcer.h"
@@ -64,10 +65,76 @@ void ShowContainerView(nvmlDevice_t device, Memory* memory) {
   memory->free = used < total ? total - used : 0;  // never wraps (upstream's did)
 }
 
+// nvmlProcessInfo_v1_t (16 bytes) and nvmlProcessInfo_t of the _v2/_v3 calls (24 bytes).
+struct ProcessInfoV1 {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+};
+struct ProcessInfoV2 {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
+static_assert(sizeof(ProcessInfoV1) == 16 && sizeof(ProcessInfoV2) == 24);
+
+// The driver's process list narrowed to the container's processes (their host pids, found by
+// each process at cuInit), with NVML's size protocol: a caller whose buffer is too small gets
+// INSUFFICIENT_SIZE and the count it needs. HAMi-core lists every process on the GPU, other
+// containers' included.
+template <typename Entry>
+nvmlReturn_t ContainerProcesses(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int*, Entry*),
+                                nvmlDevice_t device, unsigned int* count, Entry* infos) {
+  if (real == nullptr) return kNvmlFunctionNotFound;
+  if (count == nullptr) return real(device, count, infos);
+  std::vector<Entry> all(16);
+  nvmlReturn_t result = NVML_ERROR_UNKNOWN;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    unsigned int n = static_cast<unsigned int>(all.size());
+    result = real(device, &n, all.data());
+    if (result == NVML_SUCCESS) {
+      all.resize(n);
+      break;
+    }
+    if (result != NVML_ERROR_INSUFFICIENT_SIZE) return result;
+    all.resize(n + 8);
+  }
+  if (result != NVML_SUCCESS) return result;
+  int32_t pids[1024];
+  const int known = Enforcer::Get().ContainerHostPids(pids, 1024);
+  std::vector<Entry> mine;
+  for (const Entry& e : all) {
+    for (int i = 0; i < known; ++i) {
+      if (static_cast<int32_t>(e.pid) == pids[i]) {
+        mine.push_back(e);
+        break;
+      }
+    }
+  }
+  const unsigned int capacity = *count;
+  *count = static_cast<unsigned int>(mine.size());
+  if (capacity < mine.size() || (infos == nullptr && !mine.empty())) {
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+  }
+  for (size_t i = 0; i < mine.size(); ++i) infos[i] = mine[i];
+  return NVML_SUCCESS;
+}
+
 }  // namespace
 }  // namespace hami::vgpu::hook
 
 using namespace hami::vgpu::hook;  // NOLINT: the hooks below are the C ABI
+
+#define HAMI_NVML_PROCESSES(exported, Entry)                                                  \
+  HAMI_EXPORT nvmlReturn_t exported(nvmlDevice_t device, unsigned int* count, Entry* infos) { \
+    static void* volatile slot = nullptr;                                                     \
+    auto real =                                                                               \
+        RealNvmlFn<nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, Entry*)>(&slot, #exported);  \
+    return ContainerProcesses(real, device, count, infos);                                    \
+  }
+HAMI_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses, ProcessInfoV1)
+HAMI_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v2, ProcessInfoV2)
+HAMI_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v3, ProcessInfoV2)
 
 HAMI_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) {
   static void* volatile slot = nullptr;
@@ -96,6 +163,9 @@ namespace hami::vgpu::hook {
 const HookEntry kNvmlHooks[] = {
     HAMI_NVML_HOOK(nvmlDeviceGetMemoryInfo),
     HAMI_NVML_HOOK(nvmlDeviceGetMemoryInfo_v2),
+    HAMI_NVML_HOOK(nvmlDeviceGetComputeRunningProcesses),
+    HAMI_NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v2),
+    HAMI_NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v3),
 };
 const int kNvmlHookCount = static_cast<int>(sizeof(kNvmlHooks) / sizeof(kNvmlHooks[0]));
 

@@ -16,6 +16,9 @@
 //   info                 cuMemGetInfo -> "info <free> <total>"
 //   total                cuDeviceTotalMem -> "total <bytes>"
 //   nvml                 nvmlDeviceGetMemoryInfo of NVML device 0 -> "nvml <total> <free> <used>"
+//   procs                NVML's compute processes of device 0 (_v3, size protocol) ->
+//                        "procs <nvmlReturn> <count> <pid>..."
+//   pid                  "pid <getpid()>"
 //   hold:<ms>            sleeps (keeps allocations alive)
 //   launch:<n>           n x cuLaunchKernel of a fake function
 //   fork-alloc:<bytes>   forks; the child initialises CUDA, allocates and prints; the parent
@@ -193,6 +196,38 @@ int Run(const std::string& command) {
     if (r == 0) r = handle(0, &device);
     if (r == 0) r = info(device, &memory);
     std::printf("nvml %d %llu %llu %llu\n", r, memory.total, memory.free, memory.used);
+  } else if (verb == "procs") {
+    struct Info {
+      unsigned int pid;
+      unsigned long long used;
+      unsigned int gi, ci;
+    };
+    void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+    using Init = int (*)();
+    using Handle = int (*)(unsigned int, void**);
+    using List = int (*)(void*, unsigned int*, Info*);
+    auto init = reinterpret_cast<Init>(nvml ? dlsym(nvml, "nvmlInit_v2") : nullptr);
+    auto handle =
+        reinterpret_cast<Handle>(nvml ? dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2") : nullptr);
+    auto list = reinterpret_cast<List>(nvml ? dlsym(nvml, "nvmlDeviceGetComputeRunningProcesses_v3")
+                                            : nullptr);
+    void* device = nullptr;
+    int r = init && handle && list ? init() : -1;
+    if (r == 0) r = handle(0, &device);
+    unsigned int count = 0;
+    std::vector<Info> infos;
+    if (r == 0) {
+      r = list(device, &count, nullptr);  // 7 (INSUFFICIENT_SIZE) with the count, or 0 for none
+      if (r == 7) {
+        infos.resize(count);
+        r = list(device, &count, infos.data());
+      }
+    }
+    std::printf("procs %d %u", r, count);
+    for (unsigned int i = 0; i < count && i < infos.size(); ++i) std::printf(" %u", infos[i].pid);
+    std::printf("\n");
+  } else if (verb == "pid") {
+    std::printf("pid %d\n", static_cast<int>(getpid()));
   } else if (verb == "hold") {
     usleep(static_cast<useconds_t>(Number(arg) * 1000));
     std::printf("hold 0\n");
