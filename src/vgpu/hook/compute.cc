@@ -61,6 +61,7 @@ struct DeviceLimiter {
   // utilisation. Watcher thread only.
   std::vector<NvmlProcessInfoV1> procs;
   int ticks = 0;
+  int unmeasured_ticks = 0;  // consecutive ticks NVML gave no utilisation; watcher thread only
 };
 
 struct Compute {
@@ -269,7 +270,16 @@ void Tick(DeviceLimiter& d, int dev, bool switch_on, bool have_pid) {
       ReadUtilization(d.nvml, static_cast<unsigned long long>(d.last_wall_us), &raw);
   const double window_s = static_cast<double>(wall - d.last_wall_us) * 1e-6;
   d.last_wall_us = wall;
+  // NVML cannot measure per-process utilisation everywhere (MIG instances, old drivers): the
+  // budget then never learns its rate, so say so once rather than silently not limiting.
+  if (!measured && ++d.unmeasured_ticks == 25) {
+    Log(1,
+        "warning: NVML gives no per-process utilisation on device %d: its compute limit of "
+        "%llu%% is not applied",
+        dev, static_cast<unsigned long long>(d.limit_percent));
+  }
   if (measured) {
+    d.unmeasured_ticks = 0;
     if (d.ticks++ % kProcessListTicks == 0 && !ListProcesses(d.nvml, &d.procs)) d.procs.clear();
     const std::vector<NvmlProcessInfoV1>& procs = d.procs;
     std::vector<ProcessSample> samples;
