@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3 openssl
+  prometheus  # /usr/bin/prometheus: tests scrape /metrics with the real server (skipped without)
 )
 missing=()
 for p in "${packages[@]}"; do

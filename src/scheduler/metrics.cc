@@ -1,8 +1,8 @@
 #include "scheduler/metrics.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
+
+#include "common/exposition.h"
 
 namespace hami::scheduler {
 
@@ -10,40 +10,7 @@ namespace {
 
 constexpr double kBytesPerMib = 1048576.0;
 
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// `{a="x",b="y"}`, with `extra` (e.g. le) appended; empty string when there are no labels.
-std::string LabelText(const MetricLabels& labels,
-                      const std::pair<std::string, std::string>* extra) {
-  if (labels.empty() && extra == nullptr) return "";
-  std::string out = "{";
-  bool first = true;
-  auto add = [&](const std::string& k, const std::string& v) {
-    if (!first) out += ',';
-    first = false;
-    out += k;
-    out += "=\"";
-    out += EscapeLabelValue(v);
-    out += '"';
-  };
-  for (const auto& [k, v] : labels) add(k, v);
-  if (extra != nullptr) add(extra->first, extra->second);
-  out += '}';
-  return out;
-}
+using exposition::LabelText;
 
 const char* TypeName(MetricsRegistry::Type type) {
   switch (type) {
@@ -59,45 +26,14 @@ const char* TypeName(MetricsRegistry::Type type) {
 
 }  // namespace
 
+// The format itself lives in common/exposition.h, shared with hami-monitor.
 std::string EscapeLabelValue(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return exposition::EscapeLabelValue(value);
 }
 
-std::string FormatMetricValue(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (value == std::trunc(value) && std::fabs(value) < 1e15) {
-    return std::to_string(static_cast<int64_t>(value));
-  }
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  if (ec != std::errc()) return "NaN";
-  return std::string(buf, end);
-}
+std::string FormatMetricValue(double value) { return exposition::FormatValue(value); }
 
-bool ValidMetricName(const std::string& name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-    const bool digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && i > 0)) return false;
-  }
-  return true;
-}
+bool ValidMetricName(const std::string& name) { return exposition::ValidMetricName(name); }
 
 void MetricsRegistry::Declare(const std::string& name, const std::string& help, Type type,
                               std::vector<double> bounds) {
@@ -174,7 +110,7 @@ std::string MetricsRegistry::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const Family& f : families_) {
-    out += "# HELP " + f.name + " " + EscapeHelp(f.help) + "\n";
+    out += "# HELP " + f.name + " " + exposition::EscapeHelp(f.help) + "\n";
     out += "# TYPE " + f.name + " " + TypeName(f.type) + "\n";
     for (const auto& [labels, s] : f.series) {
       if (f.type != Type::kHistogram) {

@@ -1,5 +1,6 @@
 // Prometheus metrics for hami-scheduler, hand-written in the text exposition format 0.0.4
-// (no Prometheus client library is packaged for Debian).
+// (no Prometheus client library is packaged for Debian); escaping and number formatting are
+// common/exposition.h's, shared with hami-monitor.
 //
 // MetricsRegistry holds counters, gauges and fixed-bucket histograms; SchedulerMetrics owns the
 // scheduler's own registry (filter/bind latency, filter failures) and renders it together with
