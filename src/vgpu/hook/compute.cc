@@ -172,12 +172,8 @@ nvmlDevice_t NvmlDeviceOf(int cuda_device) {
   CUuuid uuid;
   nvmlDevice_t device = nullptr;
   if (get_uuid != nullptr && by_uuid != nullptr && get_uuid(&uuid, cuda_device) == CUDA_SUCCESS) {
-    const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
     char text[48];
-    std::snprintf(text, sizeof(text),
-                  "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                  b[14], b[15]);
+    FormatUuid(reinterpret_cast<const unsigned char*>(uuid.bytes), text);
     if (by_uuid(text, &device) == NVML_SUCCESS) return device;
   }
   auto by_index = NVML_FN(ByIndex, "nvmlDeviceGetHandleByIndex_v2");

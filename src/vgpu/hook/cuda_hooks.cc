@@ -7,6 +7,8 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 
 // cuda.h maps cuGetProcAddress to the _v2 entry; the v1 export (4 arguments) is hooked too.
 #undef cuGetProcAddress
@@ -32,10 +34,12 @@ namespace {
     return Real<decltype(&::type_of)>(&slot, exported, RealCuda); \
   }())
 
-// Charges `bytes` on the current device, runs `allocate`, and undoes the charge when the driver
-// refuses. `key_of` gives the key to remember the allocation by.
+using KeySpace = Enforcer::KeySpace;
+
+// Charges `bytes` on `device`, runs `allocate`, and undoes the charge when the driver refuses;
+// on success remembers the allocation under `key_of()` in `space`.
 template <typename Allocate, typename Key>
-CUresult Charged(int device, uint64_t bytes, Allocate allocate, Key key_of) {
+CUresult Charged(KeySpace space, int device, uint64_t bytes, Allocate allocate, Key key_of) {
   Enforcer& enforcer = Enforcer::Get();
   if (!enforcer.Charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
   const CUresult result = allocate();
@@ -43,25 +47,44 @@ CUresult Charged(int device, uint64_t bytes, Allocate allocate, Key key_of) {
     enforcer.Uncharge(device, bytes);
     return result;
   }
-  enforcer.Remember(key_of(), Allocation{device, bytes});
+  enforcer.Remember(space, key_of(), Allocation{device, bytes});
   return result;
 }
 
 // Frees through `release` what `key` charged. The record is dropped before the driver frees
 // (so an address the driver hands out again at once is not confused with this one) and put
-// back if the driver refuses. An address we did not allocate is passed through untouched.
+// back if the driver refuses. Something we did not allocate is passed through untouched.
 template <typename Release>
-CUresult Released(uint64_t key, Release release) {
+CUresult Released(KeySpace space, uint64_t key, Release release) {
   Enforcer& enforcer = Enforcer::Get();
-  const Allocation allocation = enforcer.Forget(key);
+  const Allocation allocation = enforcer.Forget(space, key);
   const CUresult result = release();
   if (allocation.device < 0) return result;
   if (result == CUDA_SUCCESS) {
     enforcer.Uncharge(allocation.device, allocation.bytes);
   } else {
-    enforcer.Remember(key, allocation);
+    enforcer.Remember(space, key, allocation);
   }
   return result;
+}
+
+// A device address or an opaque handle (a pointer type) as a key.
+template <typename T>
+uint64_t KeyOf(T value) {
+  if constexpr (std::is_pointer_v<T>) {
+    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value));
+  } else {
+    return static_cast<uint64_t>(value);
+  }
+}
+
+// Charged() on the current context's device, the allocation's address or handle read through
+// `out`; without an `out` or a current context the driver is called uncharged (it says why).
+template <typename Allocate, typename Out>
+CUresult OnCurrentDevice(KeySpace space, uint64_t bytes, Allocate allocate, Out* out) {
+  int device = 0;
+  if (out == nullptr || !CurrentDevice(&device)) return allocate();
+  return Charged(space, device, bytes, allocate, [out] { return KeyOf(*out); });
 }
 
 inline double GridBlocks(unsigned int x, unsigned int y, unsigned int z) {
@@ -76,13 +99,6 @@ __attribute__((noinline)) CUresult ThrottledLaunch(double cost, Real real, Args.
   return real(args...);
 }
 
-template <typename Real>
-CUresult AllocOnCurrent(Real real, CUdeviceptr* dptr, size_t bytes) {
-  int device = 0;
-  if (dptr == nullptr || !CurrentDevice(&device)) return real();  // the driver says why
-  return Charged(device, bytes, real, [dptr] { return static_cast<uint64_t>(*dptr); });
-}
-
 }  // namespace
 }  // namespace hami::vgpu::hook
 
@@ -93,13 +109,15 @@ using namespace hami::vgpu::hook;  // NOLINT: the hooks below are the C ABI
 HAMI_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   auto real = HAMI_REAL(cuMemAlloc_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  return AllocOnCurrent([&] { return real(dptr, bytesize); }, dptr, bytesize);
+  return OnCurrentDevice(
+      KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize); }, dptr);
 }
 
 HAMI_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, unsigned int flags) {
   auto real = HAMI_REAL(cuMemAllocManaged);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  return AllocOnCurrent([&] { return real(dptr, bytesize, flags); }, dptr, bytesize);
+  return OnCurrentDevice(
+      KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize, flags); }, dptr);
 }
 
 HAMI_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width_bytes,
@@ -115,21 +133,22 @@ HAMI_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t
   const uint64_t bound = ((width_bytes + 511) / 512) * 512 * static_cast<uint64_t>(height);
   Enforcer& enforcer = Enforcer::Get();
   const CUresult result = Charged(
-      device, bound, [&] { return real(dptr, pitch, width_bytes, height, element_bytes); },
-      [dptr] { return static_cast<uint64_t>(*dptr); });
+      KeySpace::kAddress, device, bound,
+      [&] { return real(dptr, pitch, width_bytes, height, element_bytes); },
+      [dptr] { return KeyOf(*dptr); });
   if (result != CUDA_SUCCESS) return result;
   const uint64_t exact = static_cast<uint64_t>(*pitch) * height;
   if (exact < bound) {
-    enforcer.Forget(*dptr);
+    enforcer.Forget(KeySpace::kAddress, *dptr);
     enforcer.Uncharge(device, bound - exact);
-    enforcer.Remember(*dptr, Allocation{device, exact});
+    enforcer.Remember(KeySpace::kAddress, *dptr, Allocation{device, exact});
   } else if (exact > bound) {
     if (!enforcer.Charge(device, exact - bound)) {
-      Released(*dptr, [&] { return HAMI_REAL(cuMemFree_v2)(*dptr); });
+      Released(KeySpace::kAddress, *dptr, [&] { return HAMI_REAL(cuMemFree_v2)(*dptr); });
       return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    enforcer.Forget(*dptr);
-    enforcer.Remember(*dptr, Allocation{device, exact});
+    enforcer.Forget(KeySpace::kAddress, *dptr);
+    enforcer.Remember(KeySpace::kAddress, *dptr, Allocation{device, exact});
   }
   return result;
 }
@@ -138,35 +157,37 @@ HAMI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
   auto real = HAMI_REAL(cuMemFree_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   if (dptr == 0) return real(dptr);
-  return Released(dptr, [&] { return real(dptr); });
+  return Released(KeySpace::kAddress, dptr, [&] { return real(dptr); });
 }
 
-#define HAMI_ASYNC_ALLOC(exported)                                                       \
-  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUstream stream) {   \
-    auto real = HAMI_REAL_AS(cuMemAllocAsync, #exported);                                \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                \
-    return AllocOnCurrent([&] { return real(dptr, bytesize, stream); }, dptr, bytesize); \
+#define HAMI_ASYNC_ALLOC(exported)                                                         \
+  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUstream stream) {     \
+    auto real = HAMI_REAL_AS(cuMemAllocAsync, #exported);                                  \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                  \
+    return OnCurrentDevice(                                                                \
+        KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize, stream); }, dptr); \
   }
 HAMI_ASYNC_ALLOC(cuMemAllocAsync)
 HAMI_ASYNC_ALLOC(cuMemAllocAsync_ptsz)
 
-#define HAMI_POOL_ALLOC(exported)                                                              \
-  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,         \
-                                CUstream stream) {                                             \
-    auto real = HAMI_REAL_AS(cuMemAllocFromPoolAsync, #exported);                              \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                      \
-    return AllocOnCurrent([&] { return real(dptr, bytesize, pool, stream); }, dptr, bytesize); \
+#define HAMI_POOL_ALLOC(exported)                                                                \
+  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,           \
+                                CUstream stream) {                                               \
+    auto real = HAMI_REAL_AS(cuMemAllocFromPoolAsync, #exported);                                \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
+    return OnCurrentDevice(                                                                      \
+        KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize, pool, stream); }, dptr); \
   }
 HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync)
 HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
 
 // Stream-ordered frees release the charge when enqueued: the memory returns to the pool, which
 // a later allocation of this container reuses.
-#define HAMI_ASYNC_FREE(exported)                                    \
-  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) { \
-    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);             \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;            \
-    return Released(dptr, [&] { return real(dptr, stream); });       \
+#define HAMI_ASYNC_FREE(exported)                                                  \
+  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) {               \
+    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);                           \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                          \
+    return Released(KeySpace::kAddress, dptr, [&] { return real(dptr, stream); }); \
   }
 HAMI_ASYNC_FREE(cuMemFreeAsync)
 HAMI_ASYNC_FREE(cuMemFreeAsync_ptsz)
@@ -178,69 +199,20 @@ HAMI_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t si
   if (handle == nullptr || prop == nullptr || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
     return real(handle, size, prop, flags);  // host memory, or an argument the driver refuses
   }
-  const int device = prop->location.id;
-  Enforcer& enforcer = Enforcer::Get();
-  if (!enforcer.Charge(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
-  const CUresult result = real(handle, size, prop, flags);
-  if (result != CUDA_SUCCESS) {
-    enforcer.Uncharge(device, size);
-    return result;
-  }
-  enforcer.RememberHandle(*handle, Allocation{device, size});
-  return result;
+  return Charged(
+      KeySpace::kVmmHandle, prop->location.id, size,
+      [&] { return real(handle, size, prop, flags); },
+      [handle] { return static_cast<uint64_t>(*handle); });
 }
 
 HAMI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   auto real = HAMI_REAL(cuMemRelease);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  Enforcer& enforcer = Enforcer::Get();
-  const Allocation allocation = enforcer.ForgetHandle(handle);
-  const CUresult result = real(handle);
-  if (allocation.device >= 0) {
-    if (result == CUDA_SUCCESS) {
-      enforcer.Uncharge(allocation.device, allocation.bytes);
-    } else {
-      enforcer.RememberHandle(handle, allocation);
-    }
-  }
-  return result;
+  return Released(KeySpace::kVmmHandle, handle, [&] { return real(handle); });
 }
 
 // Arrays live in device memory too (HAMi-core does not charge them): the texel data is
 // charged on the current device when the array is created and released when it is destroyed.
-namespace {
-
-template <typename Create>
-CUresult ChargedArray(uint64_t bytes, Create create, const void* const* handle) {
-  int device = 0;
-  if (handle == nullptr || !CurrentDevice(&device)) return create();
-  Enforcer& enforcer = Enforcer::Get();
-  if (!enforcer.Charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
-  const CUresult result = create();
-  if (result != CUDA_SUCCESS) {
-    enforcer.Uncharge(device, bytes);
-    return result;
-  }
-  enforcer.RememberArray(reinterpret_cast<uint64_t>(*handle), Allocation{device, bytes});
-  return result;
-}
-
-template <typename Destroy>
-CUresult DestroyedArray(const void* array, Destroy destroy) {
-  Enforcer& enforcer = Enforcer::Get();
-  const uint64_t key = reinterpret_cast<uint64_t>(array);
-  const Allocation allocation = enforcer.ForgetArray(key);
-  const CUresult result = destroy();
-  if (allocation.device < 0) return result;
-  if (result == CUDA_SUCCESS) {
-    enforcer.Uncharge(allocation.device, allocation.bytes);
-  } else {
-    enforcer.RememberArray(key, allocation);
-  }
-  return result;
-}
-
-}  // namespace
 
 HAMI_EXPORT CUresult cuArrayCreate_v2(CUarray* handle, const CUDA_ARRAY_DESCRIPTOR* desc) {
   auto real = HAMI_REAL(cuArrayCreate_v2);
@@ -248,8 +220,8 @@ HAMI_EXPORT CUresult cuArrayCreate_v2(CUarray* handle, const CUDA_ARRAY_DESCRIPT
   if (desc == nullptr) return real(handle, desc);
   const uint64_t bytes =
       hami::vgpu::ArrayBytes(desc->Format, desc->NumChannels, desc->Width, desc->Height, 0);
-  return ChargedArray(
-      bytes, [&] { return real(handle, desc); }, reinterpret_cast<const void* const*>(handle));
+  return OnCurrentDevice(
+      KeySpace::kArray, bytes, [&] { return real(handle, desc); }, handle);
 }
 
 HAMI_EXPORT CUresult cuArray3DCreate_v2(CUarray* handle, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
@@ -258,14 +230,14 @@ HAMI_EXPORT CUresult cuArray3DCreate_v2(CUarray* handle, const CUDA_ARRAY3D_DESC
   if (desc == nullptr) return real(handle, desc);
   const uint64_t bytes = hami::vgpu::ArrayBytes(desc->Format, desc->NumChannels, desc->Width,
                                                 desc->Height, desc->Depth);
-  return ChargedArray(
-      bytes, [&] { return real(handle, desc); }, reinterpret_cast<const void* const*>(handle));
+  return OnCurrentDevice(
+      KeySpace::kArray, bytes, [&] { return real(handle, desc); }, handle);
 }
 
 HAMI_EXPORT CUresult cuArrayDestroy(CUarray array) {
   auto real = HAMI_REAL(cuArrayDestroy);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  return DestroyedArray(array, [&] { return real(array); });
+  return Released(KeySpace::kArray, KeyOf(array), [&] { return real(array); });
 }
 
 HAMI_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
@@ -276,15 +248,14 @@ HAMI_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
   if (desc == nullptr) return real(handle, desc, levels);
   const uint64_t bytes = hami::vgpu::MipmappedArrayBytes(
       desc->Format, desc->NumChannels, desc->Width, desc->Height, desc->Depth, levels);
-  return ChargedArray(
-      bytes, [&] { return real(handle, desc, levels); },
-      reinterpret_cast<const void* const*>(handle));
+  return OnCurrentDevice(
+      KeySpace::kArray, bytes, [&] { return real(handle, desc, levels); }, handle);
 }
 
 HAMI_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray array) {
   auto real = HAMI_REAL(cuMipmappedArrayDestroy);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  return DestroyedArray(array, [&] { return real(array); });
+  return Released(KeySpace::kArray, KeyOf(array), [&] { return real(array); });
 }
 
 // ---- memory views ----------------------------------------------------------------------------

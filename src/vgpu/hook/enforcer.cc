@@ -28,9 +28,8 @@ struct State {
   // Leaked on purpose: hooks may run on other threads while static destructors do.
   SharedRegion* region = nullptr;
   std::mutex mu;
-  std::unordered_map<uint64_t, Allocation> by_address;  // GUARDED_BY(mu)
-  std::unordered_map<uint64_t, Allocation> by_handle;   // GUARDED_BY(mu)
-  std::unordered_map<uint64_t, Allocation> by_array;    // GUARDED_BY(mu)
+  // One map per Enforcer::KeySpace. GUARDED_BY(mu)
+  std::unordered_map<uint64_t, Allocation> allocations[3];
 };
 
 State* state = nullptr;
@@ -54,9 +53,7 @@ void ChildAfterFork() {
   // The child owns none of the parent's allocations' charges (its slot starts empty); frees of
   // inherited addresses pass through uncharged.
   new (&state->mu) std::mutex();
-  state->by_address.clear();
-  state->by_handle.clear();
-  state->by_array.clear();
+  for (auto& map : state->allocations) map.clear();
 }
 
 void Initialise() {
@@ -90,13 +87,6 @@ void Initialise() {
   StartCompute(state->region, env);
 }
 
-void FormatUuid(const unsigned char bytes[16], char out[48]) {
-  std::snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14],
-                bytes[15]);
-}
-
 }  // namespace
 
 void Log(int level, const char* format, ...) {
@@ -107,6 +97,13 @@ void Log(int level, const char* format, ...) {
   vsnprintf(line, sizeof(line), format, args);
   va_end(args);
   std::fprintf(stderr, "[hami-vgpu] %s\n", line);
+}
+
+void FormatUuid(const unsigned char bytes[16], char out[48]) {
+  std::snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14],
+                bytes[15]);
 }
 
 Enforcer& Enforcer::Get() {
@@ -143,23 +140,19 @@ uint64_t Enforcer::UsageBytes(int device) {
   return state->region != nullptr ? state->region->Usage(device) : 0;
 }
 
-void Enforcer::Remember(uint64_t key, Allocation allocation) {
+void Enforcer::Remember(KeySpace space, uint64_t key, Allocation allocation) {
   std::lock_guard<std::mutex> lock(state->mu);
-  state->by_address[key] = allocation;
+  state->allocations[static_cast<int>(space)][key] = allocation;
 }
 
-Allocation Enforcer::Forget(uint64_t key) {
+Allocation Enforcer::Forget(KeySpace space, uint64_t key) {
   std::lock_guard<std::mutex> lock(state->mu);
-  auto it = state->by_address.find(key);
-  if (it == state->by_address.end()) return Allocation{};
+  auto& map = state->allocations[static_cast<int>(space)];
+  auto it = map.find(key);
+  if (it == map.end()) return Allocation{};
   const Allocation allocation = it->second;
-  state->by_address.erase(it);
+  map.erase(it);
   return allocation;
-}
-
-void Enforcer::RememberHandle(uint64_t handle, Allocation allocation) {
-  std::lock_guard<std::mutex> lock(state->mu);
-  state->by_handle[handle] = allocation;
 }
 
 int Enforcer::ContainerHostPids(int32_t* out, int max) {
@@ -179,29 +172,6 @@ int Enforcer::ContainerHostPids(int32_t* out, int max) {
 
 void Enforcer::AfterCudaInit() {
   if (!host_pid_discovery_started.exchange(true)) StartHostPidDiscovery(state->region);
-}
-
-void Enforcer::RememberArray(uint64_t array, Allocation allocation) {
-  std::lock_guard<std::mutex> lock(state->mu);
-  state->by_array[array] = allocation;
-}
-
-Allocation Enforcer::ForgetArray(uint64_t array) {
-  std::lock_guard<std::mutex> lock(state->mu);
-  auto it = state->by_array.find(array);
-  if (it == state->by_array.end()) return Allocation{};
-  const Allocation allocation = it->second;
-  state->by_array.erase(it);
-  return allocation;
-}
-
-Allocation Enforcer::ForgetHandle(uint64_t handle) {
-  std::lock_guard<std::mutex> lock(state->mu);
-  auto it = state->by_handle.find(handle);
-  if (it == state->by_handle.end()) return Allocation{};
-  const Allocation allocation = it->second;
-  state->by_handle.erase(it);
-  return allocation;
 }
 
 int Enforcer::DeviceOfUuid(const unsigned char uuid[16]) {

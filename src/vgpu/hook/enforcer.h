@@ -30,14 +30,11 @@ class Enforcer {
   uint64_t LimitBytes(int device);  // 0: no limit
   uint64_t UsageBytes(int device);  // the container's, all processes
 
-  // Allocations by address (device pointers), by VMM handle or by array handle (three key
-  // spaces that may overlap); Forget returns what was recorded (device -1: not ours).
-  void Remember(uint64_t key, Allocation allocation);
-  Allocation Forget(uint64_t key);
-  void RememberHandle(uint64_t handle, Allocation allocation);
-  Allocation ForgetHandle(uint64_t handle);
-  void RememberArray(uint64_t array, Allocation allocation);
-  Allocation ForgetArray(uint64_t array);
+  // Allocations by device address, by VMM handle or by array handle: three key spaces that
+  // may overlap. Forget returns what was recorded (device -1: not ours).
+  enum class KeySpace : int { kAddress = 0, kVmmHandle = 1, kArray = 2 };
+  void Remember(KeySpace space, uint64_t key, Allocation allocation);
+  Allocation Forget(KeySpace space, uint64_t key);
 
   // The host pids (as NVML reports them) of the container's processes that found theirs;
   // at most `max` written to `out`, the number written returned.
@@ -55,6 +52,9 @@ class Enforcer {
 // A log line on stderr ("[hami-vgpu] ...") when `level` <= LIBCUDA_LOG_LEVEL (0/1 errors,
 // 2 warnings, 3 info, 4 debug). Lines longer than 511 bytes are cut.
 void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+// NVML's text form of a 16-byte GPU UUID: "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+void FormatUuid(const unsigned char bytes[16], char out[48]);
 
 // The device of the calling thread's current context; false when there is none.
 bool CurrentDevice(int* device);
