@@ -11,6 +11,9 @@ packages=(
   python3 openssl
   prometheus  # /usr/bin/prometheus: tests scrape /metrics with the real server (skipped without)
 )
+# tests/deploy renders deploy/ with `kubectl kustomize`: Debian's kubectl (1.20, kustomize
+# v2.0.3) only where no kubectl is installed, so a newer one is never replaced.
+command -v kubectl > /dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/guarded_main.h"
 #include "common/strings.h"
 #include "deviceplugin/daemon.h"
 #include "deviceplugin/device_list.h"
@@ -60,6 +61,12 @@ int Run(int argc, char** argv) {
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
+  // The flag's range check does not see a value that came from DEVICE_SPLIT_COUNT.
+  if (split < 1 || split > 1000) {
+    std::cerr << "error: --device-split-count / DEVICE_SPLIT_COUNT " << split
+              << " is outside 1..1000\n";
+    return 2;
+  }
   options.discovery.split_count = split;
   options.discovery.memory_scaling = memory_scaling;
   options.discovery.core_scaling = core_scaling;
@@ -92,11 +99,4 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return hami::GuardedMain(Run, argc, argv); }

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "common/duration.h"
+#include "common/guarded_main.h"
+#include "common/metrics_endpoint.h"
 #include "device/config.h"
 #include "kube/daemon_main.h"
 #include "scheduler/daemon.h"
@@ -78,17 +80,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (!metrics_bind.empty()) {
-    const size_t metrics_colon = metrics_bind.rfind(':');
-    try {
-      if (metrics_colon == std::string::npos) throw std::invalid_argument("no port");
-      options.metrics_host = metrics_bind.substr(0, metrics_colon);
-      if (options.metrics_host.empty()) options.metrics_host = "0.0.0.0";
-      options.metrics_port = std::stoi(metrics_bind.substr(metrics_colon + 1));
-      if (options.metrics_port < 0 || options.metrics_port > 65535) throw std::out_of_range("port");
-    } catch (const std::exception&) {
-      std::cerr << "error: --metrics-bind-address " << metrics_bind << " is not host:port\n";
+    auto bind = hami::ParseBindAddress(metrics_bind);
+    if (!bind.ok()) {
+      std::cerr << "error: --metrics-bind-address: " << bind.status().message() << "\n";
       return 2;
     }
+    options.metrics_host = bind->first;
+    options.metrics_port = bind->second;
   }
   options.cert_file = cert_file;
   options.key_file = key_file;
@@ -134,11 +132,4 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return hami::GuardedMain(Run, argc, argv); }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/guarded_main.h"
 #include "common/strings.h"
 #include "device/config.h"
 #include "inspect_cmd.h"
@@ -178,13 +179,4 @@ static int RunMain(int argc, char** argv) {
   return RunSimulate(sim);
 }
 
-int main(int argc, char** argv) {
-  // Errors travel as values; this only turns an unexpected exception (e.g. out of memory)
-  // into a message and an exit code instead of an abort.
-  try {
-    return RunMain(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return hami::GuardedMain(RunMain, argc, argv); }

@@ -72,7 +72,7 @@ PluginDaemon::~PluginDaemon() { Stop(); }
 Status PluginDaemon::Start() {
   if (options_.node_name.empty()) return InvalidArgument("the node name is not set (NODE_NAME)");
   HAMI_RETURN_IF_ERROR(LoadNodeConfig());
-  HAMI_ASSIGN_OR_RETURN(nvml_, Nvml::Open(options_.nvml_library));
+  HAMI_ASSIGN_OR_RETURN(nvml_, nvml::Nvml::Open(options_.nvml_library));
   AllocatorOptions allocator;
   allocator.node_name = options_.node_name;
   allocator.settings = options_.allocate;

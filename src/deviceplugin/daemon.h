@@ -20,9 +20,9 @@
 #include "deviceplugin/discovery.h"
 #include "deviceplugin/health.h"
 #include "deviceplugin/node_config.h"
-#include "deviceplugin/nvml.h"
 #include "deviceplugin/plugin_server.h"
 #include "kube/client.h"
+#include "nvml/nvml.h"
 
 namespace hami::deviceplugin {
 
@@ -80,7 +80,7 @@ class PluginDaemon {
 
   std::shared_ptr<kube::KubeClient> client_;
   PluginDaemonOptions options_;
-  std::unique_ptr<Nvml> nvml_;
+  std::unique_ptr<nvml::Nvml> nvml_;
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;

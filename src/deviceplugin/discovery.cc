@@ -16,9 +16,9 @@ namespace {
 // The existing MIG instances of one GPU as the profiles the scheduler may choose from: one per
 // profile name, smallest memory first (then fewest slices, then name, so the annotation does not
 // depend on NVML's MIG device order), with the placements its instances occupy.
-std::vector<MigProfile> GroupMigInstances(std::span<const NvmlMigInstance> instances) {
+std::vector<MigProfile> GroupMigInstances(std::span<const nvml::NvmlMigInstance> instances) {
   std::vector<MigProfile> profiles;
-  for (const NvmlMigInstance& instance : instances) {
+  for (const nvml::NvmlMigInstance& instance : instances) {
     auto it = std::find_if(profiles.begin(), profiles.end(),
                            [&](const MigProfile& p) { return p.name == instance.profile; });
     if (it == profiles.end()) {
@@ -45,10 +45,10 @@ std::vector<MigProfile> GroupMigInstances(std::span<const NvmlMigInstance> insta
 
 }  // namespace
 
-Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& options,
+Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of) {
   Discovered out;
-  for (const NvmlGpu& gpu : gpus) {
+  for (const nvml::NvmlGpu& gpu : gpus) {
     const std::string who = "GPU " + std::to_string(gpu.index) + " " + gpu.uuid;
     if (options.exclude_uuids.count(gpu.uuid) > 0 || options.exclude_indexes.count(gpu.index) > 0) {
       out.skipped.push_back(who + ": excluded by the node config");
@@ -108,14 +108,14 @@ Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& 
   return out;
 }
 
-std::optional<MigInstanceRef> FindMigInstance(Nvml& nvml, const std::string& gpu_uuid,
+std::optional<MigInstanceRef> FindMigInstance(nvml::Nvml& nvml, const std::string& gpu_uuid,
                                               const std::string& profile,
                                               const MigPlacement& placement) {
   auto gpus = nvml.Gpus();
   if (!gpus.ok()) return std::nullopt;
-  for (const NvmlGpu& gpu : *gpus) {
+  for (const nvml::NvmlGpu& gpu : *gpus) {
     if (gpu.uuid != gpu_uuid) continue;
-    for (const NvmlMigInstance& mig : gpu.mig_instances) {
+    for (const nvml::NvmlMigInstance& mig : gpu.mig_instances) {
       if (mig.profile == profile && mig.placement == placement) {
         return MigInstanceRef{mig.uuid, mig.gpu_instance_id, mig.compute_instance_id};
       }

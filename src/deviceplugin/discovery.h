@@ -14,7 +14,7 @@
 
 #include "device/device.h"
 #include "deviceplugin/allocate.h"
-#include "deviceplugin/nvml.h"
+#include "nvml/nvml.h"
 
 namespace hami::deviceplugin {
 
@@ -41,7 +41,7 @@ struct Discovered {
 
 // The MIG device of `profile` at `placement` on GPU `gpu_uuid` that NVML lists now; nullopt
 // when there is none or NVML cannot say.
-std::optional<MigInstanceRef> FindMigInstance(Nvml& nvml, const std::string& gpu_uuid,
+std::optional<MigInstanceRef> FindMigInstance(nvml::Nvml& nvml, const std::string& gpu_uuid,
                                               const std::string& profile,
                                               const MigPlacement& placement);
 
@@ -52,7 +52,7 @@ std::optional<MigInstanceRef> FindMigInstance(Nvml& nvml, const std::string& gpu
 // (smallest memory first), each with the placements where an instance of it exists, sorted by
 // start. The scheduler may only hand out those instances (static MIG). Other GPUs:
 // count = split_count, scaled memory and cores, mode = options.mode ("hami-core" for "mig").
-Discovered ToDeviceInfos(std::span<const NvmlGpu> gpus, const DiscoveryOptions& options,
+Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of);
 
 // The NUMA node sysfs reports for an NVML bus id ("00000000:3B:00.0" is

@@ -35,7 +35,7 @@ Result<HealthCheckConfig> ParseHealthCheckEnv(const std::optional<std::string>& 
   return config;
 }
 
-EventVerdict JudgeEvent(const NvmlEvent& event, const HealthCheckConfig& config) {
+EventVerdict JudgeEvent(const nvml::NvmlEvent& event, const HealthCheckConfig& config) {
   if (!config.enabled) return EventVerdict::kIgnore;
   if (event.type != kNvmlEventXidCriticalError) return EventVerdict::kIgnore;
   if (config.ignored_xids.count(event.data) > 0) return EventVerdict::kIgnore;

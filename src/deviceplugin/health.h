@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "deviceplugin/nvml.h"
+#include "nvml/nvml.h"
 
 namespace hami::deviceplugin {
 
@@ -26,6 +26,6 @@ Result<HealthCheckConfig> ParseHealthCheckEnv(const std::optional<std::string>& 
 
 enum class EventVerdict { kIgnore, kDeviceUnhealthy, kAllUnhealthy };
 
-EventVerdict JudgeEvent(const NvmlEvent& event, const HealthCheckConfig& config);
+EventVerdict JudgeEvent(const nvml::NvmlEvent& event, const HealthCheckConfig& config);
 
 }  // namespace hami::deviceplugin

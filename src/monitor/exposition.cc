@@ -1,6 +1,7 @@
 #include "monitor/exposition.h"
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 
 namespace hami::monitor {
@@ -11,77 +12,208 @@ using exposition::MetricType;
 
 namespace {
 
-Family Gauge(const char* name, const char* help) {
+double D(uint64_t v) { return static_cast<double>(v); }
+
+std::optional<double> LastKernelElapsed(const RegionSnapshot& s, int64_t now_unix_s) {
+  if (s.last_kernel_time_s == 0) return std::nullopt;
+  const int64_t last_s = s.last_kernel_time_s > static_cast<uint64_t>(INT64_MAX)
+                             ? INT64_MAX
+                             : static_cast<int64_t>(s.last_kernel_time_s);
+  return static_cast<double>(now_unix_s > last_s ? now_unix_s - last_s : 0);
+}
+
+// A per-device value of a container; nullopt = no sample.
+using ContainerValue =
+    std::function<std::optional<double>(const VDeviceUsage&, const RegionSnapshot&, int64_t)>;
+
+struct ContainerGauge {
+  const char* name;
+  const char* help;
+  const char* legacy_name;  // nullptr: no legacy twin
+  ContainerValue value;
+};
+
+const std::vector<ContainerGauge>& ContainerGauges() {
+  static const std::vector<ContainerGauge> gauges = {
+      {kVgpuMemoryUsed, "vGPU device memory used by the container, in bytes.",
+       "vGPU_device_memory_usage_in_bytes",
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.used_bytes); }},
+      {kVgpuMemoryLimit, "vGPU device memory limit of the container, in bytes.",
+       "vGPU_device_memory_limit_in_bytes",
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.limit_bytes); }},
+      {kContainerDeviceMemory,
+       "Device memory used by the container, in bytes (as hami_vgpu_memory_used_bytes).",
+       "Device_memory_desc_of_container",
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.used_bytes); }},
+      {kContainerUtilization,
+       "SM utilization of the container's processes on the vGPU, in percent.",
+       "Device_utilization_desc_of_container",
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.sm_util_percent); }},
+      {kContainerLastKernel, "Seconds since the container last launched a kernel.",
+       "Device_last_kernel_of_container",
+       [](const VDeviceUsage&, const RegionSnapshot& s, int64_t now) {
+         return LastKernelElapsed(s, now);
+       }},
+      {kVgpuMemoryContext, "vGPU memory used by CUDA contexts, in bytes.", nullptr,
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.context_bytes); }},
+      {kVgpuMemoryModule, "vGPU memory used by loaded modules, in bytes.", nullptr,
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.module_bytes); }},
+      {kVgpuMemoryBuffer, "vGPU memory used by allocations, in bytes.", nullptr,
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.buffer_bytes); }},
+  };
+  return gauges;
+}
+
+using HostValue = std::function<std::optional<double>(const HostDeviceReading&)>;
+
+struct HostGauge {
+  const char* name;
+  const char* help;
+  const char* legacy_name;
+  HostValue value;
+};
+
+const std::vector<HostGauge>& HostGauges() {
+  static const std::vector<HostGauge> gauges = {
+      {kHostMemoryUsed, "GPU device memory used, in bytes.", "HostGPUMemoryUsage",
+       [](const HostDeviceReading& h) -> std::optional<double> {
+         if (!h.memory_used_bytes) return std::nullopt;
+         return D(*h.memory_used_bytes);
+       }},
+      {kHostUtilization, "GPU device utilization, in percent (0-100).", "HostCoreUtilization",
+       [](const HostDeviceReading& h) { return h.utilization_percent; }},
+      {kHostMemoryControllerUtilization, "GPU memory controller utilization, in percent (0-100).",
+       nullptr, [](const HostDeviceReading& h) { return h.memory_controller_utilization_percent; }},
+  };
+  return gauges;
+}
+
+Family Gauge(std::string name, std::string help) {
   Family f;
-  f.name = name;
-  f.help = help;
+  f.name = std::move(name);
+  f.help = std::move(help);
   f.type = MetricType::kGauge;
   return f;
 }
 
-double D(uint64_t v) { return static_cast<double>(v); }
+Labels WithZone(Labels labels, const MonitorExpositionOptions& options) {
+  if (!options.zone.empty()) labels.emplace_back("zone", options.zone);
+  return labels;
+}
 
 }  // namespace
 
-std::vector<Family> MonitorFamilies(const std::vector<HostDeviceReading>& hosts,
-                                    const std::vector<ContainerReading>& containers,
-                                    const std::map<std::string, PodRef>& pods, int64_t now_unix_s) {
-  Family host_mem = Gauge(kHostMemoryUsed, "GPU device memory used, in bytes.");
-  Family host_util = Gauge(kHostUtilization, "GPU device utilization, in percent (0-100).");
-  Family used = Gauge(kVgpuMemoryUsed, "vGPU device memory used by the container, in bytes.");
-  Family limit = Gauge(kVgpuMemoryLimit, "vGPU device memory limit of the container, in bytes.");
-  Family util = Gauge(kContainerUtilization,
-                      "SM utilization of the container's processes on the vGPU, in percent.");
-  Family last = Gauge(kContainerLastKernel, "Seconds since the container last launched a kernel.");
-  Family context = Gauge(kVgpuMemoryContext, "vGPU memory used by CUDA contexts, in bytes.");
-  Family module = Gauge(kVgpuMemoryModule, "vGPU memory used by loaded modules, in bytes.");
-  Family buffer = Gauge(kVgpuMemoryBuffer, "vGPU memory used by allocations, in bytes.");
-
-  for (const HostDeviceReading& h : hosts) {
-    const Labels labels = {{"node", h.node},
-                           {"device_index", std::to_string(h.device_index)},
-                           {"device_uuid", h.device_uuid},
-                           {"device_type", h.device_type}};
-    host_mem.Add(labels, D(h.memory_used_bytes));
-    host_util.Add(labels, h.utilization_percent);
+std::vector<std::string> MonitorFamilyNames() {
+  std::vector<std::string> names;
+  for (const HostGauge& g : HostGauges()) {
+    names.push_back(g.name);
+    if (g.legacy_name != nullptr) names.push_back(g.legacy_name);
   }
-  for (const ContainerReading& c : containers) {
-    auto pod = pods.find(c.pod_uid);
-    if (pod == pods.end()) continue;
-    const RegionSnapshot& s = c.snapshot;
-    for (size_t i = 0; i < s.devices.size(); ++i) {
-      const VDeviceUsage& d = s.devices[i];
-      const Labels labels = {{"namespace", pod->second.ns},
-                             {"pod", pod->second.name},
-                             {"container", c.container},
-                             {"vdevice_index", std::to_string(i)},
-                             {"device_uuid", d.uuid}};
-      used.Add(labels, D(d.used_bytes));
-      limit.Add(labels, D(d.limit_bytes));
-      util.Add(labels, D(d.sm_util_percent));
-      if (s.last_kernel_time_s > 0) {
-        const int64_t last_s = s.last_kernel_time_s > static_cast<uint64_t>(INT64_MAX)
-                                   ? INT64_MAX
-                                   : static_cast<int64_t>(s.last_kernel_time_s);
-        const int64_t elapsed = now_unix_s > last_s ? now_unix_s - last_s : 0;
-        last.Add(labels, static_cast<double>(elapsed));
+  for (const ContainerGauge& g : ContainerGauges()) {
+    names.push_back(g.name);
+    if (g.legacy_name != nullptr) names.push_back(g.legacy_name);
+  }
+  names.push_back(kMigDeviceInfo);
+  return names;
+}
+
+std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
+                                    const MonitorExpositionOptions& options) {
+  std::vector<Family> current;
+  std::vector<Family> legacy;
+
+  for (const HostGauge& g : HostGauges()) {
+    Family f = Gauge(g.name, g.help);
+    Family old = Gauge(g.legacy_name != nullptr ? g.legacy_name : "", g.help);
+    for (const HostDeviceReading& h : readings.hosts) {
+      const std::optional<double> value = g.value(h);
+      if (!value) continue;
+      const std::string index = std::to_string(h.device_index);
+      f.Add(WithZone({{"node", h.node},
+                      {"device_index", index},
+                      {"device_uuid", h.device_uuid},
+                      {"device_type", h.device_type}},
+                     options),
+            *value);
+      old.Add(
+          WithZone(
+              {{"deviceidx", index}, {"deviceuuid", h.device_uuid}, {"devicetype", h.device_type}},
+              options),
+          *value);
+    }
+    current.push_back(std::move(f));
+    if (g.legacy_name != nullptr) legacy.push_back(std::move(old));
+  }
+
+  for (const ContainerGauge& g : ContainerGauges()) {
+    Family f = Gauge(g.name, g.help);
+    Family old = Gauge(g.legacy_name != nullptr ? g.legacy_name : "", g.help);
+    const bool with_breakdown = std::string(g.name) == kContainerDeviceMemory;
+    for (const ContainerReading& c : readings.containers) {
+      auto pod = readings.pods.find(c.pod_uid);
+      if (pod == readings.pods.end()) continue;
+      const RegionSnapshot& s = c.snapshot;
+      for (size_t i = 0; i < s.devices.size(); ++i) {
+        const VDeviceUsage& d = s.devices[i];
+        const std::optional<double> value = g.value(d, s, readings.now_unix_s);
+        if (!value) continue;
+        const std::string index = std::to_string(i);
+        f.Add(WithZone({{"namespace", pod->second.ns},
+                        {"pod", pod->second.name},
+                        {"container", c.container},
+                        {"vdevice_index", index},
+                        {"device_uuid", d.uuid}},
+                       options),
+              *value);
+        Labels old_labels = {{"podnamespace", pod->second.ns},
+                             {"podname", pod->second.name},
+                             {"ctrname", c.container},
+                             {"vdeviceid", index},
+                             {"deviceuuid", d.uuid}};
+        if (with_breakdown) {  // HAMi's legacy family carries the breakdown as label values
+          old_labels.emplace_back("context", std::to_string(d.context_bytes));
+          old_labels.emplace_back("module", std::to_string(d.module_bytes));
+          old_labels.emplace_back("data", std::to_string(d.buffer_bytes));
+          old_labels.emplace_back("offset", std::to_string(d.offset_bytes));
+        }
+        old.Add(WithZone(std::move(old_labels), options), *value);
       }
-      context.Add(labels, D(d.context_bytes));
-      module.Add(labels, D(d.module_bytes));
-      buffer.Add(labels, D(d.buffer_bytes));
+    }
+    current.push_back(std::move(f));
+    if (g.legacy_name != nullptr) legacy.push_back(std::move(old));
+  }
+
+  Family mig = Gauge(kMigDeviceInfo, "MIG device held by a container (value 1).");
+  for (const MigDeviceReading& m : readings.migs) {
+    auto pod = readings.pods.find(m.pod_uid);
+    if (pod == readings.pods.end()) continue;
+    mig.Add(WithZone({{"namespace", pod->second.ns},
+                      {"pod", pod->second.name},
+                      {"container", m.container},
+                      {"vdevice_index", std::to_string(m.vdevice_index)},
+                      {"device_uuid", m.device_uuid},
+                      {"mig_uuid", m.mig_uuid},
+                      {"profile", m.profile},
+                      {"gpu_instance_id", std::to_string(m.gpu_instance_id)},
+                      {"compute_instance_id", std::to_string(m.compute_instance_id)}},
+                     options),
+            1);
+  }
+  current.push_back(std::move(mig));
+
+  std::vector<Family> out;
+  for (std::vector<Family>* part : {&current, &legacy}) {
+    if (part == &legacy && !options.legacy) break;
+    for (Family& f : *part) {
+      if (!f.samples.empty()) out.push_back(std::move(f));
     }
   }
-  std::vector<Family> out;
-  for (Family* f : {&host_mem, &host_util, &used, &limit, &util, &last, &context, &module, &buffer})
-    out.push_back(std::move(*f));
   return out;
 }
 
-Result<std::string> RenderMonitorMetrics(const std::vector<HostDeviceReading>& hosts,
-                                         const std::vector<ContainerReading>& containers,
-                                         const std::map<std::string, PodRef>& pods,
-                                         int64_t now_unix_s) {
-  return exposition::Render(MonitorFamilies(hosts, containers, pods, now_unix_s));
+Result<std::string> RenderMonitorMetrics(const MonitorReadings& readings,
+                                         const MonitorExpositionOptions& options) {
+  return exposition::Render(MonitorFamilies(readings, options));
 }
 
 }  // namespace hami::monitor

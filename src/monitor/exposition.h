@@ -1,21 +1,26 @@
 // hami-monitor's metric families (spec §6) with HAMi's names and labels, rendered in the text
 // exposition format 0.0.4 by the shared writer (common/exposition.h).
 //
+// Every sample carries HAMi's constant label zone="vGPU" (HAMi wraps its registry with it).
 // Units, kept as HAMi reports them so existing dashboards and alerts keep working:
 //  * *_bytes are bytes;
-//  * hami_container_device_utilization_ratio and hami_host_gpu_utilization_ratio are PERCENT
-//    (0..100; a container's value is the sum of its processes' sm_util and may exceed 100), despite
-//    the "_ratio" suffix: HAMi exports NVML's percentages unchanged;
+//  * the *_utilization_ratio gauges are PERCENT (0..100; a container's value is the sum of its
+//    processes' sm_util and may exceed 100), despite the "_ratio" suffix: HAMi exports NVML's
+//    percentages unchanged;
 //  * hami_container_last_kernel_elapsed_seconds is now - last_kernel_time, whole seconds, clamped
 //    at 0, and absent for a container that never launched a kernel (last_kernel_time 0).
-// Not rendered (later slices): hami_host_gpu_memory_controller_utilization_ratio,
-// hami_container_device_memory_bytes, hami_mig_device_info, the legacy names, the `zone` label.
+// With `legacy` the pre-2.5 names are rendered as well, after the current ones (HAMi's
+// --legacy-metrics): HostGPUMemoryUsage, HostCoreUtilization, vGPU_device_memory_usage_in_bytes,
+// vGPU_device_memory_limit_in_bytes, Device_memory_desc_of_container (context/module/data/offset
+// as label values, as HAMi has them), Device_utilization_desc_of_container,
+// Device_last_kernel_of_container. Not rendered: legacy MigInfo (its label set is not in the spec).
 //
 // Pure and thread-compatible.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,40 +42,71 @@ struct ContainerReading {
   RegionSnapshot snapshot;
 };
 
-// One physical device as NVML reports it.
+// One physical device as NVML reports it; an unset value (NVML: NOT_SUPPORTED) is not rendered.
 struct HostDeviceReading {
   std::string node;
   int device_index = 0;
   std::string device_uuid;
-  std::string device_type;  // e.g. "NVIDIA-NVIDIA A100-SXM4-40GB"
-  uint64_t memory_used_bytes = 0;
-  double utilization_percent = 0;  // NVML utilization.gpu, 0..100
+  std::string device_type;  // "NVIDIA-" + NVML's name, as in the node registration
+  std::optional<uint64_t> memory_used_bytes;
+  std::optional<double> utilization_percent;                    // NVML utilization.gpu
+  std::optional<double> memory_controller_utilization_percent;  // NVML utilization.memory
+};
+
+// One MIG device a container holds, from the pod's hami.io/vgpu-mig-allocations (the scheduler's
+// choice completed by the device plugin's runtime ids).
+struct MigDeviceReading {
+  std::string pod_uid;
+  std::string container;
+  int vdevice_index = 0;    // the allocation's deviceIndex
+  std::string device_uuid;  // the parent GPU
+  std::string mig_uuid;
+  std::string profile;
+  uint32_t gpu_instance_id = 0;
+  uint32_t compute_instance_id = 0;
+};
+
+struct MonitorReadings {
+  std::vector<HostDeviceReading> hosts;
+  std::vector<ContainerReading> containers;
+  std::vector<MigDeviceReading> migs;
+  std::map<std::string, PodRef> pods;  // pod UID -> namespace/name
+  int64_t now_unix_s = 0;
+};
+
+struct MonitorExpositionOptions {
+  bool legacy = false;
+  std::string zone = "vGPU";  // "" drops the label
 };
 
 inline constexpr const char* kHostMemoryUsed = "hami_host_gpu_memory_used_bytes";
 inline constexpr const char* kHostUtilization = "hami_host_gpu_utilization_ratio";
+inline constexpr const char* kHostMemoryControllerUtilization =
+    "hami_host_gpu_memory_controller_utilization_ratio";
 inline constexpr const char* kVgpuMemoryUsed = "hami_vgpu_memory_used_bytes";
 inline constexpr const char* kVgpuMemoryLimit = "hami_vgpu_memory_limit_bytes";
+inline constexpr const char* kContainerDeviceMemory = "hami_container_device_memory_bytes";
 inline constexpr const char* kContainerUtilization = "hami_container_device_utilization_ratio";
 inline constexpr const char* kContainerLastKernel = "hami_container_last_kernel_elapsed_seconds";
 inline constexpr const char* kVgpuMemoryContext = "hami_vgpu_memory_context_bytes";
 inline constexpr const char* kVgpuMemoryModule = "hami_vgpu_memory_module_bytes";
 inline constexpr const char* kVgpuMemoryBuffer = "hami_vgpu_memory_buffer_bytes";
+inline constexpr const char* kMigDeviceInfo = "hami_mig_device_info";
 
-// The monitor's families, in the order above (host families first), samples in input order:
-// host devices as given; containers as given, devices by vdevice index within each. Host labels:
-// node, device_index, device_uuid, device_type. Container labels: namespace, pod, container,
-// vdevice_index (index in the region), device_uuid. A container whose pod_uid is not in `pods` is
+// Every family name MonitorFamilies can render (legacy ones included), for dashboards' checks.
+std::vector<std::string> MonitorFamilyNames();
+
+// The monitor's families, host families first, samples in input order (containers as given,
+// devices by vdevice index within each). Host labels: node, device_index, device_uuid,
+// device_type. Container labels: namespace, pod, container, vdevice_index (index in the region),
+// device_uuid; hami_mig_device_info adds mig_uuid, profile, gpu_instance_id,
+// compute_instance_id (value 1). A container or MIG device whose pod_uid is not in `pods` is
 // skipped (its pod is gone or not yet known; it cannot be labelled). Empty families are omitted.
-std::vector<exposition::Family> MonitorFamilies(const std::vector<HostDeviceReading>& hosts,
-                                                const std::vector<ContainerReading>& containers,
-                                                const std::map<std::string, PodRef>& pods,
-                                                int64_t now_unix_s);
+std::vector<exposition::Family> MonitorFamilies(const MonitorReadings& readings,
+                                                const MonitorExpositionOptions& options = {});
 
 // MonitorFamilies rendered as text. Errors only if a family is malformed (a bug): kInvalidArgument.
-Result<std::string> RenderMonitorMetrics(const std::vector<HostDeviceReading>& hosts,
-                                         const std::vector<ContainerReading>& containers,
-                                         const std::map<std::string, PodRef>& pods,
-                                         int64_t now_unix_s);
+Result<std::string> RenderMonitorMetrics(const MonitorReadings& readings,
+                                         const MonitorExpositionOptions& options = {});
 
 }  // namespace hami::monitor

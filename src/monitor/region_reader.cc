@@ -114,13 +114,14 @@ RegionSnapshot MappedRegion::Snapshot() const {
     ++out.live_slots;
     for (int d = 0; d < devices; ++d) {
       const layout::DeviceMemory& m = s.used[d];
-      uint64_t total = 0, context = 0, module = 0, data = 0;
+      uint64_t total = 0, context = 0, module = 0, data = 0, offset = 0;
       for (int tries = 0; tries < 1000; ++tries) {  // bounded: a writer may have died mid-update
         const uint64_t s1 = Ld(s.seqlock);
         total = Ld(m.total, std::memory_order_relaxed);
         context = Ld(m.context_size, std::memory_order_relaxed);
         module = Ld(m.module_size, std::memory_order_relaxed);
         data = Ld(m.data_size, std::memory_order_relaxed);
+        offset = Ld(m.offset, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_acquire);
         const uint64_t s2 = Ld(s.seqlock, std::memory_order_relaxed);
         if (s1 == s2 && (s1 & 1) == 0) break;
@@ -130,6 +131,7 @@ RegionSnapshot MappedRegion::Snapshot() const {
       u.context_bytes = SatAdd(u.context_bytes, context);
       u.module_bytes = SatAdd(u.module_bytes, module);
       u.buffer_bytes = SatAdd(u.buffer_bytes, data);
+      u.offset_bytes = SatAdd(u.offset_bytes, offset);
       u.sm_util_percent =
           SatAdd(u.sm_util_percent, Ld(s.device_util[d].sm_util, std::memory_order_relaxed));
     }

@@ -34,6 +34,7 @@ struct VDeviceUsage {
   uint64_t context_bytes = 0;    // DeviceMemory::context_size
   uint64_t module_bytes = 0;     // DeviceMemory::module_size
   uint64_t buffer_bytes = 0;     // DeviceMemory::data_size (HAMi calls it "buffer")
+  uint64_t offset_bytes = 0;     // DeviceMemory::offset (only HAMi's legacy metric shows it)
   uint64_t sm_util_percent = 0;  // sum of the processes' sm_util, percent (may exceed 100)
 };
 

@@ -1,6 +1,5 @@
 #include "scheduler/daemon.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
@@ -50,28 +49,10 @@ void SchedulerDaemon::RegistrationPass() {
 
 Status SchedulerDaemon::StartMetricsServer() {
   if (options_.metrics_port < 0) return Status::Ok();
-  metrics_server_ = std::make_unique<httplib::Server>();
-  metrics_server_->set_tcp_nodelay(true);
-  metrics_server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.Render(ledger_), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  const std::string& host = options_.metrics_host;
-  int bound = options_.metrics_port;
-  if (bound == 0) {
-    bound = metrics_server_->bind_to_any_port(host.c_str());
-  } else if (!metrics_server_->bind_to_port(host.c_str(), bound)) {
-    bound = -1;
-  }
-  if (bound < 0) {
-    return Status(StatusCode::kUnavailable, "cannot listen for metrics on " + host + ":" +
-                                                std::to_string(options_.metrics_port));
-  }
-  metrics_port_ = bound;
-  metrics_thread_ = std::thread([this] { metrics_server_->listen_after_bind(); });
-  // stop() before the accept loop runs would be lost; wait for it (as ExtenderServer does).
-  for (int i = 0; i < 1000 && !metrics_server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  metrics_endpoint_ = std::make_unique<MetricsEndpoint>(
+      [this]() -> Result<std::string> { return metrics_.Render(ledger_); });
+  HAMI_ASSIGN_OR_RETURN(metrics_port_,
+                        metrics_endpoint_->Start(options_.metrics_host, options_.metrics_port));
   spdlog::info("hami-scheduler metrics port={}", metrics_port_);
   return Status::Ok();
 }
@@ -175,8 +156,7 @@ void SchedulerDaemon::Stop() {
   loop_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   if (server_) server_->Stop();
-  if (metrics_server_) metrics_server_->stop();
-  if (metrics_thread_.joinable()) metrics_thread_.join();
+  if (metrics_endpoint_) metrics_endpoint_->Stop();
   if (leader_) leader_->Stop();
   if (pods_) pods_->Stop();
   if (nodes_) nodes_->Stop();

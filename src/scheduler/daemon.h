@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "common/metrics_endpoint.h"
 #include "device/config.h"
 #include "device/vendor.h"
 #include "kube/client.h"
@@ -25,10 +26,6 @@
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/node_health.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace hami::scheduler {
 
@@ -92,8 +89,7 @@ class SchedulerDaemon {
   std::unique_ptr<LeaderWatcher> leader_;
   std::unique_ptr<ExtenderServer> server_;
   SchedulerMetrics metrics_;
-  std::unique_ptr<httplib::Server> metrics_server_;
-  std::thread metrics_thread_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int metrics_port_ = -1;
   std::atomic<bool> registered_once_{false};
   int port_ = -1;

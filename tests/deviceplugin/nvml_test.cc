@@ -1,4 +1,4 @@
-#include "deviceplugin/nvml.h"
+#include "nvml/nvml.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ const nlohmann::json kTwoGpus = {{"devices",
 
 TEST_F(NvmlTest, ListsTheGpusNvmlReports) {
   Configure(kTwoGpus);
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok()) << nvml.status().message();
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
@@ -55,12 +55,12 @@ TEST_F(NvmlTest, ListsTheGpusNvmlReports) {
 }
 
 TEST_F(NvmlTest, MissingLibraryAndFailedInitAreErrorsThatSayWhy) {
-  auto missing = Nvml::Open("/nonexistent/libnvidia-ml.so.1");
+  auto missing = nvml::Nvml::Open("/nonexistent/libnvidia-ml.so.1");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("NVIDIA driver"), std::string::npos);
 
   unsetenv("HAMI_FAKE_NVML_CONFIG");  // the fake then answers DRIVER_NOT_LOADED
-  auto no_driver = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto no_driver = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_FALSE(no_driver.ok());
   EXPECT_NE(no_driver.status().message().find("nvmlInit_v2: Driver Not Loaded"), std::string::npos)
       << no_driver.status().message();
@@ -70,7 +70,7 @@ TEST_F(NvmlTest, LostGpuIsAnErrorNamingIt) {
   nlohmann::json config = kTwoGpus;
   config["devices"][1]["lost"] = true;
   Configure(config);
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   auto gpus = (*nvml)->Gpus();
   ASSERT_FALSE(gpus.ok());
@@ -85,7 +85,7 @@ TEST_F(NvmlTest, UnsupportedMemoryIsReportedAsUnknown) {
                 {"name", "NVIDIA GB10"},
                 {"memory_mib", nullptr},
                 {"bus_id", "00000000:01:00.0"}}}}});
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
@@ -100,7 +100,7 @@ TEST_F(NvmlTest, HealthEventsArriveWithTheirDeviceOrTimeOut) {
   nlohmann::json config = kTwoGpus;
   config["events_file"] = events;
   Configure(config);
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   EXPECT_FALSE((*nvml)->WaitForEvent(10).ok()) << "no subscription yet";
   ASSERT_TRUE((*nvml)->WatchHealthEvents().ok());
@@ -117,9 +117,10 @@ TEST_F(NvmlTest, HealthEventsArriveWithTheirDeviceOrTimeOut) {
   EXPECT_FALSE(none->has_value());
 }
 
-NvmlMigInstance Mig(const std::string& uuid, uint32_t gi, const std::string& profile,
-                    int32_t memory_mib, int32_t slices, int32_t core, MigPlacement placement) {
-  NvmlMigInstance m;
+nvml::NvmlMigInstance Mig(const std::string& uuid, uint32_t gi, const std::string& profile,
+                          int32_t memory_mib, int32_t slices, int32_t core,
+                          MigPlacement placement) {
+  nvml::NvmlMigInstance m;
   m.uuid = uuid;
   m.gpu_instance_id = gi;
   m.compute_instance_id = 0;
@@ -133,21 +134,21 @@ NvmlMigInstance Mig(const std::string& uuid, uint32_t gi, const std::string& pro
 
 // What NVML reports for testing::T4AndMigA100(), in MIG device order. Cores: 42 and 14 of the
 // 7g profile's 98 SMs, rounded up.
-const std::vector<NvmlMigInstance> kA100Instances = {
+const std::vector<nvml::NvmlMigInstance> kA100Instances = {
     Mig("MIG-3g", 2, "3g.40gb", 40192, 3, 43, {4, 4}),
     Mig("MIG-1g-b", 8, "1g.10gb", 9856, 1, 15, {1, 1}),
     Mig("MIG-1g-a", 7, "1g.10gb", 9856, 1, 15, {0, 1})};
 
 TEST_F(NvmlTest, ListsTheMigDevicesOfAGpuInMigMode) {
   Configure(testing::T4AndMigA100());
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok()) << nvml.status().message();
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
   ASSERT_EQ(gpus->size(), 2u);
   EXPECT_FALSE((*gpus)[0].mig_enabled);
   EXPECT_TRUE((*gpus)[0].mig_instances.empty());
-  const NvmlGpu& a100 = (*gpus)[1];
+  const nvml::NvmlGpu& a100 = (*gpus)[1];
   EXPECT_TRUE(a100.mig_enabled);
   EXPECT_EQ(a100.mig_instances, kA100Instances);
   EXPECT_TRUE(a100.mig_errors.empty()) << a100.mig_errors[0];
@@ -164,11 +165,11 @@ TEST_F(NvmlTest, AComputeInstanceSmallerThanItsGpuInstanceIsNamedAndCountedByIts
                                             {"ci", 1},
                                             {"ci_slices", 1}}};
   Configure(config);
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
-  NvmlMigInstance expected = Mig("MIG-1c", 5, "1c.2g.20gb", 19968, 2, 15, {2, 2});
+  nvml::NvmlMigInstance expected = Mig("MIG-1c", 5, "1c.2g.20gb", 19968, 2, 15, {2, 2});
   expected.compute_instance_id = 1;
   ASSERT_EQ((*gpus)[1].mig_instances.size(), 1u);
   EXPECT_EQ((*gpus)[1].mig_instances[0], expected);
@@ -178,14 +179,14 @@ TEST_F(NvmlTest, AFailingMigDeviceIsLeftOutAndTheRestDiscovered) {
   nlohmann::json config = testing::T4AndMigA100();
   config["devices"][1]["mig_instances"][1]["error"] = 999;  // MIG-1g-b stops answering
   Configure(config);
-  auto nvml = Nvml::Open(HAMI_FAKE_NVML_PATH);
+  auto nvml = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml.ok());
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
   ASSERT_EQ(gpus->size(), 2u);
-  const NvmlGpu& a100 = (*gpus)[1];
+  const nvml::NvmlGpu& a100 = (*gpus)[1];
   EXPECT_EQ(a100.mig_instances,
-            (std::vector<NvmlMigInstance>{kA100Instances[0], kA100Instances[2]}));
+            (std::vector<nvml::NvmlMigInstance>{kA100Instances[0], kA100Instances[2]}));
   ASSERT_EQ(a100.mig_errors.size(), 1u);
   EXPECT_EQ(a100.mig_errors[0], "MIG device 1: nvmlDeviceGetUUID: Unknown Error (999)");
 
@@ -233,7 +234,7 @@ TEST_F(NvmlTest, AnNvmlWithoutTheMigCallsStillListsTheGpus) {
        "nvmlDeviceGetComputeInstanceId", "nvmlDeviceGetGpuInstanceById", "nvmlGpuInstanceGetInfo",
        "nvmlDeviceGetGpuInstanceProfileInfo", "nvmlDeviceGetAttributes_v2"});
   {
-    auto nvml = Nvml::Open(pre_mig);
+    auto nvml = nvml::Nvml::Open(pre_mig);
     ASSERT_TRUE(nvml.ok()) << nvml.status().message();
     auto gpus = (*nvml)->Gpus();
     ASSERT_TRUE(gpus.ok()) << gpus.status().message();
@@ -245,7 +246,7 @@ TEST_F(NvmlTest, AnNvmlWithoutTheMigCallsStillListsTheGpus) {
   }
   // MIG mode known, one MIG device call missing: the GPU is in MIG mode, its devices unknown.
   const std::string partial = FakeNvmlWithout({"nvmlDeviceGetAttributes_v2"});
-  auto nvml = Nvml::Open(partial);
+  auto nvml = nvml::Nvml::Open(partial);
   ASSERT_TRUE(nvml.ok()) << nvml.status().message();
   auto gpus = (*nvml)->Gpus();
   ASSERT_TRUE(gpus.ok()) << gpus.status().message();
@@ -275,13 +276,13 @@ TEST(MigProfileNameTest, NamesProfilesAsNvidiaDoes) {
       {0, 1, 1, 10241, "1g.11gb"},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(MigProfileName(c.gi_profile_id, c.gi_slices, c.ci_slices, c.memory_mib), c.name)
+    EXPECT_EQ(nvml::MigProfileName(c.gi_profile_id, c.gi_slices, c.ci_slices, c.memory_mib), c.name)
         << c.name;
   }
 }
 
 TEST(DiscoveryTest, AMigGpuIsPublishedAsItsExistingInstances) {
-  std::vector<NvmlGpu> gpus = {
+  std::vector<nvml::NvmlGpu> gpus = {
       {0, "GPU-t4", "Tesla T4", 15360ull * 1024 * 1024, "00000000:3B:00.0", false, {}, {}},
       {1,
        "GPU-a100",
@@ -322,7 +323,7 @@ TEST(DiscoveryTest, AMigGpuIsPublishedAsItsExistingInstances) {
 }
 
 TEST(DiscoveryTest, OnAMigNodeAGpuWithoutMigIsSharedByHamiCore) {
-  std::vector<NvmlGpu> gpus = {
+  std::vector<nvml::NvmlGpu> gpus = {
       {0, "GPU-t4", "Tesla T4", 15360ull * 1024 * 1024, "00000000:3B:00.0", false, {}, {}},
       {1,
        "GPU-new",
@@ -353,7 +354,7 @@ TEST(DiscoveryTest, OnAMigNodeAGpuWithoutMigIsSharedByHamiCore) {
 }
 
 TEST(DiscoveryTest, HamiRegistrationRules) {
-  std::vector<NvmlGpu> gpus = {
+  std::vector<nvml::NvmlGpu> gpus = {
       {0, "GPU-aaa", "Tesla T4", 15360ull * 1024 * 1024 + 5, "00000000:3B:00.0", false},
       {1, "GPU-bbb", "NVIDIA A100-SXM4-40GB", 40960ull * 1024 * 1024, "00000000:AF:00.0", false},
       {2, "GPU-ccc", "NVIDIA GB10", std::nullopt, "00000000:01:00.0", false},
@@ -388,7 +389,7 @@ TEST(DiscoveryTest, HamiRegistrationRules) {
 }
 
 TEST(DiscoveryTest, MigModeKeepsMemoryAndAWholeDevicesCores) {
-  std::vector<NvmlGpu> gpus = {
+  std::vector<nvml::NvmlGpu> gpus = {
       {0, "GPU-aaa", "NVIDIA A100", 40960ull * 1024 * 1024, "00000000:3B:00.0", true}};
   DiscoveryOptions options;
   options.mode = "mig";

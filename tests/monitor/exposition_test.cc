@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -89,30 +90,28 @@ RegionSnapshot Snap() {
   return s;
 }
 
+MonitorReadings Readings() {
+  MonitorReadings r;
+  HostDeviceReading host{"node-1", 0, "GPU-a", "NVIDIA-A100", 2147483648, 37.5, 12};
+  r.hosts = {host};
+  RegionSnapshot one = Snap();
+  one.devices.resize(1);
+  r.containers = {{"uid-1", "main", one}};
+  r.migs = {{"uid-1", "main", 0, "GPU-a", "MIG-x", "1g.10gb", 7, 0}};
+  r.pods = {{"uid-1", {"ns-a", "pod-a"}}};
+  r.now_unix_s = 1010;
+  return r;
+}
+
 TEST(MonitorMetricsTest, Golden) {
-  std::vector<HostDeviceReading> hosts = {{"node-1", 0, "GPU-a", "NVIDIA-A100", 2147483648, 37.5}};
-  RegionSnapshot never = Snap();
-  never.last_kernel_time_s = 0;
-  never.devices.resize(1);
-  std::vector<ContainerReading> containers = {
-      {"uid-1", "main", Snap()},
-      {"uid-gone", "x", Snap()},  // not in the pod map: skipped
-      {"uid-2", "idle", never},
-  };
-  std::map<std::string, PodRef> pods = {{"uid-1", {"ns-a", "pod-a"}}, {"uid-2", {"ns-b", "pod-b"}}};
-  auto text = RenderMonitorMetrics(hosts, containers, pods, 1010);
+  auto text = RenderMonitorMetrics(Readings());
   ASSERT_TRUE(text.ok()) << text.status().message();
-  const std::string c0 =
-      "{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\",vdevice_index=\"0\","
-      "device_uuid=\"GPU-a\"}";
-  const std::string c1 =
-      "{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\",vdevice_index=\"1\","
-      "device_uuid=\"GPU-\\\"b\\\"\"}";
-  const std::string i0 =
-      "{namespace=\"ns-b\",pod=\"pod-b\",container=\"idle\",vdevice_index=\"0\","
-      "device_uuid=\"GPU-a\"}";
   const std::string host =
-      "{node=\"node-1\",device_index=\"0\",device_uuid=\"GPU-a\",device_type=\"NVIDIA-A100\"}";
+      "{node=\"node-1\",device_index=\"0\",device_uuid=\"GPU-a\",device_type=\"NVIDIA-A100\","
+      "zone=\"vGPU\"}";
+  const std::string c =
+      "{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\",vdevice_index=\"0\","
+      "device_uuid=\"GPU-a\",zone=\"vGPU\"}";
   const std::string want =
       "# HELP hami_host_gpu_memory_used_bytes GPU device memory used, in bytes.\n"
       "# TYPE hami_host_gpu_memory_used_bytes gauge\n"
@@ -124,97 +123,130 @@ TEST(MonitorMetricsTest, Golden) {
       "hami_host_gpu_utilization_ratio" +
       host +
       " 37.5\n"
+      "# HELP hami_host_gpu_memory_controller_utilization_ratio GPU memory controller "
+      "utilization, in percent (0-100).\n"
+      "# TYPE hami_host_gpu_memory_controller_utilization_ratio gauge\n"
+      "hami_host_gpu_memory_controller_utilization_ratio" +
+      host +
+      " 12\n"
       "# HELP hami_vgpu_memory_used_bytes vGPU device memory used by the container, in bytes.\n"
       "# TYPE hami_vgpu_memory_used_bytes gauge\n"
       "hami_vgpu_memory_used_bytes" +
-      c0 +
-      " 1048576\n"
-      "hami_vgpu_memory_used_bytes" +
-      c1 +
-      " 0\n"
-      "hami_vgpu_memory_used_bytes" +
-      i0 +
+      c +
       " 1048576\n"
       "# HELP hami_vgpu_memory_limit_bytes vGPU device memory limit of the container, in bytes.\n"
       "# TYPE hami_vgpu_memory_limit_bytes gauge\n"
       "hami_vgpu_memory_limit_bytes" +
-      c0 +
+      c +
       " 4294967296\n"
-      "hami_vgpu_memory_limit_bytes" +
-      c1 +
-      " 2048\n"
-      "hami_vgpu_memory_limit_bytes" +
-      i0 +
-      " 4294967296\n"
+      "# HELP hami_container_device_memory_bytes Device memory used by the container, in bytes "
+      "(as hami_vgpu_memory_used_bytes).\n"
+      "# TYPE hami_container_device_memory_bytes gauge\n"
+      "hami_container_device_memory_bytes" +
+      c +
+      " 1048576\n"
       "# HELP hami_container_device_utilization_ratio SM utilization of the container's "
       "processes on the vGPU, in percent.\n"
       "# TYPE hami_container_device_utilization_ratio gauge\n"
       "hami_container_device_utilization_ratio" +
-      c0 +
-      " 42\n"
-      "hami_container_device_utilization_ratio" +
-      c1 +
-      " 0\n"
-      "hami_container_device_utilization_ratio" +
-      i0 +
+      c +
       " 42\n"
       "# HELP hami_container_last_kernel_elapsed_seconds Seconds since the container last "
       "launched a kernel.\n"
       "# TYPE hami_container_last_kernel_elapsed_seconds gauge\n"
       "hami_container_last_kernel_elapsed_seconds" +
-      c0 +
-      " 10\n"
-      "hami_container_last_kernel_elapsed_seconds" +
-      c1 +
+      c +
       " 10\n"
       "# HELP hami_vgpu_memory_context_bytes vGPU memory used by CUDA contexts, in bytes.\n"
       "# TYPE hami_vgpu_memory_context_bytes gauge\n"
       "hami_vgpu_memory_context_bytes" +
-      c0 +
-      " 524288\n"
-      "hami_vgpu_memory_context_bytes" +
-      c1 +
-      " 0\n"
-      "hami_vgpu_memory_context_bytes" +
-      i0 +
+      c +
       " 524288\n"
       "# HELP hami_vgpu_memory_module_bytes vGPU memory used by loaded modules, in bytes.\n"
       "# TYPE hami_vgpu_memory_module_bytes gauge\n"
       "hami_vgpu_memory_module_bytes" +
-      c0 +
-      " 262144\n"
-      "hami_vgpu_memory_module_bytes" +
-      c1 +
-      " 0\n"
-      "hami_vgpu_memory_module_bytes" +
-      i0 +
+      c +
       " 262144\n"
       "# HELP hami_vgpu_memory_buffer_bytes vGPU memory used by allocations, in bytes.\n"
       "# TYPE hami_vgpu_memory_buffer_bytes gauge\n"
       "hami_vgpu_memory_buffer_bytes" +
-      c0 +
+      c +
       " 262144\n"
-      "hami_vgpu_memory_buffer_bytes" +
-      c1 +
-      " 0\n"
-      "hami_vgpu_memory_buffer_bytes" +
-      i0 + " 262144\n";
+      "# HELP hami_mig_device_info MIG device held by a container (value 1).\n"
+      "# TYPE hami_mig_device_info gauge\n"
+      "hami_mig_device_info{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\","
+      "vdevice_index=\"0\",device_uuid=\"GPU-a\",mig_uuid=\"MIG-x\",profile=\"1g.10gb\","
+      "gpu_instance_id=\"7\",compute_instance_id=\"0\",zone=\"vGPU\"} 1\n";
   EXPECT_EQ(*text, want);
 }
 
+TEST(MonitorMetricsTest, LegacyNamesFollowTheCurrentOnes) {
+  MonitorExpositionOptions options;
+  options.legacy = true;
+  options.zone = "";  // no zone label
+  auto text = RenderMonitorMetrics(Readings(), options);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  const std::string c =
+      "{podnamespace=\"ns-a\",podname=\"pod-a\",ctrname=\"main\",vdeviceid=\"0\","
+      "deviceuuid=\"GPU-a\"}";
+  for (const std::string& line : std::vector<std::string>{
+           std::string("HostGPUMemoryUsage{deviceidx=\"0\",deviceuuid=\"GPU-a\","
+                       "devicetype=\"NVIDIA-A100\"} 2147483648\n"),
+           std::string("HostCoreUtilization{deviceidx=\"0\",deviceuuid=\"GPU-a\","
+                       "devicetype=\"NVIDIA-A100\"} 37.5\n"),
+           "vGPU_device_memory_usage_in_bytes" + c + " 1048576\n",
+           "vGPU_device_memory_limit_in_bytes" + c + " 4294967296\n",
+           "Device_memory_desc_of_container{podnamespace=\"ns-a\",podname=\"pod-a\",ctrname="
+           "\"main\","
+           "vdeviceid=\"0\",deviceuuid=\"GPU-a\",context=\"524288\",module=\"262144\",data="
+           "\"262144\","
+           "offset=\"0\"} 1048576\n",
+           "Device_utilization_desc_of_container" + c + " 42\n",
+           "Device_last_kernel_of_container" + c + " 10\n"}) {
+    EXPECT_NE(text->find(line), std::string::npos) << line << "\n" << *text;
+  }
+  EXPECT_LT(text->find("hami_mig_device_info"), text->find("HostGPUMemoryUsage"));
+  EXPECT_EQ(text->find("zone="), std::string::npos);
+  // Every rendered family is in MonitorFamilyNames (the dashboard test relies on it).
+  const std::vector<std::string> names = MonitorFamilyNames();
+  for (const ex::Family& f : MonitorFamilies(Readings(), options)) {
+    EXPECT_NE(std::find(names.begin(), names.end(), f.name), names.end()) << f.name;
+  }
+}
+
+TEST(MonitorMetricsTest, SkipsWhatCannotBeLabelledOrWasNotMeasured) {
+  MonitorReadings r = Readings();
+  r.hosts[0].memory_used_bytes.reset();  // NVML: NOT_SUPPORTED
+  r.hosts[0].utilization_percent.reset();
+  r.containers.push_back({"uid-gone", "x", Snap()});  // pod unknown
+  r.migs.push_back({"uid-gone", "x", 0, "GPU-a", "MIG-y", "1g.10gb", 8, 0});
+  RegionSnapshot never = Snap();
+  never.last_kernel_time_s = 0;
+  r.pods["uid-2"] = {"ns-b", "idle"};
+  r.containers.push_back({"uid-2", "idle", never});
+  auto families = MonitorFamilies(r);
+  std::map<std::string, size_t> samples;
+  for (const auto& f : families) samples[f.name] = f.samples.size();
+  EXPECT_EQ(samples.count(kHostMemoryUsed), 0u);
+  EXPECT_EQ(samples.count(kHostUtilization), 0u);
+  EXPECT_EQ(samples[kHostMemoryControllerUtilization], 1u);
+  EXPECT_EQ(samples[kVgpuMemoryUsed], 3u);       // uid-1 (1 device) + uid-2 (2 devices)
+  EXPECT_EQ(samples[kContainerLastKernel], 1u);  // uid-2 never launched: absent
+  EXPECT_EQ(samples[kMigDeviceInfo], 1u);
+}
+
 TEST(MonitorMetricsTest, LastKernelInTheFutureClampsToZeroAndEmptyInputRendersNothing) {
-  std::vector<ContainerReading> containers = {{"uid-1", "main", Snap()}};
-  std::map<std::string, PodRef> pods = {{"uid-1", {"ns", "p"}}};
-  auto families = MonitorFamilies({}, containers, pods, 500);
+  MonitorReadings r = Readings();
+  r.now_unix_s = 500;
   bool found = false;
-  for (const auto& f : families) {
+  for (const auto& f : MonitorFamilies(r)) {
     if (f.name != kContainerLastKernel) continue;
     found = true;
-    ASSERT_EQ(f.samples.size(), 2u);
+    ASSERT_EQ(f.samples.size(), 1u);
     EXPECT_EQ(f.samples[0].value, 0);
   }
   EXPECT_TRUE(found);
-  auto text = RenderMonitorMetrics({}, {}, {}, 0);
+  auto text = RenderMonitorMetrics(MonitorReadings{});
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "");
 }

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/deviceplugin/nvml_api.h"
+#include "src/nvml/nvml_api.h"
 // After nvml_api.h, which it extends.
 #include "tests/fakes/cuda/fake_nvml_abi.h"
 

@@ -12,7 +12,7 @@
 #include <new>
 #include <vector>
 
-#include "deviceplugin/nvml_api.h"
+#include "nvml/nvml_api.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/real.h"
 #include "vgpu/limiter.h"

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "deviceplugin/nvml_api.h"
+#include "nvml/nvml_api.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/hooks.h"
 #include "vgpu/hook/real.h"

@@ -1,6 +1,6 @@
-// NVML structures and constants that src/deviceplugin/nvml_api.h does not declare, as nvml.h
+// NVML structures and constants that src/nvml/nvml_api.h does not declare, as nvml.h
 // publishes them: what the fake NVML answers from the shared fake-GPU state (processes, memory
-// v2, utilisation) and what tests read back. Include after deviceplugin/nvml_api.h.
+// v2, per-process utilisation) and what tests read back. Include after nvml/nvml_api.h.
 #pragma once
 
 #include <cstddef>
@@ -43,11 +43,6 @@ typedef struct nvmlProcessUtilizationSample_st {
   unsigned int encUtil;
   unsigned int decUtil;
 } nvmlProcessUtilizationSample_t;
-
-typedef struct nvmlUtilization_st {
-  unsigned int gpu;     // percent of the last sample period a kernel ran
-  unsigned int memory;  // percent of it memory was read or written
-} nvmlUtilization_t;
 
 static_assert(sizeof(nvmlProcessInfo_v1_t) == 16, "NVML v1 process info ABI");
 static_assert(sizeof(nvmlProcessInfo_v2_t) == 24, "NVML v2/v3 process info ABI");

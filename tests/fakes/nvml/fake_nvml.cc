@@ -3,9 +3,11 @@
 // nvmlInit_v2:
 //   {"init": <nvmlReturn_t nvmlInit_v2 returns, default 0>,
 //    "devices": [{"uuid": "GPU-...", "name": "Tesla T4", "memory_mib": 15360 | null,
-//                 "bus_id": "00000000:3B:00.0", "mig": false, "lost": false}]}
-// memory_mib null answers NOT_SUPPORTED (unified memory); "lost" makes every query of that
-// device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
+//                 "bus_id": "00000000:3B:00.0", "mig": false, "lost": false,
+//                 "memory_used_mib": 0, "utilization": {"gpu": 0, "memory": 0} | null}]}
+// memory_mib null answers NOT_SUPPORTED (unified memory); utilization null answers
+// NOT_SUPPORTED for nvmlDeviceGetUtilizationRates (as a MIG-enabled GPU does); "lost" makes every
+// query of that device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
 // MIG ("mig": true is the current MIG mode) adds, per device:
 //   "mig_profiles": [{"id": 0, "slice_count": 1, "instance_count": 7, "sm": 14,
 //                     "memory_mib": 9856}, ...]   (GPU instance profiles, NVML's ids)
@@ -40,8 +42,8 @@
 //                                     since the epoch; NOT_FOUND when no process ran,
 //                                     INSUFFICIENT_SIZE (with the count) for a short buffer
 //   nvmlDeviceGetUtilizationRates     gpu = device busy percent over the last second
-// Without either variable init answers DRIVER_NOT_LOADED. In JSON mode the process and
-// utilisation queries answer no processes / NOT_FOUND / 0 %, and memory as before.
+// Without either variable init answers DRIVER_NOT_LOADED. In JSON mode the process queries
+// answer no processes / NOT_FOUND, memory and utilisation rates as configured.
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -58,7 +60,7 @@
 #include <vector>
 
 #include "../cuda/fake_gpu_state.h"  // the fake GPUs shared with the fake libcuda
-#include "deviceplugin/nvml_api.h"
+#include "nvml/nvml_api.h"
 // Included after nvml_api.h, which it extends.
 #include "../cuda/fake_nvml_abi.h"
 
@@ -78,6 +80,9 @@ struct FakeMigInstance {
 struct FakeDevice {
   std::string uuid, name, bus_id;
   long long memory_mib = -1;  // -1: NOT_SUPPORTED
+  long long memory_used_mib = 0;
+  int utilization_gpu = 0;  // -1: NOT_SUPPORTED
+  int utilization_memory = 0;
   bool mig = false;
   bool lost = false;
   std::vector<FakeMigProfile> mig_profiles;
@@ -187,6 +192,13 @@ nvmlReturn_t LoadConfigLocked() {
     device.memory_mib = d.contains("memory_mib") && d["memory_mib"].is_number()
                             ? d["memory_mib"].get<long long>()
                             : -1;
+    device.memory_used_mib = d.value("memory_used_mib", 0ll);
+    if (d.contains("utilization") && d["utilization"].is_null()) {
+      device.utilization_gpu = -1;
+    } else if (d.contains("utilization")) {
+      device.utilization_gpu = d["utilization"].value("gpu", 0);
+      device.utilization_memory = d["utilization"].value("memory", 0);
+    }
     device.mig = d.value("mig", false);
     device.lost = d.value("lost", false);
     for (const nlohmann::json& p : d.value("mig_profiles", nlohmann::json::array())) {
@@ -404,13 +416,13 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetName(nvmlDevice
 
 namespace {
 
-// Total and used bytes of a device: live from the fake-GPU state, else the JSON config's total
-// and nothing used. Requires mu.
+// Total and used bytes of a device: live from the fake-GPU state, else the JSON config's. Requires
+// mu.
 nvmlReturn_t MemoryLocked(const FakeDevice& d, unsigned long long* total,
                           unsigned long long* used) {
   if (d.memory_mib < 0) return NVML_ERROR_NOT_SUPPORTED;
   *total = static_cast<unsigned long long>(d.memory_mib) * 1024 * 1024;
-  *used = 0;
+  *used = static_cast<unsigned long long>(d.memory_used_mib) * 1024 * 1024;
   if (from_state) {
     const auto index = static_cast<int>(&d - devices.data());
     fakegpu::Locked lock(gpu_state);
@@ -600,8 +612,9 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetUtilizationRate
     nvmlDevice_t handle, nvmlUtilization_t* utilization) {
   return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
     if (utilization == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-    utilization->gpu = 0;
-    utilization->memory = 0;
+    if (d.utilization_gpu < 0) return NVML_ERROR_NOT_SUPPORTED;
+    utilization->gpu = static_cast<unsigned int>(d.utilization_gpu);
+    utilization->memory = static_cast<unsigned int>(d.utilization_memory);
     if (from_state) {
       const auto index = static_cast<int>(&d - devices.data());
       const int64_t now = fakegpu::MonotonicUs();

@@ -13,9 +13,9 @@
 
 #include "common/status.h"
 #include "device/device.h"
-#include "deviceplugin/nvml_api.h"
+#include "nvml/nvml_api.h"
 
-namespace hami::deviceplugin {
+namespace hami::nvml {
 
 // One MIG device (a compute instance inside a GPU instance) that exists on a GPU.
 struct NvmlMigInstance {
@@ -58,6 +58,19 @@ struct NvmlGpu {
 std::string MigProfileName(unsigned int gi_profile_id, unsigned int gi_slices,
                            unsigned int ci_slices, uint64_t memory_mib);
 
+// What a GPU is doing now (hami-monitor's host metrics).
+struct NvmlGpuUsage {
+  uint32_t index = 0;
+  std::string uuid;
+  std::string name;
+  // Bytes; nullopt when NVML answers NOT_SUPPORTED (unified-memory parts).
+  std::optional<uint64_t> memory_used_bytes;
+  // nvmlDeviceGetUtilizationRates, percent over NVML's last sample period; nullopt when the
+  // GPU or the driver does not report it (MIG-enabled GPUs answer NOT_SUPPORTED).
+  std::optional<uint32_t> gpu_utilization_percent;
+  std::optional<uint32_t> memory_utilization_percent;
+};
+
 // One NVML event: the device (nullopt when NVML names none or one we do not know, which a
 // health check must treat as "every device"), its type and data (the Xid).
 struct NvmlEvent {
@@ -81,6 +94,11 @@ class Nvml {
   // NVML without the MIG calls (old driver) reports no MIG devices.
   Result<std::vector<NvmlGpu>> Gpus();
 
+  // Index, UUID, name, memory used and utilisation of every GPU NVML reports. A GPU whose
+  // handle, UUID or name cannot be read fails the call, naming it; NOT_SUPPORTED memory or
+  // utilisation leaves that value unset.
+  Result<std::vector<NvmlGpuUsage>> Usage();
+
   // Subscribes every GPU to Xid-critical and ECC events. A GPU that does not support events
   // is skipped (it then never turns unhealthy through events).
   Status WatchHealthEvents();
@@ -90,6 +108,11 @@ class Nvml {
  private:
   Nvml() = default;
   Status Check(nvmlReturn_t code, const std::string& call) const;
+  // Memory of GPU `index`; nullopt when NVML answers NOT_SUPPORTED (unified memory).
+  Result<std::optional<nvmlMemory_t>> Memory(nvmlDevice_t device, unsigned int index) const;
+  // Handle, UUID and name of GPU `index`; errors name the GPU and the call.
+  Status Identify(unsigned int index, nvmlDevice_t* device, std::string* uuid,
+                  std::string* name) const;
   // Fills gpu->mig_instances / gpu->mig_errors for the MIG-enabled GPU `device`.
   void ReadMigInstances(nvmlDevice_t device, NvmlGpu* gpu) const;
   // One MIG device of `parent`; `whole_sms` / `max_slices` describe the parent's largest GPU
@@ -106,7 +129,8 @@ class Nvml {
   nvmlDeviceGetName_fn get_name_ = nullptr;
   nvmlDeviceGetMemoryInfo_fn get_memory_ = nullptr;
   nvmlDeviceGetPciInfo_v3_fn get_pci_ = nullptr;
-  nvmlDeviceGetMigMode_fn get_mig_mode_ = nullptr;  // optional: old drivers lack it
+  nvmlDeviceGetUtilizationRates_fn get_utilization_ = nullptr;  // optional: resolved if present
+  nvmlDeviceGetMigMode_fn get_mig_mode_ = nullptr;              // optional: old drivers lack it
   // The MIG calls, all optional: a missing one means "no MIG devices known", not an error.
   nvmlDeviceGetMaxMigDeviceCount_fn get_max_mig_count_ = nullptr;
   nvmlDeviceGetMigDeviceHandleByIndex_fn get_mig_handle_ = nullptr;
@@ -125,4 +149,4 @@ class Nvml {
   std::vector<nvmlDevice_t> watched_;  // index -> handle, filled by WatchHealthEvents
 };
 
-}  // namespace hami::deviceplugin
+}  // namespace hami::nvml

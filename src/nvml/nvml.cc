@@ -1,11 +1,11 @@
-#include "deviceplugin/nvml.h"
+#include "nvml/nvml.h"
 
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <cstring>
 
-namespace hami::deviceplugin {
+namespace hami::nvml {
 
 namespace {
 
@@ -58,6 +58,7 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetName", &nvml->get_name_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetMemoryInfo", &nvml->get_memory_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceGetPciInfo_v3", &nvml->get_pci_));
+  (void)Resolve(nvml->handle_, "nvmlDeviceGetUtilizationRates", &nvml->get_utilization_);
   (void)Resolve(nvml->handle_, "nvmlDeviceGetMigMode", &nvml->get_mig_mode_);
   std::string* missing = &nvml->missing_mig_symbol_;
   ResolveMig(nvml->handle_, "nvmlDeviceGetMaxMigDeviceCount", &nvml->get_max_mig_count_, missing);
@@ -94,6 +95,50 @@ Status Nvml::Check(nvmlReturn_t code, const std::string& call) const {
                                               " (" + std::to_string(code) + ")");
 }
 
+Status Nvml::Identify(unsigned int index, nvmlDevice_t* device, std::string* uuid,
+                      std::string* name) const {
+  const std::string where = "GPU " + std::to_string(index) + ": ";
+  HAMI_RETURN_IF_ERROR(Check(get_handle_(index, device), where + "nvmlDeviceGetHandleByIndex_v2"));
+  char uuid_buffer[kNvmlUuidBufferSize] = {};
+  HAMI_RETURN_IF_ERROR(
+      Check(get_uuid_(*device, uuid_buffer, sizeof(uuid_buffer)), where + "nvmlDeviceGetUUID"));
+  uuid->assign(uuid_buffer, strnlen(uuid_buffer, sizeof(uuid_buffer)));
+  char name_buffer[kNvmlNameBufferSize] = {};
+  HAMI_RETURN_IF_ERROR(
+      Check(get_name_(*device, name_buffer, sizeof(name_buffer)), where + "nvmlDeviceGetName"));
+  name->assign(name_buffer, strnlen(name_buffer, sizeof(name_buffer)));
+  return Status::Ok();
+}
+
+Result<std::optional<nvmlMemory_t>> Nvml::Memory(nvmlDevice_t device, unsigned int index) const {
+  nvmlMemory_t memory{};
+  const nvmlReturn_t code = get_memory_(device, &memory);
+  if (code == NVML_SUCCESS) return std::optional<nvmlMemory_t>(memory);
+  if (code == NVML_ERROR_NOT_SUPPORTED) return std::optional<nvmlMemory_t>();
+  return Check(code, "GPU " + std::to_string(index) + ": nvmlDeviceGetMemoryInfo");
+}
+
+Result<std::vector<NvmlGpuUsage>> Nvml::Usage() {
+  unsigned int count = 0;
+  HAMI_RETURN_IF_ERROR(Check(get_count_(&count), "nvmlDeviceGetCount_v2"));
+  std::vector<NvmlGpuUsage> gpus;
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t device = nullptr;
+    NvmlGpuUsage gpu;
+    gpu.index = i;
+    HAMI_RETURN_IF_ERROR(Identify(i, &device, &gpu.uuid, &gpu.name));
+    HAMI_ASSIGN_OR_RETURN(std::optional<nvmlMemory_t> memory, Memory(device, i));
+    if (memory) gpu.memory_used_bytes = memory->used;
+    nvmlUtilization_t utilization{};
+    if (get_utilization_ != nullptr && get_utilization_(device, &utilization) == NVML_SUCCESS) {
+      gpu.gpu_utilization_percent = utilization.gpu;
+      gpu.memory_utilization_percent = utilization.memory;
+    }
+    gpus.push_back(std::move(gpu));
+  }
+  return gpus;
+}
+
 Result<std::vector<NvmlGpu>> Nvml::Gpus() {
   unsigned int count = 0;
   HAMI_RETURN_IF_ERROR(Check(get_count_(&count), "nvmlDeviceGetCount_v2"));
@@ -101,22 +146,11 @@ Result<std::vector<NvmlGpu>> Nvml::Gpus() {
   for (unsigned int i = 0; i < count; ++i) {
     const std::string where = "GPU " + std::to_string(i) + ": ";
     nvmlDevice_t device = nullptr;
-    HAMI_RETURN_IF_ERROR(Check(get_handle_(i, &device), where + "nvmlDeviceGetHandleByIndex_v2"));
     NvmlGpu gpu;
     gpu.index = i;
-    char uuid[kNvmlUuidBufferSize] = {};
-    HAMI_RETURN_IF_ERROR(Check(get_uuid_(device, uuid, sizeof(uuid)), where + "nvmlDeviceGetUUID"));
-    gpu.uuid.assign(uuid, strnlen(uuid, sizeof(uuid)));
-    char name[kNvmlNameBufferSize] = {};
-    HAMI_RETURN_IF_ERROR(Check(get_name_(device, name, sizeof(name)), where + "nvmlDeviceGetName"));
-    gpu.name.assign(name, strnlen(name, sizeof(name)));
-    nvmlMemory_t memory{};
-    const nvmlReturn_t memory_code = get_memory_(device, &memory);
-    if (memory_code == NVML_SUCCESS) {
-      gpu.memory_bytes = memory.total;
-    } else if (memory_code != NVML_ERROR_NOT_SUPPORTED) {
-      return Check(memory_code, where + "nvmlDeviceGetMemoryInfo");
-    }
+    HAMI_RETURN_IF_ERROR(Identify(i, &device, &gpu.uuid, &gpu.name));
+    HAMI_ASSIGN_OR_RETURN(std::optional<nvmlMemory_t> memory, Memory(device, i));
+    if (memory) gpu.memory_bytes = memory->total;
     nvmlPciInfo_t pci{};
     HAMI_RETURN_IF_ERROR(Check(get_pci_(device, &pci), where + "nvmlDeviceGetPciInfo_v3"));
     gpu.bus_id.assign(pci.busId, strnlen(pci.busId, sizeof(pci.busId)));
@@ -259,4 +293,4 @@ Result<std::optional<NvmlEvent>> Nvml::WaitForEvent(unsigned int timeout_ms) {
   return std::optional<NvmlEvent>(event);
 }
 
-}  // namespace hami::deviceplugin
+}  // namespace hami::nvml

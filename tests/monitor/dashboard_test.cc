@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "nlohmann/json.hpp"
+#include "monitor/exposition.h"
 #include "scheduler/metrics.h"
 #include "tests/fakes/prometheus_server.h"
 #include "tests/scheduler/test_util.h"
@@ -18,23 +19,12 @@
 namespace hami::scheduler {
 namespace {
 
-// The monitor's metric names (spec hami-control-plane.md §6; docs/monitor.md), those that
-// src/monitor/exposition.h renders today (not yet: ..._memory_controller_utilization_ratio,
-// hami_container_device_memory_bytes, hami_mig_device_info). hami-monitor is being written
-// (issue 6): this fixed list is to be checked against the monitor's rendered exposition the way
-// SchedulerNames() is, and then replaced by it.
+// Every name hami-monitor can export (src/monitor/exposition.h), legacy ones included.
 const std::set<std::string>& MonitorNames() {
-  static const std::set<std::string> names = {
-      "hami_host_gpu_memory_used_bytes",
-      "hami_host_gpu_utilization_ratio",
-      "hami_vgpu_memory_used_bytes",
-      "hami_vgpu_memory_limit_bytes",
-      "hami_container_device_utilization_ratio",
-      "hami_container_last_kernel_elapsed_seconds",
-      "hami_vgpu_memory_context_bytes",
-      "hami_vgpu_memory_module_bytes",
-      "hami_vgpu_memory_buffer_bytes",
-  };
+  static const std::set<std::string> names = [] {
+    std::vector<std::string> list = monitor::MonitorFamilyNames();
+    return std::set<std::string>(list.begin(), list.end());
+  }();
   return names;
 }
 

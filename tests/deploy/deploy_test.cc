@@ -1,0 +1,454 @@
+// The install manifests (deploy/): renders deploy/base and every overlay with `kubectl
+// kustomize` and checks them against the code (RBAC allow-list), the binaries (their --help
+// lists every flag the manifests pass), the docker/Dockerfile targets (image names) and
+// kube-scheduler's rules for its configuration. The checks themselves (manifest_checks.h) are
+// also fed broken documents, so that each one is shown to fail.
+//
+// Needs kubectl on PATH (or $HAMI_KUBECTL; scripts/install-deps.sh installs Debian's when there
+// is none); without it the rendering tests skip.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "tests/deploy/manifest_checks.h"
+
+namespace hami::deploy {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kSourceDir = HAMI_SOURCE_DIR;
+
+// The kustomizations a user may apply.
+const std::vector<std::string> kKustomizations = {
+    "deploy/base",
+    "deploy/overlays/no-webhook",
+    "deploy/overlays/custom-resource-names",
+    "deploy/overlays/scheduler-policy",
+    "deploy/overlays/prometheus-operator",
+};
+
+// What the code calls on the API server, one entry per verb: a rendered rule outside this list
+// fails (CheckRbacRules), and so does an entry no rendered rule grants in deploy/base
+// (CheckRbacGrantsPresent).
+const std::vector<Grant> kGrants = {
+    // src/scheduler/binder.cc (re-read before bind), src/nodelock/node_locker.cc (lock owner)
+    {"ClusterRole/hami-scheduler", "", "pods", "get", ""},
+    // src/scheduler/daemon.cc: the pod watch cache behind the usage ledger
+    {"ClusterRole/hami-scheduler", "", "pods", "list", ""},
+    {"ClusterRole/hami-scheduler", "", "pods", "watch", ""},
+    // src/scheduler/http_server.cc (/filter annotations), src/scheduler/binder.cc (bind-phase)
+    {"ClusterRole/hami-scheduler", "", "pods", "patch", ""},
+    // src/scheduler/binder.cc: KubeClient::CreateBinding
+    {"ClusterRole/hami-scheduler", "", "pods/binding", "create", ""},
+    // src/nodelock/node_locker.cc: re-read the node before taking or releasing the lock
+    {"ClusterRole/hami-scheduler", "", "nodes", "get", ""},
+    // src/scheduler/daemon.cc: the node watch cache (device registrations)
+    {"ClusterRole/hami-scheduler", "", "nodes", "list", ""},
+    {"ClusterRole/hami-scheduler", "", "nodes", "watch", ""},
+    // src/scheduler/daemon.cc (handshake), src/nodelock/node_locker.cc (hami.io/mutex.lock)
+    {"ClusterRole/hami-scheduler", "", "nodes", "patch", ""},
+    // src/scheduler/binder.cc: KubeClient::CreateEvent (core/v1 events)
+    {"ClusterRole/hami-scheduler", "", "events", "create", ""},
+    // the kube-scheduler container's leader election creates its Lease the first time
+    {"Role/hami-scheduler-leader-election", "coordination.k8s.io", "leases", "create", ""},
+    // src/scheduler/leader.cc (--leader-elect) and kube-scheduler's leader election
+    {"Role/hami-scheduler-leader-election", "coordination.k8s.io", "leases", "get",
+     "hami-scheduler"},
+    // kube-scheduler's leader election renews the Lease
+    {"Role/hami-scheduler-leader-election", "coordination.k8s.io", "leases", "update",
+     "hami-scheduler"},
+    // src/deviceplugin/allocator.cc (lock owner), src/nodelock/node_locker.cc (release)
+    {"ClusterRole/hami-device-plugin", "", "nodes", "get", ""},
+    // src/deviceplugin/daemon.cc (registration annotation), src/nodelock/node_locker.cc
+    {"ClusterRole/hami-device-plugin", "", "nodes", "patch", ""},
+    // src/deviceplugin/allocator.cc: the pod being allocated, its pending-pod search, its patch
+    {"ClusterRole/hami-device-plugin", "", "pods", "get", ""},
+    {"ClusterRole/hami-device-plugin", "", "pods", "list", ""},
+    {"ClusterRole/hami-device-plugin", "", "pods", "patch", ""},
+    // hami-monitor's pod informer (its node's pods, to name container directories)
+    {"ClusterRole/hami-monitor", "", "pods", "get", ""},
+    {"ClusterRole/hami-monitor", "", "pods", "list", ""},
+    {"ClusterRole/hami-monitor", "", "pods", "watch", ""},
+    // deploy/base/gen-certs.sh: create, read, repair the serving certificate's Secret
+    {"Role/hami-certgen", "", "secrets", "create", ""},
+    {"Role/hami-certgen", "", "secrets", "get", "hami-scheduler-tls"},
+    {"Role/hami-certgen", "", "secrets", "patch", "hami-scheduler-tls"},
+    // deploy/base/gen-certs.sh: check the webhook exists and set its caBundle
+    {"ClusterRole/hami-certgen", "admissionregistration.k8s.io", "mutatingwebhookconfigurations",
+     "get", "hami-webhook"},
+    {"ClusterRole/hami-certgen", "admissionregistration.k8s.io", "mutatingwebhookconfigurations",
+     "patch", "hami-webhook"},
+};
+
+// Kubernetes' own roles that the stock kube-scheduler container is bound to.
+const std::set<std::string> kBuiltinClusterRoles = {"system:kube-scheduler",
+                                                    "system:volume-scheduler"};
+
+// Images whose containers must not run as root.
+const std::set<std::string> kNonRootImages = {"kube-scheduler", "hami-scheduler", "hami-certgen"};
+
+std::string Join(const Problems& problems) {
+  std::string out;
+  for (const std::string& problem : problems) out += "\n  " + problem;
+  return out;
+}
+
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  char err_path[] = "/tmp/hami-deploy-test-XXXXXX";
+  const int fd = mkstemp(err_path);
+  if (fd < 0) return result;
+  close(fd);
+  FILE* pipe = popen((command + " 2>" + err_path).c_str(), "r");
+  if (pipe != nullptr) {
+    char buffer[4096];
+    size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
+    const int status = pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::ifstream err(err_path);
+  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  unlink(err_path);
+  return result;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string FindKubectl() {
+  if (const char* env = std::getenv("HAMI_KUBECTL"); env != nullptr && *env != '\0') return env;
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/kubectl";
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+struct Rendering {
+  std::string error;  // empty: rendered
+  Objects objects;
+};
+
+const Rendering& Render(const std::string& dir) {
+  static std::map<std::string, Rendering> cache;
+  auto it = cache.find(dir);
+  if (it != cache.end()) return it->second;
+  Rendering rendering;
+  const CommandResult result = RunCommand(ShellQuote(FindKubectl()) + " kustomize " +
+                                          ShellQuote((kSourceDir / dir).string()));
+  if (result.exit_code != 0) {
+    rendering.error = "kubectl kustomize " + dir + " failed: " + result.err;
+  } else {
+    try {
+      rendering.objects = ParseDocuments(result.out);
+    } catch (const YAML::Exception& e) {
+      rendering.error = "kubectl kustomize " + dir + " printed no YAML: " + e.what();
+    }
+  }
+  return cache.emplace(dir, std::move(rendering)).first->second;
+}
+
+std::string Help(const char* binary) {
+  const CommandResult result = RunCommand(ShellQuote(binary) + " --help");
+  return result.exit_code == 0 ? result.out : std::string();
+}
+
+std::set<std::string> BuiltImages() {
+  return DockerfileTargets(ReadFile(kSourceDir / "docker/Dockerfile"));
+}
+
+std::vector<YAML::Node> OfKind(const Objects& objects, const std::string& kind) {
+  std::vector<YAML::Node> out;
+  for (const YAML::Node& object : objects) {
+    if (object["kind"].as<std::string>() == kind) out.push_back(object);
+  }
+  return out;
+}
+
+// The command line of the first container running `image` (by base name).
+std::vector<std::string> ContainerLine(const Objects& objects, const std::string& image) {
+  for (const char* kind : {"Deployment", "DaemonSet", "Job"}) {
+    for (const YAML::Node& object : OfKind(objects, kind)) {
+      for (const YAML::Node& container : object["spec"]["template"]["spec"]["containers"]) {
+        if (ImageBaseName(container["image"].as<std::string>()) != image) continue;
+        std::vector<std::string> line;
+        for (const char* field : {"command", "args"}) {
+          if (!container[field]) continue;
+          for (const YAML::Node& arg : container[field]) line.push_back(arg.as<std::string>());
+        }
+        return line;
+      }
+    }
+  }
+  return {};
+}
+
+bool HasArg(const std::vector<std::string>& line, const std::string& arg) {
+  return std::find(line.begin(), line.end(), arg) != line.end();
+}
+
+class RenderedTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (FindKubectl().empty()) {
+      GTEST_SKIP() << "no kubectl on PATH or $HAMI_KUBECTL (scripts/install-deps.sh installs "
+                      "Debian's kubernetes-client): deploy/ is not rendered";
+    }
+    const Rendering& rendering = Render(GetParam());
+    ASSERT_TRUE(rendering.error.empty()) << rendering.error;
+    ASSERT_FALSE(rendering.objects.empty());
+    objects_ = &rendering.objects;
+  }
+
+  const Objects& objects() const { return *objects_; }
+
+ private:
+  const Objects* objects_ = nullptr;
+};
+
+TEST_P(RenderedTest, EveryContainerHasRequestsAndLimits) {
+  const Problems problems = CheckResources(objects());
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, SecurityContextsDropEverythingTheyCan) {
+  const Problems problems = CheckSecurityContexts(objects(), kNonRootImages);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, RbacRulesAreOnlyWhatTheCodeCalls) {
+  const Problems problems = CheckRbacRules(objects(), kGrants);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, ServiceAccountsExistAndAreBound) {
+  const Problems problems = CheckServiceAccounts(objects(), kBuiltinClusterRoles);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, PortsMatchTheListeners) {
+  const Problems problems = CheckPorts(objects());
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, SchedulerAndDevicePluginAcceptEveryFlag) {
+  const std::string scheduler = Help(HAMI_SCHEDULER_BIN);
+  const std::string plugin = Help(HAMI_DEVICE_PLUGIN_BIN);
+  ASSERT_NE(scheduler.find("--http_bind"), std::string::npos) << HAMI_SCHEDULER_BIN " --help";
+  ASSERT_NE(plugin.find("--resource-name"), std::string::npos) << HAMI_DEVICE_PLUGIN_BIN " --help";
+  const Problems problems =
+      CheckFlags(objects(), {{"hami-scheduler", scheduler}, {"hami-device-plugin", plugin}});
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, MonitorAcceptsEveryFlag) {
+#ifdef HAMI_MONITOR_BIN
+  const std::string monitor = Help(HAMI_MONITOR_BIN);
+  ASSERT_NE(monitor.find("--metrics-bind-address"), std::string::npos) << HAMI_MONITOR_BIN;
+  const Problems problems = CheckFlags(objects(), {{"hami-monitor", monitor}});
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+#else
+  GTEST_SKIP() << "hami-monitor is not built yet";
+#endif
+}
+
+TEST_P(RenderedTest, KubeSchedulerConfigIsValidAndCoversTheDeviceConfig) {
+  Problems problems;
+  const std::string text = MountedDeviceConfig(objects(), &problems);
+  ASSERT_TRUE(problems.empty()) << Join(problems);
+  const std::set<std::string> names = DeviceConfigResourceNames(YAML::Load(text));
+  EXPECT_GE(names.size(), 5u) << text;
+  problems = CheckKubeSchedulerConfig(objects(), names);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, DeviceConfigIsValidAndMatchesTheDevicePlugin) {
+  Problems problems;
+  const std::string text = MountedDeviceConfig(objects(), &problems);
+  ASSERT_TRUE(problems.empty()) << Join(problems);
+  problems = CheckDevicePluginResourceName(objects(), YAML::Load(text));
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+  char path[] = "/tmp/hami-device-config-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << text;
+  const CommandResult result =
+      RunCommand(ShellQuote(HAMI_CLI_BIN) + " config validate " + ShellQuote(path));
+  unlink(path);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+}
+
+TEST_P(RenderedTest, WebhookCallsARenderedHttpsService) {
+  const Problems problems = CheckWebhooks(objects());
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, VolumesReferToObjectsThatExist) {
+  const Problems problems = CheckVolumes(objects());
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, DaemonSetsRunOnGpuNodesOnly) {
+  EXPECT_EQ(OfKind(objects(), "DaemonSet").size(), 2u);
+  const Problems problems = CheckGpuNodeSelector(objects());
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, ImagesAreTheDockerfilesTargets) {
+  const std::set<std::string> built = BuiltImages();
+  ASSERT_TRUE(built.count("hami-scheduler") != 0) << "docker/Dockerfile has no hami-scheduler";
+  const Problems problems = CheckImages(objects(), built);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_P(RenderedTest, EverythingLivesInHamiSystem) {
+  static const std::set<std::string> kClusterScoped = {"Namespace", "ClusterRole",
+                                                       "ClusterRoleBinding", "RuntimeClass",
+                                                       "MutatingWebhookConfiguration"};
+  EXPECT_EQ(OfKind(objects(), "Namespace").size(), 1u);
+  for (const YAML::Node& object : objects()) {
+    const std::string kind = object["kind"].as<std::string>();
+    if (kClusterScoped.count(kind) != 0) continue;
+    EXPECT_EQ(object["metadata"]["namespace"].as<std::string>(""), "hami-system")
+        << kind << "/" << object["metadata"]["name"].as<std::string>();
+  }
+}
+
+std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param.substr(info.param.rfind('/') + 1);
+  for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Deploy, RenderedTest, ::testing::ValuesIn(kKustomizations), TestName);
+
+// Per-overlay expectations.
+class OverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (FindKubectl().empty()) GTEST_SKIP() << "no kubectl on PATH or $HAMI_KUBECTL";
+  }
+  static const Objects& Rendered(const std::string& dir) {
+    const Rendering& rendering = Render(dir);
+    EXPECT_TRUE(rendering.error.empty()) << rendering.error;
+    return rendering.objects;
+  }
+};
+
+TEST_F(OverlayTest, BaseHasTheWebhookHttpsAndEveryGrantTheCodeNeeds) {
+  const Objects& objects = Rendered("deploy/base");
+  EXPECT_EQ(OfKind(objects, "MutatingWebhookConfiguration").size(), 1u);
+  EXPECT_EQ(OfKind(objects, "Job").size(), 1u);
+  EXPECT_TRUE(OfKind(objects, "ServiceMonitor").empty()) << "the base must apply without CRDs";
+  const auto line = ContainerLine(objects, "hami-scheduler");
+  EXPECT_TRUE(HasArg(line, "--http_bind=0.0.0.0:443"));
+  EXPECT_TRUE(HasArg(line, "--cert_file=/tls/tls.crt"));
+  const Problems problems = CheckRbacGrantsPresent(objects, kGrants);
+  EXPECT_TRUE(problems.empty()) << Join(problems);
+}
+
+TEST_F(OverlayTest, NoWebhookServesPlainHttpOnPort80) {
+  const Objects& objects = Rendered("deploy/overlays/no-webhook");
+  EXPECT_TRUE(OfKind(objects, "MutatingWebhookConfiguration").empty());
+  EXPECT_TRUE(OfKind(objects, "Job").empty());
+  const auto line = ContainerLine(objects, "hami-scheduler");
+  EXPECT_TRUE(HasArg(line, "--http_bind=0.0.0.0:80"));
+  for (const std::string& arg : line) EXPECT_EQ(arg.find("--cert_file"), std::string::npos);
+}
+
+TEST_F(OverlayTest, CustomResourceNamesAgreeEverywhere) {
+  const Objects& objects = Rendered("deploy/overlays/custom-resource-names");
+  Problems problems;
+  const YAML::Node config = YAML::Load(MountedDeviceConfig(objects, &problems));
+  ASSERT_TRUE(problems.empty()) << Join(problems);
+  EXPECT_EQ(config["nvidia"]["resourceCountName"].as<std::string>(), "example.com/vgpu");
+  EXPECT_EQ(DeviceConfigResourceNames(config).count("nvidia.com/gpumem"), 0u);
+  EXPECT_TRUE(
+      HasArg(ContainerLine(objects, "hami-device-plugin"), "--resource-name=example.com/vgpu"));
+  // The rest (managedResources, the plugin's name) is what the parameterised checks verify.
+}
+
+TEST_F(OverlayTest, SchedulerPolicySetsBothPolicies) {
+  const auto line = ContainerLine(Rendered("deploy/overlays/scheduler-policy"), "hami-scheduler");
+  EXPECT_TRUE(HasArg(line, "--node-scheduler-policy=spread"));
+  EXPECT_TRUE(HasArg(line, "--gpu-scheduler-policy=binpack"));
+}
+
+TEST_F(OverlayTest, PrometheusOperatorScrapesBothMetricsServices) {
+  const Objects& objects = Rendered("deploy/overlays/prometheus-operator");
+  const auto monitors = OfKind(objects, "ServiceMonitor");
+  ASSERT_EQ(monitors.size(), 2u);
+  for (const YAML::Node& monitor : monitors) {
+    const std::string name = monitor["metadata"]["name"].as<std::string>();
+    bool scraped = false;
+    for (const YAML::Node& service : OfKind(objects, "Service")) {
+      bool selected = true;
+      for (const auto& label : monitor["spec"]["selector"]["matchLabels"]) {
+        const YAML::Node value = service["metadata"]["labels"][label.first.as<std::string>()];
+        selected = selected && value && value.as<std::string>() == label.second.as<std::string>();
+      }
+      if (!selected) continue;
+      for (const YAML::Node& endpoint : monitor["spec"]["endpoints"]) {
+        for (const YAML::Node& port : service["spec"]["ports"]) {
+          scraped =
+              scraped || port["name"].as<std::string>("") == endpoint["port"].as<std::string>();
+        }
+      }
+    }
+    EXPECT_TRUE(scraped) << "ServiceMonitor " << name << " selects no Service port";
+  }
+}
+
+// Debian 12's kubectl 1.20 embeds kustomize v2.0.3: only fields it knows (and kustomize v5
+// still reads) may appear in any kustomization.
+TEST(Kustomizations, UseOnlyFieldsOldAndNewKustomizeKnow) {
+  static const std::set<std::string> kFields = {"namespace",
+                                                "resources",
+                                                "bases",
+                                                "commonLabels",
+                                                "patchesStrategicMerge",
+                                                "patchesJson6902",
+                                                "configMapGenerator",
+                                                "generatorOptions",
+                                                "images"};
+  int seen = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kSourceDir / "deploy")) {
+    if (entry.path().filename() != "kustomization.yaml") continue;
+    ++seen;
+    const YAML::Node kustomization = YAML::LoadFile(entry.path().string());
+    for (const auto& field : kustomization) {
+      EXPECT_EQ(kFields.count(field.first.as<std::string>()), 1u)
+          << entry.path() << ": " << field.first.as<std::string>();
+    }
+  }
+  EXPECT_GE(seen, 6);
+}
+
+}  // namespace
+}  // namespace hami::deploy
