@@ -90,7 +90,7 @@ docs/monitor.md.
 |---|---|---|
 | `NODE_NAME` | — (required) | this node's name, as `--node-name`; set it from the downward API (`spec.nodeName`) |
 | `HOOK_PATH` | `/usr/local` | as `--hook-path`: libvgpu.so, `ld.so.preload` and the per-container cache directories live in `$HOOK_PATH/vgpu` on the host |
-| `DEVICE_SPLIT_COUNT` | `10` | default of `--device-split-count` (tasks per GPU); a value that is not an integer is ignored |
+| `DEVICE_SPLIT_COUNT` | `10` | default of `--device-split-count` (tasks per GPU); a value that is not an integer is ignored, one outside 1..1000 stops the binary at start |
 | `DEVICE_LIST_STRATEGY` | `envvar` | default of `--device-list-strategy`; an empty value counts as unset |
 | `DP_DISABLE_HEALTHCHECKS` | unset | `all` (no health checks), `xids` (no Xid checks) or a comma list of Xids to ignore as well as 13, 31, 43, 45, 68, 109 |
 | `DP_ENABLE_HEALTHCHECKS` | unset | comma list of Xids to treat as critical even when ignored by default |

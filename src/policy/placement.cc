@@ -216,8 +216,11 @@ PodDevices ToPodDevices(const NodeState& node, const PodRequest& pod,
   auto uses = ResolveUses(node, pod, devices_per_container);
   for (size_t c = 0; uses && c < uses->size(); ++c) {
     for (const DeviceUse& use : (*uses)[c]) {
-      ContainerDevice device{node.devices[use.index].info.id, pod.containers[c].type,
-                             static_cast<int32_t>(use.demand.memory_mib), use.demand.cores_percent};
+      ContainerDevice device;
+      device.uuid = node.devices[use.index].info.id;
+      device.type = pod.containers[c].type;
+      device.used_mem_mib = static_cast<int32_t>(use.demand.memory_mib);
+      device.used_cores = use.demand.cores_percent;
       if (use.mig) {
         device.mig_profile = use.mig->profile;
         device.mig_placement = use.mig->placement;

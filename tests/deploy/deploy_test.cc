@@ -74,7 +74,6 @@ const std::vector<Grant> kGrants = {
     {"ClusterRole/hami-device-plugin", "", "pods", "list", ""},
     {"ClusterRole/hami-device-plugin", "", "pods", "patch", ""},
     // hami-monitor's pod informer (its node's pods, to name container directories)
-    {"ClusterRole/hami-monitor", "", "pods", "get", ""},
     {"ClusterRole/hami-monitor", "", "pods", "list", ""},
     {"ClusterRole/hami-monitor", "", "pods", "watch", ""},
     // deploy/base/gen-certs.sh: create, read, repair the serving certificate's Secret
@@ -256,25 +255,17 @@ TEST_P(RenderedTest, PortsMatchTheListeners) {
   EXPECT_TRUE(problems.empty()) << Join(problems);
 }
 
-TEST_P(RenderedTest, SchedulerAndDevicePluginAcceptEveryFlag) {
+TEST_P(RenderedTest, OurBinariesAcceptEveryFlag) {
   const std::string scheduler = Help(HAMI_SCHEDULER_BIN);
   const std::string plugin = Help(HAMI_DEVICE_PLUGIN_BIN);
+  const std::string monitor = Help(HAMI_MONITOR_BIN);
   ASSERT_NE(scheduler.find("--http_bind"), std::string::npos) << HAMI_SCHEDULER_BIN " --help";
   ASSERT_NE(plugin.find("--resource-name"), std::string::npos) << HAMI_DEVICE_PLUGIN_BIN " --help";
-  const Problems problems =
-      CheckFlags(objects(), {{"hami-scheduler", scheduler}, {"hami-device-plugin", plugin}});
-  EXPECT_TRUE(problems.empty()) << Join(problems);
-}
-
-TEST_P(RenderedTest, MonitorAcceptsEveryFlag) {
-#ifdef HAMI_MONITOR_BIN
-  const std::string monitor = Help(HAMI_MONITOR_BIN);
   ASSERT_NE(monitor.find("--metrics-bind-address"), std::string::npos) << HAMI_MONITOR_BIN;
-  const Problems problems = CheckFlags(objects(), {{"hami-monitor", monitor}});
+  const Problems problems = CheckFlags(objects(), {{"hami-scheduler", scheduler},
+                                                   {"hami-device-plugin", plugin},
+                                                   {"hami-monitor", monitor}});
   EXPECT_TRUE(problems.empty()) << Join(problems);
-#else
-  GTEST_SKIP() << "hami-monitor is not built yet";
-#endif
 }
 
 TEST_P(RenderedTest, KubeSchedulerConfigIsValidAndCoversTheDeviceConfig) {
