@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "common/clock.h"
@@ -114,7 +115,7 @@ Status MonitorDaemon::Start() {
                           metrics_endpoint_->Start(options_.metrics_host, options_.metrics_port));
   }
   pods_->Start();
-  loop_ = std::thread([this] { Loop(); });
+  if (options_.background_rounds) loop_ = std::thread([this] { Loop(); });
   spdlog::info("hami-monitor node={} hook_path={} metrics port={} round={}ms", options_.node_name,
                options_.hook_path, metrics_port_, options_.round_period.count());
   return Status::Ok();
@@ -135,14 +136,19 @@ void MonitorDaemon::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    RunRound();
+    const bool ran = RunRound();
     lock.lock();
-    cv_.wait_for(lock, options_.round_period, [this] { return stopping_; });
+    // Until the first pod list arrives, look again soon rather than a whole period later.
+    const auto wait = ran ? options_.round_period
+                          : std::min<std::chrono::milliseconds>(options_.round_period,
+                                                                std::chrono::milliseconds(100));
+    cv_.wait_for(lock, wait, [this] { return stopping_; });
   }
 }
 
 bool MonitorDaemon::RunRound() {
   if (!pods_ || !pods_->HasSynced()) return false;
+  std::lock_guard<std::mutex> round_lock(round_mu_);
   std::set<std::string> live;
   for (const auto& pod : pods_->Snapshot()) {
     std::string uid = PodUid(*pod);

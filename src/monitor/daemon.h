@@ -39,7 +39,9 @@ struct MonitorDaemonOptions {
   int metrics_port = 9394;  // 0: an ephemeral port (tests)
   std::string nvml_library = "libnvidia-ml.so.1";
   std::chrono::milliseconds round_period{5000};  // HAMi's feedback interval
-  int64_t stale_grace_s = 300;                   // HAMI_RESYNC_INTERVAL
+  // false: no background rounds, only RunRound() calls (tests that count rounds).
+  bool background_rounds = true;
+  int64_t stale_grace_s = 300;  // HAMI_RESYNC_INTERVAL
   MonitorExpositionOptions exposition;
   std::function<int64_t()> now_unix_s;  // default: the system clock
 };
@@ -57,7 +59,8 @@ class MonitorDaemon {
   void Stop();
 
   int metrics_port() const { return metrics_port_; }
-  // One round (the loop runs one every round_period; tests call it directly). Returns false when
+  // One round (the loop runs one every round_period, the first as soon as the pod list has
+  // arrived; tests call it directly). Rounds never overlap. Returns false when
   // the pod list has not been received yet (nothing scanned).
   bool RunRound();
   // What /metrics answers.
@@ -79,7 +82,8 @@ class MonitorDaemon {
   std::unique_ptr<nvml::Nvml> nvml_;  // GUARDED_BY(nvml_mu_); null until it opens
   std::mutex report_mu_;
   std::map<std::string, std::string> reported_;  // key -> last message; GUARDED_BY(report_mu_)
-  std::set<std::string> scan_problems_;          // last round's; loop thread only
+  std::mutex round_mu_;                          // one round at a time
+  std::set<std::string> scan_problems_;          // last round's; GUARDED_BY(round_mu_)
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int metrics_port_ = -1;
   std::atomic<uint64_t> rounds_{0};

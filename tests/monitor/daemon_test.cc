@@ -67,7 +67,7 @@ class MonitorDaemonTest : public ::testing::Test {
     options_.metrics_host = "127.0.0.1";
     options_.metrics_port = 0;
     options_.nvml_library = HAMI_FAKE_NVML_PATH;
-    options_.round_period = milliseconds(3600000);  // rounds run when the test says
+    options_.background_rounds = false;  // rounds run when the test says
     options_.now_unix_s = [] { return kNow; };
   }
   void TearDown() override { unsetenv("HAMI_FAKE_NVML_CONFIG"); }
@@ -300,6 +300,20 @@ TEST_F(MonitorDaemonTest, WithoutNvmlOrApiServerItKeepsWorking) {
   EXPECT_NE(text->find("hami_vgpu_memory_used_bytes{namespace=\"team-a\",pod=\"trainer\""),
             std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(hook_.path() + "/containers/uid-1_main"));
+}
+
+TEST_F(MonitorDaemonTest, BackgroundRoundsRunEveryPeriodOnceThePodsAreListed) {
+  ASSERT_TRUE(api_.Put(Pod("batch", "uid-lo", "n1")).ok());
+  auto region = Region("uid-lo", "main", 1000 * kMiB, kMiB, 1, 50);
+  options_.background_rounds = true;
+  options_.round_period = milliseconds(50);
+  MonitorDaemon daemon(Client(url_), options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  for (int i = 0; i < 400 && daemon.rounds() < 3; ++i) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_GE(daemon.rounds(), 3u);
+  daemon.Stop();
+  // Each round decayed the container's recent_kernel by one, no more (rounds never overlap).
+  EXPECT_EQ(region->recent_kernel(), 50 - static_cast<int32_t>(daemon.rounds()));
 }
 
 TEST(MonitorDaemonStartTest, RefusesWithoutNodeNameAndOnABusyPort) {
