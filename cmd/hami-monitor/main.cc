@@ -11,7 +11,7 @@
 
 #include "common/duration.h"
 #include "common/guarded_main.h"
-#include "common/metrics_endpoint.h"
+#include "common/http_endpoint.h"
 #include "kube/daemon_main.h"
 #include "monitor/daemon.h"
 

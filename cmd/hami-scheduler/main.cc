@@ -10,7 +10,7 @@
 
 #include "common/duration.h"
 #include "common/guarded_main.h"
-#include "common/metrics_endpoint.h"
+#include "common/http_endpoint.h"
 #include "device/config.h"
 #include "kube/daemon_main.h"
 #include "scheduler/daemon.h"

@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-#include "common/metrics_endpoint.h"
+#include "common/http_endpoint.h"
 #include "common/status.h"
 #include "kube/client.h"
 #include "kube/informer.h"

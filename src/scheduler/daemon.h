@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "common/metrics_endpoint.h"
+#include "common/http_endpoint.h"
 #include "device/config.h"
 #include "device/vendor.h"
 #include "kube/client.h"

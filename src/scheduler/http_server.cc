@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/clock.h"
+#include "common/http_endpoint.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/tls_reloader.h"
@@ -161,23 +162,7 @@ Result<int> ExtenderServer::Start(const std::string& host, int port) {
     return Status(StatusCode::kUnavailable, tls_status_.message());
   }
   if (!server_->is_valid()) return Status(StatusCode::kUnavailable, "TLS setup failed");
-  int bound = port;
-  if (port == 0) {
-    bound = server_->bind_to_any_port(host.c_str());
-  } else if (!server_->bind_to_port(host.c_str(), port)) {
-    bound = -1;
-  }
-  if (bound < 0) {
-    return Status(StatusCode::kUnavailable,
-                  "cannot listen on " + host + ":" + std::to_string(port));
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // The socket is bound and listening already, so early connections wait in the backlog;
-  // still, give the accept loop a moment so callers see a running server.
-  for (int i = 0; i < 100 && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return bound;
+  return BindAndServe(*server_, host, port, &thread_);
 }
 
 void ExtenderServer::Stop() {

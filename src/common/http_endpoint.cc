@@ -1,4 +1,4 @@
-#include "common/metrics_endpoint.h"
+#include "common/http_endpoint.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -18,12 +18,6 @@ MetricsEndpoint::~MetricsEndpoint() { Stop(); }
 Result<int> MetricsEndpoint::Start(const std::string& host, int port) {
   server_ = std::make_unique<httplib::Server>();
   server_->set_tcp_nodelay(true);
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second process
-  // bind the same port and silently take half of the scrapes.
-  server_->set_socket_options([](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     Result<std::string> text = render_();
     if (!text.ok()) {
@@ -36,20 +30,25 @@ Result<int> MetricsEndpoint::Start(const std::string& host, int port) {
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  int bound = port;
-  if (bound == 0) {
-    bound = server_->bind_to_any_port(host.c_str());
-  } else if (!server_->bind_to_port(host.c_str(), bound)) {
-    bound = -1;
-  }
+  return BindAndServe(*server_, host, port, &thread_);
+}
+
+Result<int> BindAndServe(httplib::Server& server, const std::string& host, int port,
+                         std::thread* thread) {
+  server.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  const int bound = port == 0                         ? server.bind_to_any_port(host)
+                    : server.bind_to_port(host, port) ? port
+                                                      : -1;
   if (bound < 0) {
-    server_.reset();
     return Status(StatusCode::kUnavailable,
-                  "cannot listen for metrics on " + host + ":" + std::to_string(port));
+                  "cannot listen on " + host + ":" + std::to_string(port));
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  *thread = std::thread([&server] { server.listen_after_bind(); });
   // A stop() before the accept loop runs would be lost: wait until it runs.
-  for (int i = 0; i < 1000 && !server_->is_running(); ++i) {
+  for (int i = 0; i < 1000 && !server.is_running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return bound;
@@ -72,6 +71,9 @@ Result<std::pair<std::string, int>> ParseBindAddress(const std::string& address)
   }
   std::string host = address.substr(0, colon);
   if (host.empty()) host = "0.0.0.0";
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // "[::1]:80": an IPv6 literal
+  }
   return std::make_pair(std::move(host), static_cast<int>(*port));
 }
 

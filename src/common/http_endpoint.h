@@ -1,5 +1,7 @@
-// A plain-HTTP /metrics endpoint (plus /healthz) on its own thread, shared by hami-scheduler and
-// hami-monitor. The body comes from a callback per request, so every scrape sees current values.
+// HTTP serving shared by the daemons: BindAndServe for every front (the extender, /metrics), and
+// MetricsEndpoint, a plain-HTTP /metrics (plus /healthz) on its own thread for hami-scheduler
+// and hami-monitor. Its body comes from a callback per request, so every scrape sees current
+// values.
 #pragma once
 
 #include <functional>
@@ -34,7 +36,15 @@ class MetricsEndpoint {
   std::thread thread_;
 };
 
-// Splits a bind address "host:port" (":9394" = every interface, "0.0.0.0") at its last ':'.
+// Binds `server` to host:port (0: an ephemeral port) with SO_REUSEADDR only (httplib's default
+// adds SO_REUSEPORT, which would let a second process bind the same port and silently take
+// half of the requests), starts its accept loop on `*thread` and returns the bound port.
+// Failure: kUnavailable naming the address. Shared by every HTTP front of the daemons.
+Result<int> BindAndServe(httplib::Server& server, const std::string& host, int port,
+                         std::thread* thread);
+
+// Splits a bind address "host:port" (":9394" = every interface, "0.0.0.0"; "[::1]:80" = the
+// IPv6 host ::1) at its last ':'.
 // Failure: kInvalidArgument when there is no ':' or the port is not 0..65535.
 Result<std::pair<std::string, int>> ParseBindAddress(const std::string& address);
 
