@@ -90,20 +90,28 @@ std::optional<std::vector<std::vector<DeviceUse>>> ResolveUses(
     const NodeState& node, const PodRequest& pod,
     const std::vector<std::vector<int>>& devices_per_container) {
   std::vector<std::vector<DeviceUse>> out(pod.containers.size());
-  // This pod's instances so far, by device index (see FitPod: every container holds its own).
-  std::map<size_t, std::vector<MigPlacement>> taken;
+  // MIG instances are picked by the same function FitPod uses, over the node with the pod's
+  // earlier picks marked in use (every container holds its own instance).
+  const bool mig = HasMigDevice(node.devices, DeviceSelectors{});
+  std::vector<DeviceUsage> with_picks;
+  if (mig) with_picks = node.devices;
   for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {
-    for (int chosen : devices_per_container[c]) {
-      const size_t index = static_cast<size_t>(chosen);
-      if (index >= node.devices.size()) return std::nullopt;
-      const DeviceUsage& device = node.devices[index];
-      DeviceUse use{index, ResolveDemand(device, pod.containers[c]), std::nullopt};
-      if (device.info.mode == kModeMig) {
-        std::vector<MigPlacement>& mine = taken[index];
-        use.mig = SelectMigInstance(device.info, device.mig_in_use, mine, use.demand.memory_mib);
-        if (!use.mig) return std::nullopt;
-        mine.push_back(use.mig->placement);
+    const std::vector<int>& chosen = devices_per_container[c];
+    for (int index : chosen) {
+      if (index < 0 || static_cast<size_t>(index) >= node.devices.size()) return std::nullopt;
+    }
+    std::optional<std::vector<std::optional<MigPick>>> picks;
+    if (mig) {
+      picks = PickMigInstances(with_picks, chosen, pod.containers[c]);
+      if (!picks) return std::nullopt;
+    }
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      const size_t index = static_cast<size_t>(chosen[k]);
+      DeviceUse use{index, ResolveDemand(node.devices[index], pod.containers[c]), std::nullopt};
+      if (picks && (*picks)[k]) {
+        use.mig = (*picks)[k];
         use.demand = {use.mig->memory_mib, use.mig->core};
+        with_picks[index].mig_in_use.push_back(use.mig->placement);
       }
       out[c].push_back(std::move(use));
     }
