@@ -1,7 +1,6 @@
 #include "policy/placement.h"
 
 #include <algorithm>
-#include <map>
 
 namespace hami::policy {
 
