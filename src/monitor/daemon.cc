@@ -158,13 +158,13 @@ bool MonitorDaemon::RunRound() {
   scan_options.now_unix_s = Now();
   scan_options.stale_grace_s = options_.stale_grace_s;
   auto scan = ScanContainers(options_.hook_path, live, scan_options);
-  std::vector<ContainerDir> containers;
   if (!scan.ok()) {
+    // Keep the regions already open (a transient failure must not blank the metrics); the
+    // feedback below still runs on them.
     ReportOnce("scan",
                "cannot scan " + options_.hook_path + "/containers: " + scan.status().message());
   } else {
     ReportOnce("scan", "");  // a later failure is reported again
-    containers = std::move(scan->containers);
     for (const std::string& dir : scan->deleted) {
       spdlog::info("removed the directory of a pod that is gone: {}", dir);
     }
@@ -175,12 +175,12 @@ bool MonitorDaemon::RunRound() {
       problems.insert(std::move(line));
     }
     scan_problems_ = std::move(problems);
+    ReconcileReport report = regions_.Reconcile(scan->containers);
+    for (const ScanProblem& p : report.new_problems) {
+      spdlog::warn("cannot read the shared region {}: {}", p.path, p.reason);
+    }
+    for (const std::string& path : report.opened) spdlog::info("reading shared region {}", path);
   }
-  ReconcileReport report = regions_.Reconcile(containers);
-  for (const ScanProblem& p : report.new_problems) {
-    spdlog::warn("cannot read the shared region {}: {}", p.path, p.reason);
-  }
-  for (const std::string& path : report.opened) spdlog::info("reading shared region {}", path);
 
   // The priority feedback loop over every container of the node.
   std::vector<OpenRegion> open = regions_.Entries();

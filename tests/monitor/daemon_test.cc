@@ -300,6 +300,11 @@ TEST_F(MonitorDaemonTest, WithoutNvmlOrApiServerItKeepsWorking) {
   EXPECT_NE(text->find("hami_vgpu_memory_used_bytes{namespace=\"team-a\",pod=\"trainer\""),
             std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(hook_.path() + "/containers/uid-1_main"));
+
+  // The containers directory becomes unreadable (renamed away): the open regions stay exported.
+  std::filesystem::rename(hook_.path() + "/containers", hook_.path() + "/moved");
+  ASSERT_TRUE(daemon->RunRound());
+  EXPECT_EQ(daemon->open_regions(), 1u);
 }
 
 TEST_F(MonitorDaemonTest, BackgroundRoundsRunEveryPeriodOnceThePodsAreListed) {
