@@ -11,7 +11,7 @@
 #
 # The binaries run with an empty environment and a fixed argv[0], so the output does not depend
 # on the caller's environment or build path. Before writing, every environment variable name the
-# code reads (getenv / Env( / env( / .Get( with a literal, in cmd/ and src/) must be documented
+# code reads (getenv / Env( / EnvOr( / env( / .Get( with a literal, in cmd/ and src/) must be documented
 # in the header; otherwise the script fails naming the variable and the file that reads it.
 # tests/docs/config_reference_test.sh regenerates into a temp file and fails on any difference.
 # shellcheck disable=SC2016  # Markdown backticks and a script in single quotes, on purpose
@@ -192,7 +192,7 @@ check_env_documented() {
         "scripts/gen-config-reference.sh does not document" >&2
       missing=1
     fi
-  done < <(cd "$root" && grep -rHoE '(getenv|Env|env|ProcessEnv|\.Get)\("[A-Z][A-Z0-9_]+"' \
+  done < <(cd "$root" && grep -rHoE '(getenv|Env|EnvOr|env|ProcessEnv|\.Get)\("[A-Z][A-Z0-9_]+"' \
     cmd src --include='*.cc' --include='*.h' |
     sed -E 's/^([^:]*):.*\("([A-Z0-9_]+)"$/\1:\2/' | sort -u)
   return $missing

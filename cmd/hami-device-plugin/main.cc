@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/env.h"
 #include "common/guarded_main.h"
 #include "common/strings.h"
 #include "deviceplugin/daemon.h"
@@ -15,21 +16,16 @@
 
 namespace {
 
-std::string Env(const char* name, std::string fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
 int Run(int argc, char** argv) {
   CLI::App app{"hami-device-plugin: kubelet device plugin for shared NVIDIA GPUs"};
   hami::deviceplugin::PluginDaemonOptions options;
   std::string kubeconfig;
-  options.node_name = Env("NODE_NAME", "");
-  options.allocate.hook_path = Env("HOOK_PATH", "/usr/local");
+  options.node_name = hami::EnvOr("NODE_NAME", "");
+  options.allocate.hook_path = hami::EnvOr("HOOK_PATH", "/usr/local");
   int32_t split = 10;
   double memory_scaling = 1.0, core_scaling = 1.0;
   bool disable_core_limit = false, debug = false;
-  if (auto v = hami::ParseInt32(Env("DEVICE_SPLIT_COUNT", ""))) split = *v;
+  if (auto v = hami::ParseInt32(hami::EnvOr("DEVICE_SPLIT_COUNT", ""))) split = *v;
   app.add_option("--node-name", options.node_name, "this node (env NODE_NAME)");
   app.add_option("--resource-name", options.resource_name)->capture_default_str();
   app.add_option("--device-split-count", split, "tasks per GPU (env DEVICE_SPLIT_COUNT)")
@@ -44,7 +40,7 @@ int Run(int argc, char** argv) {
   app.add_flag("--disable-core-limit", disable_core_limit, "no compute share enforcement");
   app.add_option("--hook-path", options.allocate.hook_path, "where libvgpu lives (env HOOK_PATH)")
       ->capture_default_str();
-  std::string device_list = Env("DEVICE_LIST_STRATEGY", "envvar");
+  std::string device_list = hami::EnvOr("DEVICE_LIST_STRATEGY", "envvar");
   app.add_option("--device-list-strategy", device_list,
                  "how devices reach the runtime, comma list of envvar, volume-mounts, "
                  "cdi-annotations, cdi-cri (env DEVICE_LIST_STRATEGY)")

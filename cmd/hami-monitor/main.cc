@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/duration.h"
+#include "common/env.h"
 #include "common/guarded_main.h"
 #include "common/http_endpoint.h"
 #include "kube/daemon_main.h"
@@ -17,24 +18,15 @@
 
 namespace {
 
-std::string Env(const char* name, std::string fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// A positive Go duration ("5m", "30s") in milliseconds, or an error line for stderr.
+// A positive Go duration ("5m", "30s") in milliseconds; errors name the flag.
 hami::Result<std::chrono::milliseconds> PositiveDuration(const std::string& flag,
                                                          const std::string& text) {
-  auto parsed = hami::ParseGoDuration(text);
+  auto parsed = hami::ParsePositiveGoDuration(text);
   if (!parsed.ok()) {
     return hami::Status(hami::StatusCode::kInvalidArgument,
                         flag + ": " + parsed.status().message());
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
-  if (ms.count() <= 0) {
-    return hami::Status(hami::StatusCode::kInvalidArgument, flag + ": must be positive");
-  }
-  return ms;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
 }
 
 int Run(int argc, char** argv) {
@@ -42,11 +34,11 @@ int Run(int argc, char** argv) {
   hami::monitor::MonitorDaemonOptions options;
   std::string kubeconfig;
   std::string metrics_bind = ":9394";
-  std::string resync = Env("HAMI_RESYNC_INTERVAL", "5m");
+  std::string resync = hami::EnvOr("HAMI_RESYNC_INTERVAL", "5m");
   std::string feedback = "5s";
   bool debug = false;
-  options.node_name = Env("NODE_NAME", "");
-  options.hook_path = Env("HOOK_PATH", "/usr/local/vgpu");
+  options.node_name = hami::EnvOr("NODE_NAME", "");
+  options.hook_path = hami::EnvOr("HOOK_PATH", "/usr/local/vgpu");
   app.add_option("--node-name", options.node_name, "this node (env NODE_NAME)");
   app.add_option("--hook-path", options.hook_path,
                  "directory holding containers/<podUID>_<container>/ (env HOOK_PATH)")

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/duration.h"
+#include "common/env.h"
 #include "common/guarded_main.h"
 #include "common/http_endpoint.h"
 #include "device/config.h"
@@ -18,7 +19,7 @@
 namespace {
 
 std::string Hostname() {
-  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
+  if (std::string pod = hami::EnvOr("POD_NAME", ""); !pod.empty()) return pod;
   char buffer[256] = {};
   if (gethostname(buffer, sizeof(buffer) - 1) == 0) return buffer;
   return "";
@@ -103,12 +104,10 @@ int Run(int argc, char** argv) {
   options.node_policy = *parsed_node;
   options.gpu_policy = *parsed_gpu;
   options.node_label_selector = node_label_selector;
-  if (const char* env = std::getenv("HAMI_NODELOCK_EXPIRE"); env != nullptr && *env != '\0')
-    lock_timeout = env;
-  auto timeout = hami::ParseGoDuration(lock_timeout);
-  if (!timeout.ok() || timeout->count() <= 0) {
-    std::cerr << "error: node lock timeout: "
-              << (timeout.ok() ? "must be positive" : timeout.status().message()) << "\n";
+  lock_timeout = hami::EnvOr("HAMI_NODELOCK_EXPIRE", lock_timeout);
+  auto timeout = hami::ParsePositiveGoDuration(lock_timeout);
+  if (!timeout.ok()) {
+    std::cerr << "error: node lock timeout: " << timeout.status().message() << "\n";
     return 2;
   }
   options.node_lock_timeout_seconds =

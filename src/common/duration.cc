@@ -55,4 +55,10 @@ Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
   return std::chrono::nanoseconds(negative ? -ns : ns);
 }
 
+Result<std::chrono::nanoseconds> ParsePositiveGoDuration(std::string_view text) {
+  HAMI_ASSIGN_OR_RETURN(std::chrono::nanoseconds parsed, ParseGoDuration(text));
+  if (parsed.count() <= 0) return Status(StatusCode::kInvalidArgument, "must be positive");
+  return parsed;
+}
+
 }  // namespace hami

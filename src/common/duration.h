@@ -13,4 +13,8 @@ namespace hami {
 // naming the text (empty, missing unit, unknown unit, overflow).
 Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text);
 
+// ParseGoDuration for settings that must be positive (timeouts, intervals): "0s" and negative
+// durations fail with InvalidArgument "must be positive".
+Result<std::chrono::nanoseconds> ParsePositiveGoDuration(std::string_view text);
+
 }  // namespace hami

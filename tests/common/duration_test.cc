@@ -28,4 +28,15 @@ TEST(ParseGoDurationTest, Invalid) {
 }
 
 }  // namespace
+TEST(ParsePositiveGoDurationTest, RefusesZeroAndNegative) {
+  EXPECT_EQ(*ParsePositiveGoDuration("5m"), std::chrono::minutes(5));
+  EXPECT_EQ(*ParsePositiveGoDuration("1ns"), std::chrono::nanoseconds(1));
+  for (const char* bad : {"0", "0s", "-5m"}) {
+    auto parsed = ParsePositiveGoDuration(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().message(), "must be positive") << bad;
+  }
+  EXPECT_EQ(ParsePositiveGoDuration("5").status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace hami
