@@ -31,6 +31,9 @@ struct ContainerGauge {
   const char* help;
   const char* legacy_name;  // nullptr: no legacy twin
   ContainerValue value;
+  // The legacy twin carries the memory breakdown as label values (HAMi's
+  // Device_memory_desc_of_container).
+  bool legacy_breakdown = false;
 };
 
 const std::vector<ContainerGauge>& ContainerGauges() {
@@ -44,7 +47,8 @@ const std::vector<ContainerGauge>& ContainerGauges() {
       {kContainerDeviceMemory,
        "Device memory used by the container, in bytes (as hami_vgpu_memory_used_bytes).",
        "Device_memory_desc_of_container",
-       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.used_bytes); }},
+       [](const VDeviceUsage& d, const RegionSnapshot&, int64_t) { return D(d.used_bytes); },
+       /*legacy_breakdown=*/true},
       {kContainerUtilization,
        "SM utilization of the container's processes on the vGPU, in percent.",
        "Device_utilization_desc_of_container",
@@ -123,8 +127,9 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
   std::vector<Family> legacy;
 
   for (const HostGauge& g : HostGauges()) {
+    const bool with_legacy = options.legacy && g.legacy_name != nullptr;
     Family f = Gauge(g.name, g.help);
-    Family old = Gauge(g.legacy_name != nullptr ? g.legacy_name : "", g.help);
+    Family old = Gauge(with_legacy ? g.legacy_name : "", g.help);
     for (const HostDeviceReading& h : readings.hosts) {
       const std::optional<double> value = g.value(h);
       if (!value) continue;
@@ -135,6 +140,7 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
                       {"device_type", h.device_type}},
                      options),
             *value);
+      if (!with_legacy) continue;
       old.Add(
           WithZone(
               {{"deviceidx", index}, {"deviceuuid", h.device_uuid}, {"devicetype", h.device_type}},
@@ -142,13 +148,13 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
           *value);
     }
     current.push_back(std::move(f));
-    if (g.legacy_name != nullptr) legacy.push_back(std::move(old));
+    if (with_legacy) legacy.push_back(std::move(old));
   }
 
   for (const ContainerGauge& g : ContainerGauges()) {
+    const bool with_legacy = options.legacy && g.legacy_name != nullptr;
     Family f = Gauge(g.name, g.help);
-    Family old = Gauge(g.legacy_name != nullptr ? g.legacy_name : "", g.help);
-    const bool with_breakdown = std::string(g.name) == kContainerDeviceMemory;
+    Family old = Gauge(with_legacy ? g.legacy_name : "", g.help);
     for (const ContainerReading& c : readings.containers) {
       auto pod = readings.pods.find(c.pod_uid);
       if (pod == readings.pods.end()) continue;
@@ -165,12 +171,13 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
                         {"device_uuid", d.uuid}},
                        options),
               *value);
+        if (!with_legacy) continue;
         Labels old_labels = {{"podnamespace", pod->second.ns},
                              {"podname", pod->second.name},
                              {"ctrname", c.container},
                              {"vdeviceid", index},
                              {"deviceuuid", d.uuid}};
-        if (with_breakdown) {  // HAMi's legacy family carries the breakdown as label values
+        if (g.legacy_breakdown) {  // HAMi's legacy family carries the breakdown as label values
           old_labels.emplace_back("context", std::to_string(d.context_bytes));
           old_labels.emplace_back("module", std::to_string(d.module_bytes));
           old_labels.emplace_back("data", std::to_string(d.buffer_bytes));
@@ -180,7 +187,7 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
       }
     }
     current.push_back(std::move(f));
-    if (g.legacy_name != nullptr) legacy.push_back(std::move(old));
+    if (with_legacy) legacy.push_back(std::move(old));
   }
 
   Family mig = Gauge(kMigDeviceInfo, "MIG device held by a container (value 1).");
@@ -202,8 +209,7 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
   current.push_back(std::move(mig));
 
   std::vector<Family> out;
-  for (std::vector<Family>* part : {&current, &legacy}) {
-    if (part == &legacy && !options.legacy) break;
+  for (std::vector<Family>* part : {&current, &legacy}) {  // legacy is empty unless asked for
     for (Family& f : *part) {
       if (!f.samples.empty()) out.push_back(std::move(f));
     }
