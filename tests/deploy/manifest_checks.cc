@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/http_endpoint.h"
+#include "common/strings.h"
 
 namespace hami::deploy {
 namespace {
@@ -117,28 +119,15 @@ std::optional<std::string> Flag(const std::vector<std::string>& line, const std:
   return std::nullopt;
 }
 
+// The port of a bind-address flag, parsed as the binaries parse it; nullopt for a malformed
+// address or port 0 (ephemeral: nothing a Service could target).
 std::optional<int> PortOf(const std::string& host_port) {
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  try {
-    size_t used = 0;
-    const int port = std::stoi(host_port.substr(colon + 1), &used);
-    if (used != host_port.size() - colon - 1 || port <= 0 || port > 65535) return std::nullopt;
-    return port;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  auto bind = ParseBindAddress(host_port);
+  if (!bind.ok() || bind->second == 0) return std::nullopt;
+  return bind->second;
 }
 
-int ToInt(const std::string& text) {
-  try {
-    size_t used = 0;
-    const int value = std::stoi(text, &used);
-    return used == text.size() ? value : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
+int ToInt(const std::string& text) { return ParseInt32(text).value_or(-1); }
 
 // A container's ports: name -> number.
 std::map<std::string, int> ContainerPorts(const Container& container) {
