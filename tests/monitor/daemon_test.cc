@@ -17,6 +17,7 @@
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/fakes/prometheus_server.h"
 #include "tests/monitor/monitor_test_util.h"
+#include "tests/scheduler/test_util.h"
 #include "vgpu/shared_region.h"
 
 namespace hami::monitor {
@@ -29,12 +30,7 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 const int64_t kNow = UnixNowSeconds();
 
 std::shared_ptr<kube::KubeClient> Client(const std::string& url) {
-  kube::ClusterConfig config;
-  config.server = url;
-  kube::ClientOptions options;
-  options.retry.max_attempts = 2;
-  options.sleep = [](std::chrono::nanoseconds) {};
-  return kube::KubeClient::WithCurl(config, options);
+  return scheduler::testing::TestClient(url, 2);
 }
 
 nlohmann::json Pod(const std::string& name, const std::string& uid, const std::string& node,
