@@ -1,0 +1,1154 @@
+"""End-to-end harness: hami on a real kube-apiserver + kube-scheduler (Python 3 standard library).
+
+The control plane comes from the kit in ``../shared/k8s`` (``$HAMI_K8S_KIT`` overrides; see its
+README): ``up.sh`` starts etcd + kube-apiserver v1.26.3 in a run directory, ``nodes.sh`` makes
+Node objects, ``scheduler.sh`` starts kube-scheduler, ``fake-kubelet`` plays kubelet's
+device-plugin side and ``down.sh`` stops everything recorded under ``$RUN/pids``.
+On top of it this module runs the project's real binaries: ``hami-scheduler`` (extender +
+webhook), one ``hami-device-plugin`` per GPU node on the fake ``libnvidia-ml.so.1``, and
+kube-scheduler with the KubeSchedulerConfiguration shipped in ``deploy/base``.
+
+Typical use::
+
+    import k8s_harness as h
+    with h.Cluster(namespace="e2e") as c:           # up.sh; down.sh on exit, even on errors
+        c.add_gpu_nodes({"node-0": h.gpus("node-0", 2)})   # Node objects + NVML configs
+        c.start_fake_kubelet()                      # for every GPU node
+        c.start_device_plugins()                    # one hami-device-plugin per GPU node
+        c.wait_nodes_registered()
+        c.start_hami_scheduler()
+        c.install_webhook()
+        c.start_kube_scheduler()                    # deploy/base config, local extender URL
+        c.kube.create_pod("e2e", h.gpu_pod("p", mem=3000, cores=30))
+        pod = c.wait_pod_bound("e2e", "p")
+
+API summary (all timeouts in seconds; every wait polls every ``POLL_S`` and raises
+``TimeoutError`` with the last observed value in the message):
+
+- ``Binaries.locate()``: paths of hami-scheduler, hami-device-plugin and the fake NVML, from
+  ``parse_args()`` options, env ``HAMI_SCHEDULER_BIN``/``HAMI_DEVICE_PLUGIN_BIN``/
+  ``HAMI_FAKE_NVML_DIR``, else ``<source>/build``.
+- ``kit_dir()`` / ``require_kit()``: the kit, or exit 77 (CTest's SKIP_RETURN_CODE) when absent.
+- ``Kube``: a small REST client (admin client certificate): ``get``, ``list``, ``create``,
+  ``patch`` (merge / strategic / json), ``delete``, pod/node/lease helpers. Raises ``ApiError``.
+- ``Cluster``: the processes and the run directory (``run``); see its methods' docstrings.
+- ``decode_pod_devices`` / ``decode_node_register`` / ``check_no_overcommit``: HAMi wire formats.
+- ``E2ETestCase``: a ``unittest.TestCase`` that prints the cluster's log tails when a test fails.
+- ``main()``: parse the harness options, skip (77) without the kit, run unittest.
+
+Each process's log is ``$RUN/<name>.log``; its PID is in ``$RUN/pids/<name>.pid`` (with the
+start time, as the kit records it) so ``down.sh`` stops it even if this process dies.
+``HAMI_E2E_KEEP=1`` keeps the run directory after a successful run (it is always kept, and
+its path printed, after a failure).
+"""
+
+import atexit
+import base64
+import copy
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mini_yaml  # noqa: E402
+
+__all__ = [
+    "SKIP", "POLL_S", "SOURCE_DIR", "ApiError", "Binaries", "Kube", "Cluster", "Gpu", "gpus",
+    "gpu_pod", "decode_pod_devices", "decode_node_register", "check_no_overcommit",
+    "wait_for", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "main", "mini_yaml",
+]
+
+SKIP = 77          # CTest SKIP_RETURN_CODE
+POLL_S = 0.15      # poll period of every wait
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+# Annotation keys (spec hami-control-plane.md §1, §2.4).
+NODE_REGISTER = "hami.io/node-nvidia-register"
+NODE_HANDSHAKE = "hami.io/node-handshake"
+NODE_LOCK = "hami.io/mutex.lock"
+VGPU_NODE = "hami.io/vgpu-node"
+DEVICES_ALLOCATED = "hami.io/vgpu-devices-allocated"
+DEVICES_TO_ALLOCATE = "hami.io/vgpu-devices-to-allocate"
+MIG_ALLOCATIONS = "hami.io/vgpu-mig-allocations"
+BIND_PHASE = "hami.io/bind-phase"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def log(msg):
+    """One timestamped line on stderr (CTest shows it with --output-on-failure)."""
+    sys.stderr.write("%s e2e: %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------------
+# Locating the kit and the binaries
+
+
+def kit_dir():
+    """The kit directory: $HAMI_K8S_KIT, else <source>/../shared/k8s (may not exist)."""
+    return os.environ.get("HAMI_K8S_KIT") or os.path.join(SOURCE_DIR, "..", "shared", "k8s")
+
+
+def require_kit():
+    """Exits with SKIP (77) and a message when the kit (its up.sh) is absent."""
+    kit = kit_dir()
+    if not os.path.isfile(os.path.join(kit, "up.sh")):
+        print("skipped: Kubernetes kit %s absent (set HAMI_K8S_KIT)" % os.path.abspath(kit))
+        sys.stdout.flush()
+        sys.exit(SKIP)
+    return os.path.abspath(kit)
+
+
+_ARGS = {}
+
+
+def parse_args(argv=None):
+    """Removes the harness options from argv (default sys.argv) and remembers them:
+    --scheduler PATH, --device-plugin PATH, --fake-nvml-dir DIR, --keep. The rest is left for
+    unittest. Returns the dict of options."""
+    argv = sys.argv if argv is None else argv
+    names = {"--scheduler": "scheduler", "--device-plugin": "device_plugin",
+             "--fake-nvml-dir": "fake_nvml_dir"}
+    out, i = [argv[0]], 1
+    while i < len(argv):
+        a = argv[i]
+        key, _, val = a.partition("=")
+        if key in names:
+            if not val:
+                i += 1
+                val = argv[i] if i < len(argv) else ""
+            _ARGS[names[key]] = val
+        elif a == "--keep":
+            _ARGS["keep"] = True
+        else:
+            out.append(a)
+        i += 1
+    argv[:] = out
+    return dict(_ARGS)
+
+
+class Binaries:
+    """Paths of the project's binaries used by the harness."""
+
+    def __init__(self, scheduler, device_plugin, fake_nvml):
+        self.scheduler = scheduler          # hami-scheduler
+        self.device_plugin = device_plugin  # hami-device-plugin
+        self.fake_nvml = fake_nvml          # .../libnvidia-ml.so.1 (the fake NVML)
+
+    @staticmethod
+    def locate():
+        """From parse_args() options, then env, then <source>/build. Raises FileNotFoundError
+        naming what is missing."""
+        build = os.environ.get("HAMI_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+        sched = _ARGS.get("scheduler") or os.environ.get("HAMI_SCHEDULER_BIN") or \
+            os.path.join(build, "hami-scheduler")
+        plugin = _ARGS.get("device_plugin") or os.environ.get("HAMI_DEVICE_PLUGIN_BIN") or \
+            os.path.join(build, "hami-device-plugin")
+        nvml_dir = _ARGS.get("fake_nvml_dir") or os.environ.get("HAMI_FAKE_NVML_DIR") or \
+            os.path.join(build, "fake_nvml")
+        nvml = os.path.join(nvml_dir, "libnvidia-ml.so.1")
+        for p in (sched, plugin, nvml):
+            if not os.path.exists(p):
+                raise FileNotFoundError("e2e: %s not found (build the project first)" % p)
+        return Binaries(os.path.abspath(sched), os.path.abspath(plugin), os.path.abspath(nvml))
+
+
+# ------------------------------------------------------------------------------------------------
+# Waiting
+
+
+def wait_for(predicate, timeout, what, interval=POLL_S):
+    """Calls predicate() until it returns a truthy value, which is returned. Exceptions from
+    predicate count as falsy (the last one is reported). Raises TimeoutError naming `what` and
+    the last value seen after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = predicate()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001 - a transient API error is a falsy poll
+            last = "%s: %s" % (type(e).__name__, e)
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1f s waiting for %s (last: %.600s)"
+                               % (timeout, what, last))
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------------------------------------------
+# REST client
+
+
+class ApiError(Exception):
+    """An HTTP error answer of the API server: .status (int), .body (parsed JSON or text)."""
+
+    def __init__(self, method, path, status, body):
+        self.status, self.body = status, body
+        msg = body.get("message") if isinstance(body, dict) else body
+        super().__init__("%s %s -> HTTP %d: %s" % (method, path, status, msg))
+
+
+class Kube:
+    """A minimal Kubernetes REST client with client-certificate auth. Thread-safe (one
+    keep-alive connection per thread). Bodies are dicts (JSON); answers are parsed JSON."""
+
+    def __init__(self, server, ca_file, cert_file, key_file, timeout=30):
+        u = urllib.parse.urlparse(server)
+        self.host, self.port = u.hostname, u.port or 443
+        self.ctx = ssl.create_default_context(cafile=ca_file)
+        self.ctx.load_cert_chain(cert_file, key_file)
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _conn(self, fresh=False):
+        c = getattr(self._local, "conn", None)
+        if c is None or fresh:
+            if c is not None:
+                c.close()
+            c = http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
+                                            timeout=self.timeout)
+            self._local.conn = c
+        return c
+
+    def request(self, method, path, body=None, content_type="application/json", query=None):
+        """One call; returns the parsed JSON answer (None for an empty body). Raises ApiError
+        on HTTP >= 400 and OSError when the server cannot be reached (after one reconnect)."""
+        if query:
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(query)
+        data = None if body is None else (body if isinstance(body, (bytes, str))
+                                          else json.dumps(body))
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        for attempt in (0, 1):
+            conn = self._conn(fresh=attempt > 0)
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                break
+            except (http.client.HTTPException, OSError):
+                if attempt:
+                    raise
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        if resp.status >= 400:
+            raise ApiError(method, path, resp.status, parsed)
+        return parsed
+
+    # generic verbs
+    def get(self, path, **query):
+        return self.request("GET", path, query=query or None)
+
+    def list(self, path, **query):
+        """The items of a list call (label_selector -> labelSelector etc. are passed as is)."""
+        return self.request("GET", path, query=query or None).get("items") or []
+
+    def create(self, path, obj):
+        return self.request("POST", path, obj)
+
+    def patch(self, path, patch, kind="merge"):
+        """kind: merge | strategic | json."""
+        ctype = {"merge": "application/merge-patch+json",
+                 "strategic": "application/strategic-merge-patch+json",
+                 "json": "application/json-patch+json"}[kind]
+        return self.request("PATCH", path, patch, content_type=ctype)
+
+    def delete(self, path, grace_seconds=None, missing_ok=True):
+        body = None
+        if grace_seconds is not None:
+            body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace_seconds}
+        try:
+            return self.request("DELETE", path, body)
+        except ApiError as e:
+            if missing_ok and e.status == 404:
+                return None
+            raise
+
+    # pods
+    @staticmethod
+    def pod_path(ns, name=""):
+        return "/api/v1/namespaces/%s/pods%s" % (ns, "/" + name if name else "")
+
+    def create_pod(self, ns, pod):
+        """Creates a pod from a dict (metadata.namespace is set to ns); returns the created pod
+        (after the webhook's mutation)."""
+        pod = copy.deepcopy(pod)
+        pod.setdefault("apiVersion", "v1")
+        pod.setdefault("kind", "Pod")
+        pod.setdefault("metadata", {})["namespace"] = ns
+        return self.create(self.pod_path(ns), pod)
+
+    def get_pod(self, ns, name):
+        return self.get(self.pod_path(ns, name))
+
+    def try_get_pod(self, ns, name):
+        """The pod, or None when it does not exist."""
+        try:
+            return self.get_pod(ns, name)
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def list_pods(self, ns=None, label_selector=None):
+        path = self.pod_path(ns) if ns else "/api/v1/pods"
+        return self.list(path, **({"labelSelector": label_selector} if label_selector else {}))
+
+    def delete_pod(self, ns, name, grace_seconds=None):
+        return self.delete(self.pod_path(ns, name), grace_seconds)
+
+    # nodes
+    def get_node(self, name):
+        return self.get("/api/v1/nodes/" + name)
+
+    def list_nodes(self, label_selector=None):
+        return self.list("/api/v1/nodes",
+                         **({"labelSelector": label_selector} if label_selector else {}))
+
+    def patch_node(self, name, patch, kind="merge", status=False):
+        return self.patch("/api/v1/nodes/%s%s" % (name, "/status" if status else ""), patch, kind)
+
+    def annotate_node(self, name, annotations):
+        """Merge-patches node annotations (a None value removes the key)."""
+        return self.patch_node(name, {"metadata": {"annotations": annotations}})
+
+    # leases
+    def lease_path(self, ns, name=""):
+        return "/apis/coordination.k8s.io/v1/namespaces/%s/leases%s" % (ns, "/" + name if name else "")
+
+    def put_lease(self, ns, name, holder, duration_s=15):
+        """Creates or updates a Lease held by `holder`, renewed now."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        spec = {"holderIdentity": holder, "leaseDurationSeconds": duration_s,
+                "acquireTime": now, "renewTime": now}
+        try:
+            cur = self.get(self.lease_path(ns, name))
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            return self.create(self.lease_path(ns), {
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec})
+        cur["spec"].update(spec)
+        return self.request("PUT", self.lease_path(ns, name), cur)
+
+
+# ------------------------------------------------------------------------------------------------
+# Wire formats
+
+
+def decode_pod_devices(value):
+    """Decodes a pod device string (spec §2.5): returns one list per container, each a list of
+    dicts {uuid, type, mem, cores}. The trailing empty group after the last ';' is dropped;
+    empty groups in the middle are kept. Raises ValueError on a malformed device."""
+    if value is None:
+        return []
+    groups = value.split(";")
+    if groups and groups[-1] == "":
+        groups = groups[:-1]
+    out = []
+    for g in groups:
+        devs = []
+        for item in g.split(":"):
+            if item == "":
+                continue
+            f = item.split(",")
+            if len(f) < 4:
+                raise ValueError("malformed device %r in %r" % (item, value))
+            devs.append({"uuid": f[0], "type": f[1], "mem": int(f[2]), "cores": int(f[3])})
+        out.append(devs)
+    return out
+
+
+def decode_node_register(value):
+    """The node registration annotation (JSON array, spec §1.1) as {uuid: device dict}, with
+    missing index/numa as 0 and missing health as False."""
+    out = {}
+    for d in json.loads(value or "[]"):
+        d = dict(d)
+        d.setdefault("index", 0)
+        d.setdefault("numa", 0)
+        d.setdefault("health", False)
+        out[d["id"]] = d
+    return out
+
+
+def check_no_overcommit(pods, nodes):
+    """Sums the devices of every live pod carrying hami.io/vgpu-devices-allocated per GPU UUID
+    and compares with the GPUs registered on the nodes. Returns a list of violation strings
+    (empty = fine): memory above devmem, cores above devcore (100), more tasks than count, a
+    device on a node other than the pod's, or an unknown UUID. Pods that are Succeeded/Failed
+    are ignored (they hold nothing); terminating pods still count."""
+    registered = {}  # uuid -> (node, dev)
+    for n in nodes:
+        ann = n["metadata"].get("annotations") or {}
+        if NODE_REGISTER in ann:
+            for uuid, d in decode_node_register(ann[NODE_REGISTER]).items():
+                registered[uuid] = (n["metadata"]["name"], d)
+    used = {}
+    problems = []
+    for p in pods:
+        ann = p["metadata"].get("annotations") or {}
+        if DEVICES_ALLOCATED not in ann or p.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        pod_node = p["spec"].get("nodeName") or ann.get(VGPU_NODE)
+        name = "%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"])
+        for ci, devs in enumerate(decode_pod_devices(ann[DEVICES_ALLOCATED])):
+            for d in devs:
+                if d["uuid"] not in registered:
+                    problems.append("%s: container %d uses unknown device %s" % (name, ci, d["uuid"]))
+                    continue
+                node, _ = registered[d["uuid"]]
+                if pod_node and node != pod_node:
+                    problems.append("%s is on %s but uses %s of %s" % (name, pod_node, d["uuid"], node))
+                u = used.setdefault(d["uuid"], {"mem": 0, "cores": 0, "count": 0, "pods": []})
+                u["mem"] += d["mem"]
+                u["cores"] += d["cores"]
+                u["count"] += 1
+                u["pods"].append(name)
+    for uuid, u in sorted(used.items()):
+        node, dev = registered[uuid]
+        devmem, devcore, count = dev.get("devmem", 0), dev.get("devcore", 100), dev.get("count", 0)
+        if u["mem"] > devmem:
+            problems.append("%s on %s: %d MiB allocated > %d MiB (%s)" % (uuid, node, u["mem"], devmem, u["pods"]))
+        if u["cores"] > max(devcore, 100) or u["cores"] > 100:
+            problems.append("%s on %s: %d%% cores allocated > 100%% (%s)" % (uuid, node, u["cores"], u["pods"]))
+        if u["count"] > count:
+            problems.append("%s on %s: %d tasks > split count %d (%s)" % (uuid, node, u["count"], count, u["pods"]))
+    return problems
+
+
+class Gpu:
+    """One fake GPU for the fake NVML config (tests/fakes/nvml/fake_nvml.cc)."""
+
+    def __init__(self, uuid, memory_mib=15360, name="Tesla T4", bus_id=None, **extra):
+        self.uuid, self.memory_mib, self.name = uuid, memory_mib, name
+        self.bus_id = bus_id
+        self.extra = extra  # e.g. mig=True, mig_profiles=[...], mig_instances=[...]
+
+    def nvml_json(self, index):
+        d = {"uuid": self.uuid, "name": self.name, "memory_mib": self.memory_mib,
+             "bus_id": self.bus_id or "00000000:%02X:00.0" % (0x10 + index)}
+        d.update(self.extra)
+        return d
+
+
+def gpu_uuid(node, index):
+    """A deterministic, well-formed GPU UUID for (node, index)."""
+    h = hashlib.sha1(("%s/%d" % (node, index)).encode()).hexdigest()
+    return "GPU-%s-%s-%s-%s-%s" % (h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
+
+
+def gpus(node, n, memory_mib=15360, name="Tesla T4"):
+    """n identical fake GPUs for `node` with deterministic UUIDs."""
+    return [Gpu(gpu_uuid(node, i), memory_mib, name) for i in range(n)]
+
+
+def gpu_pod(name, gpu=1, mem=None, cores=None, mem_percentage=None, annotations=None,
+            scheduler_name=None, node_selector=None, labels=None, containers=1, extra_limits=None):
+    """A pod dict asking for HAMi resources in each of `containers` containers (limits only,
+    as the examples do). scheduler_name=None leaves it to the webhook."""
+    limits = {GPU_RESOURCE: str(gpu)}
+    if mem is not None:
+        limits["nvidia.com/gpumem"] = str(mem)
+    if cores is not None:
+        limits["nvidia.com/gpucores"] = str(cores)
+    if mem_percentage is not None:
+        limits["nvidia.com/gpumem-percentage"] = str(mem_percentage)
+    limits.update(extra_limits or {})
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "annotations": dict(annotations or {}),
+                        "labels": dict(labels or {})},
+           "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 30,
+                    "containers": [{"name": "c%d" % i, "image": "busybox",
+                                    "command": ["sleep", "infinity"],
+                                    "resources": {"limits": dict(limits)}}
+                                   for i in range(containers)]}}
+    if scheduler_name:
+        pod["spec"]["schedulerName"] = scheduler_name
+    if node_selector:
+        pod["spec"]["nodeSelector"] = dict(node_selector)
+    return pod
+
+
+# ------------------------------------------------------------------------------------------------
+# Processes
+
+
+def _proc_start(pid):
+    """Start time of a process in clock ticks (field 22 of /proc/PID/stat), as lib.sh records."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+        return s[s.rindex(")") + 2:].split()[19]
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def _proc_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+        return s[s.rindex(")") + 2:].split()[0] not in ("Z", "X")
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+class Proc:
+    """A process started by the harness: name, pid, log path, and the Popen when we own it."""
+
+    def __init__(self, name, pid, log_path, popen=None, argv=None, env=None):
+        self.name, self.pid, self.log_path, self.popen = name, pid, log_path, popen
+        self.argv, self.env = argv, env
+
+    def alive(self):
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return _proc_alive(self.pid)
+
+    def exit_code(self):
+        """The exit status (negative: killed by that signal) or None while running/unknown."""
+        return self.popen.poll() if self.popen is not None else None
+
+    def signal(self, sig):
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait_exit(self, timeout):
+        """Waits for the process to end; returns True when it did within timeout."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL after timeout."""
+        self.signal(signal.SIGTERM)
+        if not self.wait_exit(timeout):
+            self.signal(signal.SIGKILL)
+            self.wait_exit(5)
+
+    def kill9(self):
+        self.signal(signal.SIGKILL)
+        self.wait_exit(5)
+
+
+def _tail(path, lines):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode(errors="replace")
+        return "\n".join(data.splitlines()[-lines:])
+    except OSError as e:
+        return "(cannot read: %s)" % e
+
+
+# ------------------------------------------------------------------------------------------------
+# The cluster
+
+_LIVE_CLUSTERS = []
+
+
+def _stop_all_at_exit():
+    for c in list(_LIVE_CLUSTERS):
+        try:
+            c.stop()
+        except Exception as e:  # noqa: BLE001
+            log("teardown at exit failed: %s" % e)
+
+
+atexit.register(_stop_all_at_exit)
+
+
+def _sigterm(signum, frame):  # CTest's TIMEOUT sends SIGTERM first: tear down, then exit
+    _stop_all_at_exit()
+    sys.exit(128 + signum)
+
+
+class Cluster:
+    """One kit run directory with its processes. Use as a context manager (or call start() and
+    stop()); stop() runs down.sh and is also registered with atexit and SIGTERM.
+
+    Attributes: run (run dir), env (the kit's env file as a dict), kube (Kube as admin),
+    namespace, bins (Binaries), procs (name -> Proc), gpu_nodes (node -> [Gpu])."""
+
+    def __init__(self, namespace="e2e", extra_namespaces=(), binaries=None, keep=None,
+                 apiserver_args=None):
+        self.kit = require_kit()
+        self.namespace = namespace
+        self.namespaces = [namespace] + list(extra_namespaces)
+        self.bins = binaries or Binaries.locate()
+        self.keep = bool(_ARGS.get("keep") or os.environ.get("HAMI_E2E_KEEP")) if keep is None else keep
+        self.apiserver_args = apiserver_args
+        self.run = None
+        self.env = {}
+        self.kube = None
+        self.procs = {}
+        self.gpu_nodes = {}
+        self.split_count = {}
+        self.failed = False
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.failed = True
+            self.dump_logs()
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.failed = True
+            self.dump_logs()
+        self.stop()
+        return False
+
+    def start(self):
+        """up.sh in a fresh temp dir with the namespaces; loads env; makes the Kube client."""
+        base = os.environ.get("HAMI_E2E_TMP") or tempfile.gettempdir()
+        self.run = tempfile.mkdtemp(prefix="hami-e2e-", dir=base)
+        _LIVE_CLUSTERS.append(self)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm)
+        env = dict(os.environ)
+        if self.apiserver_args:
+            env["K8S_APISERVER_ARGS"] = self.apiserver_args
+        t0 = time.monotonic()
+        r = subprocess.run([os.path.join(self.kit, "up.sh"), self.run] + self.namespaces,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        if r.returncode != 0:
+            raise RuntimeError("up.sh failed (%d): %s" % (r.returncode, r.stderr[-3000:]))
+        self.env = self._read_env()
+        p = os.path.join(self.run, "pki")
+        self.kube = Kube(self.env["K8S_APISERVER"], os.path.join(p, "ca.crt"),
+                         os.path.join(p, "admin.crt"), os.path.join(p, "admin.key"))
+        os.makedirs(os.path.join(self.run, "nvml"), exist_ok=True)
+        log("control plane up in %.1f s: %s (apiserver %s)" % (time.monotonic() - t0, self.run,
+                                                               self.env["K8S_APISERVER"]))
+        return self
+
+    def _read_env(self):
+        out = {}
+        with open(os.path.join(self.run, "env")) as f:
+            for line in f:
+                line = line.strip()
+                if not line.startswith("export "):
+                    continue
+                for part in line[len("export "):].split(" "):
+                    k, _, v = part.partition("=")
+                    if k:
+                        out[k] = v.strip("'")
+        return out
+
+    def stop(self):
+        """Stops everything (down.sh, K8S_STOP_TIMEOUT=5). Removes the run dir unless the run
+        failed or keep is set. Safe to call twice."""
+        if self._stopped or self.run is None:
+            return
+        self._stopped = True
+        env = dict(os.environ, K8S_STOP_TIMEOUT=os.environ.get("K8S_STOP_TIMEOUT", "5"))
+        subprocess.run([os.path.join(self.kit, "down.sh"), self.run], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for p in self.procs.values():  # our own children: reap them
+            if p.popen is not None:
+                try:
+                    p.popen.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    p.kill9()
+        if self in _LIVE_CLUSTERS:
+            _LIVE_CLUSTERS.remove(self)
+        if self.failed or self.keep:
+            log("run directory kept: %s" % self.run)
+        else:
+            shutil.rmtree(self.run, ignore_errors=True)
+
+    def dump_logs(self, lines=40):
+        """Prints the tail of every log in the run dir on stderr."""
+        if not self.run or not os.path.isdir(self.run):
+            return
+        for name in sorted(os.listdir(self.run)):
+            if name.endswith(".log"):
+                path = os.path.join(self.run, name)
+                sys.stderr.write("---- tail %s\n%s\n" % (path, _tail(path, lines)))
+        alloc = os.path.join(self.run, "allocations.jsonl")
+        if os.path.exists(alloc):
+            sys.stderr.write("---- tail %s\n%s\n" % (alloc, _tail(alloc, 10)))
+        sys.stderr.flush()
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def _record(self, name, pid):
+        d = os.path.join(self.run, "pids")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, name + ".pid"), "w") as f:
+            f.write("%d\n" % pid)
+        with open(os.path.join(d, name + ".start"), "w") as f:
+            f.write(_proc_start(pid) + "\n")
+
+    def spawn(self, name, argv, env=None, cwd=None):
+        """Starts argv as process `name`: log in $RUN/<name>.log (appended, so a restart keeps
+        the earlier output), PID in $RUN/pids/<name>.pid. env entries are added to os.environ
+        (a None value removes the variable). Returns the Proc."""
+        old = self.procs.get(name)
+        if old is not None and old.alive():
+            raise RuntimeError("%s is already running (pid %d)" % (name, old.pid))
+        full_env = dict(os.environ)
+        for k, v in (env or {}).items():
+            if v is None:
+                full_env.pop(k, None)
+            else:
+                full_env[k] = str(v)
+        log_path = os.path.join(self.run, name + ".log")
+        with open(log_path, "ab") as logf:
+            logf.write(("==== %s start: %s\n" % (time.strftime("%H:%M:%S"), " ".join(argv))).encode())
+            logf.flush()
+            p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=full_env, cwd=cwd or self.run,
+                                 start_new_session=True)
+        self._record(name, p.pid)
+        proc = Proc(name, p.pid, log_path, p, argv, env)
+        self.procs[name] = proc
+        return proc
+
+    def proc(self, name):
+        return self.procs[name]
+
+    def kill(self, name, sig=signal.SIGKILL, wait=5):
+        """Sends sig to process `name` (default SIGKILL, i.e. kill -9) and waits up to `wait` s
+        for it to end. Returns True when it ended."""
+        p = self.procs[name]
+        p.signal(sig)
+        return p.wait_exit(wait)
+
+    def restart(self, name, env=None, **kwargs):
+        """Stops `name` (SIGTERM, then SIGKILL) if alive and starts it again with the same argv;
+        env replaces the earlier extra env when given (so a fault variable can be dropped).
+        hami-scheduler is waited ready (kwargs go to wait_hami_ready)."""
+        p = self.procs[name]
+        if p.alive():
+            p.stop()
+        new = self.spawn(name, p.argv, env=p.env if env is None else env)
+        if name.startswith("hami-scheduler") and kwargs.get("wait", True):
+            self.wait_hami_ready(name, timeout=kwargs.get("timeout", 30),
+                                 synced=kwargs.get("synced", False))
+        return new
+
+    # -- nodes -----------------------------------------------------------------------------------
+
+    def add_nodes(self, names, *mknode_opts, prefix_env=None):
+        """Creates Ready Node objects with the kit's nodes.sh (label gpu=on, no taints).
+        mknode_opts are passed through (e.g. "--gpu-count", "8", "--label", "k=v")."""
+        names = list(names)
+        env = dict(os.environ)
+        if prefix_env:
+            env["K8S_NODE_PREFIX"] = prefix_env
+        r = subprocess.run([os.path.join(self.kit, "nodes.sh"), self.run, ",".join(names)]
+                           + list(mknode_opts), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env)
+        if r.returncode != 0:
+            raise RuntimeError("nodes.sh failed: %s" % r.stderr[-2000:])
+
+    def add_nodes_bulk(self, names, gpu_count=0, annotations=None, labels=None, workers=4):
+        """Creates many nodes fast through the API (the kit's mknode.py manifest, made once and
+        renamed per node), removes their taints. annotations: dict, or a function
+        name -> dict. gpu_count sets status nvidia.com/gpu (no device plugin needed)."""
+        opts = ["--gpu-count", str(gpu_count)] if gpu_count else []
+        for k, v in (labels or {}).items():
+            opts += ["--label", "%s=%s" % (k, v)]
+        r = subprocess.run([sys.executable, os.path.join(self.kit, "nodes", "mknode.py"),
+                            "template-node"] + opts, stdout=subprocess.PIPE, check=True, text=True)
+        template = json.loads(r.stdout)
+        names = list(names)
+
+        def make(name):
+            node = copy.deepcopy(template)
+            node["metadata"]["name"] = name
+            node["metadata"]["labels"]["kubernetes.io/hostname"] = name
+            ann = annotations(name) if callable(annotations) else annotations
+            if ann:
+                node["metadata"]["annotations"] = dict(ann)
+            try:
+                self.kube.create("/api/v1/nodes", node)
+            except ApiError as e:
+                if e.status != 409:
+                    raise
+            self.kube.patch_node(name, {"spec": {"taints": None}})
+
+        errors = []
+
+        def worker(chunk):
+            for n in chunk:
+                try:
+                    make(n)
+                except Exception as e:  # noqa: BLE001
+                    errors.append("%s: %s" % (n, e))
+
+        threads = [threading.Thread(target=worker, args=(names[i::workers],)) for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise RuntimeError("creating nodes failed: %s" % errors[:5])
+
+    def add_gpu_nodes(self, nodes, split_count=10):
+        """nodes: {name: [Gpu, ...]}. Creates the Node objects (nodes.sh) and writes each node's
+        fake NVML config ($RUN/nvml/<node>.json). Device plugins start with
+        start_device_plugins()."""
+        self.add_nodes(list(nodes))
+        for name, gs in nodes.items():
+            self.gpu_nodes[name] = list(gs)
+            self.split_count[name] = split_count
+            self.write_nvml_config(name, gs)
+
+    def write_nvml_config(self, node, gpu_list, **top):
+        """(Re)writes the fake NVML JSON of a node (the fake re-reads it when it changes)."""
+        cfg = {"devices": [g.nvml_json(i) for i, g in enumerate(gpu_list)]}
+        cfg.update(top)
+        path = os.path.join(self.run, "nvml", node + ".json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.replace(tmp, path)
+        return path
+
+    def taint_node(self, name, key, value="true", effect="NoSchedule"):
+        node = self.kube.get_node(name)
+        taints = [t for t in node["spec"].get("taints") or [] if t["key"] != key]
+        taints.append({"key": key, "value": value, "effect": effect})
+        self.kube.patch_node(name, {"spec": {"taints": taints}})
+
+    # -- fake kubelet and device plugins ----------------------------------------------------------
+
+    def kubelet_root(self):
+        return os.path.join(self.run, "kubelet")
+
+    def start_fake_kubelet(self, nodes=None, termination_delay="0s", qps=50, name="fake-kubelet"):
+        """The kit's fake-kubelet for `nodes` (default: every GPU node): Registration sockets at
+        $RUN/kubelet/<node>/kubelet.sock, Allocate records in $RUN/allocations.jsonl."""
+        nodes = list(nodes or self.gpu_nodes)
+        binary = subprocess.run([os.path.join(self.kit, "bin.sh"), "--path", "fake-kubelet"],
+                                stdout=subprocess.PIPE, check=True, text=True).stdout.strip()
+        argv = [binary, "--kubeconfig", os.path.join(self.run, "admin.kubeconfig"),
+                "--nodes", ",".join(nodes), "--root", self.kubelet_root(),
+                "--out", os.path.join(self.run, "allocations.jsonl"), "--set-running=true",
+                "--qps", str(qps), "--termination-delay", termination_delay]
+        p = self.spawn(name, argv)
+        for n in nodes:
+            sock = os.path.join(self.kubelet_root(), n, "kubelet.sock")
+            wait_for(lambda: os.path.exists(sock) or (not p.alive() and "exited"), 20,
+                     "fake-kubelet socket " + sock)
+            if not p.alive():
+                raise RuntimeError("fake-kubelet exited: " + _tail(p.log_path, 20))
+        return p
+
+    def start_device_plugin(self, node, extra_args=(), env=None):
+        """One real hami-device-plugin for `node` on the fake NVML ($RUN/nvml/<node>.json), with
+        --kubelet-dir $RUN/kubelet/<node> (where fake-kubelet serves kubelet.sock) and hook
+        path $RUN/hook/<node>. Process name: device-plugin-<node>."""
+        hook = os.path.join(self.run, "hook", node)
+        os.makedirs(os.path.join(hook, "vgpu"), exist_ok=True)
+        argv = [self.bins.device_plugin, "--node-name", node,
+                "--kubelet-dir", os.path.join(self.kubelet_root(), node),
+                "--nvml-library", self.bins.fake_nvml,
+                "--kubeconfig", os.path.join(self.run, "admin.kubeconfig"),
+                "--hook-path", hook,
+                "--node-config-file", os.path.join(self.run, "nvml", node + ".nodeconfig.json"),
+                "--device-split-count", str(self.split_count.get(node, 10))] + list(extra_args)
+        e = {"HAMI_FAKE_NVML_CONFIG": os.path.join(self.run, "nvml", node + ".json"),
+             "NODE_NAME": node, "KUBECONFIG": None}
+        e.update(env or {})
+        return self.spawn("device-plugin-" + node, argv, env=e)
+
+    def start_device_plugins(self, nodes=None):
+        for n in nodes or self.gpu_nodes:
+            self.start_device_plugin(n)
+
+    def wait_nodes_registered(self, nodes=None, timeout=40):
+        """Waits until every GPU node carries its registration annotation with all its GPUs
+        and advertises allocatable nvidia.com/gpu = GPUs × split count (MIG GPUs: their
+        instances), i.e. the device plugin registered with fake-kubelet and annotated the
+        node."""
+        for n in nodes or self.gpu_nodes:
+            want_uuids = {g.uuid for g in self.gpu_nodes[n]}
+
+            def ok(n=n, want_uuids=want_uuids):
+                p = self.procs.get("device-plugin-" + n)
+                if p is not None and not p.alive():
+                    raise RuntimeError("device plugin of %s exited: %s" % (n, _tail(p.log_path, 15)))
+                node = self.kube.get_node(n)
+                reg = decode_node_register((node["metadata"].get("annotations") or {}).get(NODE_REGISTER))
+                alloc = int((node["status"].get("allocatable") or {}).get(GPU_RESOURCE, "0"))
+                return set(reg) == want_uuids and alloc > 0 and node
+            wait_for(ok, timeout, "registration of node %s" % n)
+
+    # -- hami-scheduler --------------------------------------------------------------------------
+
+    def hami_url(self):
+        return "https://127.0.0.1:%s" % self.env["K8S_WEBHOOK_PORT"]
+
+    def start_hami_scheduler(self, extra_args=(), env=None, name="hami-scheduler", wait=True,
+                             synced=True, timeout=30, metrics_port=None):
+        """hami-scheduler serving HTTPS on 127.0.0.1:$K8S_WEBHOOK_PORT with the kit's webhook
+        certificate, as admin. wait: until /healthz answers (and /readyz says synced when
+        synced=True). Env entries are added (None removes one)."""
+        argv = [self.bins.scheduler,
+                "--http_bind", "127.0.0.1:%s" % self.env["K8S_WEBHOOK_PORT"],
+                "--cert_file", self.env["K8S_WEBHOOK_CERT"],
+                "--key_file", self.env["K8S_WEBHOOK_KEY"],
+                "--kubeconfig", os.path.join(self.run, "admin.kubeconfig"),
+                "--metrics-bind-address", "127.0.0.1:%d" % (metrics_port or 0)] + list(extra_args)
+        e = {"KUBECONFIG": None}
+        e.update(env or {})
+        self.spawn(name, argv, env=e)
+        if wait:
+            self.wait_hami_ready(name, timeout=timeout, synced=synced)
+        return self.procs[name]
+
+    def hami_get(self, path, timeout=2):
+        """GET on hami-scheduler's HTTPS port: (status, body text); raises OSError when down."""
+        ctx = ssl._create_unverified_context()  # the webhook cert is checked by the apiserver
+        c = http.client.HTTPSConnection("127.0.0.1", int(self.env["K8S_WEBHOOK_PORT"]),
+                                        context=ctx, timeout=timeout)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read().decode(errors="replace")
+        finally:
+            c.close()
+
+    def wait_hami_ready(self, name="hami-scheduler", timeout=30, synced=True):
+        p = self.procs[name]
+
+        def ok():
+            if not p.alive():
+                raise RuntimeError("%s exited (%s): %s" % (name, p.exit_code(), _tail(p.log_path, 20)))
+            st, body = self.hami_get("/readyz" if synced else "/healthz")
+            return st == 200 and (body or "ok")
+        try:
+            return wait_for(ok, timeout, "%s %s" % (name, "/readyz" if synced else "/healthz"))
+        except TimeoutError:
+            if not p.alive():
+                raise RuntimeError("%s exited (%s): %s" % (name, p.exit_code(), _tail(p.log_path, 20)))
+            raise
+
+    def install_webhook(self, failure_policy=None, name="hami-webhook"):
+        """The MutatingWebhookConfiguration of deploy/base/webhook.yaml, its service reference
+        replaced by url https://127.0.0.1:$K8S_WEBHOOK_PORT/webhook and caBundle the kit's CA
+        (rules, selectors, failurePolicy, timeout kept; failure_policy overrides)."""
+        with open(os.path.join(SOURCE_DIR, "deploy", "base", "webhook.yaml")) as f:
+            cfg = mini_yaml.load(f.read())
+        cfg["metadata"]["name"] = name
+        for wh in cfg["webhooks"]:
+            wh["clientConfig"] = {"url": self.hami_url() + "/webhook",
+                                  "caBundle": self.env["K8S_CA_BUNDLE"]}
+            if failure_policy:
+                wh["failurePolicy"] = failure_policy
+        path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+        self.kube.delete(path + "/" + name)
+        self.kube.create(path, cfg)
+        return cfg
+
+    # -- kube-scheduler ------------------------------------------------------------------------------
+
+    def kube_scheduler_config(self, leader_elect=False, percentage_of_nodes_to_score=None):
+        """The KubeSchedulerConfiguration of deploy/base/https-kube-scheduler-config.yaml (the
+        ConfigMap's config.yaml key) with extenders' urlPrefix set to the local hami-scheduler,
+        clientConnection.kubeconfig added, and leader election off (leader_elect=False) or in
+        kube-system (True). percentage_of_nodes_to_score, when given, is forced (the shipped
+        value is kept otherwise)."""
+        with open(os.path.join(SOURCE_DIR, "deploy", "base", "https-kube-scheduler-config.yaml")) as f:
+            cm = mini_yaml.load(f.read())
+        cfg = mini_yaml.load(cm["data"]["config.yaml"])
+        for ext in cfg.get("extenders") or []:
+            ext["urlPrefix"] = self.hami_url()
+        cfg.setdefault("clientConnection", {})["kubeconfig"] = os.path.join(
+            self.run, "kube-scheduler.kubeconfig")
+        le = cfg.setdefault("leaderElection", {})
+        if leader_elect:
+            le["leaderElect"] = True
+            le["resourceNamespace"] = "kube-system"
+        else:
+            cfg["leaderElection"] = {"leaderElect": False}
+        if percentage_of_nodes_to_score is not None:
+            cfg["percentageOfNodesToScore"] = percentage_of_nodes_to_score
+        return cfg
+
+    def start_kube_scheduler(self, config=None, name="kube-scheduler", extra_flags=()):
+        """kube-scheduler through the kit's scheduler.sh with `config` (default:
+        kube_scheduler_config()), written as YAML to $RUN/<name>.yaml. Waits for /healthz."""
+        cfg = config or self.kube_scheduler_config()
+        path = os.path.join(self.run, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(mini_yaml.dump(cfg))
+        env = dict(os.environ, K8S_SCHED_NAME=name)
+        r = subprocess.run([os.path.join(self.kit, "scheduler.sh"), self.run, path]
+                           + list(extra_flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env)
+        if r.returncode != 0:
+            raise RuntimeError("scheduler.sh failed: %s" % r.stderr[-3000:])
+        with open(os.path.join(self.run, "pids", name + ".pid")) as f:
+            pid = int(f.read().strip())
+        self.procs[name] = Proc(name, pid, os.path.join(self.run, name + ".log"))
+        return self.procs[name]
+
+    # -- pods --------------------------------------------------------------------------------------
+
+    def create_pod(self, pod, ns=None):
+        return self.kube.create_pod(ns or self.namespace, pod)
+
+    def wait_pod(self, ns, name, predicate, timeout, what="condition"):
+        """Polls the pod until predicate(pod) is truthy; returns the pod. The TimeoutError
+        carries a summary of the pod's last state."""
+        last = {}
+
+        def ok():
+            p = self.kube.get_pod(ns, name)
+            last["pod"] = p
+            return p if predicate(p) else None
+        try:
+            return wait_for(ok, timeout, "pod %s/%s: %s" % (ns, name, what))
+        except TimeoutError as e:
+            raise TimeoutError("%s; pod state: %s" % (e, pod_summary(last.get("pod")))) from None
+
+    def wait_pod_bound(self, ns, name, timeout=20):
+        return self.wait_pod(ns, name, lambda p: p["spec"].get("nodeName"), timeout, "bound")
+
+    def wait_pod_running(self, ns, name, timeout=20):
+        return self.wait_pod(ns, name, lambda p: p.get("status", {}).get("phase") == "Running",
+                             timeout, "Running")
+
+    def wait_pod_gone(self, ns, name, timeout=20):
+        wait_for(lambda: self.kube.try_get_pod(ns, name) is None, timeout,
+                 "pod %s/%s deleted" % (ns, name))
+
+    def delete_pods(self, ns, names, grace_seconds=0, wait=True, timeout=20):
+        for n in names:
+            self.kube.delete_pod(ns, n, grace_seconds)
+        if wait:
+            for n in names:
+                self.wait_pod_gone(ns, n, timeout)
+
+    # -- observations ------------------------------------------------------------------------------
+
+    def allocations(self, pod=None):
+        """fake-kubelet's Allocate records ($RUN/allocations.jsonl), optionally only those of
+        pod "ns/name"."""
+        path = os.path.join(self.run, "allocations.jsonl")
+        out = []
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        try:
+                            r = json.loads(line)
+                        except ValueError:
+                            continue  # a line being written
+                        if pod is None or r.get("pod") == pod:
+                            out.append(r)
+        return out
+
+    def wait_allocation(self, ns, name, timeout=15):
+        """The first Allocate record of the pod, waited for."""
+        return wait_for(lambda: (self.allocations("%s/%s" % (ns, name)) or [None])[0], timeout,
+                        "Allocate record for %s/%s" % (ns, name))
+
+    def locked_nodes(self):
+        """{node: lock value} for nodes carrying hami.io/mutex.lock."""
+        out = {}
+        for n in self.kube.list_nodes():
+            v = (n["metadata"].get("annotations") or {}).get(NODE_LOCK)
+            if v is not None:
+                out[n["metadata"]["name"]] = v
+        return out
+
+    def overcommit_problems(self):
+        """check_no_overcommit over every pod and node of the cluster."""
+        return check_no_overcommit(self.kube.list_pods(), self.kube.list_nodes())
+
+    def registered_devices(self, node):
+        """{uuid: registered device} of a node."""
+        n = self.kube.get_node(node)
+        return decode_node_register((n["metadata"].get("annotations") or {}).get(NODE_REGISTER))
+
+
+def pod_summary(pod):
+    """A short one-line description of a pod for failure messages."""
+    if not pod:
+        return "absent"
+    ann = pod["metadata"].get("annotations") or {}
+    st = pod.get("status") or {}
+    conds = [(c.get("type"), c.get("status"), c.get("reason"), (c.get("message") or "")[:200])
+             for c in st.get("conditions") or []]
+    return json.dumps({"node": pod["spec"].get("nodeName"), "phase": st.get("phase"),
+                       "schedulerName": pod["spec"].get("schedulerName"),
+                       "deleting": bool(pod["metadata"].get("deletionTimestamp")),
+                       "hami": {k: v for k, v in ann.items() if k.startswith("hami.io/")},
+                       "conditions": conds, "reason": st.get("reason"),
+                       "message": (st.get("message") or "")[:300]})
+
+
+# ------------------------------------------------------------------------------------------------
+# unittest glue
+
+
+class E2ETestCase(unittest.TestCase):
+    """A TestCase whose failures print the log tails of `self.cluster` (or the class attribute
+    `cluster`) and mark the cluster failed (its run directory is then kept)."""
+
+    cluster = None
+
+    def run(self, result=None):
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        t0 = time.monotonic()
+        log("---- %s" % self.id())
+        out = super().run(result)
+        log("---- %s: %.1f s" % (self.id(), time.monotonic() - t0))
+        if len(result.failures) + len(result.errors) > before:
+            c = getattr(self, "cluster", None)
+            if c is not None:
+                c.failed = True
+                c.dump_logs()
+        return out
+
+
+def main():
+    """Entry point of a test script: harness options, skip without the kit, unittest.main."""
+    parse_args()
+    require_kit()
+    try:
+        Binaries.locate()
+    except FileNotFoundError as e:
+        print(str(e))
+        sys.exit(1)
+    unittest.main(verbosity=2)
