@@ -65,7 +65,7 @@ import mini_yaml  # noqa: E402
 
 __all__ = [
     "SKIP", "POLL_S", "SOURCE_DIR", "ApiError", "Binaries", "Kube", "Cluster", "Gpu", "gpus",
-    "gpu_pod", "decode_pod_devices", "decode_node_register", "check_no_overcommit",
+    "gpu_pod", "parse_quantity", "limit", "decode_pod_devices", "decode_node_register", "gpu_usage", "check_no_overcommit",
     "wait_for", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "main", "mini_yaml",
 ]
 
@@ -222,6 +222,13 @@ class Kube:
                                             timeout=self.timeout)
             self._local.conn = c
         return c
+
+    def close(self):
+        """Closes this thread's connection (others close when their threads end)."""
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
 
     def request(self, method, path, body=None, content_type="application/json", query=None):
         """One call; returns the parsed JSON answer (None for an empty body). Raises ApiError
@@ -389,12 +396,12 @@ def decode_node_register(value):
     return out
 
 
-def check_no_overcommit(pods, nodes):
+def gpu_usage(pods, nodes, bound_only=True):
     """Sums the devices of every live pod carrying hami.io/vgpu-devices-allocated per GPU UUID
-    and compares with the GPUs registered on the nodes. Returns a list of violation strings
-    (empty = fine): memory above devmem, cores above devcore (100), more tasks than count, a
-    device on a node other than the pod's, or an unknown UUID. Pods that are Succeeded/Failed
-    are ignored (they hold nothing); terminating pods still count."""
+    (bound_only: only pods with spec.nodeName; False also counts decisions on unbound pods).
+    Returns (used, registered, problems): used = {uuid: {mem, cores, count, pods}},
+    registered = {uuid: (node, registered device)}, problems = devices on another node than the
+    pod's, or unknown. Pods that are Succeeded/Failed hold nothing; terminating pods count."""
     registered = {}  # uuid -> (node, dev)
     for n in nodes:
         ann = n["metadata"].get("annotations") or {}
@@ -406,6 +413,8 @@ def check_no_overcommit(pods, nodes):
     for p in pods:
         ann = p["metadata"].get("annotations") or {}
         if DEVICES_ALLOCATED not in ann or p.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        if bound_only and not p["spec"].get("nodeName"):
             continue
         pod_node = p["spec"].get("nodeName") or ann.get(VGPU_NODE)
         name = "%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"])
@@ -422,16 +431,54 @@ def check_no_overcommit(pods, nodes):
                 u["cores"] += d["cores"]
                 u["count"] += 1
                 u["pods"].append(name)
+    return used, registered, problems
+
+
+def check_no_overcommit(pods, nodes):
+    """Per GPU UUID, the sum over bound live pods' hami.io/vgpu-devices-allocated compared with the
+    GPU's registration on its node (see gpu_usage). Returns a list of violation strings (empty =
+    fine): memory above devmem, cores above 100, more tasks than the split count, a device on a
+    node other than the pod's, or an unknown UUID."""
+    used, registered, problems = gpu_usage(pods, nodes)
     for uuid, u in sorted(used.items()):
+        if uuid not in registered:
+            continue
         node, dev = registered[uuid]
-        devmem, devcore, count = dev.get("devmem", 0), dev.get("devcore", 100), dev.get("count", 0)
+        devmem, count = dev.get("devmem", 0), dev.get("count", 0)
         if u["mem"] > devmem:
             problems.append("%s on %s: %d MiB allocated > %d MiB (%s)" % (uuid, node, u["mem"], devmem, u["pods"]))
-        if u["cores"] > max(devcore, 100) or u["cores"] > 100:
+        if u["cores"] > 100:
             problems.append("%s on %s: %d%% cores allocated > 100%% (%s)" % (uuid, node, u["cores"], u["pods"]))
         if u["count"] > count:
             problems.append("%s on %s: %d tasks > split count %d (%s)" % (uuid, node, u["count"], count, u["pods"]))
     return problems
+
+
+_SUFFIX = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def parse_quantity(q):
+    """A Kubernetes quantity ("2k", "3000", "1Gi", "500m", "1e3") as a number (int when whole).
+    The API server canonicalises quantities, so "2000" comes back as "2k"."""
+    q = str(q).strip()
+    for suf in sorted(_SUFFIX, key=len, reverse=True):
+        if suf and q.endswith(suf):
+            v = float(q[:-len(suf)]) * _SUFFIX[suf]
+            break
+    else:
+        if q.endswith("m"):
+            v = float(q[:-1]) / 1000
+        else:
+            v = float(q)
+    return int(v) if v == int(v) else v
+
+
+def limit(container, resource, default=0):
+    """A container's limit (else request) of `resource` as a number."""
+    res = container.get("resources") or {}
+    v = (res.get("limits") or {}).get(resource, (res.get("requests") or {}).get(resource))
+    return default if v is None else parse_quantity(v)
 
 
 class Gpu:
@@ -554,14 +601,15 @@ class Proc:
         self.wait_exit(5)
 
 
-def _tail(path, lines):
+def _tail(path, lines, width=600):
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - 64 * 1024))
             data = f.read().decode(errors="replace")
-        return "\n".join(data.splitlines()[-lines:])
+        return "\n".join(ln if len(ln) <= width else ln[:width] + " ...[%d chars]" % len(ln)
+                         for ln in data.splitlines()[-lines:])
     except OSError as e:
         return "(cannot read: %s)" % e
 
@@ -674,6 +722,8 @@ class Cluster:
         if self._stopped or self.run is None:
             return
         self._stopped = True
+        if self.kube is not None:
+            self.kube.close()
         env = dict(os.environ, K8S_STOP_TIMEOUT=os.environ.get("K8S_STOP_TIMEOUT", "5"))
         subprocess.run([os.path.join(self.kit, "down.sh"), self.run], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -697,10 +747,11 @@ class Cluster:
         for name in sorted(os.listdir(self.run)):
             if name.endswith(".log"):
                 path = os.path.join(self.run, name)
-                sys.stderr.write("---- tail %s\n%s\n" % (path, _tail(path, lines)))
+                n = min(lines, 8) if name in ("etcd.log", "kube-apiserver.log") else lines
+                sys.stderr.write("---- tail %s\n%s\n" % (path, _tail(path, n)))
         alloc = os.path.join(self.run, "allocations.jsonl")
         if os.path.exists(alloc):
-            sys.stderr.write("---- tail %s\n%s\n" % (alloc, _tail(alloc, 10)))
+            sys.stderr.write("---- tail %s\n%s\n" % (alloc, _tail(alloc, 4, 400)))
         sys.stderr.flush()
 
     # -- processes -------------------------------------------------------------------------------
@@ -1019,6 +1070,25 @@ class Cluster:
             pid = int(f.read().strip())
         self.procs[name] = Proc(name, pid, os.path.join(self.run, name + ".log"))
         return self.procs[name]
+
+    # -- everything at once ----------------------------------------------------------------------
+
+    def bring_up(self, gpu_nodes, split_count=10, termination_delay="0s", hami_args=(),
+                 hami_env=None, kube_scheduler_config=None, webhook=True):
+        """The usual stack in order: GPU nodes (Node objects + fake NVML configs), fake-kubelet,
+        one device plugin per node, registration waited for, hami-scheduler (waited synced),
+        the webhook, kube-scheduler (default: the deploy/base config). Returns self."""
+        t0 = time.monotonic()
+        self.add_gpu_nodes(gpu_nodes, split_count=split_count)
+        self.start_fake_kubelet(termination_delay=termination_delay)
+        self.start_device_plugins()
+        self.wait_nodes_registered()
+        self.start_hami_scheduler(extra_args=hami_args, env=hami_env)
+        if webhook:
+            self.install_webhook()
+        self.start_kube_scheduler(kube_scheduler_config)
+        log("stack up in %.1f s (%d GPU nodes)" % (time.monotonic() - t0, len(gpu_nodes)))
+        return self
 
     # -- pods --------------------------------------------------------------------------------------
 
