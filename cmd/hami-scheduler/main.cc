@@ -30,7 +30,7 @@ int Run(int argc, char** argv) {
   std::string http_bind = "127.0.0.1:8080", cert_file, key_file, scheduler_name = "hami-scheduler";
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
-  std::string lease_namespace = "kube-system", metrics_bind = ":9395";
+  std::string lease_namespace = "kube-system", metrics_bind = ":9395", filter_wait = "10s";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
@@ -65,6 +65,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--prefer-idle-nodes", prefer_idle_nodes,
                  "rank nodes where a pod is still being bound or allocated last (false: as HAMi)")
+      ->capture_default_str();
+  app.add_option("--filter-wait-timeout", filter_wait,
+                 "Go duration /filter waits for the first sync and for leadership before it "
+                 "fails (keep below kube-scheduler's extender httpTimeout)")
       ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
@@ -112,6 +116,19 @@ int Run(int argc, char** argv) {
   }
   options.node_lock_timeout_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(*timeout).count();
+  auto wait = hami::ParsePositiveGoDuration(filter_wait);
+  if (!wait.ok()) {
+    std::cerr << "error: --filter-wait-timeout: " << wait.status().message() << "\n";
+    return 2;
+  }
+  options.filter_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*wait);
+  // Fault injection for the end-to-end tests (tests/e2e): never set in a deployment.
+  options.kill_at_bind_step = hami::EnvOr("HAMI_FAULT_KILL_AT_BIND_STEP", "");
+  if (!options.kill_at_bind_step.empty() && options.kill_at_bind_step != "decided" &&
+      options.kill_at_bind_step != "locked" && options.kill_at_bind_step != "bound") {
+    std::cerr << "error: HAMI_FAULT_KILL_AT_BIND_STEP must be decided, locked or bound\n";
+    return 2;
+  }
   if (!device_config_file.empty()) {
     auto config = hami::LoadDeviceConfigFile(device_config_file);
     if (!config.ok()) {

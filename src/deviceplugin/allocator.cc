@@ -1,5 +1,7 @@
 #include "deviceplugin/allocator.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <system_error>
 
@@ -86,8 +88,14 @@ Result<nlohmann::json> Allocator::FindPendingPod() {
     auto lock = ParseNodeLock(*value);
     if (lock.ok() && !lock->legacy) {
       auto pod = client_.Get(kube::PodPath(lock->ns, lock->name));
-      if (pod.ok()) return pod;
-      if (pod.status().code() != StatusCode::kNotFound) return pod.status();
+      if (!pod.ok() && pod.status().code() != StatusCode::kNotFound) return pod.status();
+      const nodelock::OwnerVerdict owner = nodelock::ClassifyLockOwner(pod.ok() ? &*pod : nullptr, node);
+      if (owner.state == nodelock::OwnerState::kAllocatingHere) return pod;
+      // Left behind: release it (re-checked against the server) and look for the pod below.
+      auto released = locker_.ReleaseIfOrphaned(node);
+      if (released.ok() && !released->empty()) {
+        spdlog::info("node lock released node={} reason=\"{}\"", node, *released);
+      }
     }
   }
   HAMI_ASSIGN_OR_RETURN(nlohmann::json pods,
@@ -105,6 +113,11 @@ Result<nlohmann::json> Allocator::FindPendingPod() {
     }
   }
   return NotFound("no binding pod found on node " + node);
+}
+
+Result<std::string> Allocator::ReleaseOrphanedLock() {
+  std::lock_guard<std::mutex> lock(mu_);  // never under an Allocate in progress
+  return locker_.ReleaseIfOrphaned(options_.node_name);
 }
 
 void Allocator::Fail(const std::string& ns, const std::string& name) {
@@ -166,6 +179,9 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
     // The MIG devices handed out are recorded with the remaining groups, in the same write.
     std::map<std::string, std::optional<std::string>> annotations = {
         {options_.to_allocate_annotation, EncodePodDevices(plan.remaining)}};
+    // The last group handed out completes the pod: bind-phase "success" goes in the same write
+    // (HAMi writes it separately; the end state is the same, with one API write less per pod).
+    if (plan.all_allocated) annotations[kBindPhaseAnnotation] = std::string("success");
     if (plan.mig_realized) {
       annotations[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(plan.mig_allocations);
     }
@@ -181,11 +197,6 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
       if (!c.host_cache_dir.empty()) HAMI_RETURN_IF_ERROR(PrepareCacheDir(c.host_cache_dir));
     }
     if (plan.all_allocated) {
-      HAMI_RETURN_IF_ERROR(
-          client_
-              .MergePatch(kube::PodPath(ns, name),
-                          kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("success")}}))
-              .status());
       HAMI_RETURN_IF_ERROR(locker_.Release(options_.node_name, ns, name, /*force=*/false));
     }
     return ToResponse(plan);

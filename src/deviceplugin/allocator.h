@@ -52,8 +52,15 @@ class Allocator {
   // New settings for the next Allocate (the node config was reloaded).
   void SetSettings(AllocateSettings settings);
 
-  // The pod being bound to this node, or NotFound "no binding pod found on node <n>".
+  // The pod being bound to this node, or NotFound "no binding pod found on node <n>". A lock
+  // whose owner is not being allocated here (a scheduler killed mid-bind, a pod re-filtered
+  // elsewhere) is released on the way.
   Result<nlohmann::json> FindPendingPod();
+
+  // Releases this node's lock when nobody may hold it any more (nodelock::NodeLocker::
+  // ReleaseIfOrphaned): the daemon calls it every refresh so a lock left behind never blocks
+  // the node until it expires. Returns why it released one, "" when it did not.
+  Result<std::string> ReleaseOrphanedLock();
 
  private:
   Result<v1beta1::AllocateResponse> AllocateFor(nlohmann::json pod,

@@ -210,6 +210,14 @@ void PluginDaemon::Loop() {
     if (std::chrono::steady_clock::now() >= next_refresh) {
       Status refreshed = Refresh();
       if (!refreshed.ok()) spdlog::error("refresh: {}", refreshed.message());
+      if (allocator_) {
+        auto released = allocator_->ReleaseOrphanedLock();
+        if (!released.ok()) {
+          spdlog::warn("node lock check: {}", released.status().message());
+        } else if (!released->empty()) {
+          spdlog::info("node lock released reason=\"{}\"", *released);
+        }
+      }
       next_refresh = std::chrono::steady_clock::now() +
                      (refreshed.ok() ? options_.refresh_period : options_.retry_period);
     }

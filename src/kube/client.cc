@@ -59,6 +59,7 @@ KubeClient::KubeClient(std::shared_ptr<HttpTransport> transport, ClusterConfig c
                        ClientOptions options)
     : transport_(std::move(transport)),
       config_(std::move(config)),
+      real_sleep_(!options.sleep),
       options_(WithDefaults(std::move(options))),
       tokens_(config_),
       limiter_(options_.qps, options_.burst, options_.now) {}
@@ -75,11 +76,22 @@ std::unique_ptr<KubeClient> KubeClient::WithCurl(const ClusterConfig& config,
                                       std::move(options));
 }
 
+void KubeClient::Shutdown() {
+  shutdown_.Cancel();
+  transport_->Abort();
+}
+
 void KubeClient::Wait(std::chrono::nanoseconds delay, CancelToken* cancel) {
   if (delay.count() <= 0) return;
+  if (shutdown_.IsCancelled()) return;
   if (cancel == nullptr) {
-    options_.sleep(delay);
-    return;
+    // Without a token of its own the wait still ends at Shutdown(); the injected sleep (tests)
+    // keeps simulated time.
+    if (!real_sleep_) {
+      options_.sleep(delay);
+      return;
+    }
+    cancel = &shutdown_;
   }
   std::mutex mu;
   std::condition_variable cv;
@@ -119,7 +131,7 @@ Result<json> KubeClient::Do(std::string_view method, std::string_view path, cons
   const int attempts = std::max(1, policy.max_attempts);
   for (int attempt = 0;; ++attempt) {
     Wait(limiter_.Reserve(), cancel);
-    if (cancel != nullptr && cancel->IsCancelled()) {
+    if ((cancel != nullptr && cancel->IsCancelled()) || (attempt > 0 && shutdown_.IsCancelled())) {
       return Status(StatusCode::kAborted,
                     std::string(method) + " " + std::string(path) + ": cancelled");
     }
@@ -143,7 +155,7 @@ Result<json> KubeClient::Do(std::string_view method, std::string_view path, cons
       error = StatusFromResponse(method, path, *response);
     }
     if (attempt + 1 >= attempts || !ShouldRetry(policy, idempotent, outcome)) return error;
-    if (cancel != nullptr && cancel->IsCancelled()) return error;
+    if ((cancel != nullptr && cancel->IsCancelled()) || shutdown_.IsCancelled()) return error;
     Wait(BackoffDelay(policy, attempt, options_.random01(), outcome.retry_after), cancel);
     retries_.fetch_add(1, std::memory_order_relaxed);
   }

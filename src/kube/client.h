@@ -111,6 +111,12 @@ class KubeClient {
                             const nlohmann::json* body, std::string_view content_type,
                             bool idempotent, CancelToken* cancel = nullptr);
 
+  // Makes the client give up: requests in progress finish their current attempt (each is
+  // bounded by the request timeout) but are not retried, and retry and rate-limit waits end
+  // at once; later requests get one attempt. Daemons call it on SIGTERM so a dying API
+  // server cannot hold the exit past the pod's grace period. Thread-safe; irreversible.
+  void Shutdown();
+
   // Retries performed so far (not counting first attempts); for metrics and tests.
   uint64_t retries_total() const { return retries_.load(std::memory_order_relaxed); }
 
@@ -123,10 +129,12 @@ class KubeClient {
 
   std::shared_ptr<HttpTransport> transport_;
   const ClusterConfig config_;
+  const bool real_sleep_;  // no injected sleep: waits may use a cancel token
   ClientOptions options_;
   TokenSource tokens_;
   TokenBucket limiter_;
   std::atomic<uint64_t> retries_{0};
+  CancelToken shutdown_;
 };
 
 }  // namespace hami::kube

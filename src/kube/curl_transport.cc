@@ -66,6 +66,18 @@ size_t StreamCallback(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// curl's progress callback (at least once a second, also while idle): a non-zero return ends
+// the transfer, which is how Abort() reaches transfers that have no cancel token.
+int AbortCheck(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+void WatchForAbort(CURL* easy, std::atomic<bool>* aborting) {
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, AbortCheck);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, static_cast<void*>(aborting));
+}
+
 // Applies everything common to Request and Stream. `headers` keeps the list alive.
 Status Configure(CURL* easy, const HttpRequest& request, const ClusterConfig& tls,
                  const CurlOptions& options, HttpResponse* response, Slist* headers,
@@ -243,6 +255,9 @@ void CurlTransport::ReleaseHandle(void* handle) {
 }
 
 Result<HttpResponse> CurlTransport::Request(const HttpRequest& request) {
+  if (aborting_.load()) {
+    return Status(StatusCode::kAborted, request.method + " " + request.url + ": shutting down");
+  }
   CURL* easy = static_cast<CURL*>(AcquireHandle());
   if (easy == nullptr) return Status(StatusCode::kInternal, "curl_easy_init failed");
   HttpResponse response;
@@ -252,9 +267,10 @@ Result<HttpResponse> CurlTransport::Request(const HttpRequest& request) {
   if (status.ok()) {
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, BodyCallback);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response.body);
+    WatchForAbort(easy, &aborting_);
     bool cancelled = false;
     CURLcode code = Perform(easy, request.cancel, &cancelled);
-    if (cancelled) {
+    if (cancelled || code == CURLE_ABORTED_BY_CALLBACK) {
       status = Status(StatusCode::kAborted, request.method + " " + request.url + ": cancelled");
     } else if (code != CURLE_OK) {
       status = TransferError(easy, code, request, error_buffer);
@@ -270,6 +286,9 @@ Result<HttpResponse> CurlTransport::Request(const HttpRequest& request) {
 
 Result<HttpResponse> CurlTransport::Stream(const HttpRequest& request,
                                            const ChunkCallback& on_chunk) {
+  if (aborting_.load()) {
+    return Status(StatusCode::kAborted, request.method + " " + request.url + ": shutting down");
+  }
   CURL* easy = static_cast<CURL*>(AcquireHandle());
   if (easy == nullptr) return Status(StatusCode::kInternal, "curl_easy_init failed");
   HttpResponse response;
@@ -280,14 +299,15 @@ Result<HttpResponse> CurlTransport::Stream(const HttpRequest& request,
   if (status.ok()) {
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, StreamCallback);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &ctx);
+    WatchForAbort(easy, &aborting_);
     bool cancelled = false;
     CURLcode code = Perform(easy, request.cancel, &cancelled);
     long http_status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
     response.status = static_cast<int>(http_status);
     // Ending by choice, or by the watch's own time bound once a response began, is normal.
-    bool normal_end =
-        cancelled || ctx.stopped || (code == CURLE_OPERATION_TIMEDOUT && http_status != 0);
+    bool normal_end = cancelled || ctx.stopped || code == CURLE_ABORTED_BY_CALLBACK ||
+                      (code == CURLE_OPERATION_TIMEDOUT && http_status != 0);
     if (code != CURLE_OK && !normal_end) status = TransferError(easy, code, request, error_buffer);
   }
   ReleaseHandle(easy);

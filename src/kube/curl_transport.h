@@ -6,6 +6,7 @@
 // curl multi handle so CancelToken::Cancel() wakes them at once instead of waiting for data.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -35,6 +36,7 @@ class CurlTransport final : public HttpTransport {
 
   Result<HttpResponse> Request(const HttpRequest& request) override;
   Result<HttpResponse> Stream(const HttpRequest& request, const ChunkCallback& on_chunk) override;
+  void Abort() override { aborting_.store(true); }
 
  private:
   void* AcquireHandle();
@@ -44,6 +46,7 @@ class CurlTransport final : public HttpTransport {
   const CurlOptions options_;
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL*, guarded by mu_
+  std::atomic<bool> aborting_{false};
 };
 
 }  // namespace hami::kube

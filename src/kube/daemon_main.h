@@ -29,7 +29,11 @@ int RunDaemonUntilTerminated(const std::string& kubeconfig, Options options) {
   }
   WaitForTerminationSignal();
   spdlog::info("shutting down");
+  // In-flight requests may finish, but nothing is retried: with the API server going away,
+  // retries and backoff would hold the exit beyond the pod's termination grace period.
+  (*client)->Shutdown();
   daemon.Stop();
+  spdlog::info("stopped");
   return 0;
 }
 

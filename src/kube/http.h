@@ -98,6 +98,10 @@ class HttpTransport {
   // and resumes from there). Thread-safe.
   virtual Result<HttpResponse> Stream(const HttpRequest& request,
                                       const ChunkCallback& on_chunk) = 0;
+
+  // Ends transfers in progress within about a second and fails later ones at once (kAborted):
+  // the process is shutting down. Irreversible. Thread-safe. Default: nothing to abort.
+  virtual void Abort() {}
 };
 
 }  // namespace hami::kube

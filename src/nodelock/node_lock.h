@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,16 +27,37 @@ struct LockDecision {
   std::string reason;
 };
 
-// `current` is the annotation value (nullopt when absent). `owner_exists` answers whether
-// the pod named in the lock still exists (only asked for a fresh lock held by another pod).
-// Rules (HAMi §3.7): absent -> acquire; unparsable -> acquire (a corrupt lock would block the
-// node forever); older than `timeout_seconds` -> acquire (expired); owner == us -> already
-// held; owner pod gone -> acquire; legacy value (no owner) within the timeout -> contended;
-// otherwise contended.
-template <typename OwnerExists>
+// What the pod named in a lock is doing with respect to the locked node.
+enum class OwnerState {
+  kAllocatingHere,  // its allocation on this node is in progress: the lock is legitimate
+  kGone,            // the pod does not exist
+  kNotHere,         // it exists but is not being allocated on this node (see ClassifyLockOwner)
+};
+struct OwnerVerdict {
+  OwnerState state = OwnerState::kAllocatingHere;
+  std::string why;  // for kGone / kNotHere: a short explanation for logs and errors
+};
+
+// Classifies the lock owner `pod` (nullptr = not found) for a lock on `node`. The scheduler
+// writes the decision (hami.io/vgpu-node, bind-phase "allocating") before it takes the lock,
+// so a lock is legitimate only while its owner is not finished (phase Succeeded/Failed), not
+// bound to another node, decided for this node, and its bind-phase is still "allocating" (or
+// absent, as an older scheduler leaves it). Anything else is a lock left behind: by a scheduler
+// killed mid-bind, by a pod re-filtered to another node, or by a device plugin that died
+// before releasing it.
+OwnerVerdict ClassifyLockOwner(const nlohmann::json* pod, std::string_view node);
+
+// `current` is the annotation value (nullopt when absent). `owner_state(ns, name)` returns the
+// OwnerVerdict of the pod named in the lock (only asked for a fresh lock held by another pod).
+// Rules (HAMi §3.7, plus orphans): absent -> acquire; unparsable -> acquire (a corrupt lock
+// would block the node forever); older than `timeout_seconds` -> acquire (expired); owner ==
+// us -> already held; owner gone or not being allocated here -> acquire; legacy value (no
+// owner) within the timeout -> contended; otherwise contended. With empty `ns` and `name`
+// (nobody), kAcquire on a present value means the value may be removed (an orphan sweep).
+template <typename OwnerStateFn>
 LockDecision DecideAcquire(const std::optional<std::string>& current, std::string_view ns,
                            std::string_view name, int64_t now_unix_seconds, int64_t timeout_seconds,
-                           OwnerExists owner_exists);
+                           OwnerStateFn owner_state);
 
 // Whether the pod may remove the lock value on release: it owns it, or `force` (rollback of a
 // failed bind that must not leave the node locked) or the value is legacy/unreadable.
@@ -43,10 +65,10 @@ bool MayRelease(std::string_view current, std::string_view ns, std::string_view 
 
 // ---- implementation of the template ----
 
-template <typename OwnerExists>
+template <typename OwnerStateFn>
 LockDecision DecideAcquire(const std::optional<std::string>& current, std::string_view ns,
                            std::string_view name, int64_t now_unix_seconds, int64_t timeout_seconds,
-                           OwnerExists owner_exists) {
+                           OwnerStateFn owner_state) {
   if (!current || current->empty()) return {LockAction::kAcquire, "node is not locked"};
   auto lock = ParseNodeLock(*current);
   if (!lock.ok()) {
@@ -62,9 +84,14 @@ LockDecision DecideAcquire(const std::optional<std::string>& current, std::strin
             "locked within " + std::to_string(timeout_seconds) + "s (legacy lock without owner)"};
   }
   if (lock->ns == ns && lock->name == name) return {LockAction::kAlreadyHeld, "lock is ours"};
-  if (!owner_exists(lock->ns, lock->name)) {
+  const OwnerVerdict owner = owner_state(lock->ns, lock->name);
+  if (owner.state == OwnerState::kGone) {
     return {LockAction::kAcquire,
             "lock owner " + lock->ns + "/" + lock->name + " no longer exists"};
+  }
+  if (owner.state == OwnerState::kNotHere) {
+    return {LockAction::kAcquire, "lock owner " + lock->ns + "/" + lock->name +
+                                      " is not being allocated here: " + owner.why};
   }
   return {LockAction::kContended, "locked within " + std::to_string(timeout_seconds) + "s by " +
                                       lock->ns + "/" + lock->name};

@@ -34,14 +34,12 @@ Status NodeLocker::Acquire(const std::string& node, const std::string& ns,
     const kube::NodeView view(node_json);
     std::optional<std::string> current;
     if (auto value = view.Annotation(kNodeLockAnnotation)) current = std::string(*value);
-    auto owner_exists = [&](std::string_view owner_ns, std::string_view owner_name) {
-      auto owner = client_.Get(kube::PodPath(owner_ns, owner_name));
-      // Only a definite 404 frees the lock; an API error keeps it (never steal on doubt).
-      return owner.ok() || owner.status().code() != StatusCode::kNotFound;
+    auto owner_state = [&](std::string_view owner_ns, std::string_view owner_name) {
+      return OwnerOf(node, owner_ns, owner_name);
     };
     const int64_t now = now_();
     const LockDecision decision =
-        DecideAcquire(current, ns, name, now, options_.timeout_seconds, owner_exists);
+        DecideAcquire(current, ns, name, now, options_.timeout_seconds, owner_state);
     if (decision.action == LockAction::kAlreadyHeld || decision.action == LockAction::kContended) {
       // The cache may lag a release (or our own acquisition): only the server's copy counts.
       if (from_cache) {
@@ -63,6 +61,50 @@ Status NodeLocker::Acquire(const std::string& node, const std::string& ns,
   }
   return last.WithContext("lock node " + node + " after " + std::to_string(options_.attempts) +
                           " attempts");
+}
+
+OwnerVerdict NodeLocker::OwnerOf(const std::string& node, std::string_view ns,
+                                 std::string_view name) {
+  if (options_.cached_pod) {
+    auto cached = options_.cached_pod(std::string(ns), std::string(name));
+    if (cached != nullptr) {
+      OwnerVerdict verdict = ClassifyLockOwner(cached.get(), node);
+      if (verdict.state == OwnerState::kAllocatingHere) return verdict;
+    }
+  }
+  auto owner = client_.Get(kube::PodPath(ns, name));
+  if (owner.ok()) return ClassifyLockOwner(&*owner, node);
+  if (owner.status().code() == StatusCode::kNotFound) return ClassifyLockOwner(nullptr, node);
+  return {OwnerState::kAllocatingHere, ""};  // cannot tell: keep the lock
+}
+
+Result<std::string> NodeLocker::ReleaseIfOrphaned(const std::string& node) {
+  std::shared_ptr<const nlohmann::json> cached =
+      options_.cached_node ? options_.cached_node(node) : nullptr;
+  if (cached != nullptr && !kube::NodeView(*cached).Annotation(kNodeLockAnnotation)) {
+    return std::string();
+  }
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < options_.attempts; ++attempt) {
+    auto fetched = client_.Get(kube::NodePath(node));
+    if (!fetched.ok()) return fetched.status().WithContext("check lock of node " + node);
+    const kube::NodeView view(*fetched);
+    auto value = view.Annotation(kNodeLockAnnotation);
+    if (!value) return std::string();
+    auto owner_state = [&](std::string_view owner_ns, std::string_view owner_name) {
+      return OwnerOf(node, owner_ns, owner_name);
+    };
+    const LockDecision decision = DecideAcquire(std::string(*value), "", "", now_(),
+                                                options_.timeout_seconds, owner_state);
+    if (decision.action != LockAction::kAcquire) return std::string();
+    auto patched = client_.MergePatch(
+        kube::NodePath(node),
+        kube::AnnotationsPatch({{kNodeLockAnnotation, std::nullopt}}, view.ResourceVersion()));
+    if (patched.ok()) return decision.reason;
+    last = patched.status();
+    if (last.code() != StatusCode::kConflict) break;
+  }
+  return last.WithContext("release orphaned lock of node " + node);
 }
 
 Status NodeLocker::Release(const std::string& node, const std::string& ns, const std::string& name,

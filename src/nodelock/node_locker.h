@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "kube/client.h"
+#include "nodelock/node_lock.h"
 
 namespace hami::nodelock {
 
@@ -23,6 +24,12 @@ struct NodeLockerOptions {
   // A watch cache's copy of the node, tried before a GET when set. A stale copy costs a 409
   // and a re-read; a lock it shows held is re-read from the server before giving up.
   std::function<std::shared_ptr<const nlohmann::json>(const std::string& node)> cached_node;
+  // A watch cache's copy of a pod (the lock owner), tried before a GET when set. It is trusted
+  // only to keep a lock (owner still allocating here); taking over a lock because its owner
+  // is gone or elsewhere is always confirmed against the server.
+  std::function<std::shared_ptr<const nlohmann::json>(const std::string& ns,
+                                                      const std::string& name)>
+      cached_pod;
 };
 
 class NodeLocker {
@@ -37,8 +44,17 @@ class NodeLocker {
   // Returns the last API error; OK when there was nothing to release.
   Status Release(const std::string& node, const std::string& ns, const std::string& name,
                  bool force);
+  // Removes the node's lock when nobody may hold it any more: expired, unreadable, or its
+  // owner gone or not being allocated on this node (ClassifyLockOwner). Returns the reason
+  // when it removed one, "" when the node is unlocked or the lock is legitimate. Never
+  // removes a lock on doubt (an API error reading the owner keeps it).
+  Result<std::string> ReleaseIfOrphaned(const std::string& node);
 
  private:
+  // The owner's verdict for a lock on `node`: from the cache when that keeps the lock, else
+  // from the server; an API error counts as "allocating here" (never steal on doubt).
+  OwnerVerdict OwnerOf(const std::string& node, std::string_view ns, std::string_view name);
+
   kube::KubeClient& client_;
   NodeLockerOptions options_;
   std::function<int64_t()> now_;

@@ -194,7 +194,9 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
     }
     if (static_cast<int32_t>(chosen.size()) == request.count) return chosen;
   }
-  if (failure) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
+  // As HAMi: only when some devices were picked but too few (else the per-device reasons say
+  // it all).
+  if (failure && !chosen.empty()) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
   return std::nullopt;
 }
 
@@ -238,7 +240,7 @@ bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
     }
     if (++passing == request.count) return true;
   }
-  if (failure) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
+  if (failure && passing > 0) failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
   return false;
 }
 

@@ -5,12 +5,14 @@
 #include "device/annotations.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
+#include "scheduler/decision.h"
 
 namespace hami::scheduler {
 
-Binder::Binder(kube::KubeClient& client, UsageLedger& ledger, BindOptions options,
-               std::function<int64_t()> now)
+Binder::Binder(kube::KubeClient& client, const VendorRegistry& registry, UsageLedger& ledger,
+               BindOptions options, std::function<int64_t()> now)
     : client_(client),
+      registry_(registry),
       ledger_(ledger),
       options_(options),
       now_(now),
@@ -71,42 +73,68 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     return "pod " + who + " was filtered for node " + allocation->node + ", not " + args.node;
   }
 
-  Status locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
-  if (!locked.ok()) {
-    Event(args.pod_namespace, args.pod_name, uid, false, locked.message());
-    return locked.message();
+  // 1. The decision and bind-phase "allocating", in one write.
+  Result<nlohmann::json> written = WriteDecision(pod, *allocation);
+  if (!written.ok() && written.status().code() == StatusCode::kConflict && pod_from_cache) {
+    // The cached copy was behind the server: check the current pod and try once more.
+    auto fetched = client_.Get(path);
+    if (!fetched.ok()) return "get pod " + who + ": " + fetched.status().message();
+    if (std::string problem = CheckPod(args, *fetched); !problem.empty()) return problem;
+    written = WriteDecision(*fetched, *allocation);
   }
-  auto fail = [&](const std::string& message) {
-    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
-    (void)client_.MergePatch(
-        kube::PodPath(args.pod_namespace, args.pod_name),
-        kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("failed")}}));
+  if (!written.ok()) {
+    const std::string message =
+        "record decision on pod " + who + ": " + written.status().message();
+    Event(args.pod_namespace, args.pod_name, uid, false, message);
+    return message;
+  }
+  ledger_.MarkDecisionWritten(uid);
+  AfterStep("decided");
+
+  // A bind that fails from here on withdraws the decision (pod and ledger): the pod runs
+  // nowhere, and kube-scheduler filters it again.
+  // The pod's version after our write is the precondition: a pod bound after all (a Binding
+  // that landed although its answer was lost) has a newer one and keeps its decision.
+  const std::string written_version(kube::PodView(*written).ResourceVersion());
+  auto withdraw = [&](const std::string& message) {
+    nlohmann::json patch = WithdrawDecisionPatch(registry_, *allocation);
+    if (!written_version.empty()) patch["metadata"]["resourceVersion"] = written_version;
+    Status cleared = client_.MergePatch(path, patch).status();
+    if (cleared.ok()) ledger_.RemovePod(uid);  // else the annotations still hold it: keep it
     Event(args.pod_namespace, args.pod_name, uid, false, message);
     return message;
   };
-  auto mark = [&](const nlohmann::json& seen) {
-    // With the resourceVersion we checked: a pod bound or replaced since then is not marked.
-    return client_.MergePatch(
-        path, kube::AnnotationsPatch({{kBindPhaseAnnotation, std::string("allocating")},
-                                      {kBindTimeAnnotation, std::to_string(now_())}},
-                                     kube::PodView(seen).ResourceVersion()));
-  };
-  auto marked = mark(pod);
-  if (!marked.ok() && marked.status().code() == StatusCode::kConflict && pod_from_cache) {
-    // The cached copy was behind the server: check the current pod and try once more.
-    auto fetched = client_.Get(path);
-    if (!fetched.ok()) return fail("get pod " + who + ": " + fetched.status().message());
-    if (std::string problem = CheckPod(args, *fetched); !problem.empty()) {
-      (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
-      return problem;
-    }
-    marked = mark(*fetched);
-  }
-  if (!marked.ok()) return fail("mark pod " + who + " allocating: " + marked.status().message());
+
+  // 2. The node lock.
+  Status locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
+  if (!locked.ok()) return withdraw(locked.message());
+  AfterStep("locked");
+
+  // 3. The Binding.
   Status bound = client_.CreateBinding(args.pod_namespace, args.pod_name, uid, args.node);
-  if (!bound.ok()) return fail("bind pod " + who + " to " + args.node + ": " + bound.message());
-  Event(args.pod_namespace, args.pod_name, uid, true, "bound to " + args.node);
+  if (!bound.ok()) {
+    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    return withdraw("bind pod " + who + " to " + args.node + ": " + bound.message());
+  }
+  AfterStep("bound");
+  if (options_.emit_success_events) {
+    Event(args.pod_namespace, args.pod_name, uid, true, "bound to " + args.node);
+  }
   return "";
+}
+
+Result<nlohmann::json> Binder::WriteDecision(const nlohmann::json& pod,
+                                             const PodAllocation& allocation) {
+  nlohmann::json patch = DecisionPatch(registry_, allocation);
+  nlohmann::json& metadata = patch["metadata"];
+  metadata["annotations"][kBindPhaseAnnotation] = "allocating";
+  metadata["annotations"][kBindTimeAnnotation] = std::to_string(now_());
+  // A pod bound or replaced since we checked it is not written.
+  const kube::PodView view(pod);
+  if (!view.ResourceVersion().empty()) {
+    metadata["resourceVersion"] = std::string(view.ResourceVersion());
+  }
+  return client_.MergePatch(kube::PodPath(view.Namespace(), view.Name()), patch);
 }
 
 }  // namespace hami::scheduler

@@ -1,6 +1,9 @@
-// The /bind step (spec §3.6): take the node lock, mark the pod allocating, create the
-// Binding; release the lock and report on any failure so no node stays locked and no pod is
-// bound twice. Talks to the API server through kube::KubeClient.
+// The /bind step (spec §3.6): write the decision /filter made in memory onto the pod together
+// with bind-phase "allocating" (one patch), take the node lock, create the Binding; release the
+// lock and report on any failure so no node stays locked and no pod is bound twice. Writing
+// the decision before the lock means a lock whose owner does not name this node is never
+// legitimate (nodelock::ClassifyLockOwner), whatever step a crash interrupted.
+// Talks to the API server through kube::KubeClient.
 // Thread-safe (the client is; state lives in the API server and the ledger).
 #pragma once
 
@@ -9,8 +12,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
+#include "device/vendor.h"
 #include "kube/client.h"
 #include "nodelock/node_locker.h"
 #include "scheduler/extender_types.h"
@@ -21,7 +26,14 @@ namespace hami::scheduler {
 struct BindOptions {
   // The node lock: timeout, zone, conflict re-reads, and the node watch cache it tries first.
   nodelock::NodeLockerOptions lock;
-  bool emit_events = true;  // BindingSucceed / BindingFailed events on the pod
+  bool emit_events = true;  // BindingFailed events on the pod
+  // BindingSucceed events too (HAMi writes one per pod; kube-scheduler's own "Scheduled" event
+  // says the same, so by default we save the API write).
+  bool emit_success_events = false;
+  // Called after each step of a bind with "decided" (decision and bind-phase written),
+  // "locked" (node lock taken) or "bound" (Binding created): fault injection for tests that
+  // kill the scheduler at every step (HAMI_FAULT_KILL_AT_BIND_STEP).
+  std::function<void(std::string_view step)> after_step;
   // The pod watch cache (the daemon's informer); unset = always GET. It saves one API call
   // per bind and is not trusted blindly: the checked pod's resourceVersion is the
   // precondition of the bind-phase patch, so a stale copy costs a 409 and a fresh GET, never
@@ -33,9 +45,9 @@ struct BindOptions {
 
 class Binder {
  public:
-  // `client` and `ledger` must outlive the binder; `now` gives unix seconds.
-  Binder(kube::KubeClient& client, UsageLedger& ledger, BindOptions options,
-         std::function<int64_t()> now);
+  // `client`, `registry` and `ledger` must outlive the binder; `now` gives unix seconds.
+  Binder(kube::KubeClient& client, const VendorRegistry& registry, UsageLedger& ledger,
+         BindOptions options, std::function<int64_t()> now);
 
   // Binds the pod; returns "" on success, else the message for ExtenderBindingResult.Error.
   std::string Bind(const ExtenderBindingArgs& args);
@@ -49,7 +61,15 @@ class Binder {
   void Event(const std::string& ns, const std::string& name, const std::string& uid, bool ok,
              const std::string& message);
 
+  // Writes the decision and bind-phase "allocating" with `pod`'s resourceVersion; returns the
+  // pod as written.
+  Result<nlohmann::json> WriteDecision(const nlohmann::json& pod, const PodAllocation& allocation);
+  void AfterStep(std::string_view step) const {
+    if (options_.after_step) options_.after_step(step);
+  }
+
   kube::KubeClient& client_;
+  const VendorRegistry& registry_;
   UsageLedger& ledger_;
   BindOptions options_;
   std::function<int64_t()> now_;

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
+
 #include "common/clock.h"
+#include "device/annotations.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/state_sync.h"
@@ -45,6 +48,30 @@ void SchedulerDaemon::RegistrationPass() {
   if (!nodes_) return;
   for (const kube::Informer::ObjectPtr& node : nodes_->Snapshot()) OnNode(*node);
   registered_once_ = nodes_->HasSynced();
+  if (!IsLeader()) return;
+  ReleaseOrphanedLocks();
+  const int64_t cutoff = UnixNowSeconds() - options_.unbound_decision_ttl.count();
+  for (const PodAllocation& dropped : ledger_.DropUnwrittenDecisions(cutoff)) {
+    spdlog::info("decision dropped pod={}/{} node={} reason=\"no bind within {}s\"", dropped.ns,
+                 dropped.name, dropped.node, options_.unbound_decision_ttl.count());
+  }
+}
+
+void SchedulerDaemon::ReleaseOrphanedLocks() {
+  // A lock left by a scheduler killed mid-bind, or by a pod filtered again onto another node,
+  // would refuse every bind on its node until it expires (5 min): release it as soon as its
+  // owner is seen not to be allocating there.
+  for (const kube::Informer::ObjectPtr& node : nodes_->Snapshot()) {
+    const kube::NodeView view(*node);
+    if (!view.Annotation(kNodeLockAnnotation)) continue;
+    const std::string name(view.Name());
+    auto released = binder_->locker().ReleaseIfOrphaned(name);
+    if (!released.ok()) {
+      spdlog::warn("node lock node={} error=\"{}\"", name, released.status().message());
+    } else if (!released->empty()) {
+      spdlog::info("node lock released node={} reason=\"{}\"", name, *released);
+    }
+  }
 }
 
 Status SchedulerDaemon::StartMetricsServer() {
@@ -98,7 +125,17 @@ Status SchedulerDaemon::Start() {
     return pods_->Get(ns + "/" + name);
   };
   bind_options.lock.cached_node = [this](const std::string& name) { return nodes_->Get(name); };
-  binder_ = std::make_unique<Binder>(*client_, ledger_, bind_options, UnixNowSeconds);
+  bind_options.lock.cached_pod = bind_options.cached_pod;
+  if (!options_.kill_at_bind_step.empty()) {
+    bind_options.after_step = [step = options_.kill_at_bind_step](std::string_view reached) {
+      if (reached != step) return;
+      spdlog::critical("fault injection: killing hami-scheduler after bind step {}", step);
+      spdlog::default_logger()->flush();
+      ::raise(SIGKILL);
+    };
+  }
+  binder_ =
+      std::make_unique<Binder>(*client_, *registry_, ledger_, bind_options, UnixNowSeconds);
   if (options_.leader_elect) {
     leader_ = std::make_unique<LeaderWatcher>(
         *client_, options_.lease_namespace, options_.lease_name, options_.identity,
@@ -109,6 +146,8 @@ Status SchedulerDaemon::Start() {
   ServerHooks hooks;
   hooks.is_leader = [this] { return IsLeader(); };
   hooks.is_synced = [this] { return Synced(); };
+  hooks.filter_wait = options_.filter_wait;
+  if (leader_) hooks.recheck_leader = [this] { leader_->PollOnce(); };
   hooks.metrics = &metrics_;
   hooks.webhook_config = [this] {
     WebhookConfig config;
@@ -118,8 +157,8 @@ Status SchedulerDaemon::Start() {
     config.max_device_memory_mib = ledger_.MaxDeviceMemoryMib();
     return config;
   };
-  server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, *client_, hooks,
-                                             options_.cert_file, options_.key_file);
+  server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, hooks, options_.cert_file,
+                                             options_.key_file);
   auto port = server_->Start(options_.http_host, options_.http_port);
   if (!port.ok()) return port.status();
   port_ = *port;

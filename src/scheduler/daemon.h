@@ -49,7 +49,17 @@ struct DaemonOptions {
   std::string identity;  // this pod's name (kube-scheduler's identity prefix)
   DeviceConfig device_config = DefaultDeviceConfig();
   std::chrono::milliseconds registration_period{15000};
-  std::chrono::milliseconds leader_poll_period{2000};
+  // How often the kube-scheduler Lease is read; /filter also reads it at once when it finds
+  // this replica not the leader, so a new leader is seen within a request.
+  std::chrono::milliseconds leader_poll_period{500};
+  // How long /filter waits for the first sync and for leadership before failing (ServerHooks).
+  std::chrono::milliseconds filter_wait{10000};
+  // A decision /filter made whose /bind never came is dropped after this long (kube-scheduler
+  // failed the pod in a later plugin, or died). Volume binding may delay a bind up to 10 min.
+  std::chrono::seconds unbound_decision_ttl{600};
+  // Fault injection for tests (HAMI_FAULT_KILL_AT_BIND_STEP): SIGKILL this process right after
+  // that bind step ("decided", "locked" or "bound"). Empty = off.
+  std::string kill_at_bind_step;
   int32_t utc_offset_seconds = 0;
 };
 
@@ -70,11 +80,14 @@ class SchedulerDaemon {
   bool Synced() const;
   bool IsLeader() const;
   UsageLedger& ledger() { return ledger_; }
-  // One registration pass over the cached nodes (what the loop runs every period).
+  // One registration pass over the cached nodes (what the loop runs every period); as the
+  // leader it also releases node locks nobody may hold any more and drops decisions whose bind
+  // never came.
   void RegistrationPass();
 
  private:
   void OnNode(const nlohmann::json& node);
+  void ReleaseOrphanedLocks();
   Status StartMetricsServer();
 
   std::shared_ptr<kube::KubeClient> client_;

@@ -6,6 +6,7 @@
 #include "device/codec.h"
 #include "kube/objects.h"
 #include "policy/pod_request.h"
+#include "scheduler/decision.h"
 
 namespace hami::scheduler {
 
@@ -73,9 +74,9 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     return decision;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  // A re-filter replaces the previous decision, so the pod may reuse its own devices; until
-  // a new decision is written the pod's annotations still name them, so it is kept.
-  std::optional<PodAllocation> previous = ledger_.GetPod(uid);
+  // A re-filter replaces the previous decision, so the pod may reuse its own devices. An
+  // unbound pod runs nothing: its previous reservation is released even when no node fits
+  // now (the pod's stale annotations are overwritten by the next bind).
   ledger_.RemovePod(uid);
   SyncMirrorLocked();
   ResolveCandidatesLocked(*args.node_names);
@@ -107,10 +108,7 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   for (const auto& [index, reason] : outcome.failed_nodes) {
     decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
   }
-  if (!outcome.placement) {  // FailedNodes says why, NodeNames stays null
-    if (previous) ledger_.AddPod(std::move(*previous));
-    return decision;
-  }
+  if (!outcome.placement) return decision;  // FailedNodes says why, NodeNames stays null
 
   const policy::NodeState& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)];
   PodAllocation allocation;
@@ -120,41 +118,23 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   allocation.node = chosen.name;
   allocation.init_containers = request.init_containers;
   allocation.in_flight = true;  // until the device plugin reports the bind-phase
+  allocation.decision_written = false;
+  allocation.decided_unix_seconds = now_unix_seconds;
   const PodDevices devices =
       policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
   for (size_t c = 0; c < devices.size(); ++c) {
     // ToPodDevices gives nothing for a placement whose MIG instances do not resolve; the
     // policy checked them, so this only guards against a bug handing out a device twice.
     if (devices[c].size() != outcome.placement->container_devices[c].size()) {
-      if (previous) ledger_.AddPod(std::move(*previous));
       decision.result.error = "internal: the chosen MIG instances on " + chosen.name +
                               " do not resolve; refusing the placement";
       return decision;
     }
   }
   allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
+  decision.pod_patch = DecisionPatch(registry_, allocation);
   ledger_.AddPod(std::move(allocation));
-
-  const std::string encoded = EncodePodDevices(devices);
-  const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
-  nlohmann::json written = {{kVgpuNodeAnnotation, chosen.name},
-                            {kVgpuTimeAnnotation, std::to_string(now_unix_seconds)},
-                            {keys.to_allocate, encoded},
-                            {keys.allocated, encoded}};
-  const std::vector<MigAllocation> mig = MigAllocationsOf(devices);
-  if (!mig.empty()) {
-    written[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(mig);
-  } else if (previous && std::any_of(previous->by_vendor.begin(), previous->by_vendor.end(),
-                                     [](const auto& entry) {
-                                       return !MigAllocationsOf(entry.second).empty();
-                                     })) {
-    written[kVgpuMigAllocationsAnnotation] = nullptr;  // a re-filter off MIG: drop it
-  }
-  decision.pod_patch = {
-      {"metadata",
-       {{"annotations", std::move(written)}, {"labels", {{kVgpuNodeAnnotation, chosen.name}}}}}};
   decision.pod_uid = uid;
-  decision.previous = std::move(previous);
   decision.result.node_names = std::vector<std::string>{chosen.name};
   return decision;
 }
@@ -243,9 +223,6 @@ FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vend
   return decision;
 }
 
-void FilterCore::Forget(const std::string& pod_uid, std::optional<PodAllocation> previous) {
-  ledger_.RemovePod(pod_uid);
-  if (previous) ledger_.AddPod(std::move(*previous));
-}
+void FilterCore::Forget(const std::string& pod_uid) { ledger_.RemovePod(pod_uid); }
 
 }  // namespace hami::scheduler

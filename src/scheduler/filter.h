@@ -1,9 +1,10 @@
 // The /filter decision (spec §3.3): which node and which devices a pod gets.
 //
 // FilterCore turns ExtenderArgs into an ExtenderFilterResult using the usage ledger and a
-// placement policy. When it picks a node it records the allocation in the ledger *before*
-// returning, so a concurrent filter cannot hand out the same capacity; the caller then writes
-// the returned pod patch and, if that write fails, calls Forget() to roll the ledger back.
+// placement policy. When it picks a node it records the allocation in the ledger (as a
+// decision not yet written) *before* returning, so a concurrent filter cannot hand out the
+// same capacity. It makes no API call: kube-scheduler runs filters one pod at a time, and the
+// decision reaches the pod's annotations in /bind (Binder), which runs in parallel.
 // Thread-safe: decisions are serialised by an internal mutex (policies keep caches).
 #pragma once
 
@@ -30,14 +31,10 @@ inline constexpr char kNodeUnregistered[] = "node unregistered";
 
 struct FilterDecision {
   ExtenderFilterResult result;
-  // Set when a node was chosen (and recorded in the ledger): the pod's uid, and the JSON
-  // merge patch (annotations hami.io/vgpu-node, vgpu-time, devices-to-allocate/allocated per
-  // vendor, label hami.io/vgpu-node) the caller must write to the pod.
+  // Set when a node was chosen (and recorded in the ledger): the pod's uid, and the patch
+  // /bind will write for it (DecisionPatch of the recorded allocation).
   std::optional<std::string> pod_uid;
   nlohmann::json pod_patch;
-  // The pod's allocation this decision replaced (a re-filter): its annotations keep naming
-  // those devices until the patch is written, so Forget() puts it back.
-  std::optional<PodAllocation> previous;
 };
 
 class FilterCore {
@@ -56,9 +53,8 @@ class FilterCore {
     prefer_idle_nodes_ = prefer;
   }
 
-  // Rolls back the ledger entry of a decision whose pod patch could not be written, restoring
-  // `previous` (the decision's `previous`), which the pod's annotations still hold.
-  void Forget(const std::string& pod_uid, std::optional<PodAllocation> previous = std::nullopt);
+  // Drops the pod's decision from the ledger.
+  void Forget(const std::string& pod_uid);
 
  private:
   FilterDecision Simulate(const ExtenderArgs& args, const Vendor& vendor,

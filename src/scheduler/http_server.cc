@@ -23,9 +23,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client,
-                               ServerHooks hooks, std::string cert_file, std::string key_file)
-    : filter_(filter), binder_(binder), client_(client), hooks_(std::move(hooks)) {
+ExtenderServer::ExtenderServer(FilterCore& filter, Binder& binder, ServerHooks hooks,
+                               std::string cert_file, std::string key_file)
+    : filter_(filter), binder_(binder), hooks_(std::move(hooks)) {
   if (!hooks_.now_unix_seconds) hooks_.now_unix_seconds = UnixNowSeconds;
   if (!cert_file.empty() && !key_file.empty()) {
     auto reloader = CertificateReloader::Create(cert_file, key_file);
@@ -68,37 +68,42 @@ std::string ExtenderServer::FilterImpl(const std::string& body) {
     result.error = args.status().message();
     return EncodeExtenderFilterResult(result);
   }
-  if (!hooks_.is_leader()) {
-    count_failure("not_leader");
-    result.error = "this hami-scheduler replica is not the leader";
+  if (const char* not_ready = WaitUntilReady(); not_ready != nullptr) {
+    count_failure(not_ready);
+    result.error = std::string(not_ready) == "not_leader"
+                       ? "this hami-scheduler replica is not the leader"
+                       : "hami-scheduler has not finished its first node registration pass";
     return EncodeExtenderFilterResult(result);
   }
-  if (!hooks_.is_synced()) {
-    count_failure("not_synced");
-    result.error = "hami-scheduler has not finished its first node registration pass";
-    return EncodeExtenderFilterResult(result);
-  }
+  // Decides in memory only: the decision is written onto the pod by /bind.
   FilterDecision decision = filter_.Filter(*args, hooks_.now_unix_seconds());
-  if (decision.pod_uid) {
-    const kube::PodView pod(args->pod);
-    auto patched =
-        client_.MergePatch(kube::PodPath(pod.Namespace(), pod.Name()), decision.pod_patch);
-    if (!patched.ok()) {
-      // Without the annotation the device plugin cannot find the devices: undo the reservation
-      // (back to the pod's previous one, which its annotations still name).
-      filter_.Forget(*decision.pod_uid, std::move(decision.previous));
-      count_failure("record_failed");
-      ExtenderFilterResult failed;
-      failed.error = "record decision on pod " + pod.Key() + ": " + patched.status().message();
-      return EncodeExtenderFilterResult(failed);
-    }
-  }
   if (!decision.result.error.empty()) {
     count_failure("error");
   } else if (!decision.result.node_names || decision.result.node_names->empty()) {
     count_failure("no_fit");
   }
   return EncodeExtenderFilterResult(decision.result);
+}
+
+const char* ExtenderServer::WaitUntilReady() {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + hooks_.filter_wait;
+  // kube-scheduler only calls the extender of the replica whose kube-scheduler just won the
+  // Lease, so a follower's view is likely stale: look again now and then every 200 ms.
+  auto next_leader_check = start;
+  for (;;) {
+    const bool leader = hooks_.is_leader();
+    if (leader && hooks_.is_synced()) return nullptr;
+    const auto now = std::chrono::steady_clock::now();
+    if (!leader && hooks_.recheck_leader && now >= next_leader_check) {
+      hooks_.recheck_leader();
+      next_leader_check = now + std::chrono::milliseconds(200);
+    }
+    if (stopping_.load() || now >= deadline) {
+      return leader ? "not_synced" : "not_leader";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::string ExtenderServer::HandleBind(const std::string& body) {
@@ -166,6 +171,7 @@ Result<int> ExtenderServer::Start(const std::string& host, int port) {
 }
 
 void ExtenderServer::Stop() {
+  stopping_ = true;
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

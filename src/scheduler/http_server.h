@@ -5,13 +5,14 @@
 // on a thread pool; the handlers only call thread-safe components.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "common/status.h"
-#include "kube/client.h"
 #include "scheduler/binder.h"
 #include "scheduler/filter.h"
 #include "scheduler/metrics.h"
@@ -28,6 +29,13 @@ struct ServerHooks {
   std::function<bool()> is_leader = [] { return true; };
   // /filter waits for the first registration pass; /readyz reports it.
   std::function<bool()> is_synced = [] { return true; };
+  // How long /filter waits for leadership and the first sync before it answers with an error:
+  // kube-scheduler v1.26 parks a pod whose filter fails in its unschedulable queue for up to 5
+  // minutes, so a bounded wait is far cheaper. Keep it below kube-scheduler's extender
+  // httpTimeout. 0 = answer at once.
+  std::chrono::milliseconds filter_wait{0};
+  // Called when /filter finds this replica not the leader: look at the Lease now.
+  std::function<void()> recheck_leader;
   std::function<WebhookConfig()> webhook_config = [] { return WebhookConfig{}; };
   std::function<int64_t()> now_unix_seconds;
   // When set (not owned; must outlive the server), /filter and /bind record their latency and
@@ -41,7 +49,7 @@ class ExtenderServer {
  public:
   // Components must outlive the server. With cert and key paths, serves HTTPS and picks up a
   // rotated certificate and key on the next handshake (see tls_reloader.h).
-  ExtenderServer(FilterCore& filter, Binder& binder, kube::KubeClient& client, ServerHooks hooks,
+  ExtenderServer(FilterCore& filter, Binder& binder, ServerHooks hooks,
                  std::string cert_file = "", std::string key_file = "");
   ~ExtenderServer();
   ExtenderServer(const ExtenderServer&) = delete;
@@ -58,13 +66,16 @@ class ExtenderServer {
 
  private:
   std::string FilterImpl(const std::string& body);
+  // Waits (up to hooks_.filter_wait, or until Stop) for leadership and sync; returns the
+  // failure reason ("not_leader"/"not_synced") when they did not come, else nullptr.
+  const char* WaitUntilReady();
   std::string BindImpl(const std::string& body);
   void Routes();
 
   FilterCore& filter_;
   Binder& binder_;
-  kube::KubeClient& client_;
   ServerHooks hooks_;
+  std::atomic<bool> stopping_{false};
   std::unique_ptr<CertificateReloader> tls_;  // set when serving HTTPS
   Status tls_status_;                         // why HTTPS could not be set up
   std::unique_ptr<httplib::Server> server_;

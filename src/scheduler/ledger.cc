@@ -92,7 +92,56 @@ std::vector<std::string> UsageLedger::NodeNames() const {
 
 void UsageLedger::AddPod(PodAllocation allocation) {
   std::lock_guard<std::mutex> lock(mu_);
+  AddPodLocked(std::move(allocation));
+}
+
+bool UsageLedger::ApplyObservedPod(PodAllocation allocation) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto old = pods_.find(allocation.uid);
+  if (old != pods_.end()) {
+    const PodAllocation& known = old->second;
+    if (!known.decision_written &&
+        (known.node != allocation.node || known.by_vendor != allocation.by_vendor)) {
+      return false;
+    }
+    if (allocation.decided_unix_seconds == 0) {
+      allocation.decided_unix_seconds = known.decided_unix_seconds;
+    }
+  }
+  AddPodLocked(std::move(allocation));
+  return true;
+}
+
+void UsageLedger::MarkDecisionWritten(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it != pods_.end()) it->second.decision_written = true;  // usage unchanged: no touch
+}
+
+std::vector<PodAllocation> UsageLedger::DropUnwrittenDecisions(
+    int64_t decided_before_unix_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PodAllocation> dropped;
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    const PodAllocation& p = it->second;
+    if (p.decision_written || p.decided_unix_seconds >= decided_before_unix_seconds) {
+      ++it;
+      continue;
+    }
+    auto node = nodes_.find(p.node);
+    if (node != nodes_.end()) {
+      node->second.pod_uids.erase(p.uid);
+      TouchLocked(node->first, node->second);
+    }
+    dropped.push_back(std::move(it->second));
+    it = pods_.erase(it);
+  }
+  return dropped;
+}
+
+void UsageLedger::AddPodLocked(PodAllocation allocation) {
+  auto old = pods_.find(allocation.uid);
+  if (old != pods_.end() && old->second == allocation) return;
   if (old != pods_.end()) {
     auto node = nodes_.find(old->second.node);
     if (node != nodes_.end()) {

@@ -38,6 +38,10 @@ struct PodAllocation {
   // absent or "allocating" on a pod that is not running): its node lock is, or is about to
   // be, held.
   bool in_flight = false;
+  // False for a /filter decision held only in memory: /bind writes it onto the pod (the
+  // scheduling cycle makes no API writes). Decisions read from annotations are written.
+  bool decision_written = true;
+  int64_t decided_unix_seconds = 0;  // when /filter decided (hami.io/vgpu-time); 0 = unknown
 
   bool operator==(const PodAllocation&) const = default;
 };
@@ -67,8 +71,19 @@ class UsageLedger {
   bool HasNode(const std::string& node) const;
   std::vector<std::string> NodeNames() const;
 
-  // Adds or replaces a pod's allocation (keyed by uid).
+  // Adds or replaces a pod's allocation (keyed by uid). Replacing it with an equal one
+  // changes nothing (no node is marked changed).
   void AddPod(PodAllocation allocation);
+  // Adds or replaces the allocation read from the pod's annotations (a watch event), unless
+  // the ledger holds an unwritten decision for the pod that differs from it: that event
+  // predates the decision and is ignored. An equal one marks the decision written. Returns
+  // whether the allocation was applied.
+  bool ApplyObservedPod(PodAllocation allocation);
+  // The pod's decision is now on its annotations (no-op when the pod is unknown).
+  void MarkDecisionWritten(const std::string& uid);
+  // Drops unwritten decisions made before `decided_before_unix_seconds` (their /bind never
+  // came: kube-scheduler failed the pod elsewhere or died); returns the pods dropped.
+  std::vector<PodAllocation> DropUnwrittenDecisions(int64_t decided_before_unix_seconds);
   // Removes a pod; returns whether it was tracked.
   bool RemovePod(const std::string& uid);
   std::optional<PodAllocation> GetPod(const std::string& uid) const;
@@ -110,6 +125,7 @@ class UsageLedger {
     // decision changes one, so most snapshots reuse the previous build.
     mutable std::shared_ptr<const policy::NodeState> built;
   };
+  void AddPodLocked(PodAllocation allocation);
   // Gives the node a new generation and records it as changed.
   void TouchLocked(const std::string& name, NodeEntry& entry);
   policy::NodeState BuildLocked(const std::string& name, const NodeEntry& entry) const;

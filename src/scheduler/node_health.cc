@@ -47,7 +47,12 @@ AllocatableTracker::Observation AllocatableTracker::Observe(const std::string& n
     observation.healthy = allocatable > 0;
     return observation;
   }
-  if (allocatable == 0 && it->second.allocatable > 0) observation.healthy = false;
+  if (allocatable == 0 && it->second.allocatable > 0) {
+    observation.healthy = false;
+    observation.reason = "allocatable count fell to 0";
+  } else if (allocatable == 0) {
+    observation.healthy = false;  // still nothing reported
+  }
   observation.changed =
       allocatable != it->second.allocatable || registration != it->second.registration;
   it->second = Seen{allocatable, registration};

@@ -35,6 +35,9 @@ class AllocatableTracker {
   struct Observation {
     bool healthy = true;
     bool changed = false;  // the count or the registration string changed since last time
+    // Why it is unhealthy: "allocatable count fell to 0" after a positive count; "" while
+    // kubelet has not reported any device yet (a new node: nothing to warn about).
+    std::string reason;
   };
   Observation Observe(const std::string& node, int64_t allocatable,
                       const std::string& registration);

@@ -10,8 +10,11 @@ namespace hami::scheduler {
 
 namespace {
 
+// A pod being deleted (deletionTimestamp set) is not finished: its containers run, and hold
+// their GPU memory, until kubelet stops them and confirms the deletion (or reports a terminal
+// phase). Only then are its devices free again.
 bool Finished(const kube::PodView& pod) {
-  return pod.Phase() == "Succeeded" || pod.Phase() == "Failed" || pod.IsTerminating();
+  return pod.Phase() == "Succeeded" || pod.Phase() == "Failed";
 }
 
 // All init containers have exited 0: their peak no longer holds devices.
@@ -60,7 +63,8 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
       for (size_t c = 0; c < init_count && c < containers.size(); ++c) containers[c].clear();
     }
   }
-  ledger.AddPod(std::move(record));
+  // An event older than a decision /filter made in memory must not undo it.
+  (void)ledger.ApplyObservedPod(std::move(record));
   return Status::Ok();
 }
 
@@ -177,8 +181,12 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
     if (decision.cleanup) actions.handshake_writes.emplace_back(keys.node_handshake, std::nullopt);
     const bool healthy = decision.healthy && seen.healthy;
     if (!healthy) {
-      actions.log.push_back("node " + name + " " + key + ": devices dropped: " +
-                            (decision.healthy ? "allocatable count fell to 0" : decision.reason));
+      // Logged when something went wrong, not for a new node whose kubelet has not reported
+      // its devices yet, nor again on every pass while the count stays 0.
+      const std::string& why = decision.healthy ? seen.reason : decision.reason;
+      if (!why.empty()) {
+        actions.log.push_back("node " + name + " " + key + ": devices dropped: " + why);
+      }
       ledger.SetNodeDevices(name, key, {});
       continue;
     }

@@ -621,6 +621,11 @@ Problems CheckKubeSchedulerConfig(const Objects& objects,
   if (Str(Child(config, "kind")) != "KubeSchedulerConfiguration") {
     problems.push_back("kind is not KubeSchedulerConfiguration");
   }
+  // Above 100 nodes kube-scheduler hands the extender a sample of the feasible nodes unless
+  // every node is scored; a profile may not lower it again.
+  if (Str(Child(config, "percentageOfNodesToScore")) != "100") {
+    problems.push_back("percentageOfNodesToScore is not 100 (the extender would see a sample)");
+  }
   const auto line = CommandLine(extender->second);
   const std::string scheduler_name = Flag(line, "--scheduler-name").value_or("hami-scheduler");
   YAML::Node profiles = Child(config, "profiles");
@@ -629,6 +634,10 @@ Problems CheckKubeSchedulerConfig(const Objects& objects,
     for (const YAML::Node& profile : profiles) {
       const std::string name = Str(Child(profile, "schedulerName"));
       if (name.empty()) problems.push_back("a profile has no schedulerName");
+      const std::string share = Str(Child(profile, "percentageOfNodesToScore"));
+      if (!share.empty() && share != "100") {
+        problems.push_back("profile " + name + " scores " + share + " % of the nodes, not 100");
+      }
       if (!profile_names.insert(name).second) problems.push_back("profile " + name + " twice");
     }
   }

@@ -273,6 +273,7 @@ data:
   config.yaml: |
     apiVersion: kubescheduler.config.k8s.io/v1
     kind: KubeSchedulerConfiguration
+    percentageOfNodesToScore: 100
     profiles: [{schedulerName: hami-scheduler}]
     extenders:
       - urlPrefix: https://127.0.0.1:443
@@ -321,6 +322,15 @@ spec:
   EXPECT_TRUE(Mentions(check("enableHTTPS: true", "enableHTTPS: false"), "--cert_file"));
   EXPECT_TRUE(Mentions(check("schedulerName: hami-scheduler", "schedulerName: other"),
                        "no profile is named hami-scheduler"));
+  // Above 100 nodes the extender would only see a sample of the nodes.
+  EXPECT_TRUE(
+      Mentions(check("    percentageOfNodesToScore: 100\n", ""), "percentageOfNodesToScore"));
+  EXPECT_TRUE(Mentions(check("percentageOfNodesToScore: 100", "percentageOfNodesToScore: 50"),
+                       "percentageOfNodesToScore"));
+  EXPECT_TRUE(Mentions(check("profiles: [{schedulerName: hami-scheduler}]",
+                             "profiles: [{schedulerName: hami-scheduler, "
+                             "percentageOfNodesToScore: 30}]"),
+                       "scores 30 % of the nodes"));
   EXPECT_TRUE(
       Mentions(check("kubescheduler.config.k8s.io/v1", "kubescheduler.config.k8s.io/v1beta2"),
                "apiVersion"));

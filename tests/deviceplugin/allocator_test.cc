@@ -108,6 +108,10 @@ TEST_F(AllocatorTest, LockOwnerGetsItsLimitsThenSuccessAndTheLockIsReleased) {
       << "the allocated record is never touched";
   EXPECT_EQ(Annotation("p1", kBindPhaseAnnotation), "success");
   EXPECT_EQ(Lock(), "");
+  // The remaining groups and bind-phase "success" go in one pod write; the lock release is
+  // the only node write.
+  EXPECT_EQ(api_.RequestCount("patch", "/pods/"), 1);
+  EXPECT_EQ(api_.RequestCount("patch", "/nodes/"), 1);
   const std::filesystem::path dir = hook_ + "/vgpu/containers/" + uid + "_main";
   EXPECT_TRUE(std::filesystem::is_directory(dir));
   EXPECT_EQ(std::filesystem::status(dir).permissions(), std::filesystem::perms::all);
@@ -175,6 +179,45 @@ TEST_F(AllocatorTest, UnreadableOrOrphanedLockFallsBackToThePendingPod) {
     ASSERT_TRUE(found.ok()) << lock << ": " << found.status().message();
     EXPECT_EQ((*found)["metadata"]["name"], "p1") << lock;
   }
+}
+
+TEST_F(AllocatorTest, LockLeftBehindIsReleasedAndThePendingPodFound) {
+  // The lock names a pod that was bound and allocated elsewhere (a scheduler killed between
+  // taking the lock and binding, the pod then re-filtered): it is released, not obeyed.
+  nlohmann::json elsewhere = {{"kind", "Pod"},
+                              {"apiVersion", "v1"},
+                              {"metadata",
+                               {{"name", "moved"},
+                                {"namespace", "default"},
+                                {"annotations",
+                                 {{kVgpuNodeAnnotation, "n2"}, {kBindPhaseAnnotation, "success"}}}}},
+                              {"spec", {{"nodeName", "n2"}}},
+                              {"status", {{"phase", "Running"}}}};
+  ASSERT_TRUE(api_.Put(elsewhere).ok());
+  BoundPod("p1", "GPU-a,NVIDIA,3000,30:;", {"main"}, /*locked=*/false);
+  nlohmann::json node = *api_.Get("nodes", "", "n1");
+  node["metadata"]["annotations"][kNodeLockAnnotation] =
+      EncodeNodeLock(NodeLock{kNow, "default", "moved", false}, 0);
+  ASSERT_TRUE(api_.Put(node).ok());
+  auto found = allocator_->FindPendingPod();
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ((*found)["metadata"]["name"], "p1");
+  EXPECT_EQ(Lock(), "");
+
+  // The periodic check releases such a lock too, and leaves a legitimate one alone.
+  node = *api_.Get("nodes", "", "n1");
+  node["metadata"]["annotations"][kNodeLockAnnotation] =
+      EncodeNodeLock(NodeLock{kNow, "default", "moved", false}, 0);
+  ASSERT_TRUE(api_.Put(node).ok());
+  auto released = allocator_->ReleaseOrphanedLock();
+  ASSERT_TRUE(released.ok());
+  EXPECT_NE(released->find("bound to n2"), std::string::npos) << *released;
+  EXPECT_EQ(Lock(), "");
+  BoundPod("p2", "GPU-a,NVIDIA,3000,30:;");  // locked by p2, being allocated here
+  released = allocator_->ReleaseOrphanedLock();
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(*released, "");
+  EXPECT_NE(Lock(), "");
 }
 
 TEST_F(AllocatorTest, ADeviceThatIsGoneOrUnhealthyIsRefusedWithNoHalfState) {

@@ -13,8 +13,10 @@ std::string Lock(int64_t when, const std::string& ns, const std::string& name) {
 }
 
 TEST(DecideAcquireTest, Table) {
-  auto alive = [](std::string_view, std::string_view) { return true; };
-  auto gone = [](std::string_view, std::string_view) { return false; };
+  auto alive = [](std::string_view, std::string_view) { return OwnerVerdict{}; };
+  auto gone = [](std::string_view, std::string_view) {
+    return OwnerVerdict{OwnerState::kGone, "not found"};
+  };
   struct Case {
     const char* name;
     std::optional<std::string> current;
@@ -48,7 +50,7 @@ TEST(DecideAcquireTest, OwnerLookupOnlyForFreshForeignLocks) {
   int lookups = 0;
   auto count = [&](std::string_view, std::string_view) {
     ++lookups;
-    return true;
+    return OwnerVerdict{};
   };
   (void)DecideAcquire(std::nullopt, "d", "me", kNow, kTimeout, count);
   (void)DecideAcquire(Lock(kNow, "d", "me"), "d", "me", kNow, kTimeout, count);
@@ -56,6 +58,70 @@ TEST(DecideAcquireTest, OwnerLookupOnlyForFreshForeignLocks) {
   EXPECT_EQ(lookups, 0);
   (void)DecideAcquire(Lock(kNow, "d", "x"), "d", "me", kNow, kTimeout, count);
   EXPECT_EQ(lookups, 1);
+}
+
+TEST(DecideAcquireTest, OwnerNotAllocatingHereLosesTheLock) {
+  auto elsewhere = [](std::string_view, std::string_view) {
+    return OwnerVerdict{OwnerState::kNotHere, "it is bound to node-b"};
+  };
+  LockDecision d =
+      DecideAcquire(Lock(kNow - 10, "default", "other"), "default", "me", kNow, kTimeout, elsewhere);
+  EXPECT_EQ(d.action, LockAction::kAcquire);
+  EXPECT_NE(d.reason.find("default/other is not being allocated here: it is bound to node-b"),
+            std::string::npos)
+      << d.reason;
+  // A sweep (nobody asks) removes the same lock, and leaves a legitimate one.
+  EXPECT_EQ(DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, elsewhere)
+                .action,
+            LockAction::kAcquire);
+  auto here = [](std::string_view, std::string_view) { return OwnerVerdict{}; };
+  EXPECT_EQ(
+      DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, here).action,
+      LockAction::kContended);
+}
+
+nlohmann::json OwnerPod(const std::string& node_name, std::optional<std::string> decided,
+                        std::optional<std::string> bind_phase, const std::string& phase) {
+  nlohmann::json pod = {{"metadata", {{"name", "p"}, {"namespace", "default"}}},
+                        {"spec", nlohmann::json::object()},
+                        {"status", {{"phase", phase}}}};
+  if (!node_name.empty()) pod["spec"]["nodeName"] = node_name;
+  if (decided) pod["metadata"]["annotations"]["hami.io/vgpu-node"] = *decided;
+  if (bind_phase) pod["metadata"]["annotations"]["hami.io/bind-phase"] = *bind_phase;
+  return pod;
+}
+
+TEST(ClassifyLockOwnerTest, Table) {
+  struct Case {
+    const char* name;
+    std::optional<nlohmann::json> pod;
+    OwnerState want;
+  };
+  const std::vector<Case> cases = {
+      {"gone", std::nullopt, OwnerState::kGone},
+      {"deciding here, unbound", OwnerPod("", "n1", "allocating", "Pending"),
+       OwnerState::kAllocatingHere},
+      {"bound here, allocating", OwnerPod("n1", "n1", "allocating", "Pending"),
+       OwnerState::kAllocatingHere},
+      {"older scheduler: decided, no bind-phase", OwnerPod("", "n1", std::nullopt, "Pending"),
+       OwnerState::kAllocatingHere},
+      {"bound elsewhere", OwnerPod("n2", "n2", "success", "Running"), OwnerState::kNotHere},
+      {"bound elsewhere, stale decision", OwnerPod("n2", "n1", "allocating", "Pending"),
+       OwnerState::kNotHere},
+      {"re-filtered to another node", OwnerPod("", "n2", "allocating", "Pending"),
+       OwnerState::kNotHere},
+      {"killed before writing its decision", OwnerPod("", std::nullopt, std::nullopt, "Pending"),
+       OwnerState::kNotHere},
+      {"allocated, lock not released", OwnerPod("n1", "n1", "success", "Running"),
+       OwnerState::kNotHere},
+      {"bind failed", OwnerPod("", "n1", "failed", "Pending"), OwnerState::kNotHere},
+      {"finished", OwnerPod("n1", "n1", "allocating", "Failed"), OwnerState::kNotHere},
+  };
+  for (const Case& c : cases) {
+    const OwnerVerdict v = ClassifyLockOwner(c.pod ? &*c.pod : nullptr, "n1");
+    EXPECT_EQ(v.state, c.want) << c.name << ": " << v.why;
+    if (v.state != OwnerState::kAllocatingHere) EXPECT_FALSE(v.why.empty()) << c.name;
+  }
 }
 
 TEST(MayReleaseTest, OnlyOwnerUnlessForcedOrLegacy) {

@@ -111,9 +111,14 @@ TEST(FitContainerTest, ReportsReasonsInHamiFormat) {
   FitFailure failure;
   auto chosen = FitContainer(devices, order, Req(1, 1000, 10), {}, false, &failure);
   EXPECT_FALSE(chosen.has_value());
-  EXPECT_EQ(failure.ToString(),
-            "1/2 AllocatedCardsInsufficientRequest, 1/2 CardInsufficientCore, 1/2 "
-            "CardInsufficientMemory");
+  // No device was picked: AllocatedCardsInsufficientRequest is not added (as HAMi).
+  EXPECT_EQ(failure.ToString(), "1/2 CardInsufficientCore, 1/2 CardInsufficientMemory");
+  // One device picked but two asked: it is.
+  FitFailure too_few;
+  devices[1] = Gpu("GPU-1", 1);
+  EXPECT_FALSE(FitContainer(devices, order, Req(2, 1000, 10), {}, false, &too_few).has_value());
+  EXPECT_NE(too_few.ToString().find("AllocatedCardsInsufficientRequest"), std::string::npos)
+      << too_few.ToString();
 }
 
 TEST(FitContainerTest, TooFewDevicesOnNode) {

@@ -88,8 +88,7 @@ TEST(MigFitTest, NoFreeInstanceIsCardMigTopologyInfeasible) {
             FitReason::kCardMigTopologyInfeasible);
   FitFailure failure;
   EXPECT_FALSE(FitPod(Node({d}), OnePod(Req(1, 5000, 0)), GpuPolicy{}, &failure));
-  EXPECT_EQ(failure.ToString(),
-            "1/1 AllocatedCardsInsufficientRequest, 1/1 CardMigTopologyInfeasible");
+  EXPECT_EQ(failure.ToString(), "1/1 CardMigTopologyInfeasible");
   // A request no profile can hold is refused the same way, on an empty GPU.
   EXPECT_EQ(CheckDevice(MigA100(), Req(1, 81000, 0), DeviceSelectors{}, false),
             FitReason::kCardMigTopologyInfeasible);

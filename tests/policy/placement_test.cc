@@ -48,7 +48,7 @@ TEST(HamiPolicyTest, FailedNodesCarryHamiReasons) {
   EXPECT_FALSE(outcome.placement.has_value());
   ASSERT_EQ(outcome.failed_nodes.size(), 1u);
   EXPECT_EQ(outcome.failed_nodes[0].second,
-            "1/1 AllocatedCardsInsufficientRequest, 1/1 CardInsufficientCore");
+            "1/1 CardInsufficientCore");
 }
 
 TEST(FitPodTest, InitContainersSeeTheNodeAloneAppContainersAccumulate) {

@@ -21,7 +21,8 @@ class BinderTest : public ::testing::Test {
     ASSERT_TRUE(
         server_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "node-a"}}}})
             .ok());
-    binder_ = std::make_unique<Binder>(*client_, ledger_, BindOptions{}, [] { return kNow; });
+    binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, BindOptions{},
+                                       [] { return kNow; });
   }
 
   std::string AddPod(const std::string& name) {
@@ -38,8 +39,29 @@ class BinderTest : public ::testing::Test {
     allocation.name = name;
     allocation.node = "node-a";
     allocation.by_vendor["NVIDIA"] = {{{"GPU-a", "NVIDIA", 1000, 10}}};
+    allocation.in_flight = true;
+    allocation.decision_written = false;  // as /filter leaves it
+    allocation.decided_unix_seconds = kNow - 1;
     ledger_.AddPod(allocation);
     return uid;
+  }
+
+  // A pod that exists on the server with the given annotations and node (not in the ledger).
+  void PutOwner(const std::string& name, nlohmann::json annotations, const std::string& node) {
+    nlohmann::json pod = {{"kind", "Pod"},
+                          {"apiVersion", "v1"},
+                          {"metadata",
+                           {{"name", name}, {"namespace", "default"}, {"annotations", annotations}}},
+                          {"spec", {{"containers", nlohmann::json::array({{{"name", "c"}}})}}}};
+    if (!node.empty()) pod["spec"]["nodeName"] = node;
+    ASSERT_TRUE(server_.Put(pod).ok());
+  }
+
+  void SetLock(const std::string& owner) {
+    auto node = *server_.Get("nodes", "", "node-a");
+    node["metadata"]["annotations"][kNodeLockAnnotation] =
+        EncodeNodeLock(NodeLock{kNow - 10, "default", owner, false}, 0);
+    ASSERT_TRUE(server_.Put(node).ok());
   }
 
   std::string LockValue() {
@@ -54,22 +76,119 @@ class BinderTest : public ::testing::Test {
 
   fakes::FakeApiServer server_;
   std::unique_ptr<kube::KubeClient> client_;
+  VendorRegistry registry_ = *MakeVendorRegistry(DefaultDeviceConfig());
   UsageLedger ledger_;
   std::unique_ptr<Binder> binder_;
 };
 
-TEST_F(BinderTest, BindsLocksAndMarksAllocating) {
+TEST_F(BinderTest, WritesTheDecisionLocksAndBinds) {
   const std::string uid = AddPod("p1");
+  server_.ClearRequests();
   EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
   auto pod = server_.Get("pods", "default", "p1");
   EXPECT_EQ((*pod)["spec"]["nodeName"], "node-a");
-  EXPECT_EQ((*pod)["metadata"]["annotations"][kBindPhaseAnnotation], "allocating");
-  EXPECT_EQ((*pod)["metadata"]["annotations"][kBindTimeAnnotation], std::to_string(kNow));
+  const nlohmann::json& annotations = (*pod)["metadata"]["annotations"];
+  EXPECT_EQ(annotations[kBindPhaseAnnotation], "allocating");
+  EXPECT_EQ(annotations[kBindTimeAnnotation], std::to_string(kNow));
+  EXPECT_EQ(annotations[kVgpuNodeAnnotation], "node-a");
+  EXPECT_EQ(annotations[kVgpuTimeAnnotation], std::to_string(kNow - 1));
+  EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"], "GPU-a,NVIDIA,1000,10:;");
+  EXPECT_EQ(annotations["hami.io/vgpu-devices-to-allocate"], "GPU-a,NVIDIA,1000,10:;");
+  EXPECT_EQ((*pod)["metadata"]["labels"][kVgpuNodeAnnotation], "node-a");
+  EXPECT_TRUE(ledger_.GetPod(uid)->decision_written);
   auto lock = ParseNodeLock(LockValue());
   ASSERT_TRUE(lock.ok()) << LockValue();
   EXPECT_EQ(lock->ns, "default");
   EXPECT_EQ(lock->name, "p1");
-  EXPECT_GE(server_.RequestCount("create", "/events"), 1);
+  // One pod write, one node write, one binding; no success event by default.
+  EXPECT_EQ(server_.RequestCount("patch", "/pods/"), 1);
+  EXPECT_EQ(server_.RequestCount("patch", "/nodes/"), 1);
+  EXPECT_EQ(server_.RequestCount("create", "/binding"), 1);
+  EXPECT_EQ(server_.RequestCount("create", "/events"), 0);
+}
+
+TEST_F(BinderTest, TheDecisionIsOnThePodBeforeTheLockIsTaken) {
+  const std::string uid = AddPod("p1");
+  std::vector<std::string> seen;
+  BindOptions options;
+  options.emit_success_events = true;
+  options.after_step = [&](std::string_view step) {
+    auto pod = *server_.Get("pods", "default", "p1");
+    const nlohmann::json& annotations = pod["metadata"]["annotations"];
+    seen.push_back(std::string(step) + " lock=" + (LockValue().empty() ? "no" : "yes") +
+                   " decided=" + annotations.value(kVgpuNodeAnnotation, "") + " phase=" +
+                   annotations.value(kBindPhaseAnnotation, "") +
+                   " node=" + pod["spec"].value("nodeName", ""));
+  };
+  binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
+  EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "decided lock=no decided=node-a phase=allocating node=",
+                      "locked lock=yes decided=node-a phase=allocating node=",
+                      "bound lock=yes decided=node-a phase=allocating node=node-a"}));
+  EXPECT_EQ(server_.RequestCount("create", "/events"), 1);
+}
+
+TEST_F(BinderTest, LocksLeftBehindAreTakenOverAtOnce) {
+  // A lock whose owner is not being allocated on this node never blocks it: killed before it
+  // wrote its decision, re-filtered to another node, bound elsewhere, or already allocated.
+  const struct {
+    const char* what;
+    nlohmann::json annotations;
+    std::string node;
+  } orphans[] = {
+      {"no decision", nlohmann::json::object(), ""},
+      {"decided elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "allocating"}},
+       ""},
+      {"bound elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "success"}},
+       "node-b"},
+      {"allocated here", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
+       "node-a"},
+  };
+  int n = 0;
+  for (const auto& orphan : orphans) {
+    const std::string owner = "owner-" + std::to_string(n);
+    const std::string pod = "p-" + std::to_string(n++);
+    PutOwner(owner, orphan.annotations, orphan.node);
+    SetLock(owner);
+    const std::string uid = AddPod(pod);
+    EXPECT_EQ(binder_->Bind(Args(pod, uid)), "") << orphan.what;
+    EXPECT_EQ(ParseNodeLock(LockValue())->name, pod) << orphan.what;
+  }
+  // A legitimate lock (its owner is being bound here) is respected.
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}}, "");
+  SetLock("busy");
+  const std::string uid = AddPod("waiting");
+  EXPECT_NE(binder_->Bind(Args("waiting", uid)).find("locked within 300s by default/busy"),
+            std::string::npos);
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "busy");
+}
+
+TEST_F(BinderTest, OrphanSweepReleasesOnlyLocksNobodyMayHold) {
+  EXPECT_EQ(*binder_->locker().ReleaseIfOrphaned("node-a"), "");  // not locked
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
+           "node-a");
+  SetLock("busy");
+  EXPECT_EQ(*binder_->locker().ReleaseIfOrphaned("node-a"), "");
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "busy");
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
+           "node-a");
+  auto released = binder_->locker().ReleaseIfOrphaned("node-a");
+  ASSERT_TRUE(released.ok());
+  EXPECT_NE(released->find("bind-phase is success"), std::string::npos) << *released;
+  EXPECT_EQ(LockValue(), "");
+  SetLock("gone");
+  EXPECT_NE(binder_->locker().ReleaseIfOrphaned("node-a")->find("no longer exists"),
+            std::string::npos);
+  EXPECT_EQ(LockValue(), "");
+  // An API error reading the owner keeps the lock (never released on doubt).
+  SetLock("busy");
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
+           "node-a");
+  server_.FailNext(2, 500, "get", "/pods/");
+  auto kept = binder_->locker().ReleaseIfOrphaned("node-a");
+  EXPECT_TRUE(kept.ok());
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "busy");
 }
 
 TEST_F(BinderTest, SecondPodOnALockedNodeIsRefusedUntilTheOwnerIsGone) {
@@ -78,9 +197,17 @@ TEST_F(BinderTest, SecondPodOnALockedNodeIsRefusedUntilTheOwnerIsGone) {
   ASSERT_EQ(binder_->Bind(Args("p1", uid1)), "");
   const std::string error = binder_->Bind(Args("p2", uid2));
   EXPECT_NE(error.find("locked"), std::string::npos) << error;
-  EXPECT_EQ((*server_.Get("pods", "default", "p2"))["spec"].value("nodeName", ""), "");
-  // The lock owner disappears (pod deleted): its lock no longer blocks the node.
+  const nlohmann::json p2 = *server_.Get("pods", "default", "p2");
+  EXPECT_EQ(p2["spec"].value("nodeName", ""), "");
+  // The refused pod's decision is withdrawn, from the pod and from the ledger.
+  EXPECT_FALSE(p2["metadata"]["annotations"].contains(kVgpuNodeAnnotation));
+  EXPECT_FALSE(p2["metadata"]["annotations"].contains("hami.io/vgpu-devices-allocated"));
+  EXPECT_EQ(p2["metadata"]["annotations"][kBindPhaseAnnotation], "failed");
+  EXPECT_FALSE(ledger_.GetPod(uid2).has_value());
+  // The lock owner disappears (pod deleted): its lock no longer blocks the node once
+  // kube-scheduler has filtered p2 again.
   ASSERT_TRUE(server_.Delete("pods", "default", "p1").ok());
+  ledger_.AddPod(testing::Allocation(uid2, "node-a", {{{"GPU-a", "NVIDIA", 1000, 10}}}));
   EXPECT_EQ(binder_->Bind(Args("p2", uid2)), "");
   EXPECT_EQ(ParseNodeLock(LockValue())->name, "p2");
 }
@@ -164,7 +291,7 @@ class CachedBinderTest : public BinderTest {
       node_cache_reads_++;
       return std::make_shared<const nlohmann::json>(node_copy);
     };
-    binder_ = std::make_unique<Binder>(*client_, ledger_, options, [] { return kNow; });
+    binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
   }
   int pod_cache_reads_ = 0;
   int node_cache_reads_ = 0;
@@ -195,7 +322,7 @@ TEST_F(CachedBinderTest, StaleCachedPodThatIsAlreadyBoundIsNotMarked) {
   auto pod = server_.Get("pods", "default", "p1");
   EXPECT_EQ((*pod)["metadata"]["annotations"][kBindPhaseAnnotation], "success");
   EXPECT_EQ((*pod)["spec"]["nodeName"], "node-b");
-  EXPECT_EQ(LockValue(), "") << "the lock taken for the attempt is released";
+  EXPECT_EQ(LockValue(), "") << "no lock is taken for a pod whose decision cannot be written";
 }
 
 TEST_F(CachedBinderTest, LockSeenHeldInAStaleCacheIsReadAgain) {

@@ -27,6 +27,7 @@
 
 #include "device/annotations.h"
 #include "device/codec.h"
+#include "nodelock/node_locker.h"
 #include "scheduler/binder.h"
 #include "scheduler/daemon.h"
 #include "scheduler/ledger.h"
@@ -85,11 +86,12 @@ std::string NodeNameOf(const json& pod) {
   return pod["spec"].value("nodeName", std::string());
 }
 
+// A terminating pod is not finished: its containers, and their GPU memory, live until the
+// deletion is confirmed.
 bool Finished(const json& pod) {
   const std::string phase =
       pod.contains("status") && pod["status"].is_object() ? pod["status"].value("phase", "") : "";
-  return phase == "Succeeded" || phase == "Failed" ||
-         !pod["metadata"].value("deletionTimestamp", std::string()).empty();
+  return phase == "Succeeded" || phase == "Failed";
 }
 
 // Usage of one device: tasks, memory (MiB), cores (percent).
@@ -112,13 +114,22 @@ std::string Describe(const UsageMap& usage) {
 
 // The usage the API server's pods describe, computed without the scheduler's code beyond the
 // pod device codec: every pod that carries an allocation and has not finished (or, with
-// `bound_only`, only pods bound to a node).
-UsageMap TruthUsage(const fakes::FakeApiServer& api, bool bound_only) {
+// `bound_only`, only pods bound to a node). With `decisions`, an unbound pod for which that
+// ledger holds a decision /filter made in memory (not written yet: /bind writes it) counts
+// that decision instead of its annotations.
+UsageMap TruthUsage(const fakes::FakeApiServer& api, bool bound_only,
+                    const UsageLedger* decisions = nullptr) {
   UsageMap usage;
   for (const json& pod : api.ListPods()) {
     if (Finished(pod)) continue;
     if (bound_only && NodeNameOf(pod).empty()) continue;
-    const std::string allocated = Annotation(pod, kVgpuDevicesAllocatedAnnotation);
+    std::string allocated = Annotation(pod, kVgpuDevicesAllocatedAnnotation);
+    if (decisions != nullptr && NodeNameOf(pod).empty()) {
+      auto decided = decisions->GetPod(pod["metadata"].value("uid", ""));
+      if (decided && !decided->decision_written) {
+        allocated = EncodePodDevices(decided->by_vendor.at("NVIDIA"));
+      }
+    }
     if (allocated.empty()) continue;
     auto devices = DecodePodDevices(allocated);
     EXPECT_TRUE(devices.ok()) << allocated;
@@ -171,14 +182,13 @@ class LockReleaser {
     options.retry.base_delay = milliseconds(2);
     options.retry.max_delay = milliseconds(20);
     client_ = kube::KubeClient::WithCurl(config, options);
-    BindOptions bind_options;
-    bind_options.emit_events = false;
-    binder_ = std::make_unique<Binder>(*client_, unused_ledger_, bind_options, NowSeconds);
+    locker_ = std::make_unique<nodelock::NodeLocker>(*client_, nodelock::NodeLockerOptions{},
+                                                     NowSeconds);
     thread_ = std::thread([this] {
       while (!stop_) {
         api_.WaitUntil([this] { return stop_ || !Releasable().empty(); }, milliseconds(20));
         for (const auto& [node, owner] : Releasable()) {
-          (void)binder_->locker().Release(node, owner.first, owner.second, /*force=*/false);
+          (void)locker_->Release(node, owner.first, owner.second, /*force=*/false);
         }
       }
     });
@@ -219,8 +229,7 @@ class LockReleaser {
  private:
   fakes::FakeApiServer& api_;
   std::shared_ptr<kube::KubeClient> client_;
-  UsageLedger unused_ledger_;
-  std::unique_ptr<Binder> binder_;
+  std::unique_ptr<nodelock::NodeLocker> locker_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -346,12 +355,13 @@ class ClusterFixture : public ::testing::Test {
     return result->value("Error", std::string("no Error field"));
   }
 
-  // Waits until `ledger` equals the usage the API server's live pods describe.
+  // Waits until `ledger` equals the usage the API server's live pods describe, with the
+  // decisions it holds in memory in place of those pods' annotations.
   ::testing::AssertionResult LedgerMatchesTruth(const UsageLedger& ledger, milliseconds timeout) {
     UsageMap truth, seen;
     const bool equal = PollUntil(
         [&] {
-          truth = TruthUsage(api_, /*bound_only=*/false);
+          truth = TruthUsage(api_, /*bound_only=*/false, &ledger);
           seen = LedgerUsage(ledger);
           return truth == seen;
         },
@@ -552,7 +562,8 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
   };
 
   std::vector<std::string> pods;           // pods that exist, in creation order
-  std::map<std::string, int> filtered_by;  // pod -> daemon generation whose /filter chose a node
+  // pod -> the daemon generation whose /filter chose a node, and that node
+  std::map<std::string, std::pair<int, std::string>> filtered_by;
   size_t next_pod = 0;
   int binds = 0;
 
@@ -577,13 +588,10 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
     filtered_by.erase(name);
   };
   auto filter_pod = [&](httplib::Client& http, int generation, const std::string& name) {
-    // Now and then the decision cannot be written (the pod keeps its previous one).
-    if (pick(8) == 0) api_.FailNext(5, 500, "patch", "/pods/" + name);
     std::string node;
     const FilterOutcome outcome = Filter(http, name, &node);
-    api_.ClearFaults();
     if (outcome == FilterOutcome::kChosen) {
-      filtered_by[name] = generation;
+      filtered_by[name] = {generation, node};
     } else {
       filtered_by.erase(name);
     }
@@ -591,11 +599,17 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
   // kube-scheduler's bind cycle: a pod this daemon did not filter is filtered again first.
   auto bind_pod = [&](httplib::Client& http, int generation, const std::string& name) {
     auto it = filtered_by.find(name);
-    if (it == filtered_by.end() || it->second != generation) filter_pod(http, generation, name);
+    if (it == filtered_by.end() || it->second.first != generation) {
+      filter_pod(http, generation, name);
+    }
     auto pod = api_.Get("pods", "default", name);
     if (!filtered_by.contains(name) || !pod) return;
     EXPECT_TRUE(releaser.WaitIdle(milliseconds(2000)));
-    auto error = Bind(http, name, Annotation(*pod, kVgpuNodeAnnotation));
+    const std::string decided = filtered_by[name].second;
+    // Now and then the decision cannot be written (the pod keeps its previous one).
+    if (pick(8) == 0) api_.FailNext(5, 500, "patch", "/pods/" + name);
+    auto error = Bind(http, name, decided);
+    api_.ClearFaults();
     ASSERT_TRUE(error.has_value()) << name;
     if (error->empty()) ++binds;
   };
@@ -658,7 +672,7 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
                      {{"PodName", name},
                       {"PodNamespace", "default"},
                       {"PodUID", (*pod)["metadata"]["uid"]},
-                      {"Node", Annotation(*pod, kVgpuNodeAnnotation)}});
+                      {"Node", filtered_by.contains(name) ? filtered_by.at(name).second : ""}});
         } else {
           (void)Post(*client, "/filter", {{"Pod", *pod}, {"NodeNames", node_names_}});
         }
@@ -685,51 +699,63 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
   daemon->Stop();
 }
 
-// kube-scheduler filters a pending pod again (its bind failed) and this second decision is
-// not recorded: the pod patch fails, or no candidate node fits. The pod still carries the
-// first decision's devices, so the ledger must keep them reserved: a ledger that forgot them
-// hands the same device out again, and a restarted replica (which rebuilds from the
-// annotations) then finds it over-committed.
-class RestartRefilterTest : public ClusterFixture {
+// A bind that fails after its decision was written (the node lock is held by another pod
+// being allocated there, or the Binding is refused) withdraws the decision from the pod and
+// the ledger: a pod that runs nowhere must not keep a device reserved, neither in this replica
+// nor in one rebuilt from the annotations after a restart.
+class FailedBindTest : public ClusterFixture {
  protected:
-  void Run(bool patch_fails) {
-    AddNodes(/*nodes=*/2, /*gpus_per_node=*/1);
+  void Run(bool binding_fails) {
+    AddNodes(/*nodes=*/1, /*gpus_per_node=*/1);
     auto daemon = StartDaemon(policy::NodePolicy::kBinpack);
     auto http = Http(daemon->port());
     const json whole_card = {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "100"}};
     PutPod("first", whole_card);
     std::string node;
     ASSERT_EQ(Filter(*http, "first", &node), FilterOutcome::kChosen);
+    EXPECT_EQ(Annotation(*api_.Get("pods", "default", "first"), kVgpuNodeAnnotation), "")
+        << "/filter writes nothing";
     ASSERT_TRUE(LedgerMatchesTruth(daemon->ledger(), milliseconds(2000)));
-
-    std::string ignored;
-    if (patch_fails) {
-      api_.FailNext(5, 500, "patch", "/pods/first");
-      EXPECT_EQ(Filter(*http, "first", &ignored), FilterOutcome::kError);
-      api_.ClearFaults();
+    if (binding_fails) {
+      api_.FailNext(5, 500, "create", "/binding");
     } else {
-      const std::vector<std::string> elsewhere = {"node-without-devices"};
-      EXPECT_EQ(Filter(*http, "first", &ignored, &elsewhere), FilterOutcome::kNoFit);
+      // Another pod is being allocated on the node: its lock is legitimate.
+      json holder = testing::PodObject("holder", json::object());
+      holder["metadata"]["annotations"] = {{kVgpuNodeAnnotation, node},
+                                           {kBindPhaseAnnotation, "allocating"}};
+      ASSERT_TRUE(api_.Put(holder).ok());
+      json node_json = *api_.Get("nodes", "", node);
+      node_json["metadata"]["annotations"][kNodeLockAnnotation] =
+          EncodeNodeLock(NodeLock{NowSeconds(), "default", "holder", false}, 0);
+      ASSERT_TRUE(api_.Put(node_json).ok());
     }
-    EXPECT_TRUE(LedgerMatchesTruth(daemon->ledger(), milliseconds(500)));
-
-    // The device "first" still holds is not free for another whole-card pod.
-    PutPod("second", whole_card);
-    const std::vector<std::string> same_node = {node};
-    EXPECT_EQ(Filter(*http, "second", &ignored, &same_node), FilterOutcome::kNoFit);
-    EXPECT_EQ(CapacityViolations(TruthUsage(api_, false), registered_), "");
+    auto error = Bind(*http, "first", node);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_FALSE(error->empty());
+    api_.ClearFaults();
+    const json first = *api_.Get("pods", "default", "first");
+    EXPECT_EQ(Annotation(first, kVgpuNodeAnnotation), "");
+    EXPECT_EQ(Annotation(first, kVgpuDevicesAllocatedAnnotation), "");
+    EXPECT_EQ(Annotation(first, kBindPhaseAnnotation), "failed");
+    EXPECT_FALSE(daemon->ledger().GetPod(first["metadata"]["uid"]).has_value());
+    EXPECT_TRUE(LedgerMatchesTruth(daemon->ledger(), milliseconds(1000)));
     daemon->Stop();
 
+    // A restarted replica holds nothing for it either, and the card is free.
     auto restarted = StartDaemon(policy::NodePolicy::kBinpack);
     EXPECT_TRUE(LedgerMatchesTruth(restarted->ledger(), milliseconds(2000)));
-    Status capacity = restarted->ledger().CheckCapacity();
-    EXPECT_TRUE(capacity.ok()) << capacity.message();
+    EXPECT_EQ(restarted->ledger().PodCount(), 0u);
+    auto again = Http(restarted->port());
+    PutPod("second", whole_card);
+    std::string second_node;
+    EXPECT_EQ(Filter(*again, "second", &second_node), FilterOutcome::kChosen);
+    restarted->Stop();
   }
 };
 
-TEST_F(RestartRefilterTest, FailedPatchKeepsThePreviousReservation) { Run(/*patch_fails=*/true); }
+TEST_F(FailedBindTest, LockHeldByAnotherPodWithdrawsTheDecision) { Run(false); }
 
-TEST_F(RestartRefilterTest, NoFitKeepsThePreviousReservation) { Run(/*patch_fails=*/false); }
+TEST_F(FailedBindTest, RefusedBindingWithdrawsTheDecision) { Run(true); }
 
 }  // namespace
 }  // namespace hami::scheduler

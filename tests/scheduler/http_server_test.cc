@@ -4,6 +4,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "device/annotations.h"
 #include "device/config.h"
@@ -30,11 +32,11 @@ class ExtenderServerTest : public ::testing::Test {
         std::make_unique<FilterCore>(*registry_, ledger_,
                                      std::make_unique<policy::HamiPolicy>(
                                          "d", policy::NodePolicy::kBinpack, policy::GpuPolicy{}));
-    binder_ = std::make_unique<Binder>(*client_, ledger_, BindOptions{},
+    binder_ = std::make_unique<Binder>(*client_, *registry_, ledger_, BindOptions{},
                                        [] { return int64_t{1735830245}; });
     ServerHooks hooks;
     hooks.is_leader = [this] { return leader_.load(); };
-    server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, *client_, hooks);
+    server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, hooks);
     auto port = server_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status().message();
     http_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
@@ -70,25 +72,85 @@ TEST_F(ExtenderServerTest, FilterThenBindOverHttp) {
   nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
   EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
   EXPECT_EQ(filtered["Error"], "");
-  auto stored = api_.Get("pods", "default", "p1");
-  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuNodeAnnotation], "node-a");
-  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuDevicesAllocatedAnnotation],
-            "GPU-a,NVIDIA,3000,30:;");
+  // The scheduling cycle writes nothing: the decision is in the ledger only.
+  EXPECT_EQ(api_.RequestCount("patch"), 0);
+  EXPECT_EQ(api_.RequestCount("create"), 0);
+  EXPECT_FALSE(ledger_.GetPod(pod["metadata"]["uid"])->decision_written);
 
   nlohmann::json bound = Post("/bind", {{"PodName", "p1"},
                                         {"PodNamespace", "default"},
                                         {"PodUID", pod["metadata"]["uid"]},
                                         {"Node", "node-a"}});
   EXPECT_EQ(bound["Error"], "");
-  EXPECT_EQ((*api_.Get("pods", "default", "p1"))["spec"]["nodeName"], "node-a");
+  auto stored = api_.Get("pods", "default", "p1");
+  EXPECT_EQ((*stored)["spec"]["nodeName"], "node-a");
+  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuNodeAnnotation], "node-a");
+  EXPECT_EQ((*stored)["metadata"]["annotations"][kVgpuDevicesAllocatedAnnotation],
+            "GPU-a,NVIDIA,3000,30:;");
 }
 
-TEST_F(ExtenderServerTest, FailedPodPatchRollsTheReservationBack) {
+TEST_F(ExtenderServerTest, DecisionThatCannotBeWrittenIsNotBound) {
   nlohmann::json pod = PutPod("p1");
-  api_.FailNext(1, 500, "patch");
   nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
-  EXPECT_NE(filtered["Error"].get<std::string>().find("record decision"), std::string::npos);
-  EXPECT_EQ(ledger_.PodCount(), 0u);
+  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
+  api_.FailNext(1, 500, "patch");
+  nlohmann::json bound = Post("/bind", {{"PodName", "p1"},
+                                        {"PodNamespace", "default"},
+                                        {"PodUID", pod["metadata"]["uid"]},
+                                        {"Node", "node-a"}});
+  EXPECT_NE(bound["Error"].get<std::string>().find("record decision"), std::string::npos);
+  auto stored = api_.Get("pods", "default", "p1");
+  EXPECT_EQ((*stored)["spec"].value("nodeName", ""), "");
+  EXPECT_EQ(api_.RequestCount("create", "/binding"), 0);
+  // kube-scheduler filters it again: the in-memory decision is simply replaced.
+  filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
+  EXPECT_EQ(ledger_.PodCount(), 1u);
+}
+
+TEST_F(ExtenderServerTest, FilterWaitsForLeadershipAndSyncInsteadOfFailing) {
+  // kube-scheduler parks a pod whose filter fails for up to 5 minutes: a replica that becomes
+  // leader (or finishes its first sync) within the wait answers normally.
+  std::atomic<bool> synced{false};
+  std::atomic<int> rechecks{0};
+  ServerHooks hooks;
+  hooks.is_leader = [this] { return leader_.load(); };
+  hooks.is_synced = [&] { return synced.load(); };
+  hooks.filter_wait = std::chrono::milliseconds(5000);
+  hooks.recheck_leader = [&] { ++rechecks; };
+  server_->Stop();
+  server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, hooks);
+  auto port = server_->Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  http_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  leader_ = false;
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    leader_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    synced = true;
+  });
+  nlohmann::json pod = PutPod("p1");
+  const auto start = std::chrono::steady_clock::now();
+  nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+  const auto waited = std::chrono::steady_clock::now() - start;
+  later.join();
+  EXPECT_EQ(filtered["Error"], "");
+  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
+  EXPECT_GE(waited, std::chrono::milliseconds(550));
+  EXPECT_GE(rechecks.load(), 1) << "the Lease is read again while waiting for leadership";
+
+  // The wait is bounded: a replica that never becomes ready answers with the reason.
+  synced = false;
+  hooks.filter_wait = std::chrono::milliseconds(200);
+  server_->Stop();
+  server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, hooks);
+  port = server_->Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  http_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  filtered = Post("/filter", {{"Pod", PutPod("p2")}, {"NodeNames", {"node-a"}}});
+  EXPECT_NE(filtered["Error"].get<std::string>().find("first node registration pass"),
+            std::string::npos);
 }
 
 TEST_F(ExtenderServerTest, FollowersRefuseAndBadBodiesAreReported) {

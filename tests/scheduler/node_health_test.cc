@@ -50,7 +50,14 @@ TEST(AllocatableTrackerTest, DropToZeroIsUnhealthyChangesAreReported) {
   auto gone = tracker.Observe("n1", 0, "[reg2]");
   EXPECT_FALSE(gone.healthy);
   EXPECT_TRUE(gone.changed);
-  EXPECT_FALSE(tracker.Observe("n2", 0, "").healthy);  // never advertised anything
+  EXPECT_EQ(gone.reason, "allocatable count fell to 0");
+  auto still_gone = tracker.Observe("n1", 0, "[reg2]");
+  EXPECT_FALSE(still_gone.healthy) << "a count that stays 0 stays unhealthy";
+  EXPECT_EQ(still_gone.reason, "") << "and is not reported again";
+  // A new node whose kubelet has not reported any device yet: unusable, but nothing fell.
+  auto fresh = tracker.Observe("n2", 0, "");
+  EXPECT_FALSE(fresh.healthy);
+  EXPECT_EQ(fresh.reason, "");
   tracker.Forget("n1");
   EXPECT_TRUE(tracker.Observe("n1", 80, "[reg2]").changed);
 }

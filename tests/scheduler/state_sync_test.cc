@@ -64,6 +64,10 @@ TEST_F(StateSyncTest, PodsWithAllocationsAreTrackedUntilTheyFinish) {
   nlohmann::json terminating = PodJson("u2", "GPU-a,NVIDIA,1,1:;");
   terminating["metadata"]["deletionTimestamp"] = "2025-01-02T15:04:05Z";
   ASSERT_TRUE(ApplyPod(registry_, ledger_, terminating).ok());
+  // Deleted with a grace period, its containers still run on the GPU: it keeps its devices
+  // until the API server drops it (or it reaches a terminal phase).
+  EXPECT_TRUE(ledger_.GetPod("u2").has_value());
+  ApplyPodDeleted(ledger_, terminating);
   EXPECT_FALSE(ledger_.GetPod("u2").has_value());
 
   ASSERT_TRUE(ApplyPod(registry_, ledger_, PodJson("u3", "GPU-a,NVIDIA,1,1:;")).ok());
@@ -118,8 +122,15 @@ TEST_F(StateSyncTest, TrimmedPodsApplyExactlyLikeFullOnes) {
   EXPECT_EQ(*from_trimmed.GetPod("u1"), *ledger_.GetPod("u1"));
   EXPECT_TRUE(from_trimmed.GetPod("u1")->by_vendor.at("NVIDIA")[0].empty())
       << "the finished init container's devices are released in both";
-  // And a deletion in progress is still seen.
+  // A deletion in progress is kept in the trimmed copy (the pod still holds its devices), and
+  // a terminal phase still releases them.
   full["metadata"]["deletionTimestamp"] = "2025-01-02T15:04:05Z";
+  trimmed = full;
+  TrimPodForCache(registry_, trimmed);
+  EXPECT_EQ(trimmed["metadata"]["deletionTimestamp"], "2025-01-02T15:04:05Z");
+  ASSERT_TRUE(ApplyPod(registry_, from_trimmed, trimmed).ok());
+  EXPECT_TRUE(from_trimmed.GetPod("u1").has_value());
+  full["status"]["phase"] = "Failed";
   trimmed = full;
   TrimPodForCache(registry_, trimmed);
   ASSERT_TRUE(ApplyPod(registry_, from_trimmed, trimmed).ok());

@@ -130,13 +130,13 @@ struct Extender {
   FilterCore filter{
       registry, ledger,
       std::make_unique<policy::HamiPolicy>("d", policy::NodePolicy::kBinpack, policy::GpuPolicy{})};
-  Binder binder{*client, ledger, BindOptions{}, [] { return int64_t{0}; }};
+  Binder binder{*client, registry, ledger, BindOptions{}, [] { return int64_t{0}; }};
 };
 
 TEST_F(TlsReloadTest, ExtenderServesTheRotatedCertificateWithoutARestart) {
   if (!Rotate("first")) GTEST_SKIP() << "openssl CLI not available";
   Extender extender;
-  ExtenderServer server(extender.filter, extender.binder, *extender.client, ServerHooks{}, cert_,
+  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_,
                         key_);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status().message();
@@ -160,7 +160,7 @@ TEST_F(TlsReloadTest, ExtenderServesTheRotatedCertificateWithoutARestart) {
 
 TEST_F(TlsReloadTest, ExtenderWithUnusableFilesDoesNotStart) {
   Extender extender;
-  ExtenderServer server(extender.filter, extender.binder, *extender.client, ServerHooks{}, cert_,
+  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_,
                         key_);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_FALSE(port.ok());
