@@ -163,6 +163,20 @@ class Binaries:
                 raise FileNotFoundError("e2e: %s not found (build the project first)" % p)
         return Binaries(os.path.abspath(sched), os.path.abspath(plugin), os.path.abspath(nvml))
 
+    def snapshot(self, directory):
+        """Copies the binaries into `directory` and returns Binaries for the copies, so that a
+        rebuild of the build tree during a run cannot swap or remove them under the tests
+        (restarts run the same binary as the first start)."""
+        os.makedirs(os.path.join(directory, "fake_nvml"), exist_ok=True)
+        out = []
+        for src, rel in ((self.scheduler, "hami-scheduler"),
+                         (self.device_plugin, "hami-device-plugin"),
+                         (self.fake_nvml, os.path.join("fake_nvml", "libnvidia-ml.so.1"))):
+            dst = os.path.join(directory, rel)
+            shutil.copy2(src, dst)
+            out.append(dst)
+        return Binaries(*out)
+
 
 # ------------------------------------------------------------------------------------------------
 # Waiting
@@ -684,6 +698,7 @@ class Cluster:
         base = os.environ.get("HAMI_E2E_TMP") or tempfile.gettempdir()
         self.run = tempfile.mkdtemp(prefix="hami-e2e-", dir=base)
         _LIVE_CLUSTERS.append(self)
+        self.bins = self.bins.snapshot(os.path.join(self.run, "bin"))
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _sigterm)
         env = dict(os.environ)
