@@ -574,9 +574,9 @@ def _proc_alive(pid):
 class Proc:
     """A process started by the harness: name, pid, log path, and the Popen when we own it."""
 
-    def __init__(self, name, pid, log_path, popen=None, argv=None, env=None):
+    def __init__(self, name, pid, log_path, popen=None, argv=None, env=None, base_env=None):
         self.name, self.pid, self.log_path, self.popen = name, pid, log_path, popen
-        self.argv, self.env = argv, env
+        self.argv, self.env, self.base_env = argv, env, base_env
 
     def alive(self):
         if self.popen is not None:
@@ -698,6 +698,7 @@ class Cluster:
         base = os.environ.get("HAMI_E2E_TMP") or tempfile.gettempdir()
         self.run = tempfile.mkdtemp(prefix="hami-e2e-", dir=base)
         _LIVE_CLUSTERS.append(self)
+        self._start_watchdog()
         self.bins = self.bins.snapshot(os.path.join(self.run, "bin"))
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _sigterm)
@@ -717,6 +718,17 @@ class Cluster:
         log("control plane up in %.1f s: %s (apiserver %s)" % (time.monotonic() - t0, self.run,
                                                                self.env["K8S_APISERVER"]))
         return self
+
+    def _start_watchdog(self):
+        """A detached shell that runs down.sh once this Python process is gone, so that a test
+        killed with SIGKILL (e.g. a CTest timeout) leaves no apiserver, etcd or daemon behind.
+        stop() ends it. Its output goes nowhere (CTest waits for the test's pipes to close)."""
+        script = ('while kill -0 %d 2>/dev/null; do sleep 1; done; '
+                  'K8S_STOP_TIMEOUT=5 "$0" "$1" >/dev/null 2>&1' % os.getpid())
+        self._watchdog = subprocess.Popen(
+            ["sh", "-c", script, os.path.join(self.kit, "down.sh"), self.run],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
 
     def _read_env(self):
         out = {}
@@ -748,6 +760,10 @@ class Cluster:
                     p.popen.wait(timeout=1)
                 except subprocess.TimeoutExpired:
                     p.kill9()
+        wd = getattr(self, "_watchdog", None)
+        if wd is not None and wd.poll() is None:
+            wd.kill()
+            wd.wait()
         if self in _LIVE_CLUSTERS:
             _LIVE_CLUSTERS.remove(self)
         if self.failed or self.keep:
@@ -779,15 +795,17 @@ class Cluster:
         with open(os.path.join(d, name + ".start"), "w") as f:
             f.write(_proc_start(pid) + "\n")
 
-    def spawn(self, name, argv, env=None, cwd=None):
+    def spawn(self, name, argv, env=None, cwd=None, base_env=None):
         """Starts argv as process `name`: log in $RUN/<name>.log (appended, so a restart keeps
-        the earlier output), PID in $RUN/pids/<name>.pid. env entries are added to os.environ
-        (a None value removes the variable). Returns the Proc."""
+        the earlier output), PID in $RUN/pids/<name>.pid, its own session (a signal to the
+        test does not reach it; down.sh or stop() ends it). The environment is os.environ, then
+        base_env (what the harness needs), then env (the caller's extras); a None value removes
+        a variable. Returns the Proc."""
         old = self.procs.get(name)
         if old is not None and old.alive():
             raise RuntimeError("%s is already running (pid %d)" % (name, old.pid))
         full_env = dict(os.environ)
-        for k, v in (env or {}).items():
+        for k, v in list((base_env or {}).items()) + list((env or {}).items()):
             if v is None:
                 full_env.pop(k, None)
             else:
@@ -800,7 +818,7 @@ class Cluster:
                                  stdin=subprocess.DEVNULL, env=full_env, cwd=cwd or self.run,
                                  start_new_session=True)
         self._record(name, p.pid)
-        proc = Proc(name, p.pid, log_path, p, argv, env)
+        proc = Proc(name, p.pid, log_path, p, argv, env, base_env)
         self.procs[name] = proc
         return proc
 
@@ -814,17 +832,21 @@ class Cluster:
         p.signal(sig)
         return p.wait_exit(wait)
 
-    def restart(self, name, env=None, **kwargs):
-        """Stops `name` (SIGTERM, then SIGKILL) if alive and starts it again with the same argv;
-        env replaces the earlier extra env when given (so a fault variable can be dropped).
-        hami-scheduler is waited ready (kwargs go to wait_hami_ready)."""
+    def restart(self, name, env=None, wait=True, synced=False, timeout=30):
+        """Stops process `name` (SIGTERM, then SIGKILL) if alive and starts it again with the
+        same argv and harness environment. env, when given, replaces the caller's extra env of
+        the earlier start (restart(name, env={}) drops e.g. a fault variable). A hami-scheduler
+        is then waited for (/healthz, or /readyz with synced=True) unless wait=False. Processes
+        started by scheduler.sh (kube-scheduler) cannot be restarted here: use
+        start_kube_scheduler again."""
         p = self.procs[name]
+        if p.argv is None:
+            raise RuntimeError("%s was not started by spawn(); start it again instead" % name)
         if p.alive():
             p.stop()
-        new = self.spawn(name, p.argv, env=p.env if env is None else env)
-        if name.startswith("hami-scheduler") and kwargs.get("wait", True):
-            self.wait_hami_ready(name, timeout=kwargs.get("timeout", 30),
-                                 synced=kwargs.get("synced", False))
+        new = self.spawn(name, p.argv, env=p.env if env is None else env, base_env=p.base_env)
+        if name.startswith("hami-scheduler") and wait:
+            self.wait_hami_ready(name, timeout=timeout, synced=synced)
         return new
 
     # -- nodes -----------------------------------------------------------------------------------
@@ -949,10 +971,9 @@ class Cluster:
                 "--hook-path", hook,
                 "--node-config-file", os.path.join(self.run, "nvml", node + ".nodeconfig.json"),
                 "--device-split-count", str(self.split_count.get(node, 10))] + list(extra_args)
-        e = {"HAMI_FAKE_NVML_CONFIG": os.path.join(self.run, "nvml", node + ".json"),
-             "NODE_NAME": node, "KUBECONFIG": None}
-        e.update(env or {})
-        return self.spawn("device-plugin-" + node, argv, env=e)
+        base = {"HAMI_FAKE_NVML_CONFIG": os.path.join(self.run, "nvml", node + ".json"),
+                "NODE_NAME": node, "KUBECONFIG": None}
+        return self.spawn("device-plugin-" + node, argv, env=env, base_env=base)
 
     def start_device_plugins(self, nodes=None):
         for n in nodes or self.gpu_nodes:
@@ -992,9 +1013,7 @@ class Cluster:
                 "--key_file", self.env["K8S_WEBHOOK_KEY"],
                 "--kubeconfig", os.path.join(self.run, "admin.kubeconfig"),
                 "--metrics-bind-address", "127.0.0.1:%d" % (metrics_port or 0)] + list(extra_args)
-        e = {"KUBECONFIG": None}
-        e.update(env or {})
-        self.spawn(name, argv, env=e)
+        self.spawn(name, argv, env=env, base_env={"KUBECONFIG": None})
         if wait:
             self.wait_hami_ready(name, timeout=timeout, synced=synced)
         return self.procs[name]
