@@ -31,8 +31,18 @@ API summary (all timeouts in seconds; every wait polls every ``POLL_S`` and rais
 - ``kit_dir()`` / ``require_kit()``: the kit, or exit 77 (CTest's SKIP_RETURN_CODE) when absent.
 - ``Kube``: a small REST client (admin client certificate): ``get``, ``list``, ``create``,
   ``patch`` (merge / strategic / json), ``delete``, pod/node/lease helpers. Raises ``ApiError``.
-- ``Cluster``: the processes and the run directory (``run``); see its methods' docstrings.
-- ``decode_pod_devices`` / ``decode_node_register`` / ``check_no_overcommit``: HAMi wire formats.
+- ``Cluster``: the run directory (``run``) and its processes: ``start``/``stop`` (or ``with``),
+  ``bring_up`` (the whole stack), ``add_nodes`` (nodes.sh), ``add_nodes_bulk`` (hundreds of
+  nodes through the API, with annotations), ``add_gpu_nodes`` + ``write_nvml_config``,
+  ``start_fake_kubelet``, ``start_device_plugin(s)``, ``wait_nodes_registered``,
+  ``start_hami_scheduler``, ``install_webhook``, ``kube_scheduler_config`` +
+  ``start_kube_scheduler``, ``spawn``/``kill``/``restart`` (any process, ``kill -9`` included),
+  ``wait_pod*``, ``delete_pods``, ``allocations`` (fake-kubelet's Allocate records),
+  ``locked_nodes``, ``overcommit_problems``, ``dump_logs``.
+- ``gpu_pod`` / ``gpus`` / ``Gpu``: pod and fake-GPU builders; ``parse_quantity`` / ``limit``:
+  quantities as the API server returns them ("2000" comes back as "2k").
+- ``decode_pod_devices`` / ``decode_node_register`` / ``gpu_usage`` / ``check_no_overcommit``:
+  HAMi wire formats and the scheduler-independent over-commit check.
 - ``E2ETestCase``: a ``unittest.TestCase`` that prints the cluster's log tails when a test fails.
 - ``main()``: parse the harness options, skip (77) without the kit, run unittest.
 
@@ -64,9 +74,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mini_yaml  # noqa: E402
 
 __all__ = [
-    "SKIP", "POLL_S", "SOURCE_DIR", "ApiError", "Binaries", "Kube", "Cluster", "Gpu", "gpus",
-    "gpu_pod", "parse_quantity", "limit", "decode_pod_devices", "decode_node_register", "gpu_usage", "check_no_overcommit",
-    "wait_for", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "main", "mini_yaml",
+    "SKIP", "POLL_S", "SOURCE_DIR", "ApiError", "Binaries", "Kube", "Cluster", "Proc", "Gpu",
+    "gpus", "gpu_uuid", "gpu_pod", "pod_summary", "parse_quantity", "limit",
+    "decode_pod_devices", "decode_node_register", "gpu_usage", "check_no_overcommit",
+    "wait_for", "log", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "main", "mini_yaml",
 ]
 
 SKIP = 77          # CTest SKIP_RETURN_CODE
@@ -1230,6 +1241,7 @@ class E2ETestCase(unittest.TestCase):
     `cluster`) and mark the cluster failed (its run directory is then kept)."""
 
     cluster = None
+    maxDiff = None  # show whole lists of problems
 
     def run(self, result=None):
         result = result or self.defaultTestResult()
