@@ -8,6 +8,7 @@
 #include "device/annotations.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
+#include "scheduler/requeue.h"
 #include "scheduler/state_sync.h"
 
 namespace hami::scheduler {
@@ -48,12 +49,27 @@ void SchedulerDaemon::RegistrationPass() {
   if (!nodes_) return;
   for (const kube::Informer::ObjectPtr& node : nodes_->Snapshot()) OnNode(*node);
   registered_once_ = nodes_->HasSynced();
+  RequeueParkedPodsOnReady();
   if (!IsLeader()) return;
   ReleaseOrphanedLocks();
   const int64_t cutoff = UnixNowSeconds() - options_.unbound_decision_ttl.count();
   for (const PodAllocation& dropped : ledger_.DropUnwrittenDecisions(cutoff)) {
     spdlog::info("decision dropped pod={}/{} node={} reason=\"no bind within {}s\"", dropped.ns,
                  dropped.name, dropped.node, options_.unbound_decision_ttl.count());
+  }
+}
+
+void SchedulerDaemon::RequeueParkedPodsOnReady() {
+  if (!Synced() || !IsLeader() || !pods_->HasSynced()) {
+    requeued_since_ready_ = false;
+    return;
+  }
+  if (requeued_since_ready_.exchange(true)) return;
+  const int stamped =
+      RequeueParkedPods(*client_, pods_->Snapshot(), options_.scheduler_name, UnixNowSeconds());
+  if (stamped > 0) {
+    spdlog::info("requeued pods={} reason=\"kube-scheduler parked them after an extender error\"",
+                 stamped);
   }
 }
 
@@ -140,7 +156,16 @@ Status SchedulerDaemon::Start() {
     leader_ = std::make_unique<LeaderWatcher>(
         *client_, options_.lease_namespace, options_.lease_name, options_.identity,
         options_.leader_poll_period,
-        [](bool leader) { spdlog::info("leadership leader={}", leader); });
+        [this](bool leader) {
+          spdlog::info("leadership leader={}", leader);
+          // May run on a /filter thread (recheck_leader): leave the API writes of a new leader
+          // (requeue, lock sweep, handshakes) to the loop.
+          {
+            std::lock_guard<std::mutex> lock(loop_mu_);
+            wake_loop_ = true;
+          }
+          loop_cv_.notify_all();
+        });
   }
 
   ServerHooks hooks;
@@ -177,10 +202,10 @@ Status SchedulerDaemon::Start() {
       guard.unlock();
       if (nodes_->HasSynced()) RegistrationPass();
       guard.lock();
-      // Poll quickly until the first pass, then at the registration period.
-      const auto wait =
-          registered_once_ ? options_.registration_period : std::chrono::milliseconds(50);
-      loop_cv_.wait_for(guard, wait, [this] { return stopping_; });
+      // Poll quickly until the first pass over synced caches, then at the registration period.
+      const auto wait = Synced() ? options_.registration_period : std::chrono::milliseconds(50);
+      loop_cv_.wait_for(guard, wait, [this] { return stopping_ || wake_loop_; });
+      wake_loop_ = false;
     }
   });
   spdlog::info("hami-scheduler listening port={} scheduler={}", port_, options_.scheduler_name);

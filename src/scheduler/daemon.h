@@ -88,6 +88,9 @@ class SchedulerDaemon {
  private:
   void OnNode(const nlohmann::json& node);
   void ReleaseOrphanedLocks();
+  // Once per transition to ready (synced and leader): un-parks the pods kube-scheduler gave up
+  // on while this replica could not answer (requeue.h).
+  void RequeueParkedPodsOnReady();
   Status StartMetricsServer();
 
   std::shared_ptr<kube::KubeClient> client_;
@@ -105,10 +108,12 @@ class SchedulerDaemon {
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int metrics_port_ = -1;
   std::atomic<bool> registered_once_{false};
+  std::atomic<bool> requeued_since_ready_{false};
   int port_ = -1;
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
-  bool stopping_ = false;  // GUARDED_BY(loop_mu_)
+  bool stopping_ = false;   // GUARDED_BY(loop_mu_)
+  bool wake_loop_ = false;  // GUARDED_BY(loop_mu_): run a pass now (leadership changed)
   std::thread loop_;
 };
 

@@ -108,7 +108,7 @@ void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
   }
   out["metadata"] = std::move(kept_metadata);
   nlohmann::json& spec = pod["spec"];
-  nlohmann::json kept_spec = Keep(spec, {"nodeName"});
+  nlohmann::json kept_spec = Keep(spec, {"nodeName", "schedulerName"});
   if (spec.is_object() && spec.contains("initContainers") && spec["initContainers"].is_array()) {
     nlohmann::json init = nlohmann::json::array();
     for (nlohmann::json& c : spec["initContainers"]) init.push_back(Keep(c, {"name"}));
@@ -117,6 +117,17 @@ void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
   out["spec"] = std::move(kept_spec);
   nlohmann::json& status = pod["status"];
   nlohmann::json kept_status = Keep(status, {"phase"});
+  // kube-scheduler's verdict, for un-parking pods it gave up on after an extender error
+  // (requeue.h).
+  if (status.is_object() && status.contains("conditions") && status["conditions"].is_array()) {
+    for (nlohmann::json& condition : status["conditions"]) {
+      if (condition.is_object() && condition.value("type", "") == "PodScheduled") {
+        kept_status["conditions"] =
+            nlohmann::json::array({Keep(condition, {"type", "status", "reason"})});
+        break;
+      }
+    }
+  }
   if (status.is_object() && status.contains("initContainerStatuses") &&
       status["initContainerStatuses"].is_array()) {
     nlohmann::json statuses = nlohmann::json::array();

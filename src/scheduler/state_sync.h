@@ -27,7 +27,9 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohm
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
 
 // Reduces a pod to what ApplyPod reads (identity, deletion, node, bind and allocation
-// annotations, init container count and states, phase), for the watch cache's transform: a
+// annotations, init container count and states, phase) plus what the scheduler reads besides
+// (schedulerName and the PodScheduled condition, for requeue.h), for the watch cache's
+// transform: a
 // real pod (managedFields, last-applied-configuration, container specs) is many times larger.
 // ApplyPod gives the same result on the trimmed pod as on the original.
 void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod);
