@@ -31,6 +31,7 @@ int Run(int argc, char** argv) {
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
   std::string lease_namespace = "kube-system", metrics_bind = ":9395", filter_wait = "10s";
+  std::string lock_wait = "20s";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
@@ -69,6 +70,10 @@ int Run(int argc, char** argv) {
   app.add_option("--filter-wait-timeout", filter_wait,
                  "Go duration /filter waits for the first sync and for leadership before it "
                  "fails (keep below kube-scheduler's extender httpTimeout)")
+      ->capture_default_str();
+  app.add_option("--node-lock-wait", lock_wait,
+                 "Go duration /bind waits for a node lock held by another pod being allocated "
+                 "before it fails (0s: at once; keep below the extender httpTimeout)")
       ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
@@ -122,6 +127,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   options.filter_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*wait);
+  auto bind_wait = hami::ParseGoDuration(lock_wait);
+  if (!bind_wait.ok() || bind_wait->count() < 0) {
+    std::cerr << "error: --node-lock-wait: "
+              << (bind_wait.ok() ? "must not be negative" : bind_wait.status().message()) << "\n";
+    return 2;
+  }
+  options.node_lock_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*bind_wait);
   // Fault injection for the end-to-end tests (tests/e2e): never set in a deployment.
   options.kill_at_bind_step = hami::EnvOr("HAMI_FAULT_KILL_AT_BIND_STEP", "");
   if (!options.kill_at_bind_step.empty() && options.kill_at_bind_step != "decided" &&

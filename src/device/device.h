@@ -113,6 +113,8 @@ struct DeviceSelectors {
   std::vector<std::string> nouse_uuids;
   std::string vgpu_mode;  // empty = any; else device mode must be a substring
   bool numa_bind = false;
+
+  bool operator==(const DeviceSelectors&) const = default;
 };
 
 }  // namespace hami

@@ -116,6 +116,7 @@ class KubeClient {
   // at once; later requests get one attempt. Daemons call it on SIGTERM so a dying API
   // server cannot hold the exit past the pod's grace period. Thread-safe; irreversible.
   void Shutdown();
+  bool ShuttingDown() const { return shutdown_.IsCancelled(); }
 
   // Retries performed so far (not counting first attempts); for metrics and tests.
   uint64_t retries_total() const { return retries_.load(std::memory_order_relaxed); }

@@ -252,10 +252,36 @@ double HamiPolicy::CachedNodeScore(size_t slot, const NodeState& node) {
   return entry.score;
 }
 
+bool HamiPolicy::CachedPodFits(size_t slot, const NodeState& node, const PodRequest& pod,
+                              const GpuPolicy& gpu_policy, std::string* reason) {
+  if (node.generation == 0) {  // caller does not track changes
+    FitFailure failure;
+    const bool fits = PodFits(node, pod, gpu_policy, reason != nullptr ? &failure : nullptr);
+    if (!fits && reason != nullptr) *reason = failure.ToString();
+    return fits;
+  }
+  if (slot >= fit_cache_.size()) fit_cache_.resize(slot + 1);
+  FitCacheEntry& entry = fit_cache_[slot];
+  if (entry.generation != node.generation || entry.request_epoch != request_epoch_) {
+    FitFailure failure;
+    entry.generation = node.generation;
+    entry.request_epoch = request_epoch_;
+    entry.fits = PodFits(node, pod, gpu_policy, &failure);
+    entry.reason = entry.fits ? std::string() : failure.ToString();
+  }
+  if (!entry.fits && reason != nullptr) *reason = entry.reason;
+  return entry.fits;
+}
+
 PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
   PlacementOutcome outcome;
   const NodePolicy node_policy = pod.node_policy.value_or(node_policy_);
   const GpuPolicy& gpu_policy = pod.gpu_policy ? *pod.gpu_policy : gpu_policy_;
+  if (request_epoch_ == 0 || !(pod == last_request_) || !(gpu_policy == last_gpu_policy_)) {
+    last_request_ = pod;
+    last_gpu_policy_ = gpu_policy;
+    ++request_epoch_;
+  }
   for (size_t n = 0; n < nodes.size(); ++n) {
     const NodeState& node = nodes[n];
     if (!HostFits(node, pod)) {
@@ -263,10 +289,9 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
         outcome.failed_nodes.emplace_back(static_cast<int>(n), "Insufficient host resources");
       continue;
     }
-    FitFailure failure;
-    if (!PodFits(node, pod, gpu_policy, collect_reasons ? &failure : nullptr)) {
-      if (collect_reasons)
-        outcome.failed_nodes.emplace_back(static_cast<int>(n), failure.ToString());
+    std::string reason;
+    if (!CachedPodFits(nodes.Slot(n), node, pod, gpu_policy, collect_reasons ? &reason : nullptr)) {
+      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), std::move(reason));
       continue;
     }
     const double score = CachedNodeScore(nodes.Slot(n), node);

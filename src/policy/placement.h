@@ -54,6 +54,7 @@ struct PodRequest {
   int64_t memory_mib = 0;
 
   bool WantsDevices() const;
+  bool operator==(const PodRequest&) const = default;
 };
 
 struct Placement {
@@ -190,6 +191,22 @@ class HamiPolicy : public PlacementPolicy {
     double score = 0;
   };
   std::vector<ScoreCacheEntry> score_cache_;
+  // PodFits of the node in each slot for one request: a burst of pods of one shape (the
+  // replicas of a workload) is fitted again only on the nodes that changed since the last
+  // decision, instead of reading every device of every node per pod. Keyed by the node's
+  // generation and by the request's epoch (bumped whenever a request differs from the last).
+  bool CachedPodFits(size_t slot, const NodeState& node, const PodRequest& pod,
+                     const GpuPolicy& gpu_policy, std::string* reason);
+  struct FitCacheEntry {
+    uint64_t generation = 0;  // 0: empty
+    uint64_t request_epoch = 0;
+    bool fits = false;
+    std::string reason;  // HAMi's failure text when it does not fit
+  };
+  std::vector<FitCacheEntry> fit_cache_;
+  PodRequest last_request_;
+  GpuPolicy last_gpu_policy_;
+  uint64_t request_epoch_ = 0;  // 0: no request seen yet
 };
 
 }  // namespace hami::policy

@@ -20,6 +20,7 @@ enum class GpuPolicyKey { kBinpack, kSpread, kNuma, kMutex, kTopologyAware };
 struct GpuPolicy {
   std::vector<GpuPolicyKey> chain{GpuPolicyKey::kSpread};
   bool Has(GpuPolicyKey key) const;
+  bool operator==(const GpuPolicy&) const = default;
 };
 
 // Weights of the device score terms (`hami.io/device-scoring-weights`).
@@ -27,6 +28,7 @@ struct ScoreWeights {
   int slot = 1;
   int core = 1;
   int memory = 1;
+  bool operator==(const ScoreWeights&) const = default;
 };
 
 // "binpack" | "spread" (exact, as HAMi compares them).

@@ -1,5 +1,7 @@
 #include "scheduler/binder.h"
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "device/annotations.h"
@@ -106,7 +108,7 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   };
 
   // 2. The node lock.
-  Status locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
+  Status locked = AcquireLock(args);
   if (!locked.ok()) return withdraw(locked.message());
   AfterStep("locked");
 
@@ -121,6 +123,29 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     Event(args.pod_namespace, args.pod_name, uid, true, "bound to " + args.node);
   }
   return "";
+}
+
+Status Binder::AcquireLock(const ExtenderBindingArgs& args) {
+  using Clock = std::chrono::steady_clock;
+  Status locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
+  const auto deadline = Clock::now() + options_.lock_wait;
+  auto lock_value = [&]() -> std::string {
+    auto node = options_.lock.cached_node ? options_.lock.cached_node(args.node) : nullptr;
+    if (node == nullptr) return "";
+    return std::string(kube::NodeView(*node).Annotation(kNodeLockAnnotation).value_or(""));
+  };
+  while (locked.code() == StatusCode::kFailedPrecondition && Clock::now() < deadline &&
+         !client_.ShuttingDown()) {
+    // Watch the node cache for the lock to change (released by the device plugin, or taken
+    // over), then try again against the server; at least once a second regardless.
+    const std::string seen = lock_value();
+    const auto retry_at = std::min(deadline, Clock::now() + std::chrono::seconds(1));
+    while (Clock::now() < retry_at && lock_value() == seen && !client_.ShuttingDown()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
+  }
+  return locked;
 }
 
 Result<nlohmann::json> Binder::WriteDecision(const nlohmann::json& pod,

@@ -7,6 +7,7 @@
 // Thread-safe (the client is; state lives in the API server and the ledger).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,13 @@ struct BindOptions {
   // The node lock: timeout, zone, conflict re-reads, and the node watch cache it tries first.
   nodelock::NodeLockerOptions lock;
   bool emit_events = true;  // BindingFailed events on the pod
+  // How long a bind waits for a node lock another pod legitimately holds (it is between its
+  // bind and its Allocate) before failing. kube-scheduler v1.26 parks a pod whose bind fails
+  // in its unschedulable queue, and a lock release (an annotation change) does not bring it
+  // back, so failing at once can leave the pod Pending for 5 minutes while the node has
+  // room. Binds run in parallel, so waiting blocks nothing else. Keep it below kube-scheduler's
+  // extender httpTimeout. 0 = fail at once.
+  std::chrono::milliseconds lock_wait{0};
   // BindingSucceed events too (HAMi writes one per pod; kube-scheduler's own "Scheduled" event
   // says the same, so by default we save the API write).
   bool emit_success_events = false;
@@ -64,6 +72,8 @@ class Binder {
   // Writes the decision and bind-phase "allocating" with `pod`'s resourceVersion; returns the
   // pod as written.
   Result<nlohmann::json> WriteDecision(const nlohmann::json& pod, const PodAllocation& allocation);
+  // Takes the node lock, waiting up to options_.lock_wait while another pod holds it.
+  Status AcquireLock(const ExtenderBindingArgs& args);
   void AfterStep(std::string_view step) const {
     if (options_.after_step) options_.after_step(step);
   }

@@ -43,6 +43,8 @@ struct DaemonOptions {
   policy::GpuPolicy gpu_policy;  // spread
   std::string node_label_selector;
   int64_t node_lock_timeout_seconds = 300;
+  // How long /bind waits for a node lock held by another pod being allocated (BindOptions).
+  std::chrono::milliseconds node_lock_wait{20000};
   bool leader_elect = false;
   std::string lease_namespace = "kube-system";
   std::string lease_name = "kube-scheduler";

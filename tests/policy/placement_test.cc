@@ -51,6 +51,33 @@ TEST(HamiPolicyTest, FailedNodesCarryHamiReasons) {
             "1/1 CardInsufficientCore");
 }
 
+TEST(HamiPolicyTest, CachedVerdictsFollowNodeChangesAndRequestChanges) {
+  // Verdicts are cached per (slot, generation, request): a changed node or a different request
+  // is fitted again, an unchanged node is not re-read (a burst of one shape reuses them).
+  std::vector<NodeState> nodes = {Node("n1", {Gpu("a", 0)}), Node("n2", {Gpu("b", 0)})};
+  nodes[0].generation = 10;
+  nodes[1].generation = 20;
+  HamiPolicy policy("b", NodePolicy::kBinpack, GpuPolicy{});
+  PlacementOutcome first = policy.Place(OnePod(Req(1, 10000, 10)), nodes, true);
+  ASSERT_TRUE(first.placement.has_value());
+  // n1 fills up (new generation): the same request must not see the old verdict.
+  nodes[0].devices[0] = Used(Gpu("a", 0), 1, 10000, 10);
+  nodes[0].generation = 11;
+  PlacementOutcome second = policy.Place(OnePod(Req(1, 10000, 10)), nodes, true);
+  ASSERT_TRUE(second.placement.has_value());
+  EXPECT_EQ(second.placement->node_index, 1);
+  ASSERT_EQ(second.failed_nodes.size(), 1u);
+  EXPECT_EQ(second.failed_nodes[0].second, "1/1 CardInsufficientMemory");
+  // A smaller request on the same generations fits n1 again (binpack: the fuller node).
+  PlacementOutcome third = policy.Place(OnePod(Req(1, 1000, 10)), nodes, true);
+  ASSERT_TRUE(third.placement.has_value());
+  EXPECT_EQ(third.placement->node_index, 0);
+  EXPECT_TRUE(third.failed_nodes.empty());
+  // And the cached reasons come back when asked for later without being recomputed wrong.
+  PlacementOutcome again = policy.Place(OnePod(Req(1, 10000, 10)), nodes, false);
+  EXPECT_EQ(again.placement->node_index, 1);
+}
+
 TEST(FitPodTest, InitContainersSeeTheNodeAloneAppContainersAccumulate) {
   NodeState node = Node("n", {Gpu("a", 0, 10000)});
   PodRequest pod;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "tests/fakes/fake_apiserver.h"
@@ -349,6 +352,45 @@ TEST_F(CachedBinderTest, StaleCachedNodeCostsAConflictAndARetry) {
   ASSERT_TRUE(lock.ok());
   EXPECT_EQ(lock->name, "p1");
   EXPECT_EQ((*server_.Get("nodes", "", "node-a"))["metadata"]["labels"]["touched"], "yes");
+}
+
+}  // namespace
+}  // namespace hami::scheduler
+
+namespace hami::scheduler {
+namespace {
+
+TEST_F(BinderTest, ABindWaitsForALockTheDevicePluginReleases) {
+  // kube-scheduler parks a pod whose bind fails; waiting (bounded) for the holder's Allocate
+  // to release the lock binds it instead.
+  PutOwner("holder", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
+           "node-a");
+  SetLock("holder");
+  BindOptions options;
+  options.lock_wait = std::chrono::milliseconds(5000);
+  options.lock.cached_node = [this](const std::string& node) {
+    return std::make_shared<const nlohmann::json>(*server_.Get("nodes", "", node));
+  };
+  binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
+  const std::string uid = AddPod("waiting");
+  std::thread plugin([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto node = *server_.Get("nodes", "", "node-a");
+    node["metadata"]["annotations"].erase(kNodeLockAnnotation);  // Allocate done
+    ASSERT_TRUE(server_.Put(node).ok());
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(binder_->Bind(Args("waiting", uid)), "");
+  plugin.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  EXPECT_EQ(ParseNodeLock(LockValue())->name, "waiting");
+  EXPECT_EQ((*server_.Get("pods", "default", "waiting"))["spec"]["nodeName"], "node-a");
+
+  // The wait is bounded: a lock that stays is refused after lock_wait.
+  options.lock_wait = std::chrono::milliseconds(200);
+  binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
+  const std::string uid2 = AddPod("late");
+  EXPECT_NE(binder_->Bind(Args("late", uid2)).find("locked within"), std::string::npos);
 }
 
 }  // namespace

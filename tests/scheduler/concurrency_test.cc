@@ -278,6 +278,8 @@ class ClusterFixture : public ::testing::Test {
     options.http_port = 0;
     options.registration_period = milliseconds(50);
     options.node_policy = node_policy;
+    // kube-scheduler's retries are what these tests drive: a contended lock fails the bind.
+    options.node_lock_wait = milliseconds(0);
     auto daemon = std::make_unique<SchedulerDaemon>(
         kube::KubeClient::WithCurl(config_, client_options), options);
     Status started = daemon->Start();
