@@ -10,6 +10,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3 openssl
   prometheus  # /usr/bin/prometheus: tests scrape /metrics with the real server (skipped without)
+  etcd-server  # the real control plane of tests/e2e (../shared/k8s runs kube-apiserver on it)
 )
 # tests/deploy renders deploy/ with `kubectl kustomize`: Debian's kubectl (1.20, kustomize
 # v2.0.3) only where no kubectl is installed, so a newer one is never replaced.
