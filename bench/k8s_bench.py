@@ -53,7 +53,10 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-import k8s_harness as h  # noqa: E402
+try:
+    import k8s_harness as h  # noqa: E402
+except ImportError as _e:
+    sys.exit("k8s_bench: error: cannot import the e2e harness tests/e2e/k8s_harness.py: %s" % _e)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NAMESPACE = "bench"
@@ -168,7 +171,7 @@ def counter_delta(before, after):
 def request_breakdown(delta):
     """apiserver_request_total deltas grouped as 'VERB resource[/subresource]' (codes >= 400
     counted apart), plus etcd operations and watch events sent."""
-    requests, errors, etcd, watch_events = {}, {}, {}, {}
+    requests, errors, etcd, watch_events, webhooks = {}, {}, {}, {}, {}
     for (name, labels), v in delta.items():
         lab = dict(labels)
         if name == "apiserver_request_total":
@@ -185,14 +188,22 @@ def request_breakdown(delta):
         elif name == "etcd_request_duration_seconds_count":
             key = "%s %s" % (lab.get("operation", "?"), lab.get("type", "?"))
             etcd[key] = etcd.get(key, 0) + v
+        elif name.startswith("apiserver_admission_webhook_admission_duration_seconds_"):
+            key = "%s %s" % (lab.get("name", "?"), name.rsplit("_", 1)[1])
+            webhooks[key] = webhooks.get(key, 0) + v
         elif name == "apiserver_watch_events_total":
             key = lab.get("kind", "?")
             watch_events[key] = watch_events.get(key, 0) + v
-    return {"requests": requests, "errors": errors, "etcd": etcd, "watchEvents": watch_events}
+    mean_ms = {k[:-6]: 1000.0 * webhooks.get(k[:-6] + " sum", 0.0) / v
+               for k, v in webhooks.items() if k.endswith(" count") and v}
+    return {"requests": requests, "errors": errors, "etcd": etcd, "watchEvents": watch_events,
+            "webhookMeanMs": mean_ms}
 
 
 METRIC_NAMES = {"apiserver_request_total", "etcd_request_duration_seconds_count",
-                "apiserver_watch_events_total"}
+                "apiserver_watch_events_total",
+                "apiserver_admission_webhook_admission_duration_seconds_sum",
+                "apiserver_admission_webhook_admission_duration_seconds_count"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,7 +505,7 @@ def audit_time(e, key):
 def audit_latencies(path, start, n):
     """A podblaster-like summary from the audit log: per pod, from the API server receiving its
     creation to the completion of its Binding (server side, so no watch is involved)."""
-    created, bound = {}, {}
+    created, bound, create_lat = {}, {}, []
     for e in audit_events(path):
         ref = e.get("objectRef") or {}
         if (e.get("stage") != "ResponseComplete" or e.get("verb") != "create"
@@ -506,6 +517,9 @@ def audit_latencies(path, start, n):
             continue
         if not ref.get("subresource"):
             created[name] = audit_time(e, "requestReceivedTimestamp")
+            done = audit_time(e, "stageTimestamp")
+            if created[name] and done:
+                create_lat.append(done - created[name])
         elif ref["subresource"] == "binding":
             t = audit_time(e, "stageTimestamp")
             bound[name] = min(t, bound.get(name, t))
@@ -514,8 +528,9 @@ def audit_latencies(path, start, n):
         return None
     last = max(bound.values())
 
-    def pct(q):
-        return lat[int(q * (len(lat) - 1))]
+    def pct(q, v=lat):
+        return v[int(q * (len(v) - 1))] if v else None
+    create_lat.sort()
     span = max(1e-9, last - start)
     return {"pods": n, "created": len(created), "createErrors": None,
             "createSeconds": max(t for t in created.values() if t) - start,
@@ -523,6 +538,7 @@ def audit_latencies(path, start, n):
             "boundPerSecond": len(lat) / span,
             "latencySeconds": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
                                "max": pct(1.0)},
+            "createRequestSeconds": {"p50": pct(0.5, create_lat), "p99": pct(0.99, create_lat)},
             "nodesUsed": None, "maxPodsOnOneNode": None}
 
 
@@ -789,6 +805,11 @@ def derive(r):
         "auditP50": (r.get("auditLatency") or {}).get("latencySeconds", {}).get("p50"),
         "auditP99": (r.get("auditLatency") or {}).get("latencySeconds", {}).get("p99"),
         "auditPodsPerSecond": (r.get("auditLatency") or {}).get("boundPerSecond"),
+        "createRequestP50": ((r.get("auditLatency") or {}).get("createRequestSeconds") or
+                             {}).get("p50"),
+        "createRequestP99": ((r.get("auditLatency") or {}).get("createRequestSeconds") or
+                             {}).get("p99"),
+        "webhookMeanMs": r["api"].get("webhookMeanMs", {}),
         "idleCores": r["idleCores"],
         "requestsPerPod": {k: v / pods for k, v in r["api"]["requests"].items()},
         "errorsPerPod": {k: v / pods for k, v in r["api"]["errors"].items()},
@@ -868,6 +889,12 @@ def print_report(args, out):
     row("  p99, API server side (audit) (s)", lambda m: m["auditP99"], ".3f", True)
     row("pods created / bound", lambda m: "%d/%d" % (m["created"], m["bound"]), "s")
     row("create phase (s)", lambda m: m["createSeconds"], ".2f")
+    row("  POST pods p50 (audit) (ms)", lambda m: m["createRequestP50"] and
+        1000 * m["createRequestP50"], ".1f")
+    row("  POST pods p99 (audit) (ms)", lambda m: m["createRequestP99"] and
+        1000 * m["createRequestP99"], ".1f")
+    for k in sorted(set().union(*[med[s]["webhookMeanMs"] for s in sides])):
+        row("  webhook %s mean (ms)" % k, lambda m, k=k: m["webhookMeanMs"].get(k), ".1f")
     row("nodes used / max pods on one", lambda m: "%s/%s" % (fmt(m["nodesUsed"], ".0f"),
                                                               fmt(m["maxPodsOnOneNode"], ".0f")),
         "s")
