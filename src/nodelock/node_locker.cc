@@ -81,8 +81,19 @@ OwnerVerdict NodeLocker::OwnerOf(const std::string& node, std::string_view ns,
 Result<std::string> NodeLocker::ReleaseIfOrphaned(const std::string& node) {
   std::shared_ptr<const nlohmann::json> cached =
       options_.cached_node ? options_.cached_node(node) : nullptr;
-  if (cached != nullptr && !kube::NodeView(*cached).Annotation(kNodeLockAnnotation)) {
-    return std::string();
+  if (cached != nullptr) {
+    auto value = kube::NodeView(*cached).Annotation(kNodeLockAnnotation);
+    if (!value) return std::string();
+    if (options_.cached_pod) {
+      // A lock the caches show legitimate costs no API call (a sweep looks at every node).
+      auto cached_owner = [&](std::string_view owner_ns, std::string_view owner_name) {
+        auto owner = options_.cached_pod(std::string(owner_ns), std::string(owner_name));
+        return ClassifyLockOwner(owner.get(), node);
+      };
+      const LockDecision seen = DecideAcquire(std::string(*value), "", "", now_(),
+                                              options_.timeout_seconds, cached_owner);
+      if (seen.action != LockAction::kAcquire) return std::string();
+    }
   }
   Status last = Status::Ok();
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {

@@ -395,3 +395,31 @@ TEST_F(BinderTest, ABindWaitsForALockTheDevicePluginReleases) {
 
 }  // namespace
 }  // namespace hami::scheduler
+
+namespace hami::scheduler {
+namespace {
+
+TEST_F(BinderTest, OrphanSweepAsksTheServerOnlyWhenTheCachesSeeAnOrphan) {
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
+           "node-a");
+  SetLock("busy");
+  nodelock::NodeLockerOptions options;
+  options.cached_node = [this](const std::string& node) {
+    return std::make_shared<const nlohmann::json>(*server_.Get("nodes", "", node));
+  };
+  options.cached_pod = [this](const std::string& ns, const std::string& name) {
+    auto pod = server_.Get("pods", ns, name);
+    return pod ? std::make_shared<const nlohmann::json>(*pod) : nullptr;
+  };
+  nodelock::NodeLocker locker(*client_, options, [] { return kNow; });
+  server_.ClearRequests();
+  EXPECT_EQ(*locker.ReleaseIfOrphaned("node-a"), "");
+  EXPECT_EQ(server_.RequestCount(), 0) << "a legitimate lock in the caches costs no API call";
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "allocating"}}, "");
+  EXPECT_NE(locker.ReleaseIfOrphaned("node-a")->find("scheduled to node-b"), std::string::npos);
+  EXPECT_GE(server_.RequestCount("get"), 2) << "the orphan is confirmed on the server";
+  EXPECT_EQ(LockValue(), "");
+}
+
+}  // namespace
+}  // namespace hami::scheduler
