@@ -849,6 +849,7 @@ def print_report(args, out):
     med = out["median"]
     print("k8s_bench: %d pods on %d nodes x %d GPUs, %d repetition(s) (medians), kit %s" % (
         args.pods, args.nodes, args.gpus_per_node, args.reps, out["kit"]))
+    print("  build: %s" % out["build"])
     if "hami" in sides:
         print("  hami: real hami-device-plugin on %d of %d nodes (fake NVML, %s %d MiB, split %d)%s"
               % (args.plugins, args.nodes, GPU_MODEL, GPU_MIB, SPLIT,
@@ -965,6 +966,25 @@ def print_report(args, out):
 
 # --------------------------------------------------------------------------------------------
 
+def build_identity():
+    """Which hami binaries ran: the source commit (and whether the tree differs) and the
+    binaries' modification times."""
+    def git(*a):
+        r = subprocess.run(["git", "-C", REPO] + list(a), stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = " (tree modified)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    try:
+        b = h.Binaries.locate()
+        stamps = ", ".join("%s %s" % (os.path.basename(p), time.strftime(
+            "%H:%M:%S", time.localtime(os.path.getmtime(p))))
+            for p in (b.scheduler, b.device_plugin))
+    except (FileNotFoundError, OSError):
+        stamps = "?"
+    return "git %s%s; %s" % (head, dirty, stamps)
+
+
 def find_binaries():
     """The kit (with its executables) and the project's binaries; BenchError naming what is
     missing."""
@@ -1078,7 +1098,7 @@ def main(argv=None):
                 os.rmdir(own_base)     # left when a run directory in it was kept
             except OSError:
                 pass
-    out = {"kit": kit, "nodes": args.nodes, "gpusPerNode": args.gpus_per_node,
+    out = {"kit": kit, "build": build_identity(), "nodes": args.nodes, "gpusPerNode": args.gpus_per_node,
            "pods": args.pods, "reps": args.reps, "plugins": args.plugins,
            "median": {s: summarize(runs[s]) for s in sides}, "processes": processes,
            "runs": runs}
