@@ -1080,6 +1080,7 @@ def main(argv=None):
         own_base = os.environ["HAMI_E2E_TMP"] = tempfile.mkdtemp(prefix="k8s-bench-")
     try:
         kit, paths = find_binaries()
+        build = build_identity()      # before the runs: the builder may replace binaries
         for rep in range(args.reps):
             for s in (sides if rep % 2 == 0 else list(reversed(sides))):
                 log("rep %d/%d: %s" % (rep + 1, args.reps, s))
@@ -1098,7 +1099,7 @@ def main(argv=None):
                 os.rmdir(own_base)     # left when a run directory in it was kept
             except OSError:
                 pass
-    out = {"kit": kit, "build": build_identity(), "nodes": args.nodes, "gpusPerNode": args.gpus_per_node,
+    out = {"kit": kit, "build": build, "nodes": args.nodes, "gpusPerNode": args.gpus_per_node,
            "pods": args.pods, "reps": args.reps, "plugins": args.plugins,
            "median": {s: summarize(runs[s]) for s in sides}, "processes": processes,
            "runs": runs}
