@@ -83,7 +83,7 @@ docs/monitor.md.
 |---|---|---|
 | `POD_NAME` | the host name | this replica's identity, compared with the holder of the kube-scheduler Lease (`--leader-elect`); set it from the downward API (`metadata.name`) |
 | `HAMI_NODELOCK_EXPIRE` | unset | Go duration (`5m`, `90s`) that replaces `--node-lock-timeout`; an invalid or non-positive value stops the binary at start |
-| `HAMI_FAULT_KILL_AT_BIND_STEP` | unset | Fault injection for the end-to-end tests only (never set it in a cluster): `decided`, `locked` or `bound` makes the scheduler SIGKILL itself right after that step of its first bind; any other value stops the binary at start |
+| `HAMI_FAULT_KILL_AT_BIND_STEP` | unset | Fault injection for the end-to-end tests only (never set it in a cluster): `locked` (node lock taken) or `bound` (Binding created) makes the scheduler SIGKILL itself right after that step of its first bind; any other value stops the binary at start |
 
 ### hami-device-plugin
 

@@ -136,9 +136,9 @@ int Run(int argc, char** argv) {
   options.node_lock_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*bind_wait);
   // Fault injection for the end-to-end tests (tests/e2e): never set in a deployment.
   options.kill_at_bind_step = hami::EnvOr("HAMI_FAULT_KILL_AT_BIND_STEP", "");
-  if (!options.kill_at_bind_step.empty() && options.kill_at_bind_step != "decided" &&
-      options.kill_at_bind_step != "locked" && options.kill_at_bind_step != "bound") {
-    std::cerr << "error: HAMI_FAULT_KILL_AT_BIND_STEP must be decided, locked or bound\n";
+  if (!options.kill_at_bind_step.empty() && options.kill_at_bind_step != "locked" &&
+      options.kill_at_bind_step != "bound") {
+    std::cerr << "error: HAMI_FAULT_KILL_AT_BIND_STEP must be locked or bound\n";
     return 2;
   }
   if (!device_config_file.empty()) {

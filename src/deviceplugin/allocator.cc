@@ -83,6 +83,7 @@ void Allocator::SetSettings(AllocateSettings settings) {
 Result<nlohmann::json> Allocator::FindPendingPod() {
   const std::string& node = options_.node_name;
   HAMI_ASSIGN_OR_RETURN(nlohmann::json node_json, client_.Get(kube::NodePath(node)));
+  node_seen_ = node_json;  // the lock release at the end of this Allocate starts from it
   // The lock names the pod being bound here (the scheduler binds one pod per node at a time).
   if (auto value = kube::NodeView(node_json).Annotation(kNodeLockAnnotation)) {
     auto lock = ParseNodeLock(*value);
@@ -185,8 +186,11 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
     if (plan.mig_realized) {
       annotations[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(plan.mig_allocations);
     }
-    auto written = client_.MergePatch(kube::PodPath(ns, name),
-                                      kube::AnnotationsPatch(annotations, view.ResourceVersion()));
+    nlohmann::json patch = kube::AnnotationsPatch(annotations, view.ResourceVersion());
+    // hami-scheduler writes its decision in the Binding, which cannot carry labels: the label
+    // hami.io/vgpu-node HAMi sets with the decision is added here, in the same write.
+    if (plan.all_allocated) patch["metadata"]["labels"][kVgpuNodeAnnotation] = options_.node_name;
+    auto written = client_.MergePatch(kube::PodPath(ns, name), patch);
     if (!written.ok()) {
       last = written.status();
       if (last.code() != StatusCode::kConflict) return last;
@@ -197,7 +201,8 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
       if (!c.host_cache_dir.empty()) HAMI_RETURN_IF_ERROR(PrepareCacheDir(c.host_cache_dir));
     }
     if (plan.all_allocated) {
-      HAMI_RETURN_IF_ERROR(locker_.Release(options_.node_name, ns, name, /*force=*/false));
+      HAMI_RETURN_IF_ERROR(
+          locker_.Release(options_.node_name, ns, name, /*force=*/false, &node_seen_));
     }
     return ToResponse(plan);
   }

@@ -72,6 +72,9 @@ class Allocator {
   std::function<std::string()> cache_file_name_;
   nodelock::NodeLocker locker_;
   std::mutex mu_;  // one Allocate at a time
+  // The node as FindPendingPod read it (GUARDED_BY(mu_)): the lock it shows is ours, so the
+  // release usually needs no second read of the node.
+  nlohmann::json node_seen_;
 };
 
 }  // namespace hami::deviceplugin

@@ -193,8 +193,10 @@ Result<json> KubeClient::JsonPatch(std::string_view path, const json& operations
 }
 
 Status KubeClient::CreateBinding(std::string_view ns, std::string_view pod, std::string_view uid,
-                                 std::string_view node) {
+                                 std::string_view node,
+                                 const std::map<std::string, std::string>& annotations) {
   json body = BindingBody(ns, pod, uid, node);
+  if (!annotations.empty()) body["metadata"]["annotations"] = annotations;
   Result<json> result = Create(PodBindingPath(ns, pod), body);
   return result.ok() ? Status::Ok() : result.status();
 }

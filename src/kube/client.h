@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -86,8 +87,11 @@ class KubeClient {
   Result<nlohmann::json> JsonPatch(std::string_view path, const nlohmann::json& operations);
 
   // POSTs a Binding (the scheduler's final step). kConflict when the pod is already bound.
+  // `annotations` travel in the Binding's metadata: the API server sets them on the pod in the
+  // same write that sets spec.nodeName.
   Status CreateBinding(std::string_view ns, std::string_view pod, std::string_view uid,
-                       std::string_view node);
+                       std::string_view node,
+                       const std::map<std::string, std::string>& annotations = {});
   Result<nlohmann::json> GetLease(std::string_view ns, std::string_view name);
   Result<nlohmann::json> CreateLease(std::string_view ns, const nlohmann::json& lease);
   // PUT of a Lease read earlier (resourceVersion precondition: kConflict if another holder

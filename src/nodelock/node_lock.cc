@@ -16,13 +16,19 @@ OwnerVerdict ClassifyLockOwner(const nlohmann::json* pod, std::string_view node)
     return {OwnerState::kNotHere, "it is bound to " + std::string(view.NodeName())};
   }
   const auto decided = view.Annotation(kVgpuNodeAnnotation);
-  if (!decided || decided->empty()) {
-    return {OwnerState::kNotHere, "it carries no scheduling decision"};
-  }
-  if (*decided != node) {
+  if (decided && !decided->empty() && *decided != node) {
     return {OwnerState::kNotHere, "it was scheduled to " + std::string(*decided)};
   }
   const auto bind_phase = view.Annotation(kBindPhaseAnnotation);
+  if (view.NodeName().empty()) {
+    if (bind_phase && *bind_phase == "failed") {
+      return {OwnerState::kNotHere, "its bind failed"};
+    }
+    return {OwnerState::kNotYetBound, "was not bound"};
+  }
+  if (!decided || decided->empty()) {
+    return {OwnerState::kNotHere, "it carries no scheduling decision"};
+  }
   if (bind_phase && *bind_phase != "allocating") {
     return {OwnerState::kNotHere, "its bind-phase is " + std::string(*bind_phase)};
   }

@@ -29,30 +29,37 @@ struct LockDecision {
 
 // What the pod named in a lock is doing with respect to the locked node.
 enum class OwnerState {
-  kAllocatingHere,  // its allocation on this node is in progress: the lock is legitimate
+  kAllocatingHere,  // bound to this node, its allocation in progress: the lock is legitimate
+  kNotYetBound,     // not bound anywhere yet: its bind may be between lock and Binding
   kGone,            // the pod does not exist
   kNotHere,         // it exists but is not being allocated on this node (see ClassifyLockOwner)
 };
 struct OwnerVerdict {
   OwnerState state = OwnerState::kAllocatingHere;
-  std::string why;  // for kGone / kNotHere: a short explanation for logs and errors
+  std::string why;  // for every state but kAllocatingHere: a short explanation
 };
 
-// Classifies the lock owner `pod` (nullptr = not found) for a lock on `node`. The scheduler
-// writes the decision (hami.io/vgpu-node, bind-phase "allocating") before it takes the lock,
-// so a lock is legitimate only while its owner is not finished (phase Succeeded/Failed), not
-// bound to another node, decided for this node, and its bind-phase is still "allocating" (or
-// absent, as an older scheduler leaves it). Anything else is a lock left behind: by a scheduler
-// killed mid-bind, by a pod re-filtered to another node, or by a device plugin that died
-// before releasing it.
+// How long a lock whose owner is not bound yet is respected: a bind takes the lock, then
+// creates the Binding (which also writes the decision), so an unbound owner is normal for the
+// length of one Binding request (the client gives up after 30 s). Past this, the scheduler
+// that took it died in between, and the lock is left behind.
+inline constexpr int64_t kUnboundOwnerGraceSeconds = 60;
+
+// Classifies the lock owner `pod` (nullptr = not found) for a lock on `node`. The lock is
+// legitimate while the owner is bound to this node with bind-phase "allocating" (or none, as
+// an older scheduler leaves it) and a decision for this node, or not bound yet (within the
+// grace above). A finished owner, one bound or scheduled elsewhere, one whose bind failed,
+// or one already allocated (bind-phase "success") left its lock behind: by a scheduler killed
+// mid-bind, by a pod re-filtered elsewhere, or by a device plugin that died before releasing.
 OwnerVerdict ClassifyLockOwner(const nlohmann::json* pod, std::string_view node);
 
 // `current` is the annotation value (nullopt when absent). `owner_state(ns, name)` returns the
 // OwnerVerdict of the pod named in the lock (only asked for a fresh lock held by another pod).
 // Rules (HAMi §3.7, plus orphans): absent -> acquire; unparsable -> acquire (a corrupt lock
 // would block the node forever); older than `timeout_seconds` -> acquire (expired); owner ==
-// us -> already held; owner gone or not being allocated here -> acquire; legacy value (no
-// owner) within the timeout -> contended; otherwise contended. With empty `ns` and `name`
+// us -> already held; owner gone or not being allocated here -> acquire; owner not bound yet
+// and the lock older than kUnboundOwnerGraceSeconds -> acquire; legacy value (no owner)
+// within the timeout -> contended; otherwise contended. With empty `ns` and `name`
 // (nobody), kAcquire on a present value means the value may be removed (an orphan sweep).
 template <typename OwnerStateFn>
 LockDecision DecideAcquire(const std::optional<std::string>& current, std::string_view ns,
@@ -92,6 +99,10 @@ LockDecision DecideAcquire(const std::optional<std::string>& current, std::strin
   if (owner.state == OwnerState::kNotHere) {
     return {LockAction::kAcquire, "lock owner " + lock->ns + "/" + lock->name +
                                       " is not being allocated here: " + owner.why};
+  }
+  if (owner.state == OwnerState::kNotYetBound && age > kUnboundOwnerGraceSeconds) {
+    return {LockAction::kAcquire, "lock owner " + lock->ns + "/" + lock->name + " " + owner.why +
+                                      " " + std::to_string(age) + "s after taking the lock"};
   }
   return {LockAction::kContended, "locked within " + std::to_string(timeout_seconds) + "s by " +
                                       lock->ns + "/" + lock->name};

@@ -119,10 +119,15 @@ Result<std::string> NodeLocker::ReleaseIfOrphaned(const std::string& node) {
 }
 
 Status NodeLocker::Release(const std::string& node, const std::string& ns, const std::string& name,
-                           bool force) {
+                           bool force, const nlohmann::json* last_seen) {
   Status last = Status::Ok();
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
-    auto node_json = client_.Get(kube::NodePath(node));
+    Result<nlohmann::json> node_json = nlohmann::json();
+    if (attempt == 0 && last_seen != nullptr) {
+      node_json = *last_seen;  // a stale copy costs a 409 and a fresh read
+    } else {
+      node_json = client_.Get(kube::NodePath(node));
+    }
     if (!node_json.ok()) return node_json.status().WithContext("unlock node " + node);
     const kube::NodeView view(*node_json);
     auto value = view.Annotation(kNodeLockAnnotation);

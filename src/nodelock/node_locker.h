@@ -42,8 +42,9 @@ class NodeLocker {
   Status Acquire(const std::string& node, const std::string& ns, const std::string& name);
   // Removes the lock if ns/name holds it (or `force`, or the value is legacy/unreadable).
   // Returns the last API error; OK when there was nothing to release.
+  // `last_seen` (optional): the node as the caller last read it, tried before a GET.
   Status Release(const std::string& node, const std::string& ns, const std::string& name,
-                 bool force);
+                 bool force, const nlohmann::json* last_seen = nullptr);
   // Removes the node's lock when nobody may hold it any more: expired, unreadable, or its
   // owner gone or not being allocated on this node (ClassifyLockOwner). Returns the reason
   // when it removed one, "" when the node is unlocked or the lock is legitimate. Never

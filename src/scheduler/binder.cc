@@ -51,12 +51,10 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   const std::string path = kube::PodPath(args.pod_namespace, args.pod_name);
   // The pod as the watch cache has it (HAMi reads its informer too), else from the server.
   nlohmann::json pod;
-  bool pod_from_cache = false;
   if (auto cached =
           options_.cached_pod ? options_.cached_pod(args.pod_namespace, args.pod_name) : nullptr;
       cached != nullptr && CheckPod(args, *cached).empty()) {
     pod = *cached;
-    pod_from_cache = true;
   } else {
     auto fetched = client_.Get(path);
     if (!fetched.ok()) {
@@ -75,49 +73,34 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     return "pod " + who + " was filtered for node " + allocation->node + ", not " + args.node;
   }
 
-  // 1. The decision and bind-phase "allocating", in one write.
-  Result<nlohmann::json> written = WriteDecision(pod, *allocation);
-  if (!written.ok() && written.status().code() == StatusCode::kConflict && pod_from_cache) {
-    // The cached copy was behind the server: check the current pod and try once more.
-    auto fetched = client_.Get(path);
-    if (!fetched.ok()) return "get pod " + who + ": " + fetched.status().message();
-    if (std::string problem = CheckPod(args, *fetched); !problem.empty()) return problem;
-    written = WriteDecision(*fetched, *allocation);
+  // 1. The node lock (waiting, bounded, while another pod being allocated there holds it).
+  Status locked = AcquireLock(args);
+  if (!locked.ok()) {
+    // Nothing was written: the in-memory decision goes, kube-scheduler filters the pod again.
+    ledger_.RemoveUnwrittenDecision(uid);
+    Event(args.pod_namespace, args.pod_name, uid, false, locked.message());
+    return locked.message();
   }
-  if (!written.ok()) {
-    const std::string message =
-        "record decision on pod " + who + ": " + written.status().message();
+  AfterStep("locked");
+
+  // 2. The Binding, carrying the decision and bind-phase "allocating": the API server sets
+  // them on the pod in the same write that binds it, so a pod is never bound without them and
+  // never carries a decision it is not bound to.
+  Annotations annotations = DecisionAnnotations(registry_, *allocation);
+  annotations[kBindPhaseAnnotation] = "allocating";
+  annotations[kBindTimeAnnotation] = std::to_string(now_());
+  Status bound =
+      client_.CreateBinding(args.pod_namespace, args.pod_name, uid, args.node, annotations);
+  if (!bound.ok()) {
+    const std::string message = "bind pod " + who + " to " + args.node + ": " + bound.message();
+    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    // Only a decision still unwritten goes: a pod the watch shows bound (a stale cache let us
+    // try again, or a Binding landed although its answer was lost) keeps its devices.
+    ledger_.RemoveUnwrittenDecision(uid);
     Event(args.pod_namespace, args.pod_name, uid, false, message);
     return message;
   }
   ledger_.MarkDecisionWritten(uid);
-  AfterStep("decided");
-
-  // A bind that fails from here on withdraws the decision (pod and ledger): the pod runs
-  // nowhere, and kube-scheduler filters it again.
-  // The pod's version after our write is the precondition: a pod bound after all (a Binding
-  // that landed although its answer was lost) has a newer one and keeps its decision.
-  const std::string written_version(kube::PodView(*written).ResourceVersion());
-  auto withdraw = [&](const std::string& message) {
-    nlohmann::json patch = WithdrawDecisionPatch(registry_, *allocation);
-    if (!written_version.empty()) patch["metadata"]["resourceVersion"] = written_version;
-    Status cleared = client_.MergePatch(path, patch).status();
-    if (cleared.ok()) ledger_.RemovePod(uid);  // else the annotations still hold it: keep it
-    Event(args.pod_namespace, args.pod_name, uid, false, message);
-    return message;
-  };
-
-  // 2. The node lock.
-  Status locked = AcquireLock(args);
-  if (!locked.ok()) return withdraw(locked.message());
-  AfterStep("locked");
-
-  // 3. The Binding.
-  Status bound = client_.CreateBinding(args.pod_namespace, args.pod_name, uid, args.node);
-  if (!bound.ok()) {
-    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
-    return withdraw("bind pod " + who + " to " + args.node + ": " + bound.message());
-  }
   AfterStep("bound");
   if (options_.emit_success_events) {
     Event(args.pod_namespace, args.pod_name, uid, true, "bound to " + args.node);
@@ -146,20 +129,6 @@ Status Binder::AcquireLock(const ExtenderBindingArgs& args) {
     locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
   }
   return locked;
-}
-
-Result<nlohmann::json> Binder::WriteDecision(const nlohmann::json& pod,
-                                             const PodAllocation& allocation) {
-  nlohmann::json patch = DecisionPatch(registry_, allocation);
-  nlohmann::json& metadata = patch["metadata"];
-  metadata["annotations"][kBindPhaseAnnotation] = "allocating";
-  metadata["annotations"][kBindTimeAnnotation] = std::to_string(now_());
-  // A pod bound or replaced since we checked it is not written.
-  const kube::PodView view(pod);
-  if (!view.ResourceVersion().empty()) {
-    metadata["resourceVersion"] = std::string(view.ResourceVersion());
-  }
-  return client_.MergePatch(kube::PodPath(view.Namespace(), view.Name()), patch);
 }
 
 }  // namespace hami::scheduler

@@ -1,8 +1,8 @@
-// The /bind step (spec §3.6): write the decision /filter made in memory onto the pod together
-// with bind-phase "allocating" (one patch), take the node lock, create the Binding; release the
-// lock and report on any failure so no node stays locked and no pod is bound twice. Writing
-// the decision before the lock means a lock whose owner does not name this node is never
-// legitimate (nodelock::ClassifyLockOwner), whatever step a crash interrupted.
+// The /bind step (spec §3.6): take the node lock, then create the Binding, which carries the
+// decision /filter made in memory and bind-phase "allocating" as annotations (the API server
+// sets them on the pod in the same write); release the lock and report on any failure so no
+// node stays locked and no pod is bound twice. A lock whose owner is not bound there within a
+// grace period is left behind (nodelock::ClassifyLockOwner, DecideAcquire).
 // Talks to the API server through kube::KubeClient.
 // Thread-safe (the client is; state lives in the API server and the ledger).
 #pragma once
@@ -38,9 +38,9 @@ struct BindOptions {
   // BindingSucceed events too (HAMi writes one per pod; kube-scheduler's own "Scheduled" event
   // says the same, so by default we save the API write).
   bool emit_success_events = false;
-  // Called after each step of a bind with "decided" (decision and bind-phase written),
-  // "locked" (node lock taken) or "bound" (Binding created): fault injection for tests that
-  // kill the scheduler at every step (HAMI_FAULT_KILL_AT_BIND_STEP).
+  // Called after each step of a bind with "locked" (node lock taken) or "bound" (Binding
+  // created): fault injection for tests that kill the scheduler at every step
+  // (HAMI_FAULT_KILL_AT_BIND_STEP).
   std::function<void(std::string_view step)> after_step;
   // The pod watch cache (the daemon's informer); unset = always GET. It saves one API call
   // per bind and is not trusted blindly: the checked pod's resourceVersion is the
@@ -69,9 +69,6 @@ class Binder {
   void Event(const std::string& ns, const std::string& name, const std::string& uid, bool ok,
              const std::string& message);
 
-  // Writes the decision and bind-phase "allocating" with `pod`'s resourceVersion; returns the
-  // pod as written.
-  Result<nlohmann::json> WriteDecision(const nlohmann::json& pod, const PodAllocation& allocation);
   // Takes the node lock, waiting up to options_.lock_wait while another pod holds it.
   Status AcquireLock(const ExtenderBindingArgs& args);
   void AfterStep(std::string_view step) const {

@@ -60,7 +60,7 @@ struct DaemonOptions {
   // failed the pod in a later plugin, or died). Volume binding may delay a bind up to 10 min.
   std::chrono::seconds unbound_decision_ttl{600};
   // Fault injection for tests (HAMI_FAULT_KILL_AT_BIND_STEP): SIGKILL this process right after
-  // that bind step ("decided", "locked" or "bound"). Empty = off.
+  // that bind step ("locked" or "bound"). Empty = off.
   std::string kill_at_bind_step;
   int32_t utc_offset_seconds = 0;
 };

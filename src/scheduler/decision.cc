@@ -8,8 +8,8 @@
 
 namespace hami::scheduler {
 
-nlohmann::json DecisionPatch(const VendorRegistry& registry, const PodAllocation& allocation) {
-  nlohmann::json annotations = {
+Annotations DecisionAnnotations(const VendorRegistry& registry, const PodAllocation& allocation) {
+  Annotations annotations = {
       {kVgpuNodeAnnotation, allocation.node},
       {kVgpuTimeAnnotation, std::to_string(allocation.decided_unix_seconds)}};
   std::vector<MigAllocation> mig;
@@ -22,20 +22,21 @@ nlohmann::json DecisionPatch(const VendorRegistry& registry, const PodAllocation
     annotations[keys.allocated] = encoded;
     for (MigAllocation& m : MigAllocationsOf(devices)) mig.push_back(std::move(m));
   }
-  annotations[kVgpuMigAllocationsAnnotation] =
-      mig.empty() ? nlohmann::json(nullptr) : nlohmann::json(EncodeMigAllocations(mig));
+  if (!mig.empty()) annotations[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(mig);
+  return annotations;
+}
+
+nlohmann::json DecisionPatch(const VendorRegistry& registry, const PodAllocation& allocation) {
+  nlohmann::json annotations = nlohmann::json::object();
+  for (const auto& [key, value] : DecisionAnnotations(registry, allocation)) {
+    annotations[key] = value;
+  }
+  if (!annotations.contains(kVgpuMigAllocationsAnnotation)) {
+    annotations[kVgpuMigAllocationsAnnotation] = nullptr;
+  }
   return {{"metadata",
            {{"annotations", std::move(annotations)},
             {"labels", {{kVgpuNodeAnnotation, allocation.node}}}}}};
-}
-
-nlohmann::json WithdrawDecisionPatch(const VendorRegistry& registry,
-                                     const PodAllocation& allocation) {
-  nlohmann::json patch = DecisionPatch(registry, allocation);
-  for (auto& [key, value] : patch["metadata"]["annotations"].items()) value = nullptr;
-  for (auto& [key, value] : patch["metadata"]["labels"].items()) value = nullptr;
-  patch["metadata"]["annotations"][kBindPhaseAnnotation] = "failed";
-  return patch;
 }
 
 }  // namespace hami::scheduler

@@ -118,6 +118,14 @@ void UsageLedger::MarkDecisionWritten(const std::string& uid) {
   if (it != pods_.end()) it->second.decision_written = true;  // usage unchanged: no touch
 }
 
+bool UsageLedger::RemoveUnwrittenDecision(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || it->second.decision_written) return false;
+  ErasePodLocked(it);
+  return true;
+}
+
 std::vector<PodAllocation> UsageLedger::DropUnwrittenDecisions(
     int64_t decided_before_unix_seconds) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -128,13 +136,8 @@ std::vector<PodAllocation> UsageLedger::DropUnwrittenDecisions(
       ++it;
       continue;
     }
-    auto node = nodes_.find(p.node);
-    if (node != nodes_.end()) {
-      node->second.pod_uids.erase(p.uid);
-      TouchLocked(node->first, node->second);
-    }
-    dropped.push_back(std::move(it->second));
-    it = pods_.erase(it);
+    dropped.push_back(it->second);
+    it = ErasePodLocked(it);
   }
   return dropped;
 }
@@ -156,16 +159,21 @@ void UsageLedger::AddPodLocked(PodAllocation allocation) {
   pods_[uid] = std::move(allocation);
 }
 
+std::map<std::string, PodAllocation>::iterator UsageLedger::ErasePodLocked(
+    std::map<std::string, PodAllocation>::iterator it) {
+  auto node = nodes_.find(it->second.node);
+  if (node != nodes_.end()) {
+    node->second.pod_uids.erase(it->first);
+    TouchLocked(node->first, node->second);
+  }
+  return pods_.erase(it);
+}
+
 bool UsageLedger::RemovePod(const std::string& uid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pods_.find(uid);
   if (it == pods_.end()) return false;
-  auto node = nodes_.find(it->second.node);
-  if (node != nodes_.end()) {
-    node->second.pod_uids.erase(uid);
-    TouchLocked(node->first, node->second);
-  }
-  pods_.erase(it);
+  ErasePodLocked(it);
   return true;
 }
 

@@ -81,6 +81,9 @@ class UsageLedger {
   bool ApplyObservedPod(PodAllocation allocation);
   // The pod's decision is now on its annotations (no-op when the pod is unknown).
   void MarkDecisionWritten(const std::string& uid);
+  // Removes the pod only while its decision is unwritten (a bind that failed); an allocation
+  // read from the pod's annotations stays. Returns whether it removed one.
+  bool RemoveUnwrittenDecision(const std::string& uid);
   // Drops unwritten decisions made before `decided_before_unix_seconds` (their /bind never
   // came: kube-scheduler failed the pod elsewhere or died); returns the pods dropped.
   std::vector<PodAllocation> DropUnwrittenDecisions(int64_t decided_before_unix_seconds);
@@ -126,6 +129,9 @@ class UsageLedger {
     mutable std::shared_ptr<const policy::NodeState> built;
   };
   void AddPodLocked(PodAllocation allocation);
+  // Removes the pod `it` points at from its node (which is marked changed) and from pods_.
+  std::map<std::string, PodAllocation>::iterator ErasePodLocked(
+      std::map<std::string, PodAllocation>::iterator it);
   // Gives the node a new generation and records it as changed.
   void TouchLocked(const std::string& name, NodeEntry& entry);
   policy::NodeState BuildLocked(const std::string& name, const NodeEntry& entry) const;

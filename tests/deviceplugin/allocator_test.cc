@@ -107,11 +107,13 @@ TEST_F(AllocatorTest, LockOwnerGetsItsLimitsThenSuccessAndTheLockIsReleased) {
   EXPECT_EQ(Annotation("p1", "hami.io/vgpu-devices-allocated"), "GPU-a,NVIDIA,3000,30:;")
       << "the allocated record is never touched";
   EXPECT_EQ(Annotation("p1", kBindPhaseAnnotation), "success");
+  EXPECT_EQ((*api_.Get("pods", "default", "p1"))["metadata"]["labels"][kVgpuNodeAnnotation], "n1");
   EXPECT_EQ(Lock(), "");
   // The remaining groups and bind-phase "success" go in one pod write; the lock release is
   // the only node write.
   EXPECT_EQ(api_.RequestCount("patch", "/pods/"), 1);
   EXPECT_EQ(api_.RequestCount("patch", "/nodes/"), 1);
+  EXPECT_EQ(api_.RequestCount("get", "/nodes/"), 1) << "the release reuses the node it read";
   const std::filesystem::path dir = hook_ + "/vgpu/containers/" + uid + "_main";
   EXPECT_TRUE(std::filesystem::is_directory(dir));
   EXPECT_EQ(std::filesystem::status(dir).permissions(), std::filesystem::perms::all);

@@ -60,6 +60,22 @@ TEST(DecideAcquireTest, OwnerLookupOnlyForFreshForeignLocks) {
   EXPECT_EQ(lookups, 1);
 }
 
+TEST(DecideAcquireTest, AnUnboundOwnerKeepsTheLockForTheGracePeriodOnly) {
+  auto unbound = [](std::string_view, std::string_view) {
+    return OwnerVerdict{OwnerState::kNotYetBound, "was not bound"};
+  };
+  EXPECT_EQ(DecideAcquire(Lock(kNow - 5, "default", "other"), "default", "me", kNow, kTimeout,
+                          unbound)
+                .action,
+            LockAction::kContended)
+      << "its bind is between the lock and the Binding";
+  LockDecision late = DecideAcquire(Lock(kNow - kUnboundOwnerGraceSeconds - 1, "default", "other"),
+                                    "default", "me", kNow, kTimeout, unbound);
+  EXPECT_EQ(late.action, LockAction::kAcquire);
+  EXPECT_NE(late.reason.find("was not bound 61s after taking the lock"), std::string::npos)
+      << late.reason;
+}
+
 TEST(DecideAcquireTest, OwnerNotAllocatingHereLosesTheLock) {
   auto elsewhere = [](std::string_view, std::string_view) {
     return OwnerVerdict{OwnerState::kNotHere, "it is bound to node-b"};
@@ -99,18 +115,20 @@ TEST(ClassifyLockOwnerTest, Table) {
   };
   const std::vector<Case> cases = {
       {"gone", std::nullopt, OwnerState::kGone},
-      {"deciding here, unbound", OwnerPod("", "n1", "allocating", "Pending"),
-       OwnerState::kAllocatingHere},
+      {"between lock and Binding", OwnerPod("", std::nullopt, std::nullopt, "Pending"),
+       OwnerState::kNotYetBound},
+      {"older scheduler: decided here, unbound", OwnerPod("", "n1", "allocating", "Pending"),
+       OwnerState::kNotYetBound},
       {"bound here, allocating", OwnerPod("n1", "n1", "allocating", "Pending"),
        OwnerState::kAllocatingHere},
-      {"older scheduler: decided, no bind-phase", OwnerPod("", "n1", std::nullopt, "Pending"),
+      {"bound here, no bind-phase", OwnerPod("n1", "n1", std::nullopt, "Pending"),
        OwnerState::kAllocatingHere},
       {"bound elsewhere", OwnerPod("n2", "n2", "success", "Running"), OwnerState::kNotHere},
       {"bound elsewhere, stale decision", OwnerPod("n2", "n1", "allocating", "Pending"),
        OwnerState::kNotHere},
       {"re-filtered to another node", OwnerPod("", "n2", "allocating", "Pending"),
        OwnerState::kNotHere},
-      {"killed before writing its decision", OwnerPod("", std::nullopt, std::nullopt, "Pending"),
+      {"bound here without a decision", OwnerPod("n1", std::nullopt, std::nullopt, "Pending"),
        OwnerState::kNotHere},
       {"allocated, lock not released", OwnerPod("n1", "n1", "success", "Running"),
        OwnerState::kNotHere},

@@ -60,10 +60,10 @@ class BinderTest : public ::testing::Test {
     ASSERT_TRUE(server_.Put(pod).ok());
   }
 
-  void SetLock(const std::string& owner) {
+  void SetLock(const std::string& owner, int64_t age_seconds = 10) {
     auto node = *server_.Get("nodes", "", "node-a");
     node["metadata"]["annotations"][kNodeLockAnnotation] =
-        EncodeNodeLock(NodeLock{kNow - 10, "default", owner, false}, 0);
+        EncodeNodeLock(NodeLock{kNow - age_seconds, "default", owner, false}, 0);
     ASSERT_TRUE(server_.Put(node).ok());
   }
 
@@ -97,27 +97,28 @@ TEST_F(BinderTest, WritesTheDecisionLocksAndBinds) {
   EXPECT_EQ(annotations[kVgpuTimeAnnotation], std::to_string(kNow - 1));
   EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"], "GPU-a,NVIDIA,1000,10:;");
   EXPECT_EQ(annotations["hami.io/vgpu-devices-to-allocate"], "GPU-a,NVIDIA,1000,10:;");
-  EXPECT_EQ((*pod)["metadata"]["labels"][kVgpuNodeAnnotation], "node-a");
   EXPECT_TRUE(ledger_.GetPod(uid)->decision_written);
   auto lock = ParseNodeLock(LockValue());
   ASSERT_TRUE(lock.ok()) << LockValue();
   EXPECT_EQ(lock->ns, "default");
   EXPECT_EQ(lock->name, "p1");
-  // One pod write, one node write, one binding; no success event by default.
-  EXPECT_EQ(server_.RequestCount("patch", "/pods/"), 1);
+  // One node write (the lock) and the Binding, which carries the decision; no pod patch and
+  // no success event by default.
+  EXPECT_EQ(server_.RequestCount("patch", "/pods/"), 0);
   EXPECT_EQ(server_.RequestCount("patch", "/nodes/"), 1);
   EXPECT_EQ(server_.RequestCount("create", "/binding"), 1);
   EXPECT_EQ(server_.RequestCount("create", "/events"), 0);
 }
 
-TEST_F(BinderTest, TheDecisionIsOnThePodBeforeTheLockIsTaken) {
+TEST_F(BinderTest, TheDecisionArrivesWithTheBinding) {
   const std::string uid = AddPod("p1");
   std::vector<std::string> seen;
   BindOptions options;
   options.emit_success_events = true;
   options.after_step = [&](std::string_view step) {
     auto pod = *server_.Get("pods", "default", "p1");
-    const nlohmann::json& annotations = pod["metadata"]["annotations"];
+    const nlohmann::json annotations =
+        pod["metadata"].value("annotations", nlohmann::json::object());
     seen.push_back(std::string(step) + " lock=" + (LockValue().empty() ? "no" : "yes") +
                    " decided=" + annotations.value(kVgpuNodeAnnotation, "") + " phase=" +
                    annotations.value(kBindPhaseAnnotation, "") +
@@ -126,21 +127,22 @@ TEST_F(BinderTest, TheDecisionIsOnThePodBeforeTheLockIsTaken) {
   binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
   EXPECT_EQ(binder_->Bind(Args("p1", uid)), "");
   EXPECT_EQ(seen, (std::vector<std::string>{
-                      "decided lock=no decided=node-a phase=allocating node=",
-                      "locked lock=yes decided=node-a phase=allocating node=",
+                      "locked lock=yes decided= phase= node=",
                       "bound lock=yes decided=node-a phase=allocating node=node-a"}));
   EXPECT_EQ(server_.RequestCount("create", "/events"), 1);
 }
 
 TEST_F(BinderTest, LocksLeftBehindAreTakenOverAtOnce) {
-  // A lock whose owner is not being allocated on this node never blocks it: killed before it
-  // wrote its decision, re-filtered to another node, bound elsewhere, or already allocated.
+  // A lock whose owner is not being allocated on this node never blocks it: its scheduler was
+  // killed between the lock and the Binding (longer ago than the grace), it was re-filtered to
+  // another node, bound elsewhere, or already allocated.
   const struct {
     const char* what;
     nlohmann::json annotations;
     std::string node;
+    int64_t lock_age_seconds = 10;
   } orphans[] = {
-      {"no decision", nlohmann::json::object(), ""},
+      {"never bound", nlohmann::json::object(), "", nodelock::kUnboundOwnerGraceSeconds + 1},
       {"decided elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "allocating"}},
        ""},
       {"bound elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "success"}},
@@ -153,18 +155,24 @@ TEST_F(BinderTest, LocksLeftBehindAreTakenOverAtOnce) {
     const std::string owner = "owner-" + std::to_string(n);
     const std::string pod = "p-" + std::to_string(n++);
     PutOwner(owner, orphan.annotations, orphan.node);
-    SetLock(owner);
+    SetLock(owner, orphan.lock_age_seconds);
     const std::string uid = AddPod(pod);
     EXPECT_EQ(binder_->Bind(Args(pod, uid)), "") << orphan.what;
     EXPECT_EQ(ParseNodeLock(LockValue())->name, pod) << orphan.what;
   }
-  // A legitimate lock (its owner is being bound here) is respected.
-  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}}, "");
+  // A legitimate lock is respected: its owner is being allocated here, or its bind is between
+  // the lock and the Binding.
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
+           "node-a");
   SetLock("busy");
   const std::string uid = AddPod("waiting");
   EXPECT_NE(binder_->Bind(Args("waiting", uid)).find("locked within 300s by default/busy"),
             std::string::npos);
   EXPECT_EQ(ParseNodeLock(LockValue())->name, "busy");
+  PutOwner("binding", nlohmann::json::object(), "");
+  SetLock("binding", 5);
+  const std::string uid2 = AddPod("waiting-2");
+  EXPECT_NE(binder_->Bind(Args("waiting-2", uid2)).find("by default/binding"), std::string::npos);
 }
 
 TEST_F(BinderTest, OrphanSweepReleasesOnlyLocksNobodyMayHold) {
@@ -202,10 +210,8 @@ TEST_F(BinderTest, SecondPodOnALockedNodeIsRefusedUntilTheOwnerIsGone) {
   EXPECT_NE(error.find("locked"), std::string::npos) << error;
   const nlohmann::json p2 = *server_.Get("pods", "default", "p2");
   EXPECT_EQ(p2["spec"].value("nodeName", ""), "");
-  // The refused pod's decision is withdrawn, from the pod and from the ledger.
-  EXPECT_FALSE(p2["metadata"]["annotations"].contains(kVgpuNodeAnnotation));
-  EXPECT_FALSE(p2["metadata"]["annotations"].contains("hami.io/vgpu-devices-allocated"));
-  EXPECT_EQ(p2["metadata"]["annotations"][kBindPhaseAnnotation], "failed");
+  // Nothing was written to the refused pod, and its in-memory decision is gone.
+  EXPECT_FALSE(p2["metadata"].contains("annotations")) << p2.dump();
   EXPECT_FALSE(ledger_.GetPod(uid2).has_value());
   // The lock owner disappears (pod deleted): its lock no longer blocks the node once
   // kube-scheduler has filtered p2 again.
@@ -241,9 +247,9 @@ TEST_F(BinderTest, FailedBindingReleasesTheLockAndMarksFailed) {
   const std::string error = binder_->Bind(Args("p1", uid));
   EXPECT_NE(error.find("bind pod default/p1"), std::string::npos) << error;
   EXPECT_EQ(LockValue(), "");
-  EXPECT_EQ(
-      (*server_.Get("pods", "default", "p1"))["metadata"]["annotations"][kBindPhaseAnnotation],
-      "failed");
+  EXPECT_FALSE((*server_.Get("pods", "default", "p1"))["metadata"].contains("annotations"))
+      << "a pod that is not bound carries no decision";
+  EXPECT_FALSE(ledger_.GetPod(uid).has_value());
 }
 
 TEST_F(BinderTest, RefusesPodsItDidNotFilterAndGonePods) {
@@ -321,11 +327,11 @@ TEST_F(CachedBinderTest, StaleCachedPodThatIsAlreadyBoundIsNotMarked) {
   ASSERT_TRUE(server_.Put(bound).ok());
   UseCaches(stale, *server_.Get("nodes", "", "node-a"));
   const std::string error = binder_->Bind(Args("p1", uid));
-  EXPECT_NE(error.find("already bound to node-b"), std::string::npos) << error;
+  EXPECT_NE(error.find("bind pod default/p1 to node-a"), std::string::npos) << error;
   auto pod = server_.Get("pods", "default", "p1");
   EXPECT_EQ((*pod)["metadata"]["annotations"][kBindPhaseAnnotation], "success");
   EXPECT_EQ((*pod)["spec"]["nodeName"], "node-b");
-  EXPECT_EQ(LockValue(), "") << "no lock is taken for a pod whose decision cannot be written";
+  EXPECT_EQ(LockValue(), "") << "the lock taken for the attempt is released";
 }
 
 TEST_F(CachedBinderTest, LockSeenHeldInAStaleCacheIsReadAgain) {

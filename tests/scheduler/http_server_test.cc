@@ -89,19 +89,20 @@ TEST_F(ExtenderServerTest, FilterThenBindOverHttp) {
             "GPU-a,NVIDIA,3000,30:;");
 }
 
-TEST_F(ExtenderServerTest, DecisionThatCannotBeWrittenIsNotBound) {
+TEST_F(ExtenderServerTest, AFailedBindingLeavesNothingBehind) {
   nlohmann::json pod = PutPod("p1");
   nlohmann::json filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
   EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
-  api_.FailNext(1, 500, "patch");
+  api_.FailNext(1, 500, "create", "/binding");
   nlohmann::json bound = Post("/bind", {{"PodName", "p1"},
                                         {"PodNamespace", "default"},
                                         {"PodUID", pod["metadata"]["uid"]},
                                         {"Node", "node-a"}});
-  EXPECT_NE(bound["Error"].get<std::string>().find("record decision"), std::string::npos);
+  EXPECT_NE(bound["Error"].get<std::string>().find("bind pod default/p1"), std::string::npos);
   auto stored = api_.Get("pods", "default", "p1");
   EXPECT_EQ((*stored)["spec"].value("nodeName", ""), "");
-  EXPECT_EQ(api_.RequestCount("create", "/binding"), 0);
+  EXPECT_FALSE((*stored)["metadata"].contains("annotations"));
+  EXPECT_EQ(ledger_.PodCount(), 0u);
   // kube-scheduler filters it again: the in-memory decision is simply replaced.
   filtered = Post("/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
   EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
