@@ -40,17 +40,31 @@ void UsageLedger::SetNodeDevices(const std::string& node, const std::string& ven
                                  std::vector<DeviceInfo> devices) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeEntry& entry = nodes_[node];
+  auto current = entry.record.devices_by_vendor.find(vendor);
   if (devices.empty()) {
+    if (current == entry.record.devices_by_vendor.end() && entry.generation != 0) return;
     entry.record.devices_by_vendor.erase(vendor);
   } else {
+    // Every node event (a lock taken or released, a handshake) re-applies the registration:
+    // an unchanged one must not invalidate what was built from it.
+    if (current != entry.record.devices_by_vendor.end() && current->second == devices) return;
     entry.record.devices_by_vendor[vendor] = std::move(devices);
   }
+  TouchLocked(node, entry);
+}
+
+void UsageLedger::SetNodeLocked(const std::string& node, bool locked) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeEntry& entry = nodes_[node];
+  if (entry.record.locked == locked && entry.generation != 0) return;
+  entry.record.locked = locked;
   TouchLocked(node, entry);
 }
 
 void UsageLedger::SetCordoned(const std::string& node, std::set<std::string> uuids) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeEntry& entry = nodes_[node];
+  if (entry.record.cordoned_uuids == uuids && entry.generation != 0) return;
   entry.record.cordoned_uuids = std::move(uuids);
   TouchLocked(node, entry);
 }
@@ -232,6 +246,8 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
       state.devices.push_back(std::move(usage));
     }
   }
+  // A held node lock means a bind there would wait for it (ranked after idle nodes).
+  state.allocation_in_flight = entry.record.locked;
   for (const std::string& uid : entry.pod_uids) {
     auto pod = pods_.find(uid);
     if (pod == pods_.end()) continue;

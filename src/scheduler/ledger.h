@@ -58,6 +58,7 @@ Result<std::optional<PodAllocation>> AllocationFromAnnotations(
 struct NodeRecord {
   std::map<std::string, std::vector<DeviceInfo>> devices_by_vendor;
   std::set<std::string> cordoned_uuids;  // hami.io/device-cordon
+  bool locked = false;                   // hami.io/mutex.lock is set
 };
 
 class UsageLedger {
@@ -67,6 +68,10 @@ class UsageLedger {
   void SetNodeDevices(const std::string& node, const std::string& vendor,
                       std::vector<DeviceInfo> devices);
   void SetCordoned(const std::string& node, std::set<std::string> uuids);
+  // Whether the node's lock (hami.io/mutex.lock) is held: such a node counts as having an
+  // allocation in flight (NodeState::allocation_in_flight), since a bind there would wait. The
+  // setters above and this one change nothing (no new generation) when the value is the same.
+  void SetNodeLocked(const std::string& node, bool locked);
   void RemoveNode(const std::string& node);
   bool HasNode(const std::string& node) const;
   std::vector<std::string> NodeNames() const;

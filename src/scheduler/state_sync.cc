@@ -208,6 +208,7 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
     for (std::string& uuid : SplitCommaList(it->second)) cordoned.insert(std::move(uuid));
   }
   ledger.SetCordoned(name, std::move(cordoned));
+  ledger.SetNodeLocked(name, annotations.count(kNodeLockAnnotation) > 0);
   return actions;
 }
 

@@ -198,3 +198,29 @@ TEST(UsageLedgerTest, ConcurrentWritersAndReadersStayConsistent) {
 
 }  // namespace
 }  // namespace hami::scheduler
+
+namespace hami::scheduler {
+namespace {
+
+TEST(UsageLedgerTest, ALockedNodeCountsAsInFlightAndRepeatedEventsChangeNothing) {
+  UsageLedger ledger;
+  ledger.SetNodeDevices("n1", "NVIDIA", {testing::TestDevice("GPU-a")});
+  const std::vector<std::string> names = {"n1"};
+  auto state = [&] { return ledger.Snapshot(names, nullptr).at(0); };
+  EXPECT_FALSE(state().allocation_in_flight);
+  const uint64_t before = state().generation;
+  // A node event re-applies the same registration, cordon list and lock state: no change.
+  ledger.SetNodeDevices("n1", "NVIDIA", {testing::TestDevice("GPU-a")});
+  ledger.SetCordoned("n1", {});
+  ledger.SetNodeLocked("n1", false);
+  EXPECT_EQ(state().generation, before);
+  // The lock taken: a bind there would wait, so the node ranks with the busy ones.
+  ledger.SetNodeLocked("n1", true);
+  EXPECT_TRUE(state().allocation_in_flight);
+  EXPECT_NE(state().generation, before);
+  ledger.SetNodeLocked("n1", false);
+  EXPECT_FALSE(state().allocation_in_flight);
+}
+
+}  // namespace
+}  // namespace hami::scheduler
