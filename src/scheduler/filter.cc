@@ -75,8 +75,8 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   }
   std::lock_guard<std::mutex> lock(mu_);
   // A re-filter replaces the previous decision, so the pod may reuse its own devices. An
-  // unbound pod runs nothing: its previous reservation is released even when no node fits
-  // now (the pod's stale annotations are overwritten by the next bind).
+  // unbound pod runs nothing and carries no decision (only its Binding writes one): its
+  // previous reservation is released even when no node fits now.
   ledger_.RemovePod(uid);
   SyncMirrorLocked();
   ResolveCandidatesLocked(*args.node_names);

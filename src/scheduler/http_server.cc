@@ -6,8 +6,6 @@
 
 #include "common/clock.h"
 #include "common/http_endpoint.h"
-#include "kube/objects.h"
-#include "kube/paths.h"
 #include "scheduler/tls_reloader.h"
 
 namespace hami::scheduler {

@@ -3,8 +3,9 @@
 // It holds the devices each node registered (per vendor) and the devices each tracked pod
 // holds (decoded from its hami.io/*-devices-allocated annotations), and builds the node
 // states that placement policies see. It is rebuilt from pod annotations on start and kept
-// current by the watch cache; /filter records a decision here *before* patching the pod so
-// that concurrent filters never hand out the same capacity twice.
+// current by the watch cache; /filter records its decisions here (unwritten, in memory) so
+// that concurrent filters never hand out the same capacity twice, and /bind's Binding writes
+// them onto the pod.
 //
 // Thread-safe: every method takes an internal mutex; Snapshot copies out.
 #pragma once
