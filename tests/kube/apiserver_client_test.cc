@@ -237,6 +237,40 @@ TEST_F(ApiServerClientTest, TransportErrorsAreClassified) {
   EXPECT_EQ(bad_url.status().code(), StatusCode::kInvalidArgument) << bad_url.status().message();
 }
 
+TEST_F(ApiServerClientTest, ShutdownEndsRequestsAndRetriesPromptly) {
+  // A daemon stopping on SIGTERM while the API server goes away must not sit out request
+  // timeouts and retry backoff (hami-scheduler once took ~32 s to exit).
+  using Clock = std::chrono::steady_clock;
+  ASSERT_TRUE(server_.Put(Node("n")).ok());
+  ClientOptions options;  // real sleeps
+  options.request_timeout = milliseconds(30000);
+  options.retry.max_attempts = 20;
+  options.retry.base_delay = milliseconds(1000);
+  auto hanging = KubeClient::WithCurl(config_, options);
+  server_.SetLatency(milliseconds(20000), "list");
+  auto retrying = KubeClient::WithCurl(config_, options);
+  server_.FailNext(100, 503, "get");
+  Status slow_result, retry_result;
+  const auto start = Clock::now();
+  std::thread slow([&] { slow_result = hanging->Get(NodesPath()).status(); });
+  std::thread retry([&] { retry_result = retrying->Get(NodePath("n")).status(); });
+  std::this_thread::sleep_for(milliseconds(500));
+  hanging->Shutdown();
+  retrying->Shutdown();
+  slow.join();
+  retry.join();
+  const auto took = Clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(3)) << "shutdown waited for timeouts or backoff";
+  EXPECT_EQ(slow_result.code(), StatusCode::kAborted) << slow_result.message();
+  EXPECT_FALSE(retry_result.ok());
+  // After a shutdown nothing is sent.
+  const int before = server_.RequestCount();
+  EXPECT_EQ(hanging->Get(NodePath("n")).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(server_.RequestCount(), before);
+  server_.SetLatency(milliseconds(0));
+  server_.ClearFaults();
+}
+
 TEST_F(ApiServerClientTest, CancelInterruptsSlowRequestAndIdleWatch) {
   server_.SetLatency(milliseconds(1500), "list");
   CancelToken cancel;
