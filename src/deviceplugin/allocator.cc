@@ -90,7 +90,8 @@ Result<nlohmann::json> Allocator::FindPendingPod() {
     if (lock.ok() && !lock->legacy) {
       auto pod = client_.Get(kube::PodPath(lock->ns, lock->name));
       if (!pod.ok() && pod.status().code() != StatusCode::kNotFound) return pod.status();
-      const nodelock::OwnerVerdict owner = nodelock::ClassifyLockOwner(pod.ok() ? &*pod : nullptr, node);
+      const nodelock::OwnerVerdict owner =
+          nodelock::ClassifyLockOwner(pod.ok() ? &*pod : nullptr, node);
       if (owner.state == nodelock::OwnerState::kAllocatingHere) return pod;
       // Left behind: release it (re-checked against the server) and look for the pod below.
       auto released = locker_.ReleaseIfOrphaned(node);

@@ -105,8 +105,8 @@ Result<std::string> NodeLocker::ReleaseIfOrphaned(const std::string& node) {
     auto owner_state = [&](std::string_view owner_ns, std::string_view owner_name) {
       return OwnerOf(node, owner_ns, owner_name);
     };
-    const LockDecision decision = DecideAcquire(std::string(*value), "", "", now_(),
-                                                options_.timeout_seconds, owner_state);
+    const LockDecision decision =
+        DecideAcquire(std::string(*value), "", "", now_(), options_.timeout_seconds, owner_state);
     if (decision.action != LockAction::kAcquire) return std::string();
     auto patched = client_.MergePatch(
         kube::NodePath(node),

@@ -253,7 +253,7 @@ double HamiPolicy::CachedNodeScore(size_t slot, const NodeState& node) {
 }
 
 bool HamiPolicy::CachedPodFits(size_t slot, const NodeState& node, const PodRequest& pod,
-                              const GpuPolicy& gpu_policy, std::string* reason) {
+                               const GpuPolicy& gpu_policy, std::string* reason) {
   if (node.generation == 0) {  // caller does not track changes
     FitFailure failure;
     const bool fits = PodFits(node, pod, gpu_policy, reason != nullptr ? &failure : nullptr);
@@ -291,7 +291,8 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
     }
     std::string reason;
     if (!CachedPodFits(nodes.Slot(n), node, pod, gpu_policy, collect_reasons ? &reason : nullptr)) {
-      if (collect_reasons) outcome.failed_nodes.emplace_back(static_cast<int>(n), std::move(reason));
+      if (collect_reasons)
+        outcome.failed_nodes.emplace_back(static_cast<int>(n), std::move(reason));
       continue;
     }
     const double score = CachedNodeScore(nodes.Slot(n), node);

@@ -151,22 +151,21 @@ Status SchedulerDaemon::Start() {
       ::raise(SIGKILL);
     };
   }
-  binder_ =
-      std::make_unique<Binder>(*client_, *registry_, ledger_, bind_options, UnixNowSeconds);
+  binder_ = std::make_unique<Binder>(*client_, *registry_, ledger_, bind_options, UnixNowSeconds);
   if (options_.leader_elect) {
-    leader_ = std::make_unique<LeaderWatcher>(
-        *client_, options_.lease_namespace, options_.lease_name, options_.identity,
-        options_.leader_poll_period,
-        [this](bool leader) {
-          spdlog::info("leadership leader={}", leader);
-          // May run on a /filter thread (recheck_leader): leave the API writes of a new leader
-          // (requeue, lock sweep, handshakes) to the loop.
-          {
-            std::lock_guard<std::mutex> lock(loop_mu_);
-            wake_loop_ = true;
-          }
-          loop_cv_.notify_all();
-        });
+    leader_ = std::make_unique<LeaderWatcher>(*client_, options_.lease_namespace,
+                                              options_.lease_name, options_.identity,
+                                              options_.leader_poll_period, [this](bool leader) {
+                                                spdlog::info("leadership leader={}", leader);
+                                                // May run on a /filter thread (recheck_leader):
+                                                // leave the API writes of a new leader (requeue,
+                                                // lock sweep, handshakes) to the loop.
+                                                {
+                                                  std::lock_guard<std::mutex> lock(loop_mu_);
+                                                  wake_loop_ = true;
+                                                }
+                                                loop_cv_.notify_all();
+                                              });
   }
 
   ServerHooks hooks;

@@ -49,8 +49,8 @@ class ExtenderServer {
  public:
   // Components must outlive the server. With cert and key paths, serves HTTPS and picks up a
   // rotated certificate and key on the next handshake (see tls_reloader.h).
-  ExtenderServer(FilterCore& filter, Binder& binder, ServerHooks hooks,
-                 std::string cert_file = "", std::string key_file = "");
+  ExtenderServer(FilterCore& filter, Binder& binder, ServerHooks hooks, std::string cert_file = "",
+                 std::string key_file = "");
   ~ExtenderServer();
   ExtenderServer(const ExtenderServer&) = delete;
   ExtenderServer& operator=(const ExtenderServer&) = delete;

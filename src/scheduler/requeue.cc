@@ -9,8 +9,8 @@ namespace hami::scheduler {
 
 bool ParkedAfterSchedulerError(const nlohmann::json& pod, std::string_view scheduler_name) {
   const kube::PodView view(pod);
-  if (view.SchedulerName() != scheduler_name || !view.NodeName().empty() ||
-      view.IsTerminating() || view.Phase() == "Succeeded" || view.Phase() == "Failed") {
+  if (view.SchedulerName() != scheduler_name || !view.NodeName().empty() || view.IsTerminating() ||
+      view.Phase() == "Succeeded" || view.Phase() == "Failed") {
     return false;
   }
   const nlohmann::json* conditions = kube::FindPath(pod, {"status", "conditions"});

@@ -18,11 +18,11 @@ namespace hami::scheduler {
 
 // A pod was added or changed. Tracks it when it carries an allocation of ours and is alive;
 // forgets it once it has finished (Succeeded/Failed); a terminating pod (deletionTimestamp set)
-// keeps its devices until it is deleted from the API server, since its containers still run. A pod without an
-// allocation annotation is left as the ledger has it: /filter records decisions before the
-// annotation reaches the watch cache. Once every init container has exited 0, the pod's
-// usage shrinks to its app containers. Returns an error for an undecodable annotation (the
-// pod is then not tracked, and the error should be logged).
+// keeps its devices until it is deleted from the API server, since its containers still run. A pod
+// without an allocation annotation is left as the ledger has it: /filter records decisions before
+// the annotation reaches the watch cache. Once every init container has exited 0, the pod's usage
+// shrinks to its app containers. Returns an error for an undecodable annotation (the pod is then
+// not tracked, and the error should be logged).
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
 

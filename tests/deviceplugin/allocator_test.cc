@@ -186,15 +186,15 @@ TEST_F(AllocatorTest, UnreadableOrOrphanedLockFallsBackToThePendingPod) {
 TEST_F(AllocatorTest, LockLeftBehindIsReleasedAndThePendingPodFound) {
   // The lock names a pod that was bound and allocated elsewhere (a scheduler killed between
   // taking the lock and binding, the pod then re-filtered): it is released, not obeyed.
-  nlohmann::json elsewhere = {{"kind", "Pod"},
-                              {"apiVersion", "v1"},
-                              {"metadata",
-                               {{"name", "moved"},
-                                {"namespace", "default"},
-                                {"annotations",
-                                 {{kVgpuNodeAnnotation, "n2"}, {kBindPhaseAnnotation, "success"}}}}},
-                              {"spec", {{"nodeName", "n2"}}},
-                              {"status", {{"phase", "Running"}}}};
+  nlohmann::json elsewhere = {
+      {"kind", "Pod"},
+      {"apiVersion", "v1"},
+      {"metadata",
+       {{"name", "moved"},
+        {"namespace", "default"},
+        {"annotations", {{kVgpuNodeAnnotation, "n2"}, {kBindPhaseAnnotation, "success"}}}}},
+      {"spec", {{"nodeName", "n2"}}},
+      {"status", {{"phase", "Running"}}}};
   ASSERT_TRUE(api_.Put(elsewhere).ok());
   BoundPod("p1", "GPU-a,NVIDIA,3000,30:;", {"main"}, /*locked=*/false);
   nlohmann::json node = *api_.Get("nodes", "", "n1");

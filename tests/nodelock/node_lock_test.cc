@@ -64,10 +64,10 @@ TEST(DecideAcquireTest, AnUnboundOwnerKeepsTheLockForTheGracePeriodOnly) {
   auto unbound = [](std::string_view, std::string_view) {
     return OwnerVerdict{OwnerState::kNotYetBound, "was not bound"};
   };
-  EXPECT_EQ(DecideAcquire(Lock(kNow - 5, "default", "other"), "default", "me", kNow, kTimeout,
-                          unbound)
-                .action,
-            LockAction::kContended)
+  EXPECT_EQ(
+      DecideAcquire(Lock(kNow - 5, "default", "other"), "default", "me", kNow, kTimeout, unbound)
+          .action,
+      LockAction::kContended)
       << "its bind is between the lock and the Binding";
   LockDecision late = DecideAcquire(Lock(kNow - kUnboundOwnerGraceSeconds - 1, "default", "other"),
                                     "default", "me", kNow, kTimeout, unbound);
@@ -80,20 +80,19 @@ TEST(DecideAcquireTest, OwnerNotAllocatingHereLosesTheLock) {
   auto elsewhere = [](std::string_view, std::string_view) {
     return OwnerVerdict{OwnerState::kNotHere, "it is bound to node-b"};
   };
-  LockDecision d =
-      DecideAcquire(Lock(kNow - 10, "default", "other"), "default", "me", kNow, kTimeout, elsewhere);
+  LockDecision d = DecideAcquire(Lock(kNow - 10, "default", "other"), "default", "me", kNow,
+                                 kTimeout, elsewhere);
   EXPECT_EQ(d.action, LockAction::kAcquire);
   EXPECT_NE(d.reason.find("default/other is not being allocated here: it is bound to node-b"),
             std::string::npos)
       << d.reason;
   // A sweep (nobody asks) removes the same lock, and leaves a legitimate one.
-  EXPECT_EQ(DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, elsewhere)
-                .action,
-            LockAction::kAcquire);
-  auto here = [](std::string_view, std::string_view) { return OwnerVerdict{}; };
   EXPECT_EQ(
-      DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, here).action,
-      LockAction::kContended);
+      DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, elsewhere).action,
+      LockAction::kAcquire);
+  auto here = [](std::string_view, std::string_view) { return OwnerVerdict{}; };
+  EXPECT_EQ(DecideAcquire(Lock(kNow - 10, "default", "other"), "", "", kNow, kTimeout, here).action,
+            LockAction::kContended);
 }
 
 nlohmann::json OwnerPod(const std::string& node_name, std::optional<std::string> decided,

@@ -47,8 +47,7 @@ TEST(HamiPolicyTest, FailedNodesCarryHamiReasons) {
   PlacementOutcome outcome = policy.Place(OnePod(Req(1, 1, 10)), nodes, true);
   EXPECT_FALSE(outcome.placement.has_value());
   ASSERT_EQ(outcome.failed_nodes.size(), 1u);
-  EXPECT_EQ(outcome.failed_nodes[0].second,
-            "1/1 CardInsufficientCore");
+  EXPECT_EQ(outcome.failed_nodes[0].second, "1/1 CardInsufficientCore");
 }
 
 TEST(HamiPolicyTest, CachedVerdictsFollowNodeChangesAndRequestChanges) {

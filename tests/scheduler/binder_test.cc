@@ -24,8 +24,8 @@ class BinderTest : public ::testing::Test {
     ASSERT_TRUE(
         server_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "node-a"}}}})
             .ok());
-    binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, BindOptions{},
-                                       [] { return kNow; });
+    binder_ =
+        std::make_unique<Binder>(*client_, registry_, ledger_, BindOptions{}, [] { return kNow; });
   }
 
   std::string AddPod(const std::string& name) {
@@ -51,11 +51,11 @@ class BinderTest : public ::testing::Test {
 
   // A pod that exists on the server with the given annotations and node (not in the ledger).
   void PutOwner(const std::string& name, nlohmann::json annotations, const std::string& node) {
-    nlohmann::json pod = {{"kind", "Pod"},
-                          {"apiVersion", "v1"},
-                          {"metadata",
-                           {{"name", name}, {"namespace", "default"}, {"annotations", annotations}}},
-                          {"spec", {{"containers", nlohmann::json::array({{{"name", "c"}}})}}}};
+    nlohmann::json pod = {
+        {"kind", "Pod"},
+        {"apiVersion", "v1"},
+        {"metadata", {{"name", name}, {"namespace", "default"}, {"annotations", annotations}}},
+        {"spec", {{"containers", nlohmann::json::array({{{"name", "c"}}})}}}};
     if (!node.empty()) pod["spec"]["nodeName"] = node;
     ASSERT_TRUE(server_.Put(pod).ok());
   }
@@ -120,8 +120,8 @@ TEST_F(BinderTest, TheDecisionArrivesWithTheBinding) {
     const nlohmann::json annotations =
         pod["metadata"].value("annotations", nlohmann::json::object());
     seen.push_back(std::string(step) + " lock=" + (LockValue().empty() ? "no" : "yes") +
-                   " decided=" + annotations.value(kVgpuNodeAnnotation, "") + " phase=" +
-                   annotations.value(kBindPhaseAnnotation, "") +
+                   " decided=" + annotations.value(kVgpuNodeAnnotation, "") +
+                   " phase=" + annotations.value(kBindPhaseAnnotation, "") +
                    " node=" + pod["spec"].value("nodeName", ""));
   };
   binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
@@ -143,11 +143,14 @@ TEST_F(BinderTest, LocksLeftBehindAreTakenOverAtOnce) {
     int64_t lock_age_seconds = 10;
   } orphans[] = {
       {"never bound", nlohmann::json::object(), "", nodelock::kUnboundOwnerGraceSeconds + 1},
-      {"decided elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "allocating"}},
+      {"decided elsewhere",
+       {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "allocating"}},
        ""},
-      {"bound elsewhere", {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "success"}},
+      {"bound elsewhere",
+       {{kVgpuNodeAnnotation, "node-b"}, {kBindPhaseAnnotation, "success"}},
        "node-b"},
-      {"allocated here", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
+      {"allocated here",
+       {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
        "node-a"},
   };
   int n = 0;
@@ -182,8 +185,7 @@ TEST_F(BinderTest, OrphanSweepReleasesOnlyLocksNobodyMayHold) {
   SetLock("busy");
   EXPECT_EQ(*binder_->locker().ReleaseIfOrphaned("node-a"), "");
   EXPECT_EQ(ParseNodeLock(LockValue())->name, "busy");
-  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
-           "node-a");
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}}, "node-a");
   auto released = binder_->locker().ReleaseIfOrphaned("node-a");
   ASSERT_TRUE(released.ok());
   EXPECT_NE(released->find("bind-phase is success"), std::string::npos) << *released;
@@ -194,8 +196,7 @@ TEST_F(BinderTest, OrphanSweepReleasesOnlyLocksNobodyMayHold) {
   EXPECT_EQ(LockValue(), "");
   // An API error reading the owner keeps the lock (never released on doubt).
   SetLock("busy");
-  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}},
-           "node-a");
+  PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "success"}}, "node-a");
   server_.FailNext(2, 500, "get", "/pods/");
   auto kept = binder_->locker().ReleaseIfOrphaned("node-a");
   EXPECT_TRUE(kept.ok());

@@ -182,8 +182,8 @@ class LockReleaser {
     options.retry.base_delay = milliseconds(2);
     options.retry.max_delay = milliseconds(20);
     client_ = kube::KubeClient::WithCurl(config, options);
-    locker_ = std::make_unique<nodelock::NodeLocker>(*client_, nodelock::NodeLockerOptions{},
-                                                     NowSeconds);
+    locker_ =
+        std::make_unique<nodelock::NodeLocker>(*client_, nodelock::NodeLockerOptions{}, NowSeconds);
     thread_ = std::thread([this] {
       while (!stop_) {
         api_.WaitUntil([this] { return stop_ || !Releasable().empty(); }, milliseconds(20));
@@ -563,7 +563,7 @@ TEST_F(RestartTest, RebuiltLedgerEqualsApiServerAtRandomStopPoints) {
     return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
   };
 
-  std::vector<std::string> pods;           // pods that exist, in creation order
+  std::vector<std::string> pods;  // pods that exist, in creation order
   // pod -> the daemon generation whose /filter chose a node, and that node
   std::map<std::string, std::pair<int, std::string>> filtered_by;
   size_t next_pod = 0;

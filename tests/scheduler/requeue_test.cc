@@ -13,12 +13,12 @@ nlohmann::json Parked(const std::string& name, const std::string& reason) {
   nlohmann::json pod = testing::PodObject(name, {{"nvidia.com/gpu", "1"}});
   pod["spec"]["schedulerName"] = "hami-scheduler";
   pod["status"] = {{"phase", "Pending"},
-                   {"conditions",
-                    nlohmann::json::array({{{"type", "PodScheduled"},
-                                            {"status", "False"},
-                                            {"reason", reason},
-                                            {"message", "Post \"https://127.0.0.1:443/filter\": "
-                                                        "connection refused"}}})}};
+                   {"conditions", nlohmann::json::array({{{"type", "PodScheduled"},
+                                                          {"status", "False"},
+                                                          {"reason", reason},
+                                                          {"message",
+                                                           "Post \"https://127.0.0.1:443/filter\": "
+                                                           "connection refused"}}})}};
   return pod;
 }
 
@@ -55,18 +55,17 @@ TEST(RequeueTest, ParkedPodsAreStampedOthersUntouched) {
   ASSERT_TRUE(url.ok());
   auto client = testing::TestClient(*url, 1);
   std::vector<std::shared_ptr<const nlohmann::json>> pods;
-  for (const auto& [name, reason] :
-       std::vector<std::pair<std::string, std::string>>{{"parked", "SchedulerError"},
-                                                        {"nofit", "Unschedulable"}}) {
+  for (const auto& [name, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"parked", "SchedulerError"}, {"nofit", "Unschedulable"}}) {
     auto stored = api.Put(Parked(name, reason));
     ASSERT_TRUE(stored.ok());
     pods.push_back(std::make_shared<const nlohmann::json>(*stored));
   }
   pods.push_back(nullptr);
   EXPECT_EQ(RequeueParkedPods(*client, pods, "hami-scheduler", 1764000000), 1);
-  EXPECT_EQ((*api.Get("pods", "default", "parked"))["metadata"]["annotations"]
-                [kRequeueTimeAnnotation],
-            "1764000000");
+  EXPECT_EQ(
+      (*api.Get("pods", "default", "parked"))["metadata"]["annotations"][kRequeueTimeAnnotation],
+      "1764000000");
   EXPECT_FALSE((*api.Get("pods", "default", "nofit"))["metadata"].contains("annotations"));
 }
 

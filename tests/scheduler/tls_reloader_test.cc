@@ -136,8 +136,7 @@ struct Extender {
 TEST_F(TlsReloadTest, ExtenderServesTheRotatedCertificateWithoutARestart) {
   if (!Rotate("first")) GTEST_SKIP() << "openssl CLI not available";
   Extender extender;
-  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_,
-                        key_);
+  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_, key_);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status().message();
   EXPECT_EQ(PeerSubject(*port), "/CN=first");
@@ -160,8 +159,7 @@ TEST_F(TlsReloadTest, ExtenderServesTheRotatedCertificateWithoutARestart) {
 
 TEST_F(TlsReloadTest, ExtenderWithUnusableFilesDoesNotStart) {
   Extender extender;
-  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_,
-                        key_);
+  ExtenderServer server(extender.filter, extender.binder, ServerHooks{}, cert_, key_);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.status().code(), StatusCode::kUnavailable);
