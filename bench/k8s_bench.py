@@ -923,12 +923,16 @@ def print_report(args, out):
         if g == "podblaster":
             continue
         row("  " + g, lambda m, g=g: m["idleCores"].get(g), ".3f")
+    def per_pod_rows(field):
+        """One row per key of med[side][field] reaching 0.01 on some side, largest first."""
+        keys = sorted(set().union(*[med[s][field] for s in sides]),
+                      key=lambda k: -max(med[s][field].get(k, 0) for s in sides))
+        for k in keys:
+            if max(med[s][field].get(k, 0) for s in sides) >= 0.01:
+                row("  " + k, lambda m, k=k: m[field].get(k, 0), ".2f")
+
     print("API server requests per pod (apiserver_request_total; >= 0.01 shown)")
-    keys = sorted(set().union(*[med[s]["requestsPerPod"] for s in sides]),
-                  key=lambda k: -max(med[s]["requestsPerPod"].get(k, 0) for s in sides))
-    for k in keys:
-        if max(med[s]["requestsPerPod"].get(k, 0) for s in sides) >= 0.01:
-            row("  " + k, lambda m, k=k: m["requestsPerPod"].get(k, 0), ".2f")
+    per_pod_rows("requestsPerPod")
     row("  total", lambda m: sum(m["requestsPerPod"].values()), ".2f", True)
     errs = set().union(*[med[s]["errorsPerPod"] for s in sides])
     if errs:
@@ -936,11 +940,7 @@ def print_report(args, out):
         for k in sorted(errs):
             row("    " + k, lambda m, k=k: m["errorsPerPod"].get(k, 0), ".2f")
     print("etcd operations per pod (etcd_request_duration_seconds_count; >= 0.01 shown)")
-    keys = sorted(set().union(*[med[s]["etcdPerPod"] for s in sides]),
-                  key=lambda k: -max(med[s]["etcdPerPod"].get(k, 0) for s in sides))
-    for k in keys:
-        if max(med[s]["etcdPerPod"].get(k, 0) for s in sides) >= 0.01:
-            row("  " + k, lambda m, k=k: m["etcdPerPod"].get(k, 0), ".2f")
+    per_pod_rows("etcdPerPod")
     print("watch events sent per pod (apiserver_watch_events_total)")
     for k in sorted(set().union(*[med[s]["watchEventsPerPod"] for s in sides])):
         if max(med[s]["watchEventsPerPod"].get(k, 0) for s in sides) >= 0.01:

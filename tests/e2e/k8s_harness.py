@@ -96,7 +96,7 @@ __all__ = [
     "SKIP", "POLL_S", "SOURCE_DIR", "ApiError", "Binaries", "Kube", "Cluster", "Proc", "Gpu",
     "gpus", "gpu_uuid", "gpu_pod", "pod_summary", "parse_quantity", "limit",
     "decode_pod_devices", "decode_node_register", "gpu_usage", "check_no_overcommit",
-    "wait_for", "log", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "main", "mini_yaml",
+    "wait_for", "log", "kit_dir", "require_kit", "parse_args", "E2ETestCase", "ClusterTestCase", "main", "mini_yaml",
 ]
 
 SKIP = 77          # CTest SKIP_RETURN_CODE
@@ -920,6 +920,33 @@ class E2ETestCase(unittest.TestCase):
                 c.failed = True
                 c.dump_logs()
         return out
+
+
+class ClusterTestCase(E2ETestCase):
+    """An E2ETestCase whose tests share one cluster, started once for the class in namespace
+    `NAMESPACE` (plus `EXTRA_NAMESPACES`) and set up by the class's `set_up_cluster(cluster)`;
+    it is torn down after the last test, or at once when setting it up fails."""
+
+    NAMESPACE = "e2e"
+    EXTRA_NAMESPACES = ()
+
+    @classmethod
+    def set_up_cluster(cls, cluster):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(namespace=cls.NAMESPACE,
+                              extra_namespaces=list(cls.EXTRA_NAMESPACES)).__enter__()
+        try:
+            cls.set_up_cluster(cls.cluster)
+        except BaseException:
+            cls.cluster.__exit__(*sys.exc_info())
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.__exit__(None, None, None)
 
 
 def main():

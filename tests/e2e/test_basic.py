@@ -18,19 +18,11 @@ NS = "e2e"
 NODE = "node-0"
 
 
-class BasicTest(h.E2ETestCase):
+class BasicTest(h.ClusterTestCase):
+    NAMESPACE = NS
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = h.Cluster(namespace=NS).__enter__()
-        try:
-            cls.cluster.bring_up({NODE: h.gpus(NODE, 2, memory_mib=15360)})
-        except BaseException:
-            cls.cluster.__exit__(*sys.exc_info())
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.__exit__(None, None, None)
+    def set_up_cluster(cls, c):
+        c.bring_up({NODE: h.gpus(NODE, 2, memory_mib=15360)})
 
     def test_gpu_pod_bound_and_allocated_with_limits(self):
         c = self.cluster

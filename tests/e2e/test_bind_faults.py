@@ -24,19 +24,11 @@ NODE = "node-0"
 FAULT_ENV = "HAMI_FAULT_KILL_AT_BIND_STEP"
 
 
-class BindFaultTest(h.E2ETestCase):
+class BindFaultTest(h.ClusterTestCase):
+    NAMESPACE = NS
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = h.Cluster(namespace=NS).__enter__()
-        try:
-            cls.cluster.bring_up({NODE: h.gpus(NODE, 2, memory_mib=16384)})
-        except BaseException:
-            cls.cluster.__exit__(*sys.exc_info())
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.__exit__(None, None, None)
+    def set_up_cluster(cls, c):
+        c.bring_up({NODE: h.gpus(NODE, 2, memory_mib=16384)})
 
     def _kill_at(self, step):
         c = self.cluster

@@ -56,31 +56,25 @@ def load_example(name):
         return h.mini_yaml.load_all(f.read())
 
 
-class ExamplesTest(h.E2ETestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = c = h.Cluster(namespace=NS, extra_namespaces=[NS_NOWEBHOOK]).__enter__()
-        try:
-            c.kube.patch("/api/v1/namespaces/" + NS_NOWEBHOOK,
-                         {"metadata": {"labels": {"hami.io/webhook": "ignore"}}})
-            c.bring_up({
-                T4: h.gpus(T4, 2, memory_mib=15360, name="Tesla T4"),
-                A100: [h.Gpu(h.gpu_uuid(A100, 0), 40960, "NVIDIA A100-SXM4-40GB"),
-                       h.Gpu(h.gpu_uuid(A100, 1), 81920, "NVIDIA A100-SXM4-80GB")],
-                MIG: [_mig_gpu()],
-            })
-            c.taint_node(MIG, MIG_TAINT)
-            cls.registered = {}
-            for n in (T4, A100, MIG):
-                for uuid, d in c.registered_devices(n).items():
-                    cls.registered[uuid] = dict(d, node=n)
-        except BaseException:
-            c.__exit__(*sys.exc_info())
-            raise
+class ExamplesTest(h.ClusterTestCase):
+    NAMESPACE = NS
+    EXTRA_NAMESPACES = (NS_NOWEBHOOK,)
 
     @classmethod
-    def tearDownClass(cls):
-        cls.cluster.__exit__(None, None, None)
+    def set_up_cluster(cls, c):
+        c.kube.patch("/api/v1/namespaces/" + NS_NOWEBHOOK,
+                     {"metadata": {"labels": {"hami.io/webhook": "ignore"}}})
+        c.bring_up({
+            T4: h.gpus(T4, 2, memory_mib=15360, name="Tesla T4"),
+            A100: [h.Gpu(h.gpu_uuid(A100, 0), 40960, "NVIDIA A100-SXM4-40GB"),
+                   h.Gpu(h.gpu_uuid(A100, 1), 81920, "NVIDIA A100-SXM4-80GB")],
+            MIG: [_mig_gpu()],
+        })
+        c.taint_node(MIG, MIG_TAINT)
+        cls.registered = {}
+        for n in (T4, A100, MIG):
+            for uuid, d in c.registered_devices(n).items():
+                cls.registered[uuid] = dict(d, node=n)
 
     def tearDown(self):
         c = self.cluster

@@ -30,19 +30,11 @@ def _pod(name):
     return h.gpu_pod(name, gpu=1, mem=1000, cores=5, scheduler_name="hami-scheduler")
 
 
-class NoParkingTest(h.E2ETestCase):
+class NoParkingTest(h.ClusterTestCase):
+    NAMESPACE = NS
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = h.Cluster(namespace=NS).__enter__()
-        try:
-            cls.cluster.bring_up({NODE: h.gpus(NODE, 2, memory_mib=16384)})
-        except BaseException:
-            cls.cluster.__exit__(*sys.exc_info())
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.__exit__(None, None, None)
+    def set_up_cluster(cls, c):
+        c.bring_up({NODE: h.gpus(NODE, 2, memory_mib=16384)})
 
     def _kube_scheduler_tried(self, name, since_bytes):
         """True once kube-scheduler's log mentions the pod after offset since_bytes."""

@@ -40,30 +40,22 @@ def _workload(seed=7):
     return pods
 
 
-class OvercommitTest(h.E2ETestCase):
+class OvercommitTest(h.ClusterTestCase):
+    NAMESPACE = NS
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = c = h.Cluster(namespace=NS).__enter__()
-        try:
-            # node-c: 3 tasks per GPU, so the count limit binds too
-            c.add_gpu_nodes({"node-c": h.gpus("node-c", 4, memory_mib=8192, name="Tesla P4")},
-                            split_count=3)
-            c.add_gpu_nodes({"node-a": h.gpus("node-a", 2, memory_mib=16384, name="Tesla T4"),
-                             "node-b": h.gpus("node-b", 3, memory_mib=24576, name="NVIDIA A10")})
-            c.start_fake_kubelet(qps=100)
-            c.start_device_plugins()
-            c.wait_nodes_registered()
-            c.start_hami_scheduler()
-            c.install_webhook()
-            c.start_kube_scheduler()
-            cls._burst()
-        except BaseException:
-            c.__exit__(*sys.exc_info())
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.__exit__(None, None, None)
+    def set_up_cluster(cls, c):
+        # node-c: 3 tasks per GPU, so the count limit binds too
+        c.add_gpu_nodes({"node-c": h.gpus("node-c", 4, memory_mib=8192, name="Tesla P4")},
+                        split_count=3)
+        c.add_gpu_nodes({"node-a": h.gpus("node-a", 2, memory_mib=16384, name="Tesla T4"),
+                         "node-b": h.gpus("node-b", 3, memory_mib=24576, name="NVIDIA A10")})
+        c.start_fake_kubelet(qps=100)
+        c.start_device_plugins()
+        c.wait_nodes_registered()
+        c.start_hami_scheduler()
+        c.install_webhook()
+        c.start_kube_scheduler()
+        cls._burst()
 
     @classmethod
     def _burst(cls):
