@@ -62,7 +62,7 @@ void BM_FilterDecision(benchmark::State& state) {
             .count());
     benchmark::DoNotOptimize(d);
     state.PauseTiming();
-    if (d.pod_uid) core.Forget(*d.pod_uid);  // keep the cluster state constant
+    if (d.decided) core.Forget(d.decided->uid);  // keep the cluster state constant
     state.ResumeTiming();
   }
   std::sort(latencies_us.begin(), latencies_us.end());

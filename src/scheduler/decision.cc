@@ -26,17 +26,4 @@ Annotations DecisionAnnotations(const VendorRegistry& registry, const PodAllocat
   return annotations;
 }
 
-nlohmann::json DecisionPatch(const VendorRegistry& registry, const PodAllocation& allocation) {
-  nlohmann::json annotations = nlohmann::json::object();
-  for (const auto& [key, value] : DecisionAnnotations(registry, allocation)) {
-    annotations[key] = value;
-  }
-  if (!annotations.contains(kVgpuMigAllocationsAnnotation)) {
-    annotations[kVgpuMigAllocationsAnnotation] = nullptr;
-  }
-  return {{"metadata",
-           {{"annotations", std::move(annotations)},
-            {"labels", {{kVgpuNodeAnnotation, allocation.node}}}}}};
-}
-
 }  // namespace hami::scheduler

@@ -5,8 +5,6 @@
 // Pure: no I/O. Thread-safe.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include "device/vendor.h"
 #include "scheduler/ledger.h"
 
@@ -17,9 +15,5 @@ namespace hami::scheduler {
 // allocation.decided_unix_seconds), each vendor's to-allocate and allocated strings, and the
 // MIG reservations when the devices use MIG instances.
 Annotations DecisionAnnotations(const VendorRegistry& registry, const PodAllocation& allocation);
-
-// The same as a JSON merge patch, plus the label hami.io/vgpu-node, as HAMi writes them (one
-// patch). The MIG annotation is removed (null) when the devices use no MIG instance.
-nlohmann::json DecisionPatch(const VendorRegistry& registry, const PodAllocation& allocation);
 
 }  // namespace hami::scheduler

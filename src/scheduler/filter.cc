@@ -6,7 +6,6 @@
 #include "device/codec.h"
 #include "kube/objects.h"
 #include "policy/pod_request.h"
-#include "scheduler/decision.h"
 
 namespace hami::scheduler {
 
@@ -132,9 +131,8 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     }
   }
   allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
-  decision.pod_patch = DecisionPatch(registry_, allocation);
+  decision.decided = allocation;
   ledger_.AddPod(std::move(allocation));
-  decision.pod_uid = uid;
   decision.result.node_names = std::vector<std::string>{chosen.name};
   return decision;
 }

@@ -31,10 +31,9 @@ inline constexpr char kNodeUnregistered[] = "node unregistered";
 
 struct FilterDecision {
   ExtenderFilterResult result;
-  // Set when a node was chosen (and recorded in the ledger): the pod's uid, and the patch
-  // /bind will write for it (DecisionPatch of the recorded allocation).
-  std::optional<std::string> pod_uid;
-  nlohmann::json pod_patch;
+  // Set when a node was chosen: the allocation recorded in the ledger (not written yet; /bind
+  // writes its DecisionAnnotations in the Binding).
+  std::optional<PodAllocation> decided;
 };
 
 class FilterCore {

@@ -59,11 +59,11 @@ TEST_F(FilterCoreTest, ChoosesOneNodeRecordsItAndBuildsThePatch) {
   ASSERT_EQ(d.result.node_names->size(), 1u);
   const std::string node = (*d.result.node_names)[0];
   EXPECT_EQ(d.result.failed_nodes.at("node-x"), kNodeUnregistered);
-  ASSERT_TRUE(d.pod_uid.has_value());
+  ASSERT_TRUE(d.decided.has_value());
   auto recorded = ledger_.GetPod("u1");
   ASSERT_TRUE(recorded.has_value());
   EXPECT_EQ(recorded->node, node);
-  const nlohmann::json& annotations = d.pod_patch["metadata"]["annotations"];
+  const nlohmann::json annotations = testing::DecisionAnnotationsOf(d);
   EXPECT_EQ(annotations["hami.io/vgpu-node"], node);
   EXPECT_EQ(annotations["hami.io/vgpu-time"], "1700000000");
   EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"],
@@ -73,7 +73,6 @@ TEST_F(FilterCoreTest, ChoosesOneNodeRecordsItAndBuildsThePatch) {
   ASSERT_EQ(devices->size(), 1u);
   EXPECT_EQ((*devices)[0][0].used_mem_mib, 3000);
   EXPECT_EQ((*devices)[0][0].used_cores, 30);
-  EXPECT_EQ(d.pod_patch["metadata"]["labels"]["hami.io/vgpu-node"], node);
 
   core_.Forget("u1");
   EXPECT_FALSE(ledger_.GetPod("u1").has_value());
@@ -152,7 +151,7 @@ TEST_F(FilterCoreTest, LongLivedMirrorDecidesLikeAFreshCore) {
                  {"node-0", "node-1", "node-2", "node-3", "node-4", "node-5", "node-6", "node-7",
                   "node-8", "node-9"}),
             0);
-        if (d.pod_uid && uniform(0, 3) == 0) ledger_.RemovePod(uid);
+        if (d.decided && uniform(0, 3) == 0) ledger_.RemovePod(uid);
         break;
       }
     }
@@ -164,12 +163,13 @@ TEST_F(FilterCoreTest, LongLivedMirrorDecidesLikeAFreshCore) {
         Pod("probe", {{"nvidia.com/gpu", std::to_string(uniform(1, 2))},
                       {"nvidia.com/gpumem", std::to_string(uniform(1, 8) * 1000)}});
     FilterDecision a = long_lived->Filter(Args(probe, candidates), 0);
-    if (a.pod_uid) long_lived->Forget(*a.pod_uid);
+    if (a.decided) long_lived->Forget(a.decided->uid);
     FilterDecision b = make_core()->Filter(Args(probe, candidates), 0);
-    if (b.pod_uid) long_lived->Forget(*b.pod_uid);
+    if (b.decided) long_lived->Forget(b.decided->uid);
     ASSERT_EQ(a.result.node_names, b.result.node_names) << "step " << step;
     ASSERT_EQ(a.result.failed_nodes, b.result.failed_nodes) << "step " << step;
-    ASSERT_EQ(a.pod_patch, b.pod_patch) << "step " << step;
+    ASSERT_EQ(testing::DecisionAnnotationsOf(a), testing::DecisionAnnotationsOf(b))
+        << "step " << step;
   }
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
 }
@@ -218,7 +218,7 @@ TEST_F(FilterCoreTest, WithoutTheIdlePreferenceBusyNodesRankLikeAnyOther) {
 TEST_F(FilterCoreTest, PodsWithoutDevicesPassThrough) {
   FilterDecision d = core_.Filter(Args(Pod("u1", {{"cpu", "1"}})), 0);
   EXPECT_EQ(d.result.node_names, (std::vector<std::string>{"node-a", "node-b", "node-x"}));
-  EXPECT_FALSE(d.pod_uid.has_value());
+  EXPECT_FALSE(d.decided.has_value());
   EXPECT_EQ(ledger_.PodCount(), 0u);
 }
 
@@ -240,9 +240,8 @@ TEST_F(FilterCoreTest, ExclusiveCardsAreNeverHandedOutTwice) {
                               {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "100"}})),
                      0);
     ASSERT_TRUE(d.result.node_names.has_value()) << i;
-    auto devices =
-        DecodePodDevices(d.pod_patch["metadata"]["annotations"]["hami.io/vgpu-devices-allocated"]
-                             .get<std::string>());
+    auto devices = DecodePodDevices(
+        testing::DecisionAnnotationsOf(d)["hami.io/vgpu-devices-allocated"].get<std::string>());
     uuids.insert((*devices)[0][0].uuid);
   }
   EXPECT_EQ(uuids.size(), 3u);
@@ -311,7 +310,7 @@ TEST_F(FilterCoreTest, SimulationModeDecidesFromNodeAnnotationsAndRecordsNothing
   ASSERT_EQ(d.result.nodes->size(), 1u);
   EXPECT_EQ((*d.result.nodes)[0]["metadata"]["name"], "sim-1");
   EXPECT_EQ(d.result.failed_nodes.at("sim-2"), kNodeUnregistered);
-  EXPECT_FALSE(d.pod_uid.has_value());
+  EXPECT_FALSE(d.decided.has_value());
   EXPECT_EQ(ledger_.PodCount(), 0u);
 }
 

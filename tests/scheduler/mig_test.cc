@@ -58,7 +58,7 @@ class MigSchedulingTest : public ::testing::Test {
 TEST_F(MigSchedulingTest, FilterReservesInstancesAndWritesTheMigAnnotation) {
   FilterDecision d = Filter("u1", 2, 8000);
   ASSERT_TRUE(d.result.node_names.has_value()) << d.result.error;
-  const nlohmann::json& annotations = d.pod_patch["metadata"]["annotations"];
+  const nlohmann::json annotations = testing::DecisionAnnotationsOf(d);
   EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"],
             "GPU-m,NVIDIA,9856,15:GPU-m,NVIDIA,9856,15:;");
   EXPECT_EQ(annotations["hami.io/vgpu-mig-allocations"],
@@ -70,8 +70,7 @@ TEST_F(MigSchedulingTest, FilterReservesInstancesAndWritesTheMigAnnotation) {
   FilterDecision second = Filter("u2", 1, 8000);
   ASSERT_TRUE(second.result.node_names.has_value());
   auto entries = DecodeMigAllocations(
-      second.pod_patch["metadata"]["annotations"]["hami.io/vgpu-mig-allocations"]
-          .get<std::string>());
+      testing::DecisionAnnotationsOf(second)["hami.io/vgpu-mig-allocations"].get<std::string>());
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), 1u);
   EXPECT_EQ((*entries)[0].profile, "3g.40gb");
@@ -84,7 +83,9 @@ TEST_F(MigSchedulingTest, FilterReservesInstancesAndWritesTheMigAnnotation) {
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
 }
 
-TEST_F(MigSchedulingTest, AReFilterOffMigDropsTheStaleAnnotation) {
+TEST_F(MigSchedulingTest, AReFilterOffMigWritesNoMigReservation) {
+  // The first decision was never written (only a Binding writes one), so the pod carries no
+  // stale MIG annotation; the decision that replaces it must not name MIG instances either.
   ledger_.SetNodeDevices("node-t", "NVIDIA", {testing::TestDevice("GPU-t")});
   ASSERT_TRUE(Filter("u1", 1, 8000).result.node_names.has_value());
   ExtenderArgs args;
@@ -94,14 +95,16 @@ TEST_F(MigSchedulingTest, AReFilterOffMigDropsTheStaleAnnotation) {
   FilterDecision d = core_.Filter(args, 1700000001);
   ASSERT_TRUE(d.result.node_names.has_value()) << d.result.error;
   EXPECT_EQ((*d.result.node_names)[0], "node-t");
-  const nlohmann::json& annotations = d.pod_patch["metadata"]["annotations"];
-  ASSERT_TRUE(annotations.contains("hami.io/vgpu-mig-allocations"));
-  EXPECT_TRUE(annotations["hami.io/vgpu-mig-allocations"].is_null());  // merge-patch delete
+  const nlohmann::json annotations = testing::DecisionAnnotationsOf(d);
+  ASSERT_TRUE(annotations.contains("hami.io/vgpu-devices-allocated"));
+  EXPECT_FALSE(annotations.contains("hami.io/vgpu-mig-allocations"));
+  EXPECT_TRUE(MigAllocationsOf(d.decided->by_vendor.at("NVIDIA")).empty());
 }
 
 Annotations AnnotationsOf(const FilterDecision& d) {
   Annotations out;
-  for (const auto& [key, value] : d.pod_patch["metadata"]["annotations"].items()) {
+  const nlohmann::json annotations = testing::DecisionAnnotationsOf(d);
+  for (const auto& [key, value] : annotations.items()) {
     if (value.is_string()) out[key] = value.get<std::string>();
   }
   return out;

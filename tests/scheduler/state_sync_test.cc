@@ -248,7 +248,7 @@ TEST_F(StateSyncTest, RebuildFromAnnotationsEqualsTheLiveLedger) {
     args.pod = pod;
     args.node_names = std::vector<std::string>{"n1", "n2"};
     FilterDecision d = core.Filter(args, kNow);
-    if (d.pod_uid) pod.merge_patch(d.pod_patch);
+    if (d.decided) pod["metadata"]["annotations"] = testing::DecisionAnnotationsOf(d);
     pods.push_back(pod);
   }
   UsageLedger rebuilt;

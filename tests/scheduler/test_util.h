@@ -5,9 +5,12 @@
 #include <memory>
 #include <string>
 
+#include "device/config.h"
 #include "device/device.h"
 #include "kube/client.h"
 #include "nlohmann/json.hpp"
+#include "scheduler/decision.h"
+#include "scheduler/filter.h"
 #include "scheduler/ledger.h"
 
 namespace hami::scheduler::testing {
@@ -48,6 +51,17 @@ inline nlohmann::json PodObject(const std::string& name, nlohmann::json limits) 
       {"spec",
        {{"containers", nlohmann::json::array(
                            {{{"name", "c"}, {"resources", {{"limits", std::move(limits)}}}}})}}}};
+}
+
+// The annotations /bind's Binding writes for the decision `d` made (an empty object when it
+// chose no node), with the default device config's keys.
+inline nlohmann::json DecisionAnnotationsOf(const FilterDecision& d) {
+  static const VendorRegistry registry = *MakeVendorRegistry(DefaultDeviceConfig());
+  nlohmann::json out = nlohmann::json::object();
+  if (d.decided) {
+    for (const auto& [key, value] : DecisionAnnotations(registry, *d.decided)) out[key] = value;
+  }
+  return out;
 }
 
 // A curl client for the fake API server at `url` with `attempts` tries per request and no
