@@ -2,8 +2,8 @@
 //
 // libvgpu is loaded before everything else, so its exports shadow the driver's. Every hook
 // forwards to the function the real libcuda.so.1 / libnvidia-ml.so.1 define under the same
-// versioned name, resolved with the real dlsym (ours is an override). Resolution never fails
-// loudly: a missing library or symbol gives nullptr and the hook answers
+// versioned name, resolved with glibc's dlsym (ours is an override, see dlsym.cc). Resolution never
+// fails loudly: a missing library or symbol gives nullptr and the hook answers
 // CUDA_ERROR_NOT_SUPPORTED / NVML_ERROR_FUNCTION_NOT_FOUND rather than crashing.
 // Thread-safe: handles are opened once (pthread_once); lookups are read-only afterwards.
 #pragma once
@@ -12,7 +12,11 @@ namespace hami::vgpu::hook {
 
 using DlsymFn = void* (*)(void*, const char*);
 
-// glibc's dlsym (found with dlvsym, so our override is bypassed).
+// glibc's dlsym (found with dlvsym, so our override is bypassed), or nullptr. glibc resolves
+// RTLD_NEXT and RTLD_DEFAULT relative to the object its return address lies in: called from here
+// that object is libvgpu, which is why the exported dlsym (dlsym.cc) is an assembly entry that
+// jumps to the function this returns, its caller's return address intact, rather than calling
+// it. Code in libvgpu passes it only library handles (and RTLD_DEFAULT for hooked names).
 DlsymFn RealDlsym();
 
 // The real libraries, opened once with RTLD_NOW | RTLD_NODELETE; nullptr when absent.
