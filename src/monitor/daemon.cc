@@ -10,6 +10,7 @@
 #include "device/codec.h"
 #include "kube/paths.h"
 #include "monitor/feedback.h"
+#include "monitor/limit_check.h"
 
 namespace hami::monitor {
 
@@ -41,15 +42,20 @@ void TrimPodForMonitor(nlohmann::json& pod) {
   for (const char* key : {"name", "namespace", "uid", "resourceVersion"}) {
     if (!Member(meta, key).is_null()) kept_meta[key] = Member(meta, key);
   }
-  const nlohmann::json& mig = Member(Member(meta, "annotations"), kVgpuMigAllocationsAnnotation);
-  if (!mig.is_null()) kept_meta["annotations"][kVgpuMigAllocationsAnnotation] = mig;
-  trimmed["metadata"] = std::move(kept_meta);
-  nlohmann::json names = nlohmann::json::array();
-  const nlohmann::json& containers = Member(Member(pod, "spec"), "containers");
-  if (containers.is_array()) {
-    for (const nlohmann::json& c : containers) names.push_back({{"name", StringField(c, "name")}});
+  for (const char* key : {kVgpuMigAllocationsAnnotation, kVgpuDevicesAllocatedAnnotation}) {
+    const nlohmann::json& value = Member(Member(meta, "annotations"), key);
+    if (!value.is_null()) kept_meta["annotations"][key] = value;
   }
-  trimmed["spec"] = {{"containers", std::move(names)}};
+  trimmed["metadata"] = std::move(kept_meta);
+  nlohmann::json spec = {{"containers", nlohmann::json::array()}};
+  for (const char* list : {"initContainers", "containers"}) {
+    const nlohmann::json& containers = Member(Member(pod, "spec"), list);
+    if (!containers.is_array()) continue;
+    nlohmann::json names = nlohmann::json::array();
+    for (const nlohmann::json& c : containers) names.push_back({{"name", StringField(c, "name")}});
+    spec[list] = std::move(names);
+  }
+  trimmed["spec"] = std::move(spec);
   pod = std::move(trimmed);
 }
 
@@ -62,15 +68,15 @@ std::vector<MigDeviceReading> MigReadingsFromPods(
     if (text.empty()) continue;
     auto allocations = DecodeMigAllocations(text);
     if (!allocations.ok()) continue;
-    const nlohmann::json& containers = Member(Member(*pod, "spec"), "containers");
-    if (!containers.is_array()) continue;
+    // containerIndex is the pod device strings' group index: init containers first.
+    const std::vector<std::string> containers = ContainerNamesInGroupOrder(*pod);
     for (const MigAllocation& a : *allocations) {
       if (a.mig_uuid.empty() || !a.gpu_instance_id || !a.compute_instance_id) continue;
       if (a.container_index < 0 || static_cast<size_t>(a.container_index) >= containers.size())
         continue;
       MigDeviceReading r;
       r.pod_uid = PodUid(*pod);
-      r.container = StringField(containers[static_cast<size_t>(a.container_index)], "name");
+      r.container = containers[static_cast<size_t>(a.container_index)];
       r.vdevice_index = a.device_index;
       r.device_uuid = a.gpu_uuid;
       r.mig_uuid = a.mig_uuid;
@@ -150,9 +156,12 @@ bool MonitorDaemon::RunRound() {
   if (!pods_ || !pods_->HasSynced()) return false;
   std::lock_guard<std::mutex> round_lock(round_mu_);
   std::set<std::string> live;
-  for (const auto& pod : pods_->Snapshot()) {
+  PodsByUid pods;
+  for (auto& pod : pods_->Snapshot()) {
     std::string uid = PodUid(*pod);
-    if (!uid.empty()) live.insert(std::move(uid));
+    if (uid.empty()) continue;
+    live.insert(uid);
+    pods.emplace(std::move(uid), std::move(pod));
   }
   ScanOptions scan_options;
   scan_options.now_unix_s = Now();
@@ -197,8 +206,56 @@ bool MonitorDaemon::RunRound() {
     }
     ApplyFeedback(*open[i].region, inputs[i], outputs[i]);
   }
+  CheckRegionLimits(open, pods);
   rounds_.fetch_add(1);
   return true;
+}
+
+void MonitorDaemon::CheckRegionLimits(const std::vector<OpenRegion>& open, const PodsByUid& pods) {
+  std::map<std::pair<std::string, std::string>, LimitFinding> findings;
+  std::set<std::string> compared;  // region dirs whose allocation was compared this round
+  for (const OpenRegion& r : open) {
+    const auto pod = pods.find(r.dir.pod_uid);
+    const nlohmann::json* pod_json = pod != pods.end() ? pod->second.get() : nullptr;
+    const ContainerLimitCheck check =
+        CheckContainerLimits(pod_json, r.dir.container_name, r.region->Limits());
+    if (check.compared) compared.insert(r.dir.dir_path);
+    if (pod_json == nullptr) continue;
+    const nlohmann::json& meta = Member(*pod_json, "metadata");
+    const std::string who = "namespace=" + StringField(meta, "namespace") +
+                            " pod=" + StringField(meta, "name") +
+                            " container=" + r.dir.container_name;
+    if (!check.problem.empty()) {
+      findings[{r.dir.dir_path, ""}] = {
+          who, "cannot check the region limits: " + who + " reason=\"" + check.problem + "\""};
+    }
+    for (const LimitMismatch& m : check.mismatches) {
+      const std::string item = who + " vdevice_index=" + std::to_string(m.vdevice_index) +
+                               " limit=" + LimitKindLabel(m.kind);
+      findings[{r.dir.dir_path, item}] = {
+          item,
+          "region limit differs from the allocation (tampered from inside the container, or a "
+          "stale file; reported, not rewritten): " +
+              who + " vdevice_index=" + std::to_string(m.vdevice_index) +
+              " device_uuid=" + m.device_uuid + " limit=" + LimitKindLabel(m.kind) +
+              " region_value=" + std::to_string(m.region_value) + " allocated_value=" +
+              std::to_string(m.allocated_value) + " region=" + r.region->path()};
+    }
+  }
+  for (const auto& [key, finding] : findings) {
+    const auto before = limit_findings_.find(key);
+    if (before == limit_findings_.end() || before->second.line != finding.line) {
+      spdlog::warn("{}", finding.line);
+    }
+  }
+  // A mismatch that is gone from a container still compared is logged as resolved; one whose
+  // container left (or can no longer be compared) goes without a line.
+  for (const auto& [key, finding] : limit_findings_) {
+    const auto& [dir, item] = key;
+    if (item.empty() || findings.count(key) || !compared.count(dir)) continue;
+    spdlog::info("region limit agrees with the allocation again: {}", finding.subject);
+  }
+  limit_findings_ = std::move(findings);
 }
 
 std::vector<HostDeviceReading> MonitorDaemon::ReadHosts() {
@@ -240,13 +297,22 @@ Result<std::string> MonitorDaemon::RenderMetrics() {
   readings.hosts = ReadHosts();
   std::vector<std::shared_ptr<const nlohmann::json>> pods;
   if (pods_) pods = pods_->Snapshot();
+  std::map<std::string, const nlohmann::json*> by_uid;
   for (const auto& pod : pods) {
     const nlohmann::json& meta = Member(*pod, "metadata");
     readings.pods[PodUid(*pod)] = PodRef{StringField(meta, "namespace"), StringField(meta, "name")};
+    by_uid[PodUid(*pod)] = pod.get();
   }
   readings.migs = MigReadingsFromPods(pods);
   for (const OpenRegion& r : regions_.Entries()) {
-    readings.containers.push_back({r.dir.pod_uid, r.dir.container_name, r.region->Snapshot()});
+    RegionSnapshot snapshot = r.region->Snapshot();
+    const auto pod = by_uid.find(r.dir.pod_uid);
+    const ContainerLimitCheck check = CheckContainerLimits(
+        pod != by_uid.end() ? pod->second : nullptr, r.dir.container_name, snapshot.limits);
+    for (const LimitMismatch& m : check.mismatches) {
+      readings.limit_mismatches.push_back({r.dir.pod_uid, r.dir.container_name, m});
+    }
+    readings.containers.push_back({r.dir.pod_uid, r.dir.container_name, std::move(snapshot)});
   }
   return RenderMonitorMetrics(readings, options_.exposition);
 }

@@ -1,7 +1,14 @@
 // hami-monitor assembled (spec §6): a pod informer limited to this node (pod UID -> namespace/name,
-// the live set for cleanup, MIG allocations), the round every feedback period (scan the
-// containers directory, delete the directories of gone pods, keep the region mappings in step,
-// run the priority feedback loop), NVML for the host's devices, and /metrics.
+// the live set for cleanup, MIG allocations, vGPU allocations), the round every feedback period
+// (scan the containers directory, delete the directories of gone pods, keep the region mappings
+// in step, run the priority feedback loop, check the regions' limits against the allocations),
+// NVML for the host's devices, and /metrics.
+//
+// Region limit check (limit_check.h): every round, a region whose limit differs from its
+// container's allocation is logged once per (container, device index, limit) when it appears or
+// its values change, and once at info level when it agrees again; /metrics exports
+// hami_container_region_limit_mismatch from the regions as read at scrape time. Report only: the
+// monitor never rewrites a limit (docs/monitor.md says why).
 // cmd/hami-monitor only parses flags and runs this. Start/Stop from one controlling thread.
 //
 // Failure behaviour: NVML missing or failing leaves the host families out (logged once per
@@ -21,6 +28,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/http_endpoint.h"
 #include "common/status.h"
@@ -73,6 +82,9 @@ class MonitorDaemon {
   std::vector<HostDeviceReading> ReadHosts();
   int64_t Now() const;
   void ReportOnce(const std::string& key, const std::string& message);
+  using PodsByUid = std::map<std::string, std::shared_ptr<const nlohmann::json>>;
+  // The round's limit check and its change-only logging. Caller holds round_mu_.
+  void CheckRegionLimits(const std::vector<OpenRegion>& open, const PodsByUid& pods);
 
   std::shared_ptr<kube::KubeClient> client_;
   MonitorDaemonOptions options_;
@@ -84,6 +96,13 @@ class MonitorDaemon {
   std::map<std::string, std::string> reported_;  // key -> last message; GUARDED_BY(report_mu_)
   std::mutex round_mu_;                          // one round at a time
   std::set<std::string> scan_problems_;          // last round's; GUARDED_BY(round_mu_)
+  struct LimitFinding {
+    std::string subject;  // who and which limit, for the line saying it agrees again
+    std::string line;     // the warning logged
+  };
+  // Last round's limit findings by (region dir, "" for an unreadable allocation or the
+  // mismatch's subject). GUARDED_BY(round_mu_)
+  std::map<std::pair<std::string, std::string>, LimitFinding> limit_findings_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int metrics_port_ = -1;
   std::atomic<uint64_t> rounds_{0};
@@ -94,8 +113,9 @@ class MonitorDaemon {
 };
 
 // The pod fields the monitor reads, everything else dropped (the informer's transform):
-// metadata name/namespace/uid/resourceVersion, the hami.io/vgpu-mig-allocations annotation and
-// the containers' names.
+// metadata name/namespace/uid/resourceVersion, the hami.io/vgpu-mig-allocations and
+// hami.io/vgpu-devices-allocated annotations, and the names of the init containers and
+// containers (the allocation groups are in that order).
 void TrimPodForMonitor(nlohmann::json& pod);
 
 // The MIG devices the pods' hami.io/vgpu-mig-allocations annotations give their containers (only

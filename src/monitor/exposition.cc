@@ -100,6 +100,19 @@ Family Gauge(std::string name, std::string help) {
   return f;
 }
 
+// The labels every per-container, per-device series starts with; `extra` follows them.
+Labels ContainerDeviceLabels(const PodRef& pod, const std::string& container,
+                             const std::string& vdevice_index, const std::string& device_uuid,
+                             Labels extra = {}) {
+  Labels labels = {{"namespace", pod.ns},
+                   {"pod", pod.name},
+                   {"container", container},
+                   {"vdevice_index", vdevice_index},
+                   {"device_uuid", device_uuid}};
+  for (auto& label : extra) labels.push_back(std::move(label));
+  return labels;
+}
+
 Labels WithZone(Labels labels, const MonitorExpositionOptions& options) {
   if (!options.zone.empty()) labels.emplace_back("zone", options.zone);
   return labels;
@@ -118,6 +131,7 @@ std::vector<std::string> MonitorFamilyNames() {
     if (g.legacy_name != nullptr) names.push_back(g.legacy_name);
   }
   names.push_back(kMigDeviceInfo);
+  names.push_back(kRegionLimitMismatch);
   return names;
 }
 
@@ -164,12 +178,7 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
         const std::optional<double> value = g.value(d, s, readings.now_unix_s);
         if (!value) continue;
         const std::string index = std::to_string(i);
-        f.Add(WithZone({{"namespace", pod->second.ns},
-                        {"pod", pod->second.name},
-                        {"container", c.container},
-                        {"vdevice_index", index},
-                        {"device_uuid", d.uuid}},
-                       options),
+        f.Add(WithZone(ContainerDeviceLabels(pod->second, c.container, index, d.uuid), options),
               *value);
         if (!with_legacy) continue;
         Labels old_labels = {{"podnamespace", pod->second.ns},
@@ -194,19 +203,34 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
   for (const MigDeviceReading& m : readings.migs) {
     auto pod = readings.pods.find(m.pod_uid);
     if (pod == readings.pods.end()) continue;
-    mig.Add(WithZone({{"namespace", pod->second.ns},
-                      {"pod", pod->second.name},
-                      {"container", m.container},
-                      {"vdevice_index", std::to_string(m.vdevice_index)},
-                      {"device_uuid", m.device_uuid},
-                      {"mig_uuid", m.mig_uuid},
-                      {"profile", m.profile},
-                      {"gpu_instance_id", std::to_string(m.gpu_instance_id)},
-                      {"compute_instance_id", std::to_string(m.compute_instance_id)}},
+    mig.Add(WithZone(ContainerDeviceLabels(
+                         pod->second, m.container, std::to_string(m.vdevice_index), m.device_uuid,
+                         {{"mig_uuid", m.mig_uuid},
+                          {"profile", m.profile},
+                          {"gpu_instance_id", std::to_string(m.gpu_instance_id)},
+                          {"compute_instance_id", std::to_string(m.compute_instance_id)}}),
                      options),
             1);
   }
   current.push_back(std::move(mig));
+
+  Family mismatch = Gauge(kRegionLimitMismatch,
+                          "1 when the container's shared region holds a limit other than its "
+                          "allocation (tampering from inside the container, or a stale file).");
+  for (const LimitMismatchReading& m : readings.limit_mismatches) {
+    auto pod = readings.pods.find(m.pod_uid);
+    if (pod == readings.pods.end()) continue;
+    const LimitMismatch& x = m.mismatch;
+    mismatch.Add(
+        WithZone(ContainerDeviceLabels(pod->second, m.container, std::to_string(x.vdevice_index),
+                                       x.device_uuid,
+                                       {{"limit", LimitKindLabel(x.kind)},
+                                        {"region_value", std::to_string(x.region_value)},
+                                        {"allocated_value", std::to_string(x.allocated_value)}}),
+                 options),
+        1);
+  }
+  current.push_back(std::move(mismatch));
 
   std::vector<Family> out;
   for (std::vector<Family>* part : {&current, &legacy}) {  // legacy is empty unless asked for

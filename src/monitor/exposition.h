@@ -26,6 +26,7 @@
 
 #include "common/exposition.h"
 #include "common/status.h"
+#include "monitor/limit_check.h"
 #include "monitor/region_reader.h"
 
 namespace hami::monitor {
@@ -66,10 +67,18 @@ struct MigDeviceReading {
   uint32_t compute_instance_id = 0;
 };
 
+// A region limit that differs from the container's allocation (limit_check.h).
+struct LimitMismatchReading {
+  std::string pod_uid;
+  std::string container;
+  LimitMismatch mismatch;
+};
+
 struct MonitorReadings {
   std::vector<HostDeviceReading> hosts;
   std::vector<ContainerReading> containers;
   std::vector<MigDeviceReading> migs;
+  std::vector<LimitMismatchReading> limit_mismatches;
   std::map<std::string, PodRef> pods;  // pod UID -> namespace/name
   int64_t now_unix_s = 0;
 };
@@ -92,6 +101,9 @@ inline constexpr const char* kVgpuMemoryContext = "hami_vgpu_memory_context_byte
 inline constexpr const char* kVgpuMemoryModule = "hami_vgpu_memory_module_bytes";
 inline constexpr const char* kVgpuMemoryBuffer = "hami_vgpu_memory_buffer_bytes";
 inline constexpr const char* kMigDeviceInfo = "hami_mig_device_info";
+// Not in HAMi: 1 per (container, device index, limit) whose region value differs from the
+// allocation; absent when they agree or cannot be compared (limit_check.h).
+inline constexpr const char* kRegionLimitMismatch = "hami_container_region_limit_mismatch";
 
 // Every family name MonitorFamilies can render (legacy ones included), for dashboards' checks.
 std::vector<std::string> MonitorFamilyNames();
@@ -100,8 +112,11 @@ std::vector<std::string> MonitorFamilyNames();
 // devices by vdevice index within each). Host labels: node, device_index, device_uuid,
 // device_type. Container labels: namespace, pod, container, vdevice_index (index in the region),
 // device_uuid; hami_mig_device_info adds mig_uuid, profile, gpu_instance_id,
-// compute_instance_id (value 1). A container or MIG device whose pod_uid is not in `pods` is
-// skipped (its pod is gone or not yet known; it cannot be labelled). Empty families are omitted.
+// compute_instance_id (value 1); hami_container_region_limit_mismatch adds limit
+// ("memory_bytes" | "sm_percent"), region_value and allocated_value (decimal, in that unit) and
+// its vdevice_index / device_uuid are the allocation's (value 1). A container or MIG device whose
+// pod_uid is not in `pods` is skipped (its pod is gone or not yet known; it cannot be labelled).
+// Empty families are omitted.
 std::vector<exposition::Family> MonitorFamilies(const MonitorReadings& readings,
                                                 const MonitorExpositionOptions& options = {});
 

@@ -99,13 +99,14 @@ RegionSnapshot MappedRegion::Snapshot() const {
   out.recent_kernel = Ld(r.recent_kernel);
   out.utilization_switch = Ld(r.utilization_switch);
   out.last_kernel_time_s = Ld(r.last_kernel_time);
+  out.limits = Limits();
   const int devices = ClampedDeviceNum(r);
   out.devices.resize(static_cast<size_t>(devices));
   for (int d = 0; d < devices; ++d) {
     VDeviceUsage& u = out.devices[static_cast<size_t>(d)];
     u.uuid = ReadUuid(r, d);
-    u.limit_bytes = Ld(r.limit[d]);
-    u.sm_limit_percent = Ld(r.sm_limit[d]);
+    u.limit_bytes = out.limits.memory_bytes[static_cast<size_t>(d)];
+    u.sm_limit_percent = out.limits.sm_percent[static_cast<size_t>(d)];
   }
   out.proc_num = ClampedProcNum(r);
   for (int i = 0; i < out.proc_num; ++i) {
@@ -135,6 +136,15 @@ RegionSnapshot MappedRegion::Snapshot() const {
       u.sm_util_percent =
           SatAdd(u.sm_util_percent, Ld(s.device_util[d].sm_util, std::memory_order_relaxed));
     }
+  }
+  return out;
+}
+
+RegionLimits MappedRegion::Limits() const {
+  RegionLimits out;
+  for (size_t d = 0; d < out.memory_bytes.size(); ++d) {
+    out.memory_bytes[d] = Ld(region_->limit[d]);
+    out.sm_percent[d] = Ld(region_->sm_limit[d]);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 // libvgpu.so never truncates, and the directory's owner is the container's runtime.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +39,15 @@ struct VDeviceUsage {
   uint64_t sm_util_percent = 0;  // sum of the processes' sm_util, percent (may exceed 100)
 };
 
+// The limit fields of a region at every device index, whatever device_num says: libvgpu.so and
+// HAMi-core store limit[i] from CUDA_DEVICE_MEMORY_LIMIT_<i> and sm_limit[i] from
+// CUDA_DEVICE_SM_LIMIT[_<i>] when they create the file, before (and independently of) recording
+// device UUIDs, and our libvgpu.so does not record UUIDs at all (device_num stays 0).
+struct RegionLimits {
+  std::array<uint64_t, vgpu::layout::kMaxDevices> memory_bytes{};  // 0 = unlimited
+  std::array<uint64_t, vgpu::layout::kMaxDevices> sm_percent{};    // as stored (0..100)
+};
+
 // One read of a region.
 //
 // Which slots count: pid != 0, not HAMi's status != 0. Our writer frees a slot by zeroing its
@@ -53,6 +63,7 @@ struct RegionSnapshot {
   int32_t recent_kernel = 0;          // > 0 recently active; < 0 blocked by the monitor
   int32_t utilization_switch = 0;     // 1 = SM limit enforced
   uint64_t last_kernel_time_s = 0;    // unix seconds; 0 = never
+  RegionLimits limits;                // all kMaxDevices indexes (devices[] holds device_num)
 };
 
 // An open, validated mapping of one region file. Owns the mapping (unmapped on destruction); the
@@ -70,6 +81,8 @@ class MappedRegion {
   MappedRegion& operator=(const MappedRegion&) = delete;
 
   RegionSnapshot Snapshot() const;
+  // Only the limit fields (a cheaper read than Snapshot for the round's limit check).
+  RegionLimits Limits() const;
 
   int32_t priority() const;
   int32_t recent_kernel() const;

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/clock.h"
 #include "device/annotations.h"
@@ -283,6 +286,82 @@ TEST_F(MonitorDaemonTest, GonePodsDirectoriesAreRemovedAfterTheGraceAndBadFilesS
   EXPECT_EQ(text->find("hami_vgpu_memory_used_bytes"), std::string::npos);
 }
 
+// Issue 14: a region whose limit differs from the pod's hami.io/vgpu-devices-allocated is
+// exported and logged once per change; containers whose limits agree, and pods without an
+// allocation yet, are not.
+TEST_F(MonitorDaemonTest, RegionLimitDifferingFromTheAllocationIsExportedAndLoggedOnChange) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  struct Restore {
+    std::shared_ptr<spdlog::logger> logger;
+    ~Restore() { spdlog::set_default_logger(logger); }
+  } restore{previous};
+  auto count = [&log](const std::string& needle) {
+    const std::string text = log.str();
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+
+  nlohmann::json trainer = Pod("trainer", "uid-1", "n1", {"main", "helper"});
+  trainer["metadata"]["annotations"][kVgpuDevicesAllocatedAnnotation] =
+      "GPU-aaa,NVIDIA,3000,30:;GPU-aaa,NVIDIA,1000,30:;";
+  ASSERT_TRUE(api_.Put(trainer).ok());
+  ASSERT_TRUE(api_.Put(Pod("fresh", "uid-2", "n1")).ok());           // no allocation annotation yet
+  auto main = Region("uid-1", "main", 3000 * kMiB, kMiB, 1, 0);      // as allocated
+  auto helper = Region("uid-1", "helper", 1000 * kMiB, kMiB, 1, 0);  // tampered below
+  auto fresh = Region("uid-2", "main", 7000 * kMiB, kMiB, 1, 0);     // nothing to compare
+  const std::string helper_file = hook_.path() + "/containers/uid-1_helper/0123.cache";
+  const size_t limit0 = offsetof(vgpu::layout::Region, limit);
+  testing::PWriteAt<uint64_t>(helper_file, limit0, 15360 * kMiB);  // raised from inside
+  auto daemon = StartDaemon();
+  ASSERT_EQ(daemon->open_regions(), 3u);
+  ASSERT_TRUE(daemon->RunRound());
+  ASSERT_TRUE(daemon->RunRound());
+  const std::string warned = "region limit differs from the allocation";
+  EXPECT_EQ(count(warned), 1u) << log.str();  // once, not every round
+  EXPECT_EQ(count("container=helper vdevice_index=0 device_uuid=GPU-aaa limit=memory_bytes "
+                  "region_value=16106127360 allocated_value=1048576000"),
+            1u)
+      << log.str();
+
+  const std::string series =
+      "hami_container_region_limit_mismatch{namespace=\"team-a\",pod=\"trainer\","
+      "container=\"helper\",vdevice_index=\"0\",device_uuid=\"GPU-aaa\","
+      "limit=\"memory_bytes\",region_value=\"16106127360\",allocated_value=\"1048576000\","
+      "zone=\"vGPU\"} 1\n";
+  auto text = daemon->RenderMetrics();
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find(series), std::string::npos) << *text;
+  EXPECT_EQ(text->find("hami_container_region_limit_mismatch{namespace=\"team-a\",pod=\"fresh\""),
+            std::string::npos);
+  EXPECT_EQ(text->find("container=\"main\",vdevice_index=\"0\",device_uuid=\"GPU-aaa\",limit="),
+            std::string::npos);
+
+  // Zeroed (unlimited): a new value, a new line.
+  testing::PWriteAt<uint64_t>(helper_file, limit0, 0);
+  ASSERT_TRUE(daemon->RunRound());
+  EXPECT_EQ(count(warned), 2u) << log.str();
+  EXPECT_EQ(count("region_value=0 allocated_value=1048576000"), 1u) << log.str();
+  // Put back: one line that it agrees again, and the series is gone.
+  testing::PWriteAt<uint64_t>(helper_file, limit0, 1000 * kMiB);
+  ASSERT_TRUE(daemon->RunRound());
+  ASSERT_TRUE(daemon->RunRound());
+  EXPECT_EQ(count(warned), 2u);
+  EXPECT_EQ(count("region limit agrees with the allocation again: namespace=team-a pod=trainer "
+                  "container=helper vdevice_index=0 limit=memory_bytes"),
+            1u)
+      << log.str();
+  text = daemon->RenderMetrics();
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->find("hami_container_region_limit_mismatch"), std::string::npos) << *text;
+  daemon->Stop();
+}
+
 TEST_F(MonitorDaemonTest, WithoutNvmlOrApiServerItKeepsWorking) {
   options_.nvml_library = "/nonexistent/libnvidia-ml.so.1";
   ASSERT_TRUE(api_.Put(Pod("trainer", "uid-1", "n1")).ok());
@@ -335,7 +414,10 @@ TEST(MonitorDaemonStartTest, RefusesWithoutNodeNameAndOnABusyPort) {
 
 TEST(TrimPodForMonitorTest, KeepsOnlyWhatTheMonitorReads) {
   nlohmann::json pod = Pod("p", "uid-1", "n1", {"a", "b"});
-  pod["metadata"]["annotations"] = {{kVgpuMigAllocationsAnnotation, "[]"}, {"other", "x"}};
+  pod["metadata"]["annotations"] = {{kVgpuMigAllocationsAnnotation, "[]"},
+                                    {kVgpuDevicesAllocatedAnnotation, "GPU-a,NVIDIA,1,1:;"},
+                                    {kVgpuDevicesToAllocateAnnotation, ";"},
+                                    {"other", "x"}};
   pod["metadata"]["resourceVersion"] = "12";
   pod["metadata"]["labels"] = {{"app", "x"}};
   TrimPodForMonitor(pod);
@@ -344,8 +426,16 @@ TEST(TrimPodForMonitorTest, KeepsOnlyWhatTheMonitorReads) {
                             {"namespace", "team-a"},
                             {"uid", "uid-1"},
                             {"resourceVersion", "12"},
-                            {"annotations", {{kVgpuMigAllocationsAnnotation, "[]"}}}}));
+                            {"annotations",
+                             {{kVgpuMigAllocationsAnnotation, "[]"},
+                              {kVgpuDevicesAllocatedAnnotation, "GPU-a,NVIDIA,1,1:;"}}}}));
   EXPECT_EQ(pod["spec"], nlohmann::json({{"containers", {{{"name", "a"}}, {{"name", "b"}}}}}));
+  // Init containers are kept too: the allocation groups count them first.
+  nlohmann::json with_init = Pod("p", "uid-1", "n1", {"a"});
+  with_init["spec"]["initContainers"] = {{{"name", "setup"}, {"image", "busybox"}}};
+  TrimPodForMonitor(with_init);
+  EXPECT_EQ(with_init["spec"], nlohmann::json({{"initContainers", {{{"name", "setup"}}}},
+                                               {"containers", {{{"name", "a"}}}}}));
   nlohmann::json odd = {{"metadata", 5}, {"spec", "x"}};
   TrimPodForMonitor(odd);  // malformed objects do not throw
   EXPECT_TRUE(odd["spec"]["containers"].empty());
@@ -380,6 +470,15 @@ TEST(MigReadingsTest, OnlyCompletedAllocationsOfKnownContainers) {
   EXPECT_EQ(readings[0].container, "b");
   EXPECT_EQ(readings[0].mig_uuid, "MIG-1");
   EXPECT_EQ(readings[0].gpu_instance_id, 7u);
+
+  // containerIndex counts init containers first (the pod device strings' groups).
+  nlohmann::json with_init = Pod("r", "uid-3", "n1", {"a", "b"});
+  with_init["spec"]["initContainers"] = {{{"name", "setup"}}};
+  with_init["metadata"]["annotations"] = {
+      {kVgpuMigAllocationsAnnotation, EncodeMigAllocations({done})}};
+  readings = MigReadingsFromPods({std::make_shared<const nlohmann::json>(with_init)});
+  ASSERT_EQ(readings.size(), 1u);
+  EXPECT_EQ(readings[0].container, "a");
 }
 
 }  // namespace

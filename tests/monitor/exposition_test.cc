@@ -235,6 +235,36 @@ TEST(MonitorMetricsTest, SkipsWhatCannotBeLabelledOrWasNotMeasured) {
   EXPECT_EQ(samples[kMigDeviceInfo], 1u);
 }
 
+TEST(MonitorMetricsTest, RegionLimitMismatchCarriesBothValuesAndNeedsAKnownPod) {
+  MonitorReadings r = Readings();
+  r.limit_mismatches = {
+      {"uid-1", "main", {0, "GPU-a", LimitKind::kMemory, 0, 3145728000}},
+      {"uid-1", "main", {1, "GPU-b", LimitKind::kSm, 90, 30}},
+      {"uid-gone", "x", {0, "GPU-a", LimitKind::kMemory, 1, 2}},  // pod unknown: skipped
+  };
+  auto text = RenderMonitorMetrics(r);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  const std::string want =
+      "# HELP hami_container_region_limit_mismatch 1 when the container's shared region holds a "
+      "limit other than its allocation (tampering from inside the container, or a stale file).\n"
+      "# TYPE hami_container_region_limit_mismatch gauge\n"
+      "hami_container_region_limit_mismatch{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\","
+      "vdevice_index=\"0\",device_uuid=\"GPU-a\",limit=\"memory_bytes\",region_value=\"0\","
+      "allocated_value=\"3145728000\",zone=\"vGPU\"} 1\n"
+      "hami_container_region_limit_mismatch{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\","
+      "vdevice_index=\"1\",device_uuid=\"GPU-b\",limit=\"sm_percent\",region_value=\"90\","
+      "allocated_value=\"30\",zone=\"vGPU\"} 1\n";
+  EXPECT_NE(text->find(want), std::string::npos) << *text;
+  EXPECT_EQ(text->find("uid-gone"), std::string::npos);
+  // None found: the family is absent (alerts use `hami_container_region_limit_mismatch == 1`).
+  r.limit_mismatches.clear();
+  text = RenderMonitorMetrics(r);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->find(kRegionLimitMismatch), std::string::npos);
+  const std::vector<std::string> names = MonitorFamilyNames();
+  EXPECT_NE(std::find(names.begin(), names.end(), kRegionLimitMismatch), names.end());
+}
+
 TEST(MonitorMetricsTest, LastKernelInTheFutureClampsToZeroAndEmptyInputRendersNothing) {
   MonitorReadings r = Readings();
   r.now_unix_s = 500;
