@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "tests/vgpu/fake_gpu_util.h"
+#include "vgpu/array_size.h"
 
 #ifndef HAMI_FAKE_CUDA_PATH
 #define HAMI_FAKE_CUDA_PATH "(not built)"
@@ -25,6 +27,11 @@ namespace hami::vgpu::testing {
 namespace {
 
 constexpr unsigned long long kMiB = 1ULL << 20;
+
+// `bytes` rounded up to the fake's 2 MiB allocation granule.
+unsigned long long RoundUpToGranule(uint64_t bytes) {
+  return (bytes + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
+}
 
 // The driver entry points the tests call, under their cuda.h prototypes.
 struct Cu {
@@ -57,6 +64,30 @@ struct Cu {
   decltype(&::cuMemFreeAsync) MemFreeAsync = HAMI_FAKE_CU(cuMemFreeAsync);
   decltype(&::cuDeviceGetMemPool) DeviceGetMemPool = HAMI_FAKE_CU(cuDeviceGetMemPool);
   decltype(&::cuMemPoolGetAttribute) MemPoolGetAttribute = HAMI_FAKE_CU(cuMemPoolGetAttribute);
+  decltype(&::cuMemPoolSetAttribute) MemPoolSetAttribute = HAMI_FAKE_CU(cuMemPoolSetAttribute);
+  decltype(&::cuMemPoolTrimTo) MemPoolTrimTo = HAMI_FAKE_CU(cuMemPoolTrimTo);
+  decltype(&::cuCtxGetLimit) CtxGetLimit = HAMI_FAKE_CU(cuCtxGetLimit);
+  decltype(&::cuCtxSetLimit) CtxSetLimit = HAMI_FAKE_CU(cuCtxSetLimit);
+  decltype(&::cuMipmappedArrayCreate) MipmappedArrayCreate = HAMI_FAKE_CU(cuMipmappedArrayCreate);
+  decltype(&::cuMipmappedArrayGetLevel) MipmappedArrayGetLevel =
+      HAMI_FAKE_CU(cuMipmappedArrayGetLevel);
+  decltype(&::cuMipmappedArrayDestroy) MipmappedArrayDestroy =
+      HAMI_FAKE_CU(cuMipmappedArrayDestroy);
+  decltype(&::cuStreamCreate) StreamCreate = HAMI_FAKE_CU(cuStreamCreate);
+  decltype(&::cuStreamBeginCapture_v2) StreamBeginCapture = HAMI_FAKE_CU(cuStreamBeginCapture_v2);
+  decltype(&::cuStreamEndCapture) StreamEndCapture = HAMI_FAKE_CU(cuStreamEndCapture);
+  decltype(&::cuGraphCreate) GraphCreate = HAMI_FAKE_CU(cuGraphCreate);
+  decltype(&::cuGraphGetNodes) GraphGetNodes = HAMI_FAKE_CU(cuGraphGetNodes);
+  decltype(&::cuGraphAddMemAllocNode) GraphAddMemAllocNode = HAMI_FAKE_CU(cuGraphAddMemAllocNode);
+  decltype(&::cuGraphAddMemFreeNode) GraphAddMemFreeNode = HAMI_FAKE_CU(cuGraphAddMemFreeNode);
+  decltype(&::cuGraphInstantiateWithFlags) GraphInstantiate =
+      HAMI_FAKE_CU(cuGraphInstantiateWithFlags);
+  decltype(&::cuGraphLaunch) GraphLaunch = HAMI_FAKE_CU(cuGraphLaunch);
+  decltype(&::cuDeviceGetGraphMemAttribute) DeviceGetGraphMemAttribute =
+      HAMI_FAKE_CU(cuDeviceGetGraphMemAttribute);
+  decltype(&::cuDeviceSetGraphMemAttribute) DeviceSetGraphMemAttribute =
+      HAMI_FAKE_CU(cuDeviceSetGraphMemAttribute);
+  decltype(&::cuDeviceGraphMemTrim) DeviceGraphMemTrim = HAMI_FAKE_CU(cuDeviceGraphMemTrim);
   decltype(&::cuStreamSynchronize) StreamSynchronize = HAMI_FAKE_CU(cuStreamSynchronize);
   decltype(&::cuStreamQuery) StreamQuery = HAMI_FAKE_CU(cuStreamQuery);
   decltype(&::cuModuleLoadData) ModuleLoadData = HAMI_FAKE_CU(cuModuleLoadData);
@@ -130,6 +161,29 @@ class FakeCudaTest : public ::testing::Test {
     return f;
   }
   const FakeGpuIntrospection& fake() const { return env_->fake(); }
+  // This process's bytes on device 0, as the fake charges them.
+  unsigned long long Used() const { return fake().pid_used_bytes(0, getpid()); }
+  // A cuuint64_t attribute of device 0's graph memory pool.
+  cuuint64_t GraphMem(CUgraphMem_attribute attr) {
+    cuuint64_t value = ~0ULL;
+    EXPECT_EQ(cu_.DeviceGetGraphMemAttribute(0, attr, &value), CUDA_SUCCESS);
+    return value;
+  }
+  // A graph of one alloc node of `bytes` on device 0, instantiated; its address in `*dptr`.
+  CUgraphExec AllocGraph(size_t bytes, CUdeviceptr* dptr) {
+    CUgraph graph = nullptr;
+    CUgraphNode node = nullptr;
+    CUgraphExec exec = nullptr;
+    CUDA_MEM_ALLOC_NODE_PARAMS params{};
+    params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    params.poolProps.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+    params.bytesize = bytes;
+    EXPECT_EQ(cu_.GraphCreate(&graph, 0), CUDA_SUCCESS);
+    EXPECT_EQ(cu_.GraphAddMemAllocNode(&node, graph, nullptr, 0, &params), CUDA_SUCCESS);
+    EXPECT_EQ(cu_.GraphInstantiate(&exec, graph, 0), CUDA_SUCCESS);
+    *dptr = params.dptr;
+    return exec;
+  }
 
   Cu cu_;
   Nvml nvml_;
@@ -633,6 +687,277 @@ TEST_F(FakeCudaTest, ACapturedGraphRunsItsKernelsAsOneSubmission) {
   ASSERT_EQ(cu_.StreamSynchronize(stream), CUDA_SUCCESS);
   EXPECT_EQ(fake().launch_count(0), 1u);
   EXPECT_EQ(fake().busy_us(0, getpid(), t0 - 1, fake().now_us()), 3000);
+}
+
+TEST_F(FakeCudaTest, APoolReleaseThresholdAtOrAboveTheReservationKeepsIt) {
+  Start({{"FAKEGPU_CTX_OVERHEAD", "0"}});
+  CUmemoryPool pool = nullptr;
+  ASSERT_EQ(cu_.DeviceGetMemPool(&pool, 0), CUDA_SUCCESS);
+  cuuint64_t keep_all = UINT64_MAX;  // what PyTorch sets
+  ASSERT_EQ(cu_.MemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all),
+            CUDA_SUCCESS);
+  CUdeviceptr p = 0;
+  ASSERT_EQ(cu_.MemAllocAsync(&p, 3 * kMiB, nullptr), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.MemFreeAsync(p, nullptr), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.StreamSynchronize(nullptr), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);  // kept, not wrapped around to "keep nothing"
+  ASSERT_EQ(cu_.MemPoolTrimTo(pool, SIZE_MAX), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);
+  ASSERT_EQ(cu_.MemPoolTrimTo(pool, 2 * kMiB + 1), CUDA_SUCCESS);  // rounded up to granules
+  EXPECT_EQ(Used(), 4 * kMiB);
+  ASSERT_EQ(cu_.MemPoolTrimTo(pool, 1), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  ASSERT_EQ(cu_.MemPoolTrimTo(pool, 0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 0u);
+
+  // Sizes whose rounding to the pool's alignment or the granule would wrap are too big.
+  EXPECT_EQ(cu_.MemAllocAsync(&p, SIZE_MAX, nullptr), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(cu_.MemAllocAsync(&p, SIZE_MAX - 100, nullptr), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(cu_.MemAlloc(&p, SIZE_MAX), CUDA_ERROR_OUT_OF_MEMORY);
+  size_t pitch = 0;
+  EXPECT_EQ(cu_.MemAllocPitch(&p, &pitch, SIZE_MAX / 2, 4, 4), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(Used(), 0u);
+  cuuint64_t used = 1;
+  ASSERT_EQ(cu_.MemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used), CUDA_SUCCESS);
+  EXPECT_EQ(used, 0u);
+}
+
+TEST_F(FakeCudaTest, MipmappedArraysChargeAllTheirLevelsOnce) {
+  Start({{"FAKEGPU_CTX_OVERHEAD", "0"}});
+  CUDA_ARRAY3D_DESCRIPTOR desc{};
+  desc.Width = 1024;
+  desc.Height = 1024;
+  desc.Format = CU_AD_FORMAT_FLOAT;
+  desc.NumChannels = 4;
+  // 16 bytes * (1024^2 + 512^2 + ... + 1^2) over 11 levels = 21.3 MiB -> 22 MiB; more levels
+  // than 1024x1024 has are clamped.
+  for (unsigned levels : {11u, 40u}) {
+    CUmipmappedArray mipmap = nullptr;
+    ASSERT_EQ(cu_.MipmappedArrayCreate(&mipmap, &desc, levels), CUDA_SUCCESS);
+    EXPECT_EQ(Used(), 22 * kMiB) << levels;
+    EXPECT_EQ(Used(), RoundUpToGranule(MipmappedArrayBytes(CU_AD_FORMAT_FLOAT, 4, 1024, 1024, 0,
+                                                           levels)));  // what libvgpu charges
+    CUarray level = nullptr, again = nullptr;
+    ASSERT_EQ(cu_.MipmappedArrayGetLevel(&level, mipmap, 10), CUDA_SUCCESS);
+    ASSERT_EQ(cu_.MipmappedArrayGetLevel(&again, mipmap, 10), CUDA_SUCCESS);
+    EXPECT_EQ(level, again);
+    EXPECT_EQ(cu_.MipmappedArrayGetLevel(&level, mipmap, 11), CUDA_ERROR_INVALID_VALUE);
+    EXPECT_EQ(HAMI_FAKE_CU(cuArrayDestroy)(again), CUDA_ERROR_INVALID_VALUE);  // owned by it
+    EXPECT_EQ(Used(), 22 * kMiB);  // levels are not charged on their own
+    ASSERT_EQ(cu_.MipmappedArrayDestroy(mipmap), CUDA_SUCCESS);
+    EXPECT_EQ(Used(), 0u);
+    EXPECT_EQ(cu_.MipmappedArrayDestroy(mipmap), CUDA_ERROR_INVALID_HANDLE);
+  }
+
+  // 3D, one byte per texel: 4 MiB + 512 KiB + 64 KiB -> 6 MiB; levels 0 counts as 1.
+  desc = CUDA_ARRAY3D_DESCRIPTOR{};
+  desc.Width = 256;
+  desc.Height = desc.Depth = 128;
+  desc.Format = CU_AD_FORMAT_UNSIGNED_INT8;
+  desc.NumChannels = 1;
+  CUmipmappedArray a = nullptr, b = nullptr;
+  ASSERT_EQ(cu_.MipmappedArrayCreate(&a, &desc, 3), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 6 * kMiB);
+  EXPECT_EQ(Used(),
+            RoundUpToGranule(MipmappedArrayBytes(CU_AD_FORMAT_UNSIGNED_INT8, 1, 256, 128, 128, 3)));
+  ASSERT_EQ(cu_.MipmappedArrayCreate(&b, &desc, 0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 10 * kMiB);
+
+  desc.Width = desc.Height = 1 << 20;  // far more than the device has
+  EXPECT_EQ(cu_.MipmappedArrayCreate(&a, &desc, 1), CUDA_ERROR_OUT_OF_MEMORY);
+  desc.Format = CU_AD_FORMAT_NV12;
+  EXPECT_EQ(cu_.MipmappedArrayCreate(&a, &desc, 1), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(cu_.MipmappedArrayCreate(&a, nullptr, 1), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(Used(), 10 * kMiB);
+
+  // A context's mipmapped arrays go with it.
+  CUcontext created = nullptr;
+  ASSERT_EQ(cu_.CtxCreate(&created, nullptr, 0, 0), CUDA_SUCCESS);
+  desc.Format = CU_AD_FORMAT_UNSIGNED_INT8;
+  desc.Width = desc.Height = 2048;
+  desc.Depth = 0;
+  ASSERT_EQ(cu_.MipmappedArrayCreate(&a, &desc, 2), CUDA_SUCCESS);  // 4 MiB + 1 MiB -> 6 MiB
+  EXPECT_EQ(Used(), 16 * kMiB);
+  ASSERT_EQ(cu_.CtxDestroy(created), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 10 * kMiB);
+  EXPECT_EQ(cu_.MipmappedArrayDestroy(a), CUDA_ERROR_INVALID_HANDLE);
+  ASSERT_EQ(cu_.MipmappedArrayDestroy(b), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 6 * kMiB);
+}
+
+TEST_F(FakeCudaTest, GraphMemoryIsReservedAtLaunchAndKeptUntilTrimmed) {
+  Start({{"FAKEGPU_CTX_OVERHEAD", "0"}, {"FAKEGPU_MEM", "64m"}});
+  CUstream stream = nullptr;
+  ASSERT_EQ(cu_.StreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  CUgraph graph = nullptr;
+  ASSERT_EQ(cu_.GraphCreate(&graph, 0), CUDA_SUCCESS);
+  CUDA_MEM_ALLOC_NODE_PARAMS params{};
+  params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  params.poolProps.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  params.bytesize = 3 * kMiB;
+  CUgraphNode first = nullptr, second = nullptr;
+  ASSERT_EQ(cu_.GraphAddMemAllocNode(&first, graph, nullptr, 0, &params), CUDA_SUCCESS);
+  const CUdeviceptr a = params.dptr;
+  params.bytesize = kMiB;
+  ASSERT_EQ(cu_.GraphAddMemAllocNode(&second, graph, &first, 1, &params), CUDA_SUCCESS);
+  const CUdeviceptr b = params.dptr;
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(b, a);
+  params.poolProps.location.id = 1;
+  EXPECT_EQ(cu_.GraphAddMemAllocNode(&second, graph, nullptr, 0, &params),
+            CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(Used(), 0u);  // nothing until a launch
+  CUgraphExec exec = nullptr;
+  ASSERT_EQ(cu_.GraphInstantiate(&exec, graph, 0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 0u);
+
+  ASSERT_EQ(cu_.GraphLaunch(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);  // 3 MiB + 1 MiB, one granule-rounded reservation
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 4 * kMiB);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT), 4 * kMiB);
+  ASSERT_EQ(nvml_.Init(), NVML_SUCCESS);
+  ASSERT_EQ(nvml_.List(0).size(), 1u);
+  EXPECT_EQ(nvml_.List(0)[0].usedGpuMemory, 4 * kMiB);
+  EXPECT_EQ(HAMI_FAKE_CU(cuMemsetD8_v2)(a, 0, 3 * kMiB), CUDA_SUCCESS);  // live memory
+  EXPECT_EQ(cu_.GraphLaunch(exec, stream), CUDA_ERROR_INVALID_VALUE);    // still allocated
+
+  // Freed memory goes back to the graph pool, which stays reserved.
+  ASSERT_EQ(cu_.MemFreeAsync(a, stream), CUDA_SUCCESS);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), kMiB);
+  EXPECT_EQ(Used(), 4 * kMiB);
+  CUgraph frees = nullptr;
+  CUgraphNode node = nullptr;
+  CUgraphExec free_exec = nullptr;
+  ASSERT_EQ(cu_.GraphCreate(&frees, 0), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.GraphAddMemFreeNode(&node, frees, nullptr, 0, b), CUDA_SUCCESS);
+  EXPECT_EQ(cu_.GraphAddMemFreeNode(&node, frees, nullptr, 0, b + 512), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_EQ(cu_.GraphInstantiate(&free_exec, frees, 0), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.GraphLaunch(free_exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 0u);
+  EXPECT_EQ(cu_.GraphLaunch(free_exec, stream), CUDA_ERROR_INVALID_VALUE);  // b is not live
+  ASSERT_EQ(cu_.StreamSynchronize(stream), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);  // synchronising trims pools, not graph memory
+
+  // A relaunch fits in the reservation: nothing more is charged.
+  ASSERT_EQ(cu_.GraphLaunch(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_HIGH), 4 * kMiB);
+  ASSERT_EQ(cu_.MemFree(a), CUDA_SUCCESS);
+  cuuint64_t zero = 0, one = 1;
+  ASSERT_EQ(cu_.DeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH, &zero),
+            CUDA_SUCCESS);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_HIGH), 0u);
+  EXPECT_EQ(cu_.DeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH, &one),
+            CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(cu_.DeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT, &zero),
+            CUDA_ERROR_INVALID_VALUE);
+
+  // A trim keeps what live allocations use (b: 1 MiB -> one granule).
+  ASSERT_EQ(cu_.DeviceGraphMemTrim(0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT), 2 * kMiB);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH), 4 * kMiB);
+
+  // More than the device has: OUT_OF_MEMORY, and nothing allocated or charged.
+  CUdeviceptr big = 0;
+  CUgraphExec big_exec = AllocGraph(100 * kMiB, &big);
+  EXPECT_EQ(cu_.GraphLaunch(big_exec, stream), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), kMiB);
+  EXPECT_EQ(HAMI_FAKE_CU(cuMemsetD8_v2)(big, 0, 1), CUDA_ERROR_INVALID_VALUE);
+
+  // The context takes its graph allocations and the pool's reservation with it.
+  ASSERT_EQ(cu_.PrimaryRelease(0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 0u);
+  EXPECT_EQ(fake().process_count(0), 0);
+}
+
+TEST_F(FakeCudaTest, CapturedAsyncAllocationsBecomeGraphMemoryNodes) {
+  Start({{"FAKEGPU_CTX_OVERHEAD", "0"}});
+  CUstream stream = nullptr;
+  ASSERT_EQ(cu_.StreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.StreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_SUCCESS);
+  CUdeviceptr p = 0, q = 0, outside = 0;
+  ASSERT_EQ(cu_.MemAllocAsync(&p, 5 * kMiB, stream), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.MemAllocAsync(&q, kMiB, stream), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.MemFreeAsync(p, stream), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 0u);  // recorded, not allocated
+  ASSERT_EQ(cu_.MemAlloc(&outside, kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(cu_.MemFreeAsync(outside, stream), CUDA_ERROR_INVALID_VALUE);  // not graph memory
+  CUgraph graph = nullptr;
+  ASSERT_EQ(cu_.StreamEndCapture(stream, &graph), CUDA_SUCCESS);
+  size_t nodes = 0;
+  ASSERT_EQ(cu_.GraphGetNodes(graph, nullptr, &nodes), CUDA_SUCCESS);
+  EXPECT_EQ(nodes, 3u);
+  CUgraphExec exec = nullptr;
+  ASSERT_EQ(cu_.GraphInstantiate(&exec, graph, 0), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.GraphLaunch(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB + 6 * kMiB);  // `outside` + the graph's 5 + 1 MiB
+  EXPECT_EQ(GraphMem(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), kMiB);  // p was freed in the graph
+  ASSERT_EQ(cu_.MemFreeAsync(q, stream), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.DeviceGraphMemTrim(0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB);
+}
+
+TEST_F(FakeCudaTest, HeapAndStackLimitsReserveMemoryBeyondTheirDefaults) {
+  Start({{"FAKEGPU_CTX_OVERHEAD", "0"},
+         {"FAKEGPU_MEM", "1g"},
+         {"FAKEGPU_SMS", "10"},
+         {"FAKEGPU_THREADS_PER_SM", "1024"}});
+  size_t value = 0;
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_MALLOC_HEAP_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 8 * kMiB);
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_STACK_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 1024u);
+  EXPECT_EQ(Used(), 0u);  // the defaults are part of the context overhead
+
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, 72 * kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 64 * kMiB);
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_MALLOC_HEAP_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 72 * kMiB);
+  // 1024 more bytes for each of 10 * 1024 threads: 10 MiB.
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_STACK_SIZE, 2048), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 74 * kMiB);
+  ASSERT_EQ(nvml_.Init(), NVML_SUCCESS);
+  ASSERT_EQ(nvml_.List(0).size(), 1u);
+  EXPECT_EQ(nvml_.List(0)[0].usedGpuMemory, 74 * kMiB);
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_STACK_SIZE, 1024 + 100), CUDA_SUCCESS);  // 1000 KiB -> 2 MiB
+  EXPECT_EQ(Used(), 66 * kMiB);
+
+  // What the device lacks fails and changes nothing.
+  EXPECT_EQ(cu_.CtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, 2048 * kMiB), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(cu_.CtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, SIZE_MAX), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(cu_.CtxSetLimit(CU_LIMIT_STACK_SIZE, SIZE_MAX / 2), CUDA_ERROR_OUT_OF_MEMORY);
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_MALLOC_HEAP_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 72 * kMiB);
+  EXPECT_EQ(Used(), 66 * kMiB);
+
+  // Lowering returns memory; below the default reserves nothing.
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_PRINTF_FIFO_SIZE, 4 * kMiB), CUDA_SUCCESS);  // not charged
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_PRINTF_FIFO_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 4 * kMiB);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  EXPECT_EQ(cu_.CtxSetLimit(CU_LIMIT_MAX, 1), CUDA_ERROR_UNSUPPORTED_LIMIT);
+
+  // Limits are per context, and a context's reservation goes with it.
+  CUcontext created = nullptr;
+  ASSERT_EQ(cu_.CtxCreate(&created, nullptr, 0, 0), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_MALLOC_HEAP_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 8 * kMiB);
+  ASSERT_EQ(cu_.CtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, 10 * kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 4 * kMiB);
+  ASSERT_EQ(cu_.CtxDestroy(created), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 2 * kMiB);
+  ASSERT_EQ(cu_.CtxSetCurrent(ctx_), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.PrimaryRelease(0), CUDA_SUCCESS);
+  EXPECT_EQ(Used(), 0u);
+  EXPECT_EQ(fake().process_count(0), 0);
+  ASSERT_EQ(cu_.PrimaryRetain(&ctx_, 0), CUDA_SUCCESS);  // a fresh primary context
+  ASSERT_EQ(cu_.CtxSetCurrent(ctx_), CUDA_SUCCESS);
+  ASSERT_EQ(cu_.CtxGetLimit(&value, CU_LIMIT_STACK_SIZE), CUDA_SUCCESS);
+  EXPECT_EQ(value, 1024u);
 }
 
 }  // namespace

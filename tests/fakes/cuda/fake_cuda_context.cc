@@ -1,16 +1,35 @@
 // The fake driver's contexts: primary contexts (retain/release/state/flags/reset), created
 // contexts, the per-thread context stack, limits and synchronisation. The first context a
 // process holds on a device charges FAKEGPU_CTX_OVERHEAD there and lists the process in the
-// device's table; destroying a context frees what it owns (memory, streams, modules).
+// device's table; destroying a context frees what it owns (memory, arrays, streams, modules,
+// the memory its limits reserve) and trims the device's memory pools and graph memory pool.
+//
+// LIMITS (cuCtxGetLimit / cuCtxSetLimit) are per context; a new (or re-retained primary)
+// context starts with kDefaultLimits. Two of them reserve device memory, as in CUDA:
+//   CU_LIMIT_MALLOC_HEAP_SIZE  the device malloc heap: the heap size (default 8 MiB)
+//   CU_LIMIT_STACK_SIZE        thread stacks: bytes per thread (default 1024) * SMs *
+//                              threads per SM (FAKEGPU_SMS, FAKEGPU_THREADS_PER_SM)
+// The defaults' memory is taken to be part of FAKEGPU_CTX_OVERHEAD (charging it per context
+// would change every context's footprint, 224 MiB on the default GPU), so a context is charged
+// only what its limits reserve beyond the defaults:
+//   RoundUp(heap - 8 MiB, 2 MiB)                            when heap > 8 MiB, plus
+//   RoundUp((stack - 1024) * SMs * threads_per_sm, 2 MiB)   when stack > 1024.
+// cuCtxSetLimit charges the increase of that sum to the process on the context's device
+// (CUDA_ERROR_OUT_OF_MEMORY, and the limit unchanged, when the device lacks it) or uncharges
+// the decrease; destroying the context uncharges it. Other limits are stored and read back.
 #include "tests/fakes/cuda/fake_cuda_internal.h"
 
 namespace fakecuda {
 namespace {
 
-// Destroys a context's resources (not the object): memory, streams, events, modules.
+// Destroys a context's resources (not the object): memory, streams, events, modules, the
+// memory its limits reserve. A primary context's limits start afresh at its next retain.
 void TearDownCtxLocked(Ctx* ctx) {
   FreeCtxMemoryLocked(ctx);
   FreeCtxExecLocked(ctx);
+  if (ctx->limit_charged > 0) UnchargeLocked(ctx->device, ctx->limit_charged);
+  ctx->limit_charged = 0;
+  ctx->limits = kDefaultLimits;
   ctx->alive = false;
   DropDeviceContextLocked(ctx->device);
 }
@@ -340,14 +359,44 @@ FAKE_API CUresult cuCtxSynchronize_v2(CUcontext ctx) {
 
 namespace {
 
-// Context limits: stored per process (not per context), validated like the driver.
-size_t limits[CU_LIMIT_MAX] = {1024, 1 << 20, 8 << 20, 2, 2048, 64, 0, 0, 0, 1};
+// Device memory `limits` reserve beyond the default limits (see the file comment).
+uint64_t LimitReserveBytes(const std::array<size_t, CU_LIMIT_MAX>& limits) {
+  const uint64_t heap = limits[CU_LIMIT_MALLOC_HEAP_SIZE];
+  const uint64_t stack = limits[CU_LIMIT_STACK_SIZE];
+  const uint64_t default_heap = kDefaultLimits[CU_LIMIT_MALLOC_HEAP_SIZE];
+  const uint64_t default_stack = kDefaultLimits[CU_LIMIT_STACK_SIZE];
+  const uint64_t threads = static_cast<uint64_t>(Cfg().sms) * Cfg().threads_per_sm;
+  const uint64_t heap_bytes =
+      heap > default_heap ? RoundUp(heap - default_heap, fakegpu::kGranularity) : 0;
+  const uint64_t stack_bytes =
+      stack > default_stack ? RoundUp(MulSat(stack - default_stack, threads), fakegpu::kGranularity)
+                            : 0;
+  return AddSat(heap_bytes, stack_bytes);
+}
 
-CUresult CtxLimitLocked(CUlimit limit, size_t** slot) {
-  Ctx* ctx = nullptr;
-  if (CUresult rc = CurrentCtxLocked(&ctx); rc != CUDA_SUCCESS) return rc;
+// The current context and a valid limit.
+CUresult CtxLimitLocked(CUlimit limit, Ctx** ctx) {
+  if (CUresult rc = CurrentCtxLocked(ctx); rc != CUDA_SUCCESS) return rc;
   if (limit < 0 || limit >= CU_LIMIT_MAX) return CUDA_ERROR_UNSUPPORTED_LIMIT;
-  *slot = &limits[limit];
+  return CUDA_SUCCESS;
+}
+
+// Sets a limit of the current context, charging or uncharging the memory it reserves.
+CUresult SetLimitLocked(CUlimit limit, size_t value) {
+  Ctx* ctx = nullptr;
+  if (CUresult rc = CtxLimitLocked(limit, &ctx); rc != CUDA_SUCCESS) return rc;
+  std::array<size_t, CU_LIMIT_MAX> next = ctx->limits;
+  next[limit] = value;
+  const uint64_t want = LimitReserveBytes(next);
+  if (want > ctx->limit_charged) {
+    if (CUresult rc = ChargeLocked(ctx->device, want - ctx->limit_charged); rc != CUDA_SUCCESS) {
+      return rc;
+    }
+  } else if (want < ctx->limit_charged) {
+    UnchargeLocked(ctx->device, ctx->limit_charged - want);
+  }
+  ctx->limit_charged = want;
+  ctx->limits = next;
   return CUDA_SUCCESS;
 }
 
@@ -358,20 +407,17 @@ CUfunc_cache cache_config = CU_FUNC_CACHE_PREFER_NONE;
 FAKE_API CUresult cuCtxGetLimit(size_t* value, CUlimit limit) {
   FAKE_ENTER();
   std::lock_guard<std::mutex> lock(R().mu);
-  size_t* slot = nullptr;
-  if (CUresult rc = CtxLimitLocked(limit, &slot); rc != CUDA_SUCCESS) return rc;
+  Ctx* ctx = nullptr;
+  if (CUresult rc = CtxLimitLocked(limit, &ctx); rc != CUDA_SUCCESS) return rc;
   if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *value = *slot;
+  *value = ctx->limits[limit];
   return CUDA_SUCCESS;
 }
 
 FAKE_API CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
   FAKE_ENTER();
   std::lock_guard<std::mutex> lock(R().mu);
-  size_t* slot = nullptr;
-  if (CUresult rc = CtxLimitLocked(limit, &slot); rc != CUDA_SUCCESS) return rc;
-  *slot = value;
-  return CUDA_SUCCESS;
+  return SetLimitLocked(limit, value);
 }
 
 FAKE_API CUresult cuCtxGetCacheConfig(CUfunc_cache* config) {

@@ -2,7 +2,9 @@
 // launches (modules and graphs themselves: fake_cuda_module.cc). A launch queues its duration on
 // the device's shared timeline (fake_gpu_state.h, EnqueueLocked) and returns at once; synchronising
 // calls sleep until the work they wait for has ended, so a launch-and-sync loop is bound by the
-// simulated device.
+// simulated device. A graph launch first runs the graph's memory nodes (fake_cuda_graph_memory.cc:
+// reserving graph memory can fail with OUT_OF_MEMORY, and then nothing is launched), then queues
+// its kernels as one submission.
 //
 // Kernel duration, first that applies: a function named "fakegpu_us_<N>" runs N µs; else
 // FAKEGPU_KERNEL_US; else ceil(blocks / (SMs * blocksPerSM)) waves of FAKEGPU_WAVE_US each,
@@ -88,7 +90,7 @@ CUresult LaunchLocked(CUfunction handle, const KernelWork& dims, CUstream hstrea
   w.function = f;
   if (CUresult rc = CheckLaunchDims(w, cooperative); rc != CUDA_SUCCESS) return rc;
   if (stream != nullptr && stream->capture != nullptr) {  // recorded, not run
-    AddGraphNodeLocked(stream->capture)->is_kernel = true;
+    AddGraphNodeLocked(stream->capture)->kind = NodeKind::kKernel;
     stream->capture->nodes.back()->work = w;
     return CUDA_SUCCESS;
   }
@@ -269,6 +271,7 @@ CUresult GraphLaunch(CUgraphExec exec, CUstream h) {
       if (Lookup<Function>(w.function, Kind::kFunction) == nullptr) return CUDA_ERROR_INVALID_VALUE;
       total += KernelUs(w);
     }
+    if (CUresult rc = GraphMemLaunchLocked(ctx, e); rc != CUDA_SUCCESS) return rc;
     EnqueueLocked(ctx, s, total);  // one interval: a graph runs as one submission
     return CUDA_SUCCESS;
   });

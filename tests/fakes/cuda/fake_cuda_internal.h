@@ -14,13 +14,14 @@
 //   fake_nvml_abi.h       NVML structs the fake NVML answers with (and tests read)
 //   fake_cuda_runtime.cc  per-process state, fork, FAKEGPU_FAIL, error names, cuInit
 //   fake_cuda_device.cc   device queries
-//   fake_cuda_context.cc  primary and created contexts, the context stack
+//   fake_cuda_context.cc  primary and created contexts, the context stack, context limits
 //   fake_cuda_memory.cc   allocations, pinned host memory, pointer attributes
 //   fake_cuda_pool.cc     memory pools, cuMemAllocAsync
-//   fake_cuda_vmm.cc      cuMemCreate / cuMemMap and friends, arrays
+//   fake_cuda_vmm.cc      cuMemCreate / cuMemMap and friends, arrays, mipmapped arrays
 //   fake_cuda_copy.cc     copies and memsets
 //   fake_cuda_exec.cc     launches, streams, capture, events, graph launches
 //   fake_cuda_module.cc   modules, functions, graphs
+//   fake_cuda_graph_memory.cc  graph memory nodes and the per-device graph memory pool
 //   fake_cuda_proc.cc     cuGetProcAddress[_v2], the fakegpu_* introspection
 //   fake_cuda_stubs.cc    NOT_SUPPORTED stubs for hooked but unsimulated entry points
 //
@@ -62,6 +63,7 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -126,13 +128,19 @@ enum class Kind : uint8_t {
   kGraph,
   kGraphNode,
   kGraphExec,
-  kArray
+  kArray,
+  kMipmappedArray
 };
 
 struct Object {
   explicit Object(Kind k) : kind(k) {}
   Kind kind;
 };
+
+// cuCtxGetLimit's answers for a new context, by CUlimit (CU_LIMIT_STACK_SIZE: bytes per thread;
+// CU_LIMIT_MALLOC_HEAP_SIZE: bytes).
+inline constexpr std::array<size_t, CU_LIMIT_MAX> kDefaultLimits = {1024, 1 << 20, 8 << 20, 2, 2048,
+                                                                    64,   0,       0,       0, 1};
 
 struct Ctx : Object {
   Ctx() : Object(Kind::kContext) {}
@@ -141,6 +149,8 @@ struct Ctx : Object {
   bool primary = false;
   bool alive = false;  // primary: retained (refcount > 0); others: not destroyed
   int refcount = 0;    // primary only
+  std::array<size_t, CU_LIMIT_MAX> limits = kDefaultLimits;
+  uint64_t limit_charged = 0;  // device memory the heap / stack limits reserve (context.cc)
 };
 
 struct Stream : Object {
@@ -198,33 +208,62 @@ struct Graph : Object {
   std::vector<struct GraphNode*> nodes;
 };
 
+enum class NodeKind : uint8_t { kEmpty, kKernel, kMemAlloc, kMemFree };
+
 struct GraphNode : Object {
   GraphNode() : Object(Kind::kGraphNode) {}
   Graph* graph = nullptr;
-  bool is_kernel = false;
-  KernelWork work;
+  NodeKind kind = NodeKind::kEmpty;
+  KernelWork work;           // kKernel
+  CUdeviceptr mem_dptr = 0;  // kMemAlloc: its address; kMemFree: what it frees
 };
 
 struct GraphExec : Object {
   GraphExec() : Object(Kind::kGraphExec) {}
   std::vector<KernelWork> kernels;
+  std::vector<CUdeviceptr> mem_allocs;  // addresses of the graph's alloc nodes
+  std::vector<CUdeviceptr> mem_frees;   // addresses its free nodes free
 };
 
+struct MipmappedArray;
 struct Array : Object {
   Array() : Object(Kind::kArray) {}
   Ctx* ctx = nullptr;
   int device = 0;
   uint64_t charged = 0;
+  MipmappedArray* owner = nullptr;  // a level of this mipmapped array (charged there)
 };
 
-enum class AllocKind : uint8_t { kDevice, kManaged, kPool };
+struct MipmappedArray : Object {
+  MipmappedArray() : Object(Kind::kMipmappedArray) {}
+  Ctx* ctx = nullptr;
+  int device = 0;
+  uint64_t charged = 0;
+  std::vector<Array*> levels;  // one per level; a level's handle is made when first asked for
+};
 
-// A device allocation (cuMemAlloc*, cuMemAllocManaged, pool allocations).
+// A graph allocation's address (fake_cuda_graph_memory.cc): given out when its alloc node is
+// made, never reused; the memory behind it exists from a launch of the node to its free.
+struct GraphVa {
+  int device = 0;
+  size_t size = 0;  // requested bytes
+  uint64_t span = 0;
+};
+
+// The per-device graph memory pool of the process (cuDeviceGetGraphMemAttribute).
+struct GraphPool {
+  uint64_t reserved = 0, used = 0, reserved_high = 0, used_high = 0;
+};
+
+enum class AllocKind : uint8_t { kDevice, kManaged, kPool, kGraph };
+
+// A device allocation (cuMemAlloc*, cuMemAllocManaged, pool allocations, live graph
+// allocations).
 struct Alloc {
   CUdeviceptr base = 0;
   size_t size = 0;       // requested bytes
   size_t span = 0;       // address range taken, size rounded up to the granule
-  uint64_t charged = 0;  // bytes charged to the process (0 for pool allocations: the pool is)
+  uint64_t charged = 0;  // charged to the process (0 for pool and graph ones: their pool is)
   int device = 0;
   Ctx* ctx = nullptr;
   AllocKind kind = AllocKind::kDevice;
@@ -264,8 +303,12 @@ struct Runtime {
   int64_t device_last_end_us[fakegpu::kMaxDevices] = {};  // this process's queued work
   Pool* default_pool[fakegpu::kMaxDevices] = {};
   Pool* current_pool[fakegpu::kMaxDevices] = {};
-  std::vector<Pool*> pools;  // every live pool, default ones included
-  std::vector<Array*> arrays;
+  std::vector<Pool*> pools;    // every live pool, default ones included
+  std::vector<Array*> arrays;  // not the levels of mipmapped arrays
+  std::vector<MipmappedArray*> mipmaps;
+  GraphPool graph_pool[fakegpu::kMaxDevices];
+  CUdeviceptr next_graph_va[fakegpu::kMaxDevices] = {};  // 0: none given out yet
+  std::map<CUdeviceptr, GraphVa> graph_va;
   std::unordered_map<const void*, Kind> handles;
   std::map<CUdeviceptr, Alloc> allocs;
   std::map<CUdeviceptr, size_t> reservations;  // cuMemAddressReserve: base -> size
@@ -295,7 +338,16 @@ T* Lookup(const void* handle, Kind kind) {
 // Helpers shared by the translation units. "Locked" ones require R().mu.
 
 inline const fakegpu::Config& Cfg() { return R().state->config; }
-inline uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+// `v` rounded up to a multiple of `to`; UINT64_MAX (more than any device has) when that does
+// not fit, so a huge request fails instead of wrapping to a small one.
+inline uint64_t RoundUp(uint64_t v, uint64_t to) {
+  return v > UINT64_MAX - (to - 1) ? UINT64_MAX : (v + to - 1) / to * to;
+}
+inline uint64_t MulSat(uint64_t a, uint64_t b) {
+  uint64_t out = 0;
+  return __builtin_mul_overflow(a, b, &out) ? UINT64_MAX : out;
+}
+inline uint64_t AddSat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 CUresult CheckInitLocked();  // NOT_INITIALIZED before cuInit
 bool ValidDeviceLocked(CUdevice dev);
@@ -327,7 +379,7 @@ inline CUdeviceptr FirstFit(const Map& map, CUdeviceptr lo, CUdeviceptr size, ui
     const CUdeviceptr end = RoundUp(it->first + extent(it->second), align);
     if (end > cursor) cursor = end;
   }
-  return cursor + span <= lo + size ? cursor : 0;
+  return cursor <= lo + size && span <= lo + size - cursor ? cursor : 0;
 }
 
 // Records a device allocation of `size` bytes taking `span` bytes of address space on `dev`,
@@ -340,8 +392,23 @@ Alloc* FindAllocLocked(CUdeviceptr p, size_t n = 1);
 void FreeAllocLocked(std::map<CUdeviceptr, Alloc>::iterator it);
 // A pool allocation of `span` bytes was freed (pool.cc).
 void PoolReleaseLocked(Pool* p, uint64_t span);
-// Destroys the arrays a context owns (vmm.cc).
+// Destroys the arrays and mipmapped arrays a context owns (vmm.cc).
 void DestroyCtxArraysLocked(Ctx* ctx);
+
+// Graph memory (graph_memory.cc). A graph allocation of `span` bytes on `dev` was freed: its
+// memory goes back to the device's graph pool, which stays reserved (charged).
+void GraphMemReleaseLocked(int dev, uint64_t span);
+// Returns the graph pool's reservation on `dev` beyond what live graph allocations use.
+void GraphMemTrimLocked(int dev);
+// Adds an alloc node of `bytes` on `dev` (its address in (*node)->mem_dptr) / a free node of a
+// graph allocation's address to `g`, as cuGraphAddMem*Node and stream capture do.
+CUresult AddMemAllocNodeLocked(Graph* g, int dev, size_t bytes, GraphNode** node);
+CUresult AddMemFreeNodeLocked(Graph* g, CUdeviceptr dptr, GraphNode** node);
+// A launch of `e` in `ctx`: reserves (charges) what its alloc nodes need beyond the graph
+// pools' free reservation, then allocates them and runs its free nodes. INVALID_VALUE (when an
+// allocation of a previous launch is still live, or a free node's memory is not) and
+// OUT_OF_MEMORY change nothing.
+CUresult GraphMemLaunchLocked(Ctx* ctx, const GraphExec* e);
 
 inline bool ValidDeviceLocation(const CUmemLocation& loc) {
   return loc.type == CU_MEM_LOCATION_TYPE_DEVICE && ValidDeviceLocked(loc.id);
@@ -368,6 +435,10 @@ int64_t StreamDoneUsLocked(Ctx* ctx, Stream* stream);
 // device's limits, and a cooperative grid that fits on the device at once.
 CUresult CheckLaunchDims(const KernelWork& w, bool cooperative);
 GraphNode* AddGraphNodeLocked(Graph* g);
+// The graph a cuGraphAdd*Node call adds to: INVALID_VALUE unless `ph` is non-null, `graph` is
+// a graph and `deps` are `num_deps` of its nodes (module.cc).
+CUresult GraphForNewNodeLocked(const CUgraphNode* ph, CUgraph graph, const CUgraphNode* deps,
+                               size_t num_deps, Graph** g);
 // Unloads a module and its functions (module.cc).
 void ModuleDestroyLocked(Module* m);
 

@@ -1,9 +1,11 @@
 // The fake driver's device memory: cuMemAlloc/Free/GetInfo/AllocPitch/AllocManaged, pinned host
 // memory (allocated or registered; not charged), address ranges and pointer attributes. Device
 // memory is charged to the calling process in the shared state, rounded up to the 2 MiB granule;
-// an allocation that does not fit in what the device has left fails with
-// CUDA_ERROR_OUT_OF_MEMORY. Addresses are per process: device d hands out [(d+1) TiB, (d+2) TiB).
-// Pools live in fake_cuda_pool.cc, VMM and arrays in fake_cuda_vmm.cc.
+// an allocation that does not fit in what the device has left (sizes whose rounding would
+// overflow included) fails with CUDA_ERROR_OUT_OF_MEMORY. Addresses are per process: device d
+// hands out [(d+1) TiB, (d+2) TiB). Pools live in fake_cuda_pool.cc, VMM and arrays in
+// fake_cuda_vmm.cc, graph allocations in fake_cuda_graph_memory.cc; a graph allocation may be
+// freed here too (cuMemFree / cuMemFreeAsync), which returns it to the device's graph pool.
 #include <cstdlib>
 #include <cstring>
 
@@ -128,6 +130,8 @@ void FreeAllocLocked(std::map<CUdeviceptr, Alloc>::iterator it) {
   Alloc& a = it->second;
   if (a.kind == AllocKind::kPool) {
     PoolReleaseLocked(a.pool, a.span);
+  } else if (a.kind == AllocKind::kGraph) {
+    GraphMemReleaseLocked(a.device, a.span);
   } else if (a.charged > 0) {
     UnchargeLocked(a.device, a.charged);
   }
@@ -143,6 +147,7 @@ void FreeCtxMemoryLocked(Ctx* ctx) {
   }
   DestroyCtxArraysLocked(ctx);
   TrimPoolsLocked(ctx->device);
+  GraphMemTrimLocked(ctx->device);
 }
 
 bool DeviceRangeOkLocked(CUdeviceptr p, size_t n) {
@@ -188,7 +193,7 @@ FAKE_API CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t wi
     return CUDA_ERROR_INVALID_VALUE;
   }
   const size_t p = RoundUp(width_bytes, kPitchAlign);  // the charge follows the pitch
-  const CUresult rc = AllocDeviceLocked(dptr, p * height, AllocKind::kDevice);
+  const CUresult rc = AllocDeviceLocked(dptr, MulSat(p, height), AllocKind::kDevice);
   if (rc == CUDA_SUCCESS) *pitch = p;
   return rc;
 }

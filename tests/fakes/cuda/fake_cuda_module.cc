@@ -1,7 +1,8 @@
 // The fake driver's modules, functions and graphs. Any image loads and any name resolves to a
 // function ("fakegpu_us_<N>" ones run N µs, see fake_cuda_exec.cc); modules carry no globals.
-// Graphs hold kernel and empty nodes (other node kinds are NOT_SUPPORTED stubs); an instantiated
-// graph launches in fake_cuda_exec.cc as the sum of its kernels.
+// Graphs hold kernel, empty and memory nodes (alloc / free: fake_cuda_graph_memory.cc; other node
+// kinds are NOT_SUPPORTED stubs); an instantiated graph launches in fake_cuda_exec.cc as the sum
+// of its kernels, after its memory nodes are run.
 #include <sys/stat.h>
 
 #include <cstring>
@@ -47,7 +48,9 @@ CUresult InstantiateLocked(CUgraphExec* exec, CUgraph graph) {
   if (exec == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   auto* e = new GraphExec();
   for (const GraphNode* n : g->nodes) {
-    if (n->is_kernel) e->kernels.push_back(n->work);
+    if (n->kind == NodeKind::kKernel) e->kernels.push_back(n->work);
+    if (n->kind == NodeKind::kMemAlloc) e->mem_allocs.push_back(n->mem_dptr);
+    if (n->kind == NodeKind::kMemFree) e->mem_frees.push_back(n->mem_dptr);
   }
   Register(e);
   *exec = reinterpret_cast<CUgraphExec>(e);
@@ -64,6 +67,15 @@ CUresult CheckDepsLocked(const Graph* g, const CUgraphNode* deps, size_t n) {
 }
 
 }  // namespace
+
+CUresult GraphForNewNodeLocked(const CUgraphNode* ph, CUgraph graph, const CUgraphNode* deps,
+                               size_t num_deps, Graph** g) {
+  if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
+  *g = Lookup<Graph>(graph, Kind::kGraph);
+  if (ph == nullptr || *g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return CheckDepsLocked(*g, deps, num_deps);
+}
+
 }  // namespace fakecuda
 
 using namespace fakecuda;  // NOLINT(google-build-using-namespace): entry points below
@@ -206,7 +218,8 @@ FAKE_API CUresult cuFuncSetSharedMemConfig(CUfunction hfunc, CUsharedconfig conf
 }
 
 // ---------------------------------------------------------------------------------------
-// Graphs: kernel and empty nodes; a launch queues the sum of its kernels
+// Graphs: kernel and empty nodes (memory nodes: fake_cuda_graph_memory.cc); a launch queues the
+// sum of its kernels
 
 FAKE_API CUresult cuGraphCreate(CUgraph* ph, unsigned int flags) {
   FAKE_ENTER();
@@ -223,10 +236,11 @@ FAKE_API CUresult cuGraphAddKernelNode_v2(CUgraphNode* ph, CUgraph graph, const 
                                           size_t num_deps, const CUDA_KERNEL_NODE_PARAMS* p) {
   FAKE_ENTER();
   std::lock_guard<std::mutex> lock(R().mu);
-  if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
-  Graph* g = Lookup<Graph>(graph, Kind::kGraph);
-  if (ph == nullptr || g == nullptr || p == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult rc = CheckDepsLocked(g, deps, num_deps); rc != CUDA_SUCCESS) return rc;
+  Graph* g = nullptr;
+  if (CUresult rc = GraphForNewNodeLocked(ph, graph, deps, num_deps, &g); rc != CUDA_SUCCESS) {
+    return rc;
+  }
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (p->func == nullptr)
     return p->kern != nullptr ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
   Function* f = Lookup<Function>(p->func, Kind::kFunction);
@@ -237,7 +251,7 @@ FAKE_API CUresult cuGraphAddKernelNode_v2(CUgraphNode* ph, CUgraph graph, const 
   w.block[0] = p->blockDimX, w.block[1] = p->blockDimY, w.block[2] = p->blockDimZ;
   if (CUresult rc = CheckLaunchDims(w, false); rc != CUDA_SUCCESS) return rc;
   GraphNode* n = AddGraphNodeLocked(g);
-  n->is_kernel = true;
+  n->kind = NodeKind::kKernel;
   n->work = w;
   *ph = reinterpret_cast<CUgraphNode>(n);
   return CUDA_SUCCESS;
@@ -247,10 +261,10 @@ FAKE_API CUresult cuGraphAddEmptyNode(CUgraphNode* ph, CUgraph graph, const CUgr
                                       size_t num_deps) {
   FAKE_ENTER();
   std::lock_guard<std::mutex> lock(R().mu);
-  if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
-  Graph* g = Lookup<Graph>(graph, Kind::kGraph);
-  if (ph == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult rc = CheckDepsLocked(g, deps, num_deps); rc != CUDA_SUCCESS) return rc;
+  Graph* g = nullptr;
+  if (CUresult rc = GraphForNewNodeLocked(ph, graph, deps, num_deps, &g); rc != CUDA_SUCCESS) {
+    return rc;
+  }
   *ph = reinterpret_cast<CUgraphNode>(AddGraphNodeLocked(g));
   return CUDA_SUCCESS;
 }

@@ -3,7 +3,12 @@
 // attributes. A pool reserves device memory in 2 MiB granules as allocations need it; the
 // reservation (not what is allocated from it) is what the process is charged. Freed memory
 // stays reserved until a synchronisation (stream, context) or cuMemPoolTrimTo trims the pool to
-// its release threshold, as CUDA does, so the charge can lag the allocations.
+// its release threshold, as CUDA does, so the charge can lag the allocations. A threshold (or
+// cuMemPoolTrimTo size) at or above the reservation keeps all of it; UINT64_MAX, which PyTorch
+// sets, never releases anything. A request too large for the device fails with OUT_OF_MEMORY.
+// On a capturing stream, cuMemAllocAsync / cuMemAllocFromPoolAsync record a graph alloc node on
+// the pool's device and cuMemFreeAsync a free node (fake_cuda_graph_memory.cc): nothing is
+// allocated or freed until the graph is launched, as in CUDA.
 #include "tests/fakes/cuda/fake_cuda_internal.h"
 
 namespace fakecuda {
@@ -14,11 +19,14 @@ void PoolGrowHigh(Pool* p) {
   if (p->used > p->used_high) p->used_high = p->used;
 }
 
-// Shrinks the pool's reservation to `keep` bytes (never below what is in use).
+// Shrinks the pool's reservation to `keep` bytes rounded up to the granule, never below what
+// is in use; a `keep` of at least the reservation keeps it all.
 void PoolShrinkLocked(Pool* p, uint64_t keep) {
+  if (keep >= p->reserved) return;
+  // Both at most the reservation, itself a multiple of the granule.
   uint64_t target = RoundUp(p->used, fakegpu::kGranularity);
   const uint64_t keep_rounded = RoundUp(keep, fakegpu::kGranularity);
-  if (keep_rounded > target) target = keep_rounded < p->reserved ? keep_rounded : p->reserved;
+  if (keep_rounded > target) target = keep_rounded;
   if (p->reserved > target) {
     UnchargeLocked(p->device, p->reserved - target);
     p->reserved = target;
@@ -57,8 +65,8 @@ Pool* CurrentPoolLocked(int dev) {
 }
 
 CUresult PoolAllocLocked(CUdeviceptr* dptr, size_t size, Pool* pool, Ctx* ctx) {
-  if (dptr == nullptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t span = RoundUp(size, kPoolAlign);
+  if (span > Cfg().memory_bytes) return CUDA_ERROR_OUT_OF_MEMORY;  // also keeps the sums below
   uint64_t grow = 0;
   if (pool->used + span > pool->reserved) {
     grow = RoundUp(pool->used + span - pool->reserved, fakegpu::kGranularity);
@@ -86,6 +94,14 @@ CUresult AllocAsyncLocked(CUdeviceptr* dptr, size_t size, Pool* pool, CUstream s
   Ctx* ctx = nullptr;
   Stream* s = nullptr;
   if (CUresult rc = ResolveStreamLocked(stream, &ctx, &s); rc != CUDA_SUCCESS) return rc;
+  if (dptr == nullptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (s != nullptr && s->capture != nullptr) {  // an alloc node of the captured graph
+    GraphNode* node = nullptr;
+    const CUresult rc = AddMemAllocNodeLocked(
+        s->capture, pool != nullptr ? pool->device : ctx->device, size, &node);
+    if (rc == CUDA_SUCCESS) *dptr = node->mem_dptr;
+    return rc;
+  }
   if (pool == nullptr) pool = CurrentPoolLocked(ctx->device);
   return PoolAllocLocked(dptr, size, pool, ctx);
 }
@@ -95,6 +111,10 @@ CUresult FreeAsyncLocked(CUdeviceptr dptr, CUstream stream) {
   Ctx* ctx = nullptr;
   Stream* s = nullptr;
   if (CUresult rc = ResolveStreamLocked(stream, &ctx, &s); rc != CUDA_SUCCESS) return rc;
+  if (s != nullptr && s->capture != nullptr) {  // a free node of the captured graph
+    GraphNode* node = nullptr;
+    return AddMemFreeNodeLocked(s->capture, dptr, &node);
+  }
   auto it = R().allocs.find(dptr);
   if (it == R().allocs.end()) return CUDA_ERROR_INVALID_VALUE;
   // The memory goes back to its pool at once: the fake's work has no side effects to order.

@@ -327,7 +327,14 @@ void ResetProcessLocked() {
     r.device_contexts[d] = 0;
     r.device_last_end_us[d] = 0;
     r.default_pool[d] = r.current_pool[d] = nullptr;
+    r.graph_pool[d] = GraphPool();
+    r.next_graph_va[d] = 0;
   }
+  // Lists of old-life objects go too: a later trim must not uncharge the new life's memory.
+  r.pools.clear();
+  r.arrays.clear();
+  r.mipmaps.clear();
+  r.graph_va.clear();
   r.allocs.clear();
   r.reservations.clear();
   r.mappings.clear();

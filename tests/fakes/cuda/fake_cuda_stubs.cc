@@ -1,9 +1,9 @@
 // NOT_SUPPORTED stubs for driver entry points that libvgpu hooks (spec hami-core.md §1.5)
 // but the fake does not simulate: UVM advice and prefetch, IPC, external memory and
-// semaphores, the JIT linker, host callbacks and every graph node kind but kernel and empty
-// nodes. They exist so that dlsym and cuGetProcAddress find them (a hook whose driver entry is
-// missing behaves differently, spec §1.1). Prototypes are cuda.h 13.0's, generated from the
-// preprocessed header, so each stub has the real ABI.
+// semaphores, the JIT linker, host callbacks and every graph node kind but kernel, empty and
+// memory (alloc / free) nodes. They exist so that dlsym and cuGetProcAddress find them (a hook
+// whose driver entry is missing behaves differently, spec §1.1). Prototypes are cuda.h 13.0's,
+// generated from the preprocessed header, so each stub has the real ABI.
 #include "tests/fakes/cuda/fake_cuda_internal.h"
 #include "tests/fakes/cuda/fake_cuda_proc.h"
 
@@ -15,10 +15,6 @@
     return CUDA_ERROR_NOT_SUPPORTED; \
   }
 
-FAKE_STUB(cuMipmappedArrayCreate,
-          (CUmipmappedArray * pHandle, const CUDA_ARRAY3D_DESCRIPTOR* pMipmappedArrayDesc,
-           unsigned int numMipmapLevels))
-FAKE_STUB(cuMipmappedArrayDestroy, (CUmipmappedArray hMipmappedArray))
 FAKE_STUB(cuMemPoolExportToShareableHandle,
           (void* handle_out, CUmemoryPool pool, CUmemAllocationHandleType handleType,
            unsigned long long flags))
@@ -195,12 +191,6 @@ FAKE_STUB(cuGraphRemoveDependencies_v2,
           (CUgraph hGraph, const CUgraphNode* from, const CUgraphNode* to,
            const CUgraphEdgeData* edgeData, size_t numDependencies))
 FAKE_STUB(cuGraphDestroyNode, (CUgraphNode hNode))
-FAKE_STUB(cuGraphAddMemAllocNode,
-          (CUgraphNode * phGraphNode, CUgraph hGraph, const CUgraphNode* dependencies,
-           size_t numDependencies, CUDA_MEM_ALLOC_NODE_PARAMS* nodeParams))
-FAKE_STUB(cuGraphAddMemFreeNode,
-          (CUgraphNode * phGraphNode, CUgraph hGraph, const CUgraphNode* dependencies,
-           size_t numDependencies, CUdeviceptr dptr))
 FAKE_STUB(cuGraphInstantiateWithParams, (CUgraphExec * phGraphExec, CUgraph hGraph,
                                          CUDA_GRAPH_INSTANTIATE_PARAMS* instantiateParams))
 FAKE_STUB(cuGraphInstantiateWithParams_ptsz, (CUgraphExec * phGraphExec, CUgraph hGraph,
@@ -210,8 +200,6 @@ namespace fakecuda {
 
 // cuGetProcAddress entries for the stubs (versions from cudaTypedefs.h 13.0).
 const ProcEntry kStubProcs[] = {
-    P("cuMipmappedArrayCreate", 5000, cuMipmappedArrayCreate),
-    P("cuMipmappedArrayDestroy", 5000, cuMipmappedArrayDestroy),
     P("cuMemPoolExportToShareableHandle", 11020, cuMemPoolExportToShareableHandle),
     P("cuMemPoolImportFromShareableHandle", 11020, cuMemPoolImportFromShareableHandle),
     P("cuMemPoolExportPointer", 11020, cuMemPoolExportPointer),
@@ -305,8 +293,6 @@ const ProcEntry kStubProcs[] = {
     P("cuGraphRemoveDependencies", 10000, cuGraphRemoveDependencies),
     P("cuGraphRemoveDependencies", 12030, cuGraphRemoveDependencies_v2),
     P("cuGraphDestroyNode", 10000, cuGraphDestroyNode),
-    P("cuGraphAddMemAllocNode", 11040, cuGraphAddMemAllocNode),
-    P("cuGraphAddMemFreeNode", 11040, cuGraphAddMemFreeNode),
     PT("cuGraphInstantiateWithParams", 12000, cuGraphInstantiateWithParams,
        cuGraphInstantiateWithParams_ptsz, 12000),
 };

@@ -1,7 +1,19 @@
 // The fake driver's virtual memory management (cuMemCreate, cuMemAddressReserve, cuMemMap,
-// cuMemSetAccess, ...) and CUDA arrays. A cuMemCreate handle is charged to its device when
-// created and uncharged once released and unmapped; reservations take addresses from 32 TiB up
-// and cost nothing. Arrays are charged like allocations (their bytes rounded to the granule).
+// cuMemSetAccess, ...), CUDA arrays and mipmapped arrays. A cuMemCreate handle is charged to its
+// device when created and uncharged once released and unmapped; reservations take addresses
+// from 32 TiB up and cost nothing. Arrays are charged like allocations: width * height * depth
+// (0 counts as 1) * element bytes * channels, rounded up to the granule; 8-, 16- and 32-bit
+// formats with 1, 2 or 4 channels are simulated, others are NOT_SUPPORTED.
+//
+// A mipmapped array (cuMipmappedArrayCreate) is charged the sum of its levels, rounded up to
+// the granule once: level 0 is the descriptor's size, each next level halves width, height and
+// depth (rounding down, at least 1; a height or depth of 0 stays 0), and the levels stop at
+// numMipmapLevels (0 counts as 1) or after a 1x1x1 level, whichever comes first (CUDA clamps
+// the count to 1 + floor(log2(max dimension))). That is src/vgpu/array_size.cc's
+// MipmappedArrayBytes, which libvgpu charges. cuMipmappedArrayGetLevel hands out a CUarray per
+// level that is charged nothing of its own, cannot be cuArrayDestroy'ed (INVALID_VALUE) and
+// goes with its mipmapped array. Destroying the context destroys its arrays and mipmapped
+// arrays, uncharging them.
 #include <cstring>
 
 #include "tests/fakes/cuda/fake_cuda_internal.h"
@@ -39,50 +51,125 @@ size_t FormatBytes(CUarray_format f) {
   }
 }
 
-CUresult ArrayCreateLocked(CUarray* handle, size_t w, size_t h, size_t d, CUarray_format format,
-                           unsigned channels) {
-  Ctx* ctx = nullptr;
-  if (CUresult rc = CurrentCtxLocked(&ctx); rc != CUDA_SUCCESS) return rc;
+// Checks an array's shape and format in the current context; `texel_bytes` = element bytes *
+// channels.
+CUresult CheckArrayLocked(const void* handle, size_t w, CUarray_format format, unsigned channels,
+                          Ctx** ctx, uint64_t* texel_bytes) {
+  if (CUresult rc = CurrentCtxLocked(ctx); rc != CUDA_SUCCESS) return rc;
   if (handle == nullptr || w == 0 || (channels != 1 && channels != 2 && channels != 4)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   const size_t elem = FormatBytes(format);
   if (elem == 0) return CUDA_ERROR_NOT_SUPPORTED;
-  const uint64_t bytes =
-      static_cast<uint64_t>(w) * (h == 0 ? 1 : h) * (d == 0 ? 1 : d) * elem * channels;
-  const uint64_t charge = RoundUp(bytes, fakegpu::kGranularity);
-  if (CUresult rc = ChargeLocked(ctx->device, charge); rc != CUDA_SUCCESS) return rc;
+  *texel_bytes = elem * channels;
+  return CUDA_SUCCESS;
+}
+
+uint64_t LevelBytes(uint64_t w, uint64_t h, uint64_t d, uint64_t texel_bytes) {
+  return MulSat(MulSat(MulSat(w, h == 0 ? 1 : h), d == 0 ? 1 : d), texel_bytes);
+}
+
+Array* NewArrayLocked(Ctx* ctx, uint64_t charged, MipmappedArray* owner) {
   auto* a = new Array();
   a->ctx = ctx;
   a->device = ctx->device;
-  a->charged = charge;
+  a->charged = charged;
+  a->owner = owner;
   Register(a);
+  return a;
+}
+
+CUresult ArrayCreateLocked(CUarray* handle, size_t w, size_t h, size_t d, CUarray_format format,
+                           unsigned channels) {
+  Ctx* ctx = nullptr;
+  uint64_t texel = 0;
+  if (CUresult rc = CheckArrayLocked(handle, w, format, channels, &ctx, &texel);
+      rc != CUDA_SUCCESS) {
+    return rc;
+  }
+  const uint64_t charge = RoundUp(LevelBytes(w, h, d, texel), fakegpu::kGranularity);
+  if (CUresult rc = ChargeLocked(ctx->device, charge); rc != CUDA_SUCCESS) return rc;
+  Array* a = NewArrayLocked(ctx, charge, nullptr);
   R().arrays.push_back(a);
   *handle = reinterpret_cast<CUarray>(a);
   return CUDA_SUCCESS;
 }
 
-void DestroyArrayLocked(Array* a) {
-  UnchargeLocked(a->device, a->charged);
-  auto& arrays = R().arrays;
-  for (auto it = arrays.begin(); it != arrays.end(); ++it) {
-    if (*it == a) {
-      arrays.erase(it);
-      break;
+CUresult MipmappedArrayCreateLocked(CUmipmappedArray* handle, const CUDA_ARRAY3D_DESCRIPTOR* desc,
+                                    unsigned levels) {
+  if (desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Ctx* ctx = nullptr;
+  uint64_t texel = 0;
+  if (CUresult rc =
+          CheckArrayLocked(handle, desc->Width, desc->Format, desc->NumChannels, &ctx, &texel);
+      rc != CUDA_SUCCESS) {
+    return rc;
+  }
+  uint64_t w = desc->Width, h = desc->Height, d = desc->Depth, bytes = 0;
+  unsigned count = 0;
+  while (count < (levels == 0 ? 1u : levels)) {
+    bytes = AddSat(bytes, LevelBytes(w, h, d, texel));
+    ++count;
+    if (w <= 1 && h <= 1 && d <= 1) break;
+    w = w / 2 > 1 ? w / 2 : 1;
+    h = h == 0 ? 0 : (h / 2 > 1 ? h / 2 : 1);
+    d = d == 0 ? 0 : (d / 2 > 1 ? d / 2 : 1);
+  }
+  const uint64_t charge = RoundUp(bytes, fakegpu::kGranularity);
+  if (CUresult rc = ChargeLocked(ctx->device, charge); rc != CUDA_SUCCESS) return rc;
+  auto* m = new MipmappedArray();
+  m->ctx = ctx;
+  m->device = ctx->device;
+  m->charged = charge;
+  m->levels.assign(count, nullptr);
+  Register(m);
+  R().mipmaps.push_back(m);
+  *handle = reinterpret_cast<CUmipmappedArray>(m);
+  return CUDA_SUCCESS;
+}
+
+template <typename T>
+void Forget(std::vector<T*>& list, T* item) {
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (*it == item) {
+      list.erase(it);
+      return;
     }
   }
+}
+
+void DestroyArrayLocked(Array* a) {
+  UnchargeLocked(a->device, a->charged);
+  Forget(R().arrays, a);
   Unregister(a);
   delete a;
+}
+
+void DestroyMipmappedArrayLocked(MipmappedArray* m) {
+  UnchargeLocked(m->device, m->charged);
+  for (Array* level : m->levels) {
+    if (level == nullptr) continue;
+    Unregister(level);
+    delete level;
+  }
+  Forget(R().mipmaps, m);
+  Unregister(m);
+  delete m;
 }
 
 }  // namespace
 
 void DestroyCtxArraysLocked(Ctx* ctx) {
-  std::vector<Array*> doomed;
+  std::vector<Array*> arrays;
   for (Array* a : R().arrays) {
-    if (a->ctx == ctx) doomed.push_back(a);
+    if (a->ctx == ctx) arrays.push_back(a);
   }
-  for (Array* a : doomed) DestroyArrayLocked(a);
+  for (Array* a : arrays) DestroyArrayLocked(a);
+  std::vector<MipmappedArray*> mipmaps;
+  for (MipmappedArray* m : R().mipmaps) {
+    if (m->ctx == ctx) mipmaps.push_back(m);
+  }
+  for (MipmappedArray* m : mipmaps) DestroyMipmappedArrayLocked(m);
 }
 
 bool ArrayKnownLocked(CUarray a) { return Lookup<Array>(a, Kind::kArray) != nullptr; }
@@ -280,6 +367,40 @@ FAKE_API CUresult cuArrayDestroy(CUarray handle) {
   if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
   Array* a = Lookup<Array>(handle, Kind::kArray);
   if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (a->owner != nullptr) return CUDA_ERROR_INVALID_VALUE;  // a level of a mipmapped array
   DestroyArrayLocked(a);
+  return CUDA_SUCCESS;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mipmapped arrays (charged once for all their levels)
+
+FAKE_API CUresult cuMipmappedArrayCreate(CUmipmappedArray* handle,
+                                         const CUDA_ARRAY3D_DESCRIPTOR* desc, unsigned int levels) {
+  FAKE_ENTER();
+  std::lock_guard<std::mutex> lock(R().mu);
+  return MipmappedArrayCreateLocked(handle, desc, levels);
+}
+
+FAKE_API CUresult cuMipmappedArrayGetLevel(CUarray* level_array, CUmipmappedArray handle,
+                                           unsigned int level) {
+  FAKE_ENTER();
+  std::lock_guard<std::mutex> lock(R().mu);
+  if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
+  MipmappedArray* m = Lookup<MipmappedArray>(handle, Kind::kMipmappedArray);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (level_array == nullptr || level >= m->levels.size()) return CUDA_ERROR_INVALID_VALUE;
+  if (m->levels[level] == nullptr) m->levels[level] = NewArrayLocked(m->ctx, 0, m);
+  *level_array = reinterpret_cast<CUarray>(m->levels[level]);
+  return CUDA_SUCCESS;
+}
+
+FAKE_API CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
+  FAKE_ENTER();
+  std::lock_guard<std::mutex> lock(R().mu);
+  if (CUresult rc = CheckInitLocked(); rc != CUDA_SUCCESS) return rc;
+  MipmappedArray* m = Lookup<MipmappedArray>(handle, Kind::kMipmappedArray);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  DestroyMipmappedArrayLocked(m);
   return CUDA_SUCCESS;
 }

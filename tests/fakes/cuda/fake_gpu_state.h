@@ -39,8 +39,10 @@
 //   Per process, not stored here: FAKEGPU_FAIL (fault injection; fake_cuda_internal.h).
 //
 // WHAT IS SHARED, PER DEVICE
-//   * used_bytes: the sum over processes of context overhead plus device allocations, each
-//     rounded up to kGranularity; an allocation that does not fit fails with OOM.
+//   * used_bytes: the sum over processes of context overhead plus device memory (allocations,
+//     memory-pool and graph-pool reservations, VMM handles, arrays and mipmapped arrays, and
+//     what raised heap / stack context limits reserve), each rounded up to kGranularity;
+//     whatever does not fit fails with OOM.
 //   * procs[]: the process table NVML reports (pid, contexts held, bytes charged). A pid
 //     appears when it first holds a context on the device (or is charged memory) and leaves
 //     when it holds neither; entries of dead processes are reaped (their memory is freed, as
