@@ -200,6 +200,16 @@ Result<std::unique_ptr<SharedRegion>> SharedRegion::Open(const std::string& path
   out->lock_mode_ = mode;
   out->host_pid_lock_mode_ = mode;
   if (!created) out->warnings_ = CompareWithInit(*region, init, path);
+  // The region's lock protocol (region_mutex.h), decided by its creator while it still holds the
+  // record lock: later openers follow whatever it made.
+  const std::string mutex_path = RegionMutex::PathFor(path);
+  auto mutex = created ? RegionMutex::Create(mutex_path) : RegionMutex::Open(mutex_path);
+  if (mutex.ok()) {
+    out->mutex_ = std::move(mutex).value();
+  } else if (created || mutex.status().code() == Code::kCorrupt) {
+    out->warnings_.push_back(std::string("region lock: ") + mutex.status().message() +
+                             "; using the slower record lock");
+  }
   out->StampKernelTime(NowSeconds());  // every opener, as upstream
   sys::UnlockByte(fd, layout::kLockOffset, mode);
   return out;
@@ -223,6 +233,7 @@ SharedRegion::SharedRegion(Region* region, int fd, std::string path, bool create
       path_(std::move(path)),
       created_(created),
       opener_pid_(::getpid()),
+      fork_epoch_seen_(sys::ForkEpoch()),
       start_tag_(sys::SelfStartTag()) {}
 
 SharedRegion::~SharedRegion() {
@@ -233,6 +244,7 @@ SharedRegion::~SharedRegion() {
 
 void SharedRegion::ForgetParentLocked() {
   opener_pid_ = ::getpid();
+  fork_epoch_seen_ = sys::ForkEpoch();
   start_tag_ = sys::SelfStartTag();
   slot_.store(-1, std::memory_order_release);
   fork_generation_.fetch_add(1, std::memory_order_acq_rel);

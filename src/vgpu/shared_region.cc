@@ -67,18 +67,29 @@ bool SlotHasUsage(const ProcSlot& s) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
-// Guard: the process mutex, then the region record lock. A process that forked without the
-// atfork handlers is detected here (the pid changed) and gets its own open file first, so its
-// record lock cannot be shared with its parent's.
+// Guard: the process mutex, then the region lock (the sidecar mutex, or the record lock). A process
+// that forked without PrepareFork/AfterForkChild is detected here (the fork epoch changed) and
+// gets its own open file first, so its record lock cannot be shared with its parent's.
 
 class SharedRegion::Guard {
  public:
   explicit Guard(SharedRegion* r) : r_(r), lock_(r->mu_) {
-    if (r_->opener_pid_ != ::getpid()) r_->ForgetParentLocked();
-    if (r_->fd_ >= 0) status_ = sys::LockByte(r_->fd_, layout::kLockOffset, true, &r_->lock_mode_);
+    if (r_->fork_epoch_seen_ != sys::ForkEpoch()) r_->ForgetParentLocked();
+    if (r_->mutex_ != nullptr) {
+      bool owner_died = false;
+      status_ = r_->mutex_->Lock(&owner_died);
+      if (status_.ok() && owner_died) r_->RepairAfterOwnerDeathLocked();
+    } else if (r_->fd_ >= 0) {
+      status_ = sys::LockByte(r_->fd_, layout::kLockOffset, true, &r_->lock_mode_);
+    }
   }
   ~Guard() {
-    if (r_->fd_ >= 0 && status_.ok()) sys::UnlockByte(r_->fd_, layout::kLockOffset, r_->lock_mode_);
+    if (!status_.ok()) return;
+    if (r_->mutex_ != nullptr) {
+      r_->mutex_->Unlock();
+    } else if (r_->fd_ >= 0) {
+      sys::UnlockByte(r_->fd_, layout::kLockOffset, r_->lock_mode_);
+    }
   }
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
@@ -89,6 +100,26 @@ class SharedRegion::Guard {
   std::lock_guard<std::mutex> lock_;
   Status status_;
 };
+
+void SharedRegion::RepairAfterOwnerDeathLocked() {
+  // The dead holder was inside a critical section: a slot may have a typed counter updated and
+  // its total not yet, and an odd seqlock. Totals are re-derived from the typed counters (what
+  // every writer keeps them equal to); the dead process's own slot is reclaimed as usual.
+  const int n = ClampedProcNum(*region_);
+  for (int i = 0; i < n; ++i) {
+    ProcSlot& s = region_->procs[i];
+    SeqBegin(s);
+    for (int d = 0; d < kMaxDevices; ++d) {
+      DeviceMemory& m = s.used[d];
+      uint64_t sum = 0;
+      for (const uint64_t* f : {&m.context_size, &m.module_size, &m.data_size}) {
+        if (__builtin_add_overflow(sum, Ld(*f, std::memory_order_relaxed), &sum)) sum = UINT64_MAX;
+      }
+      St(m.total, sum, std::memory_order_relaxed);
+    }
+    SeqEnd(s);
+  }
+}
 
 // ------------------------------------------------------------------------------------------------
 // Slots

@@ -4,14 +4,16 @@
 //
 // What we do differently from upstream, and why it is safe:
 //  * Charging is exact across processes. "container usage + bytes <= limit" and the charge to our
-//    slot happen under one cross-process lock: an fcntl() write lock on the byte at
-//    layout::kLockOffset (just past the struct), taken with a process-local mutex held (record
-//    locks do not exclude threads sharing an open file). Every change to any slot's counters is
-//    made under that lock, so the sum read under it is exact and no interleaving of charges can
-//    overshoot the limit by a byte. The kernel releases a record lock when its owner dies, even by
-//    SIGKILL, so a crash never leaves the region locked (upstream's semaphore needed a 10 s
-//    timeout and an owner-pid heuristic). The lock is open-file-description based (F_OFD_SETLKW)
-//    where the kernel supports it, classic POSIX otherwise.
+//    slot happen under one cross-process lock, taken with a process-local mutex held: a robust
+//    process-shared mutex in a sidecar file (region_mutex.h: no system call when uncontended)
+//    for regions created with one, else an fcntl() write lock on the byte at layout::kLockOffset
+//    (just past the struct; open-file-description based where the kernel supports it). Every
+//    change to any slot's counters is made under that lock, so the sum read under it is exact and
+//    no interleaving of charges can overshoot the limit by a byte. A holder that dies, even by
+//    SIGKILL, never leaves the region locked: the kernel releases a record lock with its owner
+//    and marks a robust mutex owner-dead, whereupon the next holder repairs the slot totals the
+//    dead one may have left half-written (upstream's semaphore needed a 10 s timeout and an
+//    owner-pid heuristic).
 //  * Dead processes' charges are reclaimed in place: a slot whose owner is gone (sys::ProcessGone)
 //    is zeroed and freed under the lock. Slots never move (upstream compacted the array while
 //    owners kept writing through cached pointers) and proc_num stays a high-water mark, so the Go
@@ -42,6 +44,7 @@
 
 #include "vgpu/env.h"
 #include "vgpu/region_layout.h"
+#include "vgpu/region_mutex.h"
 #include "vgpu/status.h"
 #include "vgpu/sys_util.h"
 
@@ -195,6 +198,8 @@ class SharedRegion {
   // --- introspection -------------------------------------------------------------------------
   bool created() const { return created_; }  // this call initialised the region
   bool is_private() const { return fd_ < 0; }
+  // The region lock is the sidecar's robust mutex (false: the fcntl record lock, or none).
+  bool uses_fast_lock() const { return mutex_ != nullptr; }
   const std::string& path() const { return path_; }  // "" when private
   // Open-time notes for the caller to log (limit inconsistencies between env and region).
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -210,8 +215,9 @@ class SharedRegion {
   int ReclaimLocked();              // REQUIRES(mu_ and region lock)
   uint64_t SumUsageLocked(int dev) const;
   void ReleaseSlotLocked(int index);
-  void ForgetParentLocked();     // REQUIRES(mu_): this is a forked child; drop the parent's state
-  void ReopenAfterForkLocked();  // REQUIRES(mu_)
+  void ForgetParentLocked();  // REQUIRES(mu_): this is a forked child; drop the parent's state
+  void RepairAfterOwnerDeathLocked();  // REQUIRES(region lock): its previous holder died in it
+  void ReopenAfterForkLocked();        // REQUIRES(mu_)
   void ReleaseHostPidLock(uint32_t generation);
 
   layout::Region* const region_;  // kRegionBytes mapping; owned
@@ -223,9 +229,12 @@ class SharedRegion {
   std::mutex mu_;              // serialises this process's threads around the region lock
   std::atomic<int> slot_{-1};  // our slot index; written under mu_, read lock-free
   // The process this instance's open file and slot belong to; differs from getpid() in a child
-  // forked without the atfork handlers, which the region guard then repairs. GUARDED_BY(mu_)
+  // forked without our PrepareFork/AfterForkChild calls, which the region guard then repairs
+  // (it notices through fork_epoch_seen_, which costs no system call). GUARDED_BY(mu_)
   pid_t opener_pid_;
-  uint64_t start_tag_;  // GUARDED_BY(mu_): our slot's owner tag (sys::SelfStartTag)
+  uint64_t fork_epoch_seen_;  // GUARDED_BY(mu_): sys::ForkEpoch() when opener_pid_ was set
+  std::unique_ptr<RegionMutex> mutex_;  // the region lock when the region has one (else fcntl)
+  uint64_t start_tag_;                  // GUARDED_BY(mu_): our slot's owner tag (sys::SelfStartTag)
   sys::LockMode lock_mode_ = sys::LockMode::kOfd;  // GUARDED_BY(mu_)
   std::atomic<bool> host_pid_busy_{false};
   std::atomic<uint32_t> fork_generation_{0};

@@ -1,9 +1,11 @@
 #include "vgpu/sys_util.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -46,6 +48,18 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<uint64_t>(*p - '0');
   st.start_ticks = v;
   return st;
+}
+
+namespace {
+std::atomic<uint64_t> fork_epoch{0};
+pthread_once_t fork_epoch_once = PTHREAD_ONCE_INIT;
+}  // namespace
+
+uint64_t ForkEpoch() {
+  pthread_once(&fork_epoch_once, [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_epoch.fetch_add(1, std::memory_order_relaxed); });
+  });
+  return fork_epoch.load(std::memory_order_relaxed);
 }
 
 uint64_t SelfStartTag() {

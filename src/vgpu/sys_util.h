@@ -21,6 +21,11 @@ struct ProcStat {
 // mounted, hidepid=2, ...). pid must be > 0.
 std::optional<ProcStat> ReadProcStat(pid_t pid);
 
+// A process-wide counter that a pthread_atfork child handler (installed on first call) increments:
+// a value different from the one seen earlier means this is a forked child, learnt without the
+// getpid() system call. Children made by a raw clone() system call are not noticed.
+uint64_t ForkEpoch();
+
 // The tag stored in ProcSlot::unused[0] for this process: 1 + its start time, or 0 if unknown.
 uint64_t SelfStartTag();
 

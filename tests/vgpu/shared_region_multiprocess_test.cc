@@ -225,13 +225,14 @@ TEST_F(MultiProcessTest, RegionLockExcludesOthersAndDiesWithItsHolder) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const std::string path = path_;
+  ASSERT_TRUE(parent->uses_fast_lock()) << "a region this version creates has the sidecar mutex";
   // The child takes the region lock exactly as SharedRegion does and is killed holding it.
   pid_t kid = Spawn([&]() -> int {
     ::close(ready[0]);
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return 10;
-    sys::LockMode mode = sys::LockMode::kOfd;
-    if (!sys::LockByte(fd, layout::kLockOffset, true, &mode).ok()) return 11;
+    auto mutex = RegionMutex::Open(RegionMutex::PathFor(path));
+    if (!mutex.ok()) return 10;
+    bool owner_died = false;
+    if (!mutex.value()->Lock(&owner_died).ok()) return 11;
     char b = 1;
     if (::write(ready[1], &b, 1) != 1) return 12;
     for (;;) ::pause();
@@ -252,6 +253,77 @@ TEST_F(MultiProcessTest, RegionLockExcludesOthersAndDiesWithItsHolder) {
   EXPECT_LT(steady_clock::now() - killed_at, std::chrono::seconds(2));
   EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
   EXPECT_EQ(parent->Usage(0), kMiB);
+}
+
+TEST_F(MultiProcessTest, ARegionCreatedWithoutTheSidecarKeepsTheRecordLock) {
+  // As a region made by an older libvgpu: no sidecar. Every process then uses the record lock,
+  // so a process that holds it still excludes the others.
+  { ASSERT_NE(OpenOk(LimitInit(kGiB)), nullptr); }
+  ASSERT_EQ(::unlink(RegionMutex::PathFor(path_).c_str()), 0);
+  auto parent = OpenOk(LimitInit(kGiB));
+  ASSERT_NE(parent, nullptr);
+  EXPECT_FALSE(parent->uses_fast_lock());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const std::string path = path_;
+  pid_t kid = Spawn([&]() -> int {
+    ::close(ready[0]);
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return 10;
+    sys::LockMode mode = sys::LockMode::kOfd;
+    if (!sys::LockByte(fd, layout::kLockOffset, true, &mode).ok()) return 11;
+    char b = 1;
+    if (::write(ready[1], &b, 1) != 1) return 12;
+    for (;;) ::pause();
+  });
+  ::close(ready[1]);
+  char b;
+  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  ::close(ready[0]);
+  std::atomic<bool> charged{false};
+  std::thread charger([&] { charged = parent->TryCharge(0, kMiB, ChargeKind::kData).ok(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_FALSE(charged.load()) << "charged while another process held the record lock";
+  ASSERT_EQ(::kill(kid, SIGKILL), 0);
+  charger.join();
+  EXPECT_TRUE(charged.load());
+  EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
+}
+
+TEST_F(MultiProcessTest, AHolderKilledMidUpdateLeavesConsistentTotals) {
+  auto parent = OpenOk(LimitInit(kGiB));
+  ASSERT_NE(parent, nullptr);
+  ASSERT_TRUE(parent->TryCharge(0, 100 * kMiB, ChargeKind::kData).ok());
+  const int slot = parent->own_slot();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const std::string path = path_;
+  // The child takes the lock and tears the parent's slot as a writer killed between its two
+  // stores would: the typed counter moved, the total did not, the seqlock is odd.
+  pid_t kid = Spawn([&]() -> int {
+    ::close(ready[0]);
+    auto mutex = RegionMutex::Open(RegionMutex::PathFor(path));
+    if (!mutex.ok()) return 10;
+    bool owner_died = false;
+    if (!mutex.value()->Lock(&owner_died).ok()) return 11;
+    auto& raw = const_cast<layout::Region&>(parent->raw());
+    raw.procs[slot].used[0].data_size += 50 * kMiB;
+    raw.procs[slot].seqlock |= 1;
+    char b = 1;
+    if (::write(ready[1], &b, 1) != 1) return 12;
+    for (;;) ::pause();
+  });
+  ::close(ready[1]);
+  char b;
+  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(::kill(kid, SIGKILL), 0);
+  EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
+  EXPECT_EQ(parent->Usage(0), 150 * kMiB) << "the total is re-derived from the typed counters";
+  EXPECT_EQ(parent->raw().procs[slot].seqlock % 2, 0u);
+  EXPECT_EQ(parent->UsageSnapshot(0), 150 * kMiB);
+  EXPECT_EQ(parent->TryCharge(0, kGiB - 150 * kMiB + 1, ChargeKind::kData).code(),
+            Code::kOutOfMemory);
 }
 
 TEST_F(MultiProcessTest, ForkedChildRegistersItsOwnSlotAndOwnLocks) {
