@@ -234,6 +234,14 @@ uint64_t SharedRegion::SumUsageLocked(int dev) const {
 }
 
 Status SharedRegion::TryCharge(int dev, uint64_t bytes, ChargeKind kind) {
+  return Charge(dev, bytes, kind, true);
+}
+
+Status SharedRegion::ForceCharge(int dev, uint64_t bytes, ChargeKind kind) {
+  return Charge(dev, bytes, kind, false);
+}
+
+Status SharedRegion::Charge(int dev, uint64_t bytes, ChargeKind kind, bool check_limit) {
   if (!ValidDev(dev)) {
     return Status::Error(Code::kInvalidArgument, "device %d out of range 0..%d", dev,
                          kMaxDevices - 1);
@@ -247,7 +255,7 @@ Status SharedRegion::TryCharge(int dev, uint64_t bytes, ChargeKind kind) {
   if (!st.ok()) return st;
   if (bytes == 0) return Status::Ok();
 
-  const uint64_t limit = Ld(region_->limit[dev]);
+  const uint64_t limit = check_limit ? Ld(region_->limit[dev]) : 0;
   if (limit != 0) {
     auto fits = [&](uint64_t used) { return bytes <= limit && used <= limit - bytes; };
     uint64_t used = SumUsageLocked(dev);
@@ -308,6 +316,41 @@ Status SharedRegion::Uncharge(int dev, uint64_t bytes, ChargeKind kind) {
                          dev, Ull(bytes), Ull(typed_have));
   }
   return Status::Ok();
+}
+
+Status SharedRegion::SetOwnCharge(int dev, ChargeKind kind, uint64_t bytes) {
+  if (!ValidDev(dev) || !ValidKind(kind)) {
+    return Status::Error(Code::kInvalidArgument, "device %d / kind %d out of range", dev,
+                         static_cast<int>(kind));
+  }
+  Guard g(this);
+  if (!g.status().ok()) return g.status();
+  Status st = EnsureRegisteredLocked();
+  if (!st.ok()) return st;
+  ProcSlot& s = region_->procs[slot_.load(std::memory_order_relaxed)];
+  DeviceMemory& m = s.used[dev];
+  uint64_t& typed = TypedCounter(m, kind);
+  const uint64_t total_have = Ld(m.total, std::memory_order_relaxed);
+  const uint64_t typed_have = Ld(typed, std::memory_order_relaxed);
+  const uint64_t others = total_have > typed_have ? total_have - typed_have : 0;
+  uint64_t total = 0;
+  if (__builtin_add_overflow(others, bytes, &total)) {
+    return Status::Error(Code::kInvalidArgument, "device %d: %llu bytes overflow the total", dev,
+                         Ull(bytes));
+  }
+  SeqBegin(s);
+  St(typed, bytes, std::memory_order_relaxed);
+  St(m.total, total, std::memory_order_relaxed);
+  SeqEnd(s);
+  return Status::Ok();
+}
+
+uint64_t SharedRegion::OwnCharge(int dev, ChargeKind kind) {
+  if (!ValidDev(dev) || !ValidKind(kind)) return 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  const int idx = slot_.load(std::memory_order_relaxed);
+  if (idx < 0 || fork_epoch_seen_ != sys::ForkEpoch()) return 0;
+  return Ld(TypedCounter(region_->procs[idx].used[dev], kind));
 }
 
 uint64_t SharedRegion::Usage(int dev) {

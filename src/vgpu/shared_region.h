@@ -116,6 +116,16 @@ class SharedRegion {
   // more. Registers lazily. Errors: kOutOfMemory (message has usage, request and limit),
   // kInvalidArgument (bad dev/kind, counter overflow), kNoFreeSlot, kIoError (lock failed).
   Status TryCharge(int dev, uint64_t bytes, ChargeKind kind);
+  // Charges `bytes` without the limit check, for memory the device already holds (a pool that
+  // grew, context memory measured after the fact): the container's usage then shows it, and
+  // every later TryCharge is refused until it is back under the limit. Errors as TryCharge,
+  // never kOutOfMemory.
+  Status ForceCharge(int dev, uint64_t bytes, ChargeKind kind);
+  // Sets this process's `kind` counter on `dev` to `bytes` (its total follows), without the
+  // limit check: for a quantity re-measured as a whole (context memory). Registers lazily.
+  Status SetOwnCharge(int dev, ChargeKind kind, uint64_t bytes);
+  // This process's `kind` counter on `dev` (0 when unregistered or dev is bad).
+  uint64_t OwnCharge(int dev, ChargeKind kind);
   // Returns `bytes` charged earlier with the same dev and kind. A counter never goes below 0: an
   // uncharge larger than what is charged clamps and returns kInvalidArgument (a bookkeeping bug
   // worth logging). kInvalidArgument also when nothing was ever charged by this process.
@@ -212,7 +222,8 @@ class SharedRegion {
 
   SharedRegion(layout::Region* region, int fd, std::string path, bool created);
   Status EnsureRegisteredLocked();  // REQUIRES(mu_ and region lock)
-  int ReclaimLocked();              // REQUIRES(mu_ and region lock)
+  Status Charge(int dev, uint64_t bytes, ChargeKind kind, bool check_limit);
+  int ReclaimLocked();  // REQUIRES(mu_ and region lock)
   uint64_t SumUsageLocked(int dev) const;
   void ReleaseSlotLocked(int index);
   void ForgetParentLocked();  // REQUIRES(mu_): this is a forked child; drop the parent's state

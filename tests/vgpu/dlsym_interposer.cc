@@ -1,5 +1,5 @@
 // libdlsym_interposer.so: a standard LD_PRELOAD interposer, as profilers and tracing tools write
-// them, for libvgpu's dlsym tests. It wraps cuDevicePrimaryCtxRetain (which libvgpu does not
+// them, for libvgpu's dlsym tests. It wraps cuCtxSetCurrent (which libvgpu does not
 // hook) and cuMemAlloc_v2 (which it does), and each wrapper reaches the next definition with
 // dlsym(RTLD_NEXT, name). Every call prints "dlsym_interposer <name> <count>" on stderr.
 //
@@ -16,7 +16,7 @@
 
 namespace {
 
-std::atomic<int> retain_calls{0};
+std::atomic<int> set_current_calls{0};
 std::atomic<int> alloc_calls{0};
 
 // The next definition of `name` after this library; aborts when it is in this library.
@@ -35,11 +35,10 @@ void* Next(const char* name, std::atomic<int>* calls) {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx,
-                                                                                    CUdevice dev) {
-  using Fn = CUresult (*)(CUcontext*, CUdevice);
-  auto next = reinterpret_cast<Fn>(Next("cuDevicePrimaryCtxRetain", &retain_calls));
-  return next != nullptr ? next(pctx, dev) : CUDA_ERROR_NOT_SUPPORTED;
+extern "C" __attribute__((visibility("default"))) CUresult cuCtxSetCurrent(CUcontext ctx) {
+  using Fn = CUresult (*)(CUcontext);
+  auto next = reinterpret_cast<Fn>(Next("cuCtxSetCurrent", &set_current_calls));
+  return next != nullptr ? next(ctx) : CUDA_ERROR_NOT_SUPPORTED;
 }
 
 extern "C" __attribute__((visibility("default"))) CUresult cuMemAlloc_v2(CUdeviceptr* dptr,

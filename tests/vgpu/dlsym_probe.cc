@@ -5,7 +5,7 @@
 //   driver         dlsym(dlopen("libcuda.so.1"), "cuMemAlloc_v2")
 //   nvml           dlsym(dlopen("libnvidia-ml.so.1"), "nvmlDeviceGetMemoryInfo")
 //   copy           dlsym(dlopen(argv[1]), "cuMemAlloc_v2")
-//   copy-unhooked  dlsym(dlopen(argv[1]), "cuDevicePrimaryCtxRetain")
+//   copy-unhooked  dlsym(dlopen(argv[1]), "cuCtxSetCurrent")
 //   copy-missing   dlsym(dlopen(argv[1]), "cuNoSuchFunction")
 //   default        dlsym(RTLD_DEFAULT, "cuMemAlloc_v2")
 //   default-missing dlsym(RTLD_DEFAULT, "cuNoSuchFunction")
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   Print("driver", dlsym(driver, "cuMemAlloc_v2"));
   Print("nvml", dlsym(nvml, "nvmlDeviceGetMemoryInfo"));
   Print("copy", dlsym(copy, "cuMemAlloc_v2"));
-  Print("copy-unhooked", dlsym(copy, "cuDevicePrimaryCtxRetain"));
+  Print("copy-unhooked", dlsym(copy, "cuCtxSetCurrent"));
   Print("copy-missing", dlsym(copy, "cuNoSuchFunction"));
   Print("default", dlsym(RTLD_DEFAULT, "cuMemAlloc_v2"));
   Print("default-missing", dlsym(RTLD_DEFAULT, "cuNoSuchFunction"));

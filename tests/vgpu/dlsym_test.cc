@@ -136,8 +136,7 @@ TEST_P(DlsymTest, AnInterposerAfterLibvgpuReachesTheDriverThroughRtldNext) {
   env_["LD_PRELOAD"] = libvgpu_ + " " + HAMI_DLSYM_INTERPOSER_PATH;
   const ProbeRun run = RunAllocations();
   ASSERT_EQ(run.exit_code, 0) << run.errors;
-  EXPECT_NE(run.errors.find("dlsym_interposer cuDevicePrimaryCtxRetain 1"), std::string::npos)
-      << run.errors;
+  EXPECT_NE(run.errors.find("dlsym_interposer cuCtxSetCurrent 1"), std::string::npos) << run.errors;
   ExpectTheLimitHeld(run);
 }
 
@@ -145,8 +144,7 @@ TEST_P(DlsymTest, AnInterposerBeforeLibvgpuReachesItsHooksThroughRtldNext) {
   env_["LD_PRELOAD"] = std::string(HAMI_DLSYM_INTERPOSER_PATH) + " " + libvgpu_;
   const ProbeRun run = RunAllocations();
   ASSERT_EQ(run.exit_code, 0) << run.errors;
-  EXPECT_NE(run.errors.find("dlsym_interposer cuDevicePrimaryCtxRetain 1"), std::string::npos)
-      << run.errors;
+  EXPECT_NE(run.errors.find("dlsym_interposer cuCtxSetCurrent 1"), std::string::npos) << run.errors;
   EXPECT_NE(run.errors.find("dlsym_interposer cuMemAlloc_v2 2"), std::string::npos)
       << "both direct allocations went through the interposer to libvgpu\n"
       << run.errors;
@@ -160,7 +158,7 @@ TEST_P(DlsymTest, AHandleGetsTheHookOnlyWhereItsDefinitionIsTheDriversFunction) 
   using Found = std::vector<std::string>;
   // A second driver under another path keeps its own functions, hooked name or not.
   EXPECT_EQ(found["copy"], (Found{"libcuda-copy.so.1", "cuMemAlloc_v2"}));
-  EXPECT_EQ(found["copy-unhooked"], (Found{"libcuda-copy.so.1", "cuDevicePrimaryCtxRetain"}));
+  EXPECT_EQ(found["copy-unhooked"], (Found{"libcuda-copy.so.1", "cuCtxSetCurrent"}));
   EXPECT_EQ(found["copy-missing"], (Found{"-", "-"}));
   // The driver and NVML themselves, and the global scope, give the hooks.
   EXPECT_EQ(found["driver"], (Found{libvgpu_name_, "cuMemAlloc_v2"}));

@@ -15,12 +15,14 @@
 #include "nvml/nvml_api.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/real.h"
+#include "vgpu/hook/retained.h"
 #include "vgpu/limiter.h"
 #include "vgpu/shared_region.h"
 
 namespace hami::vgpu::hook {
 
 std::atomic<uint8_t> launch_gate{kGateUnknown};
+std::atomic<int64_t> last_launch_stamp_s{0};
 
 namespace {
 
@@ -234,7 +236,11 @@ int32_t DiscoverHostPid(SharedRegion* region, int device, nvmlDevice_t nvml) {
     candidates = 0;
     CUdeviceptr probe = 0;
     std::vector<NvmlProcessInfoV1> grown;
-    if (ListProcesses(nvml, &before) && alloc(&probe, kProbeBytes) == CUDA_SUCCESS) {
+    // The probe is charged like any allocation: it must not take the container past its limit
+    // (and when it cannot be charged, this attempt gives up).
+    Enforcer& enforcer = Enforcer::Get();
+    const bool charged = enforcer.Charge(device, kProbeBytes);
+    if (charged && ListProcesses(nvml, &before) && alloc(&probe, kProbeBytes) == CUDA_SUCCESS) {
       if (ListProcesses(nvml, &grown)) {
         for (const NvmlProcessInfoV1& g : grown) {
           unsigned long long was = 0;
@@ -249,6 +255,7 @@ int32_t DiscoverHostPid(SharedRegion* region, int device, nvmlDevice_t nvml) {
       }
       free_fn(probe);
     }
+    if (charged) enforcer.Uncharge(device, kProbeBytes);
     set_current(nullptr);
   }
   release(device);
@@ -344,6 +351,7 @@ void* WatcherMain(void*) {
       if (host_pid != 0) {
         (void)compute->region->SetHostPid(host_pid);
         Log(3, "compute: host pid %d (pid %d)", host_pid, static_cast<int>(getpid()));
+        MeasureContextMemory(-1);
       } else if (++attempts == kDiscoveryAttempts) {
         Log(1,
             "warning: host pid not found through NVML after %d attempts: the compute limit "
@@ -436,6 +444,7 @@ void StartHostPidDiscovery(SharedRegion* region) {
           if (host_pid != 0) {
             (void)r->SetHostPid(host_pid);
             Log(3, "host pid %d (pid %d)", host_pid, static_cast<int>(getpid()));
+            MeasureContextMemory(-1);
             break;
           }
           SleepUs(kTickMs * 1000);
@@ -448,7 +457,56 @@ void StartHostPidDiscovery(SharedRegion* region) {
   if (rc != 0) Log(1, "warning: host pid discovery not started (%d)", rc);
 }
 
+void StampLaunch(int64_t now_s) {
+  last_launch_stamp_s.store(now_s, std::memory_order_relaxed);
+  Enforcer::Get().NoteKernelActivity(static_cast<uint64_t>(now_s));
+}
+
+void MeasureContextMemory(int device) {
+  Enforcer& enforcer = Enforcer::Get();
+  const int32_t host_pid = enforcer.HostPid();
+  if (host_pid == 0) return;  // NVML lists processes by host pid: nothing to match yet
+  static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
+  static bool nvml_ready = false;
+  pthread_once(&nvml_once, [] {
+    using NvmlInit = nvmlReturn_t (*)();
+    auto init = NVML_FN(NvmlInit, "nvmlInit_v2");
+    nvml_ready = init != nullptr && init() == NVML_SUCCESS;
+  });
+  if (!nvml_ready) return;
+  int first = device;
+  int last = device;
+  if (device < 0) {
+    using GetCount = CUresult (*)(int*);
+    static void* volatile count_slot = nullptr;
+    auto get_count = Real<GetCount>(&count_slot, "cuDeviceGetCount", RealCuda);
+    int count = 0;
+    if (get_count == nullptr || get_count(&count) != CUDA_SUCCESS) return;
+    first = 0;
+    last = std::min(count, static_cast<int>(kMaxDevices)) - 1;
+  }
+  std::vector<NvmlProcessInfoV1> procs;
+  for (int dev = std::max(first, 0); dev <= last && dev < kMaxDevices; ++dev) {
+    const nvmlDevice_t nvml = NvmlDeviceOf(dev);
+    if (nvml == nullptr || !ListProcesses(nvml, &procs)) continue;
+    uint64_t used = 0;
+    for (const NvmlProcessInfoV1& p : procs) {
+      // NVML_VALUE_NOT_AVAILABLE (no per-process accounting, e.g. some containers): unknown.
+      if (static_cast<int32_t>(p.pid) == host_pid && p.usedGpuMemory != ~0ull) {
+        used = p.usedGpuMemory;
+      }
+    }
+    // Everything the driver holds for this process that its allocations do not explain:
+    // context, module code, runtime heap and stack, granule rounding. Charges are taken before
+    // the driver allocates and dropped after it frees, so this never counts an allocation twice
+    // (it may briefly count less while one is in flight).
+    const uint64_t own = enforcer.OwnAllocationBytes(dev);
+    enforcer.SetContextBytes(dev, used > own ? used - own : 0);
+  }
+}
+
 void ComputeAfterForkChild() {
+  last_launch_stamp_s.store(0, std::memory_order_relaxed);
   if (compute == nullptr || !compute->any_limited) return;
   // The child has its own host pid to find and its own launches to budget.
   for (DeviceLimiter& d : compute->devices) {

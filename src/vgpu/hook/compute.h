@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 
 #include "vgpu/env.h"
 
@@ -37,8 +38,19 @@ enum LaunchGate : uint8_t {
 };
 
 extern std::atomic<uint8_t> launch_gate;
+extern std::atomic<int64_t> last_launch_stamp_s;
 
 inline bool LaunchUnlimited() { return launch_gate.load(std::memory_order_relaxed) == kGateOpen; }
+
+// Stamps the region's last_kernel_time (and recent activity) for the monitor, once a second:
+// time() is read through the vDSO (no system call) and compared with the last stamp.
+__attribute__((noinline, cold)) void StampLaunch(int64_t now_s);
+inline void NoteLaunch() {
+  const int64_t now_s = static_cast<int64_t>(::time(nullptr));
+  if (__builtin_expect(now_s != last_launch_stamp_s.load(std::memory_order_relaxed), 0)) {
+    StampLaunch(now_s);
+  }
+}
 
 // The slow path of a launch of `cost` units (grid blocks; 1 for a graph) on the calling
 // thread's current device: returns when the launch may proceed.

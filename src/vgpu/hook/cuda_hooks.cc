@@ -8,84 +8,22 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <type_traits>
 
 // cuda.h maps cuGetProcAddress to the _v2 entry; the v1 export (4 arguments) is hooked too.
 #undef cuGetProcAddress
 
 #include "vgpu/array_size.h"
+#include "vgpu/hook/charging.h"
 #include "vgpu/hook/compute.h"
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/hooks.h"
 #include "vgpu/hook/real.h"
+#include "vgpu/hook/retained.h"
 
 namespace hami::vgpu::hook {
 namespace {
-
-// One cache slot per real entry point.
-#define HAMI_REAL(name)                                     \
-  ([]() {                                                   \
-    static void* volatile slot = nullptr;                   \
-    return Real<decltype(&::name)>(&slot, #name, RealCuda); \
-  }())
-#define HAMI_REAL_AS(type_of, exported)                           \
-  ([]() {                                                         \
-    static void* volatile slot = nullptr;                         \
-    return Real<decltype(&::type_of)>(&slot, exported, RealCuda); \
-  }())
-
-using KeySpace = Enforcer::KeySpace;
-
-// Charges `bytes` on `device`, runs `allocate`, and undoes the charge when the driver refuses;
-// on success remembers the allocation under `key_of()` in `space`.
-template <typename Allocate, typename Key>
-CUresult Charged(KeySpace space, int device, uint64_t bytes, Allocate allocate, Key key_of) {
-  Enforcer& enforcer = Enforcer::Get();
-  if (!enforcer.Charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
-  const CUresult result = allocate();
-  if (result != CUDA_SUCCESS) {
-    enforcer.Uncharge(device, bytes);
-    return result;
-  }
-  enforcer.Remember(space, key_of(), Allocation{device, bytes});
-  return result;
-}
-
-// Frees through `release` what `key` charged. The record is dropped before the driver frees
-// (so an address the driver hands out again at once is not confused with this one) and put
-// back if the driver refuses. Something we did not allocate is passed through untouched.
-template <typename Release>
-CUresult Released(KeySpace space, uint64_t key, Release release) {
-  Enforcer& enforcer = Enforcer::Get();
-  const Allocation allocation = enforcer.Forget(space, key);
-  const CUresult result = release();
-  if (allocation.device < 0) return result;
-  if (result == CUDA_SUCCESS) {
-    enforcer.Uncharge(allocation.device, allocation.bytes);
-  } else {
-    enforcer.Remember(space, key, allocation);
-  }
-  return result;
-}
-
-// A device address or an opaque handle (a pointer type) as a key.
-template <typename T>
-uint64_t KeyOf(T value) {
-  if constexpr (std::is_pointer_v<T>) {
-    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value));
-  } else {
-    return static_cast<uint64_t>(value);
-  }
-}
-
-// Charged() on the current context's device, the allocation's address or handle read through
-// `out`; without an `out` or a current context the driver is called uncharged (it says why).
-template <typename Allocate, typename Out>
-CUresult OnCurrentDevice(KeySpace space, uint64_t bytes, Allocate allocate, Out* out) {
-  int device = 0;
-  if (out == nullptr || !CurrentDevice(&device)) return allocate();
-  return Charged(space, device, bytes, allocate, [out] { return KeyOf(*out); });
-}
 
 inline double GridBlocks(unsigned int x, unsigned int y, unsigned int z) {
   return static_cast<double>(x) * static_cast<double>(y) * static_cast<double>(z);
@@ -97,6 +35,46 @@ template <typename Real, typename... Args>
 __attribute__((noinline)) CUresult ThrottledLaunch(double cost, Real real, Args... args) {
   ThrottleLaunch(cost);
   return real(args...);
+}
+
+// A graph launch that may reserve graph memory: the reservation the driver reports afterwards
+// is charged (retained.h).
+template <typename Launch>
+__attribute__((noinline)) CUresult GraphLaunchWithMemory(Launch launch) {
+  const CUresult result = launch();
+  int device = 0;
+  if (result == CUDA_SUCCESS && CurrentDevice(&device)) SettleGraphMemory(device);
+  return result;
+}
+
+// The CUDA defaults of the runtime heap and per-thread stack: memory the context already has
+// (measured with it); only what a larger limit adds is charged when it is set.
+constexpr uint64_t kDefaultHeapBytes = 8ull << 20;
+constexpr uint64_t kDefaultStackBytes = 1024;
+uint64_t limit_charged[2][kMaxDevices];  // [heap, stack][device]; guarded by limit_mu
+std::mutex limit_mu;
+
+// Device memory a heap or stack limit of `value` takes beyond the default.
+uint64_t LimitBytesBeyondDefault(CUlimit limit, uint64_t value, int device) {
+  if (limit == CU_LIMIT_MALLOC_HEAP_SIZE) {
+    return value > kDefaultHeapBytes ? value - kDefaultHeapBytes : 0;
+  }
+  if (value <= kDefaultStackBytes) return 0;
+  // The stack is reserved for every thread the device can hold at once.
+  auto attribute = HAMI_REAL(cuDeviceGetAttribute);
+  int sms = 0, threads = 0;
+  if (attribute == nullptr ||
+      attribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device) != CUDA_SUCCESS ||
+      attribute(&threads, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, device) !=
+          CUDA_SUCCESS) {
+    return 0;
+  }
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(value - kDefaultStackBytes,
+                             static_cast<uint64_t>(sms) * static_cast<uint64_t>(threads), &bytes)) {
+    return UINT64_MAX;
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -160,56 +138,7 @@ HAMI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
   return Released(KeySpace::kAddress, dptr, [&] { return real(dptr); });
 }
 
-#define HAMI_ASYNC_ALLOC(exported)                                                         \
-  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUstream stream) {     \
-    auto real = HAMI_REAL_AS(cuMemAllocAsync, #exported);                                  \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                  \
-    return OnCurrentDevice(                                                                \
-        KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize, stream); }, dptr); \
-  }
-HAMI_ASYNC_ALLOC(cuMemAllocAsync)
-HAMI_ASYNC_ALLOC(cuMemAllocAsync_ptsz)
-
-#define HAMI_POOL_ALLOC(exported)                                                                \
-  HAMI_EXPORT CUresult exported(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,           \
-                                CUstream stream) {                                               \
-    auto real = HAMI_REAL_AS(cuMemAllocFromPoolAsync, #exported);                                \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                                        \
-    return OnCurrentDevice(                                                                      \
-        KeySpace::kAddress, bytesize, [&] { return real(dptr, bytesize, pool, stream); }, dptr); \
-  }
-HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync)
-HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
-
-// Stream-ordered frees release the charge when enqueued: the memory returns to the pool, which
-// a later allocation of this container reuses.
-#define HAMI_ASYNC_FREE(exported)                                                  \
-  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) {               \
-    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);                           \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                          \
-    return Released(KeySpace::kAddress, dptr, [&] { return real(dptr, stream); }); \
-  }
-HAMI_ASYNC_FREE(cuMemFreeAsync)
-HAMI_ASYNC_FREE(cuMemFreeAsync_ptsz)
-
-HAMI_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size,
-                                 const CUmemAllocationProp* prop, unsigned long long flags) {
-  auto real = HAMI_REAL(cuMemCreate);
-  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  if (handle == nullptr || prop == nullptr || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
-    return real(handle, size, prop, flags);  // host memory, or an argument the driver refuses
-  }
-  return Charged(
-      KeySpace::kVmmHandle, prop->location.id, size,
-      [&] { return real(handle, size, prop, flags); },
-      [handle] { return static_cast<uint64_t>(*handle); });
-}
-
-HAMI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  auto real = HAMI_REAL(cuMemRelease);
-  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  return Released(KeySpace::kVmmHandle, handle, [&] { return real(handle); });
-}
+// Stream-ordered allocation, pools and graph memory: pool_hooks.cc. VMM: vmm_hooks.cc.
 
 // Arrays live in device memory too (HAMi-core does not charge them): the texel data is
 // charged on the current device when the array is created and released when it is destroyed.
@@ -271,6 +200,7 @@ HAMI_EXPORT CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
   Enforcer& enforcer = Enforcer::Get();
   const uint64_t limit = enforcer.LimitBytes(device);
   if (limit == 0) return result;
+  MeasureContextMemory(device);  // the view counts this process's context memory as it is now
   // The container's view: its limit (or the GPU, if smaller) and what its processes hold.
   const uint64_t shown_total = std::min<uint64_t>(limit, *total);
   const uint64_t used = enforcer.UsageBytes(device);
@@ -315,6 +245,7 @@ HAMI_EXPORT CUresult cuInit(unsigned int flags) {
       return ThrottledLaunch(GridBlocks(gx, gy, gz), real, f, gx, gy, gz, bx, by, bz, shared,    \
                              stream, params, extra);                                             \
     }                                                                                            \
+    NoteLaunch();                                                                                \
     return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra);                       \
   }
 HAMI_LAUNCH(cuLaunchKernel)
@@ -329,6 +260,7 @@ HAMI_LAUNCH(cuLaunchKernel_ptsz)
       return ThrottledLaunch(GridBlocks(config->gridDimX, config->gridDimY, config->gridDimZ), \
                              real, config, f, params, extra);                                  \
     }                                                                                          \
+    NoteLaunch();                                                                              \
     return real(config, f, params, extra);                                                     \
   }
 HAMI_LAUNCH_EX(cuLaunchKernelEx)
@@ -344,22 +276,64 @@ HAMI_LAUNCH_EX(cuLaunchKernelEx_ptsz)
       return ThrottledLaunch(GridBlocks(gx, gy, gz), real, f, gx, gy, gz, bx, by, bz, shared,    \
                              stream, params);                                                    \
     }                                                                                            \
+    NoteLaunch();                                                                                \
     return real(f, gx, gy, gz, bx, by, bz, shared, stream, params);                              \
   }
 HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel)
 HAMI_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
 
-#define HAMI_GRAPH_LAUNCH(exported)                                   \
-  HAMI_EXPORT CUresult exported(CUgraphExec graph, CUstream stream) { \
-    auto real = HAMI_REAL_AS(cuGraphLaunch, #exported);               \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;             \
-    if (__builtin_expect(!LaunchUnlimited(), 0)) {                    \
-      return ThrottledLaunch(1.0, real, graph, stream);               \
-    }                                                                 \
-    return real(graph, stream);                                       \
+#define HAMI_GRAPH_LAUNCH(exported)                                    \
+  HAMI_EXPORT CUresult exported(CUgraphExec graph, CUstream stream) {  \
+    auto real = HAMI_REAL_AS(cuGraphLaunch, #exported);                \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;              \
+    if (__builtin_expect(!LaunchUnlimited(), 0)) {                     \
+      ThrottleLaunch(1.0);                                             \
+    } else {                                                           \
+      NoteLaunch();                                                    \
+    }                                                                  \
+    if (!GraphMemoryUsed()) return real(graph, stream);                \
+    return GraphLaunchWithMemory([&] { return real(graph, stream); }); \
   }
 HAMI_GRAPH_LAUNCH(cuGraphLaunch)
 HAMI_GRAPH_LAUNCH(cuGraphLaunch_ptsz)
+
+// ---- contexts -------------------------------------------------------------------------------
+
+// A new context's memory is measured at once when the host pid is known (else when it is found).
+HAMI_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
+  auto real = HAMI_REAL(cuDevicePrimaryCtxRetain);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const CUresult result = real(context, device);
+  if (result == CUDA_SUCCESS) MeasureContextMemory(device);
+  return result;
+}
+
+// A larger runtime heap or stack reserves device memory: what it adds beyond the default is
+// charged before the driver takes it (refused like an allocation when it does not fit), and
+// given back when the limit is lowered.
+HAMI_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
+  auto real = HAMI_REAL(cuCtxSetLimit);
+  if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  int device = 0;
+  if ((limit != CU_LIMIT_MALLOC_HEAP_SIZE && limit != CU_LIMIT_STACK_SIZE) ||
+      !CurrentDevice(&device) || device < 0 || device >= hami::vgpu::kMaxDevices) {
+    return real(limit, value);
+  }
+  const int which = limit == CU_LIMIT_MALLOC_HEAP_SIZE ? 0 : 1;
+  std::lock_guard<std::mutex> lock(limit_mu);
+  Enforcer& enforcer = Enforcer::Get();
+  const uint64_t had = limit_charged[which][device];
+  const uint64_t has = LimitBytesBeyondDefault(limit, value, device);
+  if (has > had && !enforcer.Charge(device, has - had)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult result = real(limit, value);
+  if (result != CUDA_SUCCESS) {
+    if (has > had) enforcer.Uncharge(device, has - had);
+    return result;
+  }
+  if (has < had) enforcer.Uncharge(device, had - has);
+  limit_charged[which][device] = has;
+  return result;
+}
 
 // ---- cuGetProcAddress ------------------------------------------------------------------------
 
@@ -393,6 +367,15 @@ HAMI_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_v
 
 // ---- the table -------------------------------------------------------------------------------
 
+// The per-thread-stream variants defined in pool_hooks.cc (cuda.h declares them only when the
+// per-thread default stream is compiled in).
+extern "C" {
+CUresult cuMemAllocAsync_ptsz(CUdeviceptr*, size_t, CUstream);
+CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr*, size_t, CUmemoryPool, CUstream);
+CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
+CUresult cuStreamSynchronize_ptsz(CUstream);
+}
+
 namespace hami::vgpu::hook {
 
 #define HAMI_HOOK(name) \
@@ -411,8 +394,23 @@ const HookEntry kCudaHooks[] = {
     HAMI_HOOK(cuMemAllocFromPoolAsync_ptsz),
     HAMI_HOOK(cuMemFreeAsync),
     HAMI_HOOK(cuMemFreeAsync_ptsz),
+    HAMI_HOOK(cuMemPoolCreate),
+    HAMI_HOOK(cuMemPoolDestroy),
+    HAMI_HOOK(cuMemPoolTrimTo),
+    HAMI_HOOK(cuMemPoolSetAttribute),
+    HAMI_HOOK(cuCtxSynchronize),
+    HAMI_HOOK(cuStreamSynchronize),
+    HAMI_HOOK(cuStreamSynchronize_ptsz),
+    HAMI_HOOK(cuEventSynchronize),
+    HAMI_HOOK(cuGraphAddMemAllocNode),
+    HAMI_HOOK(cuDeviceGraphMemTrim),
     HAMI_HOOK(cuMemCreate),
     HAMI_HOOK(cuMemRelease),
+    HAMI_HOOK(cuMemMap),
+    HAMI_HOOK(cuMemUnmap),
+    HAMI_HOOK(cuMemAddressFree),
+    HAMI_HOOK(cuDevicePrimaryCtxRetain),
+    HAMI_HOOK(cuCtxSetLimit),
     HAMI_HOOK(cuArrayCreate_v2),
     HAMI_HOOK(cuArray3DCreate_v2),
     HAMI_HOOK(cuArrayDestroy),

@@ -17,6 +17,7 @@
 #include "vgpu/env.h"
 #include "vgpu/hook/compute.h"
 #include "vgpu/hook/real.h"
+#include "vgpu/hook/retained.h"
 #include "vgpu/shared_region.h"
 
 namespace hami::vgpu::hook {
@@ -29,7 +30,7 @@ struct State {
   SharedRegion* region = nullptr;
   std::mutex mu;
   // One map per Enforcer::KeySpace. GUARDED_BY(mu)
-  std::unordered_map<uint64_t, Allocation> allocations[3];
+  std::unordered_map<uint64_t, Allocation> allocations[2];
 };
 
 State* state = nullptr;
@@ -54,6 +55,8 @@ void ChildAfterFork() {
   // inherited addresses pass through uncharged.
   new (&state->mu) std::mutex();
   for (auto& map : state->allocations) map.clear();
+  VmmAfterForkChild();
+  PoolsAfterForkChild();
 }
 
 void Initialise() {
@@ -116,6 +119,12 @@ bool Enforcer::Charge(int device, uint64_t bytes) {
   if (state->region == nullptr) return true;
   Status charged = state->region->TryCharge(device, bytes, ChargeKind::kData);
   if (charged.ok()) return true;
+  // Memory this process holds in reserve (pools, graph memory) would be wasted by a refusal:
+  // give it back and try once more.
+  if (charged.code() == Code::kOutOfMemory && ReclaimRetained(device)) {
+    charged = state->region->TryCharge(device, bytes, ChargeKind::kData);
+    if (charged.ok()) return true;
+  }
   if (charged.code() == Code::kOutOfMemory) {
     Log(3, "refused: %s", charged.message());
     return false;
@@ -131,6 +140,33 @@ void Enforcer::Uncharge(int device, uint64_t bytes) {
   Status released = state->region->Uncharge(device, bytes, ChargeKind::kData);
   if (!released.ok()) Log(1, "error: uncharge on device %d: %s", device, released.message());
 }
+
+void Enforcer::ForceCharge(int device, uint64_t bytes) {
+  if (state->region == nullptr) return;
+  Status charged = state->region->ForceCharge(device, bytes, ChargeKind::kData);
+  if (!charged.ok())
+    Log(1, "error: charge of held memory on device %d: %s", device, charged.message());
+}
+
+void Enforcer::SetContextBytes(int device, uint64_t bytes) {
+  if (state->region == nullptr) return;
+  Status set = state->region->SetOwnCharge(device, ChargeKind::kContext, bytes);
+  if (!set.ok()) Log(1, "error: context memory on device %d: %s", device, set.message());
+}
+
+uint64_t Enforcer::OwnAllocationBytes(int device) {
+  if (state->region == nullptr) return 0;
+  return state->region->OwnCharge(device, ChargeKind::kData) +
+         state->region->OwnCharge(device, ChargeKind::kModule);
+}
+
+void Enforcer::NoteKernelActivity(uint64_t now_s) {
+  if (state->region == nullptr) return;
+  state->region->MarkKernelActivity(2);
+  state->region->StampKernelTime(now_s);
+}
+
+int32_t Enforcer::HostPid() { return state->region != nullptr ? state->region->host_pid() : 0; }
 
 uint64_t Enforcer::LimitBytes(int device) {
   return state->region != nullptr ? state->region->limit(device) : 0;

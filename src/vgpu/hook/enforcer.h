@@ -27,12 +27,24 @@ class Enforcer {
   // unlimited: always succeeds and still counts). Atomic across the container's processes.
   bool Charge(int device, uint64_t bytes);
   void Uncharge(int device, uint64_t bytes);
+  // Charges memory the device already holds (a pool that grew, graph memory reserved at
+  // launch), whether or not it fits: later charges are refused until usage is back under.
+  void ForceCharge(int device, uint64_t bytes);
+  // This process's context/runtime overhead on `device`, as last measured (retained.h).
+  void SetContextBytes(int device, uint64_t bytes);
+  // What this process charged on `device` for its allocations (everything but the context).
+  uint64_t OwnAllocationBytes(int device);
+  // Kernel activity at unix second `now_s`, for the monitor's "seconds since last kernel".
+  void NoteKernelActivity(uint64_t now_s);
+  // This process's host pid (as NVML reports it); 0 until discovered.
+  int32_t HostPid();
   uint64_t LimitBytes(int device);  // 0: no limit
   uint64_t UsageBytes(int device);  // the container's, all processes
 
-  // Allocations by device address, by VMM handle or by array handle: three key spaces that
-  // may overlap. Forget returns what was recorded (device -1: not ours).
-  enum class KeySpace : int { kAddress = 0, kVmmHandle = 1, kArray = 2 };
+  // Allocations by device address or by array handle: two key spaces that may overlap (VMM
+  // handles and pools keep their own records, retained.h). Forget returns what was recorded (device
+  // -1: not ours).
+  enum class KeySpace : int { kAddress = 0, kArray = 1 };
   void Remember(KeySpace space, uint64_t key, Allocation allocation);
   Allocation Forget(KeySpace space, uint64_t key);
 
