@@ -75,16 +75,7 @@ class DlsymTest : public ::testing::TestWithParam<Build> {
     char pattern[] = "/tmp/hami_dlsym_XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    env_ = {
-        {"LD_PRELOAD", libvgpu_},
-        {"LD_LIBRARY_PATH", fs::path(HAMI_FAKE_CUDA_PATH).parent_path().string() + ":" +
-                                fs::path(HAMI_FAKE_NVML_PATH).parent_path().string()},
-        {"FAKEGPU_STATE", dir_ + "/fakegpu.state"},
-        {"FAKEGPU_MEM", "16g"},
-        {"FAKEGPU_CTX_OVERHEAD", "0"},
-        {"CUDA_DEVICE_MEMORY_SHARED_CACHE", dir_ + "/region.cache"},
-        {"CUDA_DEVICE_MEMORY_LIMIT", "1g"},
-    };
+    env_ = hami::vgpu::testing::ContainerEnv(dir_, libvgpu_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 

@@ -36,17 +36,7 @@ class LibvgpuTest : public ::testing::Test {
     char pattern[] = "/tmp/hami_vgpu_XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    env_ = {
-        {"LD_PRELOAD", HAMI_LIBVGPU_PATH},
-        {"LD_LIBRARY_PATH", std::filesystem::path(HAMI_FAKE_CUDA_PATH).parent_path().string() +
-                                ":" +
-                                std::filesystem::path(HAMI_FAKE_NVML_PATH).parent_path().string()},
-        {"FAKEGPU_STATE", dir_ + "/fakegpu.state"},
-        {"FAKEGPU_MEM", "16g"},
-        {"FAKEGPU_CTX_OVERHEAD", "0"},
-        {"CUDA_DEVICE_MEMORY_SHARED_CACHE", dir_ + "/region.cache"},
-        {"CUDA_DEVICE_MEMORY_LIMIT", "1g"},
-    };
+    env_ = hami::vgpu::testing::ContainerEnv(dir_, HAMI_LIBVGPU_PATH);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -38,6 +38,29 @@ struct ProbeRun {
   }
 };
 
+// The environment of a container process on the fakes: `libvgpu` preloaded, the fake driver and
+// NVML found by soname, a fake 16 GiB GPU without context overhead and a shared region in `dir`,
+// a 1 GiB limit. Tests change what they need.
+inline std::map<std::string, std::string> ContainerEnv(const std::string& dir,
+                                                       const std::string& libvgpu) {
+#if defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_FAKE_NVML_PATH)
+  auto parent = [](const std::string& path) { return path.substr(0, path.rfind('/')); };
+  return {
+      {"LD_PRELOAD", libvgpu},
+      {"LD_LIBRARY_PATH", parent(HAMI_FAKE_CUDA_PATH) + ":" + parent(HAMI_FAKE_NVML_PATH)},
+      {"FAKEGPU_STATE", dir + "/fakegpu.state"},
+      {"FAKEGPU_MEM", "16g"},
+      {"FAKEGPU_CTX_OVERHEAD", "0"},
+      {"CUDA_DEVICE_MEMORY_SHARED_CACHE", dir + "/region.cache"},
+      {"CUDA_DEVICE_MEMORY_LIMIT", "1g"},
+  };
+#else
+  (void)dir;
+  (void)libvgpu;
+  return {};
+#endif
+}
+
 // Starts the probe with `env` (exactly; nothing inherited) and `commands` as arguments; its
 // stdout and stderr come back through *out_fd / *err_fd (the caller reads them, e.g. with
 // FinishProbe). Returns the child's pid, or -1 when pipes cannot be made.

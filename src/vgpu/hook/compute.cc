@@ -3,6 +3,7 @@
 #include <cuda.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,13 +188,20 @@ nvmlDevice_t NvmlDeviceOf(int cuda_device) {
 
 // ---- host-PID discovery ---------------------------------------------------------------------
 
+// True in the kernel's initial pid namespace (its /proc/self/ns/pid inode is PROC_PID_INIT_INO).
+bool InInitialPidNamespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
+}
+
 // Spec §1.4, fixed: on the limited device itself (not always device 0), and correct when this
 // process already holds a context there (upstream's diff is then empty and it never throttles).
 // Under the region's discovery lock (so the container's other processes do not confuse the
 // diff): list NVML's processes, retain the device's primary context, list again; a single new
-// pid is ours. If there is none (we were listed already) or several, a second diff by memory:
-// allocate kProbeBytes through the real driver (uncharged) and take the one pid whose usage grew
-// by at least that much. Returns 0 when neither is conclusive (retried on a later tick).
+// pid is ours. If there is none (we were listed already) or several: in the host's pid namespace,
+// our own pid when NVML lists it; else a second diff by memory: allocate kProbeBytes through the
+// real driver (charged like any allocation; skipped when it does not fit) and take the one pid
+// whose usage grew by at least that much. Returns 0 when nothing is conclusive (retried later).
 int32_t DiscoverHostPid(SharedRegion* region, int device, nvmlDevice_t nvml) {
   using Retain = CUresult (*)(CUcontext*, CUdevice);
   using Release = CUresult (*)(CUdevice);
@@ -227,6 +235,16 @@ int32_t DiscoverHostPid(SharedRegion* region, int device, nvmlDevice_t nvml) {
       if (!seen) {
         found = static_cast<int32_t>(a.pid);
         ++candidates;
+      }
+    }
+  }
+  // In the host's pid namespace (hostPID pods, tests) our pid is the host pid: when NVML lists
+  // it, that settles it without the memory probe below.
+  if (candidates != 1 && InInitialPidNamespace()) {
+    for (const NvmlProcessInfoV1& a : after) {
+      if (static_cast<pid_t>(a.pid) == getpid()) {
+        found = static_cast<int32_t>(a.pid);
+        candidates = 1;
       }
     }
   }

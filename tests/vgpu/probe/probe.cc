@@ -9,6 +9,18 @@
 //   alloc-proc:<bytes>   cuMemAlloc found with cuGetProcAddress(version 12000)
 //   alloc-managed:<bytes>, alloc-async:<bytes>, alloc-pitch:<width>x<height>
 //   vmm:<bytes>          cuMemCreate on the current device; "release-vmm" releases the last one
+//   vmm-map:<bytes>      the VMM idiom: cuMemAddressReserve, cuMemCreate, cuMemMap, cuMemSetAccess,
+//                        then cuMemRelease of the handle while it stays mapped -> "vmm-map <rc>";
+//                        "vmm-unmap" unmaps the last such range and frees its addresses
+//   pool:<threshold|max> cuMemPoolCreate on device 0 with that release threshold -> "pool <rc>"
+//   default-threshold:<bytes|max>  the release threshold of device 0's default pool
+//   pool-alloc:<bytes>   cuMemAllocFromPoolAsync from the last pool -> "pool-alloc <rc> <ptr>"
+//   free-async-last      cuMemFreeAsync of the most recent allocation
+//   sync                 cuCtxSynchronize
+//   heap:<bytes>, stack:<bytes>  cuCtxSetLimit of the malloc heap / per-thread stack
+//   mipmap:<w>x<h>:<levels>  cuMipmappedArrayCreate (float4); "mipmap-destroy" destroys the last
+//   graph-mem:<bytes>    launches a graph that allocates and frees <bytes> of graph memory and
+//                        synchronises -> "graph-mem <rc>"; "graph-trim" cuDeviceGraphMemTrim(0)
 //   array:<w>x<h>        cuArrayCreate of a w x h float4 array; "array-destroy" destroys the last
 //   free-last            frees the most recent allocation
 //   free-foreign         frees an address libvgpu never saw (allocated behind its back)
@@ -47,6 +59,14 @@ namespace {
 std::vector<CUdeviceptr> allocations;
 std::vector<CUmemGenericAllocationHandle> handles;
 std::vector<CUarray> arrays;
+std::vector<std::pair<CUdeviceptr, size_t>> mapped;
+std::vector<CUmemoryPool> pools;
+std::vector<CUmipmappedArray> mipmaps;
+
+// "max" is UINT64_MAX (as PyTorch sets pool thresholds).
+unsigned long long Threshold(const std::string& text) {
+  return text == "max" ? ~0ull : std::strtoull(text.c_str(), nullptr, 10);
+}
 
 unsigned long long Number(const std::string& text) {
   return std::strtoull(text.c_str(), nullptr, 10);
@@ -126,6 +146,115 @@ int Run(const std::string& command) {
       handles.pop_back();
     }
     std::printf("release-vmm %d\n", static_cast<int>(r));
+  } else if (verb == "vmm-map") {
+    const size_t size = Number(arg);
+    CUmemAllocationProp prop = {};
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    prop.location.id = 0;
+    CUdeviceptr va = 0;
+    CUmemGenericAllocationHandle h = 0;
+    CUresult r = cuMemAddressReserve(&va, size, 0, 0, 0);
+    if (r == CUDA_SUCCESS) r = cuMemCreate(&h, size, &prop, 0);
+    if (r == CUDA_SUCCESS) r = cuMemMap(va, size, 0, h, 0);
+    if (r == CUDA_SUCCESS) {
+      CUmemAccessDesc access = {};
+      access.location = prop.location;
+      access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+      r = cuMemSetAccess(va, size, &access, 1);
+    }
+    if (r == CUDA_SUCCESS) r = cuMemRelease(h);  // the mapping keeps the memory alive
+    if (r == CUDA_SUCCESS) {
+      mapped.emplace_back(va, size);
+    } else if (va != 0) {
+      cuMemAddressFree(va, size);
+    }
+    std::printf("vmm-map %d\n", static_cast<int>(r));
+  } else if (verb == "vmm-unmap") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!mapped.empty()) {
+      r = cuMemUnmap(mapped.back().first, mapped.back().second);
+      if (r == CUDA_SUCCESS) r = cuMemAddressFree(mapped.back().first, mapped.back().second);
+      mapped.pop_back();
+    }
+    std::printf("vmm-unmap %d\n", static_cast<int>(r));
+  } else if (verb == "pool") {
+    CUmemPoolProps props = {};
+    props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    props.location.id = 0;
+    CUmemoryPool pool = nullptr;
+    CUresult r = cuMemPoolCreate(&pool, &props);
+    cuuint64_t threshold = Threshold(arg);
+    if (r == CUDA_SUCCESS) {
+      pools.push_back(pool);
+      r = cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold);
+    }
+    std::printf("pool %d\n", static_cast<int>(r));
+  } else if (verb == "default-threshold") {
+    CUmemoryPool pool = nullptr;
+    cuuint64_t threshold = Threshold(arg);
+    CUresult r = cuDeviceGetDefaultMemPool(&pool, 0);
+    if (r == CUDA_SUCCESS) {
+      r = cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold);
+    }
+    std::printf("default-threshold %d\n", static_cast<int>(r));
+  } else if (verb == "pool-alloc") {
+    const CUresult r = pools.empty()
+                           ? CUDA_ERROR_INVALID_VALUE
+                           : cuMemAllocFromPoolAsync(&p, Number(arg), pools.back(), nullptr);
+    Record("pool-alloc", r, p);
+  } else if (verb == "free-async-last") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!allocations.empty()) {
+      r = cuMemFreeAsync(allocations.back(), nullptr);
+      allocations.pop_back();
+    }
+    std::printf("free-async-last %d\n", static_cast<int>(r));
+  } else if (verb == "sync") {
+    std::printf("sync %d\n", static_cast<int>(cuCtxSynchronize()));
+  } else if (verb == "heap" || verb == "stack") {
+    const CUresult r = cuCtxSetLimit(
+        verb == "heap" ? CU_LIMIT_MALLOC_HEAP_SIZE : CU_LIMIT_STACK_SIZE, Number(arg));
+    std::printf("%s %d\n", verb.c_str(), static_cast<int>(r));
+  } else if (verb == "mipmap") {
+    const size_t x = arg.find('x'), c = arg.find(':');
+    CUDA_ARRAY3D_DESCRIPTOR desc = {};
+    desc.Width = Number(arg.substr(0, x));
+    desc.Height = Number(arg.substr(x + 1, c - x - 1));
+    desc.Format = CU_AD_FORMAT_FLOAT;
+    desc.NumChannels = 4;
+    CUmipmappedArray mipmap = nullptr;
+    const CUresult r =
+        cuMipmappedArrayCreate(&mipmap, &desc, static_cast<unsigned>(Number(arg.substr(c + 1))));
+    if (r == CUDA_SUCCESS) mipmaps.push_back(mipmap);
+    std::printf("mipmap %d\n", static_cast<int>(r));
+  } else if (verb == "mipmap-destroy") {
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    if (!mipmaps.empty()) {
+      r = cuMipmappedArrayDestroy(mipmaps.back());
+      mipmaps.pop_back();
+    }
+    std::printf("mipmap-destroy %d\n", static_cast<int>(r));
+  } else if (verb == "graph-mem") {
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+    CUgraphNode alloc_node = nullptr, free_node = nullptr;
+    CUDA_MEM_ALLOC_NODE_PARAMS params = {};
+    params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    params.poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    params.poolProps.location.id = 0;
+    params.bytesize = Number(arg);
+    CUresult r = cuGraphCreate(&graph, 0);
+    if (r == CUDA_SUCCESS) r = cuGraphAddMemAllocNode(&alloc_node, graph, nullptr, 0, &params);
+    if (r == CUDA_SUCCESS)
+      r = cuGraphAddMemFreeNode(&free_node, graph, &alloc_node, 1, params.dptr);
+    if (r == CUDA_SUCCESS) r = cuGraphInstantiate(&exec, graph, 0);
+    if (r == CUDA_SUCCESS) r = cuGraphLaunch(exec, nullptr);
+    if (r == CUDA_SUCCESS) r = cuCtxSynchronize();
+    std::printf("graph-mem %d\n", static_cast<int>(r));
+  } else if (verb == "graph-trim") {
+    std::printf("graph-trim %d\n", static_cast<int>(cuDeviceGraphMemTrim(0)));
   } else if (verb == "array") {
     const size_t x = arg.find('x');
     CUDA_ARRAY_DESCRIPTOR desc = {};
