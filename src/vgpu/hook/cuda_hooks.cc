@@ -20,6 +20,7 @@
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/hooks.h"
 #include "vgpu/hook/real.h"
+#include "vgpu/hook/region_devices.h"
 #include "vgpu/hook/retained.h"
 
 namespace hami::vgpu::hook {
@@ -225,7 +226,10 @@ HAMI_EXPORT CUresult cuInit(unsigned int flags) {
   auto real = HAMI_REAL(cuInit);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   const CUresult result = real(flags);
-  if (result == CUDA_SUCCESS) Enforcer::Get().AfterCudaInit();  // limits, region, host pid
+  if (result == CUDA_SUCCESS) {
+    Enforcer::Get().AfterCudaInit();  // limits, region, host pid
+    RecordRegionDevices();            // the GPUs by CUDA ordinal, for the monitor
+  }
   return result;
 }
 
