@@ -190,8 +190,8 @@ TEST_F(RegionDevicesTest, AnNvmlOnlyProcessKeepsWhatIsRecordedACudaProcessReplac
   ExpectFakeGpus(with_cuda);
 }
 
-// Enable once cuInit's hook calls hook::RecordRegionDevices() (src/vgpu/hook/region_devices.h).
-TEST_F(RegionDevicesTest, DISABLED_CuInitRecordsTheGpusInTheRegion) {
+// A CUDA process that never touches NVML records them too, in CUDA's order.
+TEST_F(RegionDevicesTest, CuInitRecordsTheGpusInTheRegion) {
   const ProbeRun run = Run({"init"});
   ASSERT_EQ(run.Code("init"), 0) << run.errors;
   ExpectFakeGpus(run);
