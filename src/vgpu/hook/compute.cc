@@ -482,7 +482,11 @@ void StampLaunch(int64_t now_s) {
 
 void MeasureContextMemory(int device) {
   Enforcer& enforcer = Enforcer::Get();
-  const int32_t host_pid = enforcer.HostPid();
+  int32_t host_pid = enforcer.HostPid();
+  // In the host's pid namespace our pid is the host pid: measured at once, not only after the
+  // background discovery (which is what a container's processes wait for).
+  static const bool initial_namespace = InInitialPidNamespace();
+  if (host_pid == 0 && initial_namespace) host_pid = static_cast<int32_t>(getpid());
   if (host_pid == 0) return;  // NVML lists processes by host pid: nothing to match yet
   static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
   static bool nvml_ready = false;

@@ -166,6 +166,8 @@ void Enforcer::NoteKernelActivity(uint64_t now_s) {
   state->region->StampKernelTime(now_s);
 }
 
+SharedRegion* Enforcer::Region() { return state->region; }
+
 int32_t Enforcer::HostPid() { return state->region != nullptr ? state->region->host_pid() : 0; }
 
 uint64_t Enforcer::LimitBytes(int device) {

@@ -12,6 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace hami::vgpu {
+class SharedRegion;
+}
+
 namespace hami::vgpu::hook {
 
 struct Allocation {
@@ -36,6 +40,9 @@ class Enforcer {
   uint64_t OwnAllocationBytes(int device);
   // Kernel activity at unix second `now_s`, for the monitor's "seconds since last kernel".
   void NoteKernelActivity(uint64_t now_s);
+  // The process's region (shared, or the private fallback), or nullptr when there is none.
+  // Leaked: valid for the whole process.
+  SharedRegion* Region();
   // This process's host pid (as NVML reports it); 0 until discovered.
   int32_t HostPid();
   uint64_t LimitBytes(int device);  // 0: no limit

@@ -134,26 +134,9 @@ nvmlReturn_t ContainerProcesses(nvmlReturn_t (*real)(nvmlDevice_t, unsigned int*
 
 // --- the GPUs in the shared region (RecordRegionDevices) -----------------------------------
 
-// The region the GPUs are recorded in: the Enforcer's file, through a handle of its own that
-// never registers a process slot (shared_region.h allows any number of those) and is kept for
-// the life of the process (closing it would drop the Enforcer's record locks on a kernel
-// without OFD locks). nullptr when the file cannot be opened; the Enforcer then runs on a
-// private region, which no monitor reads.
-// TODO: use the Enforcer's own region once it exposes it (Enforcer::Region()).
-SharedRegion* DevicesRegion() {
-  (void)Enforcer::Get();  // the Enforcer creates the file with the container's limits
-  static SharedRegion* const region = []() -> SharedRegion* {
-    const EnvConfig env = ParseProcessEnv();
-    auto opened = SharedRegion::Open(env.shared_cache_path, RegionInitFromEnv(env));
-    if (!opened.ok()) {
-      Log(3, "no GPUs recorded: region %s: %s", env.shared_cache_path.c_str(),
-          opened.status().message());
-      return nullptr;
-    }
-    return std::move(opened).value().release();
-  }();
-  return region;
-}
+// The region the GPUs are recorded in: the Enforcer's (a private fallback region, which no
+// monitor reads, takes them harmlessly).
+SharedRegion* DevicesRegion() { return Enforcer::Get().Region(); }
 
 // NVML's UUID text of every GPU, by NVML index ("" where NVML cannot say); empty without NVML.
 // Leaves NVML initialised.

@@ -94,15 +94,17 @@ struct FakeDevice {
 constexpr uintptr_t kMigHandleBase = 0x100000;  // + gpu index * 0x100 + MIG device index
 constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU instance id
 
+// Never destroyed, as a real driver's state: other threads of the process (libvgpu's watcher)
+// may still call in while the process exits and static destructors run.
 std::mutex mu;
 bool initialized = false;
-std::vector<FakeDevice> devices;
-std::string events_file;
-size_t events_consumed = 0;  // lines of events_file already delivered
-std::string config_stamp;    // of the config file last read
+std::vector<FakeDevice>& devices = *new std::vector<FakeDevice>();
+std::string& events_file = *new std::string();
+size_t events_consumed = 0;                      // lines of events_file already delivered
+std::string& config_stamp = *new std::string();  // of the config file last read
 nvmlReturn_t count_error = NVML_SUCCESS;
 fakegpu::State* gpu_state = nullptr;  // fake-GPU mode: the shared state (mapped for good)
-std::string gpu_state_path;
+std::string& gpu_state_path = *new std::string();
 bool from_state = false;  // answering from gpu_state rather than the JSON config
 
 nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length) {
