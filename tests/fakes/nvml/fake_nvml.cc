@@ -44,6 +44,7 @@
 //   nvmlDeviceGetUtilizationRates     gpu = device busy percent over the last second
 // Without either variable init answers DRIVER_NOT_LOADED. In JSON mode the process queries
 // answer no processes / NOT_FOUND, memory and utilisation rates as configured.
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -97,6 +98,10 @@ constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU ins
 // Never destroyed, as a real driver's state: other threads of the process (libvgpu's watcher)
 // may still call in while the process exits and static destructors run.
 std::mutex mu;
+// Fork-safe, as a library used from forked children must be: no thread of the parent holds `mu`
+// across fork (libvgpu's discovery thread may be inside NVML while the application forks).
+[[maybe_unused]] const int fork_handlers =
+    pthread_atfork([] { mu.lock(); }, [] { mu.unlock(); }, [] { mu.unlock(); });
 bool initialized = false;
 std::vector<FakeDevice>& devices = *new std::vector<FakeDevice>();
 std::string& events_file = *new std::string();
