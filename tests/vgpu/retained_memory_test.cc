@@ -127,6 +127,16 @@ TEST_F(RetainedMemoryTest, TheDefaultPoolWithAnUnboundedThresholdIsChargedForWha
   EXPECT_LE(PhysicalPeak(), kLimit);
 }
 
+TEST_F(RetainedMemoryTest, APoolAllocationFreedWithCuMemFreeGoesBackToItsPool) {
+  const ProbeRun run = Run(
+      {"init", "pool:0", "pool-alloc:" + Bytes(256 * kMiB), "info", "free-last", "sync", "info"});
+  ASSERT_EQ(run.exit_code, 0) << run.errors;
+  EXPECT_EQ(run.Code("pool-alloc"), 0);
+  EXPECT_EQ(ViewUsed(run), 256 * kMiB);
+  EXPECT_EQ(run.Code("free-last"), 0);
+  EXPECT_EQ(ViewUsed(run, 1), 0u) << "a threshold of 0 releases the reserve at the sync";
+}
+
 TEST_F(RetainedMemoryTest, GraphMemoryIsChargedWhileTheDeviceKeepsIt) {
   const ProbeRun run =
       Run({"init", "graph-mem:" + Bytes(512 * kMiB), "info", "alloc:" + Bytes(768 * kMiB), "info"});

@@ -11,6 +11,7 @@
 
 #include "vgpu/hook/enforcer.h"
 #include "vgpu/hook/real.h"
+#include "vgpu/hook/retained.h"
 
 namespace hami::vgpu::hook {
 
@@ -57,6 +58,28 @@ CUresult Released(KeySpace space, uint64_t key, Release release) {
   } else {
     enforcer.Remember(space, key, allocation);
   }
+  return result;
+}
+
+// A free of device memory through `free_fn` (cuMemFree, cuMemFreeAsync): a plain allocation's
+// charge is released (as Released); a pool allocation's stays with its pool's reservation until
+// the pool is settled (retained.h); an address libvgpu never saw is passed through.
+template <typename Free>
+CUresult ReleasedAllocation(CUdeviceptr dptr, Free free_fn) {
+  Enforcer& enforcer = Enforcer::Get();
+  const Allocation allocation = enforcer.Forget(KeySpace::kAddress, dptr);
+  if (allocation.device >= 0) {
+    const CUresult result = free_fn();
+    if (result == CUDA_SUCCESS) {
+      enforcer.Uncharge(allocation.device, allocation.bytes);
+    } else {
+      enforcer.Remember(KeySpace::kAddress, dptr, allocation);
+    }
+    return result;
+  }
+  const uint64_t pool = TakePoolAllocation(dptr);
+  const CUresult result = free_fn();
+  if (pool != 0) PoolAllocationFreed(dptr, pool, result == CUDA_SUCCESS);
   return result;
 }
 

@@ -136,7 +136,7 @@ HAMI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
   auto real = HAMI_REAL(cuMemFree_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   if (dptr == 0) return real(dptr);
-  return Released(KeySpace::kAddress, dptr, [&] { return real(dptr); });
+  return ReleasedAllocation(dptr, [&] { return real(dptr); });
 }
 
 // Stream-ordered allocation, pools and graph memory: pool_hooks.cc. VMM: vmm_hooks.cc.

@@ -190,43 +190,6 @@ CUresult FromPoolAllocate(CUdeviceptr* dptr, size_t size, CUmemoryPool pool, CUs
   return PoolAllocate(dptr, size, device, pool, allocate, free_async);
 }
 
-// A stream-ordered free: a plain allocation's charge is released as by cuMemFree; a pool's
-// stays with the pool's reservation until the next settle.
-template <typename Free>
-CUresult FreeAsync(CUdeviceptr dptr, Free free_fn) {
-  Pools& s = State();
-  uint64_t pool = 0;
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.pool_of.find(dptr);
-    if (it != s.pool_of.end()) {
-      pool = it->second;
-      s.pool_of.erase(it);
-    }
-  }
-  if (pool == 0) return Released(KeySpace::kAddress, dptr, free_fn);
-  const CUresult result = free_fn();
-  DeviceBytes gone;
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (result != CUDA_SUCCESS) {
-      s.pool_of[dptr] = pool;
-      return result;
-    }
-    auto it = s.pools.find(pool);
-    if (it != s.pools.end()) {
-      if (it->second.outstanding > 0) --it->second.outstanding;
-      if (it->second.destroyed && it->second.outstanding == 0) {
-        gone = {it->second.device, it->second.charged};  // the driver releases it now
-        s.pools.erase(it);
-      }
-    }
-  }
-  if (gone.device >= 0) Enforcer::Get().Uncharge(gone.device, gone.bytes);
-  s.dirty.store(true, std::memory_order_relaxed);
-  return result;
-}
-
 template <typename Sync>
 CUresult Synchronised(Sync sync) {
   const CUresult result = sync();
@@ -244,6 +207,39 @@ void SettlePools() {
     for (const auto& [key, record] : s.pools) keys.push_back(key);
   }
   for (uint64_t key : keys) SettlePool(reinterpret_cast<CUmemoryPool>(static_cast<uintptr_t>(key)));
+}
+
+uint64_t TakePoolAllocation(uint64_t address) {
+  Pools& s = State();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.pool_of.find(address);
+  if (it == s.pool_of.end()) return 0;
+  const uint64_t pool = it->second;
+  s.pool_of.erase(it);
+  return pool;
+}
+
+void PoolAllocationFreed(uint64_t address, uint64_t pool, bool freed) {
+  Pools& s = State();
+  DeviceBytes gone;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (!freed) {
+      s.pool_of[address] = pool;
+      return;
+    }
+    auto it = s.pools.find(pool);
+    if (it != s.pools.end()) {
+      if (it->second.outstanding > 0) --it->second.outstanding;
+      if (it->second.destroyed && it->second.outstanding == 0) {
+        gone = {it->second.device, it->second.charged};  // the driver releases it now
+        s.pools.erase(it);
+      }
+    }
+  }
+  if (gone.device >= 0) Enforcer::Get().Uncharge(gone.device, gone.bytes);
+  // The memory went back to its pool, whose reserve is settled at the next synchronisation.
+  s.dirty.store(true, std::memory_order_relaxed);
 }
 
 void NoteGraphMemoryUsed() { State().graph_used.store(true, std::memory_order_relaxed); }
@@ -335,11 +331,11 @@ HAMI_ASYNC_ALLOC(cuMemAllocAsync_ptsz, cuMemFreeAsync_ptsz)
 HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync, cuMemFreeAsync)
 HAMI_POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz, cuMemFreeAsync_ptsz)
 
-#define HAMI_ASYNC_FREE(exported)                                    \
-  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) { \
-    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);             \
-    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;            \
-    return FreeAsync(dptr, [&] { return real(dptr, stream); });      \
+#define HAMI_ASYNC_FREE(exported)                                        \
+  HAMI_EXPORT CUresult exported(CUdeviceptr dptr, CUstream stream) {     \
+    auto real = HAMI_REAL_AS(cuMemFreeAsync, #exported);                 \
+    if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;                \
+    return ReleasedAllocation(dptr, [&] { return real(dptr, stream); }); \
   }
 HAMI_ASYNC_FREE(cuMemFreeAsync)
 HAMI_ASYNC_FREE(cuMemFreeAsync_ptsz)

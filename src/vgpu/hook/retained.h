@@ -18,6 +18,12 @@ bool ReclaimRetained(int device);
 // synchronisation, a trim or an attribute change) and moves the charges to match.
 void SettlePools();
 
+// A free of `address` that is not a plain allocation: takes it out of the pool books before the
+// driver frees it (returns its pool, or 0 when it is not a pool allocation), then records the
+// outcome (a failed free puts it back).
+uint64_t TakePoolAllocation(uint64_t address);
+void PoolAllocationFreed(uint64_t address, uint64_t pool, bool freed);
+
 // After a graph launch, when the process has made graph memory: charges the device's graph
 // memory reservation as the driver reports it.
 void SettleGraphMemory(int device);
