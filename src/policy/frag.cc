@@ -553,12 +553,7 @@ PlacementOutcome FragPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeState& node = nodes[i];
-    if (!HostFits(node, pod)) {
-      if (collect_reasons) {
-        outcome.failed_nodes.emplace_back(static_cast<int>(i), "Insufficient host resources");
-      }
-      continue;
-    }
+    if (!HostFitsOrNote(node, pod, i, collect_reasons, &outcome)) continue;
     double score = 0;
     FitFailure failure;
     if (!BestOnNode(pod, static_cast<int>(nodes.Slot(i)), node, &score,

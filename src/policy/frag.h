@@ -8,10 +8,9 @@
 // milli-GPUs: a device's free share is min(free cores, free memory) as a fraction of its
 // totals, 0 when it has no task slot left or is unhealthy or cordoned.
 //
-// Two policies are built on it:
-//  - "fgd": FGD as published: pick the node and devices whose placement increases the
-//    node's fragmentation least (ties: node name).
-//  - "hami-frag": ours. The same fragmentation increase plus two terms FGD lacks:
+// Our policy is built on it (the published FGD baseline, as its artifact implements it, is
+// policy/fgd.h; FragPolicy with every weight at 0 is our earlier reading of the paper):
+//  - "hami-frag": The same fragmentation increase plus two terms FGD lacks:
 //    (1) host stranding: free GPU share that the node's remaining CPU and memory could not
 //        feed at the workload's average host demand per GPU counts against the placement
 //        (FGD only asks whether the *next* pod fits, so it happily leaves GPUs behind

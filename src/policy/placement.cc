@@ -19,6 +19,15 @@ bool HostFits(const NodeState& node, const PodRequest& pod) {
   return true;
 }
 
+bool HostFitsOrNote(const NodeState& node, const PodRequest& pod, size_t index,
+                    bool collect_reasons, PlacementOutcome* outcome) {
+  if (HostFits(node, pod)) return true;
+  if (collect_reasons) {
+    outcome->failed_nodes.emplace_back(static_cast<int>(index), "Insufficient host resources");
+  }
+  return false;
+}
+
 std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const PodRequest& pod,
                                                     const GpuPolicy& gpu_policy,
                                                     FitFailure* failure) {
@@ -284,11 +293,7 @@ PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
   }
   for (size_t n = 0; n < nodes.size(); ++n) {
     const NodeState& node = nodes[n];
-    if (!HostFits(node, pod)) {
-      if (collect_reasons)
-        outcome.failed_nodes.emplace_back(static_cast<int>(n), "Insufficient host resources");
-      continue;
-    }
+    if (!HostFitsOrNote(node, pod, n, collect_reasons, &outcome)) continue;
     std::string reason;
     if (!CachedPodFits(nodes.Slot(n), node, pod, gpu_policy, collect_reasons ? &reason : nullptr)) {
       if (collect_reasons)

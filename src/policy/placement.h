@@ -99,10 +99,17 @@ class PlacementPolicy {
   virtual ~PlacementPolicy() = default;
   virtual std::string_view name() const = 0;
   virtual PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) = 0;
+  // A new replay with this seed begins: policies that break ties randomly (as FGD's artifact
+  // does through per-seed node names) draw their order from it. Default: nothing.
+  virtual void Reseed(uint64_t /*seed*/) {}
 };
 
 // Whether the node's known host resources can take the pod's host request.
 bool HostFits(const NodeState& node, const PodRequest& pod);
+// HostFits, noting the node (position `index`) in outcome->failed_nodes when it does not fit
+// and reasons are collected.
+bool HostFitsOrNote(const NodeState& node, const PodRequest& pod, size_t index,
+                    bool collect_reasons, PlacementOutcome* outcome);
 
 // HAMi's pod fit on one node under a GPU ordering policy: init containers are each fitted
 // on a fresh copy of the usage, app containers cumulatively. Returns per-container device

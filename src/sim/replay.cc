@@ -1,10 +1,12 @@
 #include "sim/replay.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "policy/fgd.h"
 #include "policy/frag.h"
 
 namespace hami::sim {
@@ -56,6 +58,25 @@ std::vector<policy::TargetPod> TargetsOf(const Workload& workload) {
     targets.push_back(std::move(t));
   }
   return targets;
+}
+
+// The workload's pods as FGD's artifact classifies them (memory ignored).
+std::vector<policy::FgdPodShape> FgdShapesOf(const Workload& workload) {
+  std::vector<policy::FgdPodShape> shapes;
+  shapes.reserve(workload.pods.size());
+  for (const SimPod& pod : workload.pods) {
+    policy::FgdPodShape shape;
+    shape.cpu_milli = pod.cpu_milli;
+    shape.gpu_count = pod.num_gpu;
+    shape.gpu_milli = pod.num_gpu > 0 ? pod.gpu_milli : 0;
+    std::vector<std::string> models = pod.gpu_spec;
+    std::sort(models.begin(), models.end());
+    for (const std::string& m : models) {
+      shape.gpu_model += (shape.gpu_model.empty() ? "" : "|") + m;
+    }
+    shapes.push_back(std::move(shape));
+  }
+  return shapes;
 }
 
 }  // namespace
@@ -184,14 +205,18 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
   if (name == "hami-spread") return hami(NodePolicy::kSpread, GpuPolicyKey::kSpread);
   // The chart defaults: node binpack, GPU spread.
   if (name == "hami-default") return hami(NodePolicy::kBinpack, GpuPolicyKey::kSpread);
-  if (name == "fgd" || name == "hami-frag") {
+  if (name == "fgd") {
+    // The artifact's FGD (policy/fgd.h), no knobs: it is the published baseline.
+    if (!knobs.empty()) return InvalidArgument("policy " + QuoteForError(spec) + " takes no knobs");
+    return std::unique_ptr<policy::PlacementPolicy>(
+        std::make_unique<policy::FgdPolicy>(spec, policy::FgdTypicalPods(FgdShapesOf(workload))));
+  }
+  if (name == "hami-frag") {
     policy::FragPolicyOptions options;
-    if (name == "hami-frag") {
-      options.packing_weight = kHamiFragPackingWeight;
-      options.stranding_weight = kHamiFragStrandingWeight;
-      options.type_pressure_weight = kHamiFragTypePressureWeight;
-      options.device_fit_weight = kHamiFragDeviceFitWeight;
-    }
+    options.packing_weight = kHamiFragPackingWeight;
+    options.stranding_weight = kHamiFragStrandingWeight;
+    options.type_pressure_weight = kHamiFragTypePressureWeight;
+    options.device_fit_weight = kHamiFragDeviceFitWeight;
     for (const auto& [key, value] : knobs) {
       if (key == "pack") {
         options.packing_weight = value;
@@ -239,6 +264,7 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
   requests.reserve(workload.pods.size());
   for (const SimPod& pod : workload.pods) requests.push_back(ToPodRequest(pod));
 
+  placement_policy.Reseed(options.seed);
   ReplayResult result;
   result.policy = std::string(placement_policy.name());
   result.seed = options.seed;

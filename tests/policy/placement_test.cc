@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
 
+#include "policy/fgd.h"
 #include "policy/frag.h"
 #include "tests/policy/test_util.h"
 
@@ -134,7 +136,16 @@ std::vector<std::unique_ptr<PlacementPolicy>> AllPolicies(const std::vector<Targ
                                              GpuPolicy{{GpuPolicyKey::kSpread}}));
   out.push_back(std::make_unique<HamiPolicy>("mutex", NodePolicy::kBinpack,
                                              GpuPolicy{{GpuPolicyKey::kMutex}}));
-  out.push_back(std::make_unique<FragPolicy>("fgd", targets, FragPolicyOptions{}));
+  out.push_back(std::make_unique<FragPolicy>("frag-plain", targets, FragPolicyOptions{}));
+  std::vector<FgdPodShape> shapes;
+  for (const TargetPod& t : targets) {
+    FgdPodShape shape;
+    shape.cpu_milli = t.cpu_milli;
+    shape.gpu_count = t.request.count;
+    shape.gpu_milli = std::min(1000, t.request.cores_percent * 10);
+    shapes.push_back(shape);
+  }
+  out.push_back(std::make_unique<FgdPolicy>("fgd", FgdTypicalPods(shapes)));
   FragPolicyOptions tuned;
   tuned.packing_weight = 0.02;
   tuned.stranding_weight = 2;
