@@ -17,45 +17,18 @@
 #include <thread>
 #include <vector>
 
-#include "tests/vgpu/probe_runner.h"
+#include "tests/vgpu/probe_fixture.h"
 
 namespace {
 
 #if defined(HAMI_LIBVGPU_PATH) && defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_VGPU_PROBE_PATH)
 
-using hami::vgpu::testing::FinishProbe;
 using hami::vgpu::testing::ProbeRun;
-using hami::vgpu::testing::SpawnProbe;
 
 constexpr int kOutOfMemory = 2;  // CUDA_ERROR_OUT_OF_MEMORY
 constexpr unsigned long long kMiB = 1ull << 20;
 
-class LibvgpuTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/hami_vgpu_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    env_ = hami::vgpu::testing::ContainerEnv(dir_, HAMI_LIBVGPU_PATH);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  pid_t Spawn(const std::vector<std::string>& commands, int* out_fd, int* err_fd) {
-    return SpawnProbe(env_, commands, out_fd, err_fd);
-  }
-  static ProbeRun Finish(pid_t pid, int out_fd, int err_fd) {
-    return FinishProbe(pid, out_fd, err_fd);
-  }
-
-  ProbeRun Run(const std::vector<std::string>& commands) {
-    int out = -1, err = -1;
-    const pid_t pid = Spawn(commands, &out, &err);
-    return Finish(pid, out, err);
-  }
-
-  std::string dir_;
-  std::map<std::string, std::string> env_;
-};
+using LibvgpuTest = hami::vgpu::testing::ContainerProbeTest;
 
 TEST_F(LibvgpuTest, TheLimitHoldsOnEveryRouteToTheDriver) {
   const ProbeRun run =

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tests/vgpu/probe_runner.h"
+#include "tests/vgpu/probe_fixture.h"
 #include "tests/vgpu/region_test_util.h"
 #include "vgpu/device_uuids.h"
 #include "vgpu/region_layout.h"
@@ -95,10 +95,8 @@ TEST(DevicesByCudaOrdinalTest, AtMostSixteenAreKept) {
 #if defined(HAMI_LIBVGPU_PATH) && defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_VGPU_PROBE_PATH) && \
     defined(HAMI_FAKE_NVML_PATH)
 
-using testing::FinishProbe;
 using testing::ProbeRun;
 using testing::ReadAt;
-using testing::SpawnProbe;
 
 constexpr int kFakeGpus = 2;
 
@@ -106,32 +104,12 @@ std::string FakeUuid(int index) {
   return "GPU-fa4e0000-0000-0000-0000-00000000000" + std::to_string(index);
 }
 
-class RegionDevicesTest : public ::testing::Test {
+class RegionDevicesTest : public testing::ContainerProbeTest {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/hami_vgpu_devices_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ContainerProbeTest::SetUp();
     region_ = dir_ + "/region.cache";
-    env_ = {
-        {"LD_PRELOAD", HAMI_LIBVGPU_PATH},
-        {"LD_LIBRARY_PATH", std::filesystem::path(HAMI_FAKE_CUDA_PATH).parent_path().string() +
-                                ":" +
-                                std::filesystem::path(HAMI_FAKE_NVML_PATH).parent_path().string()},
-        {"FAKEGPU_STATE", dir_ + "/fakegpu.state"},
-        {"FAKEGPU_DEVICES", std::to_string(kFakeGpus)},
-        {"FAKEGPU_MEM", "16g"},
-        {"FAKEGPU_CTX_OVERHEAD", "0"},
-        {"CUDA_DEVICE_MEMORY_SHARED_CACHE", region_},
-        {"CUDA_DEVICE_MEMORY_LIMIT", "1g"},
-    };
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  ProbeRun Run(const std::vector<std::string>& commands) {
-    int out = -1, err = -1;
-    const pid_t pid = SpawnProbe(env_, commands, &out, &err);
-    return FinishProbe(pid, out, err);
+    env_["FAKEGPU_DEVICES"] = std::to_string(kFakeGpus);
   }
 
   // What HAMi's monitor reads: device_num, then uuids[0 .. device_num).
@@ -147,9 +125,7 @@ class RegionDevicesTest : public ::testing::Test {
     EXPECT_EQ(Uuid(kFakeGpus), "");
   }
 
-  std::string dir_;
   std::string region_;
-  std::map<std::string, std::string> env_;
 };
 
 // The bug: nothing ever wrote device_num or the UUIDs, so the monitor found no GPUs for a

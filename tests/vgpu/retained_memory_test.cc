@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "tests/fakes/cuda/fake_gpu_state.h"
-#include "tests/vgpu/probe_runner.h"
+#include "tests/vgpu/probe_fixture.h"
 #include "vgpu/array_size.h"
 #include "vgpu/shared_region.h"
 
@@ -24,9 +24,7 @@ namespace {
 
 #if defined(HAMI_LIBVGPU_PATH) && defined(HAMI_FAKE_CUDA_PATH) && defined(HAMI_VGPU_PROBE_PATH)
 
-using hami::vgpu::testing::FinishProbe;
 using hami::vgpu::testing::ProbeRun;
-using hami::vgpu::testing::SpawnProbe;
 
 constexpr int kOutOfMemory = 2;  // CUDA_ERROR_OUT_OF_MEMORY
 constexpr unsigned long long kMiB = 1ull << 20;
@@ -34,22 +32,8 @@ constexpr unsigned long long kLimit = 1024 * kMiB;
 
 std::string Bytes(unsigned long long n) { return std::to_string(n); }
 
-class RetainedMemoryTest : public ::testing::Test {
+class RetainedMemoryTest : public hami::vgpu::testing::ContainerProbeTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/hami_retained_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    env_ = hami::vgpu::testing::ContainerEnv(dir_, HAMI_LIBVGPU_PATH);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  ProbeRun Run(const std::vector<std::string>& commands) {
-    int out = -1, err = -1;
-    const pid_t pid = SpawnProbe(env_, commands, &out, &err);
-    return FinishProbe(pid, out, err);
-  }
-
   // The fake GPU's physical high-water mark on device 0 since the state file was made.
   unsigned long long PhysicalPeak() {
     std::string error;
@@ -73,9 +57,6 @@ class RetainedMemoryTest : public ::testing::Test {
     if (info.size() != 3) return ~0ull;
     return std::stoull(info[2]) - std::stoull(info[1]);
   }
-
-  std::string dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(RetainedMemoryTest, VmmMemoryMappedAfterItsReleaseStaysCharged) {
@@ -210,20 +191,20 @@ TEST_F(RetainedMemoryTest, TheHostPidProbeIsChargedLikeAnyAllocation) {
   // reports pids shifted, as from a container's own pid namespace, so the probe is needed.
   env_["FAKEGPU_PID_OFFSET"] = "100000";
   int out = -1, err = -1;
-  const pid_t filler = SpawnProbe(env_, {"init", "fill", "hold:1500"}, &out, &err);
+  const pid_t filler = Spawn({"init", "fill", "hold:1500"}, &out, &err);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int i = 0; i < 4; ++i) {
     const ProbeRun late = Run({"init", "hold:400"});
     ASSERT_EQ(late.exit_code, 0) << late.errors;
   }
-  const ProbeRun run = FinishProbe(filler, out, err);
+  const ProbeRun run = Finish(filler, out, err);
   ASSERT_EQ(run.exit_code, 0) << run.errors;
   EXPECT_LE(PhysicalPeak(), kLimit);
 }
 
 TEST_F(RetainedMemoryTest, UnlimitedLaunchesStampTheLastKernelTime) {
   int out = -1, err = -1;
-  const pid_t pid = SpawnProbe(env_, {"init", "hold:700", "launch:3", "hold:100"}, &out, &err);
+  const pid_t pid = Spawn({"init", "hold:700", "launch:3", "hold:100"}, &out, &err);
   std::this_thread::sleep_for(std::chrono::milliseconds(350));
   // Age the stamp every opener writes, as if the last kernel ran long ago.
   hami::vgpu::RegionInit init;
@@ -232,7 +213,7 @@ TEST_F(RetainedMemoryTest, UnlimitedLaunchesStampTheLastKernelTime) {
   auto& raw = const_cast<hami::vgpu::layout::Region&>(region.value()->raw());
   std::atomic_ref<uint64_t>(raw.last_kernel_time).store(1);
   const uint64_t before = static_cast<uint64_t>(::time(nullptr));
-  const ProbeRun run = FinishProbe(pid, out, err);
+  const ProbeRun run = Finish(pid, out, err);
   ASSERT_EQ(run.exit_code, 0) << run.errors;
   EXPECT_EQ(run.Code("launch"), 0);
   EXPECT_GE(region.value()->last_kernel_time(), before);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -219,31 +220,40 @@ TEST_F(MultiProcessTest, SigkilledProcessChargesAreReclaimedEvenAsAZombie) {
   EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
 }
 
-TEST_F(MultiProcessTest, RegionLockExcludesOthersAndDiesWithItsHolder) {
-  auto parent = OpenOk(LimitInit(kGiB));
-  ASSERT_NE(parent, nullptr);
+// Starts a child that runs `take_lock` (0 when it holds the lock, else an exit code) and then
+// waits to be killed; returns once the child holds the lock (-1 when it could not take it).
+pid_t SpawnLockHolder(const std::function<int()>& take_lock) {
   int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const std::string path = path_;
-  ASSERT_TRUE(parent->uses_fast_lock()) << "a region this version creates has the sidecar mutex";
-  // The child takes the region lock exactly as SharedRegion does and is killed holding it.
-  pid_t kid = Spawn([&]() -> int {
+  if (::pipe(ready) != 0) return -1;
+  const pid_t kid = Spawn([&]() -> int {
     ::close(ready[0]);
-    auto mutex = RegionMutex::Open(RegionMutex::PathFor(path));
-    if (!mutex.ok()) return 10;
-    bool owner_died = false;
-    if (!mutex.value()->Lock(&owner_died).ok()) return 11;
+    if (const int rc = take_lock(); rc != 0) return rc;
     char b = 1;
     if (::write(ready[1], &b, 1) != 1) return 12;
     for (;;) ::pause();
   });
   ::close(ready[1]);
   char b;
-  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  const bool holding = ::read(ready[0], &b, 1) == 1;
   ::close(ready[0]);
+  return holding ? kid : -1;
+}
 
+// The sidecar mutex taken exactly as SharedRegion takes it (0 when held).
+int TakeRegionMutex(const std::string& region_path) {
+  // Leaked on purpose: the holder keeps the lock until it is killed.
+  auto mutex = RegionMutex::Open(RegionMutex::PathFor(region_path));
+  if (!mutex.ok()) return 10;
+  bool owner_died = false;
+  if (!mutex.value()->Lock(&owner_died).ok()) return 11;
+  (void)std::move(mutex).value().release();
+  return 0;
+}
+
+// A charge waits while `kid` holds the region lock and goes through once it is SIGKILLed.
+void ExpectChargeWaitsForTheHolder(SharedRegion& region, pid_t kid) {
   std::atomic<bool> charged{false};
-  std::thread charger([&] { charged = parent->TryCharge(0, kMiB, ChargeKind::kData).ok(); });
+  std::thread charger([&] { charged = region.TryCharge(0, kMiB, ChargeKind::kData).ok(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   EXPECT_FALSE(charged.load()) << "charged while another process held the region lock";
   const auto killed_at = steady_clock::now();
@@ -252,6 +262,17 @@ TEST_F(MultiProcessTest, RegionLockExcludesOthersAndDiesWithItsHolder) {
   EXPECT_TRUE(charged.load());
   EXPECT_LT(steady_clock::now() - killed_at, std::chrono::seconds(2));
   EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
+}
+
+TEST_F(MultiProcessTest, RegionLockExcludesOthersAndDiesWithItsHolder) {
+  auto parent = OpenOk(LimitInit(kGiB));
+  ASSERT_NE(parent, nullptr);
+  ASSERT_TRUE(parent->uses_fast_lock()) << "a region this version creates has the sidecar mutex";
+  // The child takes the region lock exactly as SharedRegion does and is killed holding it.
+  const std::string path = path_;
+  const pid_t kid = SpawnLockHolder([&] { return TakeRegionMutex(path); });
+  ASSERT_GT(kid, 0);
+  ExpectChargeWaitsForTheHolder(*parent, kid);
   EXPECT_EQ(parent->Usage(0), kMiB);
 }
 
@@ -263,31 +284,15 @@ TEST_F(MultiProcessTest, ARegionCreatedWithoutTheSidecarKeepsTheRecordLock) {
   auto parent = OpenOk(LimitInit(kGiB));
   ASSERT_NE(parent, nullptr);
   EXPECT_FALSE(parent->uses_fast_lock());
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
   const std::string path = path_;
-  pid_t kid = Spawn([&]() -> int {
-    ::close(ready[0]);
+  const pid_t kid = SpawnLockHolder([&]() -> int {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return 10;
     sys::LockMode mode = sys::LockMode::kOfd;
-    if (!sys::LockByte(fd, layout::kLockOffset, true, &mode).ok()) return 11;
-    char b = 1;
-    if (::write(ready[1], &b, 1) != 1) return 12;
-    for (;;) ::pause();
+    return sys::LockByte(fd, layout::kLockOffset, true, &mode).ok() ? 0 : 11;
   });
-  ::close(ready[1]);
-  char b;
-  ASSERT_EQ(::read(ready[0], &b, 1), 1);
-  ::close(ready[0]);
-  std::atomic<bool> charged{false};
-  std::thread charger([&] { charged = parent->TryCharge(0, kMiB, ChargeKind::kData).ok(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  EXPECT_FALSE(charged.load()) << "charged while another process held the record lock";
-  ASSERT_EQ(::kill(kid, SIGKILL), 0);
-  charger.join();
-  EXPECT_TRUE(charged.load());
-  EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
+  ASSERT_GT(kid, 0);
+  ExpectChargeWaitsForTheHolder(*parent, kid);
 }
 
 TEST_F(MultiProcessTest, AHolderKilledMidUpdateLeavesConsistentTotals) {
@@ -295,28 +300,17 @@ TEST_F(MultiProcessTest, AHolderKilledMidUpdateLeavesConsistentTotals) {
   ASSERT_NE(parent, nullptr);
   ASSERT_TRUE(parent->TryCharge(0, 100 * kMiB, ChargeKind::kData).ok());
   const int slot = parent->own_slot();
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
   const std::string path = path_;
   // The child takes the lock and tears the parent's slot as a writer killed between its two
   // stores would: the typed counter moved, the total did not, the seqlock is odd.
-  pid_t kid = Spawn([&]() -> int {
-    ::close(ready[0]);
-    auto mutex = RegionMutex::Open(RegionMutex::PathFor(path));
-    if (!mutex.ok()) return 10;
-    bool owner_died = false;
-    if (!mutex.value()->Lock(&owner_died).ok()) return 11;
+  const pid_t kid = SpawnLockHolder([&]() -> int {
+    if (const int rc = TakeRegionMutex(path); rc != 0) return rc;
     auto& raw = const_cast<layout::Region&>(parent->raw());
     raw.procs[slot].used[0].data_size += 50 * kMiB;
     raw.procs[slot].seqlock |= 1;
-    char b = 1;
-    if (::write(ready[1], &b, 1) != 1) return 12;
-    for (;;) ::pause();
+    return 0;
   });
-  ::close(ready[1]);
-  char b;
-  ASSERT_EQ(::read(ready[0], &b, 1), 1);
-  ::close(ready[0]);
+  ASSERT_GT(kid, 0);
   ASSERT_EQ(::kill(kid, SIGKILL), 0);
   EXPECT_EQ(WaitExit(kid), 128 + SIGKILL);
   EXPECT_EQ(parent->Usage(0), 150 * kMiB) << "the total is re-derived from the typed counters";

@@ -189,9 +189,13 @@ nvmlDevice_t NvmlDeviceOf(int cuda_device) {
 // ---- host-PID discovery ---------------------------------------------------------------------
 
 // True in the kernel's initial pid namespace (its /proc/self/ns/pid inode is PROC_PID_INIT_INO).
+// A process never changes its own pid namespace, so it is read once.
 bool InInitialPidNamespace() {
-  struct stat st {};
-  return ::stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
+  static const bool initial = [] {
+    struct stat st {};
+    return ::stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
+  }();
+  return initial;
 }
 
 // Spec §1.4, fixed: on the limited device itself (not always device 0), and correct when this
@@ -485,8 +489,7 @@ void MeasureContextMemory(int device) {
   int32_t host_pid = enforcer.HostPid();
   // In the host's pid namespace our pid is the host pid: measured at once, not only after the
   // background discovery (which is what a container's processes wait for).
-  static const bool initial_namespace = InInitialPidNamespace();
-  if (host_pid == 0 && initial_namespace) host_pid = static_cast<int32_t>(getpid());
+  if (host_pid == 0 && InInitialPidNamespace()) host_pid = static_cast<int32_t>(getpid());
   if (host_pid == 0) return;  // NVML lists processes by host pid: nothing to match yet
   static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
   static bool nvml_ready = false;
@@ -560,8 +563,7 @@ void ThrottleLaunch(double cost) {
   uint64_t next = compute->next_stamp_s.load(std::memory_order_relaxed);
   if (now_s >= next && compute->next_stamp_s.compare_exchange_strong(
                            next, now_s + compute->record_interval_s, std::memory_order_relaxed)) {
-    region->MarkKernelActivity(2);
-    region->StampKernelTime(now_s);
+    Enforcer::Get().NoteKernelActivity(now_s);
   }
   if (mode != kModeBudget) return;
   for (;;) {

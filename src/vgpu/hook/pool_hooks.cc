@@ -103,10 +103,16 @@ bool Capturing(CUstream stream) {
 }
 
 // A stream-ordered allocation of `size` bytes from `pool` on `device` through `allocate`;
-// `free_async` gives it back when its reservation would take the container over the limit.
+// `free_async` gives it back when its reservation would take the container over the limit. On
+// a capturing stream it is a graph memory node instead, reserved when the graph is launched.
 template <typename Allocate, typename FreeAsync>
 CUresult PoolAllocate(CUdeviceptr* dptr, size_t size, int device, CUmemoryPool pool,
-                      Allocate allocate, FreeAsync free_async) {
+                      CUstream stream, Allocate allocate, FreeAsync free_async) {
+  if (Capturing(stream)) {
+    const CUresult result = allocate();
+    if (result == CUDA_SUCCESS) NoteGraphMemoryUsed();
+    return result;
+  }
   Pools& s = State();
   Enforcer& enforcer = Enforcer::Get();
   uint64_t reserved = 0, used = 0;
@@ -160,23 +166,13 @@ CUresult CurrentPoolAllocate(CUdeviceptr* dptr, size_t size, CUstream stream, Al
   int device = 0;
   CUmemoryPool pool = nullptr;
   if (dptr == nullptr || !CurrentPool(&device, &pool)) return allocate();
-  if (Capturing(stream)) {  // a graph memory node: reserved when the graph is launched
-    const CUresult result = allocate();
-    if (result == CUDA_SUCCESS) NoteGraphMemoryUsed();
-    return result;
-  }
-  return PoolAllocate(dptr, size, device, pool, allocate, free_async);
+  return PoolAllocate(dptr, size, device, pool, stream, allocate, free_async);
 }
 
 template <typename Allocate, typename FreeAsync>
 CUresult FromPoolAllocate(CUdeviceptr* dptr, size_t size, CUmemoryPool pool, CUstream stream,
                           Allocate allocate, FreeAsync free_async) {
   if (dptr == nullptr || pool == nullptr) return allocate();
-  if (Capturing(stream)) {
-    const CUresult result = allocate();
-    if (result == CUDA_SUCCESS) NoteGraphMemoryUsed();
-    return result;
-  }
   int device = -1;
   {
     Pools& s = State();
@@ -187,7 +183,7 @@ CUresult FromPoolAllocate(CUdeviceptr* dptr, size_t size, CUmemoryPool pool, CUs
     if (device < 0 && made != s.device_of_new_pool.end()) device = made->second;
   }
   if (device < 0 && !CurrentDevice(&device)) return allocate();
-  return PoolAllocate(dptr, size, device, pool, allocate, free_async);
+  return PoolAllocate(dptr, size, device, pool, stream, allocate, free_async);
 }
 
 template <typename Sync>

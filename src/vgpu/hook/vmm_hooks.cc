@@ -26,8 +26,19 @@ Vmm& State() {
   return *vmm;
 }
 
-void UnchargeAll(const std::vector<DeviceBytes>& freed) {
+// cuMemUnmap or cuMemAddressFree through `real`: when it succeeds, the mappings that start in
+// [ptr, ptr + size) are gone, and the allocations they kept alive after their release with them.
+CUresult Unmapping(CUresult (*real)(CUdeviceptr, size_t), CUdeviceptr ptr, size_t size) {
+  Vmm& vmm = State();
+  std::vector<DeviceBytes> freed;
+  CUresult result;
+  {
+    std::lock_guard<std::mutex> lock(vmm.mu);
+    result = real(ptr, size);
+    if (result == CUDA_SUCCESS) freed = vmm.ledger.Unmapped(ptr, size);
+  }
   for (const DeviceBytes& f : freed) Enforcer::Get().Uncharge(f.device, f.bytes);
+  return result;
 }
 
 }  // namespace
@@ -93,30 +104,12 @@ HAMI_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 HAMI_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   auto real = HAMI_REAL(cuMemUnmap);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  Vmm& vmm = State();
-  std::vector<DeviceBytes> freed;
-  CUresult result;
-  {
-    std::lock_guard<std::mutex> lock(vmm.mu);
-    result = real(ptr, size);
-    if (result == CUDA_SUCCESS) freed = vmm.ledger.Unmapped(ptr, size);
-  }
-  UnchargeAll(freed);
-  return result;
+  return Unmapping(real, ptr, size);
 }
 
 // Freeing a reserved range drops whatever is still mapped in it.
 HAMI_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   auto real = HAMI_REAL(cuMemAddressFree);
   if (real == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
-  Vmm& vmm = State();
-  std::vector<DeviceBytes> freed;
-  CUresult result;
-  {
-    std::lock_guard<std::mutex> lock(vmm.mu);
-    result = real(ptr, size);
-    if (result == CUDA_SUCCESS) freed = vmm.ledger.Unmapped(ptr, size);
-  }
-  UnchargeAll(freed);
-  return result;
+  return Unmapping(real, ptr, size);
 }
