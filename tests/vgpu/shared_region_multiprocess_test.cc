@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <thread>
@@ -293,6 +294,25 @@ TEST_F(MultiProcessTest, ARegionCreatedWithoutTheSidecarKeepsTheRecordLock) {
   });
   ASSERT_GT(kid, 0);
   ExpectChargeWaitsForTheHolder(*parent, kid);
+}
+
+TEST_F(MultiProcessTest, AForeignOrTruncatedSidecarIsRefusedWithAWarningAndTheRecordLockUsed) {
+  { ASSERT_NE(OpenOk(LimitInit(kGiB)), nullptr); }
+  const std::string sidecar = RegionMutex::PathFor(path_);
+  for (const std::string& content : {std::string(4096, 'x'), std::string("short")}) {
+    {
+      std::ofstream out(sidecar, std::ios::binary | std::ios::trunc);
+      out << content;
+    }
+    auto region = OpenOk(LimitInit(kGiB));
+    ASSERT_NE(region, nullptr);
+    EXPECT_FALSE(region->uses_fast_lock());
+    ASSERT_EQ(region->warnings().size(), 1u);
+    EXPECT_NE(region->warnings()[0].find("region lock: " + sidecar), std::string::npos)
+        << region->warnings()[0];
+    EXPECT_NE(region->warnings()[0].find("using the slower record lock"), std::string::npos);
+    EXPECT_TRUE(region->TryCharge(0, kMiB, ChargeKind::kData).ok()) << "charging still works";
+  }
 }
 
 TEST_F(MultiProcessTest, AHolderKilledMidUpdateLeavesConsistentTotals) {
