@@ -58,7 +58,10 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
                 : (app_usage_copied ? std::span<const DeviceUsage>(app_usage)
                                     : std::span<const DeviceUsage>(node.devices));
     std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
-    auto chosen = FitContainer(usage, order, request, pod.selectors, mutex, failure);
+    auto chosen = gpu_policy.Has(GpuPolicyKey::kTopologyAware)
+                      ? FitContainerByLinks(usage, order, request, pod.selectors, mutex,
+                                            node.link_scores, failure)
+                      : FitContainer(usage, order, request, pod.selectors, mutex, failure);
     if (!chosen) return std::nullopt;
     std::optional<std::vector<std::optional<MigPick>>> picks;
     if (mig) {

@@ -19,6 +19,7 @@
 #include "device/device.h"
 #include "policy/fit.h"
 #include "policy/score.h"
+#include "policy/topology.h"
 
 namespace hami::policy {
 
@@ -38,6 +39,9 @@ struct NodeState {
   // the node lock is (or soon will be) taken. Policies ignore it; the extender prefers other
   // nodes while it is set.
   bool allocation_in_flight = false;
+  // Link scores between the devices (hami.io/node-nvidia-score), read by the topology-aware GPU
+  // policy only; empty when the node publishes none.
+  LinkScores link_scores;
 };
 
 struct PodRequest {

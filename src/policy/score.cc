@@ -104,13 +104,12 @@ std::vector<int> OrderDevices(std::span<const DeviceUsage> devices, const GpuPol
       case GpuPolicyKey::kBinpack:
         return cmp(scores[static_cast<size_t>(a)], scores[static_cast<size_t>(b)]);
       case GpuPolicyKey::kSpread:
+      case GpuPolicyKey::kTopologyAware:  // HAMi's default order: least used first
         return cmp(scores[static_cast<size_t>(b)], scores[static_cast<size_t>(a)]);
       case GpuPolicyKey::kNuma:
         return cmp(da.info.numa, db.info.numa);
       case GpuPolicyKey::kMutex:
         return cmp(db.used, da.used);
-      case GpuPolicyKey::kTopologyAware:
-        return 0;
     }
     return 0;
   };

@@ -46,6 +46,8 @@ double DeviceScore(const DeviceUsage& device, const ScoreWeights& weights);
 
 // Device indexes in HAMi's sort order for `policy`; FitContainer tries them from the back.
 // With `numa_bind`, devices are grouped by NUMA first. Final tie-break: ascending index.
+// topology-aware orders as spread (HAMi's default sort); which of the fitting devices it takes
+// is decided by link scores (topology.h).
 std::vector<int> OrderDevices(std::span<const DeviceUsage> devices, const GpuPolicy& policy,
                               bool numa_bind, const ScoreWeights& weights);
 
