@@ -78,6 +78,7 @@ class NvidiaVendor final : public Vendor {
   std::string_view CommonWord() const override { return kNvidiaCommonWord; }
   const VendorResourceNames& ResourceNames() const override { return names_; }
   const VendorAnnotationKeys& AnnotationKeys() const override { return keys_; }
+  int32_t MemoryFactor() const override { return config_.memory_factor; }
 
   // DeriveNvidiaRequest(Config(), ...).request; warnings are dropped (use DeriveNvidiaRequest
   // directly to report them).

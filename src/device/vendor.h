@@ -61,6 +61,9 @@ class Vendor {
 
   virtual const VendorResourceNames& ResourceNames() const = 0;
   virtual const VendorAnnotationKeys& AnnotationKeys() const = 0;
+  // MiB per unit of the memory resource (HAMi's memoryFactor, >= 1): requests are stored
+  // multiplied by it, so a ResourceQuota limit on the memory resource is too.
+  virtual int32_t MemoryFactor() const { return 1; }
 
   // What one container asks of this vendor. limits are consulted first, then requests, per
   // resource. Returns nullopt when the container does not use this vendor.

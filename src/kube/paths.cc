@@ -53,6 +53,9 @@ std::string PodBindingPath(std::string_view ns, std::string_view name) {
   return PodPath(ns, name) + "/binding";
 }
 std::string NodesPath() { return "/api/v1/nodes"; }
+std::string ResourceQuotasPath(std::string_view ns) {
+  return Namespaced("/api/v1", ns, "resourcequotas");
+}
 std::string NodePath(std::string_view name) { return NodesPath() + "/" + UrlEncode(name); }
 std::string EventsPath(std::string_view ns) { return Namespaced("/api/v1", ns, "events"); }
 std::string LeasesPath(std::string_view ns) {

@@ -25,6 +25,8 @@ std::string PodBindingPath(std::string_view ns, std::string_view name);  // "...
 std::string NodesPath();                                                 // "/api/v1/nodes"
 std::string NodePath(std::string_view name);
 std::string EventsPath(std::string_view ns);  // core/v1 events
+// "/api/v1/namespaces/<ns>/resourcequotas" or "/api/v1/resourcequotas"
+std::string ResourceQuotasPath(std::string_view ns);
 std::string LeasesPath(std::string_view ns);  // coordination.k8s.io/v1
 std::string LeasePath(std::string_view ns, std::string_view name);
 

@@ -35,6 +35,8 @@ std::string_view FitReasonName(FitReason reason) {
       return "AllocatedCardsInsufficientRequest";
     case FitReason::kCardMigTopologyInfeasible:
       return "CardMigTopologyInfeasible";
+    case FitReason::kResourceQuotaNotFit:
+      return "ResourceQuotaNotFit";
     case FitReason::kCount:
       break;
   }

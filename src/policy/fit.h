@@ -33,7 +33,8 @@ enum class FitReason : uint8_t {
   kNodeInsufficientDevice,
   kAllocatedCardsInsufficientRequest,
   kCardMigTopologyInfeasible,
-  kCount,  // not a reason
+  kResourceQuotaNotFit,  // the pod would take its namespace over a ResourceQuota (scheduler)
+  kCount,                // not a reason
 };
 
 std::string_view FitReasonName(FitReason reason);

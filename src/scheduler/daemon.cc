@@ -19,7 +19,8 @@ SchedulerDaemon::SchedulerDaemon(std::shared_ptr<kube::KubeClient> client, Daemo
 SchedulerDaemon::~SchedulerDaemon() { Stop(); }
 
 bool SchedulerDaemon::Synced() const {
-  return pods_ && nodes_ && pods_->HasSynced() && nodes_->HasSynced() && registered_once_.load();
+  return pods_ && nodes_ && pods_->HasSynced() && nodes_->HasSynced() && registered_once_.load() &&
+         (!quotas_ || quotas_->HasSynced());
 }
 
 bool SchedulerDaemon::IsLeader() const {
@@ -93,11 +94,33 @@ void SchedulerDaemon::ReleaseOrphanedLocks() {
 Status SchedulerDaemon::StartMetricsServer() {
   if (options_.metrics_port < 0) return Status::Ok();
   metrics_endpoint_ = std::make_unique<MetricsEndpoint>(
-      [this]() -> Result<std::string> { return metrics_.Render(ledger_); });
+      [this]() -> Result<std::string> { return metrics_.Render(ledger_, quota_.get()); });
   HAMI_ASSIGN_OR_RETURN(metrics_port_,
                         metrics_endpoint_->Start(options_.metrics_host, options_.metrics_port));
   spdlog::info("hami-scheduler metrics port={}", metrics_port_);
   return Status::Ok();
+}
+
+Status SchedulerDaemon::StartQuotaWatch() {
+  // ResourceQuotas on device memory and cores (quota.h): /filter and the webhook enforce them,
+  // and /filter waits for their first list (Synced), so a restart never decides without them.
+  quota_ = std::make_unique<QuotaTracker>(*registry_);
+  if (quota_->managed().empty()) return Status::Ok();
+  kube::InformerOptions options;
+  options.path = kube::ResourceQuotasPath("");
+  quotas_ = std::make_unique<kube::Informer>(client_, options);
+  auto apply = [this](const nlohmann::json& quota) {
+    auto applied = quota_->Apply(quota);
+    if (!applied.ok()) {
+      spdlog::warn("resourcequota {} error=\"{}\"", kube::ObjectKey(quota),
+                   applied.status().message());
+      return;
+    }
+    for (const std::string& line : *applied) spdlog::warn("{}", line);
+  };
+  return quotas_->AddHandlers(kube::InformerHandlers{
+      apply, [apply](const nlohmann::json&, const nlohmann::json& quota) { apply(quota); },
+      [this](const nlohmann::json& quota) { quota_->Remove(quota); }});
 }
 
 Status SchedulerDaemon::Start() {
@@ -134,6 +157,8 @@ Status SchedulerDaemon::Start() {
       std::make_unique<policy::HamiPolicy>("hami", options_.node_policy, options_.gpu_policy);
   filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
   filter_->set_prefer_idle_nodes(options_.prefer_idle_nodes);
+  HAMI_RETURN_IF_ERROR(StartQuotaWatch());
+  filter_->set_quota(quota_.get());
   BindOptions bind_options;
   bind_options.lock.timeout_seconds = options_.node_lock_timeout_seconds;
   bind_options.lock_wait = options_.node_lock_wait;
@@ -180,6 +205,9 @@ Status SchedulerDaemon::Start() {
     config.force_overwrite_default_scheduler = options_.force_overwrite_default_scheduler;
     if (options_.device_config.nvidia) config.nvidia = *options_.device_config.nvidia;
     config.max_device_memory_mib = ledger_.MaxDeviceMemoryMib();
+    config.check_quota = [this](const std::string& ns, const QuotaAmounts& requested) {
+      return quota_->Check(ledger_, ns, requested);
+    };
     return config;
   };
   server_ = std::make_unique<ExtenderServer>(*filter_, *binder_, hooks, options_.cert_file,
@@ -191,6 +219,7 @@ Status SchedulerDaemon::Start() {
 
   pods_->Start();
   nodes_->Start();
+  if (quotas_) quotas_->Start();
   if (leader_) leader_->Start();
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
@@ -224,6 +253,7 @@ void SchedulerDaemon::Stop() {
   if (leader_) leader_->Stop();
   if (pods_) pods_->Stop();
   if (nodes_) nodes_->Stop();
+  if (quotas_) quotas_->Stop();
 }
 
 }  // namespace hami::scheduler

@@ -26,6 +26,7 @@
 #include "scheduler/ledger.h"
 #include "scheduler/metrics.h"
 #include "scheduler/node_health.h"
+#include "scheduler/quota.h"
 
 namespace hami::scheduler {
 
@@ -94,6 +95,7 @@ class SchedulerDaemon {
   // on while this replica could not answer (requeue.h).
   void RequeueParkedPodsOnReady();
   Status StartMetricsServer();
+  Status StartQuotaWatch();
 
   std::shared_ptr<kube::KubeClient> client_;
   DaemonOptions options_;
@@ -102,6 +104,8 @@ class SchedulerDaemon {
   std::mutex tracker_mu_;
   AllocatableTracker tracker_;  // GUARDED_BY(tracker_mu_)
   std::unique_ptr<kube::Informer> pods_, nodes_;
+  std::unique_ptr<QuotaTracker> quota_;
+  std::unique_ptr<kube::Informer> quotas_;  // ResourceQuotas feeding quota_
   std::unique_ptr<FilterCore> filter_;
   std::unique_ptr<Binder> binder_;
   std::unique_ptr<LeaderWatcher> leader_;

@@ -79,10 +79,22 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   ledger_.RemovePod(uid);
   SyncMirrorLocked();
   ResolveCandidatesLocked(*args.node_names);
-  const std::vector<uint32_t>& picks = last_picks_;
   for (const std::string& name : last_unknown_) {
     decision.result.failed_nodes[name] = kNodeUnregistered;
   }
+  // ResourceQuota (quota.h): checked under mu_ against the ledger's usage, which holds every
+  // decision made so far, so pods racing for the last unit of a quota cannot both get it.
+  // Nodes where even the pod's least possible demand is over are left out; a placement whose
+  // exact demand is over marks its node and the policy places again without it.
+  const QuotaGate quota = quota_ != nullptr ? QuotaGate(*quota_, ledger_, *vendor,
+                                                        std::string(pod.Namespace()), request)
+                                            : QuotaGate();
+  std::vector<uint32_t> quota_picks;
+  if (quota.active()) {
+    quota_picks = quota.Allowed(mirror_, last_picks_, &decision.result.failed_nodes);
+  }
+  const std::vector<uint32_t>& picks = quota.active() ? quota_picks : last_picks_;
+place:
   // Prefer nodes with no allocation in flight: their node lock is free, so the bind does not
   // fail on contention, and a burst of pods that the policy would all send to one node (binpack)
   // spreads over the next best nodes instead of queueing on that node's lock until the device
@@ -129,6 +141,11 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
                               " do not resolve; refusing the placement";
       return decision;
     }
+  }
+  if (quota.CheckPlacement(devices)) {
+    decision.result.failed_nodes[chosen.name] = QuotaGate::NodeReason(chosen);
+    std::erase(quota_picks, nodes.Slot(static_cast<size_t>(outcome.placement->node_index)));
+    goto place;  // NOLINT: one more placement without this node (quota_picks shrinks)
   }
   allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
   decision.decided = allocation;

@@ -22,6 +22,7 @@
 #include "policy/placement.h"
 #include "scheduler/extender_types.h"
 #include "scheduler/ledger.h"
+#include "scheduler/quota.h"
 
 namespace hami::scheduler {
 
@@ -50,6 +51,13 @@ class FilterCore {
   void set_prefer_idle_nodes(bool prefer) {
     std::lock_guard<std::mutex> lock(mu_);
     prefer_idle_nodes_ = prefer;
+  }
+
+  // Enforces the namespace ResourceQuotas `quota` knows (quota.h); null = none. `quota` must
+  // outlive the core.
+  void set_quota(const QuotaTracker* quota) {
+    std::lock_guard<std::mutex> lock(mu_);
+    quota_ = quota;
   }
 
   // Drops the pod's decision from the ledger.
@@ -84,6 +92,7 @@ class FilterCore {
   std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
   bool last_valid_ = false;                // GUARDED_BY(mu_)
   bool prefer_idle_nodes_ = true;          // GUARDED_BY(mu_)
+  const QuotaTracker* quota_ = nullptr;    // GUARDED_BY(mu_)
 };
 
 }  // namespace hami::scheduler

@@ -211,6 +211,15 @@ std::vector<PodAllocation> UsageLedger::Pods() const {
   return out;
 }
 
+std::vector<PodAllocation> UsageLedger::PodsInNamespace(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PodAllocation> out;
+  for (const auto& [uid, pod] : pods_) {
+    if (pod.ns == ns) out.push_back(pod);
+  }
+  return out;
+}
+
 void UsageLedger::TouchLocked(const std::string& name, NodeEntry& entry) {
   changes_.erase(entry.generation);
   entry.generation = next_generation_++;

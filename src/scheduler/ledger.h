@@ -98,6 +98,8 @@ class UsageLedger {
   std::optional<PodAllocation> GetPod(const std::string& uid) const;
   size_t PodCount() const;
   std::vector<PodAllocation> Pods() const;
+  // The pods of one namespace (decisions not yet written included), for ResourceQuota usage.
+  std::vector<PodAllocation> PodsInNamespace(const std::string& ns) const;
 
   // Node states for `node_names` (unknown names are skipped and returned in `unknown`), with
   // every vendor's devices in vendor-key order and usage summed over the tracked pods:

@@ -207,9 +207,31 @@ SchedulerMetrics::SchedulerMetrics() {
   registry_.DeclareCounter(kFilterFailures, "/filter requests that placed no pod, by reason.");
 }
 
-std::string SchedulerMetrics::Render(const UsageLedger& ledger) const {
+std::string RenderQuotaGauges(const std::vector<QuotaStatus>& statuses) {
+  MetricsRegistry r;
+  r.DeclareGauge("hami_resource_quota_limit",
+                 "ResourceQuota limit on a device resource in a namespace, as written.");
+  r.DeclareGauge("hami_resource_quota_used",
+                 "Device resource held by a namespace's pods (MiB or core percent).");
+  for (const QuotaStatus& s : statuses) {
+    const std::string limit = s.limit ? std::to_string(s.limit->limit) : "0";
+    r.GaugeSet("hami_resource_quota_used",
+               {{"namespace", s.ns}, {"quota_name", s.resource}, {"limit", limit}},
+               static_cast<double>(s.used));
+    if (s.limit) {
+      r.GaugeSet("hami_resource_quota_limit", {{"namespace", s.ns}, {"quota_name", s.resource}},
+                 static_cast<double>(s.limit->limit));
+    }
+  }
+  return r.Render();
+}
+
+std::string SchedulerMetrics::Render(const UsageLedger& ledger, const QuotaTracker* quotas) const {
   const std::vector<std::string> names = ledger.NodeNames();
-  return registry_.Render() + RenderDeviceGauges(ledger.Snapshot(names, nullptr), ledger.Pods());
+  const std::vector<PodAllocation> pods = ledger.Pods();
+  std::string out = registry_.Render() + RenderDeviceGauges(ledger.Snapshot(names, nullptr), pods);
+  if (quotas != nullptr) out += RenderQuotaGauges(quotas->Statuses(pods));
+  return out;
 }
 
 }  // namespace hami::scheduler

@@ -16,6 +16,7 @@
 
 #include "policy/placement.h"
 #include "scheduler/ledger.h"
+#include "scheduler/quota.h"
 
 namespace hami::scheduler {
 
@@ -82,10 +83,17 @@ class MetricsRegistry {
 // hami_node_gpu_memory_allocated_ratio per device, and hami_vgpu_memory_allocated_bytes,
 // hami_vgpu_core_allocated_ratio per pod container and device. Memory is MiB x 1048576; core
 // values are HAMi's core units (100 = one whole device), as HAMi's metrics.go reports them;
-// hami_node_gpu_memory_allocated_ratio is allocated / limit in [0, 1]. MIG and quota gauges are
-// not rendered (the ledger does not track them). Pure.
+// hami_node_gpu_memory_allocated_ratio is allocated / limit in [0, 1]. MIG gauges are not
+// rendered (the ledger does not track them); the quota gauges are RenderQuotaGauges'. Pure.
 std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
                                const std::vector<PodAllocation>& pods);
+
+// ResourceQuota gauges (spec §3.11, HAMi's labels): hami_resource_quota_used{namespace,
+// quota_name,limit} per namespace and quota'd resource with usage or a quota (quota_name is the
+// resource name, e.g. "nvidia.com/gpumem"; the value is in ledger units, MiB or core percent;
+// `limit` is the binding limit as written in the ResourceQuota, "0" when none applies), and
+// hami_resource_quota_limit{namespace,quota_name} only where a ResourceQuota sets one. Pure.
+std::string RenderQuotaGauges(const std::vector<QuotaStatus>& statuses);
 
 // The scheduler's metrics. Thread-safe (the handlers of several HTTP threads update it).
 class SchedulerMetrics {
@@ -104,8 +112,9 @@ class SchedulerMetrics {
   }
   const MetricsRegistry& registry() const { return registry_; }
 
-  // The scheduler's own metrics followed by the device gauges of `ledger` (snapshot taken here).
-  std::string Render(const UsageLedger& ledger) const;
+  // The scheduler's own metrics followed by the device gauges of `ledger` (snapshot taken here)
+  // and, when `quotas` is given, the ResourceQuota gauges.
+  std::string Render(const UsageLedger& ledger, const QuotaTracker* quotas = nullptr) const;
 
  private:
   MetricsRegistry registry_;

@@ -84,8 +84,11 @@ std::optional<std::string> CheckPercent(const ResourceList& limits, const Resour
 }
 
 // Validates and mutates one container; returns a refusal message or nullopt.
+// The container's derived request (count 0 when it asks for no device) is written to the last
+// entry of `derived_requests`.
 std::optional<std::string> MutateContainer(nlohmann::json& container, const WebhookConfig& config,
-                                           bool* uses_device) {
+                                           bool* uses_device,
+                                           std::vector<ContainerDeviceRequest>* derived_requests) {
   const NvidiaConfig& nv = config.nvidia;
   const std::string name = ContainerName(container);
   const ResourceList limits = ResourceMap(container, "limits");
@@ -106,6 +109,7 @@ std::optional<std::string> MutateContainer(nlohmann::json& container, const Webh
   if (!derived->request) return std::nullopt;  // count 0: no device after all
   *uses_device = true;
   const ContainerDeviceRequest& request = *derived->request;
+  derived_requests->back() = request;
   if (config.max_device_memory_mib > 0 && request.memory_mib > config.max_device_memory_mib) {
     return "container " + name + ": " + nv.resource_memory_name + " " +
            std::to_string(request.memory_mib) +
@@ -134,9 +138,31 @@ bool Privileged(const nlohmann::json& container) {
   return it != ctx->end() && it->is_boolean() && it->get<bool>();
 }
 
+// The quota pre-check (spec §4 step 6): refuses a pod whose least possible demand, on top of
+// what its namespace holds now, passes one of the namespace's ResourceQuotas.
+std::optional<std::string> CheckQuota(const nlohmann::json& pod, const WebhookConfig& config,
+                                      std::string_view request_namespace,
+                                      const std::vector<ContainerDeviceRequest>& requests,
+                                      int init_containers) {
+  if (!config.check_quota) return std::nullopt;
+  std::string ns(kube::StringAt(pod, {"metadata", "namespace"}));
+  if (ns.empty()) ns = request_namespace.empty() ? "default" : std::string(request_namespace);
+  VendorResourceNames names;
+  names.memory = config.nvidia.resource_memory_name;
+  names.cores = config.nvidia.resource_core_name;
+  const QuotaAmounts least = RequestQuotaLowerBound(names, requests, init_containers,
+                                                    /*smallest_device_mib=*/0,
+                                                    /*cores_known=*/true);
+  if (least.empty()) return std::nullopt;
+  auto violation = config.check_quota(ns, least);
+  if (!violation) return std::nullopt;
+  return violation->Message();
+}
+
 }  // namespace
 
-AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config) {
+AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config,
+                           std::string_view request_namespace) {
   AdmissionDecision allow;
   allow.patch = nlohmann::json::array();
   if (!pod.is_object()) return Refuse("request object is not a pod");
@@ -153,6 +179,8 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
 
   nlohmann::json mutated = pod;
   bool uses_device = false;
+  std::vector<ContainerDeviceRequest> requests;  // per container, init containers first
+  int init_containers = 0;
   for (const char* list : {"initContainers", "containers"}) {
     nlohmann::json& mutated_spec = mutated["spec"];
     auto items = mutated_spec.find(list);
@@ -163,7 +191,9 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
         return Refuse(std::string("spec.") + list + " has an entry that is not an object");
       }
       bool container_uses = false;
-      if (auto refusal = MutateContainer(container, config, &container_uses))
+      requests.emplace_back();
+      if (std::string_view(list) == "initContainers") ++init_containers;
+      if (auto refusal = MutateContainer(container, config, &container_uses, &requests))
         return Refuse(*refusal);
       if (container_uses && Privileged(container)) {
         return Refuse(
@@ -182,6 +212,9 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
     if (!config.scheduler_name.empty()) mutated["spec"]["schedulerName"] = config.scheduler_name;
     if (!config.nvidia.runtime_class_name.empty() && !spec->contains("runtimeClassName")) {
       mutated["spec"]["runtimeClassName"] = config.nvidia.runtime_class_name;
+    }
+    if (auto refusal = CheckQuota(pod, config, request_namespace, requests, init_containers)) {
+      return Refuse(*refusal);
     }
   }
   allow.patch = nlohmann::json::diff(pod, mutated);
@@ -207,7 +240,7 @@ Result<std::string> HandleAdmissionReview(std::string_view body, const WebhookCo
   }
   AdmissionDecision decision;
   try {
-    decision = AdmitPod(*object, config);
+    decision = AdmitPod(*object, config, StringAt(*request, "namespace"));
   } catch (const nlohmann::json::exception& e) {
     // Typed reads above avoid throwing; this keeps a missed corner from failing the request.
     decision = Refuse(std::string("malformed pod: ") + e.what());

@@ -6,12 +6,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
 #include "device/config.h"
+#include "scheduler/quota.h"
 
 namespace hami::scheduler {
 
@@ -22,6 +25,11 @@ struct WebhookConfig {
   // Largest device memory registered in the cluster (MiB); requests above it can never be
   // scheduled and are refused. 0 = unknown (no check).
   int64_t max_device_memory_mib = 0;
+  // The ResourceQuota pre-check (spec §4 step 6): the first quota of `ns` that `requested` on
+  // top of the namespace's current usage passes, or nullopt. Unset = no check. `requested` is
+  // the least the pod can take (quota.h RequestQuotaLowerBound: percentages count 0).
+  std::function<std::optional<QuotaViolation>(const std::string& ns, const QuotaAmounts& requested)>
+      check_quota;
 };
 
 struct AdmissionDecision {
@@ -31,8 +39,10 @@ struct AdmissionDecision {
   nlohmann::json patch;  // RFC 6902 operations (array; may be empty)
 };
 
-// Decides on one pod (the AdmissionReview's request.object).
-AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config);
+// Decides on one pod (the AdmissionReview's request.object). `request_namespace` (the
+// review's request.namespace) names the pod's namespace when its metadata has none.
+AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config,
+                           std::string_view request_namespace = {});
 
 // Handles a whole AdmissionReview (admission.k8s.io/v1 or v1beta1) and returns the response
 // review in the same apiVersion, with the patch base64-encoded as JSONPatch.

@@ -10,8 +10,9 @@
 namespace hami::fakes {
 namespace {
 
-constexpr std::array<ApiResource, 4> kResources = {{
+constexpr std::array<ApiResource, 5> kResources = {{
     {"", "v1", "pods", "Pod", "PodList", true, true},
+    {"", "v1", "resourcequotas", "ResourceQuota", "ResourceQuotaList", true, true},
     {"", "v1", "nodes", "Node", "NodeList", false, true},
     {"", "v1", "events", "Event", "EventList", true, false},
     {"coordination.k8s.io", "v1", "leases", "Lease", "LeaseList", true, false},
