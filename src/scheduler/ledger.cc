@@ -4,6 +4,7 @@
 
 #include "device/codec.h"
 #include "device/nvidia.h"
+#include "device/pair_scores.h"
 
 namespace hami::scheduler {
 
@@ -67,6 +68,28 @@ void UsageLedger::SetCordoned(const std::string& node, std::set<std::string> uui
   if (entry.record.cordoned_uuids == uuids && entry.generation != 0) return;
   entry.record.cordoned_uuids = std::move(uuids);
   TouchLocked(node, entry);
+}
+
+Status UsageLedger::SetPairScores(const std::string& node, const std::string& annotation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeEntry& entry = nodes_[node];
+  if (entry.record.pair_scores_text == annotation && entry.generation != 0) return Status::Ok();
+  entry.record.pair_scores_text = annotation;
+  Status status;
+  std::vector<DevicePairScore> scores;
+  if (!annotation.empty()) {
+    auto decoded = DecodePairScoresJson(annotation);
+    if (decoded.ok()) {
+      scores = std::move(*decoded);
+    } else {
+      status = decoded.status();
+    }
+  }
+  if (scores != entry.record.pair_scores || entry.generation == 0) {
+    entry.record.pair_scores = std::move(scores);
+    TouchLocked(node, entry);
+  }
+  return status;
 }
 
 void UsageLedger::RemoveNode(const std::string& node) {
@@ -254,6 +277,12 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
       usage.cordoned = entry.record.cordoned_uuids.count(info.id) > 0;
       state.devices.push_back(std::move(usage));
     }
+  }
+  if (!entry.record.pair_scores.empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(state.devices.size());
+    for (const DeviceUsage& d : state.devices) ids.push_back(d.info.id);
+    state.link_scores = policy::LinkScores::FromAnnotation(ids, entry.record.pair_scores);
   }
   // A held node lock means a bind there would wait for it (ranked after idle nodes).
   state.allocation_in_flight = entry.record.locked;

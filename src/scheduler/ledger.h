@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "device/device.h"
+#include "device/pair_scores.h"
 #include "device/vendor.h"
 #include "policy/placement.h"
 
@@ -60,6 +61,10 @@ struct NodeRecord {
   std::map<std::string, std::vector<DeviceInfo>> devices_by_vendor;
   std::set<std::string> cordoned_uuids;  // hami.io/device-cordon
   bool locked = false;                   // hami.io/mutex.lock is set
+  // hami.io/node-nvidia-score as last seen, and its decoded entries (empty when absent or
+  // malformed): the GPU link scores of the topology-aware policy (NodeState::link_scores).
+  std::string pair_scores_text;
+  std::vector<DevicePairScore> pair_scores;
 };
 
 class UsageLedger {
@@ -73,6 +78,11 @@ class UsageLedger {
   // allocation in flight (NodeState::allocation_in_flight), since a bind there would wait. The
   // setters above and this one change nothing (no new generation) when the value is the same.
   void SetNodeLocked(const std::string& node, bool locked);
+  // The node's GPU link scores from its hami.io/node-nvidia-score value ("" = none), decoded
+  // only when the text changes. A value that does not decode leaves the node without link
+  // scores (the topology-aware policy then ranks its GPUs as unlinked) and is returned as the
+  // error, once per distinct value; Ok otherwise.
+  Status SetPairScores(const std::string& node, const std::string& annotation);
   void RemoveNode(const std::string& node);
   bool HasNode(const std::string& node) const;
   std::vector<std::string> NodeNames() const;

@@ -208,6 +208,14 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
     for (std::string& uuid : SplitCommaList(it->second)) cordoned.insert(std::move(uuid));
   }
   ledger.SetCordoned(name, std::move(cordoned));
+  {
+    auto scores = annotations.find(kNodeNvidiaScoreAnnotation);
+    Status linked = ledger.SetPairScores(name, scores == annotations.end() ? "" : scores->second);
+    if (!linked.ok()) {
+      actions.log.push_back("node " + name + " " + kNodeNvidiaScoreAnnotation + ": " +
+                            linked.message() + " (its GPUs count as unlinked)");
+    }
+  }
   ledger.SetNodeLocked(name, annotations.count(kNodeLockAnnotation) > 0);
   return actions;
 }
