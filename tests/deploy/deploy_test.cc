@@ -57,6 +57,9 @@ const std::vector<Grant> kGrants = {
     {"ClusterRole/hami-scheduler", "", "nodes", "patch", ""},
     // src/scheduler/binder.cc: KubeClient::CreateEvent (core/v1 events)
     {"ClusterRole/hami-scheduler", "", "events", "create", ""},
+    // src/scheduler/daemon.cc: the ResourceQuota watch cache (quota enforcement, quota.h)
+    {"ClusterRole/hami-scheduler", "", "resourcequotas", "list", ""},
+    {"ClusterRole/hami-scheduler", "", "resourcequotas", "watch", ""},
     // the kube-scheduler container's leader election creates its Lease the first time
     {"Role/hami-scheduler-leader-election", "coordination.k8s.io", "leases", "create", ""},
     // src/scheduler/leader.cc (--leader-elect) and kube-scheduler's leader election

@@ -59,6 +59,25 @@ class DaemonTest : public ::testing::Test {
     return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
   }
 
+  // /filter then /bind; returns /filter's answer (the bind must succeed when a node was chosen).
+  nlohmann::json Schedule(SchedulerDaemon& daemon, const nlohmann::json& pod) {
+    nlohmann::json filtered =
+        Post(daemon.port(), "/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+    if (filtered["NodeNames"].is_array()) {
+      nlohmann::json bound = Post(daemon.port(), "/bind",
+                                  {{"PodName", pod["metadata"]["name"]},
+                                   {"PodNamespace", "default"},
+                                   {"PodUID", pod["metadata"]["uid"]},
+                                   {"Node", "node-a"}});
+      EXPECT_EQ(bound["Error"], "") << bound.dump();
+      // The device plugin would release the lock after Allocate; do it here.
+      auto n = *api_.Get("nodes", "", "node-a");
+      n["metadata"]["annotations"].erase(kNodeLockAnnotation);
+      EXPECT_TRUE(api_.Put(n).ok());
+    }
+    return filtered;
+  }
+
   fakes::FakeApiServer api_;
   kube::ClusterConfig config_;
 };
@@ -78,19 +97,8 @@ TEST_F(DaemonTest, RegistersFiltersBindsAndRebuildsAfterRestart) {
   for (int i = 0; i < 3; ++i) {
     nlohmann::json pod = PutPod("p" + std::to_string(i), "4000");
     uids.push_back(pod["metadata"]["uid"]);
-    nlohmann::json filtered =
-        Post(daemon->port(), "/filter", {{"Pod", pod}, {"NodeNames", {"node-a"}}});
+    nlohmann::json filtered = Schedule(*daemon, pod);
     ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"})) << filtered.dump();
-    nlohmann::json bound = Post(daemon->port(), "/bind",
-                                {{"PodName", pod["metadata"]["name"]},
-                                 {"PodNamespace", "default"},
-                                 {"PodUID", pod["metadata"]["uid"]},
-                                 {"Node", "node-a"}});
-    ASSERT_EQ(bound["Error"], "") << bound.dump();
-    // The device plugin would release the lock after Allocate; do it here.
-    auto n = *api_.Get("nodes", "", "node-a");
-    n["metadata"]["annotations"].erase(kNodeLockAnnotation);
-    ASSERT_TRUE(api_.Put(n).ok());
   }
   EXPECT_EQ(daemon->ledger().PodCount(), 3u);
   {
@@ -140,6 +148,119 @@ TEST_F(DaemonTest, NodeWithoutRegistrationIsUnregistered) {
       Post(daemon->port(), "/filter", {{"Pod", pod}, {"NodeNames", {"node-cpu", "node-a"}}});
   EXPECT_EQ(filtered["FailedNodes"]["node-cpu"], kNodeUnregistered);
   EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"node-a"}));
+}
+
+// ResourceQuotas on the fake API server: the watch feeds /filter, the webhook and /metrics, and
+// a restarted replica rebuilds the namespace's usage exactly (quota.h).
+class QuotaDaemonTest : public DaemonTest {
+ protected:
+  static nlohmann::json Quota(const std::string& name, nlohmann::json hard) {
+    return {{"kind", "ResourceQuota"},
+            {"apiVersion", "v1"},
+            {"metadata", {{"name", name}, {"namespace", "default"}}},
+            {"spec", {{"hard", std::move(hard)}}}};
+  }
+
+  // Whether /filter comes to choose a node for `pod` within 2 s (after a watch event).
+  bool EventuallyFits(SchedulerDaemon& daemon, const nlohmann::json& pod) {
+    return api_.WaitUntil(
+        [&] {
+          return Post(daemon.port(), "/filter",
+                      {{"Pod", pod}, {"NodeNames", {"node-a"}}})["NodeNames"]
+              .is_array();
+        },
+        milliseconds(2000));
+  }
+
+  std::string Metrics(SchedulerDaemon& daemon) {
+    httplib::Client http("127.0.0.1", daemon.metrics_port());
+    auto res = http.Get("/metrics");
+    return res ? res->body : "";
+  }
+
+  static nlohmann::json Review(const nlohmann::json& pod) {
+    return {{"apiVersion", "admission.k8s.io/v1"},
+            {"kind", "AdmissionReview"},
+            {"request", {{"uid", "r"}, {"namespace", "default"}, {"object", pod}}}};
+  }
+};
+
+TEST_F(QuotaDaemonTest, EnforcesTheWatchedQuotaAndRebuildsUsageAfterRestart) {
+  ASSERT_TRUE(api_.Put(Quota("gpu", {{"limits.nvidia.com/gpumem", "8000"},
+                                     {"limits.cpu", "4"},
+                                     {"limits.nvidia.com/gpucores", "many"}}))
+                  .ok());
+  auto daemon = StartDaemon();
+  EXPECT_EQ(Schedule(*daemon, PutPod("p0", "4000"))["NodeNames"],
+            nlohmann::json::array({"node-a"}));
+  EXPECT_EQ(Schedule(*daemon, PutPod("p1", "4000"))["NodeNames"],
+            nlohmann::json::array({"node-a"}));
+  const nlohmann::json p2 = PutPod("p2", "1000");
+  nlohmann::json refused = Schedule(*daemon, p2);
+  EXPECT_TRUE(refused["NodeNames"].is_null()) << refused.dump();
+  EXPECT_EQ(refused["FailedNodes"]["node-a"], "2/2 ResourceQuotaNotFit");
+  // The webhook refuses what cannot fit any more.
+  nlohmann::json review =
+      Post(daemon->port(), "/webhook",
+           Review(testing::PodObject("p3", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1"}})));
+  EXPECT_EQ(review["response"]["allowed"], false) << review.dump();
+  EXPECT_EQ(review["response"]["status"]["message"],
+            "exceeding resource quota: limits.nvidia.com/gpumem in namespace default: used 8000 + "
+            "requested 1 > limit 8000 (ResourceQuota gpu)");
+  const std::string used_line =
+      "hami_resource_quota_used{namespace=\"default\",quota_name=\"nvidia.com/gpumem\","
+      "limit=\"8000\"} 8000\n";
+  EXPECT_NE(Metrics(*daemon).find(used_line), std::string::npos) << Metrics(*daemon);
+  daemon->Stop();
+  daemon.reset();
+
+  // A new replica rebuilds the same usage from pod annotations before it decides anything.
+  auto restarted = StartDaemon();
+  ASSERT_TRUE(
+      api_.WaitUntil([&] { return restarted->ledger().PodCount() == 2; }, milliseconds(2000)));
+  refused = Schedule(*restarted, p2);
+  EXPECT_EQ(refused["FailedNodes"]["node-a"], "2/2 ResourceQuotaNotFit") << refused.dump();
+  EXPECT_NE(Metrics(*restarted).find(used_line), std::string::npos) << Metrics(*restarted);
+
+  // Raising the quota (a watch update) lets the pod in; deleting it lifts the limit.
+  ASSERT_TRUE(api_.Put(Quota("gpu", {{"limits.nvidia.com/gpumem", "9000"}})).ok());
+  EXPECT_TRUE(EventuallyFits(*restarted, p2));
+  ASSERT_TRUE(api_.Delete("resourcequotas", "default", "gpu").ok());
+  EXPECT_TRUE(EventuallyFits(*restarted, PutPod("p4", "5000")));
+}
+
+TEST_F(QuotaDaemonTest, ExplicitZeroBlocksFromTheFirstFilter) {
+  ASSERT_TRUE(api_.Put(Quota("none", {{"limits.nvidia.com/gpucores", "0"}})).ok());
+  auto daemon = StartDaemon();
+  nlohmann::json refused = Schedule(*daemon, PutPod("p0", "1000"));
+  EXPECT_EQ(refused["FailedNodes"]["node-a"], "2/2 ResourceQuotaNotFit") << refused.dump();
+  EXPECT_NE(Metrics(*daemon).find("hami_resource_quota_limit{namespace=\"default\","
+                                  "quota_name=\"nvidia.com/gpucores\"} 0\n"),
+            std::string::npos);
+}
+
+TEST_F(QuotaDaemonTest, FakeApiServerServesResourceQuotas) {
+  httplib::Client http(config_.server);
+  const std::string collection = "/api/v1/namespaces/default/resourcequotas";
+  auto created = http.Post(collection, Quota("q", {{"limits.nvidia.com/gpumem", "1"}}).dump(),
+                           "application/json");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
+  nlohmann::json stored = nlohmann::json::parse(created->body);
+  stored["spec"]["hard"]["limits.nvidia.com/gpumem"] = "2";
+  auto updated = http.Put(collection + "/q", stored.dump(), "application/json");
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->status, 200) << updated->body;
+  auto listed = http.Get("/api/v1/resourcequotas");
+  ASSERT_TRUE(listed);
+  const nlohmann::json list = nlohmann::json::parse(listed->body);
+  EXPECT_EQ(list["kind"], "ResourceQuotaList");
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["spec"]["hard"]["limits.nvidia.com/gpumem"], "2");
+  auto deleted = http.Delete(collection + "/q");
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->status, 200) << deleted->body;
+  EXPECT_FALSE(api_.Get("resourcequotas", "default", "q").has_value());
 }
 
 }  // namespace
