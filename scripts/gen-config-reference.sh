@@ -95,6 +95,7 @@ docs/monitor.md.
 | `DEVICE_LIST_STRATEGY` | `envvar` | default of `--device-list-strategy`; an empty value counts as unset |
 | `DP_DISABLE_HEALTHCHECKS` | unset | `all` (no health checks), `xids` (no Xid checks) or a comma list of Xids to ignore as well as 13, 31, 43, 45, 68, 109 |
 | `DP_ENABLE_HEALTHCHECKS` | unset | comma list of Xids to treat as critical even when ignored by default |
+| `ENABLE_TOPOLOGY_SCORE` | `false` | default of `--enable-topology-score` (Go boolean): also publish the GPU link scores `hami.io/node-nvidia-score` for the `topology-aware` GPU policy; another value stops the binary at start |
 | `NVIDIA_VISIBLE_DEVICES` | — | not read by the plugin; the manifests set `all` so that the NVIDIA runtime mounts every GPU and NVML into the plugin's container |
 
 ### hami-monitor

@@ -54,6 +54,11 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  std::string topology_score = hami::EnvOr("ENABLE_TOPOLOGY_SCORE", "false");
+  app.add_option("--enable-topology-score", topology_score,
+                 "publish the GPU link scores hami.io/node-nvidia-score for the topology-aware "
+                 "GPU policy (env ENABLE_TOPOLOGY_SCORE)")
+      ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
@@ -75,6 +80,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   options.allocate.device_list = *strategies;
+  const std::optional<bool> topology = hami::ParseGoBool(topology_score);
+  if (!topology) {
+    std::cerr << "error: --enable-topology-score / ENABLE_TOPOLOGY_SCORE: '" << topology_score
+              << "' is not a boolean (true or false)\n";
+    return 2;
+  }
+  options.topology_score = *topology;
   const std::string vgpu = options.allocate.hook_path + "/vgpu";
   options.allocate.host_libvgpu = vgpu + "/libvgpu.so";
   auto env = [](const char* name) -> std::optional<std::string> {

@@ -6,16 +6,22 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 
 #include "common/clock.h"
 #include "device/annotations.h"
 #include "device/codec.h"
+#include "device/pair_scores.h"
 #include "deviceplugin/registration.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 
 namespace hami::deviceplugin {
+
+namespace {
+constexpr char kAsymmetricLinkReason[] = "AsymmetricGPUP2PLink";
+}  // namespace
 
 std::string RandomCacheFileName() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -34,7 +40,8 @@ PluginDaemon::PluginDaemon(std::shared_ptr<kube::KubeClient> client, PluginDaemo
       options_(std::move(options)),
       flag_discovery_(options_.discovery),
       flag_allocate_(options_.allocate),
-      flag_numa_topology_(options_.numa_topology) {}
+      flag_numa_topology_(options_.numa_topology),
+      topology_warnings_(options_.topology_warning_interval) {}
 
 Status PluginDaemon::LoadNodeConfig() {
   if (options_.node_config_file.empty()) return Status::Ok();
@@ -183,15 +190,48 @@ Status PluginDaemon::Refresh() {
   }
   server_->SetDevices(ReplicaDevices(devices, options_.numa_topology));
   const std::string encoded = EncodeNodeDevicesJson(devices);
-  if (encoded != last_published_) {
+  std::optional<std::string> scores;
+  if (options_.topology_score && gpus.ok()) scores = LinkScores(devices);
+  std::map<std::string, std::optional<std::string>> changed;
+  if (encoded != last_published_) changed[kNodeNvidiaRegisterAnnotation] = encoded;
+  if (scores && *scores != last_published_scores_) changed[kNodeNvidiaScoreAnnotation] = *scores;
+  if (!changed.empty()) {
     auto patched =
-        client_->MergePatch(kube::NodePath(options_.node_name),
-                            kube::AnnotationsPatch({{kNodeNvidiaRegisterAnnotation, encoded}}));
+        client_->MergePatch(kube::NodePath(options_.node_name), kube::AnnotationsPatch(changed));
     if (!patched.ok()) return patched.status().WithContext("publish devices");
     last_published_ = encoded;
+    if (scores) last_published_scores_ = *scores;
     ++publications_;
   }
   return gpus.status();
+}
+
+std::optional<std::string> PluginDaemon::LinkScores(const std::vector<DeviceInfo>& devices) {
+  auto topology = nvml_->Topology();
+  if (!topology.ok()) {
+    spdlog::warn("GPU link scores not published: {}", topology.status().message());
+    return std::nullopt;
+  }
+  const LinkScoreReport report = ScoreLinks(*topology, devices);
+  if (!report.asymmetric.empty() &&
+      topology_warnings_.Allow(kAsymmetricLinkReason, std::chrono::steady_clock::now())) {
+    std::string message = "asymmetric GPU P2P links scored 0:";
+    for (const std::string& pair : report.asymmetric) message += " " + pair + ";";
+    message.pop_back();
+    spdlog::warn("node={} {}", options_.node_name, message);
+    kube::EventSpec event;
+    event.involved_kind = "Node";
+    event.involved_name = options_.node_name;
+    event.type = "Warning";
+    event.reason = kAsymmetricLinkReason;
+    event.message = message;
+    event.component = "hami-device-plugin";
+    event.host = options_.node_name;
+    if (auto created = client_->CreateEvent(event); !created.ok()) {  // best effort
+      spdlog::warn("event {}: {}", kAsymmetricLinkReason, created.status().message());
+    }
+  }
+  return EncodePairScoresJson(report.scores);
 }
 
 void PluginDaemon::Loop() {

@@ -1,7 +1,8 @@
 // hami-device-plugin assembled (spec §1.1, §5): discovers the GPUs through NVML, serves the
 // Device Plugin API on its socket, registers with kubelet (again whenever kubelet restarts:
 // its socket is recreated and ours removed), publishes the devices in the node's
-// hami.io/node-nvidia-register annotation (only when the text changes), and answers Allocate
+// hami.io/node-nvidia-register annotation (only when the text changes; with topology_score also
+// the GPU link scores, hami.io/node-nvidia-score), and answers Allocate
 // through the Allocator. cmd/hami-device-plugin only parses flags and runs this.
 // Start/Stop from one controlling thread.
 #pragma once
@@ -21,6 +22,7 @@
 #include "deviceplugin/health.h"
 #include "deviceplugin/node_config.h"
 #include "deviceplugin/plugin_server.h"
+#include "deviceplugin/topology.h"
 #include "kube/client.h"
 #include "nvml/nvml.h"
 
@@ -48,6 +50,11 @@ struct PluginDaemonOptions {
   // reported and the previous configuration kept); a broken file at start stops the start.
   std::string node_config_file;
   unsigned int event_wait_ms = 1000;  // one NVML event wait; bounds how long Stop() takes
+  // ENABLE_TOPOLOGY_SCORE: also publish the GPU link scores (hami.io/node-nvidia-score) for the
+  // topology-aware scheduler policy; an asymmetric link makes a node Warning event
+  // (AsymmetricGPUP2PLink), at most once per topology_warning_interval.
+  bool topology_score = false;
+  std::chrono::milliseconds topology_warning_interval{std::chrono::hours(1)};
 };
 
 class PluginDaemon {
@@ -69,8 +76,11 @@ class PluginDaemon {
  private:
   void Loop();
   void WatchHealth();
-  // Re-discovers, updates ListAndWatch and, when changed, the node annotation.
+  // Re-discovers, updates ListAndWatch and, when changed, the node annotations.
   Status Refresh();
+  // The link score annotation for `devices` (topology_score on); nullopt when NVML's topology
+  // cannot be read (logged; the last published value stays). Warns about asymmetric links.
+  std::optional<std::string> LinkScores(const std::vector<DeviceInfo>& devices);
   // Re-reads the node config file if it changed; applies it over the flag values.
   Status LoadNodeConfig();
   // (Re)starts our socket and registers; true on success.
@@ -84,12 +94,14 @@ class PluginDaemon {
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;
+  std::string last_published_scores_;     // hami.io/node-nvidia-score as last sent
   std::vector<DeviceInfo> last_devices_;  // as last discovered (loop thread)
   // The flag values, and what is in effect after the node config. Loop thread only (and
   // Start before it).
   DiscoveryOptions flag_discovery_;
   AllocateSettings flag_allocate_;
   bool flag_numa_topology_ = false;
+  WarningThrottle topology_warnings_;  // loop thread (and Start before it)
   std::string node_config_stamp_;
   std::atomic<uint64_t> registrations_{0};
   std::atomic<uint64_t> publications_{0};

@@ -3,7 +3,9 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <string_view>
 
 namespace hami::nvml {
 
@@ -23,6 +25,26 @@ template <typename Fn>
 void ResolveMig(void* handle, const char* symbol, Fn* out, std::string* missing) {
   *out = reinterpret_cast<Fn>(dlsym(handle, symbol));
   if (*out == nullptr && missing->empty()) *missing = symbol;
+}
+
+// A PCI bus id in one form whichever way NVML wrote it: lower case, domain without leading
+// zeros ("00000000:3B:00.0" and "0000:3b:00.0" -> "0:3b:00.0").
+std::string NormalizeBusId(std::string_view bus) {
+  std::string out(bus);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const size_t colon = out.find(':');
+  if (colon != std::string::npos && out.find(':', colon + 1) != std::string::npos) {
+    size_t zeros = 0;
+    while (zeros + 1 < colon && out[zeros] == '0') ++zeros;
+    out.erase(0, zeros);
+  }
+  return out;
+}
+
+// NVML's answer for a link the GPU does not have, or a query it does not support for it.
+bool NoSuchLink(nvmlReturn_t code) {
+  return code == NVML_ERROR_NOT_SUPPORTED || code == NVML_ERROR_INVALID_ARGUMENT;
 }
 
 int32_t CeilPercent(uint64_t part, uint64_t whole) {
@@ -70,6 +92,12 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstanceProfileInfo", &nvml->get_gi_profile_info_,
              missing);
   ResolveMig(nvml->handle_, "nvmlDeviceGetAttributes_v2", &nvml->get_attributes_, missing);
+  (void)Resolve(nvml->handle_, "nvmlDeviceGetTopologyCommonAncestor", &nvml->get_common_ancestor_);
+  (void)Resolve(nvml->handle_, "nvmlDeviceGetNvLinkState", &nvml->get_nvlink_state_);
+  (void)Resolve(nvml->handle_, "nvmlDeviceGetNvLinkRemotePciInfo_v2",
+                &nvml->get_nvlink_remote_pci_);
+  (void)Resolve(nvml->handle_, "nvmlDeviceGetNvLinkRemoteDeviceType",
+                &nvml->get_nvlink_remote_type_);
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetCreate", &nvml->event_set_create_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlDeviceRegisterEvents", &nvml->register_events_));
   HAMI_RETURN_IF_ERROR(Resolve(nvml->handle_, "nvmlEventSetWait_v2", &nvml->event_wait_));
@@ -252,6 +280,80 @@ Result<NvmlMigInstance> Nvml::ReadMigInstance(nvmlDevice_t parent, nvmlDevice_t 
     return Status(StatusCode::kUnavailable, "cannot tell its share of the GPU's SMs");
   }
   return out;
+}
+
+Result<Nvml::NvLinkEnds> Nvml::ReadNvLinks(nvmlDevice_t device, const std::string& where) const {
+  NvLinkEnds ends;
+  for (unsigned int link = 0; link < kNvmlNvLinkMaxLinks; ++link) {
+    const std::string call = where + "NVLink " + std::to_string(link) + ": ";
+    nvmlEnableState_t active = 0;
+    const nvmlReturn_t state = get_nvlink_state_(device, link, &active);
+    if (NoSuchLink(state)) continue;
+    HAMI_RETURN_IF_ERROR(Check(state, call + "nvmlDeviceGetNvLinkState"));
+    if (active != kNvmlFeatureEnabled) continue;
+    if (get_nvlink_remote_type_ != nullptr) {
+      nvmlIntNvLinkDeviceType_t type = kNvmlNvLinkDeviceTypeGpu;
+      const nvmlReturn_t typed = get_nvlink_remote_type_(device, link, &type);
+      if (!NoSuchLink(typed)) {
+        HAMI_RETURN_IF_ERROR(Check(typed, call + "nvmlDeviceGetNvLinkRemoteDeviceType"));
+        if (type == kNvmlNvLinkDeviceTypeSwitch) {
+          ++ends.switch_links;
+          continue;
+        }
+      }
+    }
+    nvmlPciInfo_t remote{};
+    const nvmlReturn_t pci = get_nvlink_remote_pci_(device, link, &remote);
+    if (NoSuchLink(pci)) continue;
+    HAMI_RETURN_IF_ERROR(Check(pci, call + "nvmlDeviceGetNvLinkRemotePciInfo_v2"));
+    ends.gpu_bus_ids.push_back(NormalizeBusId(
+        std::string_view(remote.busId, strnlen(remote.busId, sizeof(remote.busId)))));
+  }
+  return ends;
+}
+
+Result<NvmlTopology> Nvml::Topology() {
+  if (get_common_ancestor_ == nullptr || get_nvlink_state_ == nullptr ||
+      get_nvlink_remote_pci_ == nullptr) {
+    return Status(StatusCode::kUnavailable, "NVML has no GPU topology calls (driver too old)");
+  }
+  unsigned int count = 0;
+  HAMI_RETURN_IF_ERROR(Check(get_count_(&count), "nvmlDeviceGetCount_v2"));
+  NvmlTopology topology;
+  std::vector<nvmlDevice_t> handles(count, nullptr);
+  std::vector<std::string> bus_ids(count);
+  std::vector<NvLinkEnds> ends(count);
+  for (unsigned int i = 0; i < count; ++i) {
+    const std::string where = "GPU " + std::to_string(i) + ": ";
+    std::string uuid, name;
+    HAMI_RETURN_IF_ERROR(Identify(i, &handles[i], &uuid, &name));
+    topology.uuids.push_back(std::move(uuid));
+    nvmlPciInfo_t pci{};
+    HAMI_RETURN_IF_ERROR(Check(get_pci_(handles[i], &pci), where + "nvmlDeviceGetPciInfo_v3"));
+    bus_ids[i] = NormalizeBusId(std::string_view(pci.busId, strnlen(pci.busId, sizeof(pci.busId))));
+    HAMI_ASSIGN_OR_RETURN(ends[i], ReadNvLinks(handles[i], where));
+  }
+  topology.links.assign(count, std::vector<NvmlLink>(count));
+  for (unsigned int i = 0; i < count; ++i) {
+    for (unsigned int j = 0; j < count; ++j) {
+      if (i == j) continue;
+      NvmlLink& link = topology.links[i][j];
+      nvmlGpuTopologyLevel_t level = NVML_TOPOLOGY_SYSTEM;
+      const nvmlReturn_t code = get_common_ancestor_(handles[i], handles[j], &level);
+      if (code == NVML_SUCCESS) {
+        link.ancestor_level = level;
+      } else if (code != NVML_ERROR_NOT_SUPPORTED) {
+        return Check(code, "GPUs " + std::to_string(i) + " and " + std::to_string(j) +
+                               ": nvmlDeviceGetTopologyCommonAncestor");
+      }
+      link.nvlinks = static_cast<int>(
+          std::count(ends[i].gpu_bus_ids.begin(), ends[i].gpu_bus_ids.end(), bus_ids[j]));
+      if (link.nvlinks == 0 && ends[i].switch_links > 0 && ends[j].switch_links > 0) {
+        link.nvlinks = std::min(ends[i].switch_links, ends[j].switch_links);
+      }
+    }
+  }
+  return topology;
 }
 
 Status Nvml::WatchHealthEvents() {

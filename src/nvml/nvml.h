@@ -79,6 +79,24 @@ struct NvmlEvent {
   uint64_t data = 0;
 };
 
+// How GPU `from` reaches GPU `to`, as NVML reports it from `from`'s side.
+struct NvmlLink {
+  // nvmlDeviceGetTopologyCommonAncestor (NVML_TOPOLOGY_*); nullopt when NVML answers
+  // NOT_SUPPORTED for the pair.
+  std::optional<int> ancestor_level;
+  // Active NVLinks of `from` whose far end is `to`; when there are none but both GPUs have
+  // active links to NVSwitches, the smaller of their NVSwitch link counts (NVSwitch systems).
+  int nvlinks = 0;
+
+  bool operator==(const NvmlLink&) const = default;
+};
+
+// Every pair of GPUs NVML reports: links[from][to] (the diagonal is unused), by NVML index.
+struct NvmlTopology {
+  std::vector<std::string> uuids;
+  std::vector<std::vector<NvmlLink>> links;
+};
+
 class Nvml {
  public:
   // Opens `library` and calls nvmlInit_v2. Failure: kUnavailable (library or symbol missing,
@@ -99,6 +117,12 @@ class Nvml {
   // utilisation leaves that value unset.
   Result<std::vector<NvmlGpuUsage>> Usage();
 
+  // The PCIe and NVLink topology between every pair of GPUs (HAMi's link matrix). NVLink
+  // queries a GPU or link does not support (NOT_SUPPORTED, INVALID_ARGUMENT: no such link) count
+  // as no link. Failure: kUnavailable when NVML lacks the topology calls, or a GPU's handle,
+  // UUID or PCI info or a topology query fails otherwise (the message names the GPUs and call).
+  Result<NvmlTopology> Topology();
+
   // Subscribes every GPU to Xid-critical and ECC events. A GPU that does not support events
   // is skipped (it then never turns unhealthy through events).
   Status WatchHealthEvents();
@@ -113,6 +137,13 @@ class Nvml {
   // Handle, UUID and name of GPU `index`; errors name the GPU and the call.
   Status Identify(unsigned int index, nvmlDevice_t* device, std::string* uuid,
                   std::string* name) const;
+  // The far ends of `device`'s active NVLinks: PCI bus ids of GPUs (normalised) and the count
+  // of links to NVSwitches.
+  struct NvLinkEnds {
+    std::vector<std::string> gpu_bus_ids;
+    int switch_links = 0;
+  };
+  Result<NvLinkEnds> ReadNvLinks(nvmlDevice_t device, const std::string& where) const;
   // Fills gpu->mig_instances / gpu->mig_errors for the MIG-enabled GPU `device`.
   void ReadMigInstances(nvmlDevice_t device, NvmlGpu* gpu) const;
   // One MIG device of `parent`; `whole_sms` / `max_slices` describe the parent's largest GPU
@@ -141,6 +172,11 @@ class Nvml {
   nvmlDeviceGetGpuInstanceProfileInfo_fn get_gi_profile_info_ = nullptr;
   nvmlDeviceGetAttributes_v2_fn get_attributes_ = nullptr;
   std::string missing_mig_symbol_;  // the first MIG call this NVML lacks; empty: it has all
+  // Topology calls, all optional: Topology() fails without the first three.
+  nvmlDeviceGetTopologyCommonAncestor_fn get_common_ancestor_ = nullptr;
+  nvmlDeviceGetNvLinkState_fn get_nvlink_state_ = nullptr;
+  nvmlDeviceGetNvLinkRemotePciInfo_v2_fn get_nvlink_remote_pci_ = nullptr;
+  nvmlDeviceGetNvLinkRemoteDeviceType_fn get_nvlink_remote_type_ = nullptr;  // NVSwitch detection
   nvmlEventSetCreate_fn event_set_create_ = nullptr;
   nvmlDeviceRegisterEvents_fn register_events_ = nullptr;
   nvmlEventSetWait_v2_fn event_wait_ = nullptr;

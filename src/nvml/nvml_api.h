@@ -113,6 +113,24 @@ typedef struct nvmlEventData_st {
   unsigned int computeInstanceId;
 } nvmlEventData_t;
 
+// Topology. nvmlDeviceGetTopologyCommonAncestor: the closest PCIe ancestor two GPUs share.
+typedef int nvmlGpuTopologyLevel_t;  // enum nvmlGpuLevel_enum
+enum : nvmlGpuTopologyLevel_t {
+  NVML_TOPOLOGY_INTERNAL = 0,     // the same board (multi-GPU card)
+  NVML_TOPOLOGY_SINGLE = 10,      // one PCIe switch
+  NVML_TOPOLOGY_MULTIPLE = 20,    // several PCIe switches, no host bridge
+  NVML_TOPOLOGY_HOSTBRIDGE = 30,  // one host bridge
+  NVML_TOPOLOGY_NODE = 40,        // one CPU (NUMA node), several host bridges
+  NVML_TOPOLOGY_SYSTEM = 50,      // across CPUs (SMP interconnect)
+};
+typedef int nvmlEnableState_t;  // NVML_FEATURE_DISABLED = 0, NVML_FEATURE_ENABLED = 1
+constexpr nvmlEnableState_t kNvmlFeatureEnabled = 1;
+// NVML_NVLINK_MAX_LINKS: links 0 .. 17 may exist; a GPU has fewer (V100 6, A100 12, H100 18).
+constexpr unsigned int kNvmlNvLinkMaxLinks = 18;
+typedef int nvmlIntNvLinkDeviceType_t;  // what an NVLink's far end is
+constexpr nvmlIntNvLinkDeviceType_t kNvmlNvLinkDeviceTypeGpu = 0;
+constexpr nvmlIntNvLinkDeviceType_t kNvmlNvLinkDeviceTypeSwitch = 2;
+
 using nvmlInit_v2_fn = nvmlReturn_t (*)();
 using nvmlShutdown_fn = nvmlReturn_t (*)();
 using nvmlErrorString_fn = const char* (*)(nvmlReturn_t);
@@ -135,6 +153,14 @@ using nvmlGpuInstanceGetInfo_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, nvmlGpuIns
 using nvmlDeviceGetGpuInstanceProfileInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
                                                                 nvmlGpuInstanceProfileInfo_t*);
 using nvmlDeviceGetAttributes_v2_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlDeviceAttributes_t*);
+using nvmlDeviceGetTopologyCommonAncestor_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlDevice_t,
+                                                                nvmlGpuTopologyLevel_t*);
+using nvmlDeviceGetNvLinkState_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                     nvmlEnableState_t*);
+using nvmlDeviceGetNvLinkRemotePciInfo_v2_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlPciInfo_t*);
+using nvmlDeviceGetNvLinkRemoteDeviceType_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlIntNvLinkDeviceType_t*);
 using nvmlEventSetCreate_fn = nvmlReturn_t (*)(nvmlEventSet_t*);
 using nvmlDeviceRegisterEvents_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long,
                                                      nvmlEventSet_t);

@@ -33,16 +33,7 @@ class PluginDaemonTest : public ::testing::Test {
     kubelet_ = std::make_unique<fakes::FakeKubelet>(dir_);
     ASSERT_TRUE(kubelet_->Start().ok());
 
-    options_.node_name = "n1";
-    options_.kubelet_dir = dir_;
-    options_.nvml_library = HAMI_FAKE_NVML_PATH;
-    options_.sysfs_root = dir_ + "/sys";
-    options_.discovery.split_count = 4;
-    options_.allocate.hook_path = dir_ + "/hook";
-    options_.allocate.host_libvgpu = dir_ + "/hook/vgpu/libvgpu.so";
-    options_.refresh_period = milliseconds(100);
-    options_.retry_period = milliseconds(100);
-    options_.kubelet_check_period = milliseconds(20);
+    options_ = testing::TestDaemonOptions(dir_);
     client_ = scheduler::testing::TestClient(*url, 2);
   }
   void TearDown() override { unsetenv("HAMI_FAKE_NVML_CONFIG"); }

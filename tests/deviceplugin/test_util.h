@@ -7,7 +7,26 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "deviceplugin/daemon.h"
+
 namespace hami::deviceplugin::testing {
+
+// The daemon's options for node "n1" on the fake NVML with everything under `dir` (kubelet
+// directory, sysfs, hook path), split count 4 and short refresh and kubelet-check periods.
+inline PluginDaemonOptions TestDaemonOptions(const std::string& dir) {
+  PluginDaemonOptions options;
+  options.node_name = "n1";
+  options.kubelet_dir = dir;
+  options.nvml_library = HAMI_FAKE_NVML_PATH;
+  options.sysfs_root = dir + "/sys";
+  options.discovery.split_count = 4;
+  options.allocate.hook_path = dir + "/hook";
+  options.allocate.host_libvgpu = dir + "/hook/vgpu/libvgpu.so";
+  options.refresh_period = std::chrono::milliseconds(100);
+  options.retry_period = std::chrono::milliseconds(100);
+  options.kubelet_check_period = std::chrono::milliseconds(20);
+  return options;
+}
 
 // Writes <dir>/nvml.json describing two Tesla T4s (GPU-aaa, GPU-bbb; 15360 MiB) and points
 // the fake libnvidia-ml.so.1 at it.

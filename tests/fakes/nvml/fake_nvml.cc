@@ -8,6 +8,8 @@
 // memory_mib null answers NOT_SUPPORTED (unified memory); utilization null answers
 // NOT_SUPPORTED for nvmlDeviceGetUtilizationRates (as a MIG-enabled GPU does); "lost" makes every
 // query of that device answer GPU_IS_LOST. Calls before init answer UNINITIALIZED, as NVML does.
+// Topology (fake_nvml_topology.cc) adds, per device: "nvlinks", "pcie_switches", "host_bridge",
+// "cpu", "board", "topology_error".
 // MIG ("mig": true is the current MIG mode) adds, per device:
 //   "mig_profiles": [{"id": 0, "slice_count": 1, "instance_count": 7, "sm": 14,
 //                     "memory_mib": 9856}, ...]   (GPU instance profiles, NVML's ids)
@@ -64,46 +66,38 @@
 #include "nvml/nvml_api.h"
 // Included after nvml_api.h, which it extends.
 #include "../cuda/fake_nvml_abi.h"
+#include "fake_nvml_state.h"
+
+namespace fake_nvml {
+
+// Never destroyed, as a real driver's state: other threads of the process (libvgpu's watcher)
+// may still call in while the process exits and static destructors run.
+std::mutex mu;
+bool initialized = false;
+std::vector<FakeDevice>& devices = *new std::vector<FakeDevice>();
+
+nvmlReturn_t Lookup(nvmlDevice_t handle, const FakeDevice** out) {
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  const auto index = reinterpret_cast<uintptr_t>(handle);
+  if (index == 0 || index > devices.size()) return NVML_ERROR_INVALID_ARGUMENT;
+  *out = &devices[index - 1];
+  return (*out)->lost ? NVML_ERROR_GPU_IS_LOST : NVML_SUCCESS;
+}
+
+}  // namespace fake_nvml
+
+using namespace fake_nvml;  // NOLINT: this file is the fake's implementation
 
 namespace {
-
-struct FakeMigProfile {
-  unsigned int id = 0, slice_count = 0, instance_count = 0, sm = 0;
-  unsigned long long memory_mib = 0;
-};
-
-struct FakeMigInstance {
-  std::string uuid;
-  unsigned int profile_id = 0, start = 0, size = 0, gi = 0, ci = 0, ci_slices = 0, sm = 0;
-  nvmlReturn_t error = NVML_SUCCESS;
-};
-
-struct FakeDevice {
-  std::string uuid, name, bus_id;
-  long long memory_mib = -1;  // -1: NOT_SUPPORTED
-  long long memory_used_mib = 0;
-  int utilization_gpu = 0;  // -1: NOT_SUPPORTED
-  int utilization_memory = 0;
-  bool mig = false;
-  bool lost = false;
-  std::vector<FakeMigProfile> mig_profiles;
-  std::vector<FakeMigInstance> mig_instances;  // index = MIG device index
-  unsigned int max_mig_devices = 0;
-};
 
 // Handle values: GPUs are 1-based indexes; MIG devices and GPU instances live above them.
 constexpr uintptr_t kMigHandleBase = 0x100000;  // + gpu index * 0x100 + MIG device index
 constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU instance id
 
-// Never destroyed, as a real driver's state: other threads of the process (libvgpu's watcher)
-// may still call in while the process exits and static destructors run.
-std::mutex mu;
 // Fork-safe, as a library used from forked children must be: no thread of the parent holds `mu`
 // across fork (libvgpu's discovery thread may be inside NVML while the application forks).
 [[maybe_unused]] const int fork_handlers =
     pthread_atfork([] { mu.lock(); }, [] { mu.unlock(); }, [] { mu.unlock(); });
-bool initialized = false;
-std::vector<FakeDevice>& devices = *new std::vector<FakeDevice>();
 std::string& events_file = *new std::string();
 size_t events_consumed = 0;                      // lines of events_file already delivered
 std::string& config_stamp = *new std::string();  // of the config file last read
@@ -117,24 +111,6 @@ nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length
   if (value.size() + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
   std::memcpy(out, value.c_str(), value.size() + 1);
   return NVML_SUCCESS;
-}
-
-// The device behind a handle (handles are 1-based indexes), or an error code.
-nvmlReturn_t Lookup(nvmlDevice_t handle, const FakeDevice** out) {
-  if (!initialized) return NVML_ERROR_UNINITIALIZED;
-  const auto index = reinterpret_cast<uintptr_t>(handle);
-  if (index == 0 || index > devices.size()) return NVML_ERROR_INVALID_ARGUMENT;
-  *out = &devices[index - 1];
-  return (*out)->lost ? NVML_ERROR_GPU_IS_LOST : NVML_SUCCESS;
-}
-
-// Runs `fn(device)` under the lock for a valid, initialised, not-lost device.
-template <typename Fn>
-nvmlReturn_t WithDevice(nvmlDevice_t handle, Fn fn) {
-  std::lock_guard<std::mutex> lock(mu);
-  const FakeDevice* d = nullptr;
-  if (nvmlReturn_t r = Lookup(handle, &d); r != NVML_SUCCESS) return r;
-  return fn(*d);
 }
 
 // The MIG device behind a MIG handle and its parent, or an error code. Requires mu.
@@ -208,6 +184,7 @@ nvmlReturn_t LoadConfigLocked() {
     }
     device.mig = d.value("mig", false);
     device.lost = d.value("lost", false);
+    ReadTopology(d, &device);
     for (const nlohmann::json& p : d.value("mig_profiles", nlohmann::json::array())) {
       FakeMigProfile profile;
       profile.id = p.value("id", 0u);

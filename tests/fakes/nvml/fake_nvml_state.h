@@ -1,0 +1,73 @@
+// The fake libnvidia-ml.so.1's devices and lock, shared by its sources (fake_nvml.cc: the
+// config, identity, memory, MIG and event calls; fake_nvml_topology.cc: PCIe and NVLink
+// topology). Internal to the fake; hidden in the shared object like everything but the NVML
+// entry points.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nvml/nvml_api.h"
+
+namespace fake_nvml {
+
+struct FakeMigProfile {
+  unsigned int id = 0, slice_count = 0, instance_count = 0, sm = 0;
+  unsigned long long memory_mib = 0;
+};
+
+struct FakeMigInstance {
+  std::string uuid;
+  unsigned int profile_id = 0, start = 0, size = 0, gi = 0, ci = 0, ci_slices = 0, sm = 0;
+  nvmlReturn_t error = NVML_SUCCESS;
+};
+
+// What one NVLink of a GPU reaches (see fake_nvml_topology.cc for the config keys).
+inline constexpr int kNvLinkToSwitch = -1;  // an NVSwitch
+inline constexpr int kNvLinkDown = -2;      // a link that is not active
+
+struct FakeDevice {
+  std::string uuid, name, bus_id;
+  long long memory_mib = -1;  // -1: NOT_SUPPORTED
+  long long memory_used_mib = 0;
+  int utilization_gpu = 0;  // -1: NOT_SUPPORTED
+  int utilization_memory = 0;
+  bool mig = false;
+  bool lost = false;
+  std::vector<FakeMigProfile> mig_profiles;
+  std::vector<FakeMigInstance> mig_instances;  // index = MIG device index
+  unsigned int max_mig_devices = 0;
+  // Topology: per NVLink (link index = position) the peer GPU's index, kNvLinkToSwitch or
+  // kNvLinkDown; the PCIe switches above the GPU (nearest first), its host bridge, CPU (NUMA
+  // node) and multi-GPU board ("" = none of its own).
+  std::vector<int> nvlinks;
+  std::vector<std::string> pcie_switches;
+  std::string host_bridge, board;
+  int cpu = 0;
+  nvmlReturn_t topology_error = NVML_SUCCESS;  // answered by the common-ancestor query
+};
+
+// Never destroyed (see fake_nvml.cc). `devices` and `initialized` require `mu`.
+extern std::mutex mu;
+extern bool initialized;
+extern std::vector<FakeDevice>& devices;
+
+// The device behind a handle (handles are 1-based indexes), or an error code. Requires mu.
+nvmlReturn_t Lookup(nvmlDevice_t handle, const FakeDevice** out);
+
+// Runs `fn(device)` under the lock for a valid, initialised, not-lost device.
+template <typename Fn>
+nvmlReturn_t WithDevice(nvmlDevice_t handle, Fn fn) {
+  std::lock_guard<std::mutex> lock(mu);
+  const FakeDevice* d = nullptr;
+  if (nvmlReturn_t r = Lookup(handle, &d); r != NVML_SUCCESS) return r;
+  return fn(*d);
+}
+
+// Reads one device's topology keys from its config object (fake_nvml_topology.cc).
+void ReadTopology(const nlohmann::json& config, FakeDevice* device);
+
+}  // namespace fake_nvml
