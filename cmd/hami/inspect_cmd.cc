@@ -6,6 +6,7 @@
 
 #include "device/codec.h"
 #include "device/config.h"
+#include "device/pair_scores.h"
 
 namespace hami::cli {
 
@@ -69,7 +70,9 @@ int RunConfigDefault(std::ostream& out) {
   return 0;
 }
 
-const char* DecodeKinds() { return "node-devices, pod-devices, node-lock, handshake, bind-phase"; }
+const char* DecodeKinds() {
+  return "node-devices, node-scores, pod-devices, node-lock, handshake, bind-phase";
+}
 
 int RunDecode(const std::string& kind, const std::string& value, std::ostream& out,
               std::ostream& err) {
@@ -82,6 +85,18 @@ int RunDecode(const std::string& kind, const std::string& value, std::ostream& o
     }
     result = nlohmann::ordered_json::array();
     for (const DeviceInfo& d : *devices) result.push_back(DeviceJson(d));
+  } else if (kind == "node-scores") {
+    auto scores = DecodePairScoresJson(value);
+    if (!scores.ok()) {
+      err << "error: " << scores.status().message() << "\n";
+      return 1;
+    }
+    result = nlohmann::ordered_json::array();
+    for (const DevicePairScore& entry : *scores) {
+      nlohmann::ordered_json peers = nlohmann::ordered_json::object();
+      for (const auto& [peer, score] : entry.score) peers[peer] = score;
+      result.push_back({{"uuid", entry.uuid}, {"score", peers}});
+    }
   } else if (kind == "pod-devices") {
     auto pod = DecodePodDevices(value);
     if (!pod.ok()) {
