@@ -44,7 +44,9 @@ int Run(int argc, char** argv) {
   app.add_option("--scheduler-name", scheduler_name,
                  "schedulerName set on pods that use shared devices")
       ->capture_default_str();
-  app.add_option("--node-scheduler-policy", node_policy, "binpack or spread")
+  app.add_option("--node-scheduler-policy", node_policy,
+                 "binpack, spread or hami-frag (fragmentation-aware; default also settable in "
+                 "the device config's scheduler section)")
       ->capture_default_str();
   app.add_option("--gpu-scheduler-policy", gpu_policy,
                  "binpack, spread, or a chain such as binpack,numa")
@@ -103,15 +105,6 @@ int Run(int argc, char** argv) {
   options.scheduler_name = scheduler_name;
   options.force_overwrite_default_scheduler = force_overwrite;
   options.prefer_idle_nodes = prefer_idle_nodes;
-  auto parsed_node = hami::policy::ParseNodePolicy(node_policy);
-  auto parsed_gpu = hami::policy::ParseGpuPolicy(gpu_policy);
-  if (!parsed_node.ok() || !parsed_gpu.ok()) {
-    std::cerr << "error: "
-              << (!parsed_node.ok() ? parsed_node.status() : parsed_gpu.status()).message() << "\n";
-    return 2;
-  }
-  options.node_policy = *parsed_node;
-  options.gpu_policy = *parsed_gpu;
   options.node_label_selector = node_label_selector;
   lock_timeout = hami::EnvOr("HAMI_NODELOCK_EXPIRE", lock_timeout);
   auto timeout = hami::ParsePositiveGoDuration(lock_timeout);
@@ -149,6 +142,26 @@ int Run(int argc, char** argv) {
     }
     options.device_config = std::move(*config);
   }
+  // Policies: an explicit flag, else the device config's scheduler section, else the default.
+  if (const auto& sc = options.device_config.scheduler) {
+    if (app.count("--node-scheduler-policy") == 0 && !sc->node_scheduler_policy.empty()) {
+      node_policy = sc->node_scheduler_policy;
+    }
+    if (app.count("--gpu-scheduler-policy") == 0 && !sc->gpu_scheduler_policy.empty()) {
+      gpu_policy = sc->gpu_scheduler_policy;
+    }
+    options.frag_workload_half_life_pods = sc->frag_workload_half_life_pods;
+  }
+  auto parsed_node = hami::policy::ParseNodePolicy(node_policy);
+  auto parsed_gpu = hami::policy::ParseGpuPolicy(gpu_policy);
+  if (!parsed_node.ok() || !parsed_gpu.ok()) {
+    std::cerr << "error: "
+              << (!parsed_node.ok() ? parsed_node.status() : parsed_gpu.status()).message() << "\n";
+    return 2;
+  }
+  options.node_policy = *parsed_node;
+  options.gpu_policy = *parsed_gpu;
+  spdlog::info("policies node={} gpu={}", node_policy, gpu_policy);
   options.leader_elect = leader_elect;
   options.lease_name = lease_name;
   options.lease_namespace = lease_namespace;

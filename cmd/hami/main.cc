@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "device/config.h"
 #include "inspect_cmd.h"
+#include "sim/extender_replay.h"
 #include "sim/replay.h"
 #include "sim/report.h"
 #include "sim/trace.h"
@@ -26,6 +27,7 @@ struct SimulateArgs {
   bool quiet = false;
   bool verify = false;
   bool kube_cpu_pods = false;
+  std::string path = "daemon";
   std::string device_config_path;
 };
 
@@ -87,6 +89,10 @@ int RunSimulate(const SimulateArgs& args) {
       return 2;
     }
   }
+  if (args.path != "daemon" && args.path != "direct") {
+    std::cerr << "error: --path must be daemon or direct\n";
+    return 2;
+  }
   std::vector<ReplayResult> results;
   ProgressBar progress(std::cerr, static_cast<int>(policies.size()) * args.seeds, !args.quiet);
   for (const std::string& name : policies) {
@@ -98,7 +104,9 @@ int RunSimulate(const SimulateArgs& args) {
       options.cpu_pods_by_kube_default = args.kube_cpu_pods;
       options.split_count = split_count;
       auto policy = MakePolicy(name, workload);  // fresh caches per run
-      auto result = RunReplay(cluster, workload, **policy, options);
+      auto result = args.path == "daemon"
+                        ? RunExtenderReplay(cluster, workload, std::move(*policy), options)
+                        : RunReplay(cluster, workload, **policy, options);
       if (!result.ok()) {
         progress.Finish();
         std::cerr << "error: " << result.status().message() << "\n";
@@ -150,9 +158,16 @@ static int RunMain(int argc, char** argv) {
   simulate->add_flag("--verify", sim.verify,
                      "check every placement against HAMi's fit rules (slower)");
 
+  simulate
+      ->add_option("--path", sim.path,
+                   "daemon: every pod with devices goes through hami-scheduler's /filter code "
+                   "(FilterCore, ledger, learned workload) with kube-scheduler's host filter "
+                   "and default scoring emulated around it, as in a real cluster; direct: the "
+                   "policy places every pod itself (the FGD paper's protocol)")
+      ->capture_default_str();
   simulate->add_flag("--kube-cpu-pods", sim.kube_cpu_pods,
-                     "place pods without devices by kube-scheduler's default scoring, as in a "
-                     "real cluster (default: the policy places every pod, the standard protocol)");
+                     "--path direct only: place pods without devices by kube-scheduler's "
+                     "default scoring (always so on the daemon path)");
 
   simulate->add_option("--device-config", sim.device_config_path,
                        "device config YAML (deviceSplitCount is taken from it)");

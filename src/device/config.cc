@@ -377,6 +377,50 @@ class Loader {
         });
   }
 
+  Status Scheduler(const YAML::Node& section, SchedulerPolicyConfig* c) const {
+    if (section.IsNull()) return Status::Ok();
+    return ForEachEntry(
+        section, "scheduler",
+        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          const std::string path = "scheduler." + key;
+          if (key == "nodeSchedulerPolicy") {
+            HAMI_RETURN_IF_ERROR(StrOrNull(v, path, &c->node_scheduler_policy));
+            static constexpr std::string_view kNodePolicies[] = {"", "binpack", "spread",
+                                                                 "hami-frag"};
+            if (!Contains(kNodePolicies, c->node_scheduler_policy)) {
+              return Error(v, path,
+                           QuoteForError(c->node_scheduler_policy) +
+                               " is not one of binpack, spread, hami-frag");
+            }
+            return Status::Ok();
+          }
+          if (key == "gpuSchedulerPolicy") {
+            HAMI_RETURN_IF_ERROR(StrOrNull(v, path, &c->gpu_scheduler_policy));
+            static constexpr std::string_view kGpuWords[] = {"binpack", "spread", "numa", "mutex",
+                                                             "topology-aware"};
+            for (std::string_view word : Split(c->gpu_scheduler_policy, ',')) {
+              if (!Contains(kGpuWords, Trim(word))) {
+                return Error(v, path,
+                             QuoteForError(word) +
+                                 " is not one of binpack, spread, numa, mutex, topology-aware");
+              }
+            }
+            return Status::Ok();
+          }
+          if (key == "fragWorkloadHalfLifePods") {
+            if (v.IsNull()) return Status::Ok();
+            HAMI_RETURN_IF_ERROR(Double(v, path, &c->frag_workload_half_life_pods));
+            if (!(c->frag_workload_half_life_pods >= 1 && c->frag_workload_half_life_pods <= 1e9)) {
+              return Error(v, path, "must be between 1 and 1e9 pods");
+            }
+            return Status::Ok();
+          }
+          return Error(k, path,
+                       "unknown key in the scheduler section (expected nodeSchedulerPolicy, "
+                       "gpuSchedulerPolicy, fragWorkloadHalfLifePods)");
+        });
+  }
+
  private:
   static bool IsKnownNvidiaKey(const std::string& key) {
     static constexpr std::string_view kKeys[] = {
@@ -413,13 +457,19 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.nvidia = std::move(nv);
           return Status::Ok();
         }
+        if (key == "scheduler") {
+          SchedulerPolicyConfig sc;
+          HAMI_RETURN_IF_ERROR(loader.Scheduler(v, &sc));
+          config.scheduler = std::move(sc);
+          return Status::Ok();
+        }
         if (Contains(kIgnoredSections, key)) {
           config.ignored_sections.push_back(key);
           return Status::Ok();
         }
         return loader.Error(k, key,
-                            "unknown top-level section (expected nvidia, or one of the "
-                            "other HAMi vendor sections)");
+                            "unknown top-level section (expected nvidia, scheduler, or one "
+                            "of the other HAMi vendor sections)");
       });
   HAMI_RETURN_IF_ERROR(st);
   if (config.nvidia) {
@@ -558,7 +608,16 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
     }
     out << YAML::EndMap;
   }
-  out << YAML::EndSeq << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndSeq << YAML::EndMap;
+  if (config.scheduler) {
+    const SchedulerPolicyConfig& sc = *config.scheduler;
+    out << YAML::Key << "scheduler" << YAML::Value << YAML::BeginMap;
+    str("nodeSchedulerPolicy", sc.node_scheduler_policy);
+    str("gpuSchedulerPolicy", sc.gpu_scheduler_policy);
+    num("fragWorkloadHalfLifePods", FormatDouble(sc.frag_workload_half_life_pods));
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -60,9 +60,22 @@ struct NvidiaConfig {
   bool operator==(const NvidiaConfig&) const = default;
 };
 
+// The `scheduler:` section (ours; HAMi sets these only through flags): defaults for pods that
+// do not choose with hami.io/node-scheduler-policy / gpu-scheduler-policy. A scheduler flag
+// given explicitly wins over the file.
+struct SchedulerPolicyConfig {
+  std::string node_scheduler_policy;  // "" = the flag's default; binpack | spread | hami-frag
+  std::string gpu_scheduler_policy;   // "" = the flag's default; e.g. spread, binpack,numa
+  // hami-frag's learned workload: after this many further pods a pod's weight is halved.
+  double frag_workload_half_life_pods = 5000;
+
+  bool operator==(const SchedulerPolicyConfig&) const = default;
+};
+
 struct DeviceConfig {
   // Present iff the YAML has an `nvidia:` key: NVIDIA scheduling is enabled by its section.
   std::optional<NvidiaConfig> nvidia;
+  std::optional<SchedulerPolicyConfig> scheduler;
   // Recognised HAMi vendor sections that were present but are not interpreted, in file order.
   std::vector<std::string> ignored_sections;
   // Recognised-but-unused keys inside `nvidia:`, as "nvidia.<key>", in file order.
@@ -137,8 +150,9 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text,
 // does not load.
 Result<DeviceConfig> LoadDeviceConfigFile(const std::string& path);
 
-// Renders the effective configuration as YAML (only the `nvidia:` section; ignored sections are
-// not kept). LoadDeviceConfig(DeviceConfigToYaml(c)).nvidia == c.nvidia for any valid c.
+// Renders the effective configuration as YAML (the `nvidia:` and `scheduler:` sections; ignored
+// sections are not kept). LoadDeviceConfig(DeviceConfigToYaml(c)) gives c's nvidia and
+// scheduler back for any valid c.
 std::string DeviceConfigToYaml(const DeviceConfig& config);
 
 }  // namespace hami

@@ -1,5 +1,7 @@
 #include "device/quantity.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "common/strings.h"
@@ -118,6 +120,12 @@ std::optional<Suffix> InterpretSuffix(std::string_view s) {
   return std::nullopt;
 }
 
+Status UnknownSuffix(std::string_view text, std::string_view suffix) {
+  return InvalidArgument("quantity " + QuoteForError(text) + " has unknown suffix " +
+                         QuoteForError(suffix) +
+                         " (expected one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or e<int>)");
+}
+
 int32_t WrapInt32(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
 
 }  // namespace
@@ -137,9 +145,7 @@ Result<int64_t> ParseQuantityInt64(std::string_view text) {
   const Tokens& t = *tokens;
   std::optional<Suffix> suffix = InterpretSuffix(t.suffix);
   if (!suffix) {
-    return InvalidArgument("quantity " + QuoteForError(text) + " has unknown suffix " +
-                           QuoteForError(t.suffix) +
-                           " (expected one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or e<int>)");
+    return UnknownSuffix(text, t.suffix);
   }
 
   const auto num_len = static_cast<int64_t>(t.num.size());
@@ -194,6 +200,26 @@ Result<int64_t> ParseQuantityInt64(std::string_view text) {
     }
   }
   return amount;
+}
+
+Result<double> ParseQuantityValue(std::string_view text) {
+  if (text.empty()) return InvalidArgument("quantity is empty (expected e.g. 2, 500m, 16Gi)");
+  Result<Tokens> tokens = Tokenize(text);
+  if (!tokens.ok()) return tokens.status();
+  const Tokens& t = *tokens;
+  std::optional<Suffix> suffix = InterpretSuffix(t.suffix);
+  if (!suffix) {
+    return UnknownSuffix(text, t.suffix);
+  }
+  std::string number(t.num);
+  if (!t.denom.empty()) number += "." + std::string(t.denom);
+  double value = std::strtod(number.c_str(), nullptr);
+  value *= suffix->kind == SuffixKind::kDecimal ? std::pow(10.0, suffix->exponent)
+                                                : std::ldexp(1.0, suffix->exponent);
+  if (!std::isfinite(value)) {
+    return InvalidArgument("quantity " + QuoteForError(text) + " is out of range");
+  }
+  return t.negative ? -value : value;
 }
 
 }  // namespace hami

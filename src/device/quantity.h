@@ -33,4 +33,11 @@ namespace hami {
 // or too large.
 Result<int64_t> ParseQuantityInt64(std::string_view text);
 
+// The quantity's value as a real number, for resources that are fractional by nature
+// (CPU "500m" = 0.5, memory "1.5Gi"): same syntax as above, no integer restriction. Callers
+// round as Kubernetes does (e.g. MilliValue rounds up).
+// Failure: InvalidArgument for an empty or malformed text, an unknown suffix, or a value out
+// of double's range.
+Result<double> ParseQuantityValue(std::string_view text);
+
 }  // namespace hami

@@ -157,6 +157,7 @@ std::vector<ContainerStatusView> PodView::InitContainerStatuses() const {
   return StatusesAt(*json_, "initContainerStatuses");
 }
 
+StringMap PodView::Overhead() const { return StringMapAt(*json_, {"spec", "overhead"}); }
 StringMap NodeView::Allocatable() const { return StringMapAt(*json_, {"status", "allocatable"}); }
 StringMap NodeView::Capacity() const { return StringMapAt(*json_, {"status", "capacity"}); }
 bool NodeView::Unschedulable() const {

@@ -78,6 +78,7 @@ class PodView : public ObjectView {
 
   std::string_view NodeName() const;       // spec.nodeName, "" when not bound
   std::string_view SchedulerName() const;  // spec.schedulerName
+  StringMap Overhead() const;              // spec.overhead (RuntimeClass pod overhead)
   std::string_view Phase() const;          // status.phase: Pending, Running, Succeeded, ...
   std::vector<ContainerView> Containers() const;
   std::vector<ContainerView> InitContainers() const;

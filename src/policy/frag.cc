@@ -35,36 +35,40 @@ bool TypeInList(const std::string& type, const std::vector<std::string>& allowed
 
 }  // namespace
 
+TargetKey KeyOfTarget(const TargetPod& p) {
+  std::vector<std::string> types = p.allowed_types;
+  std::sort(types.begin(), types.end());
+  return TargetKey{p.request.count,
+                   p.request.memory_mib,
+                   p.request.memory_percent,
+                   p.request.cores_percent,
+                   std::move(types),
+                   p.cpu_milli,
+                   p.memory_mib};
+}
+
+TargetPod TargetOfKey(const TargetKey& key, double weight) {
+  TargetPod t;
+  t.request.count = std::get<0>(key);
+  t.request.memory_mib = std::get<1>(key);
+  t.request.memory_percent = std::get<2>(key);
+  t.request.cores_percent = std::get<3>(key);
+  t.allowed_types = std::get<4>(key);
+  t.cpu_milli = std::get<5>(key);
+  t.memory_mib = std::get<6>(key);
+  t.weight = weight;
+  return t;
+}
+
 std::vector<TargetPod> MergeTargets(const std::vector<TargetPod>& pods) {
-  using Key =
-      std::tuple<int32_t, int32_t, int32_t, int32_t, std::vector<std::string>, int64_t, int64_t>;
-  std::map<Key, double> merged;
+  std::map<TargetKey, double> merged;
   for (const TargetPod& p : pods) {
     if (p.request.count <= 0) continue;
-    std::vector<std::string> types = p.allowed_types;
-    std::sort(types.begin(), types.end());
-    Key key{p.request.count,
-            p.request.memory_mib,
-            p.request.memory_percent,
-            p.request.cores_percent,
-            types,
-            p.cpu_milli,
-            p.memory_mib};
-    merged[key] += p.weight;
+    merged[KeyOfTarget(p)] += p.weight;
   }
   std::vector<TargetPod> out;
-  for (const auto& [key, weight] : merged) {
-    TargetPod t;
-    t.request.count = std::get<0>(key);
-    t.request.memory_mib = std::get<1>(key);
-    t.request.memory_percent = std::get<2>(key);
-    t.request.cores_percent = std::get<3>(key);
-    t.allowed_types = std::get<4>(key);
-    t.cpu_milli = std::get<5>(key);
-    t.memory_mib = std::get<6>(key);
-    t.weight = weight;
-    out.push_back(std::move(t));
-  }
+  out.reserve(merged.size());
+  for (const auto& [key, weight] : merged) out.push_back(TargetOfKey(key, weight));
   return out;
 }
 
@@ -397,6 +401,11 @@ FragPolicy::FragPolicy(std::string name, const std::vector<TargetPod>& targets,
                        FragPolicyOptions options)
     : name_(std::move(name)), model_(targets), options_(options) {}
 
+void FragPolicy::SetTargets(const std::vector<TargetPod>& targets) {
+  model_ = FragModel(targets);
+  pressure_node_count_ = 0;  // type pressure depends on the targets: recompute at next Place
+}
+
 bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeState& node,
                             double* score, FitFailure* failure) {
   const size_t n = std::min<size_t>(node.devices.size(), kMaxDevices);
@@ -540,7 +549,7 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
 }
 
 PlacementOutcome FragPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
-  if (pod.node_policy) {
+  if (pod.node_policy && *pod.node_policy != NodePolicy::kFrag) {
     // The pod's own hami.io/node-scheduler-policy wins over our ranking: the user asked for
     // HAMi's binpack or spread explicitly.
     HamiPolicy hami(name_, *pod.node_policy, pod.gpu_policy.value_or(GpuPolicy{}));

@@ -30,6 +30,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -145,6 +146,13 @@ class FragModel {
   std::vector<NodeCache> node_cache_;
 };
 
+// What makes two target pods the same class: the device request, the allowed types (sorted)
+// and the host request.
+using TargetKey =
+    std::tuple<int32_t, int32_t, int32_t, int32_t, std::vector<std::string>, int64_t, int64_t>;
+TargetKey KeyOfTarget(const TargetPod& pod);
+TargetPod TargetOfKey(const TargetKey& key, double weight);
+
 // Builds the target workload from a list of pods: identical classes are merged, CPU-only pods
 // are dropped (they add the same constant to every choice).
 std::vector<TargetPod> MergeTargets(const std::vector<TargetPod>& pods);
@@ -171,6 +179,8 @@ class FragPolicy : public PlacementPolicy {
   PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
 
   FragModel& model() { return model_; }
+  // Replaces the target workload (the per-node fragmentation caches start over).
+  void SetTargets(const std::vector<TargetPod>& targets);
 
  private:
   // Scores the best placement on one node into `score` and leaves its devices in

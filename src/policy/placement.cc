@@ -287,7 +287,10 @@ bool HamiPolicy::CachedPodFits(size_t slot, const NodeState& node, const PodRequ
 
 PlacementOutcome HamiPolicy::Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) {
   PlacementOutcome outcome;
-  const NodePolicy node_policy = pod.node_policy.value_or(node_policy_);
+  // hami-frag is not HAMi's to rank (SchedulerPolicy routes it to FragPolicy): a pod asking
+  // for it here gets this policy's own ranking.
+  const NodePolicy node_policy =
+      pod.node_policy && *pod.node_policy != NodePolicy::kFrag ? *pod.node_policy : node_policy_;
   const GpuPolicy& gpu_policy = pod.gpu_policy ? *pod.gpu_policy : gpu_policy_;
   if (request_epoch_ == 0 || !(pod == last_request_) || !(gpu_policy == last_gpu_policy_)) {
     last_request_ = pod;

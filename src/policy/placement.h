@@ -106,6 +106,10 @@ class PlacementPolicy {
   // A new replay with this seed begins: policies that break ties randomly (as FGD's artifact
   // does through per-seed node names) draw their order from it. Default: nothing.
   virtual void Reseed(uint64_t /*seed*/) {}
+  // A pod the scheduler is asked to place, told once per pod before its first Place (a
+  // re-filter of the same pod is not told again): policies that learn the workload online
+  // count it. Default: nothing.
+  virtual void Observe(const PodRequest& /*pod*/) {}
 };
 
 // Whether the node's known host resources can take the pod's host request.

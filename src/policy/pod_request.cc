@@ -1,8 +1,12 @@
 #include "policy/pod_request.h"
 
+#include <algorithm>
+#include <cmath>
+#include <optional>
 #include <string>
 
 #include "device/annotations.h"
+#include "device/quantity.h"
 
 namespace hami::policy {
 
@@ -49,6 +53,44 @@ Result<PodRequest> BuildPodRequest(const Vendor& vendor,
     pod.weights = *parsed;
   }
   return pod;
+}
+
+namespace {
+
+// One container's request of `resource` in the unit `scale` divides into (rounded up).
+double ContainerHostValue(const ContainerResources& c, const std::string& resource) {
+  auto read = [&](const ResourceList& list) -> std::optional<double> {
+    auto it = list.find(resource);
+    if (it == list.end()) return std::nullopt;
+    auto value = ParseQuantityValue(it->second);
+    if (!value.ok() || *value < 0) return 0.0;
+    return *value;
+  };
+  if (auto v = read(c.requests)) return *v;
+  return read(c.limits).value_or(0.0);
+}
+
+int64_t RoundUp(double value, double unit) {
+  return static_cast<int64_t>(std::ceil(value / unit - 1e-9));
+}
+
+}  // namespace
+
+HostRequest PodHostRequest(std::span<const ContainerResources> init_containers,
+                           std::span<const ContainerResources> containers,
+                           const ResourceList& overhead) {
+  auto total = [&](const std::string& resource) {
+    double apps = 0, init_peak = 0;
+    for (const ContainerResources& c : containers) apps += ContainerHostValue(c, resource);
+    for (const ContainerResources& c : init_containers) {
+      init_peak = std::max(init_peak, ContainerHostValue(c, resource));
+    }
+    return std::max(apps, init_peak) + ContainerHostValue({{}, overhead}, resource);
+  };
+  HostRequest out;
+  out.cpu_milli = RoundUp(total("cpu"), 1e-3);
+  out.memory_mib = RoundUp(total("memory"), 1024.0 * 1024.0);
+  return out;
 }
 
 }  // namespace hami::policy

@@ -28,4 +28,17 @@ Result<PodRequest> BuildPodRequest(const Vendor& vendor,
                                    std::span<const ContainerResources> containers,
                                    const Annotations& pod_annotations);
 
+// What kube-scheduler's NodeResourcesFit counts for a pod: per resource, the larger of the sum
+// over app containers and the largest init container, plus the pod overhead; requests, or
+// limits where a request is absent (the API server defaults requests to limits). CPU rounds
+// up to millicores and memory up to MiB. Values that do not parse count as 0 (kube-scheduler
+// never sees such a pod: the API server refuses it).
+struct HostRequest {
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+};
+HostRequest PodHostRequest(std::span<const ContainerResources> init_containers,
+                           std::span<const ContainerResources> containers,
+                           const ResourceList& overhead = {});
+
 }  // namespace hami::policy

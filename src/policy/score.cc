@@ -13,8 +13,9 @@ bool GpuPolicy::Has(GpuPolicyKey key) const {
 Result<NodePolicy> ParseNodePolicy(std::string_view text) {
   if (text == "binpack") return NodePolicy::kBinpack;
   if (text == "spread") return NodePolicy::kSpread;
+  if (text == "hami-frag") return NodePolicy::kFrag;
   return InvalidArgument("unknown node scheduler policy " + QuoteForError(text) +
-                         " (want binpack or spread)");
+                         " (want binpack, spread or hami-frag)");
 }
 
 Result<GpuPolicy> ParseGpuPolicy(std::string_view text) {

@@ -12,7 +12,9 @@
 
 namespace hami::policy {
 
-enum class NodePolicy { kBinpack, kSpread };
+// kFrag is our fragmentation-aware ranking (policy/scheduler_policy.h); HAMi knows only the
+// first two.
+enum class NodePolicy { kBinpack, kSpread, kFrag };
 
 enum class GpuPolicyKey { kBinpack, kSpread, kNuma, kMutex, kTopologyAware };
 
@@ -31,7 +33,7 @@ struct ScoreWeights {
   bool operator==(const ScoreWeights&) const = default;
 };
 
-// "binpack" | "spread" (exact, as HAMi compares them).
+// "binpack" | "spread" (exact, as HAMi compares them) | "hami-frag".
 Result<NodePolicy> ParseNodePolicy(std::string_view text);
 // One key or a comma chain of binpack/spread/numa/mutex/topology-aware; unknown words are an
 // error (HAMi ignores them silently, which hides typos), empty => spread.

@@ -8,6 +8,7 @@
 #include "device/annotations.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
+#include "policy/scheduler_policy.h"
 #include "scheduler/requeue.h"
 #include "scheduler/state_sync.h"
 
@@ -153,8 +154,11 @@ Status SchedulerDaemon::Start() {
         ApplyNodeDeleted(*registry_, ledger_, tracker_, node);
       }}));
 
-  auto policy =
-      std::make_unique<policy::HamiPolicy>("hami", options_.node_policy, options_.gpu_policy);
+  policy::SchedulerPolicyOptions policy_options;
+  policy_options.node_policy = options_.node_policy;
+  policy_options.gpu_policy = options_.gpu_policy;
+  policy_options.workload.half_life_pods = options_.frag_workload_half_life_pods;
+  auto policy = std::make_unique<policy::SchedulerPolicy>(std::move(policy_options));
   filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
   filter_->set_prefer_idle_nodes(options_.prefer_idle_nodes);
   HAMI_RETURN_IF_ERROR(StartQuotaWatch());

@@ -42,6 +42,8 @@ struct DaemonOptions {
   bool prefer_idle_nodes = true;  // rank nodes with an allocation in flight last
   policy::NodePolicy node_policy = policy::NodePolicy::kBinpack;
   policy::GpuPolicy gpu_policy;  // spread
+  // hami-frag's learned workload (policy::OnlineWorkloadOptions::half_life_pods).
+  double frag_workload_half_life_pods = 5000;
   std::string node_label_selector;
   int64_t node_lock_timeout_seconds = 300;
   // How long /bind waits for a node lock held by another pod being allocated (BindOptions).

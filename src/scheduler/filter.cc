@@ -6,6 +6,7 @@
 #include "device/codec.h"
 #include "kube/objects.h"
 #include "policy/pod_request.h"
+#include "scheduler/state_sync.h"
 
 namespace hami::scheduler {
 
@@ -72,7 +73,19 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     decision.result.error = "pod " + PodName(pod) + " has no uid";
     return decision;
   }
+  const policy::HostRequest host = HostRequestOf(args.pod);
+  request.cpu_milli = host.cpu_milli;
+  request.memory_mib = host.memory_mib;
   std::lock_guard<std::mutex> lock(mu_);
+  if (observed_uids_.insert(uid).second) {
+    // Policies that learn the workload count each pod once, not each retry of it.
+    observed_order_.push_back(uid);
+    if (observed_order_.size() > kObservedUidsKept) {
+      observed_uids_.erase(observed_order_.front());
+      observed_order_.pop_front();
+    }
+    policy_->Observe(request);
+  }
   // A re-filter replaces the previous decision, so the pod may reuse its own devices. An
   // unbound pod runs nothing and carries no decision (only its Binding writes one): its
   // previous reservation is released even when no node fits now.
@@ -106,11 +119,17 @@ place:
       if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
     }
   }
+  // Reasons are gathered only when no node fits: a decision answers with the chosen node
+  // alone (as HAMi does), and writing a reason for each of thousands of full nodes would cost
+  // more than the decision.
   policy::PlacementOutcome outcome;
   std::span<const uint32_t> considered = picks;
   if (prefer_idle_nodes_ && !idle.empty() && idle.size() < picks.size()) {
-    outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/true);
+    outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/false);
     if (outcome.placement) considered = idle;
+  }
+  if (!outcome.placement) {
+    outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/false);
   }
   if (!outcome.placement) {
     outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/true);
@@ -131,6 +150,8 @@ place:
   allocation.in_flight = true;  // until the device plugin reports the bind-phase
   allocation.decision_written = false;
   allocation.decided_unix_seconds = now_unix_seconds;
+  allocation.host_cpu_milli = host.cpu_milli;
+  allocation.host_memory_mib = host.memory_mib;
   const PodDevices devices =
       policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
   for (size_t c = 0; c < devices.size(); ++c) {

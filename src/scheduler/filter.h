@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "device/vendor.h"
@@ -93,6 +95,12 @@ class FilterCore {
   bool last_valid_ = false;                // GUARDED_BY(mu_)
   bool prefer_idle_nodes_ = true;          // GUARDED_BY(mu_)
   const QuotaTracker* quota_ = nullptr;    // GUARDED_BY(mu_)
+  // The pods already told to the policy (PlacementPolicy::Observe), oldest first, so that a
+  // pod kube-scheduler retries is counted once. Bounded: a pod retried after this many others
+  // counts again, which only matters for pods that stay pending that long. GUARDED_BY(mu_)
+  static constexpr size_t kObservedUidsKept = 16384;
+  std::unordered_set<std::string> observed_uids_;
+  std::deque<std::string> observed_order_;
 };
 
 }  // namespace hami::scheduler

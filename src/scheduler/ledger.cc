@@ -92,17 +92,68 @@ Status UsageLedger::SetPairScores(const std::string& node, const std::string& an
   return status;
 }
 
+void UsageLedger::SetNodeHostCapacity(const std::string& node, int64_t cpu_milli,
+                                      int64_t memory_mib) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeEntry& entry = nodes_[node];
+  if (entry.record.host_cpu_milli == cpu_milli && entry.record.host_memory_mib == memory_mib &&
+      entry.generation != 0) {
+    return;
+  }
+  entry.record.host_cpu_milli = cpu_milli;
+  entry.record.host_memory_mib = memory_mib;
+  TouchLocked(node, entry);
+}
+
+void UsageLedger::SetHostOnlyPod(const std::string& uid, const std::string& node, int64_t cpu_milli,
+                                 int64_t memory_mib) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HostOnlyPod pod{node, cpu_milli, memory_mib};
+  auto old = host_only_.find(uid);
+  if (old != host_only_.end()) {
+    if (old->second == pod) return;
+    auto entry = nodes_.find(old->second.node);
+    if (entry != nodes_.end()) {
+      entry->second.host_only_uids.erase(uid);
+      TouchLocked(entry->first, entry->second);
+    }
+  }
+  NodeEntry& entry = nodes_[node];
+  entry.host_only_uids.insert(uid);
+  TouchLocked(node, entry);
+  host_only_[uid] = std::move(pod);
+}
+
+void UsageLedger::RemoveHostOnlyPod(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto old = host_only_.find(uid);
+  if (old == host_only_.end()) return;
+  auto entry = nodes_.find(old->second.node);
+  if (entry != nodes_.end()) {
+    entry->second.host_only_uids.erase(uid);
+    TouchLocked(entry->first, entry->second);
+  }
+  host_only_.erase(old);
+}
+
+bool UsageLedger::HasHostOnlyPod(const std::string& uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return host_only_.count(uid) > 0;
+}
+
 void UsageLedger::RemoveNode(const std::string& node) {
   std::lock_guard<std::mutex> lock(mu_);
   // Pods stay tracked: if the node comes back, their usage must still count.
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return;
   std::set<std::string> pods = std::move(it->second.pod_uids);
+  std::set<std::string> host_only = std::move(it->second.host_only_uids);
   changes_.erase(it->second.generation);
   nodes_.erase(it);
-  if (!pods.empty()) {
+  if (!pods.empty() || !host_only.empty()) {
     NodeEntry& placeholder = nodes_[node];
     placeholder.pod_uids = std::move(pods);
+    placeholder.host_only_uids = std::move(host_only);
     TouchLocked(node, placeholder);
   } else {
     // Readers of ChangedSince must still learn that the node went away.
@@ -180,6 +231,15 @@ std::vector<PodAllocation> UsageLedger::DropUnwrittenDecisions(
 }
 
 void UsageLedger::AddPodLocked(PodAllocation allocation) {
+  // A pod counts once: its allocation carries its host request from now on.
+  if (auto host_only = host_only_.find(allocation.uid); host_only != host_only_.end()) {
+    auto entry = nodes_.find(host_only->second.node);
+    if (entry != nodes_.end()) {
+      entry->second.host_only_uids.erase(allocation.uid);
+      TouchLocked(entry->first, entry->second);
+    }
+    host_only_.erase(host_only);
+  }
   auto old = pods_.find(allocation.uid);
   if (old != pods_.end() && old->second == allocation) return;
   if (old != pods_.end()) {
@@ -286,9 +346,18 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
   }
   // A held node lock means a bind there would wait for it (ranked after idle nodes).
   state.allocation_in_flight = entry.record.locked;
+  int64_t host_cpu_used = 0, host_memory_used = 0;
+  for (const std::string& uid : entry.host_only_uids) {
+    auto pod = host_only_.find(uid);
+    if (pod == host_only_.end()) continue;
+    host_cpu_used += pod->second.cpu_milli;
+    host_memory_used += pod->second.memory_mib;
+  }
   for (const std::string& uid : entry.pod_uids) {
     auto pod = pods_.find(uid);
     if (pod == pods_.end()) continue;
+    host_cpu_used += pod->second.host_cpu_milli;
+    host_memory_used += pod->second.host_memory_mib;
     state.allocation_in_flight = state.allocation_in_flight || pod->second.in_flight;
     policy::PodDemandAccumulator demand(state.devices.size());
     for (const auto& [vendor, containers] : pod->second.by_vendor) {
@@ -311,6 +380,13 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
       }
     }
     demand.ApplyTo(state.devices, +1);
+  }
+  // Over-subscribed (our view of the pods lags kube-scheduler's) shows as none left.
+  if (entry.record.host_cpu_milli != policy::kUnknownHostResource) {
+    state.cpu_free_milli = std::max<int64_t>(0, entry.record.host_cpu_milli - host_cpu_used);
+  }
+  if (entry.record.host_memory_mib != policy::kUnknownHostResource) {
+    state.memory_free_mib = std::max<int64_t>(0, entry.record.host_memory_mib - host_memory_used);
   }
   return state;
 }

@@ -44,6 +44,10 @@ struct PodAllocation {
   // scheduling cycle makes no API writes). Decisions read from annotations are written.
   bool decision_written = true;
   int64_t decided_unix_seconds = 0;  // when /filter decided (hami.io/vgpu-time); 0 = unknown
+  // The host CPU and memory the pod requests (policy::PodHostRequest), counted against its
+  // node's allocatable while the pod is tracked.
+  int64_t host_cpu_milli = 0;
+  int64_t host_memory_mib = 0;
 
   bool operator==(const PodAllocation&) const = default;
 };
@@ -65,6 +69,9 @@ struct NodeRecord {
   // malformed): the GPU link scores of the topology-aware policy (NodeState::link_scores).
   std::string pair_scores_text;
   std::vector<DevicePairScore> pair_scores;
+  // status.allocatable cpu (millicores) and memory (MiB); unknown until the node reports them.
+  int64_t host_cpu_milli = policy::kUnknownHostResource;
+  int64_t host_memory_mib = policy::kUnknownHostResource;
 };
 
 class UsageLedger {
@@ -83,6 +90,10 @@ class UsageLedger {
   // scores (the topology-aware policy then ranks its GPUs as unlinked) and is returned as the
   // error, once per distinct value; Ok otherwise.
   Status SetPairScores(const std::string& node, const std::string& annotation);
+  // The node's allocatable host CPU and memory (from its status). With them, node states carry
+  // the host resources left (NodeState::cpu_free_milli, memory_free_mib): allocatable minus
+  // the requests of every pod the ledger knows on the node, tracked or host-only.
+  void SetNodeHostCapacity(const std::string& node, int64_t cpu_milli, int64_t memory_mib);
   void RemoveNode(const std::string& node);
   bool HasNode(const std::string& node) const;
   std::vector<std::string> NodeNames() const;
@@ -106,6 +117,13 @@ class UsageLedger {
   // Removes a pod; returns whether it was tracked.
   bool RemovePod(const std::string& uid);
   std::optional<PodAllocation> GetPod(const std::string& uid) const;
+  // A pod running on `node` without an allocation of ours (no devices, or another scheduler's):
+  // only its host request counts, against the node's allocatable. Replaces the pod's previous
+  // entry; the same values change nothing.
+  void SetHostOnlyPod(const std::string& uid, const std::string& node, int64_t cpu_milli,
+                      int64_t memory_mib);
+  void RemoveHostOnlyPod(const std::string& uid);
+  bool HasHostOnlyPod(const std::string& uid) const;
   size_t PodCount() const;
   std::vector<PodAllocation> Pods() const;
   // The pods of one namespace (decisions not yet written included), for ResourceQuota usage.
@@ -141,6 +159,7 @@ class UsageLedger {
   struct NodeEntry {
     NodeRecord record;
     std::set<std::string> pod_uids;
+    std::set<std::string> host_only_uids;
     uint64_t generation = 0;
     // The state built for `generation` (rebuilt lazily): a filter looks at every node while a
     // decision changes one, so most snapshots reuse the previous build.
@@ -158,7 +177,14 @@ class UsageLedger {
   mutable std::mutex mu_;
   std::map<std::string, NodeEntry> nodes_;     // GUARDED_BY(mu_)
   std::map<std::string, PodAllocation> pods_;  // GUARDED_BY(mu_), by uid
-  uint64_t next_generation_ = 1;               // GUARDED_BY(mu_)
+  struct HostOnlyPod {
+    std::string node;
+    int64_t cpu_milli = 0;
+    int64_t memory_mib = 0;
+    bool operator==(const HostOnlyPod&) const = default;
+  };
+  std::map<std::string, HostOnlyPod> host_only_;  // GUARDED_BY(mu_), by uid
+  uint64_t next_generation_ = 1;                  // GUARDED_BY(mu_)
   // Change journal: each node's latest generation -> its name, plus removed nodes' last
   // generation (dropped when the name comes back). GUARDED_BY(mu_)
   std::map<uint64_t, std::string> changes_;

@@ -37,6 +37,7 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
   if (uid.empty()) return InvalidArgument("pod " + pod.Key() + " has no uid");
   if (Finished(pod)) {
     ledger.RemovePod(uid);
+    ledger.RemoveHostOnlyPod(uid);
     return Status::Ok();
   }
   const Annotations annotations = pod.Annotations();
@@ -50,9 +51,21 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
                                               std::string(pod.Name()), node,
                                               static_cast<int>(init_count), annotations);
   if (!allocation.ok()) return allocation.status();
-  if (!allocation->has_value()) return Status::Ok();
+  const policy::HostRequest host = HostRequestOf(pod_json);
+  if (!allocation->has_value()) {
+    // Not ours (or not decided yet: a decision /filter holds in memory stays as it is). Once
+    // bound, its host request still takes room on the node.
+    if (pod.NodeName().empty()) {
+      ledger.RemoveHostOnlyPod(uid);
+    } else if (!ledger.GetPod(uid)) {
+      ledger.SetHostOnlyPod(uid, std::string(pod.NodeName()), host.cpu_milli, host.memory_mib);
+    }
+    return Status::Ok();
+  }
   if (node.empty()) return InvalidArgument("pod " + pod.Key() + " has an allocation but no node");
   PodAllocation record = std::move(**allocation);
+  record.host_cpu_milli = host.cpu_milli;
+  record.host_memory_mib = host.memory_mib;
   auto phase_annotation = annotations.find(kBindPhaseAnnotation);
   Result<BindPhase> phase = phase_annotation == annotations.end()
                                 ? Result<BindPhase>(BindPhase::kAllocating)
@@ -70,7 +83,21 @@ Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger,
 
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod) {
   const std::string uid(kube::PodView(pod).Uid());
-  if (!uid.empty()) ledger.RemovePod(uid);
+  if (uid.empty()) return;
+  ledger.RemovePod(uid);
+  ledger.RemoveHostOnlyPod(uid);
+}
+
+policy::HostRequest HostRequestOf(const nlohmann::json& pod_json) {
+  const kube::PodView pod(pod_json);
+  auto resources = [](const std::vector<kube::ContainerView>& views) {
+    std::vector<policy::ContainerResources> out;
+    out.reserve(views.size());
+    for (const kube::ContainerView& v : views) out.push_back({v.limits, v.requests});
+    return out;
+  };
+  return policy::PodHostRequest(resources(pod.InitContainers()), resources(pod.Containers()),
+                                pod.Overhead());
 }
 
 namespace {
@@ -108,12 +135,29 @@ void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
   }
   out["metadata"] = std::move(kept_metadata);
   nlohmann::json& spec = pod["spec"];
-  nlohmann::json kept_spec = Keep(spec, {"nodeName", "schedulerName"});
-  if (spec.is_object() && spec.contains("initContainers") && spec["initContainers"].is_array()) {
-    nlohmann::json init = nlohmann::json::array();
-    for (nlohmann::json& c : spec["initContainers"]) init.push_back(Keep(c, {"name"}));
-    kept_spec["initContainers"] = std::move(init);
-  }
+  nlohmann::json kept_spec = Keep(spec, {"nodeName", "schedulerName", "overhead"});
+  // Per container, its name and host CPU and memory (HostRequestOf): nothing else.
+  auto trim_containers = [&](const char* key) {
+    if (!spec.is_object() || !spec.contains(key) || !spec[key].is_array()) return;
+    nlohmann::json kept = nlohmann::json::array();
+    for (nlohmann::json& c : spec[key]) {
+      nlohmann::json container = Keep(c, {"name"});
+      if (c.is_object() && c.contains("resources") && c["resources"].is_object()) {
+        nlohmann::json resources = nlohmann::json::object();
+        for (const char* kind : {"requests", "limits"}) {
+          nlohmann::json& list = c["resources"][kind];
+          if (!list.is_object()) continue;
+          nlohmann::json host = Keep(list, {"cpu", "memory"});
+          if (!host.empty()) resources[kind] = std::move(host);
+        }
+        if (!resources.empty()) container["resources"] = std::move(resources);
+      }
+      kept.push_back(std::move(container));
+    }
+    kept_spec[key] = std::move(kept);
+  };
+  trim_containers("initContainers");
+  trim_containers("containers");
   out["spec"] = std::move(kept_spec);
   nlohmann::json& status = pod["status"];
   nlohmann::json kept_status = Keep(status, {"phase"});
@@ -215,6 +259,17 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
       actions.log.push_back("node " + name + " " + kNodeNvidiaScoreAnnotation + ": " +
                             linked.message() + " (its GPUs count as unlinked)");
     }
+  }
+  {
+    // kube-scheduler fits pods against status.allocatable; a node without it is unknown.
+    auto value = [&](const char* resource, double unit) -> int64_t {
+      auto it = allocatable.find(resource);
+      if (it == allocatable.end()) return policy::kUnknownHostResource;
+      auto parsed = ParseQuantityValue(it->second);
+      if (!parsed.ok() || *parsed < 0) return policy::kUnknownHostResource;
+      return static_cast<int64_t>(*parsed / unit + 1e-9);
+    };
+    ledger.SetNodeHostCapacity(name, value("cpu", 1e-3), value("memory", 1024.0 * 1024.0));
   }
   ledger.SetNodeLocked(name, annotations.count(kNodeLockAnnotation) > 0);
   return actions;

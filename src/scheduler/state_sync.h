@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "device/vendor.h"
+#include "policy/pod_request.h"
 #include "scheduler/ledger.h"
 #include "scheduler/node_health.h"
 
@@ -23,8 +24,14 @@ namespace hami::scheduler {
 // the annotation reaches the watch cache. Once every init container has exited 0, the pod's usage
 // shrinks to its app containers. Returns an error for an undecodable annotation (the pod is then
 // not tracked, and the error should be logged).
+// Every other pod bound to a node counts with its host request only (UsageLedger::
+// SetHostOnlyPod), so node states carry the CPU and memory left as kube-scheduler sees them.
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
+
+// The pod's host request as kube-scheduler's NodeResourcesFit counts it (policy::
+// PodHostRequest over its containers and overhead).
+policy::HostRequest HostRequestOf(const nlohmann::json& pod);
 
 // Reduces a pod to what ApplyPod reads (identity, deletion, node, bind and allocation
 // annotations, init container count and states, phase) plus what the scheduler reads besides
@@ -45,7 +52,8 @@ struct NodeActions {
 };
 
 // A node was added or changed: per vendor, decode its registration, decide the handshake,
-// and set (or drop, when unhealthy or unregistered) its devices; read the cordon list.
+// and set (or drop, when unhealthy or unregistered) its devices; read the cordon list and the
+// allocatable host CPU and memory.
 NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
                       AllocatableTracker& tracker, const nlohmann::json& node,
                       int64_t now_unix_seconds, int32_t utc_offset_seconds);

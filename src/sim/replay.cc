@@ -8,6 +8,7 @@
 #include "common/strings.h"
 #include "policy/fgd.h"
 #include "policy/frag.h"
+#include "policy/scheduler_policy.h"
 
 namespace hami::sim {
 
@@ -36,12 +37,6 @@ class SplitMix64 {
  private:
   uint64_t state_;
 };
-
-// hami-frag's tuning, chosen on the openb traces (docs/simulate.md).
-constexpr double kHamiFragPackingWeight = 0.0;
-constexpr double kHamiFragStrandingWeight = 2.0;
-constexpr double kHamiFragTypePressureWeight = 1.0;
-constexpr double kHamiFragDeviceFitWeight = 0.0;
 
 int32_t CeilPercent(int32_t milli) { return (milli + 9) / 10; }
 
@@ -172,6 +167,8 @@ std::vector<std::string> PolicyNames() {
   return {"hami-frag", "fgd", "hami-binpack", "hami-spread", "hami-default"};
 }
 
+std::vector<std::string> ExtraPolicyNames() { return {"hami-frag-oracle"}; }
+
 Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& spec,
                                                             const Workload& workload) {
   using policy::GpuPolicy;
@@ -195,11 +192,19 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
       knobs.emplace_back(std::string(kv[0]), number);
     }
   }
+  // HAMi's policies and hami-frag are the daemon's own policy object (scheduler_policy.h).
+  auto daemon_policy = [&](policy::SchedulerPolicyOptions options)
+      -> Result<std::unique_ptr<policy::PlacementPolicy>> {
+    return std::unique_ptr<policy::PlacementPolicy>(
+        std::make_unique<policy::SchedulerPolicy>(std::move(options), spec));
+  };
   auto hami = [&](NodePolicy node,
                   GpuPolicyKey gpu) -> Result<std::unique_ptr<policy::PlacementPolicy>> {
     if (!knobs.empty()) return InvalidArgument("policy " + QuoteForError(spec) + " takes no knobs");
-    return std::unique_ptr<policy::PlacementPolicy>(
-        std::make_unique<policy::HamiPolicy>(spec, node, GpuPolicy{{gpu}}));
+    policy::SchedulerPolicyOptions options;
+    options.node_policy = node;
+    options.gpu_policy = GpuPolicy{{gpu}};
+    return daemon_policy(std::move(options));
   };
   if (name == "hami-binpack") return hami(NodePolicy::kBinpack, GpuPolicyKey::kBinpack);
   if (name == "hami-spread") return hami(NodePolicy::kSpread, GpuPolicyKey::kSpread);
@@ -211,13 +216,17 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
     return std::unique_ptr<policy::PlacementPolicy>(
         std::make_unique<policy::FgdPolicy>(spec, policy::FgdTypicalPods(FgdShapesOf(workload))));
   }
-  if (name == "hami-frag") {
-    policy::FragPolicyOptions options;
-    options.packing_weight = kHamiFragPackingWeight;
-    options.stranding_weight = kHamiFragStrandingWeight;
-    options.type_pressure_weight = kHamiFragTypePressureWeight;
-    options.device_fit_weight = kHamiFragDeviceFitWeight;
+  if (name == "hami-frag" || name == "hami-frag-oracle") {
+    policy::FragPolicyOptions options = policy::HamiFragWeights();
+    double half_life_pods = policy::OnlineWorkloadOptions{}.half_life_pods;
     for (const auto& [key, value] : knobs) {
+      if (key == "halflife" && name == "hami-frag") {
+        if (!(value >= 1)) {
+          return InvalidArgument("policy " + QuoteForError(spec) + ": halflife must be >= 1");
+        }
+        half_life_pods = value;
+        continue;
+      }
       if (key == "pack") {
         options.packing_weight = value;
       } else if (key == "strand") {
@@ -227,15 +236,27 @@ Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& s
       } else if (key == "devfit") {
         options.device_fit_weight = value;
       } else {
-        return InvalidArgument("policy " + QuoteForError(spec) + ": unknown knob " +
-                               QuoteForError(key) + " (known: pack, strand, typep, devfit)");
+        return InvalidArgument(
+            "policy " + QuoteForError(spec) + ": unknown knob " + QuoteForError(key) +
+            (name == "hami-frag" ? " (known: pack, strand, typep, devfit, halflife)"
+                                 : " (known: pack, strand, typep, devfit)"));
       }
     }
-    return std::unique_ptr<policy::PlacementPolicy>(
-        std::make_unique<policy::FragPolicy>(spec, TargetsOf(workload), options));
+    if (name == "hami-frag-oracle") {
+      // The target workload read from the trace file: what hami-frag could do if it knew the
+      // whole workload in advance (the daemon never does).
+      return std::unique_ptr<policy::PlacementPolicy>(
+          std::make_unique<policy::FragPolicy>(spec, TargetsOf(workload), options));
+    }
+    policy::SchedulerPolicyOptions scheduler_options;
+    scheduler_options.node_policy = NodePolicy::kFrag;
+    scheduler_options.frag = options;
+    scheduler_options.workload.half_life_pods = half_life_pods;
+    return daemon_policy(std::move(scheduler_options));
   }
   std::string known;
   for (const std::string& n : PolicyNames()) known += (known.empty() ? "" : ", ") + n;
+  for (const std::string& n : ExtraPolicyNames()) known += ", " + n;
   return InvalidArgument("unknown policy " + QuoteForError(name) + " (known: " + known + ")");
 }
 
@@ -280,6 +301,7 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
     const SimPod& pod = workload.pods[static_cast<size_t>(pod_index)];
     const policy::PodRequest& request = requests[static_cast<size_t>(pod_index)];
     arrived += pod.GpuMilliTotal();
+    if (request.WantsDevices()) placement_policy.Observe(request);
     policy::PlacementOutcome outcome = (options.cpu_pods_by_kube_default && !request.WantsDevices())
                                            ? PlaceByKubeDefault(request, cluster, nodes)
                                            : placement_policy.Place(request, nodes, false);

@@ -50,10 +50,15 @@ std::vector<policy::NodeState> BuildNodes(const Cluster& cluster, int32_t split_
 std::vector<int> ArrivalOrder(const Workload& workload, int64_t capacity_milli, uint64_t seed,
                               double inflation_percent);
 
-// Policy names MakePolicy understands, best-known first.
+// Policy names MakePolicy understands, best-known first (the default comparison).
 std::vector<std::string> PolicyNames();
+// Further names MakePolicy understands, for analysis: "hami-frag-oracle" (hami-frag given the
+// trace's whole workload as its target instead of learning it online).
+std::vector<std::string> ExtraPolicyNames();
 
-// Builds a policy; fragmentation-aware ones take the (uninflated) workload as their target.
+// Builds a policy. hami-frag and HAMi's policies are the daemon's policy::SchedulerPolicy
+// (hami-frag learns its target workload from the pods it is asked to place); fgd and
+// hami-frag-oracle take the (uninflated) workload as their target.
 Result<std::unique_ptr<policy::PlacementPolicy>> MakePolicy(const std::string& name,
                                                             const Workload& workload);
 

@@ -230,5 +230,35 @@ TEST(DeviceConfigTest, ValidateNamesTheKey) {
   EXPECT_EQ(GpuCorePolicyName(GpuCorePolicy::kDisable), "disable");
 }
 
+TEST(DeviceConfigTest, SchedulerSectionSetsPolicyDefaultsAndRoundTrips) {
+  auto config = LoadDeviceConfig(
+      "nvidia:\n  deviceSplitCount: 4\nscheduler:\n  nodeSchedulerPolicy: hami-frag\n"
+      "  gpuSchedulerPolicy: binpack,numa\n  fragWorkloadHalfLifePods: 2000\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_TRUE(config->scheduler.has_value());
+  EXPECT_EQ(config->scheduler->node_scheduler_policy, "hami-frag");
+  EXPECT_EQ(config->scheduler->gpu_scheduler_policy, "binpack,numa");
+  EXPECT_EQ(config->scheduler->frag_workload_half_life_pods, 2000);
+  auto again = LoadDeviceConfig(DeviceConfigToYaml(*config));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->scheduler, config->scheduler);
+  EXPECT_EQ(again->nvidia, config->nvidia);
+  EXPECT_FALSE(LoadDeviceConfig("nvidia: {}\n")->scheduler.has_value());
+}
+
+TEST(DeviceConfigTest, SchedulerSectionRefusesUnknownPoliciesAndKeys) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"scheduler:\n  nodeSchedulerPolicy: fullest\n", "scheduler.nodeSchedulerPolicy"},
+      {"scheduler:\n  gpuSchedulerPolicy: spread,best\n", "scheduler.gpuSchedulerPolicy"},
+      {"scheduler:\n  fragWorkloadHalfLifePods: 0\n", "scheduler.fragWorkloadHalfLifePods"},
+      {"scheduler:\n  policy: binpack\n", "scheduler.policy"},
+  };
+  for (const auto& [yaml, key] : cases) {
+    auto config = LoadDeviceConfig(std::string("nvidia: {}\n") + yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.status().message().find(key), std::string::npos) << config.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace hami

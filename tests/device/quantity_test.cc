@@ -89,5 +89,21 @@ TEST(QuantityTest, LongInputIsTruncatedInMessage) {
   EXPECT_LT(r.status().message().size(), 400u);
 }
 
+TEST(QuantityValueTest, FractionalValuesAsKubernetesWritesThem) {
+  const std::pair<const char*, double> ok[] = {
+      {"500m", 0.5},           {"2", 2},         {"1.5", 1.5},
+      {"16Gi", 17179869184.0}, {"1000000", 1e6}, {"1.5k", 1500},
+      {"100Mi", 104857600},    {"-1", -1},       {"2e3", 2000},
+      {"0.25", 0.25},          {"0", 0}};
+  for (const auto& [text, want] : ok) {
+    auto value = ParseQuantityValue(text);
+    ASSERT_TRUE(value.ok()) << text << ": " << value.status().message();
+    EXPECT_DOUBLE_EQ(*value, want) << text;
+  }
+  for (const char* bad : {"", "lots", "1x", "1.2.3", "5 Gi"}) {
+    EXPECT_FALSE(ParseQuantityValue(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace hami

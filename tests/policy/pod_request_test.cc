@@ -69,5 +69,30 @@ TEST_F(BuildPodRequestTest, BadInputNamesTheContainerOrAnnotation) {
   }
 }
 
+TEST(PodHostRequestTest, KubeSchedulerRuleRequestsFallBackToLimitsAndRoundUp) {
+  // Apps add up, the largest init container competes with them, overhead comes on top.
+  std::vector<ContainerResources> init = {{{}, {{"cpu", "3"}, {"memory", "100Mi"}}},
+                                          {{}, {{"cpu", "500m"}, {"memory", "3Gi"}}}};
+  std::vector<ContainerResources> apps = {
+      {{}, {{"cpu", "1500m"}, {"memory", "1Gi"}}},
+      {{{"cpu", "250m"}, {"memory", "1000000"}}, {}},  // no request: the limit counts
+  };
+  HostRequest host = PodHostRequest(init, apps, {{"cpu", "100m"}, {"memory", "1Mi"}});
+  EXPECT_EQ(host.cpu_milli, 3000 + 100);  // init 3 > apps 1.75
+  EXPECT_EQ(host.memory_mib, 3072 + 1);   // init 3 GiB > apps 1 GiB + 0.95 MiB
+  host = PodHostRequest({}, apps);
+  EXPECT_EQ(host.cpu_milli, 1750);
+  EXPECT_EQ(host.memory_mib, 1024 + 1);  // 1000000 bytes rounds up to 1 MiB
+  EXPECT_EQ(PodHostRequest({}, {}).cpu_milli, 0);
+}
+
+TEST(PodHostRequestTest, UnparsableValuesCountAsZero) {
+  std::vector<ContainerResources> apps = {{{}, {{"cpu", "lots"}, {"memory", "-5Gi"}}},
+                                          {{}, {{"cpu", "2"}}}};
+  HostRequest host = PodHostRequest({}, apps);
+  EXPECT_EQ(host.cpu_milli, 2000);
+  EXPECT_EQ(host.memory_mib, 0);
+}
+
 }  // namespace
 }  // namespace hami::policy

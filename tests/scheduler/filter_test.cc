@@ -340,5 +340,53 @@ TEST_F(FilterCoreTest, SimulationModeNeverReusesScoresOfAnotherRequest) {
   EXPECT_EQ(simulate(65536), "sim-2");  // now 8000 of 65536 is the emptier one
 }
 
+// Counts what FilterCore tells the policy.
+class CountingPolicy : public policy::HamiPolicy {
+ public:
+  CountingPolicy() : HamiPolicy("counting", policy::NodePolicy::kBinpack, policy::GpuPolicy{}) {}
+  void Observe(const policy::PodRequest& pod) override { observed.push_back(pod); }
+  std::vector<policy::PodRequest> observed;
+};
+
+TEST(FilterCoreHostTest, EachPodIsObservedOnceWithItsHostRequestWhichNodesMustHold) {
+  VendorRegistry registry = std::move(*MakeVendorRegistry(DefaultDeviceConfig()));
+  UsageLedger ledger;
+  ledger.SetNodeDevices("node-a", "NVIDIA", {Dev("GPU-a0")});
+  ledger.SetNodeDevices("node-b", "NVIDIA", {Dev("GPU-b0")});
+  ledger.SetNodeHostCapacity("node-a", 1000, 4096);  // too little CPU for the pod
+  ledger.SetNodeHostCapacity("node-b", 8000, 4096);
+  auto counting = std::make_unique<CountingPolicy>();
+  CountingPolicy* policy = counting.get();
+  FilterCore core(registry, ledger, std::move(counting));
+  nlohmann::json pod = Pod("u1", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}});
+  pod["spec"]["containers"][0]["resources"]["requests"] = {{"cpu", "1500m"}, {"memory", "1Gi"}};
+  ExtenderArgs args;
+  args.pod = pod;
+  args.node_names = std::vector<std::string>{"node-a", "node-b"};
+  FilterDecision first = core.Filter(args, 1);
+  ASSERT_TRUE(first.decided) << first.result.error;
+  EXPECT_EQ(first.decided->node, "node-b");
+  EXPECT_EQ(first.decided->host_cpu_milli, 1500);
+  EXPECT_EQ(first.decided->host_memory_mib, 1024);
+  // The decision holds its host share: node-b has 6500 millicores left.
+  const std::vector<std::string> b = {"node-b"};
+  EXPECT_EQ(ledger.Snapshot(b, nullptr).at(0).cpu_free_milli, 6500);
+  // kube-scheduler retries the same pod: it is not counted again.
+  FilterDecision again = core.Filter(args, 2);
+  ASSERT_TRUE(again.decided);
+  ASSERT_EQ(policy->observed.size(), 1u);
+  EXPECT_EQ(policy->observed[0].cpu_milli, 1500);
+  EXPECT_EQ(ledger.Snapshot(b, nullptr).at(0).cpu_free_milli, 6500);
+  // When nothing fits, each node says why.
+  nlohmann::json big = Pod("u2", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}});
+  big["spec"]["containers"][0]["resources"]["requests"] = {{"cpu", "7"}};
+  args.pod = big;
+  FilterDecision refused = core.Filter(args, 3);
+  EXPECT_FALSE(refused.decided);
+  EXPECT_EQ(refused.result.failed_nodes["node-a"], "Insufficient host resources");
+  EXPECT_EQ(refused.result.failed_nodes["node-b"], "Insufficient host resources");
+  EXPECT_EQ(policy->observed.size(), 2u);
+}
+
 }  // namespace
 }  // namespace hami::scheduler

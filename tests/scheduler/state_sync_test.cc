@@ -270,5 +270,51 @@ TEST_F(StateSyncTest, RebuildFromAnnotationsEqualsTheLiveLedger) {
   EXPECT_GT(rebuilt.PodCount(), 0u);
 }
 
+TEST_F(StateSyncTest, HostRequestsOfEveryBoundPodCountAgainstAllocatable) {
+  nlohmann::json node = NodeJson("n1", {Dev("GPU-a")}, std::nullopt);
+  node["status"]["allocatable"]["cpu"] = "8";
+  node["status"]["allocatable"]["memory"] = "16Gi";
+  (void)ApplyNode(registry_, ledger_, tracker_, node, kNow, 0);
+  const std::vector<std::string> names = {"n1"};
+  auto free_host = [&] {
+    policy::NodeState state = ledger_.Snapshot(names, nullptr).at(0);
+    return std::make_pair(state.cpu_free_milli, state.memory_free_mib);
+  };
+  EXPECT_EQ(free_host(), std::make_pair(int64_t{8000}, int64_t{16384}));
+
+  // A pod without devices, bound by kube-scheduler: its requests take room (trimmed as the
+  // watch cache keeps it).
+  nlohmann::json cpu_pod = PodJson("cpu", std::nullopt);
+  cpu_pod["spec"]["nodeName"] = "n1";
+  cpu_pod["spec"]["containers"][0]["resources"] = {{"requests", {{"cpu", "2"}, {"memory", "4Gi"}}},
+                                                   {"limits", {{"cpu", "4"}}}};
+  TrimPodForCache(registry_, cpu_pod);
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, cpu_pod).ok());
+  EXPECT_EQ(free_host(), std::make_pair(int64_t{6000}, int64_t{12288}));
+  EXPECT_FALSE(ledger_.GetPod("cpu").has_value()) << "host-only pods hold no devices";
+
+  // A GPU pod carries its host request with its allocation.
+  nlohmann::json gpu_pod = PodJson("gpu", "GPU-a,NVIDIA,3000,30:;");
+  gpu_pod["spec"]["nodeName"] = "n1";
+  gpu_pod["spec"]["containers"][0]["resources"] = {{"requests", {{"cpu", "500m"}}}};
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, gpu_pod).ok());
+  EXPECT_EQ(ledger_.GetPod("gpu")->host_cpu_milli, 500);
+  EXPECT_EQ(free_host(), std::make_pair(int64_t{5500}, int64_t{12288}));
+
+  // Finished or deleted pods give their room back.
+  cpu_pod["status"]["phase"] = "Succeeded";
+  ASSERT_TRUE(ApplyPod(registry_, ledger_, cpu_pod).ok());
+  EXPECT_EQ(free_host(), std::make_pair(int64_t{7500}, int64_t{16384}));
+  ApplyPodDeleted(ledger_, gpu_pod);
+  EXPECT_EQ(free_host(), std::make_pair(int64_t{8000}, int64_t{16384}));
+
+  // A node that does not report its allocatable CPU leaves host resources unknown.
+  node["status"]["allocatable"].erase("cpu");
+  node["status"]["allocatable"]["memory"] = "garbage";
+  (void)ApplyNode(registry_, ledger_, tracker_, node, kNow, 0);
+  EXPECT_EQ(free_host(),
+            std::make_pair(policy::kUnknownHostResource, policy::kUnknownHostResource));
+}
+
 }  // namespace
 }  // namespace hami::scheduler

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "tests/sim/openb_data.h"
+
 namespace hami::sim {
 namespace {
 
@@ -173,13 +175,10 @@ TEST(RunReplayTest, RejectsEmptyInputs) {
 // The headline claim on the real trace, one seed: the fragmentation-aware policy leaves less
 // GPU unallocated than HAMi's binpack. Skipped where the shared data is absent.
 TEST(RunReplayTest, OpenbDefaultHamiFragBeatsHamiBinpackAndTheArtifactsFgd) {
-  const char* root = std::getenv("HAMI_SHARED_DATA");
-  if (root == nullptr || !std::filesystem::exists(std::string(root) + "/openb")) {
-    GTEST_SKIP() << "HAMI_SHARED_DATA/openb not available";
-  }
-  auto cluster = LoadOpenbNodes(std::string(root) + "/openb/openb_node_list_gpu_node.csv");
-  auto workload = LoadOpenbPods(std::string(root) + "/openb/openb_pod_list_default.csv");
-  ASSERT_TRUE(cluster.ok() && workload.ok());
+  std::optional<testing::OpenbTrace> openb = testing::LoadOpenb();
+  if (!openb) GTEST_SKIP() << "HAMI_SHARED_DATA/openb not available";
+  const Cluster* cluster = &openb->cluster;
+  const Workload* workload = &openb->workload;
   ReplayOptions options;
   options.seed = 42;
   options.record_curve = false;
