@@ -1,6 +1,7 @@
 #include "scheduler/filter.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "device/annotations.h"
 #include "device/codec.h"
@@ -242,12 +243,29 @@ FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vend
   for (policy::NodeState& node : nodes) node.generation = 0;
   for (const std::string& name : unknown) decision.result.failed_nodes[name] = kNodeUnregistered;
   std::lock_guard<std::mutex> lock(mu_);
-  policy::PlacementOutcome outcome = policy_->Place(request, nodes, /*collect_reasons=*/true);
+  // ResourceQuota (quota.h), as in Filter; a placement over the quota answers no node.
+  const QuotaGate quota = quota_ != nullptr
+                              ? QuotaGate(*quota_, ledger_, vendor,
+                                          std::string(kube::PodView(args.pod).Namespace()), request)
+                              : QuotaGate();
+  std::vector<uint32_t> allowed(nodes.size());
+  std::iota(allowed.begin(), allowed.end(), 0u);
+  if (quota.active()) allowed = quota.Allowed(nodes, allowed, &decision.result.failed_nodes);
+  const policy::NodeList candidates(nodes, allowed);
+  policy::PlacementOutcome outcome = policy_->Place(request, candidates, /*collect_reasons=*/true);
   for (const auto& [index, reason] : outcome.failed_nodes) {
-    decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
+    decision.result.failed_nodes[candidates[static_cast<size_t>(index)].name] = reason;
   }
   if (outcome.placement) {
-    const std::string& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)].name;
+    const policy::NodeState& node = candidates[static_cast<size_t>(outcome.placement->node_index)];
+    if (quota.CheckPlacement(
+            policy::ToPodDevices(node, request, outcome.placement->container_devices))) {
+      decision.result.failed_nodes[node.name] = QuotaGate::NodeReason(node);
+      outcome.placement.reset();
+    }
+  }
+  if (outcome.placement) {
+    const std::string& chosen = candidates[static_cast<size_t>(outcome.placement->node_index)].name;
     for (const nlohmann::json& node_json : *args.nodes) {
       if (kube::NodeView(node_json).Name() == chosen) {
         decision.result.nodes = std::vector<nlohmann::json>{node_json};

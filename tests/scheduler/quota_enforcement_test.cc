@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "device/codec.h"
 #include "scheduler/filter.h"
 #include "scheduler/metrics.h"
 #include "scheduler/quota.h"
@@ -181,6 +182,46 @@ TEST_F(QuotaFilterTest, PodsRacingForTheLastUnitNeverGoOver) {
     // Free the namespace for the next round.
     for (const PodAllocation& p : ledger_.PodsInNamespace("team")) core_.Forget(p.uid);
   }
+}
+
+TEST_F(QuotaFilterTest, SimulationModeAnswersNoNodeOverTheQuota) {
+  // kube-scheduler without nodeCacheCapable sends whole nodes: the quota applies all the same.
+  // Another namespace fills the small GPU; the team holds 3000 MiB of its 4000 on the big one.
+  ledger_.AddPod(testing::Allocation("x", "sim-1", {{{"GPU-s2", "NVIDIA", 4000, 0}}}));
+  ledger_.AddPod([] {
+    PodAllocation p = testing::Allocation("y", "sim-1", {{{"GPU-s1", "NVIDIA", 3000, 0}}});
+    p.ns = "team";
+    return p;
+  }());
+  SetQuota("gpu", {{"limits.nvidia.com/gpumem", "4000"}});
+  auto simulate = [&](const std::string& mem, const std::string& percent) {
+    ExtenderArgs args;
+    nlohmann::json limits = {{"nvidia.com/gpu", "1"}};
+    if (!mem.empty()) limits["nvidia.com/gpumem"] = mem;
+    if (!percent.empty()) limits["nvidia.com/gpumem-percentage"] = percent;
+    args.pod = Pod("u1", limits);
+    args.nodes = std::vector<nlohmann::json>{
+        {{"metadata",
+          {{"name", "sim-1"},
+           {"annotations",
+            {{"hami.io/node-nvidia-register",
+              EncodeNodeDevicesJson({Dev("GPU-s1"), Dev("GPU-s2", 4096)})}}}}}}};
+    return core_.Filter(args, 0);
+  };
+  FilterDecision fits = simulate("1000", "");
+  ASSERT_TRUE(fits.result.nodes.has_value());
+  EXPECT_EQ(fits.result.nodes->size(), 1u);
+  FilterDecision over = simulate("1001", "");
+  ASSERT_TRUE(over.result.nodes.has_value());
+  EXPECT_TRUE(over.result.nodes->empty());
+  EXPECT_EQ(over.result.failed_nodes.at("sim-1"), "2/2 ResourceQuotaNotFit");
+  // 20 % is 819 MiB of the small GPU (the least demand fits) but 3276 of the big one, the only
+  // GPU with room: the exact check refuses it.
+  FilterDecision exact = simulate("", "20");
+  ASSERT_TRUE(exact.result.nodes.has_value());
+  EXPECT_TRUE(exact.result.nodes->empty());
+  EXPECT_EQ(exact.result.failed_nodes.at("sim-1"), "2/2 ResourceQuotaNotFit");
+  EXPECT_EQ(ledger_.PodCount(), 2u);
 }
 
 // The webhook pre-check, wired the way the daemon wires it.
