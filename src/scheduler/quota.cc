@@ -121,8 +121,10 @@ Result<ResourceQuotaLimits> ParseResourceQuota(const nlohmann::json& quota,
     }
     if (!why.empty()) {
       if (warnings != nullptr) {
-        warnings->push_back("resourcequota=" + out.ns + "/" + out.name + " key=" + key +
-                            " ignored: " + why);
+        std::string line = "resourcequota=";
+        line.append(out.ns).append("/").append(out.name).append(" key=").append(key);
+        line.append(" ignored: ").append(why);
+        warnings->push_back(std::move(line));
       }
       continue;
     }
