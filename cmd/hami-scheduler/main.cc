@@ -31,7 +31,7 @@ int Run(int argc, char** argv) {
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
   std::string lease_namespace = "kube-system", metrics_bind = ":9395", filter_wait = "10s";
-  std::string lock_wait = "20s";
+  std::string lock_wait = "20s", lock_retry_timeout = "28s";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
@@ -76,6 +76,12 @@ int Run(int argc, char** argv) {
   app.add_option("--node-lock-wait", lock_wait,
                  "Go duration /bind waits for a node lock held by another pod being allocated "
                  "before it fails (0s: at once; keep below the extender httpTimeout)")
+      ->capture_default_str();
+  app.add_option("--node-lock-retry-timeout", lock_retry_timeout,
+                 "Go duration /bind waits for a node lock when the pod belongs to a PodGroup "
+                 "(scheduling.x-k8s.io/pod-group, Volcano's scheduling.k8s.io/group-name): its "
+                 "fellow members are bound at the same time (keep below the extender "
+                 "httpTimeout)")
       ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
@@ -127,6 +133,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   options.node_lock_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*bind_wait);
+  auto retry_timeout = hami::ParseGoDuration(lock_retry_timeout);
+  if (!retry_timeout.ok()) {
+    std::cerr << "error: --node-lock-retry-timeout: " << retry_timeout.status().message() << "\n";
+    return 2;
+  }
+  options.node_lock_retry_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*retry_timeout);
   // Fault injection for the end-to-end tests (tests/e2e): never set in a deployment.
   options.kill_at_bind_step = hami::EnvOr("HAMI_FAULT_KILL_AT_BIND_STEP", "");
   if (!options.kill_at_bind_step.empty() && options.kill_at_bind_step != "locked" &&

@@ -8,6 +8,7 @@
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/decision.h"
+#include "scheduler/pod_group.h"
 
 namespace hami::scheduler {
 
@@ -73,8 +74,17 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     return "pod " + who + " was filtered for node " + allocation->node + ", not " + args.node;
   }
 
-  // 1. The node lock (waiting, bounded, while another pod being allocated there holds it).
-  Status locked = AcquireLock(args);
+  // 1. The node lock (waiting, bounded, while another pod being allocated there holds it;
+  // longer for a gang member, whose fellow members are being bound at the same time).
+  const std::string group = PodGroupOf(pod);
+  const std::chrono::milliseconds wait =
+      group.empty() ? options_.lock_wait
+                    : std::max(options_.lock_wait, options_.pod_group_lock_wait);
+  Status locked = AcquireLock(args, wait);
+  if (!locked.ok() && !group.empty()) {
+    locked = Status(locked.code(), locked.message() + " (pod group " + group + ", waited " +
+                                       std::to_string(wait.count()) + " ms)");
+  }
   if (!locked.ok()) {
     // Nothing was written: the in-memory decision goes, kube-scheduler filters the pod again.
     ledger_.RemoveUnwrittenDecision(uid);
@@ -108,10 +118,10 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   return "";
 }
 
-Status Binder::AcquireLock(const ExtenderBindingArgs& args) {
+Status Binder::AcquireLock(const ExtenderBindingArgs& args, std::chrono::milliseconds wait) {
   using Clock = std::chrono::steady_clock;
   Status locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
-  const auto deadline = Clock::now() + options_.lock_wait;
+  const auto deadline = Clock::now() + wait;
   auto lock_value = [&]() -> std::string {
     auto node = options_.lock.cached_node ? options_.lock.cached_node(args.node) : nullptr;
     if (node == nullptr) return "";

@@ -35,6 +35,10 @@ struct BindOptions {
   // room. Binds run in parallel, so waiting blocks nothing else. Keep it below kube-scheduler's
   // extender httpTimeout. 0 = fail at once.
   std::chrono::milliseconds lock_wait{0};
+  // The same wait for members of a PodGroup (pod_group.h), as HAMi's
+  // --node-lock-retry-timeout: a gang's pods are bound together and often land on one node,
+  // where each waits for the previous member's allocation. The longer of the two applies.
+  std::chrono::milliseconds pod_group_lock_wait{28000};
   // BindingSucceed events too (HAMi writes one per pod; kube-scheduler's own "Scheduled" event
   // says the same, so by default we save the API write).
   bool emit_success_events = false;
@@ -69,8 +73,8 @@ class Binder {
   void Event(const std::string& ns, const std::string& name, const std::string& uid, bool ok,
              const std::string& message);
 
-  // Takes the node lock, waiting up to options_.lock_wait while another pod holds it.
-  Status AcquireLock(const ExtenderBindingArgs& args);
+  // Takes the node lock, waiting up to `wait` while another pod holds it.
+  Status AcquireLock(const ExtenderBindingArgs& args, std::chrono::milliseconds wait);
   void AfterStep(std::string_view step) const {
     if (options_.after_step) options_.after_step(step);
   }

@@ -166,6 +166,7 @@ Status SchedulerDaemon::Start() {
   BindOptions bind_options;
   bind_options.lock.timeout_seconds = options_.node_lock_timeout_seconds;
   bind_options.lock_wait = options_.node_lock_wait;
+  bind_options.pod_group_lock_wait = options_.node_lock_retry_timeout;
   bind_options.lock.utc_offset_seconds = options_.utc_offset_seconds;
   bind_options.cached_pod = [this](const std::string& ns, const std::string& name) {
     return pods_->Get(ns + "/" + name);

@@ -48,6 +48,9 @@ struct DaemonOptions {
   int64_t node_lock_timeout_seconds = 300;
   // How long /bind waits for a node lock held by another pod being allocated (BindOptions).
   std::chrono::milliseconds node_lock_wait{20000};
+  // The same for PodGroup members (BindOptions::pod_group_lock_wait; HAMi's
+  // --node-lock-retry-timeout).
+  std::chrono::milliseconds node_lock_retry_timeout{28000};
   bool leader_elect = false;
   std::string lease_namespace = "kube-system";
   std::string lease_name = "kube-scheduler";

@@ -5,6 +5,7 @@
 #include "device/codec.h"
 #include "device/quantity.h"
 #include "kube/objects.h"
+#include "scheduler/pod_group.h"
 
 namespace hami::scheduler {
 
@@ -118,6 +119,9 @@ nlohmann::json Keep(nlohmann::json& from, std::initializer_list<const char*> key
 void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
   if (!pod.is_object()) return;
   nlohmann::json out = Keep(pod, {"kind", "apiVersion"});
+  out["metadata"] = nlohmann::json::object();
+  out["spec"] = nlohmann::json::object();
+  KeepPodGroup(pod, out);  // the binder's gang rule reads it
   nlohmann::json& metadata = pod["metadata"];
   nlohmann::json kept_metadata =
       Keep(metadata, {"name", "namespace", "uid", "resourceVersion", "deletionTimestamp"});
@@ -133,7 +137,13 @@ void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
     }
     kept_metadata["annotations"] = std::move(annotations);
   }
-  out["metadata"] = std::move(kept_metadata);
+  for (auto& [key, value] : kept_metadata.items()) {
+    if (key == "annotations" && out["metadata"].contains("annotations")) {
+      for (auto& [k, v] : value.items()) out["metadata"]["annotations"][k] = std::move(v);
+    } else {
+      out["metadata"][key] = std::move(value);
+    }
+  }
   nlohmann::json& spec = pod["spec"];
   nlohmann::json kept_spec = Keep(spec, {"nodeName", "schedulerName", "overhead"});
   // Per container, its name and host CPU and memory (HostRequestOf): nothing else.
@@ -158,7 +168,7 @@ void TrimPodForCache(const VendorRegistry& registry, nlohmann::json& pod) {
   };
   trim_containers("initContainers");
   trim_containers("containers");
-  out["spec"] = std::move(kept_spec);
+  for (auto& [key, value] : kept_spec.items()) out["spec"][key] = std::move(value);
   nlohmann::json& status = pod["status"];
   nlohmann::json kept_status = Keep(status, {"phase"});
   // kube-scheduler's verdict, for un-parking pods it gave up on after an extender error

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "device/annotations.h"
 #include "device/codec.h"
+#include "scheduler/pod_group.h"
+#include "scheduler/state_sync.h"
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/scheduler/test_util.h"
 
@@ -405,6 +408,77 @@ TEST_F(BinderTest, ABindWaitsForALockTheDevicePluginReleases) {
 
 namespace hami::scheduler {
 namespace {
+
+TEST_F(BinderTest, AGangMemberWaitsForTheLockWhereOtherPodsFailAtOnce) {
+  PutOwner("member-0", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
+           "node-a");
+  SetLock("member-0");
+  BindOptions options;
+  options.lock_wait = std::chrono::milliseconds(0);  // as HAMi: others fail at once
+  options.pod_group_lock_wait = std::chrono::milliseconds(5000);
+  options.lock.cached_node = [this](const std::string& node) {
+    return std::make_shared<const nlohmann::json>(*server_.Get("nodes", "", node));
+  };
+  binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
+  const std::string solo = AddPod("solo");
+  EXPECT_NE(binder_->Bind(Args("solo", solo)).find("locked within"), std::string::npos);
+
+  // Each way of naming the group counts (labels, Volcano's annotation, the spec field).
+  const std::vector<std::pair<std::string, std::function<void(nlohmann::json&)>>> members = {
+      {"member-1", [](nlohmann::json& p) { p["metadata"]["labels"][kPodGroupLabel] = "g"; }},
+      {"member-2",
+       [](nlohmann::json& p) { p["metadata"]["annotations"][kVolcanoGroupAnnotation] = "g"; }},
+      {"member-3", [](nlohmann::json& p) { p["spec"]["schedulingGroup"]["podGroupName"] = "g"; }},
+  };
+  for (const auto& [name, mark] : members) {
+    SCOPED_TRACE(name);
+    const std::string uid = AddPod(name);
+    nlohmann::json pod = *server_.Get("pods", "default", name);
+    mark(pod);
+    ASSERT_TRUE(server_.Put(pod).ok());
+    std::thread plugin([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      auto node = *server_.Get("nodes", "", "node-a");
+      node["metadata"]["annotations"].erase(kNodeLockAnnotation);  // the holder's Allocate done
+      ASSERT_TRUE(server_.Put(node).ok());
+    });
+    EXPECT_EQ(binder_->Bind(Args(name, uid)), "");
+    plugin.join();
+    EXPECT_EQ(ParseNodeLock(LockValue())->name, name);
+    // The next member finds this one holding the lock, as in a real gang.
+  }
+  // Still bounded: a lock that stays past the group's wait is refused, saying so.
+  options.pod_group_lock_wait = std::chrono::milliseconds(200);
+  binder_ = std::make_unique<Binder>(*client_, registry_, ledger_, options, [] { return kNow; });
+  const std::string late = AddPod("member-4");
+  nlohmann::json pod = *server_.Get("pods", "default", "member-4");
+  pod["metadata"]["labels"][kPodGroupLabel] = "g";
+  ASSERT_TRUE(server_.Put(pod).ok());
+  const std::string error = binder_->Bind(Args("member-4", late));
+  EXPECT_NE(error.find("pod group g, waited 200 ms"), std::string::npos) << error;
+}
+
+TEST(PodGroupTest, ReadsEveryWayOfNamingAGroupAndSurvivesTrimming) {
+  EXPECT_EQ(PodGroupOf(nlohmann::json::object()), "");
+  EXPECT_EQ(PodGroupOf({{"metadata", {{"labels", {{kPodGroupLabel, "a"}}}}}}), "a");
+  EXPECT_EQ(PodGroupOf({{"metadata", {{"labels", {{kLegacyPodGroupLabel, "b"}}}}}}), "b");
+  EXPECT_EQ(PodGroupOf({{"metadata", {{"annotations", {{kVolcanoGroupAnnotation, "c"}}}}}}), "c");
+  EXPECT_EQ(PodGroupOf({{"spec", {{"schedulingGroup", {{"podGroupName", "d"}}}}}}), "d");
+  EXPECT_EQ(PodGroupOf({{"metadata", {{"labels", {{kPodGroupLabel, 7}}}}}}), "") << "not a string";
+  EXPECT_EQ(PodGroupOf({{"metadata", "garbage"}}), "");
+  static const VendorRegistry registry = *MakeVendorRegistry(DefaultDeviceConfig());
+  for (nlohmann::json pod :
+       {nlohmann::json{{"metadata", {{"name", "p"}, {"labels", {{kPodGroupLabel, "a"}}}}}},
+        nlohmann::json{
+            {"metadata", {{"name", "p"}, {"annotations", {{kVolcanoGroupAnnotation, "c"}}}}}},
+        nlohmann::json{{"metadata", {{"name", "p"}}},
+                       {"spec", {{"schedulingGroup", {{"podGroupName", "d"}}}}}}}) {
+    const std::string group = PodGroupOf(pod);
+    TrimPodForCache(registry, pod);
+    EXPECT_EQ(PodGroupOf(pod), group) << pod.dump();
+    EXPECT_EQ(pod["metadata"]["name"], "p");
+  }
+}
 
 TEST_F(BinderTest, OrphanSweepAsksTheServerOnlyWhenTheCachesSeeAnOrphan) {
   PutOwner("busy", {{kVgpuNodeAnnotation, "node-a"}, {kBindPhaseAnnotation, "allocating"}},
