@@ -108,72 +108,75 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     quota_picks = quota.Allowed(mirror_, last_picks_, &decision.result.failed_nodes);
   }
   const std::vector<uint32_t>& picks = quota.active() ? quota_picks : last_picks_;
-place:
-  // Prefer nodes with no allocation in flight: their node lock is free, so the bind does not
-  // fail on contention, and a burst of pods that the policy would all send to one node (binpack)
-  // spreads over the next best nodes instead of queueing on that node's lock until the device
-  // plugin releases it. Only when none of them fits are busy nodes considered.
-  std::vector<uint32_t> idle;
-  if (prefer_idle_nodes_) {
-    idle.reserve(picks.size());
-    for (uint32_t slot : picks) {
-      if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
+  // One pass per placement; a placement over the quota drops its node and places again.
+  while (true) {
+    // Prefer nodes with no allocation in flight: their node lock is free, so the bind does not
+    // fail on contention, and a burst of pods that the policy would all send to one node (binpack)
+    // spreads over the next best nodes instead of queueing on that node's lock until the device
+    // plugin releases it. Only when none of them fits are busy nodes considered.
+    std::vector<uint32_t> idle;
+    if (prefer_idle_nodes_) {
+      idle.reserve(picks.size());
+      for (uint32_t slot : picks) {
+        if (!mirror_[slot].allocation_in_flight) idle.push_back(slot);
+      }
     }
-  }
-  // Reasons are gathered only when no node fits: a decision answers with the chosen node
-  // alone (as HAMi does), and writing a reason for each of thousands of full nodes would cost
-  // more than the decision.
-  policy::PlacementOutcome outcome;
-  std::span<const uint32_t> considered = picks;
-  if (prefer_idle_nodes_ && !idle.empty() && idle.size() < picks.size()) {
-    outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/false);
-    if (outcome.placement) considered = idle;
-  }
-  if (!outcome.placement) {
-    outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/false);
-  }
-  if (!outcome.placement) {
-    outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/true);
-  }
-  const policy::NodeList nodes(mirror_, considered);
-  for (const auto& [index, reason] : outcome.failed_nodes) {
-    decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
-  }
-  if (!outcome.placement) return decision;  // FailedNodes says why, NodeNames stays null
+    // Reasons are gathered only when no node fits: a decision answers with the chosen node
+    // alone (as HAMi does), and writing a reason for each of thousands of full nodes would cost
+    // more than the decision.
+    policy::PlacementOutcome outcome;
+    std::span<const uint32_t> considered = picks;
+    if (prefer_idle_nodes_ && !idle.empty() && idle.size() < picks.size()) {
+      outcome = policy_->Place(request, policy::NodeList(mirror_, idle), /*collect_reasons=*/false);
+      if (outcome.placement) considered = idle;
+    }
+    if (!outcome.placement) {
+      outcome =
+          policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/false);
+    }
+    if (!outcome.placement && failure_reasons_) {
+      outcome = policy_->Place(request, policy::NodeList(mirror_, picks), /*collect_reasons=*/true);
+    }
+    const policy::NodeList nodes(mirror_, considered);
+    for (const auto& [index, reason] : outcome.failed_nodes) {
+      decision.result.failed_nodes[nodes[static_cast<size_t>(index)].name] = reason;
+    }
+    if (!outcome.placement) return decision;  // FailedNodes says why, NodeNames stays null
 
-  const policy::NodeState& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)];
-  PodAllocation allocation;
-  allocation.uid = uid;
-  allocation.ns = std::string(pod.Namespace());
-  allocation.name = std::string(pod.Name());
-  allocation.node = chosen.name;
-  allocation.init_containers = request.init_containers;
-  allocation.in_flight = true;  // until the device plugin reports the bind-phase
-  allocation.decision_written = false;
-  allocation.decided_unix_seconds = now_unix_seconds;
-  allocation.host_cpu_milli = host.cpu_milli;
-  allocation.host_memory_mib = host.memory_mib;
-  const PodDevices devices =
-      policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
-  for (size_t c = 0; c < devices.size(); ++c) {
-    // ToPodDevices gives nothing for a placement whose MIG instances do not resolve; the
-    // policy checked them, so this only guards against a bug handing out a device twice.
-    if (devices[c].size() != outcome.placement->container_devices[c].size()) {
-      decision.result.error = "internal: the chosen MIG instances on " + chosen.name +
-                              " do not resolve; refusing the placement";
-      return decision;
+    const policy::NodeState& chosen = nodes[static_cast<size_t>(outcome.placement->node_index)];
+    PodAllocation allocation;
+    allocation.uid = uid;
+    allocation.ns = std::string(pod.Namespace());
+    allocation.name = std::string(pod.Name());
+    allocation.node = chosen.name;
+    allocation.init_containers = request.init_containers;
+    allocation.in_flight = true;  // until the device plugin reports the bind-phase
+    allocation.decision_written = false;
+    allocation.decided_unix_seconds = now_unix_seconds;
+    allocation.host_cpu_milli = host.cpu_milli;
+    allocation.host_memory_mib = host.memory_mib;
+    const PodDevices devices =
+        policy::ToPodDevices(chosen, request, outcome.placement->container_devices);
+    for (size_t c = 0; c < devices.size(); ++c) {
+      // ToPodDevices gives nothing for a placement whose MIG instances do not resolve; the
+      // policy checked them, so this only guards against a bug handing out a device twice.
+      if (devices[c].size() != outcome.placement->container_devices[c].size()) {
+        decision.result.error = "internal: the chosen MIG instances on " + chosen.name +
+                                " do not resolve; refusing the placement";
+        return decision;
+      }
     }
+    if (quota.CheckPlacement(devices)) {
+      decision.result.failed_nodes[chosen.name] = QuotaGate::NodeReason(chosen);
+      std::erase(quota_picks, nodes.Slot(static_cast<size_t>(outcome.placement->node_index)));
+      continue;  // quota_picks (= picks) shrank by the node
+    }
+    allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
+    decision.decided = allocation;
+    ledger_.AddPod(std::move(allocation));
+    decision.result.node_names = std::vector<std::string>{chosen.name};
+    return decision;
   }
-  if (quota.CheckPlacement(devices)) {
-    decision.result.failed_nodes[chosen.name] = QuotaGate::NodeReason(chosen);
-    std::erase(quota_picks, nodes.Slot(static_cast<size_t>(outcome.placement->node_index)));
-    goto place;  // NOLINT: one more placement without this node (quota_picks shrinks)
-  }
-  allocation.by_vendor[std::string(vendor->CommonWord())] = devices;
-  decision.decided = allocation;
-  ledger_.AddPod(std::move(allocation));
-  decision.result.node_names = std::vector<std::string>{chosen.name};
-  return decision;
 }
 
 void FilterCore::SyncMirrorLocked() {

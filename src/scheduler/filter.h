@@ -62,6 +62,14 @@ class FilterCore {
     quota_ = quota;
   }
 
+  // Whether a pod that fits nowhere gets the per-node reasons in FailedNodes (default). Off
+  // only where nobody reads them (hami simulate's replay): the decisions are the same, and
+  // explaining thousands of full nodes for every unplaceable pod dominates a replay's cost.
+  void set_failure_reasons(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failure_reasons_ = on;
+  }
+
   // Drops the pod's decision from the ledger.
   void Forget(const std::string& pod_uid);
 
@@ -94,6 +102,7 @@ class FilterCore {
   std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
   bool last_valid_ = false;                // GUARDED_BY(mu_)
   bool prefer_idle_nodes_ = true;          // GUARDED_BY(mu_)
+  bool failure_reasons_ = true;            // GUARDED_BY(mu_)
   const QuotaTracker* quota_ = nullptr;    // GUARDED_BY(mu_)
   // The pods already told to the policy (PlacementPolicy::Observe), oldest first, so that a
   // pod kube-scheduler retries is counted once. Bounded: a pod retried after this many others

@@ -115,6 +115,7 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
   policy::PlacementPolicy& policy_ref = *placement_policy;
   policy_ref.Reseed(options.seed);
   scheduler::FilterCore core(*registry, ledger, std::make_unique<ForwardingPolicy>(policy_ref));
+  core.set_failure_reasons(false);  // nobody reads them here; the decisions do not change
 
   ReplayResult result;
   result.policy = std::string(policy_ref.name());
