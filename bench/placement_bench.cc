@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "sim/extender_replay.h"
 #include "sim/replay.h"
 
 namespace hami::sim {
@@ -61,6 +62,8 @@ void BM_FilterScore(benchmark::State& state, const char* policy_name) {
   }
   std::vector<policy::PodRequest> pods;
   for (const SimPod& p : workload.pods) pods.push_back(ToPodRequest(p));
+  // What the scheduler has seen before (hami-frag learns its target workload from it).
+  for (const policy::PodRequest& pod : pods) (*policy)->Observe(pod);
   std::vector<double> latencies_us;
   size_t i = 0;
   for (auto _ : state) {
@@ -95,7 +98,9 @@ BENCHMARK_CAPTURE(BM_FilterScore, hami_frag, "hami-frag")
 
 // One seed of the openb default trace (when the shared data is present), else the built-in
 // synthetic cluster: the whole replay, as `hami simulate` runs it.
-void BM_Replay(benchmark::State& state, const char* policy_name) {
+// `direct`: the policy places every pod itself (RunReplay, the published protocol); else the
+// daemon path (RunExtenderReplay through FilterCore, hami simulate's default).
+void BM_Replay(benchmark::State& state, const char* policy_name, bool direct) {
   Cluster cluster;
   Workload workload;
   const char* root = std::getenv("HAMI_SHARED_DATA");
@@ -114,14 +119,22 @@ void BM_Replay(benchmark::State& state, const char* policy_name) {
     ReplayOptions options;
     options.seed = 42;
     options.record_curve = false;
-    auto result = RunReplay(cluster, workload, **policy, options);
+    auto result = direct ? RunReplay(cluster, workload, **policy, options)
+                         : RunExtenderReplay(cluster, workload, std::move(*policy), options);
     benchmark::DoNotOptimize(result);
   }
 }
 
-BENCHMARK_CAPTURE(BM_Replay, hami_binpack, "hami-binpack")->Unit(benchmark::kSecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_Replay, fgd, "fgd")->Unit(benchmark::kSecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_Replay, hami_frag, "hami-frag")->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_Replay, hami_binpack, "hami-binpack", false)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_Replay, fgd, "fgd", false)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_Replay, hami_frag, "hami-frag", false)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_Replay, hami_frag_direct, "hami-frag", true)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace hami::sim

@@ -131,9 +131,10 @@ value is logged to stderr with the prefix `[hami-vgpu]` and a documented default
 ## Device config (`--device-config-file`)
 
 The scheduler's YAML, HAMi's `device-config.yaml` format; `hami config validate FILE` checks a
-file, `hami config default` prints the built-in one (reproduced at the end of this page). Only the
-`nvidia:` section is interpreted; HAMi's other vendor sections are accepted and ignored, any
-other top-level key or an unknown key inside `nvidia:` is an error naming it.
+file, `hami config default` prints the built-in one (reproduced at the end of this page). The
+`nvidia:` section and our `scheduler:` section (below) are interpreted; HAMi's other vendor
+sections are accepted and ignored, any other top-level key or an unknown key inside a section
+is an error naming it.
 
 | key | default | used by hami-scheduler for |
 |---|---|---|
@@ -152,6 +153,15 @@ Ranges checked at load: `deviceSplitCount` 1–1000, scalings > 0, `memoryFactor
 Keys some HAMi releases read but hami does not use (`knownMigGeometries`,
 `mockModeSkipHealthCheck`, `dynamicConfigFile`, `deviceClassName`, `draDriverName`,
 `gpuMemoryFactor`) are accepted and ignored.
+
+An optional `scheduler:` section (ours; HAMi sets these through flags only) gives
+hami-scheduler's policy defaults; a flag given on the command line wins:
+
+| key | default | meaning |
+|---|---|---|
+| `nodeSchedulerPolicy` | flag `--node-scheduler-policy` (`binpack`) | `binpack`, `spread` or `hami-frag` for pods without `hami.io/node-scheduler-policy` |
+| `gpuSchedulerPolicy` | flag `--gpu-scheduler-policy` (`spread`) | the GPU policy (or chain) for pods without `hami.io/gpu-scheduler-policy` |
+| `fragWorkloadHalfLifePods` | `5000` | hami-frag's learned workload: a pod's weight halves after this many further pods (1 to 1e9) |
 
 ## Device plugin per-node config (`--node-config-file`, default `/config/config.json`)
 

@@ -556,7 +556,11 @@ PlacementOutcome FragPolicy::Place(const PodRequest& pod, NodeList nodes, bool c
     return hami.Place(pod, nodes, collect_reasons);
   }
   PlacementOutcome outcome;
-  if (options_.type_pressure_weight != 0 && nodes.size() != pressure_node_count_) {
+  // Type pressure is a property of the cluster's capacity per device type: computed again
+  // when the targets change (SetTargets) or more nodes are offered than last time, not for
+  // every candidate list (the extender's differ per pod, by kube-scheduler's host filter).
+  if (options_.type_pressure_weight != 0 &&
+      (pressure_node_count_ == 0 || nodes.size() > pressure_node_count_)) {
     model_.UpdateTypePressure(nodes);
     pressure_node_count_ = nodes.size();
   }
