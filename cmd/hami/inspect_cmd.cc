@@ -56,6 +56,12 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
         << n.default_cores_percent << " %, default GPU count " << n.default_gpu_num
         << ", core policy " << GpuCorePolicyName(n.gpu_core_policy) << "\n";
   }
+  if (config->hygon) {
+    const HygonConfig& h = *config->hygon;
+    out << "ok: hygon enabled: resources " << h.resource_count_name << ", "
+        << h.resource_memory_name << ", " << h.resource_core_name << ", memory factor "
+        << h.memory_factor << "\n";
+  }
   for (const std::string& section : config->ignored_sections) {
     out << "note: section '" << section << "' is accepted but not used by this build\n";
   }

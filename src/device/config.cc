@@ -18,8 +18,8 @@ namespace {
 
 // Top-level sections of HAMi's chart that belong to vendors this build does not implement.
 constexpr std::string_view kIgnoredSections[] = {
-    "cambricon", "hygon",     "metax", "enflame", "mthreads", "iluvatars",
-    "kunlun",    "awsneuron", "amd",   "vastai",  "biren",    "vnpus",
+    "cambricon", "metax", "enflame", "mthreads", "iluvatars", "kunlun",
+    "awsneuron", "amd",   "vastai",  "biren",    "vnpus",
 };
 // `nvidia:` keys that some HAMi releases read but that have no effect here.
 constexpr std::string_view kIgnoredNvidiaKeys[] = {
@@ -56,16 +56,13 @@ bool IsPrintableAscii(std::string_view s) {
   return true;
 }
 
-std::optional<FieldError> FindInvalidField(const NvidiaConfig& c) {
-  struct Named {
-    const char* key;
-    const std::string* value;
-  };
-  for (const Named& n : {Named{"resourceCountName", &c.resource_count_name},
-                         Named{"resourceMemoryName", &c.resource_memory_name},
-                         Named{"resourceMemoryPercentageName", &c.resource_memory_percentage_name},
-                         Named{"resourceCoreName", &c.resource_core_name},
-                         Named{"resourcePriorityName", &c.resource_priority_name}}) {
+struct NamedResource {
+  const char* key;
+  const std::string* value;
+};
+
+std::optional<FieldError> FindInvalidResourceName(std::initializer_list<NamedResource> names) {
+  for (const NamedResource& n : names) {
     if (n.value->empty() || n.value->size() > 253) {
       return FieldError{n.key, "must be a non-empty resource name of at most 253 characters"};
     }
@@ -75,6 +72,30 @@ std::optional<FieldError> FindInvalidField(const NvidiaConfig& c) {
                                      " may only contain letters, digits, '.', '-', '_' and '/'"};
       }
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const HygonConfig& c) {
+  if (auto bad = FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                          {"resourceMemoryName", &c.resource_memory_name},
+                                          {"resourceCoreName", &c.resource_core_name}})) {
+    return bad;
+  }
+  if (c.memory_factor < 1) {
+    return FieldError{"memoryFactor", "must be >= 1, got " + std::to_string(c.memory_factor)};
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const NvidiaConfig& c) {
+  if (auto bad = FindInvalidResourceName(
+          {{"resourceCountName", &c.resource_count_name},
+           {"resourceMemoryName", &c.resource_memory_name},
+           {"resourceMemoryPercentageName", &c.resource_memory_percentage_name},
+           {"resourceCoreName", &c.resource_core_name},
+           {"resourcePriorityName", &c.resource_priority_name}})) {
+    return bad;
   }
   auto range = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
   constexpr int64_t kI32Max = std::numeric_limits<int32_t>::max();
@@ -377,6 +398,29 @@ class Loader {
         });
   }
 
+  Status Hygon(const YAML::Node& section, HygonConfig* c,
+               std::map<std::string, YAML::Mark>* marks) const {
+    if (section.IsNull()) return Status::Ok();
+    return ForEachEntry(
+        section, "hygon",
+        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          const std::string path = "hygon." + key;
+          (*marks)[key] = v.IsNull() ? k.Mark() : v.Mark();
+          if (key == "resourceCountName") return StrOrNull(v, path, &c->resource_count_name);
+          if (key == "resourceMemoryName") return StrOrNull(v, path, &c->resource_memory_name);
+          if (key == "resourceCoreName") return StrOrNull(v, path, &c->resource_core_name);
+          if (key == "memoryFactor") {
+            if (v.IsNull()) return Status::Ok();
+            HAMI_RETURN_IF_ERROR(Int32(v, path, &c->memory_factor));
+            if (c->memory_factor == 0) c->memory_factor = 1;  // HAMi: 0 = no factor
+            return Status::Ok();
+          }
+          return Error(k, path,
+                       "unknown key in the hygon section (expected resourceCountName, "
+                       "resourceMemoryName, resourceCoreName, memoryFactor)");
+        });
+  }
+
   Status Scheduler(const YAML::Node& section, SchedulerPolicyConfig* c) const {
     if (section.IsNull()) return Status::Ok();
     return ForEachEntry(
@@ -449,12 +493,19 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
                         "document is empty (expected a top-level 'nvidia:' section)");
   }
   std::map<std::string, YAML::Mark> marks;
+  std::map<std::string, YAML::Mark> hygon_marks;
   Status st = loader.ForEachEntry(
       root, "", [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
         if (key == "nvidia") {
           NvidiaConfig nv;
           HAMI_RETURN_IF_ERROR(loader.Nvidia(v, &nv, &config.ignored_keys, &marks));
           config.nvidia = std::move(nv);
+          return Status::Ok();
+        }
+        if (key == "hygon") {
+          HygonConfig hy;
+          HAMI_RETURN_IF_ERROR(loader.Hygon(v, &hy, &hygon_marks));
+          config.hygon = std::move(hy);
           return Status::Ok();
         }
         if (key == "scheduler") {
@@ -468,7 +519,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           return Status::Ok();
         }
         return loader.Error(k, key,
-                            "unknown top-level section (expected nvidia, scheduler, or one "
+                            "unknown top-level section (expected nvidia, hygon, scheduler, or one "
                             "of the other HAMi vendor sections)");
       });
   HAMI_RETURN_IF_ERROR(st);
@@ -477,6 +528,13 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
       auto it = marks.find(bad->key);
       const YAML::Mark mark = it == marks.end() ? YAML::Mark::null_mark() : it->second;
       return loader.Error(mark, "nvidia." + bad->key, bad->message);
+    }
+  }
+  if (config.hygon) {
+    if (std::optional<FieldError> bad = FindInvalidField(*config.hygon)) {
+      auto it = hygon_marks.find(bad->key);
+      const YAML::Mark mark = it == hygon_marks.end() ? YAML::Mark::null_mark() : it->second;
+      return loader.Error(mark, "hygon." + bad->key, bad->message);
     }
   }
   return config;
@@ -505,15 +563,6 @@ std::optional<int> SecondDocumentLine(std::string_view text) {
   return std::nullopt;
 }
 
-std::string FormatDouble(double v) {
-  char buf[64];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) {
-    return "1";
-  }
-  return std::string(buf, ptr);
-}
-
 }  // namespace
 
 std::string_view GpuCorePolicyName(GpuCorePolicy policy) {
@@ -532,7 +581,9 @@ DeviceConfig DefaultDeviceConfig() {
   Result<DeviceConfig> c = LoadDeviceConfig(kDefaultDeviceConfigYaml, "built-in default");
   // The embedded text is covered by tests; fall back to plain defaults rather than crash.
   if (!c.ok()) {
-    return DeviceConfig{NvidiaConfig{}, {}, {}};
+    DeviceConfig fallback;
+    fallback.nvidia = NvidiaConfig{};
+    return fallback;
   }
   return std::move(c).value();
 }
@@ -540,6 +591,13 @@ DeviceConfig DefaultDeviceConfig() {
 Status ValidateNvidiaConfig(const NvidiaConfig& config) {
   if (std::optional<FieldError> bad = FindInvalidField(config)) {
     return InvalidArgument("nvidia." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+Status ValidateHygonConfig(const HygonConfig& config) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument("hygon." + bad->key + ": " + bad->message);
   }
   return Status::Ok();
 }
@@ -560,65 +618,6 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text, std::string_vi
   } catch (const std::exception& e) {
     return loader.Error(YAML::Mark::null_mark(), "", std::string("cannot be read: ") + e.what());
   }
-}
-
-std::string DeviceConfigToYaml(const DeviceConfig& config) {
-  if (!config.nvidia) {
-    return "{}\n";
-  }
-  const NvidiaConfig& c = *config.nvidia;
-  YAML::Emitter out;
-  out << YAML::BeginMap << YAML::Key << "nvidia" << YAML::Value << YAML::BeginMap;
-  auto str = [&](const char* key, const std::string& v) {
-    out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << v;
-  };
-  auto num = [&](const char* key, const std::string& v) {
-    out << YAML::Key << key << YAML::Value << v;
-  };
-  str("resourceCountName", c.resource_count_name);
-  str("resourceMemoryName", c.resource_memory_name);
-  str("resourceMemoryPercentageName", c.resource_memory_percentage_name);
-  str("resourceCoreName", c.resource_core_name);
-  str("resourcePriorityName", c.resource_priority_name);
-  num("overwriteEnv", c.overwrite_env ? "true" : "false");
-  num("defaultMemory", std::to_string(c.default_memory_mib));
-  num("defaultCores", std::to_string(c.default_cores_percent));
-  num("defaultGPUNum", std::to_string(c.default_gpu_num));
-  num("preConfiguredDeviceMemory", std::to_string(c.preconfigured_device_memory_mib));
-  num("memoryFactor", std::to_string(c.memory_factor));
-  num("deviceSplitCount", std::to_string(c.device_split_count));
-  num("deviceMemoryScaling", FormatDouble(c.device_memory_scaling));
-  num("deviceCoreScaling", FormatDouble(c.device_core_scaling));
-  num("enableNumaTopology", c.enable_numa_topology ? "true" : "false");
-  str("gpuCorePolicy", std::string(GpuCorePolicyName(c.gpu_core_policy)));
-  str("libCudaLogLevel", c.lib_cuda_log_level);
-  str("runtimeClassName", c.runtime_class_name);
-  num("disableCoreLimit", c.disable_core_limit ? "true" : "false");
-  out << YAML::Key << "migProfileAllowlist" << YAML::Value << YAML::BeginSeq;
-  for (const MigProfileAllowance& a : c.mig_profile_allowlist) {
-    out << YAML::BeginMap;
-    const std::pair<const char*, const std::vector<std::string>*> lists[] = {
-        {"models", &a.models}, {"profiles", &a.profiles}};
-    for (const auto& [key, list] : lists) {
-      out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
-      for (const std::string& s : *list) {
-        out << YAML::DoubleQuoted << s;
-      }
-      out << YAML::EndSeq;
-    }
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq << YAML::EndMap;
-  if (config.scheduler) {
-    const SchedulerPolicyConfig& sc = *config.scheduler;
-    out << YAML::Key << "scheduler" << YAML::Value << YAML::BeginMap;
-    str("nodeSchedulerPolicy", sc.node_scheduler_policy);
-    str("gpuSchedulerPolicy", sc.gpu_scheduler_policy);
-    num("fragWorkloadHalfLifePods", FormatDouble(sc.frag_workload_half_life_pods));
-    out << YAML::EndMap;
-  }
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
 }
 
 }  // namespace hami

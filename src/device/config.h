@@ -1,9 +1,10 @@
 // Device configuration: the scheduler's `--device-config-file` YAML (chart device-config.yaml).
 //
-// Only the `nvidia:` section is interpreted. The other vendor sections of HAMi's chart
-// (cambricon, hygon, metax, enflame, mthreads, iluvatars, kunlun, awsneuron, amd, vastai,
-// biren, vnpus) are accepted and listed in DeviceConfig::ignored_sections so a HAMi config file
-// loads unchanged; any other top-level key is an error. Inside `nvidia:`, unknown keys are
+// The `nvidia:` and `hygon:` sections are interpreted (a vendor is enabled by its section, as in
+// HAMi). The other vendor sections of HAMi's chart (cambricon, metax, enflame, mthreads,
+// iluvatars, kunlun, awsneuron, amd, vastai, biren, vnpus) are accepted and listed in
+// DeviceConfig::ignored_sections so a HAMi config file loads unchanged; any other top-level key
+// is an error. Inside `hygon:`, unknown keys are errors. Inside `nvidia:`, unknown keys are
 // errors, except the few that some HAMi releases accept but this implementation does not use
 // (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the chart
 // renders an unset `libCudaLogLevel:`) keeps its default.
@@ -60,6 +61,17 @@ struct NvidiaConfig {
   bool operator==(const NvidiaConfig&) const = default;
 };
 
+// The `hygon:` section (Hygon DCU; HAMi's HygonConfig). Defaults are the chart's.
+struct HygonConfig {
+  std::string resource_count_name = "hygon.com/dcunum";
+  std::string resource_memory_name = "hygon.com/dcumem";
+  std::string resource_core_name = "hygon.com/dcucores";
+  // Multiplies the dcumem request, >= 1 (HAMi reads an absent or 0 memoryFactor as 1).
+  int32_t memory_factor = 1;
+
+  bool operator==(const HygonConfig&) const = default;
+};
+
 // The `scheduler:` section (ours; HAMi sets these only through flags): defaults for pods that
 // do not choose with hami.io/node-scheduler-policy / gpu-scheduler-policy. A scheduler flag
 // given explicitly wins over the file.
@@ -80,6 +92,8 @@ struct DeviceConfig {
   std::vector<std::string> ignored_sections;
   // Recognised-but-unused keys inside `nvidia:`, as "nvidia.<key>", in file order.
   std::vector<std::string> ignored_keys;
+  // Present iff the YAML has a `hygon:` key: Hygon DCU scheduling is enabled by its section.
+  std::optional<HygonConfig> hygon;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -137,6 +151,10 @@ DeviceConfig DefaultDeviceConfig();
 // Failure: InvalidArgument naming the YAML key ("nvidia.deviceSplitCount: ...").
 Status ValidateNvidiaConfig(const NvidiaConfig& config);
 
+// Checks resource names (as for NVIDIA) and memoryFactor >= 1.
+// Failure: InvalidArgument naming the YAML key ("hygon.memoryFactor: ...").
+Status ValidateHygonConfig(const HygonConfig& config);
+
 // Parses and validates a device config document. `source_name` (e.g. a file path) prefixes
 // error messages; line/column are added where the YAML parser knows them ("line 3, column 21").
 // Failure: InvalidArgument for YAML syntax errors, an empty document, a non-mapping top level
@@ -150,9 +168,9 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text,
 // does not load.
 Result<DeviceConfig> LoadDeviceConfigFile(const std::string& path);
 
-// Renders the effective configuration as YAML (the `nvidia:` and `scheduler:` sections; ignored
-// sections are not kept). LoadDeviceConfig(DeviceConfigToYaml(c)) gives c's nvidia and
-// scheduler back for any valid c.
+// Renders the effective configuration as YAML (the `nvidia:`, `hygon:` and `scheduler:`
+// sections that are present; ignored sections are not kept). LoadDeviceConfig(
+// DeviceConfigToYaml(c)) gives c's nvidia, hygon and scheduler back for any valid c.
 std::string DeviceConfigToYaml(const DeviceConfig& config);
 
 }  // namespace hami

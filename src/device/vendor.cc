@@ -1,5 +1,6 @@
 #include "device/vendor.h"
 
+#include "device/hygon.h"
 #include "device/nvidia.h"
 
 namespace hami {
@@ -52,6 +53,10 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   if (config.nvidia) {
     HAMI_RETURN_IF_ERROR(ValidateNvidiaConfig(*config.nvidia));
     HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<NvidiaVendor>(*config.nvidia)));
+  }
+  if (config.hygon) {
+    HAMI_RETURN_IF_ERROR(ValidateHygonConfig(*config.hygon));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<HygonVendor>(*config.hygon)));
   }
   return registry;
 }

@@ -110,8 +110,8 @@ class VendorRegistry {
   std::map<std::string, std::unique_ptr<Vendor>, std::less<>> vendors_;
 };
 
-// A registry with one vendor per implemented section present in `config` (today: NVIDIA when
-// config.nvidia is set). Failure: InvalidArgument when a section fails validation.
+// A registry with one vendor per implemented section present in `config` (NVIDIA when
+// config.nvidia is set, Hygon DCU when config.hygon is). Failure: InvalidArgument when a section fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 
 // Every vendor's request for one container, in registry order; vendors the container does not

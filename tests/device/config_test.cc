@@ -134,6 +134,47 @@ vnpus:
   r = LoadDeviceConfig("hygon:\n  memoryFactor: 1\n");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->nvidia.has_value());  // NVIDIA disabled: its section is absent
+  ASSERT_TRUE(r->hygon.has_value());
+  EXPECT_EQ(*r->hygon, HygonConfig{});
+}
+
+// The chart's device-config.yaml hygon section (HAMi docs/hygon-dcu-support.md).
+TEST(DeviceConfigTest, HygonSectionEnablesDcuAndRoundTrips) {
+  Result<DeviceConfig> r = LoadDeviceConfig(R"(hygon:
+  resourceCountName: hygon.com/dcunum
+  resourceMemoryName: hygon.com/dcumem
+  resourceCoreName: hygon.com/dcucores
+)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->hygon.has_value());
+  EXPECT_EQ(*r->hygon, HygonConfig{});
+  EXPECT_TRUE(r->ignored_sections.empty());
+
+  r = LoadDeviceConfig(
+      "nvidia: {}\nhygon:\n  resourceCountName: x.io/dcu\n  resourceMemoryName:\n"
+      "  memoryFactor: 0\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->hygon->resource_count_name, "x.io/dcu");
+  EXPECT_EQ(r->hygon->resource_memory_name, "hygon.com/dcumem");  // null keeps the default
+  EXPECT_EQ(r->hygon->memory_factor, 1);                          // HAMi: 0 = no factor
+  r->hygon->memory_factor = 4;
+  Result<DeviceConfig> again = LoadDeviceConfig(DeviceConfigToYaml(*r));
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << DeviceConfigToYaml(*r);
+  EXPECT_EQ(again->hygon, r->hygon);
+  EXPECT_EQ(again->nvidia, r->nvidia);
+
+  // Without an nvidia section the hygon one is still rendered.
+  DeviceConfig only_hygon;
+  only_hygon.hygon = HygonConfig{};
+  again = LoadDeviceConfig(DeviceConfigToYaml(only_hygon));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->hygon, only_hygon.hygon);
+  EXPECT_FALSE(again->nvidia.has_value());
+
+  EXPECT_TRUE(ValidateHygonConfig(HygonConfig{}).ok());
+  HygonConfig bad;
+  bad.resource_core_name = "has space";
+  EXPECT_NE(ValidateHygonConfig(bad).message().find("hygon.resourceCoreName"), std::string::npos);
 }
 
 struct BadConfig {
@@ -157,6 +198,11 @@ TEST_P(DeviceConfigBadTest, RejectsWithKeyAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Table, DeviceConfigBadTest,
     ::testing::Values(
+        BadConfig{"hygon:\n  resourceVMemoryName: x\n",
+                  {"line 2", "hygon.resourceVMemoryName", "unknown key in the hygon section"}},
+        BadConfig{"hygon:\n  memoryFactor: -2\n", {"hygon.memoryFactor", "must be >= 1"}},
+        BadConfig{"hygon:\n  resourceCountName: \"a b\"\n", {"hygon.resourceCountName"}},
+        BadConfig{"hygon: [1]\n", {"hygon"}},
         BadConfig{"nvidia:\n  deviceSplitCount: 0\n",
                   {"line 2, column 21", "nvidia.deviceSplitCount", "1..1000, got 0"}},
         BadConfig{"nvidia:\n  deviceSplitCount: 1001\n", {"1..1000"}},
