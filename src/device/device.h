@@ -58,6 +58,9 @@ struct DeviceInfo {
 // A device plus what is already allocated on it.
 struct DeviceUsage {
   DeviceInfo info;
+  // The vendor key that registered the device ("NVIDIA", "DCU"); a request of another type
+  // cannot use it. Empty = unknown (e.g. a simulated cluster of one vendor): no check.
+  std::string vendor;
   int32_t used = 0;                      // tasks placed
   int64_t used_mem_mib = 0;              // sum of placed memory
   int32_t used_cores = 0;                // sum of placed cores

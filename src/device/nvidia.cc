@@ -16,6 +16,30 @@ std::string Describe(const std::string& resource, const std::string& value) {
   return resource + " " + QuoteForError(value);
 }
 
+bool UsesNvidia(const NvidiaConfig& config, const ResourceList& limits,
+                const ResourceList& requests) {
+  for (const std::string* name :
+       {&config.resource_count_name, &config.resource_memory_name,
+        &config.resource_memory_percentage_name, &config.resource_core_name}) {
+    if (limits.count(*name) || requests.count(*name)) return true;
+  }
+  return false;
+}
+
+// A percentage or core count must be a whole number in 0..100 (HAMi: webhook rejects
+// percentages outside it; we apply the same to cores instead of clamping silently).
+Status CheckPercent(const ResourceList& limits, const ResourceList& requests,
+                    const std::string& name) {
+  const std::string* text = FindResource(limits, requests, name);
+  if (text == nullptr) return Status::Ok();
+  auto value = ParseQuantityInt64(*text);
+  if (!value.ok()) return InvalidArgument(name + ": " + value.status().message());
+  if (*value < 0 || *value > 100) {
+    return InvalidArgument(name + " must be between 0 and 100, got " + *text);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NvidiaRequestDerivation> DeriveNvidiaRequest(const NvidiaConfig& config,
@@ -211,6 +235,37 @@ Result<std::optional<ContainerDeviceRequest>> NvidiaVendor::RequestFromResources
 
 Result<DeviceSelectors> NvidiaVendor::ParseSelectors(const Annotations& pod_annotations) const {
   return ParseNvidiaSelectors(pod_annotations);
+}
+
+Result<ContainerAdmission> NvidiaVendor::MutateAdmission(const ResourceList& limits,
+                                                         const ResourceList& requests) const {
+  ContainerAdmission out;
+  out.limits = limits;
+  if (!UsesNvidia(config_, limits, requests)) {
+    if (config_.overwrite_env) out.env.emplace_back("NVIDIA_VISIBLE_DEVICES", "none");
+    return out;
+  }
+  for (const std::string* name :
+       {&config_.resource_memory_percentage_name, &config_.resource_core_name}) {
+    HAMI_RETURN_IF_ERROR(CheckPercent(limits, requests, *name));
+  }
+  const ResourceList defaulted = ApplyNvidiaWebhookDefaults(config_, limits, requests);
+  HAMI_ASSIGN_OR_RETURN(NvidiaRequestDerivation derived,
+                        DeriveNvidiaRequest(config_, defaulted, requests));
+  if (!derived.warnings.empty()) return InvalidArgument(derived.warnings.front());
+  if (!derived.request) return out;  // count 0: no device after all
+  out.uses_device = true;
+  out.request = std::move(derived.request);
+  out.limits = defaulted;
+  if (const std::string* priority =
+          FindResource(limits, requests, config_.resource_priority_name)) {
+    out.env.emplace_back("CUDA_TASK_PRIORITY", *priority);
+  }
+  if (config_.gpu_core_policy != GpuCorePolicy::kDefault) {
+    out.env.emplace_back("GPU_CORE_UTILIZATION_POLICY",
+                         std::string(GpuCorePolicyName(config_.gpu_core_policy)));
+  }
+  return out;
 }
 
 Result<std::vector<DeviceInfo>> NvidiaVendor::DecodeRegistration(

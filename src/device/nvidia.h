@@ -91,6 +91,16 @@ class NvidiaVendor final : public Vendor {
   Result<std::vector<DeviceInfo>> DecodeRegistration(
       const Annotations& node_annotations) const override;
 
+  // HAMi's NVIDIA MutateAdmission (spec §4 step 3): a container with none of the NVIDIA
+  // resources only gets NVIDIA_VISIBLE_DEVICES=none when overwriteEnv is set; otherwise
+  // gpumem-percentage and gpucores must be whole numbers in 0..100, the request must derive
+  // without warnings, the defaults of ApplyNvidiaWebhookDefaults are written back (when a
+  // device is asked for), and CUDA_TASK_PRIORITY / GPU_CORE_UTILIZATION_POLICY env are set.
+  Result<ContainerAdmission> MutateAdmission(const ResourceList& limits,
+                                             const ResourceList& requests) const override;
+  std::string_view RuntimeClassName() const override { return config_.runtime_class_name; }
+  bool DropsDevicesWhenAllocatableFallsToZero() const override { return true; }
+
  private:
   NvidiaConfig config_;
   VendorResourceNames names_;

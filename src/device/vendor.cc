@@ -19,6 +19,15 @@ const std::string* FindResource(const ResourceList& limits, const ResourceList& 
   return nullptr;
 }
 
+Result<ContainerAdmission> Vendor::MutateAdmission(const ResourceList& limits,
+                                                   const ResourceList& requests) const {
+  ContainerAdmission out;
+  out.limits = limits;
+  out.uses_device = !ResourceNames().count.empty() && limits.count(ResourceNames().count) > 0;
+  HAMI_ASSIGN_OR_RETURN(out.request, RequestFromResources(limits, requests));
+  return out;
+}
+
 Status VendorRegistry::Register(std::unique_ptr<Vendor> vendor) {
   if (!vendor) {
     return InvalidArgument("cannot register a null vendor");

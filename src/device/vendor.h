@@ -51,6 +51,20 @@ struct VendorAnnotationKeys {
   bool operator==(const VendorAnnotationKeys&) const = default;
 };
 
+// What the mutating webhook does to one container for one vendor (HAMi's MutateAdmission).
+struct ContainerAdmission {
+  // HAMi's "found": the container asks this vendor for devices, so the pod is ours to
+  // schedule (schedulerName is set, privileged containers are refused).
+  bool uses_device = false;
+  // The container's limits after the vendor's defaulting (unchanged when it has none).
+  ResourceList limits;
+  // Environment variables to set on the container, in order (name, value); an existing
+  // variable of that name is replaced. May be non-empty when uses_device is false.
+  std::vector<std::pair<std::string, std::string>> env;
+  // The request the scheduler will derive from the mutated container (nullopt = none).
+  std::optional<ContainerDeviceRequest> request;
+};
+
 class Vendor {
  public:
   virtual ~Vendor() = default;
@@ -81,6 +95,21 @@ class Vendor {
   // does not decode.
   virtual Result<std::vector<DeviceInfo>> DecodeRegistration(
       const Annotations& node_annotations) const = 0;
+
+  // The webhook's mutation of one container (limits consulted first, then requests).
+  // Default (HAMi's simple vendors, e.g. Hygon): uses_device when the count resource is in
+  // limits, limits unchanged, no env, request = RequestFromResources.
+  // Failure: InvalidArgument with a message for the user (the webhook refuses the pod).
+  virtual Result<ContainerAdmission> MutateAdmission(const ResourceList& limits,
+                                                     const ResourceList& requests) const;
+
+  // runtimeClassName the webhook sets on a pod using this vendor that has none ("" = none).
+  virtual std::string_view RuntimeClassName() const { return {}; }
+
+  // Whether the node's allocatable count falling to 0 after it was positive drops this
+  // vendor's devices even while the handshake is fresh (NVIDIA's extra health rule); vendors
+  // that follow only HAMi's common handshake rule return false.
+  virtual bool DropsDevicesWhenAllocatableFallsToZero() const { return false; }
 };
 
 // Vendors by CommonWord. Register during start-up (not thread-safe); afterwards the registry is
@@ -111,7 +140,8 @@ class VendorRegistry {
 };
 
 // A registry with one vendor per implemented section present in `config` (NVIDIA when
-// config.nvidia is set, Hygon DCU when config.hygon is). Failure: InvalidArgument when a section fails validation.
+// config.nvidia is set, Hygon DCU when config.hygon is). Failure: InvalidArgument when a section
+// fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 
 // Every vendor's request for one container, in registry order; vendors the container does not

@@ -121,6 +121,10 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
                                      const ContainerDeviceRequest& request,
                                      const DeviceSelectors& selectors, bool mutex_policy) {
   const DeviceInfo& info = device.info;
+  // Another vendor's device (HAMi fits a request only on its own vendor's devices).
+  if (!device.vendor.empty() && !request.type.empty() && device.vendor != request.type) {
+    return FitReason::kCardTypeMismatch;
+  }
   if (!info.health) return FitReason::kCardNotHealth;
   if (device.cordoned) return FitReason::kCardCordoned;
   if (!TypeAllowed(info, selectors)) return FitReason::kCardTypeMismatch;

@@ -64,7 +64,8 @@ std::optional<MigPick> SelectMigInstance(const DeviceInfo& device,
                                          std::span<const MigPlacement> also_occupied,
                                          int64_t memory_mib);
 
-// Checks one device against one request: health, cordon, type/mode, UUID, task slots,
+// Checks one device against one request: vendor (DeviceUsage::vendor vs request.type, as
+// CardTypeMismatch), health, cordon, type/mode, UUID, task slots,
 // mutex policy, memory, cores, the exclusive (cores == 100) rule, exhausted compute and, on a
 // device in "mig" mode, a free MIG instance (CardMigTopologyInfeasible).
 // NUMA is a property of a device *set* and is handled by FitContainer.

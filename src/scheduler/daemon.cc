@@ -208,7 +208,9 @@ Status SchedulerDaemon::Start() {
     WebhookConfig config;
     config.scheduler_name = options_.scheduler_name;
     config.force_overwrite_default_scheduler = options_.force_overwrite_default_scheduler;
-    if (options_.device_config.nvidia) config.nvidia = *options_.device_config.nvidia;
+    // Non-owning: the registry lives as long as the daemon, which outlives its server.
+    config.vendors =
+        std::shared_ptr<const VendorRegistry>(std::shared_ptr<void>(), registry_.get());
     config.max_device_memory_mib = ledger_.MaxDeviceMemoryMib();
     config.check_quota = [this](const std::string& ns, const QuotaAmounts& requested) {
       return quota_->Check(ledger_, ns, requested);

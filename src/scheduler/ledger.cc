@@ -334,6 +334,7 @@ policy::NodeState UsageLedger::BuildLocked(const std::string& name, const NodeEn
       index_by_uuid[info.id] = state.devices.size();
       DeviceUsage usage;
       usage.info = info;
+      usage.vendor = vendor;
       usage.cordoned = entry.record.cordoned_uuids.count(info.id) > 0;
       state.devices.push_back(std::move(usage));
     }

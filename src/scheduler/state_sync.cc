@@ -244,7 +244,8 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
           EncodeHandshake(HandshakeKind::kRequesting, now_unix_seconds, utc_offset_seconds));
     }
     if (decision.cleanup) actions.handshake_writes.emplace_back(keys.node_handshake, std::nullopt);
-    const bool healthy = decision.healthy && seen.healthy;
+    const bool healthy =
+        decision.healthy && (seen.healthy || !vendor->DropsDevicesWhenAllocatableFallsToZero());
     if (!healthy) {
       // Logged when something went wrong, not for a new node whose kubelet has not reported
       // its devices yet, nor again on every pass while the count stays 0.

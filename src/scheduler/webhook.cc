@@ -3,8 +3,7 @@
 #include <vector>
 
 #include "common/base64.h"
-#include "device/nvidia.h"
-#include "device/quantity.h"
+#include "device/config.h"
 #include "kube/objects.h"
 
 namespace hami::scheduler {
@@ -38,16 +37,6 @@ ResourceList ResourceMap(const nlohmann::json& container, const char* which) {
   return out;
 }
 
-bool UsesNvidia(const NvidiaConfig& config, const ResourceList& limits,
-                const ResourceList& requests) {
-  for (const std::string* name :
-       {&config.resource_count_name, &config.resource_memory_name,
-        &config.resource_memory_percentage_name, &config.resource_core_name}) {
-    if (limits.count(*name) || requests.count(*name)) return true;
-  }
-  return false;
-}
-
 void SetEnv(nlohmann::json& container, const std::string& name, const std::string& value) {
   nlohmann::json& env = container["env"];
   if (!env.is_array()) env = nlohmann::json::array();
@@ -69,64 +58,48 @@ AdmissionDecision Refuse(std::string message) {
   return d;
 }
 
-// A percentage or core count must be a whole number in 0..100 (HAMi: webhook rejects
-// percentages outside it; we apply the same to cores instead of clamping silently).
-std::optional<std::string> CheckPercent(const ResourceList& limits, const ResourceList& requests,
-                                        const std::string& name) {
-  const std::string* text = FindResource(limits, requests, name);
-  if (text == nullptr) return std::nullopt;
-  auto value = ParseQuantityInt64(*text);
-  if (!value.ok()) return name + ": " + value.status().message();
-  if (*value < 0 || *value > 100) {
-    return name + " must be between 0 and 100, got " + *text;
-  }
-  return std::nullopt;
-}
+// One vendor's device requests, one entry per container (count 0 = none), init containers
+// first, and whether any container uses the vendor.
+struct VendorRequests {
+  const Vendor* vendor = nullptr;
+  std::vector<ContainerDeviceRequest> containers;
+  bool used = false;
+};
 
-// Validates and mutates one container; returns a refusal message or nullopt.
-// The container's derived request (count 0 when it asks for no device) is written to the last
-// entry of `derived_requests`.
+// Runs every vendor's MutateAdmission on one container, in registry order, each on the limits
+// the previous one left; returns a refusal message or nullopt. Appends one entry per vendor
+// to `per_vendor` for this container.
 std::optional<std::string> MutateContainer(nlohmann::json& container, const WebhookConfig& config,
                                            bool* uses_device,
-                                           std::vector<ContainerDeviceRequest>* derived_requests) {
-  const NvidiaConfig& nv = config.nvidia;
+                                           std::vector<VendorRequests>* per_vendor) {
   const std::string name = ContainerName(container);
-  const ResourceList limits = ResourceMap(container, "limits");
+  const ResourceList original = ResourceMap(container, "limits");
   const ResourceList requests = ResourceMap(container, "requests");
-  if (!UsesNvidia(nv, limits, requests)) {
-    if (nv.overwrite_env) SetEnv(container, "NVIDIA_VISIBLE_DEVICES", "none");
-    return std::nullopt;
+  ResourceList limits = original;
+  for (VendorRequests& vendor : *per_vendor) {
+    vendor.containers.emplace_back();
+    auto admission = vendor.vendor->MutateAdmission(limits, requests);
+    if (!admission.ok()) return "container " + name + ": " + admission.status().message();
+    for (const auto& [env_name, value] : admission->env) SetEnv(container, env_name, value);
+    if (!admission->uses_device) continue;
+    *uses_device = true;
+    vendor.used = true;
+    limits = std::move(admission->limits);
+    if (!admission->request) continue;
+    const ContainerDeviceRequest& request = *admission->request;
+    vendor.containers.back() = request;
+    if (config.max_device_memory_mib > 0 && request.memory_mib > config.max_device_memory_mib) {
+      return "container " + name + ": " + vendor.vendor->ResourceNames().memory + " " +
+             std::to_string(request.memory_mib) +
+             " MiB is more than any device in the cluster has (" +
+             std::to_string(config.max_device_memory_mib) + " MiB)";
+    }
   }
-  for (const std::string* percent_name :
-       {&nv.resource_memory_percentage_name, &nv.resource_core_name}) {
-    if (auto bad = CheckPercent(limits, requests, *percent_name))
-      return "container " + name + ": " + *bad;
-  }
-  const ResourceList defaulted = ApplyNvidiaWebhookDefaults(nv, limits, requests);
-  auto derived = DeriveNvidiaRequest(nv, defaulted, requests);
-  if (!derived.ok()) return "container " + name + ": " + derived.status().message();
-  if (!derived->warnings.empty()) return "container " + name + ": " + derived->warnings.front();
-  if (!derived->request) return std::nullopt;  // count 0: no device after all
-  *uses_device = true;
-  const ContainerDeviceRequest& request = *derived->request;
-  derived_requests->back() = request;
-  if (config.max_device_memory_mib > 0 && request.memory_mib > config.max_device_memory_mib) {
-    return "container " + name + ": " + nv.resource_memory_name + " " +
-           std::to_string(request.memory_mib) +
-           " MiB is more than any device in the cluster has (" +
-           std::to_string(config.max_device_memory_mib) + " MiB)";
-  }
-  // Write back the defaulted limits (device count, whole-card cores).
-  for (const auto& [key, value] : defaulted) {
-    auto old = limits.find(key);
-    if (old == limits.end() || old->second != value) container["resources"]["limits"][key] = value;
-  }
-  if (const std::string* priority = FindResource(limits, requests, nv.resource_priority_name)) {
-    SetEnv(container, "CUDA_TASK_PRIORITY", *priority);
-  }
-  if (nv.gpu_core_policy != GpuCorePolicy::kDefault) {
-    SetEnv(container, "GPU_CORE_UTILIZATION_POLICY",
-           std::string(GpuCorePolicyName(nv.gpu_core_policy)));
+  // Write back the defaulted limits (e.g. NVIDIA's device count and whole-card cores).
+  for (const auto& [key, value] : limits) {
+    auto old = original.find(key);
+    if (old == original.end() || old->second != value)
+      container["resources"]["limits"][key] = value;
   }
   return std::nullopt;
 }
@@ -142,17 +115,19 @@ bool Privileged(const nlohmann::json& container) {
 // what its namespace holds now, passes one of the namespace's ResourceQuotas.
 std::optional<std::string> CheckQuota(const nlohmann::json& pod, const WebhookConfig& config,
                                       std::string_view request_namespace,
-                                      const std::vector<ContainerDeviceRequest>& requests,
+                                      const std::vector<VendorRequests>& per_vendor,
                                       int init_containers) {
   if (!config.check_quota) return std::nullopt;
   std::string ns(kube::StringAt(pod, {"metadata", "namespace"}));
   if (ns.empty()) ns = request_namespace.empty() ? "default" : std::string(request_namespace);
-  VendorResourceNames names;
-  names.memory = config.nvidia.resource_memory_name;
-  names.cores = config.nvidia.resource_core_name;
-  const QuotaAmounts least = RequestQuotaLowerBound(names, requests, init_containers,
-                                                    /*smallest_device_mib=*/0,
-                                                    /*cores_known=*/true);
+  QuotaAmounts least;
+  for (const VendorRequests& vendor : per_vendor) {
+    if (!vendor.used) continue;
+    const QuotaAmounts amounts =
+        RequestQuotaLowerBound(vendor.vendor->ResourceNames(), vendor.containers, init_containers,
+                               /*smallest_device_mib=*/0, /*cores_known=*/true);
+    for (const auto& [resource, amount] : amounts) least[resource] += amount;
+  }
   if (least.empty()) return std::nullopt;
   auto violation = config.check_quota(ns, least);
   if (!violation) return std::nullopt;
@@ -160,6 +135,15 @@ std::optional<std::string> CheckQuota(const nlohmann::json& pod, const WebhookCo
 }
 
 }  // namespace
+
+std::shared_ptr<const VendorRegistry> DefaultWebhookVendors() {
+  static const std::shared_ptr<const VendorRegistry> vendors = [] {
+    auto registry = MakeVendorRegistry(DefaultDeviceConfig());
+    return std::make_shared<const VendorRegistry>(registry.ok() ? std::move(*registry)
+                                                                : VendorRegistry{});
+  }();
+  return vendors;
+}
 
 AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& config,
                            std::string_view request_namespace) {
@@ -179,7 +163,11 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
 
   nlohmann::json mutated = pod;
   bool uses_device = false;
-  std::vector<ContainerDeviceRequest> requests;  // per container, init containers first
+  std::vector<VendorRequests> per_vendor;
+  if (config.vendors != nullptr) {
+    for (const Vendor* vendor : config.vendors->Vendors())
+      per_vendor.push_back({vendor, {}, false});
+  }
   int init_containers = 0;
   for (const char* list : {"initContainers", "containers"}) {
     nlohmann::json& mutated_spec = mutated["spec"];
@@ -191,9 +179,8 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
         return Refuse(std::string("spec.") + list + " has an entry that is not an object");
       }
       bool container_uses = false;
-      requests.emplace_back();
       if (std::string_view(list) == "initContainers") ++init_containers;
-      if (auto refusal = MutateContainer(container, config, &container_uses, &requests))
+      if (auto refusal = MutateContainer(container, config, &container_uses, &per_vendor))
         return Refuse(*refusal);
       if (container_uses && Privileged(container)) {
         return Refuse(
@@ -210,10 +197,13 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
           (config.scheduler_name.empty() ? std::string("the scheduler") : config.scheduler_name));
     }
     if (!config.scheduler_name.empty()) mutated["spec"]["schedulerName"] = config.scheduler_name;
-    if (!config.nvidia.runtime_class_name.empty() && !spec->contains("runtimeClassName")) {
-      mutated["spec"]["runtimeClassName"] = config.nvidia.runtime_class_name;
+    for (const VendorRequests& vendor : per_vendor) {
+      const std::string_view runtime_class = vendor.vendor->RuntimeClassName();
+      if (vendor.used && !runtime_class.empty() && !mutated["spec"].contains("runtimeClassName")) {
+        mutated["spec"]["runtimeClassName"] = std::string(runtime_class);
+      }
     }
-    if (auto refusal = CheckQuota(pod, config, request_namespace, requests, init_containers)) {
+    if (auto refusal = CheckQuota(pod, config, request_namespace, per_vendor, init_containers)) {
       return Refuse(*refusal);
     }
   }

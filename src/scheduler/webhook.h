@@ -1,27 +1,34 @@
 // The mutating admission webhook (POST /webhook), spec §4: for pods that ask for a shared
-// device it sets schedulerName, applies the NVIDIA defaults (device count, whole-card
-// exclusivity, env for priority and core policy, runtimeClassName) and refuses what cannot
-// work (privileged GPU containers, a preset nodeName, malformed or impossible requests) with
-// a message the user sees in `kubectl apply`. Pure: JSON in, JSON out; thread-safe.
+// device it sets schedulerName, applies each vendor's MutateAdmission (for NVIDIA: device
+// count, whole-card exclusivity, env for priority and core policy, runtimeClassName) and refuses
+// what cannot work (privileged GPU containers, a preset nodeName, malformed or impossible requests)
+// with a message the user sees in `kubectl apply`. Pure: JSON in, JSON out; thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
-#include "device/config.h"
+#include "device/vendor.h"
 #include "scheduler/quota.h"
 
 namespace hami::scheduler {
 
+// The vendors of the built-in default device config (NVIDIA, chart defaults); shared,
+// immutable.
+std::shared_ptr<const VendorRegistry> DefaultWebhookVendors();
+
 struct WebhookConfig {
   std::string scheduler_name = "hami-scheduler";  // empty: never set schedulerName
   bool force_overwrite_default_scheduler = true;  // take pods that name default-scheduler
-  NvidiaConfig nvidia;
+  // The vendors whose MutateAdmission runs on every container, in registry order (HAMi's
+  // device map); a pod is ours when one of them finds a device request. Null = none.
+  std::shared_ptr<const VendorRegistry> vendors = DefaultWebhookVendors();
   // Largest device memory registered in the cluster (MiB); requests above it can never be
   // scheduled and are refused. 0 = unknown (no check).
   int64_t max_device_memory_mib = 0;

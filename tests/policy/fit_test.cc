@@ -96,6 +96,36 @@ TEST(CheckDeviceTest, Table) {
   }
 }
 
+// A request fits only on its own vendor's devices (HAMi fits per vendor); a device without a
+// known vendor (a simulated cluster) takes any request.
+TEST(CheckDeviceTest, AnotherVendorsDeviceIsATypeMismatch) {
+  DeviceUsage gpu = Gpu("GPU-0", 0);
+  gpu.vendor = "NVIDIA";
+  DeviceUsage dcu = Gpu("DCU-0", 1, 65520, "DCU-Z100L");
+  dcu.vendor = "DCU";
+  ContainerDeviceRequest nvidia = Req(1, 1000, 10);
+  ContainerDeviceRequest hygon = Req(1, 1000, 10);
+  hygon.type = "DCU";
+  EXPECT_EQ(CheckDevice(gpu, nvidia, {}, false), std::nullopt);
+  EXPECT_EQ(CheckDevice(dcu, hygon, {}, false), std::nullopt);
+  EXPECT_EQ(CheckDevice(gpu, hygon, {}, false), FitReason::kCardTypeMismatch);
+  EXPECT_EQ(CheckDevice(dcu, nvidia, {}, false), FitReason::kCardTypeMismatch);
+  dcu.vendor.clear();
+  EXPECT_EQ(CheckDevice(dcu, nvidia, {}, false), std::nullopt);
+
+  dcu.vendor = "DCU";
+  const std::vector<DeviceUsage> node = {gpu, dcu};
+  const std::vector<int> order = {0, 1};
+  FitFailure failure;
+  auto chosen = FitContainer(node, order, hygon, {}, false, &failure);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(*chosen, std::vector<int>{1});
+  hygon.count = 2;
+  EXPECT_FALSE(FitContainer(node, order, hygon, {}, false, &failure).has_value());
+  EXPECT_NE(failure.ToString().find("1/2 CardTypeMismatch"), std::string::npos)
+      << failure.ToString();
+}
+
 TEST(FitContainerTest, WalksOrderFromTheBackAndNeverRepeatsADevice) {
   std::vector<DeviceUsage> devices = {Gpu("GPU-0", 0), Gpu("GPU-1", 1), Gpu("GPU-2", 2)};
   std::vector<int> order = {0, 2, 1};

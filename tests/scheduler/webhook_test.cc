@@ -13,6 +13,16 @@ nlohmann::json GpuPod(nlohmann::json limits) {
                  {{{"name", "main"}, {"image", "cuda"}, {"resources", {{"limits", limits}}}}})}}}};
 }
 
+// A webhook config whose only vendor is NVIDIA with `nvidia`.
+WebhookConfig WithNvidia(const NvidiaConfig& nvidia) {
+  DeviceConfig devices;
+  devices.nvidia = nvidia;
+  auto registry = MakeVendorRegistry(devices);
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+  return config;
+}
+
 nlohmann::json Apply(const nlohmann::json& pod, const AdmissionDecision& d) {
   return pod.patch(d.patch);
 }
@@ -38,9 +48,10 @@ TEST(AdmitPodTest, SharedRequestKeepsItsCoresAndGetsDefaultCount) {
 TEST(AdmitPodTest, PriorityAndCorePolicyBecomeEnv) {
   nlohmann::json pod = GpuPod(
       {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpucores", "20"}, {"nvidia.com/priority", "0"}});
-  WebhookConfig config;
-  config.nvidia.gpu_core_policy = GpuCorePolicy::kForce;
-  config.nvidia.runtime_class_name = "nvidia";
+  NvidiaConfig nvidia;
+  nvidia.gpu_core_policy = GpuCorePolicy::kForce;
+  nvidia.runtime_class_name = "nvidia";
+  const WebhookConfig config = WithNvidia(nvidia);
   nlohmann::json out = Apply(pod, AdmitPod(pod, config));
   const nlohmann::json env = out["spec"]["containers"][0]["env"];
   EXPECT_EQ(env[0], (nlohmann::json{{"name", "CUDA_TASK_PRIORITY"}, {"value", "0"}}));
@@ -53,8 +64,9 @@ TEST(AdmitPodTest, NonGpuPodsAreLeftAloneUnlessOverwriteEnv) {
   AdmissionDecision d = AdmitPod(pod, WebhookConfig{});
   EXPECT_TRUE(d.allowed);
   EXPECT_TRUE(d.patch.empty());
-  WebhookConfig config;
-  config.nvidia.overwrite_env = true;
+  NvidiaConfig nvidia;
+  nvidia.overwrite_env = true;
+  const WebhookConfig config = WithNvidia(nvidia);
   nlohmann::json out = Apply(pod, AdmitPod(pod, config));
   EXPECT_EQ(out["spec"]["containers"][0]["env"][0]["value"], "none");
   EXPECT_FALSE(out["spec"].contains("schedulerName"));
@@ -167,6 +179,43 @@ TEST(HandleAdmissionReviewTest, MalformedReviewsAreErrors) {
       R"({"request":{"uid":"u","object":{"spec":{"schedulerName":5,"containers":[{"name":7,"resources":{"limits":"x","requests":{"nvidia.com/gpu":"1"}}}]}}}})",
       WebhookConfig{});
   ASSERT_TRUE(odd.ok()) << odd.status().message();
+}
+
+WebhookConfig WithNvidiaAndHygon() {
+  DeviceConfig devices = DefaultDeviceConfig();
+  devices.hygon = HygonConfig{};
+  auto registry = MakeVendorRegistry(devices);
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+  return config;
+}
+
+// HAMi's DCU MutateAdmission: a dcunum limit makes the pod ours; nothing else changes.
+TEST(AdmitPodTest, HygonPodIsOursAndOtherwiseUnchanged) {
+  nlohmann::json pod = GpuPod(
+      {{"hygon.com/dcunum", "1"}, {"hygon.com/dcumem", "2000"}, {"hygon.com/dcucores", "60"}});
+  const WebhookConfig config = WithNvidiaAndHygon();
+  AdmissionDecision d = AdmitPod(pod, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  EXPECT_EQ(d.patch,
+            nlohmann::json::parse(
+                R"([{"op":"add","path":"/spec/schedulerName","value":"hami-scheduler"}])"));
+  // Without the hygon section the DCU request is not ours.
+  EXPECT_TRUE(AdmitPod(pod, WebhookConfig{}).patch.empty());
+  // A count only in requests is not found by HAMi's DCU webhook either.
+  nlohmann::json requests_only = GpuPod(nlohmann::json::object());
+  requests_only["spec"]["containers"][0]["resources"]["requests"] = {{"hygon.com/dcunum", "1"}};
+  EXPECT_TRUE(AdmitPod(requests_only, config).patch.empty());
+
+  nlohmann::json privileged = pod;
+  privileged["spec"]["containers"][0]["securityContext"] = {{"privileged", true}};
+  d = AdmitPod(privileged, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("privileged"), std::string::npos);
+
+  d = AdmitPod(GpuPod({{"hygon.com/dcunum", "half"}}), config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("hygon.com/dcunum"), std::string::npos) << d.message;
 }
 
 }  // namespace

@@ -1,0 +1,263 @@
+// A mixed cluster on the fake API server: an NVIDIA node and a Hygon DCU node registered the way
+// their device plugins do (JSON under hami.io/node-nvidia-register, the legacy colon form under
+// hami.io/node-dcu-register), scheduled by one SchedulerDaemon whose device config enables both.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "device/hygon.h"
+#include "scheduler/daemon.h"
+#include "scheduler/state_sync.h"
+#include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
+
+namespace hami::scheduler {
+namespace {
+
+using std::chrono::milliseconds;
+
+// As HAMi's dcu-vgpu-device-plugin registers two Z100L cards (§1.2, 9-field form).
+constexpr char kDcuRegistration[] =
+    "DCU-0,4,65520,100,DCU-Z100L,0,true,0,hami-core:DCU-1,4,65520,100,DCU-Z100L,0,true,1,"
+    "hami-core:";
+
+nlohmann::json Node(const std::string& name, nlohmann::json annotations,
+                    nlohmann::json allocatable) {
+  return {{"kind", "Node"},
+          {"apiVersion", "v1"},
+          {"metadata", {{"name", name}, {"annotations", std::move(annotations)}}},
+          {"status", {{"allocatable", std::move(allocatable)}}}};
+}
+
+DeviceConfig NvidiaAndHygon() {
+  DeviceConfig config = DefaultDeviceConfig();
+  config.hygon = HygonConfig{};
+  return config;
+}
+
+class MixedVendorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto url = api_.Start();
+    ASSERT_TRUE(url.ok());
+    server_ = *url;
+    ASSERT_TRUE(api_.Put(Node("gpu-node",
+                              {{kNodeNvidiaRegisterAnnotation,
+                                EncodeNodeDevicesJson({testing::TestDevice("GPU-a0")})}},
+                              {{"nvidia.com/gpu", "10"}}))
+                    .ok());
+    ASSERT_TRUE(api_.Put(Node("dcu-node", {{kHygonRegisterAnnotation, kDcuRegistration}},
+                              {{"hygon.com/dcunum", "8"}}))
+                    .ok());
+  }
+
+  std::unique_ptr<SchedulerDaemon> StartDaemon() {
+    DaemonOptions options;
+    options.http_port = 0;
+    options.metrics_host = "127.0.0.1";
+    options.metrics_port = 0;
+    options.registration_period = milliseconds(50);
+    options.device_config = NvidiaAndHygon();
+    auto daemon = std::make_unique<SchedulerDaemon>(testing::TestClient(server_, 2), options);
+    Status started = daemon->Start();
+    EXPECT_TRUE(started.ok()) << started.message();
+    for (int i = 0; i < 400 && !daemon->Synced(); ++i) std::this_thread::sleep_for(milliseconds(5));
+    EXPECT_TRUE(daemon->Synced());
+    return daemon;
+  }
+
+  nlohmann::json Post(int port, const std::string& path, const nlohmann::json& body) {
+    httplib::Client http("127.0.0.1", port);
+    auto res = http.Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(res);
+    return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
+  }
+
+  nlohmann::json Filter(SchedulerDaemon& daemon, const nlohmann::json& pod,
+                        nlohmann::json node_names) {
+    return Post(daemon.port(), "/filter", {{"Pod", pod}, {"NodeNames", std::move(node_names)}});
+  }
+
+  void Bind(SchedulerDaemon& daemon, const nlohmann::json& pod, const std::string& node) {
+    nlohmann::json bound = Post(daemon.port(), "/bind",
+                                {{"PodName", pod["metadata"]["name"]},
+                                 {"PodNamespace", "default"},
+                                 {"PodUID", pod["metadata"]["uid"]},
+                                 {"Node", node}});
+    EXPECT_EQ(bound["Error"], "") << bound.dump();
+    auto n = *api_.Get("nodes", "", node);
+    n["metadata"]["annotations"].erase(kNodeLockAnnotation);  // the plugin's Allocate would
+    EXPECT_TRUE(api_.Put(n).ok());
+  }
+
+  nlohmann::json Annotations(const std::string& pod) {
+    return (*api_.Get("pods", "default", pod))["metadata"]["annotations"];
+  }
+
+  fakes::FakeApiServer api_;
+  std::string server_;
+};
+
+TEST_F(MixedVendorTest, EachVendorsPodLandsOnItsNodeWithHamisAnnotations) {
+  auto daemon = StartDaemon();
+  // The leader handshakes with each vendor's plugin on its own key.
+  auto dcu = api_.WaitForObject(
+      "nodes", "", "dcu-node",
+      [](const nlohmann::json& n) {
+        return n["metadata"]["annotations"].contains(kHygonHandshakeAnnotation);
+      },
+      milliseconds(2000));
+  ASSERT_TRUE(dcu.has_value());
+  EXPECT_EQ((*dcu)["metadata"]["annotations"][kHygonHandshakeAnnotation].get<std::string>().rfind(
+                "Requesting_", 0),
+            0u);
+  EXPECT_FALSE((*dcu)["metadata"]["annotations"].contains(kNodeHandshakeAnnotation));
+
+  const nlohmann::json both = {"gpu-node", "dcu-node"};
+  nlohmann::json gpu_pod = *api_.Put(testing::PodObject(
+      "gpu-pod",
+      {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "3000"}, {"nvidia.com/gpucores", "30"}}));
+  nlohmann::json filtered = Filter(*daemon, gpu_pod, both);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"gpu-node"})) << filtered.dump();
+  Bind(*daemon, gpu_pod, "gpu-node");
+  nlohmann::json annotations = Annotations("gpu-pod");
+  EXPECT_EQ(annotations[kVgpuDevicesAllocatedAnnotation], "GPU-a0,NVIDIA,3000,30:;");
+  EXPECT_FALSE(annotations.contains(kHygonAllocatedAnnotation));
+
+  // HAMi docs/hygon-dcu-support.md's example pod.
+  nlohmann::json dcu_pod = *api_.Put(testing::PodObject(
+      "dcu-pod",
+      {{"hygon.com/dcunum", "1"}, {"hygon.com/dcumem", "2000"}, {"hygon.com/dcucores", "60"}}));
+  filtered = Filter(*daemon, dcu_pod, both);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"dcu-node"})) << filtered.dump();
+  Bind(*daemon, dcu_pod, "dcu-node");
+  annotations = Annotations("dcu-pod");
+  ASSERT_TRUE(annotations.contains(kHygonAllocatedAnnotation)) << annotations.dump();
+  const std::string allocated = annotations[kHygonAllocatedAnnotation];
+  EXPECT_TRUE(allocated == "DCU-0,DCU,2000,60:;" || allocated == "DCU-1,DCU,2000,60:;")
+      << allocated;
+  EXPECT_EQ(annotations[kHygonToAllocateAnnotation], allocated);
+  EXPECT_EQ(annotations[kVgpuNodeAnnotation], "dcu-node");
+  EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
+  EXPECT_FALSE(annotations.contains(kVgpuDevicesToAllocateAnnotation));
+  EXPECT_EQ(annotations[kBindPhaseAnnotation], "allocating");
+
+  // A DCU asked for without cores or memory is taken whole (HAMi's cores default 100, memory
+  // 100 %): the untouched card takes it, and then no card has a whole card's memory left.
+  for (const char* name : {"dcu-whole-1", "dcu-whole-2"}) {
+    nlohmann::json pod = *api_.Put(testing::PodObject(name, {{"hygon.com/dcunum", "1"}}));
+    filtered = Filter(*daemon, pod, both);
+    if (std::string(name) == "dcu-whole-1") {
+      ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"dcu-node"})) << filtered.dump();
+      Bind(*daemon, pod, "dcu-node");
+      EXPECT_NE(
+          Annotations(name)[kHygonAllocatedAnnotation].get<std::string>().find(",DCU,65520,100:;"),
+          std::string::npos);
+    } else {
+      EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+      const std::string why = filtered["FailedNodes"]["dcu-node"];
+      EXPECT_NE(why.find("2/2 CardInsufficientMemory"), std::string::npos) << why;
+    }
+  }
+
+  // One pod asking both vendors is refused with a clear message.
+  nlohmann::json greedy =
+      *api_.Put(testing::PodObject("greedy", {{"nvidia.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}));
+  filtered = Filter(*daemon, greedy, both);
+  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (DCU, NVIDIA)"),
+            std::string::npos)
+      << filtered.dump();
+  EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
+
+  // A restarted replica rebuilds the DCU allocations from hami.io/dcu-devices-allocated.
+  const size_t pods = daemon->ledger().PodCount();
+  EXPECT_EQ(pods, 3u);
+  daemon->Stop();
+  daemon.reset();
+  auto restarted = StartDaemon();
+  ASSERT_TRUE(
+      api_.WaitUntil([&] { return restarted->ledger().PodCount() == pods; }, milliseconds(2000)));
+  nlohmann::json again = *api_.Put(testing::PodObject("dcu-whole-3", {{"hygon.com/dcunum", "1"}}));
+  EXPECT_TRUE(Filter(*restarted, again, both)["NodeNames"].is_null());
+}
+
+// A node with both vendors whose DCU registration is malformed keeps its NVIDIA devices.
+TEST_F(MixedVendorTest, MalformedDcuRegistrationDropsOnlyTheNodesDcus) {
+  ASSERT_TRUE(api_.Put(Node("both-node",
+                            {{kNodeNvidiaRegisterAnnotation,
+                              EncodeNodeDevicesJson({testing::TestDevice("GPU-b0")})},
+                             {kHygonRegisterAnnotation, "DCU-0,4,lots,100,DCU-Z100L,0,true:"}},
+                            {{"nvidia.com/gpu", "10"}, {"hygon.com/dcunum", "4"}}))
+                  .ok());
+  auto daemon = StartDaemon();
+  const nlohmann::json only = {"both-node"};
+  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(Filter(*daemon, gpu_pod, only)["NodeNames"], nlohmann::json::array({"both-node"}));
+  nlohmann::json dcu_pod = *api_.Put(testing::PodObject("dcu-pod", {{"hygon.com/dcunum", "1"}}));
+  nlohmann::json filtered = Filter(*daemon, dcu_pod, only);
+  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  // The well-formed DCU node still serves DCU pods.
+  filtered = Filter(*daemon, dcu_pod, {"both-node", "dcu-node"});
+  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"dcu-node"})) << filtered.dump();
+}
+
+// The registration pass's log line for it names the node, the vendor and the problem.
+TEST(MixedVendorStateTest, MalformedDcuRegistrationIsLoggedAndNvidiaKept) {
+  auto registry = MakeVendorRegistry(NvidiaAndHygon());
+  ASSERT_TRUE(registry.ok());
+  UsageLedger ledger;
+  AllocatableTracker tracker;
+  nlohmann::json node =
+      Node("both-node",
+           {{kNodeNvidiaRegisterAnnotation, EncodeNodeDevicesJson({testing::TestDevice("GPU-b0")})},
+            {kHygonRegisterAnnotation, "DCU-0,4,lots,100,DCU-Z100L,0,true:"}},
+           {{"nvidia.com/gpu", "10"}, {"hygon.com/dcunum", "4"}});
+  NodeActions actions = ApplyNode(*registry, ledger, tracker, node, 1'700'000'000, 0);
+  ASSERT_EQ(actions.log.size(), 1u);
+  EXPECT_NE(actions.log[0].find("node both-node DCU: hami.io/node-dcu-register"), std::string::npos)
+      << actions.log[0];
+  EXPECT_NE(actions.log[0].find("lots"), std::string::npos) << actions.log[0];
+  // Only NVIDIA's handshake is asked for: the DCU registration was refused.
+  ASSERT_EQ(actions.handshake_writes.size(), 1u);
+  EXPECT_EQ(actions.handshake_writes[0].first, kNodeHandshakeAnnotation);
+  const std::vector<std::string> names = {"both-node"};
+  auto states = ledger.Snapshot(names, nullptr);
+  ASSERT_EQ(states.size(), 1u);
+  ASSERT_EQ(states[0].devices.size(), 1u);
+  EXPECT_EQ(states[0].devices[0].info.id, "GPU-b0");
+}
+
+// HAMi's DCU health is the common handshake rule only: a fresh handshake keeps the devices
+// even when the node's dcunum count reads 0 after being positive (NVIDIA would drop them).
+TEST(MixedVendorStateTest, DcuFollowsOnlyTheCommonHandshakeRule) {
+  auto registry = MakeVendorRegistry(NvidiaAndHygon());
+  ASSERT_TRUE(registry.ok());
+  UsageLedger ledger;
+  AllocatableTracker tracker;
+  const int64_t now = 1'700'000'000;
+  nlohmann::json node =
+      Node("n",
+           {{kNodeNvidiaRegisterAnnotation, EncodeNodeDevicesJson({testing::TestDevice("GPU-0")})},
+            {kHygonRegisterAnnotation, kDcuRegistration}},
+           {{"nvidia.com/gpu", "10"}, {"hygon.com/dcunum", "8"}});
+  NodeActions first = ApplyNode(*registry, ledger, tracker, node, now, 0);
+  for (const auto& [key, value] : first.handshake_writes) {
+    node["metadata"]["annotations"][key] = *value;
+  }
+  node["status"]["allocatable"] = {{"nvidia.com/gpu", "0"}, {"hygon.com/dcunum", "0"}};
+  NodeActions second = ApplyNode(*registry, ledger, tracker, node, now + 1, 0);
+  const std::vector<std::string> names = {"n"};
+  auto states = ledger.Snapshot(names, nullptr);
+  ASSERT_EQ(states.size(), 1u);
+  std::vector<std::string> ids;
+  for (const DeviceUsage& d : states[0].devices) ids.push_back(d.info.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"DCU-0", "DCU-1"}));
+  ASSERT_EQ(second.log.size(), 1u);
+  EXPECT_NE(second.log[0].find("node n NVIDIA: devices dropped"), std::string::npos)
+      << second.log[0];
+}
+
+}  // namespace
+}  // namespace hami::scheduler
