@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <string>
 #include <string_view>
 
 // Aborts with a message when a round-trip or invariant property is violated; a fuzzer (or the
@@ -61,6 +63,31 @@ inline bool IsValidUtf8(std::string_view s) {
     i += len;
   }
   return true;
+}
+
+// Removes and returns the text up to the next '\n' (all of it when there is none).
+inline std::string_view NextLine(std::string_view* text) {
+  const size_t end = text->find('\n');
+  std::string_view line = text->substr(0, end);
+  text->remove_prefix(end == std::string_view::npos ? text->size() : end + 1);
+  return line;
+}
+
+// "name=value,..." as a resource list (pieces without '=' are skipped).
+inline std::map<std::string, std::string> ParseResourceList(std::string_view text) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      out[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+    }
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace hami::fuzz

@@ -15,13 +15,6 @@
 
 namespace {
 
-std::string_view NextLine(std::string_view* text) {
-  const size_t end = text->find('\n');
-  std::string_view line = text->substr(0, end);
-  text->remove_prefix(end == std::string_view::npos ? text->size() : end + 1);
-  return line;
-}
-
 bool LegacyRepresentable(const std::vector<hami::DeviceInfo>& devices) {
   for (size_t i = 0; i < devices.size(); ++i) {
     for (const std::string* s : {&devices[i].id, &devices[i].type, &devices[i].mode}) {
@@ -36,8 +29,8 @@ bool LegacyRepresentable(const std::vector<hami::DeviceInfo>& devices) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text = hami::fuzz::AsText(data, size);
-  const std::string_view registration = NextLine(&text);
-  const std::string_view resources = NextLine(&text);
+  const std::string_view registration = hami::fuzz::NextLine(&text);
+  const std::string_view resources = hami::fuzz::NextLine(&text);
   const std::string_view selection = text;
 
   hami::HygonConfig config;
@@ -56,12 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HAMI_FUZZ_CHECK(!devices.status().message().empty());
   }
 
-  hami::ResourceList limits;
-  for (std::string_view item : hami::Split(resources, ',')) {
-    const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) continue;
-    limits[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
-  }
+  const hami::ResourceList limits = hami::fuzz::ParseResourceList(resources);
   auto request = vendor.RequestFromResources(limits, {});
   if (request.ok() && request->has_value()) {
     const hami::ContainerDeviceRequest& r = **request;
@@ -71,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (!request.ok()) {
     HAMI_FUZZ_CHECK(!request.status().message().empty());
   }
-  auto admission = vendor.MutateAdmission(limits, {});
+  auto admission = vendor.MutateAdmission("c", limits, {});
   HAMI_FUZZ_CHECK(admission.ok() == request.ok());
 
   const std::string value(selection);

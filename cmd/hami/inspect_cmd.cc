@@ -62,6 +62,11 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
         << h.resource_memory_name << ", " << h.resource_core_name << ", memory factor "
         << h.memory_factor << "\n";
   }
+  for (const IluvatarConfig& i : config->iluvatars) {
+    out << "ok: iluvatar " << i.common_word << " listed (scheduled with hami-scheduler "
+        << "--enable-iluvatar): resources " << i.resource_count_name << ", "
+        << i.resource_memory_name << ", " << i.resource_core_name << "\n";
+  }
   for (const std::string& section : config->ignored_sections) {
     out << "note: section '" << section << "' is accepted but not used by this build\n";
   }

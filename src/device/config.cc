@@ -18,7 +18,7 @@ namespace {
 
 // Top-level sections of HAMi's chart that belong to vendors this build does not implement.
 constexpr std::string_view kIgnoredSections[] = {
-    "cambricon", "metax", "enflame", "mthreads", "iluvatars", "kunlun",
+    "cambricon", "metax", "enflame", "mthreads", "kunlun",
     "awsneuron", "amd",   "vastai",  "biren",    "vnpus",
 };
 // `nvidia:` keys that some HAMi releases read but that have no effect here.
@@ -86,6 +86,25 @@ std::optional<FieldError> FindInvalidField(const HygonConfig& c) {
     return FieldError{"memoryFactor", "must be >= 1, got " + std::to_string(c.memory_factor)};
   }
   return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
+  for (const NamedResource& n :
+       {NamedResource{"chipName", &c.chip_name}, NamedResource{"commonWord", &c.common_word}}) {
+    bool ok = !n.value->empty() && n.value->size() <= 63;
+    for (char ch : *n.value) {
+      ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.');
+    }
+    if (!ok) {
+      return FieldError{n.key, QuoteForError(*n.value) +
+                                   " must be 1..63 letters, digits, '-', '_' or '.' (it names "
+                                   "annotation keys)"};
+    }
+  }
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                  {"resourceMemoryName", &c.resource_memory_name},
+                                  {"resourceCoreName", &c.resource_core_name}});
 }
 
 std::optional<FieldError> FindInvalidField(const NvidiaConfig& c) {
@@ -421,6 +440,41 @@ class Loader {
         });
   }
 
+  Status Iluvatars(const YAML::Node& section, std::vector<IluvatarConfig>* out) const {
+    if (section.IsNull()) return Status::Ok();
+    if (!section.IsSequence()) return Error(section, "iluvatars", "expected a list of chips");
+    for (size_t i = 0; i < section.size(); ++i) {
+      const std::string path = "iluvatars[" + std::to_string(i) + "]";
+      IluvatarConfig c;
+      HAMI_RETURN_IF_ERROR(ForEachEntry(
+          section[i], path,
+          [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+            const std::string key_path = path + "." + key;
+            if (key == "chipName") return StrOrNull(v, key_path, &c.chip_name);
+            if (key == "commonWord") return StrOrNull(v, key_path, &c.common_word);
+            if (key == "resourceCountName") return StrOrNull(v, key_path, &c.resource_count_name);
+            if (key == "resourceMemoryName") {
+              return StrOrNull(v, key_path, &c.resource_memory_name);
+            }
+            if (key == "resourceCoreName") return StrOrNull(v, key_path, &c.resource_core_name);
+            return Error(k, key_path,
+                         "unknown key in an iluvatars entry (expected chipName, commonWord, "
+                         "resourceCountName, resourceMemoryName, resourceCoreName)");
+          }));
+      if (std::optional<FieldError> bad = FindInvalidField(c)) {
+        return Error(section[i], path + "." + bad->key, bad->message);
+      }
+      for (const IluvatarConfig& other : *out) {
+        if (other.common_word == c.common_word) {
+          return Error(section[i], path + ".commonWord",
+                       QuoteForError(c.common_word) + " is listed twice");
+        }
+      }
+      out->push_back(std::move(c));
+    }
+    return Status::Ok();
+  }
+
   Status Scheduler(const YAML::Node& section, SchedulerPolicyConfig* c) const {
     if (section.IsNull()) return Status::Ok();
     return ForEachEntry(
@@ -508,6 +562,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.hygon = std::move(hy);
           return Status::Ok();
         }
+        if (key == "iluvatars") return loader.Iluvatars(v, &config.iluvatars);
         if (key == "scheduler") {
           SchedulerPolicyConfig sc;
           HAMI_RETURN_IF_ERROR(loader.Scheduler(v, &sc));
@@ -591,6 +646,14 @@ DeviceConfig DefaultDeviceConfig() {
 Status ValidateNvidiaConfig(const NvidiaConfig& config) {
   if (std::optional<FieldError> bad = FindInvalidField(config)) {
     return InvalidArgument("nvidia." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+Status ValidateIluvatarConfig(const IluvatarConfig& config, size_t index) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument("iluvatars[" + std::to_string(index) + "]." + bad->key + ": " +
+                           bad->message);
   }
   return Status::Ok();
 }

@@ -1,8 +1,8 @@
 // Device configuration: the scheduler's `--device-config-file` YAML (chart device-config.yaml).
 //
-// The `nvidia:` and `hygon:` sections are interpreted (a vendor is enabled by its section, as in
-// HAMi). The other vendor sections of HAMi's chart (cambricon, metax, enflame, mthreads,
-// iluvatars, kunlun, awsneuron, amd, vastai, biren, vnpus) are accepted and listed in
+// The `nvidia:`, `hygon:` and `iluvatars:` sections are interpreted (a vendor is enabled by its
+// section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax, enflame,
+// mthreads, kunlun, awsneuron, amd, vastai, biren, vnpus) are accepted and listed in
 // DeviceConfig::ignored_sections so a HAMi config file loads unchanged; any other top-level key
 // is an error. Inside `hygon:`, unknown keys are errors. Inside `nvidia:`, unknown keys are
 // errors, except the few that some HAMi releases accept but this implementation does not use
@@ -72,6 +72,18 @@ struct HygonConfig {
   bool operator==(const HygonConfig&) const = default;
 };
 
+// One entry of the `iluvatars:` list (HAMi's IluvatarConfig): one vendor per chip model, its
+// CommonWord naming its annotation keys (hami.io/node-<commonWord>-register, ...).
+struct IluvatarConfig {
+  std::string chip_name;             // e.g. "BI-V150"
+  std::string common_word;           // e.g. "BI-V150": vendor key and annotation-key segment
+  std::string resource_count_name;   // e.g. "iluvatar.ai/BI-V150-vgpu"
+  std::string resource_memory_name;  // e.g. "iluvatar.ai/BI-V150.vMem" (units of 256 MiB)
+  std::string resource_core_name;    // e.g. "iluvatar.ai/BI-V150.vCore" (percent)
+
+  bool operator==(const IluvatarConfig&) const = default;
+};
+
 // The `scheduler:` section (ours; HAMi sets these only through flags): defaults for pods that
 // do not choose with hami.io/node-scheduler-policy / gpu-scheduler-policy. A scheduler flag
 // given explicitly wins over the file.
@@ -94,6 +106,10 @@ struct DeviceConfig {
   std::vector<std::string> ignored_keys;
   // Present iff the YAML has a `hygon:` key: Hygon DCU scheduling is enabled by its section.
   std::optional<HygonConfig> hygon;
+  // The `iluvatars:` list, in file order. As in HAMi, the chips are scheduled only when
+  // enable_iluvatar is also set (the scheduler's --enable-iluvatar flag; not part of the YAML).
+  std::vector<IluvatarConfig> iluvatars;
+  bool enable_iluvatar = false;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -150,6 +166,11 @@ DeviceConfig DefaultDeviceConfig();
 // MIG model/profile names.
 // Failure: InvalidArgument naming the YAML key ("nvidia.deviceSplitCount: ...").
 Status ValidateNvidiaConfig(const NvidiaConfig& config);
+
+// Checks chipName/commonWord (non-empty, letters, digits, '-', '_', '.', at most 63
+// characters: the commonWord becomes part of annotation keys) and the resource names.
+// Failure: InvalidArgument naming the YAML key ("iluvatars[1].commonWord: ...").
+Status ValidateIluvatarConfig(const IluvatarConfig& config, size_t index);
 
 // Checks resource names (as for NVIDIA) and memoryFactor >= 1.
 // Failure: InvalidArgument naming the YAML key ("hygon.memoryFactor: ...").

@@ -21,7 +21,7 @@ std::string FormatDouble(double v) {
 }  // namespace
 
 std::string DeviceConfigToYaml(const DeviceConfig& config) {
-  if (!config.nvidia && !config.hygon && !config.scheduler) {
+  if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.scheduler) {
     return "{}\n";
   }
   YAML::Emitter out;
@@ -78,6 +78,19 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
     str("resourceCoreName", h.resource_core_name);
     num("memoryFactor", std::to_string(h.memory_factor));
     out << YAML::EndMap;
+  }
+  if (!config.iluvatars.empty()) {
+    out << YAML::Key << "iluvatars" << YAML::Value << YAML::BeginSeq;
+    for (const IluvatarConfig& i : config.iluvatars) {
+      out << YAML::BeginMap;
+      str("chipName", i.chip_name);
+      str("commonWord", i.common_word);
+      str("resourceCountName", i.resource_count_name);
+      str("resourceMemoryName", i.resource_memory_name);
+      str("resourceCoreName", i.resource_core_name);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
   }
   if (config.scheduler) {
     const SchedulerPolicyConfig& sc = *config.scheduler;

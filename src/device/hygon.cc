@@ -1,32 +1,9 @@
 #include "device/hygon.h"
 
-#include <limits>
-
 #include "common/strings.h"
-#include "device/codec.h"
-#include "device/quantity.h"
 
 namespace hami {
 namespace {
-
-constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-
-// `name`'s value (limits, then requests) times `factor` as a non-negative int32, or nullopt
-// when the container does not have it.
-Result<std::optional<int32_t>> WholeAmount(const ResourceList& limits, const ResourceList& requests,
-                                           const std::string& name, int32_t factor) {
-  const std::string* text = FindResource(limits, requests, name);
-  if (text == nullptr) return std::optional<int32_t>();
-  Result<int64_t> value = ParseQuantityInt64(*text);
-  if (!value.ok()) return value.status().WithContext(name + " must be a whole number");
-  int64_t scaled = 0;
-  if (*value < 0 || __builtin_mul_overflow(*value, int64_t{factor}, &scaled) ||
-      scaled > kInt32Max) {
-    return InvalidArgument(name + " " + QuoteForError(*text) + " is out of range (0.." +
-                           std::to_string(kInt32Max / factor) + ")");
-  }
-  return std::optional<int32_t>(static_cast<int32_t>(scaled));
-}
 
 const std::string* Find(const Annotations& annotations, const char* key) {
   auto it = annotations.find(key);
@@ -39,13 +16,13 @@ Result<std::optional<ContainerDeviceRequest>> DeriveHygonRequest(const HygonConf
                                                                  const ResourceList& limits,
                                                                  const ResourceList& requests) {
   HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
-                        WholeAmount(limits, requests, config.resource_count_name, 1));
+                        ResourceAmount(limits, requests, config.resource_count_name, 1));
   if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
   HAMI_ASSIGN_OR_RETURN(
       std::optional<int32_t> memory,
-      WholeAmount(limits, requests, config.resource_memory_name, config.memory_factor));
+      ResourceAmount(limits, requests, config.resource_memory_name, config.memory_factor));
   HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> cores,
-                        WholeAmount(limits, requests, config.resource_core_name, 1));
+                        ResourceAmount(limits, requests, config.resource_core_name, 1));
   ContainerDeviceRequest req;
   req.count = *count;
   req.type = kHygonCommonWord;
@@ -92,14 +69,7 @@ Result<DeviceSelectors> HygonVendor::ParseSelectors(const Annotations& pod_annot
 
 Result<std::vector<DeviceInfo>> HygonVendor::DecodeRegistration(
     const Annotations& node_annotations) const {
-  auto it = node_annotations.find(keys_.node_register);
-  if (it == node_annotations.end()) {
-    return NotFound("node has no " + keys_.node_register + " annotation");
-  }
-  Result<std::vector<DeviceInfo>> devices = DecodeNodeDevicesLegacy(it->second);
-  if (!devices.ok()) return devices.status().WithContext(keys_.node_register);
-  if (devices->empty()) return InvalidArgument(keys_.node_register + ": no DCU found on node");
-  return devices;
+  return DecodeLegacyRegistration(node_annotations, keys_.node_register);
 }
 
 }  // namespace hami

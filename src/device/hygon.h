@@ -70,7 +70,7 @@ class HygonVendor final : public Vendor {
 
   // Decodes hami.io/node-dcu-register (legacy colon form only, as HAMi's DCU path).
   // Failure: NotFound without the annotation; InvalidArgument when it does not decode or
-  // lists no device ("no DCU found on node", as HAMi refuses an empty list).
+  // lists no device (as HAMi refuses an empty list).
   Result<std::vector<DeviceInfo>> DecodeRegistration(
       const Annotations& node_annotations) const override;
 

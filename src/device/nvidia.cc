@@ -237,7 +237,8 @@ Result<DeviceSelectors> NvidiaVendor::ParseSelectors(const Annotations& pod_anno
   return ParseNvidiaSelectors(pod_annotations);
 }
 
-Result<ContainerAdmission> NvidiaVendor::MutateAdmission(const ResourceList& limits,
+Result<ContainerAdmission> NvidiaVendor::MutateAdmission(std::string_view /*container_name*/,
+                                                         const ResourceList& limits,
                                                          const ResourceList& requests) const {
   ContainerAdmission out;
   out.limits = limits;

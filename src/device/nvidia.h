@@ -96,7 +96,8 @@ class NvidiaVendor final : public Vendor {
   // gpumem-percentage and gpucores must be whole numbers in 0..100, the request must derive
   // without warnings, the defaults of ApplyNvidiaWebhookDefaults are written back (when a
   // device is asked for), and CUDA_TASK_PRIORITY / GPU_CORE_UTILIZATION_POLICY env are set.
-  Result<ContainerAdmission> MutateAdmission(const ResourceList& limits,
+  Result<ContainerAdmission> MutateAdmission(std::string_view container_name,
+                                             const ResourceList& limits,
                                              const ResourceList& requests) const override;
   std::string_view RuntimeClassName() const override { return config_.runtime_class_name; }
   bool DropsDevicesWhenAllocatableFallsToZero() const override { return true; }

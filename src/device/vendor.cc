@@ -1,7 +1,13 @@
 #include "device/vendor.h"
 
+#include <limits>
+
+#include "common/strings.h"
+#include "device/codec.h"
 #include "device/hygon.h"
+#include "device/iluvatar.h"
 #include "device/nvidia.h"
+#include "device/quantity.h"
 
 namespace hami {
 
@@ -19,7 +25,34 @@ const std::string* FindResource(const ResourceList& limits, const ResourceList& 
   return nullptr;
 }
 
-Result<ContainerAdmission> Vendor::MutateAdmission(const ResourceList& limits,
+Result<std::optional<int32_t>> ResourceAmount(const ResourceList& limits,
+                                              const ResourceList& requests, const std::string& name,
+                                              int32_t unit) {
+  constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+  const std::string* text = FindResource(limits, requests, name);
+  if (text == nullptr) return std::optional<int32_t>();
+  Result<int64_t> value = ParseQuantityInt64(*text);
+  if (!value.ok()) return value.status().WithContext(name + " must be a whole number");
+  int64_t scaled = 0;
+  if (*value < 0 || __builtin_mul_overflow(*value, int64_t{unit}, &scaled) || scaled > kInt32Max) {
+    return InvalidArgument(name + " " + QuoteForError(*text) + " is out of range (0.." +
+                           std::to_string(kInt32Max / unit) + ")");
+  }
+  return std::optional<int32_t>(static_cast<int32_t>(scaled));
+}
+
+Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node_annotations,
+                                                         const std::string& key) {
+  auto it = node_annotations.find(key);
+  if (it == node_annotations.end()) return NotFound("node has no " + key + " annotation");
+  Result<std::vector<DeviceInfo>> devices = DecodeNodeDevicesLegacy(it->second);
+  if (!devices.ok()) return devices.status().WithContext(key);
+  if (devices->empty()) return InvalidArgument(key + ": no device listed");
+  return devices;
+}
+
+Result<ContainerAdmission> Vendor::MutateAdmission(std::string_view /*container_name*/,
+                                                   const ResourceList& limits,
                                                    const ResourceList& requests) const {
   ContainerAdmission out;
   out.limits = limits;
@@ -66,6 +99,13 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   if (config.hygon) {
     HAMI_RETURN_IF_ERROR(ValidateHygonConfig(*config.hygon));
     HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<HygonVendor>(*config.hygon)));
+  }
+  if (config.enable_iluvatar) {
+    for (size_t i = 0; i < config.iluvatars.size(); ++i) {
+      HAMI_RETURN_IF_ERROR(ValidateIluvatarConfig(config.iluvatars[i], i));
+      HAMI_RETURN_IF_ERROR(
+          registry.Register(std::make_unique<IluvatarVendor>(config.iluvatars[i])));
+    }
   }
   return registry;
 }

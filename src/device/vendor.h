@@ -30,6 +30,22 @@ using Annotations = std::map<std::string, std::string>;
 const std::string* FindResource(const ResourceList& limits, const ResourceList& requests,
                                 const std::string& name);
 
+// `name`'s value (limits first, then requests) as a whole quantity times `unit` (>= 1), for
+// vendors whose resources are plain counts, MiB, units of MiB or percents. nullopt when the
+// container does not have it.
+// Failure (InvalidArgument, naming the resource): not a whole quantity, negative, or beyond
+// int32 after the unit.
+Result<std::optional<int32_t>> ResourceAmount(const ResourceList& limits,
+                                              const ResourceList& requests, const std::string& name,
+                                              int32_t unit);
+
+// The devices a node registers under `key` in the legacy colon form (spec §1.2), as HAMi's
+// Hygon and Iluvatar paths read them.
+// Failure: NotFound without the annotation; InvalidArgument (prefixed with `key`) when it does
+// not decode or lists no device.
+Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node_annotations,
+                                                         const std::string& key);
+
 // Extended-resource names a vendor reads; empty = the vendor has no such resource.
 struct VendorResourceNames {
   std::string count;              // e.g. "nvidia.com/gpu"
@@ -61,6 +77,8 @@ struct ContainerAdmission {
   // Environment variables to set on the container, in order (name, value); an existing
   // variable of that name is replaced. May be non-empty when uses_device is false.
   std::vector<std::pair<std::string, std::string>> env;
+  // Environment variables set only when the container has none of that name.
+  std::vector<std::pair<std::string, std::string>> env_defaults;
   // The request the scheduler will derive from the mutated container (nullopt = none).
   std::optional<ContainerDeviceRequest> request;
 };
@@ -96,11 +114,13 @@ class Vendor {
   virtual Result<std::vector<DeviceInfo>> DecodeRegistration(
       const Annotations& node_annotations) const = 0;
 
-  // The webhook's mutation of one container (limits consulted first, then requests).
+  // The webhook's mutation of one container named `container_name` ("" when unnamed; limits
+  // consulted first, then requests).
   // Default (HAMi's simple vendors, e.g. Hygon): uses_device when the count resource is in
   // limits, limits unchanged, no env, request = RequestFromResources.
   // Failure: InvalidArgument with a message for the user (the webhook refuses the pod).
-  virtual Result<ContainerAdmission> MutateAdmission(const ResourceList& limits,
+  virtual Result<ContainerAdmission> MutateAdmission(std::string_view container_name,
+                                                     const ResourceList& limits,
                                                      const ResourceList& requests) const;
 
   // runtimeClassName the webhook sets on a pod using this vendor that has none ("" = none).
@@ -140,7 +160,8 @@ class VendorRegistry {
 };
 
 // A registry with one vendor per implemented section present in `config` (NVIDIA when
-// config.nvidia is set, Hygon DCU when config.hygon is). Failure: InvalidArgument when a section
+// config.nvidia is set, Hygon DCU when config.hygon is, one Iluvatar vendor per chip of
+// config.iluvatars when config.enable_iluvatar is set). Failure: InvalidArgument when a section
 // fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 

@@ -37,12 +37,14 @@ ResourceList ResourceMap(const nlohmann::json& container, const char* which) {
   return out;
 }
 
-void SetEnv(nlohmann::json& container, const std::string& name, const std::string& value) {
+// Sets env var `name`; an existing one is replaced only when `replace` is true.
+void SetEnv(nlohmann::json& container, const std::string& name, const std::string& value,
+            bool replace = true) {
   nlohmann::json& env = container["env"];
   if (!env.is_array()) env = nlohmann::json::array();
   for (nlohmann::json& entry : env) {
     if (StringAt(entry, "name") == name) {
-      entry = {{"name", name}, {"value", value}};
+      if (replace) entry = {{"name", name}, {"value", value}};
       return;
     }
   }
@@ -73,14 +75,18 @@ std::optional<std::string> MutateContainer(nlohmann::json& container, const Webh
                                            bool* uses_device,
                                            std::vector<VendorRequests>* per_vendor) {
   const std::string name = ContainerName(container);
+  const std::string given_name = StringAt(container, "name");
   const ResourceList original = ResourceMap(container, "limits");
   const ResourceList requests = ResourceMap(container, "requests");
   ResourceList limits = original;
   for (VendorRequests& vendor : *per_vendor) {
     vendor.containers.emplace_back();
-    auto admission = vendor.vendor->MutateAdmission(limits, requests);
+    auto admission = vendor.vendor->MutateAdmission(given_name, limits, requests);
     if (!admission.ok()) return "container " + name + ": " + admission.status().message();
     for (const auto& [env_name, value] : admission->env) SetEnv(container, env_name, value);
+    for (const auto& [env_name, value] : admission->env_defaults) {
+      SetEnv(container, env_name, value, /*replace=*/false);
+    }
     if (!admission->uses_device) continue;
     *uses_device = true;
     vendor.used = true;

@@ -114,14 +114,14 @@ TEST(DeviceConfigTest, NullValuesKeepDefaultsAndOtherVendorsAreIgnored) {
     - models: [A100]
 cambricon:
   resourceCountName: cambricon.com/vmlu
-iluvatars:
-  - chipName: MR-V100
+kunlun:
+  resourceCountName: kunlunxin.com/xpu
 vnpus:
   configs: []
 )");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r->nvidia, NvidiaConfig{});
-  EXPECT_EQ(r->ignored_sections, (std::vector<std::string>{"cambricon", "iluvatars", "vnpus"}));
+  EXPECT_EQ(r->ignored_sections, (std::vector<std::string>{"cambricon", "kunlun", "vnpus"}));
   EXPECT_EQ(r->ignored_keys, (std::vector<std::string>{"nvidia.knownMigGeometries"}));
 
   r = LoadDeviceConfig("nvidia:\n");

@@ -218,5 +218,31 @@ TEST(AdmitPodTest, HygonPodIsOursAndOtherwiseUnchanged) {
   EXPECT_NE(d.message.find("hygon.com/dcunum"), std::string::npos) << d.message;
 }
 
+// HAMi's Iluvatar MutateAdmission: whole cards for a count above 1, the container name env
+// unless the container already sets it.
+TEST(AdmitPodTest, IluvatarPodGetsWholeCardsAndContainerNameEnv) {
+  DeviceConfig devices = DefaultDeviceConfig();
+  devices.iluvatars.push_back({"BI-V150", "BI-V150", "iluvatar.ai/BI-V150-vgpu",
+                               "iluvatar.ai/BI-V150.vMem", "iluvatar.ai/BI-V150.vCore"});
+  devices.enable_iluvatar = true;
+  auto registry = MakeVendorRegistry(devices);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+
+  nlohmann::json pod = GpuPod({{"iluvatar.ai/BI-V150-vgpu", "2"}});
+  nlohmann::json out = Apply(pod, AdmitPod(pod, config));
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  const nlohmann::json& container = out["spec"]["containers"][0];
+  EXPECT_EQ(container["resources"]["limits"]["iluvatar.ai/BI-V150.vCore"], "200");
+  EXPECT_EQ(container["env"],
+            nlohmann::json::parse(R"([{"name":"SOL_CONTINER_NAME","value":"main"}])"));
+
+  pod["spec"]["containers"][0]["env"] =
+      nlohmann::json::parse(R"([{"name":"SOL_CONTINER_NAME","value":"mine"}])");
+  out = Apply(pod, AdmitPod(pod, config));
+  EXPECT_EQ(out["spec"]["containers"][0]["env"][0]["value"], "mine");
+}
+
 }  // namespace
 }  // namespace hami::scheduler
