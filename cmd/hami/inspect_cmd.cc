@@ -67,6 +67,11 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
         << "--enable-iluvatar): resources " << i.resource_count_name << ", "
         << i.resource_memory_name << ", " << i.resource_core_name << "\n";
   }
+  if (config->amd) {
+    const AmdConfig& a = *config->amd;
+    out << "ok: amd enabled: resources " << a.resource_count_name << ", " << a.resource_memory_name
+        << ", " << a.resource_core_name << "\n";
+  }
   for (const std::string& section : config->ignored_sections) {
     out << "note: section '" << section << "' is accepted but not used by this build\n";
   }

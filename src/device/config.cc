@@ -18,8 +18,7 @@ namespace {
 
 // Top-level sections of HAMi's chart that belong to vendors this build does not implement.
 constexpr std::string_view kIgnoredSections[] = {
-    "cambricon", "metax", "enflame", "mthreads", "kunlun",
-    "awsneuron", "amd",   "vastai",  "biren",    "vnpus",
+    "cambricon", "metax", "enflame", "mthreads", "kunlun", "awsneuron", "vastai", "biren", "vnpus",
 };
 // `nvidia:` keys that some HAMi releases read but that have no effect here.
 constexpr std::string_view kIgnoredNvidiaKeys[] = {
@@ -86,6 +85,12 @@ std::optional<FieldError> FindInvalidField(const HygonConfig& c) {
     return FieldError{"memoryFactor", "must be >= 1, got " + std::to_string(c.memory_factor)};
   }
   return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const AmdConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                  {"resourceMemoryName", &c.resource_memory_name},
+                                  {"resourceCoreName", &c.resource_core_name}});
 }
 
 std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
@@ -440,6 +445,27 @@ class Loader {
         });
   }
 
+  // A vendor section of resource names only (amd:, ...): `fields` maps each YAML key to its
+  // string; unknown keys are refused, listing the expected ones.
+  Status NamesSection(const YAML::Node& section, const std::string& name,
+                      std::initializer_list<std::pair<const char*, std::string*>> fields,
+                      std::map<std::string, YAML::Mark>* marks) const {
+    if (section.IsNull()) return Status::Ok();
+    return ForEachEntry(
+        section, name,
+        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          const std::string path = name + "." + key;
+          (*marks)[key] = v.IsNull() ? k.Mark() : v.Mark();
+          std::string expected;
+          for (const auto& [field, out] : fields) {
+            if (key == field) return StrOrNull(v, path, out);
+            expected += (expected.empty() ? "" : ", ") + std::string(field);
+          }
+          return Error(k, path,
+                       "unknown key in the " + name + " section (expected " + expected + ")");
+        });
+  }
+
   Status Iluvatars(const YAML::Node& section, std::vector<IluvatarConfig>* out) const {
     if (section.IsNull()) return Status::Ok();
     if (!section.IsSequence()) return Error(section, "iluvatars", "expected a list of chips");
@@ -548,6 +574,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
   }
   std::map<std::string, YAML::Mark> marks;
   std::map<std::string, YAML::Mark> hygon_marks;
+  std::map<std::string, std::map<std::string, YAML::Mark>> section_marks;
   Status st = loader.ForEachEntry(
       root, "", [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
         if (key == "nvidia") {
@@ -563,6 +590,17 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           return Status::Ok();
         }
         if (key == "iluvatars") return loader.Iluvatars(v, &config.iluvatars);
+        if (key == "amd") {
+          AmdConfig amd;
+          HAMI_RETURN_IF_ERROR(
+              loader.NamesSection(v, "amd",
+                                  {{"resourceCountName", &amd.resource_count_name},
+                                   {"resourceMemoryName", &amd.resource_memory_name},
+                                   {"resourceCoreName", &amd.resource_core_name}},
+                                  &section_marks["amd"]));
+          config.amd = std::move(amd);
+          return Status::Ok();
+        }
         if (key == "scheduler") {
           SchedulerPolicyConfig sc;
           HAMI_RETURN_IF_ERROR(loader.Scheduler(v, &sc));
@@ -573,9 +611,10 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.ignored_sections.push_back(key);
           return Status::Ok();
         }
-        return loader.Error(k, key,
-                            "unknown top-level section (expected nvidia, hygon, scheduler, or one "
-                            "of the other HAMi vendor sections)");
+        return loader.Error(
+            k, key,
+            "unknown top-level section (expected nvidia, hygon, iluvatars, amd, scheduler, or one "
+            "of the other HAMi vendor sections)");
       });
   HAMI_RETURN_IF_ERROR(st);
   if (config.nvidia) {
@@ -592,6 +631,14 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
       return loader.Error(mark, "hygon." + bad->key, bad->message);
     }
   }
+  auto check = [&](const std::string& name, std::optional<FieldError> bad) -> Status {
+    if (!bad) return Status::Ok();
+    const std::map<std::string, YAML::Mark>& m = section_marks[name];
+    auto it = m.find(bad->key);
+    const YAML::Mark mark = it == m.end() ? YAML::Mark::null_mark() : it->second;
+    return loader.Error(mark, name + "." + bad->key, bad->message);
+  };
+  if (config.amd) HAMI_RETURN_IF_ERROR(check("amd", FindInvalidField(*config.amd)));
   return config;
 }
 
@@ -661,6 +708,13 @@ Status ValidateIluvatarConfig(const IluvatarConfig& config, size_t index) {
 Status ValidateHygonConfig(const HygonConfig& config) {
   if (std::optional<FieldError> bad = FindInvalidField(config)) {
     return InvalidArgument("hygon." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+Status ValidateAmdConfig(const AmdConfig& config) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument("amd." + bad->key + ": " + bad->message);
   }
   return Status::Ok();
 }

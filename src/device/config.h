@@ -1,11 +1,11 @@
 // Device configuration: the scheduler's `--device-config-file` YAML (chart device-config.yaml).
 //
-// The `nvidia:`, `hygon:` and `iluvatars:` sections are interpreted (a vendor is enabled by its
-// section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax, enflame,
-// mthreads, kunlun, awsneuron, amd, vastai, biren, vnpus) are accepted and listed in
+// The `nvidia:`, `hygon:`, `iluvatars:` and `amd:` sections are interpreted (a vendor is enabled
+// by its section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax,
+// enflame, mthreads, kunlun, awsneuron, vastai, biren, vnpus) are accepted and listed in
 // DeviceConfig::ignored_sections so a HAMi config file loads unchanged; any other top-level key
-// is an error. Inside `hygon:`, unknown keys are errors. Inside `nvidia:`, unknown keys are
-// errors, except the few that some HAMi releases accept but this implementation does not use
+// is an error. Inside `hygon:` and `amd:`, unknown keys are errors. Inside `nvidia:`, unknown keys
+// are errors, except the few that some HAMi releases accept but this implementation does not use
 // (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the chart
 // renders an unset `libCudaLogLevel:`) keeps its default.
 // Value types; thread-compatible. Load functions are pure and thread-safe.
@@ -72,6 +72,15 @@ struct HygonConfig {
   bool operator==(const HygonConfig&) const = default;
 };
 
+// The `amd:` section (AMD GPUs; HAMi's AMDConfig). Defaults are the chart's.
+struct AmdConfig {
+  std::string resource_count_name = "amd.com/gpu";
+  std::string resource_memory_name = "amd.com/gpumem";  // MiB
+  std::string resource_core_name = "amd.com/gpucores";  // percent, 1..100
+
+  bool operator==(const AmdConfig&) const = default;
+};
+
 // One entry of the `iluvatars:` list (HAMi's IluvatarConfig): one vendor per chip model, its
 // CommonWord naming its annotation keys (hami.io/node-<commonWord>-register, ...).
 struct IluvatarConfig {
@@ -110,6 +119,8 @@ struct DeviceConfig {
   // enable_iluvatar is also set (the scheduler's --enable-iluvatar flag; not part of the YAML).
   std::vector<IluvatarConfig> iluvatars;
   bool enable_iluvatar = false;
+  // Present iff the YAML has an `amd:` key: AMD GPU scheduling is enabled by its section.
+  std::optional<AmdConfig> amd;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -176,6 +187,10 @@ Status ValidateIluvatarConfig(const IluvatarConfig& config, size_t index);
 // Failure: InvalidArgument naming the YAML key ("hygon.memoryFactor: ...").
 Status ValidateHygonConfig(const HygonConfig& config);
 
+// Checks the resource names (as for NVIDIA).
+// Failure: InvalidArgument naming the YAML key ("amd.resourceCoreName: ...").
+Status ValidateAmdConfig(const AmdConfig& config);
+
 // Parses and validates a device config document. `source_name` (e.g. a file path) prefixes
 // error messages; line/column are added where the YAML parser knows them ("line 3, column 21").
 // Failure: InvalidArgument for YAML syntax errors, an empty document, a non-mapping top level
@@ -189,9 +204,9 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text,
 // does not load.
 Result<DeviceConfig> LoadDeviceConfigFile(const std::string& path);
 
-// Renders the effective configuration as YAML (the `nvidia:`, `hygon:` and `scheduler:`
-// sections that are present; ignored sections are not kept). LoadDeviceConfig(
-// DeviceConfigToYaml(c)) gives c's nvidia, hygon and scheduler back for any valid c.
+// Renders the effective configuration as YAML (the `nvidia:`, `hygon:`, `iluvatars:`, `amd:`
+// and `scheduler:` sections that are present; ignored sections are not kept). LoadDeviceConfig(
+// DeviceConfigToYaml(c)) gives c's vendor sections and scheduler back for any valid c.
 std::string DeviceConfigToYaml(const DeviceConfig& config);
 
 }  // namespace hami

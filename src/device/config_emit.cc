@@ -21,7 +21,8 @@ std::string FormatDouble(double v) {
 }  // namespace
 
 std::string DeviceConfigToYaml(const DeviceConfig& config) {
-  if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.scheduler) {
+  if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.amd &&
+      !config.scheduler) {
     return "{}\n";
   }
   YAML::Emitter out;
@@ -91,6 +92,14 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
+  }
+  if (config.amd) {
+    const AmdConfig& a = *config.amd;
+    out << YAML::Key << "amd" << YAML::Value << YAML::BeginMap;
+    str("resourceCountName", a.resource_count_name);
+    str("resourceMemoryName", a.resource_memory_name);
+    str("resourceCoreName", a.resource_core_name);
+    out << YAML::EndMap;
   }
   if (config.scheduler) {
     const SchedulerPolicyConfig& sc = *config.scheduler;

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/strings.h"
+#include "device/amd.h"
 #include "device/codec.h"
 #include "device/hygon.h"
 #include "device/iluvatar.h"
@@ -46,6 +47,16 @@ Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node
   auto it = node_annotations.find(key);
   if (it == node_annotations.end()) return NotFound("node has no " + key + " annotation");
   Result<std::vector<DeviceInfo>> devices = DecodeNodeDevicesLegacy(it->second);
+  if (!devices.ok()) return devices.status().WithContext(key);
+  if (devices->empty()) return InvalidArgument(key + ": no device listed");
+  return devices;
+}
+
+Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_annotations,
+                                                       const std::string& key) {
+  auto it = node_annotations.find(key);
+  if (it == node_annotations.end()) return NotFound("node has no " + key + " annotation");
+  Result<std::vector<DeviceInfo>> devices = DecodeNodeDevicesJson(it->second);
   if (!devices.ok()) return devices.status().WithContext(key);
   if (devices->empty()) return InvalidArgument(key + ": no device listed");
   return devices;
@@ -106,6 +117,10 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
       HAMI_RETURN_IF_ERROR(
           registry.Register(std::make_unique<IluvatarVendor>(config.iluvatars[i])));
     }
+  }
+  if (config.amd) {
+    HAMI_RETURN_IF_ERROR(ValidateAmdConfig(*config.amd));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<AmdVendor>(*config.amd)));
   }
   return registry;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "device/amd.h"
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "device/hygon.h"
@@ -58,7 +59,7 @@ class MixedVendorTest : public ::testing::Test {
     options.metrics_host = "127.0.0.1";
     options.metrics_port = 0;
     options.registration_period = milliseconds(50);
-    options.device_config = NvidiaAndHygon();
+    options.device_config = device_config_;
     auto daemon = std::make_unique<SchedulerDaemon>(testing::TestClient(server_, 2), options);
     Status started = daemon->Start();
     EXPECT_TRUE(started.ok()) << started.message();
@@ -97,6 +98,7 @@ class MixedVendorTest : public ::testing::Test {
 
   fakes::FakeApiServer api_;
   std::string server_;
+  DeviceConfig device_config_ = NvidiaAndHygon();
 };
 
 TEST_F(MixedVendorTest, EachVendorsPodLandsOnItsNodeWithHamisAnnotations) {
@@ -257,6 +259,45 @@ TEST(MixedVendorStateTest, DcuFollowsOnlyTheCommonHandshakeRule) {
   ASSERT_EQ(second.log.size(), 1u);
   EXPECT_NE(second.log[0].find("node n NVIDIA: devices dropped"), std::string::npos)
       << second.log[0];
+}
+
+// An AMD node registered as HAMi's AMD device plugin does (JSON under hami.io/node-amd-register,
+// no handshake): an AMD pod lands there with hami.io/amd-devices-to-allocate / -allocated.
+TEST_F(MixedVendorTest, AmdPodLandsOnAmdNode) {
+  device_config_.amd = AmdConfig{};
+  DeviceInfo gpu;
+  gpu.id = "AMD-GPU-0";
+  gpu.count = 4;
+  gpu.devmem_mib = 196608;
+  gpu.devcore = 100;
+  gpu.type = "AMD-Instinct-MI300X";
+  gpu.health = true;
+  ASSERT_TRUE(api_.Put(Node("amd-node", {{kAmdRegisterAnnotation, EncodeNodeDevicesJson({gpu})}},
+                            {{"amd.com/gpu", "1"}}))
+                  .ok());
+  auto daemon = StartDaemon();
+  const nlohmann::json all = {"gpu-node", "dcu-node", "amd-node"};
+  nlohmann::json pod = *api_.Put(testing::PodObject(
+      "amd-pod", {{"amd.com/gpu", "1"}, {"amd.com/gpumem", "4096"}, {"amd.com/gpucores", "50"}}));
+  nlohmann::json filtered = Filter(*daemon, pod, all);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"amd-node"})) << filtered.dump();
+  Bind(*daemon, pod, "amd-node");
+  nlohmann::json annotations = Annotations("amd-pod");
+  EXPECT_EQ(annotations[kAmdAllocatedAnnotation], "AMD-GPU-0,AMD,4096,50:;") << annotations.dump();
+  EXPECT_EQ(annotations[kAmdToAllocateAnnotation], annotations[kAmdAllocatedAnnotation]);
+  EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
+  EXPECT_FALSE(annotations.contains(kHygonAllocatedAnnotation));
+  auto node = *api_.Get("nodes", "", "amd-node");
+  EXPECT_EQ(node["metadata"]["annotations"].size(), 1u) << node.dump();  // no handshake key
+
+  nlohmann::json greedy =
+      *api_.Put(testing::PodObject("greedy", {{"amd.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}));
+  filtered = Filter(*daemon, greedy, all);
+  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (AMD, DCU)"),
+            std::string::npos)
+      << filtered.dump();
+  EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 }
 
 }  // namespace
