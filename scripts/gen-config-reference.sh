@@ -133,12 +133,12 @@ value is logged to stderr with the prefix `[hami-vgpu]` and a documented default
 The scheduler's YAML, HAMi's `device-config.yaml` format; `hami config validate FILE` checks a
 file, `hami config default` prints the built-in one (reproduced at the end of this page). The
 `nvidia:` section, the `hygon:` section, the `iluvatars:` list (scheduled with
-`--enable-iluvatar`), the `amd:` section and our `scheduler:` section (below) are interpreted
-(see [vendors.md](vendors.md) for the Hygon, Iluvatar and AMD keys); HAMi's other vendor
+`--enable-iluvatar`), the `amd:` and `biren:` sections and our `scheduler:` section (below) are
+interpreted (see [vendors.md](vendors.md) for the Hygon, Iluvatar, AMD and Biren keys); HAMi's other vendor
 sections are accepted and ignored, any other top-level key or an unknown key inside a section is
 an error naming it. The built-in default enables NVIDIA only: a vendor is enabled by its section,
-as in HAMi, so a HAMi chart's `device-config.yaml` (which has every section) enables Hygon and
-AMD too.
+as in HAMi, so a HAMi chart's `device-config.yaml` (which has every section) enables Hygon, AMD
+and Biren too.
 
 | key | default | used by hami-scheduler for |
 |---|---|---|

@@ -72,6 +72,9 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
     out << "ok: amd enabled: resources " << a.resource_count_name << ", " << a.resource_memory_name
         << ", " << a.resource_core_name << "\n";
   }
+  if (config->biren) {
+    out << "ok: biren enabled: resource " << config->biren->resource_count_name << "\n";
+  }
   for (const std::string& section : config->ignored_sections) {
     out << "note: section '" << section << "' is accepted but not used by this build\n";
   }

@@ -18,7 +18,7 @@ namespace {
 
 // Top-level sections of HAMi's chart that belong to vendors this build does not implement.
 constexpr std::string_view kIgnoredSections[] = {
-    "cambricon", "metax", "enflame", "mthreads", "kunlun", "awsneuron", "vastai", "biren", "vnpus",
+    "cambricon", "metax", "enflame", "mthreads", "kunlun", "awsneuron", "vastai", "vnpus",
 };
 // `nvidia:` keys that some HAMi releases read but that have no effect here.
 constexpr std::string_view kIgnoredNvidiaKeys[] = {
@@ -91,6 +91,10 @@ std::optional<FieldError> FindInvalidField(const AmdConfig& c) {
   return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
                                   {"resourceMemoryName", &c.resource_memory_name},
                                   {"resourceCoreName", &c.resource_core_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const BirenConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name}});
 }
 
 std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
@@ -601,6 +605,14 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.amd = std::move(amd);
           return Status::Ok();
         }
+        if (key == "biren") {
+          BirenConfig biren;
+          HAMI_RETURN_IF_ERROR(
+              loader.NamesSection(v, "biren", {{"resourceCountName", &biren.resource_count_name}},
+                                  &section_marks["biren"]));
+          config.biren = std::move(biren);
+          return Status::Ok();
+        }
         if (key == "scheduler") {
           SchedulerPolicyConfig sc;
           HAMI_RETURN_IF_ERROR(loader.Scheduler(v, &sc));
@@ -611,10 +623,10 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.ignored_sections.push_back(key);
           return Status::Ok();
         }
-        return loader.Error(
-            k, key,
-            "unknown top-level section (expected nvidia, hygon, iluvatars, amd, scheduler, or one "
-            "of the other HAMi vendor sections)");
+        return loader.Error(k, key,
+                            "unknown top-level section (expected nvidia, hygon, iluvatars, amd, "
+                            "biren, scheduler, or one "
+                            "of the other HAMi vendor sections)");
       });
   HAMI_RETURN_IF_ERROR(st);
   if (config.nvidia) {
@@ -639,6 +651,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
     return loader.Error(mark, name + "." + bad->key, bad->message);
   };
   if (config.amd) HAMI_RETURN_IF_ERROR(check("amd", FindInvalidField(*config.amd)));
+  if (config.biren) HAMI_RETURN_IF_ERROR(check("biren", FindInvalidField(*config.biren)));
   return config;
 }
 
@@ -715,6 +728,13 @@ Status ValidateHygonConfig(const HygonConfig& config) {
 Status ValidateAmdConfig(const AmdConfig& config) {
   if (std::optional<FieldError> bad = FindInvalidField(config)) {
     return InvalidArgument("amd." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+Status ValidateBirenConfig(const BirenConfig& config) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument("biren." + bad->key + ": " + bad->message);
   }
   return Status::Ok();
 }

@@ -1,14 +1,14 @@
 // Device configuration: the scheduler's `--device-config-file` YAML (chart device-config.yaml).
 //
-// The `nvidia:`, `hygon:`, `iluvatars:` and `amd:` sections are interpreted (a vendor is enabled
-// by its section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax,
-// enflame, mthreads, kunlun, awsneuron, vastai, biren, vnpus) are accepted and listed in
+// The `nvidia:`, `hygon:`, `iluvatars:`, `amd:` and `biren:` sections are interpreted (a vendor is
+// enabled by its section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax,
+// enflame, mthreads, kunlun, awsneuron, vastai, vnpus) are accepted and listed in
 // DeviceConfig::ignored_sections so a HAMi config file loads unchanged; any other top-level key
-// is an error. Inside `hygon:` and `amd:`, unknown keys are errors. Inside `nvidia:`, unknown keys
-// are errors, except the few that some HAMi releases accept but this implementation does not use
-// (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the chart
-// renders an unset `libCudaLogLevel:`) keeps its default.
-// Value types; thread-compatible. Load functions are pure and thread-safe.
+// is an error. Inside `hygon:`, `amd:` and `biren:`, unknown keys are errors. Inside `nvidia:`,
+// unknown keys are errors, except the few that some HAMi releases accept but this implementation
+// does not use (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the
+// chart renders an unset `libCudaLogLevel:`) keeps its default. Value types; thread-compatible.
+// Load functions are pure and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +81,13 @@ struct AmdConfig {
   bool operator==(const AmdConfig&) const = default;
 };
 
+// The `biren:` section (Biren GPUs; HAMi's BirenConfig). Defaults are the chart's.
+struct BirenConfig {
+  std::string resource_count_name = "birentech.com/gpu";
+
+  bool operator==(const BirenConfig&) const = default;
+};
+
 // One entry of the `iluvatars:` list (HAMi's IluvatarConfig): one vendor per chip model, its
 // CommonWord naming its annotation keys (hami.io/node-<commonWord>-register, ...).
 struct IluvatarConfig {
@@ -121,6 +128,8 @@ struct DeviceConfig {
   bool enable_iluvatar = false;
   // Present iff the YAML has an `amd:` key: AMD GPU scheduling is enabled by its section.
   std::optional<AmdConfig> amd;
+  // Present iff the YAML has a `biren:` key: Biren GPU scheduling is enabled by its section.
+  std::optional<BirenConfig> biren;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -191,6 +200,10 @@ Status ValidateHygonConfig(const HygonConfig& config);
 // Failure: InvalidArgument naming the YAML key ("amd.resourceCoreName: ...").
 Status ValidateAmdConfig(const AmdConfig& config);
 
+// Checks the resource name (as for NVIDIA).
+// Failure: InvalidArgument naming the YAML key ("biren.resourceCountName: ...").
+Status ValidateBirenConfig(const BirenConfig& config);
+
 // Parses and validates a device config document. `source_name` (e.g. a file path) prefixes
 // error messages; line/column are added where the YAML parser knows them ("line 3, column 21").
 // Failure: InvalidArgument for YAML syntax errors, an empty document, a non-mapping top level
@@ -204,9 +217,10 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text,
 // does not load.
 Result<DeviceConfig> LoadDeviceConfigFile(const std::string& path);
 
-// Renders the effective configuration as YAML (the `nvidia:`, `hygon:`, `iluvatars:`, `amd:`
-// and `scheduler:` sections that are present; ignored sections are not kept). LoadDeviceConfig(
-// DeviceConfigToYaml(c)) gives c's vendor sections and scheduler back for any valid c.
+// Renders the effective configuration as YAML (the `nvidia:`, `hygon:`, `iluvatars:`, `amd:`,
+// `biren:` and `scheduler:` sections that are present; ignored sections are not kept).
+// LoadDeviceConfig( DeviceConfigToYaml(c)) gives c's vendor sections and scheduler back for any
+// valid c.
 std::string DeviceConfigToYaml(const DeviceConfig& config);
 
 }  // namespace hami

@@ -21,7 +21,7 @@ std::string FormatDouble(double v) {
 }  // namespace
 
 std::string DeviceConfigToYaml(const DeviceConfig& config) {
-  if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.amd &&
+  if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.amd && !config.biren &&
       !config.scheduler) {
     return "{}\n";
   }
@@ -99,6 +99,11 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
     str("resourceCountName", a.resource_count_name);
     str("resourceMemoryName", a.resource_memory_name);
     str("resourceCoreName", a.resource_core_name);
+    out << YAML::EndMap;
+  }
+  if (config.biren) {
+    out << YAML::Key << "biren" << YAML::Value << YAML::BeginMap;
+    str("resourceCountName", config.biren->resource_count_name);
     out << YAML::EndMap;
   }
   if (config.scheduler) {

@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "device/amd.h"
+#include "device/biren.h"
 #include "device/codec.h"
 #include "device/hygon.h"
 #include "device/iluvatar.h"
@@ -121,6 +122,10 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   if (config.amd) {
     HAMI_RETURN_IF_ERROR(ValidateAmdConfig(*config.amd));
     HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<AmdVendor>(*config.amd)));
+  }
+  if (config.biren) {
+    HAMI_RETURN_IF_ERROR(ValidateBirenConfig(*config.biren));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<BirenVendor>(*config.biren)));
   }
   return registry;
 }

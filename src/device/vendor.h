@@ -47,7 +47,7 @@ Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node
                                                          const std::string& key);
 
 // The devices a node registers under `key` as JSON (spec §1.1's DeviceInfo form), as HAMi's
-// UnMarshalNodeDevices reads them for AMD, Vastai and Biren.
+// UnMarshalNodeDevices reads them for AMD and Biren.
 // Failure: NotFound without the annotation; InvalidArgument (prefixed with `key`) when it does
 // not decode or lists no device.
 Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_annotations,
@@ -168,8 +168,8 @@ class VendorRegistry {
 
 // A registry with one vendor per implemented section present in `config` (NVIDIA when
 // config.nvidia is set, Hygon DCU when config.hygon is, one Iluvatar vendor per chip of
-// config.iluvatars when config.enable_iluvatar is set, AMD when config.amd is). Failure:
-// InvalidArgument when a section fails validation.
+// config.iluvatars when config.enable_iluvatar is set, AMD when config.amd is, Biren when
+// config.biren is). Failure: InvalidArgument when a section fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 
 // Every vendor's request for one container, in registry order; vendors the container does not

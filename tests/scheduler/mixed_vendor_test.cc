@@ -6,6 +6,7 @@
 
 #include "device/amd.h"
 #include "device/annotations.h"
+#include "device/biren.h"
 #include "device/codec.h"
 #include "device/hygon.h"
 #include "scheduler/daemon.h"
@@ -297,6 +298,47 @@ TEST_F(MixedVendorTest, AmdPodLandsOnAmdNode) {
   EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (AMD, DCU)"),
             std::string::npos)
       << filtered.dump();
+  EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
+}
+
+// A Biren node registered as HAMi's Biren plugin does (JSON under hami.io/node-biren-register):
+// the leader handshakes on hami.io/node-handshake-biren, and Biren pods share a card up to its
+// registered count with 0 MiB and 0 cores each, as HAMi's Biren fit writes them.
+TEST_F(MixedVendorTest, BirenPodsLandOnBirenNode) {
+  device_config_.biren = BirenConfig{};
+  DeviceInfo card;
+  card.id = "BR-0";
+  card.count = 2;
+  card.devmem_mib = 65536;
+  card.type = "Biren-BR106";
+  card.health = true;
+  ASSERT_TRUE(
+      api_.Put(Node("biren-node", {{kBirenRegisterAnnotation, EncodeNodeDevicesJson({card})}},
+                    {{"birentech.com/gpu", "2"}}))
+          .ok());
+  auto daemon = StartDaemon();
+  auto node = api_.WaitForObject(
+      "nodes", "", "biren-node",
+      [](const nlohmann::json& n) {
+        return n["metadata"]["annotations"].contains(kBirenHandshakeAnnotation);
+      },
+      milliseconds(2000));
+  ASSERT_TRUE(node.has_value());
+  const nlohmann::json all = {"gpu-node", "dcu-node", "biren-node"};
+  for (const char* name : {"biren-1", "biren-2", "biren-3"}) {
+    nlohmann::json pod = *api_.Put(testing::PodObject(name, {{"birentech.com/gpu", "1"}}));
+    nlohmann::json filtered = Filter(*daemon, pod, all);
+    if (std::string(name) == "biren-3") {
+      EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+      continue;
+    }
+    ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"biren-node"})) << filtered.dump();
+    Bind(*daemon, pod, "biren-node");
+    nlohmann::json annotations = Annotations(name);
+    EXPECT_EQ(annotations[kBirenAllocatedAnnotation], "BR-0,Biren,0,0:;") << annotations.dump();
+    EXPECT_EQ(annotations[kBirenToAllocateAnnotation], "BR-0,Biren,0,0:;");
+    EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
+  }
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 }
 

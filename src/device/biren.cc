@@ -1,0 +1,54 @@
+#include "device/biren.h"
+
+#include "common/strings.h"
+
+namespace hami {
+
+Result<std::optional<ContainerDeviceRequest>> DeriveBirenRequest(const BirenConfig& config,
+                                                                 const ResourceList& limits,
+                                                                 const ResourceList& requests) {
+  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
+                        ResourceAmount(limits, requests, config.resource_count_name, 1));
+  if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
+  ContainerDeviceRequest req;
+  req.count = *count;
+  req.type = kBirenCommonWord;
+  req.memory_mib = 0;
+  req.memory_percent = kMemoryPercentUnset;
+  req.cores_percent = 0;
+  return std::optional<ContainerDeviceRequest>(req);
+}
+
+BirenVendor::BirenVendor(BirenConfig config) : config_(std::move(config)) {
+  names_.count = config_.resource_count_name;
+  keys_.node_register = kBirenRegisterAnnotation;
+  keys_.node_handshake = kBirenHandshakeAnnotation;
+  keys_.to_allocate = kBirenToAllocateAnnotation;
+  keys_.allocated = kBirenAllocatedAnnotation;
+}
+
+Result<std::optional<ContainerDeviceRequest>> BirenVendor::RequestFromResources(
+    const ResourceList& limits, const ResourceList& requests) const {
+  return DeriveBirenRequest(config_, limits, requests);
+}
+
+Result<DeviceSelectors> BirenVendor::ParseSelectors(const Annotations& pod_annotations) const {
+  DeviceSelectors s;
+  if (auto it = pod_annotations.find(kBirenUseUuidAnnotation); it != pod_annotations.end()) {
+    s.use_uuids = SplitCommaList(it->second);
+  } else if (auto no = pod_annotations.find(kBirenNoUseUuidAnnotation);
+             no != pod_annotations.end()) {
+    s.nouse_uuids = SplitCommaList(no->second);
+  }
+  return s;
+}
+
+Result<std::vector<DeviceInfo>> BirenVendor::DecodeRegistration(
+    const Annotations& node_annotations) const {
+  HAMI_ASSIGN_OR_RETURN(std::vector<DeviceInfo> devices,
+                        DecodeJsonRegistration(node_annotations, keys_.node_register));
+  for (DeviceInfo& d : devices) d.devcore = 100;  // HAMi: "only for calscore use"
+  return devices;
+}
+
+}  // namespace hami
