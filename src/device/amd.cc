@@ -3,15 +3,6 @@
 #include "common/strings.h"
 
 namespace hami {
-namespace {
-
-const std::string* Find(const Annotations& annotations, const char* key) {
-  auto it = annotations.find(key);
-  return it == annotations.end() ? nullptr : &it->second;
-}
-
-}  // namespace
-
 Result<std::optional<ContainerDeviceRequest>> DeriveAmdRequest(const AmdConfig& config,
                                                                const ResourceList& limits,
                                                                const ResourceList& requests) {
@@ -38,17 +29,10 @@ Result<std::optional<ContainerDeviceRequest>> DeriveAmdRequest(const AmdConfig& 
 
 DeviceSelectors ParseAmdSelectors(const Annotations& pod_annotations) {
   DeviceSelectors s;
-  if (const std::string* v = Find(pod_annotations, kAmdUseTypeAnnotation)) {
-    s.use_types = SplitCommaList(*v);
-  }
-  if (const std::string* n = Find(pod_annotations, kAmdNoUseTypeAnnotation)) {
-    s.nouse_types = SplitCommaList(*n);
-  }
-  if (const std::string* v = Find(pod_annotations, kAmdUseUuidAnnotation)) {
-    s.use_uuids = SplitCommaList(*v);
-  } else if (const std::string* n = Find(pod_annotations, kAmdNoUseUuidAnnotation)) {
-    s.nouse_uuids = SplitCommaList(*n);
-  }
+  ReadSelectorPair(pod_annotations, kAmdUseTypeAnnotation, kAmdNoUseTypeAnnotation,
+                   SelectorPrecedence::kBoth, &s.use_types, &s.nouse_types);
+  ReadSelectorPair(pod_annotations, kAmdUseUuidAnnotation, kAmdNoUseUuidAnnotation,
+                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

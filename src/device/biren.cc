@@ -34,12 +34,8 @@ Result<std::optional<ContainerDeviceRequest>> BirenVendor::RequestFromResources(
 
 Result<DeviceSelectors> BirenVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
-  if (auto it = pod_annotations.find(kBirenUseUuidAnnotation); it != pod_annotations.end()) {
-    s.use_uuids = SplitCommaList(it->second);
-  } else if (auto no = pod_annotations.find(kBirenNoUseUuidAnnotation);
-             no != pod_annotations.end()) {
-    s.nouse_uuids = SplitCommaList(no->second);
-  }
+  ReadSelectorPair(pod_annotations, kBirenUseUuidAnnotation, kBirenNoUseUuidAnnotation,
+                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

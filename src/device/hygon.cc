@@ -3,15 +3,6 @@
 #include "common/strings.h"
 
 namespace hami {
-namespace {
-
-const std::string* Find(const Annotations& annotations, const char* key) {
-  auto it = annotations.find(key);
-  return it == annotations.end() ? nullptr : &it->second;
-}
-
-}  // namespace
-
 Result<std::optional<ContainerDeviceRequest>> DeriveHygonRequest(const HygonConfig& config,
                                                                  const ResourceList& limits,
                                                                  const ResourceList& requests) {
@@ -35,16 +26,10 @@ Result<std::optional<ContainerDeviceRequest>> DeriveHygonRequest(const HygonConf
 
 DeviceSelectors ParseHygonSelectors(const Annotations& pod_annotations) {
   DeviceSelectors s;
-  if (const std::string* v = Find(pod_annotations, kHygonUseTypeAnnotation)) {
-    s.use_types = SplitCommaList(*v);
-  } else if (const std::string* n = Find(pod_annotations, kHygonNoUseTypeAnnotation)) {
-    s.nouse_types = SplitCommaList(*n);
-  }
-  if (const std::string* v = Find(pod_annotations, kHygonUseUuidAnnotation)) {
-    s.use_uuids = SplitCommaList(*v);
-  } else if (const std::string* n = Find(pod_annotations, kHygonNoUseUuidAnnotation)) {
-    s.nouse_uuids = SplitCommaList(*n);
-  }
+  ReadSelectorPair(pod_annotations, kHygonUseTypeAnnotation, kHygonNoUseTypeAnnotation,
+                   SelectorPrecedence::kUseWins, &s.use_types, &s.nouse_types);
+  ReadSelectorPair(pod_annotations, kHygonUseUuidAnnotation, kHygonNoUseUuidAnnotation,
+                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -43,11 +43,8 @@ Result<std::optional<ContainerDeviceRequest>> IluvatarVendor::RequestFromResourc
 
 Result<DeviceSelectors> IluvatarVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
-  if (auto it = pod_annotations.find(use_uuid_key_); it != pod_annotations.end()) {
-    s.use_uuids = SplitCommaList(it->second);
-  } else if (auto no = pod_annotations.find(no_use_uuid_key_); no != pod_annotations.end()) {
-    s.nouse_uuids = SplitCommaList(no->second);
-  }
+  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kUseWins,
+                   &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -183,18 +183,10 @@ Result<DeviceSelectors> ParseNvidiaSelectors(const Annotations& pod_annotations)
     auto it = pod_annotations.find(key);
     return it == pod_annotations.end() ? nullptr : &it->second;
   };
-  if (const std::string* v = get(kNvidiaUseGpuTypeAnnotation)) {
-    s.use_types = SplitCommaList(*v);
-  }
-  if (const std::string* v = get(kNvidiaNoUseGpuTypeAnnotation)) {
-    s.nouse_types = SplitCommaList(*v);
-  }
-  if (const std::string* v = get(kNvidiaUseGpuUuidAnnotation)) {
-    s.use_uuids = SplitCommaList(*v);
-  }
-  if (const std::string* v = get(kNvidiaNoUseGpuUuidAnnotation)) {
-    s.nouse_uuids = SplitCommaList(*v);
-  }
+  ReadSelectorPair(pod_annotations, kNvidiaUseGpuTypeAnnotation, kNvidiaNoUseGpuTypeAnnotation,
+                   SelectorPrecedence::kBoth, &s.use_types, &s.nouse_types);
+  ReadSelectorPair(pod_annotations, kNvidiaUseGpuUuidAnnotation, kNvidiaNoUseGpuUuidAnnotation,
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   if (const std::string* v = get(kNvidiaVgpuModeAnnotation)) {
     s.vgpu_mode = std::string(Trim(*v));
   }

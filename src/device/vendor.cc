@@ -53,6 +53,19 @@ Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node
   return devices;
 }
 
+void ReadSelectorPair(const Annotations& pod_annotations, const std::string& use_key,
+                      const std::string& nouse_key, SelectorPrecedence precedence,
+                      std::vector<std::string>* use, std::vector<std::string>* nouse) {
+  auto use_it = pod_annotations.find(use_key);
+  if (use_it != pod_annotations.end()) {
+    *use = SplitCommaList(use_it->second);
+    if (precedence == SelectorPrecedence::kUseWins) return;
+  }
+  if (auto nouse_it = pod_annotations.find(nouse_key); nouse_it != pod_annotations.end()) {
+    *nouse = SplitCommaList(nouse_it->second);
+  }
+}
+
 Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_annotations,
                                                        const std::string& key) {
   auto it = node_annotations.find(key);

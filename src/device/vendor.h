@@ -53,6 +53,17 @@ Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node
 Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_annotations,
                                                        const std::string& key);
 
+// How a vendor reads a pair of "use" / "no use" selection annotations (type or UUID lists):
+// HAMi's NVIDIA path applies both; its other vendors read the no-use list only when the use
+// list is absent.
+enum class SelectorPrecedence { kBoth, kUseWins };
+
+// Reads the comma lists of `use_key` into `use` and of `nouse_key` into `nouse` under
+// `precedence` (absent annotations leave the lists as they are).
+void ReadSelectorPair(const Annotations& pod_annotations, const std::string& use_key,
+                      const std::string& nouse_key, SelectorPrecedence precedence,
+                      std::vector<std::string>* use, std::vector<std::string>* nouse);
+
 // Extended-resource names a vendor reads; empty = the vendor has no such resource.
 struct VendorResourceNames {
   std::string count;              // e.g. "nvidia.com/gpu"
