@@ -13,13 +13,6 @@ namespace hami::scheduler {
 
 namespace {
 
-std::vector<policy::ContainerResources> Resources(const std::vector<kube::ContainerView>& views) {
-  std::vector<policy::ContainerResources> out;
-  out.reserve(views.size());
-  for (const kube::ContainerView& v : views) out.push_back({v.limits, v.requests});
-  return out;
-}
-
 std::string PodName(const kube::PodView& pod) {
   return std::string(pod.Namespace()) + "/" + std::string(pod.Name());
 }
@@ -34,8 +27,8 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   FilterDecision decision;
   const kube::PodView pod(args.pod);
   const Annotations annotations = pod.Annotations();
-  const auto init = Resources(pod.InitContainers());
-  const auto apps = Resources(pod.Containers());
+  const auto init = ContainerResourcesOf(pod.InitContainers());
+  const auto apps = ContainerResourcesOf(pod.Containers());
 
   // The vendor this pod asks for. Pods asking several vendors at once are refused rather
   // than half-scheduled.
@@ -74,7 +67,7 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     decision.result.error = "pod " + PodName(pod) + " has no uid";
     return decision;
   }
-  const policy::HostRequest host = HostRequestOf(args.pod);
+  const policy::HostRequest host = policy::PodHostRequest(init, apps, pod.Overhead());
   request.cpu_milli = host.cpu_milli;
   request.memory_mib = host.memory_mib;
   std::lock_guard<std::mutex> lock(mu_);

@@ -89,16 +89,18 @@ void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod) {
   ledger.RemoveHostOnlyPod(uid);
 }
 
+std::vector<policy::ContainerResources> ContainerResourcesOf(
+    const std::vector<kube::ContainerView>& containers) {
+  std::vector<policy::ContainerResources> out;
+  out.reserve(containers.size());
+  for (const kube::ContainerView& c : containers) out.push_back({c.limits, c.requests});
+  return out;
+}
+
 policy::HostRequest HostRequestOf(const nlohmann::json& pod_json) {
   const kube::PodView pod(pod_json);
-  auto resources = [](const std::vector<kube::ContainerView>& views) {
-    std::vector<policy::ContainerResources> out;
-    out.reserve(views.size());
-    for (const kube::ContainerView& v : views) out.push_back({v.limits, v.requests});
-    return out;
-  };
-  return policy::PodHostRequest(resources(pod.InitContainers()), resources(pod.Containers()),
-                                pod.Overhead());
+  return policy::PodHostRequest(ContainerResourcesOf(pod.InitContainers()),
+                                ContainerResourcesOf(pod.Containers()), pod.Overhead());
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "device/vendor.h"
+#include "kube/objects.h"
 #include "policy/pod_request.h"
 #include "scheduler/ledger.h"
 #include "scheduler/node_health.h"
@@ -28,6 +29,10 @@ namespace hami::scheduler {
 // SetHostOnlyPod), so node states carry the CPU and memory left as kube-scheduler sees them.
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
+
+// The containers' resources as the policy reads them (limits and requests of each).
+std::vector<policy::ContainerResources> ContainerResourcesOf(
+    const std::vector<kube::ContainerView>& containers);
 
 // The pod's host request as kube-scheduler's NodeResourcesFit counts it (policy::
 // PodHostRequest over its containers and overhead).
