@@ -189,6 +189,18 @@ TEST(FragPolicyTest, TypePressureKeepsFlexiblePodsOffScarceTypes) {
   PodRequest flexible = OnePod(Req(1, 0, 100, 100));
   EXPECT_EQ(plain.Place(flexible, nodes, false).placement->node_index, 0);
   EXPECT_NE(with_pressure.Place(flexible, nodes, false).placement->node_index, 0);
+
+  // The pressure belongs to the cluster, not to one pod's candidates: after a Place over every
+  // node, a Place offered fewer nodes (the extender's list, cut by kube-scheduler's host
+  // filter) leaves it as it was. Over the T4 node and one A100 node alone, the T4 share would
+  // be 0.1 * 4000 / 2000.
+  const std::vector<NodeState> few = {nodes[0], nodes[1]};
+  (void)with_pressure.Place(flexible, few, false);
+  EXPECT_NEAR(with_pressure.model().TypePressure(0, nodes[0]), 0.1 * 22000 / 2000, 1e-9);
+  // New targets start over with the next list offered.
+  with_pressure.SetTargets(targets);
+  (void)with_pressure.Place(flexible, few, false);
+  EXPECT_NEAR(with_pressure.model().TypePressure(0, nodes[0]), 0.1 * 4000 / 2000, 1e-9);
 }
 
 }  // namespace

@@ -340,6 +340,34 @@ TEST_F(FilterCoreTest, SimulationModeNeverReusesScoresOfAnotherRequest) {
   EXPECT_EQ(simulate(65536), "sim-2");  // now 8000 of 65536 is the emptier one
 }
 
+TEST_F(FilterCoreTest, WithoutFailureReasonsTheSameDecisionsAndNoFailedNodes) {
+  // hami simulate turns reasons off; what /filter decides must not change.
+  VendorRegistry registry = std::move(*MakeVendorRegistry(DefaultDeviceConfig()));
+  UsageLedger quiet_ledger;
+  quiet_ledger.SetNodeDevices("node-a", "NVIDIA", {Dev("GPU-a0"), Dev("GPU-a1")});
+  quiet_ledger.SetNodeDevices("node-b", "NVIDIA", {Dev("GPU-b0")});
+  FilterCore quiet(registry, quiet_ledger,
+                   std::make_unique<policy::HamiPolicy>(
+                       "hami-default", policy::NodePolicy::kBinpack, policy::GpuPolicy{}));
+  quiet.set_failure_reasons(false);
+  for (int i = 0; i < 4; ++i) {
+    const std::string uid = "u" + std::to_string(i);
+    nlohmann::json pod = Pod(uid, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "9000"}});
+    FilterDecision loud = core_.Filter(Args(pod), 1);
+    FilterDecision hushed = quiet.Filter(Args(pod), 1);
+    EXPECT_EQ(hushed.result.node_names, loud.result.node_names) << uid;
+    EXPECT_EQ(hushed.decided.has_value(), loud.decided.has_value()) << uid;
+    EXPECT_EQ(loud.decided.has_value(), i < 3) << uid;
+    if (!loud.decided) {
+      // The fourth pod fits nowhere (three GPUs, 9000 of 16384 MiB each).
+      EXPECT_EQ(i, 3);
+      EXPECT_FALSE(loud.result.failed_nodes.empty());
+      EXPECT_EQ(hushed.result.failed_nodes.count("node-a"), 0u);
+      EXPECT_EQ(hushed.result.failed_nodes.count("node-b"), 0u);
+    }
+  }
+}
+
 // Counts what FilterCore tells the policy.
 class CountingPolicy : public policy::HamiPolicy {
  public:
