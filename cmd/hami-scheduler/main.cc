@@ -33,7 +33,7 @@ int Run(int argc, char** argv) {
   std::string lease_namespace = "kube-system", metrics_bind = ":9395", filter_wait = "10s";
   std::string lock_wait = "20s", lock_retry_timeout = "28s";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
-  bool enable_iluvatar = false;
+  bool enable_iluvatar = false, enable_ascend = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
   app.add_option("--metrics-bind-address", metrics_bind,
@@ -60,6 +60,8 @@ int Run(int argc, char** argv) {
                  "device config YAML (default: built-in)");
   app.add_flag("--enable-iluvatar", enable_iluvatar,
                "schedule the device config's iluvatars chips (HAMi's flag)");
+  app.add_flag("--enable-ascend", enable_ascend,
+               "schedule the device config's vnpus (Ascend) chips (HAMi's flag)");
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   app.add_flag("--leader-elect", leader_elect,
@@ -159,6 +161,7 @@ int Run(int argc, char** argv) {
     options.device_config = std::move(*config);
   }
   options.device_config.enable_iluvatar = enable_iluvatar;
+  options.device_config.enable_ascend = enable_ascend;
   // Policies: an explicit flag, else the device config's scheduler section, else the default.
   if (const auto& sc = options.device_config.scheduler) {
     if (app.count("--node-scheduler-policy") == 0 && !sc->node_scheduler_policy.empty()) {

@@ -4,9 +4,13 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "device/chart_config.h"
 #include "device/codec.h"
 #include "device/config.h"
 #include "device/pair_scores.h"
+#include "device/vendor.h"
+#include "kube/objects.h"
+#include "scheduler/state_sync.h"
 
 namespace hami::cli {
 
@@ -75,6 +79,46 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
   if (config->biren) {
     out << "ok: biren enabled: resource " << config->biren->resource_count_name << "\n";
   }
+  auto enabled = [&](const char* section, std::initializer_list<const std::string*> resources) {
+    out << "ok: " << section << " enabled: resources";
+    const char* sep = " ";
+    for (const std::string* r : resources) {
+      out << sep << *r;
+      sep = ", ";
+    }
+    out << "\n";
+  };
+  if (const auto& c = config->cambricon) {
+    enabled("cambricon",
+            {&c->resource_count_name, &c->resource_memory_name, &c->resource_core_name});
+  }
+  if (const auto& c = config->mthreads) {
+    enabled("mthreads",
+            {&c->resource_count_name, &c->resource_memory_name, &c->resource_core_name});
+  }
+  if (const auto& c = config->metax) {
+    enabled("metax", {&c->resource_count_name, &c->resource_vcount_name, &c->resource_vmemory_name,
+                      &c->resource_vcore_name});
+  }
+  if (const auto& c = config->enflame) {
+    enabled("enflame", {&c->resource_name_gcu, &c->resource_name_drs_gcu,
+                        &c->resource_name_gcu_memory, &c->resource_name_gcu_core});
+  }
+  if (const auto& c = config->kunlun) {
+    enabled("kunlun",
+            {&c->resource_count_name, &c->resource_vcount_name, &c->resource_vmemory_name});
+  }
+  if (const auto& c = config->awsneuron) {
+    enabled("awsneuron", {&c->resource_count_name, &c->resource_core_name});
+  }
+  if (const auto& c = config->vastai) enabled("vastai", {&c->resource_count_name});
+  if (const auto& c = config->ascend) {
+    for (const AscendChipConfig& chip : c->configs) {
+      out << "ok: ascend " << chip.common_word << " listed (scheduled with hami-scheduler "
+          << "--enable-ascend): resources " << chip.resource_name << ", "
+          << chip.resource_memory_name << ", " << chip.templates.size() << " vNPU templates\n";
+    }
+  }
   for (const std::string& section : config->ignored_sections) {
     out << "note: section '" << section << "' is accepted but not used by this build\n";
   }
@@ -84,19 +128,79 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
   return 0;
 }
 
-int RunConfigDefault(std::ostream& out) {
+int RunConfigDefault(bool all_vendors, std::ostream& out) {
   out << kDefaultDeviceConfigYaml;
+  if (all_vendors) out << kChartVendorSectionsYaml;
   return 0;
 }
 
-const char* DecodeKinds() {
-  return "node-devices, node-scores, pod-devices, node-lock, handshake, bind-phase";
+Result<DeviceConfig> ChartDeviceConfig() {
+  const std::string text = std::string(kDefaultDeviceConfigYaml) + kChartVendorSectionsYaml;
+  HAMI_ASSIGN_OR_RETURN(DeviceConfig config, LoadDeviceConfig(text, "chart default"));
+  config.enable_iluvatar = true;
+  config.enable_ascend = true;
+  return config;
 }
+
+const char* DecodeKinds() {
+  return "node (a Node object as JSON: every vendor's devices), node-devices, legacy-devices, "
+         "node-scores, pod-devices, node-lock, handshake, bind-phase";
+}
+
+namespace {
+
+// `hami decode node`: what every vendor of the chart's default device config reads from a Node
+// object (registration annotations, or capacity for the vendors whose devices come from it).
+int DecodeNode(const std::string& value, std::ostream& out, std::ostream& err) {
+  const nlohmann::json node = nlohmann::json::parse(value, nullptr, false);
+  if (!node.is_object()) {
+    err << "error: expected a Node object as JSON (e.g. kubectl get node NAME -o json)\n";
+    return 1;
+  }
+  Result<DeviceConfig> config = ChartDeviceConfig();
+  if (!config.ok()) {
+    err << "error: " << config.status().message() << "\n";
+    return 1;
+  }
+  Result<VendorRegistry> registry = MakeVendorRegistry(*config);
+  if (!registry.ok()) {
+    err << "error: " << registry.status().message() << "\n";
+    return 1;
+  }
+  const NodeFacts facts = scheduler::NodeFactsOf(kube::NodeView(node));
+  nlohmann::ordered_json result = nlohmann::ordered_json::object();
+  int failures = 0;
+  for (const Vendor* vendor : registry->Vendors()) {
+    auto devices = vendor->DecodeNode(facts);
+    if (!devices.ok() && devices.status().code() == StatusCode::kNotFound) continue;
+    nlohmann::ordered_json& entry = result[std::string(vendor->CommonWord())];
+    if (!devices.ok()) {
+      entry = {{"error", devices.status().message()}};
+      ++failures;
+      continue;
+    }
+    entry = nlohmann::ordered_json::array();
+    for (const DeviceInfo& d : *devices) entry.push_back(DeviceJson(d));
+  }
+  out << result.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
 
 int RunDecode(const std::string& kind, const std::string& value, std::ostream& out,
               std::ostream& err) {
   nlohmann::ordered_json result;
-  if (kind == "node-devices") {
+  if (kind == "node") return DecodeNode(value, out, err);
+  if (kind == "legacy-devices") {
+    auto devices = DecodeNodeDevicesLegacy(value);
+    if (!devices.ok()) {
+      err << "error: " << devices.status().message() << "\n";
+      return 1;
+    }
+    result = nlohmann::ordered_json::array();
+    for (const DeviceInfo& d : *devices) result.push_back(DeviceJson(d));
+  } else if (kind == "node-devices") {
     auto devices = DecodeNodeDevices(value);
     if (!devices.ok()) {
       err << "error: " << devices.status().message() << "\n";

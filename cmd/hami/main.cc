@@ -2,6 +2,7 @@
 // the scheduler's own placement code; see docs/simulate.md.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -178,18 +179,26 @@ static int RunMain(int argc, char** argv) {
   CLI::App* validate = config->add_subcommand("validate", "Load and validate a device config");
   validate->add_option("file", config_path, "YAML file, or - for stdin")->required();
   CLI::App* show_default = config->add_subcommand("default", "Print the built-in default config");
+  bool all_vendors = false;
+  show_default->add_flag("--all-vendors", all_vendors,
+                         "append every other vendor's section as HAMi's chart renders them");
 
   std::string decode_kind, decode_value;
   CLI::App* decode = app.add_subcommand(
       "decode", "Decode a HAMi annotation value into JSON (node registration, pod devices, ...)");
   decode->add_option("format", decode_kind, hami::cli::DecodeKinds())->required();
-  decode->add_option("value", decode_value, "the annotation value")->required();
+  decode->add_option("value", decode_value, "the annotation value, or - for stdin")->required();
 
   CLI11_PARSE(app, argc, argv);
   if (validate->parsed()) return hami::cli::RunConfigValidate(config_path, std::cout, std::cerr);
-  if (show_default->parsed()) return hami::cli::RunConfigDefault(std::cout);
-  if (decode->parsed())
+  if (show_default->parsed()) return hami::cli::RunConfigDefault(all_vendors, std::cout);
+  if (decode->parsed()) {
+    if (decode_value == "-") {
+      decode_value.assign(std::istreambuf_iterator<char>(std::cin),
+                          std::istreambuf_iterator<char>());
+    }
     return hami::cli::RunDecode(decode_kind, decode_value, std::cout, std::cerr);
+  }
   // `hami` alone runs the main job on the embedded default.
   return RunSimulate(sim);
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <variant>
 
 #include "common/strings.h"
 
@@ -16,10 +17,6 @@ namespace hami {
 
 namespace {
 
-// Top-level sections of HAMi's chart that belong to vendors this build does not implement.
-constexpr std::string_view kIgnoredSections[] = {
-    "cambricon", "metax", "enflame", "mthreads", "kunlun", "awsneuron", "vastai", "vnpus",
-};
 // `nvidia:` keys that some HAMi releases read but that have no effect here.
 constexpr std::string_view kIgnoredNvidiaKeys[] = {
     "knownMigGeometries", "mockModeSkipHealthCheck", "dynamicConfigFile",
@@ -97,9 +94,11 @@ std::optional<FieldError> FindInvalidField(const BirenConfig& c) {
   return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name}});
 }
 
-std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
+// chipName / commonWord of a per-chip vendor entry: they become parts of annotation keys.
+std::optional<FieldError> FindInvalidChipNames(const std::string& chip_name,
+                                               const std::string& common_word) {
   for (const NamedResource& n :
-       {NamedResource{"chipName", &c.chip_name}, NamedResource{"commonWord", &c.common_word}}) {
+       {NamedResource{"chipName", &chip_name}, NamedResource{"commonWord", &common_word}}) {
     bool ok = !n.value->empty() && n.value->size() <= 63;
     for (char ch : *n.value) {
       ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -111,6 +110,101 @@ std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
                                    "annotation keys)"};
     }
   }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const CambriconConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                  {"resourceMemoryName", &c.resource_memory_name},
+                                  {"resourceCoreName", &c.resource_core_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const MthreadsConfig& c) {
+  if (auto bad = FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                          {"resourceMemoryName", &c.resource_memory_name},
+                                          {"resourceCoreName", &c.resource_core_name}})) {
+    return bad;
+  }
+  for (int32_t gib : c.memory_per_card_gib) {
+    if (gib <= 0) {
+      return FieldError{"memoryPerCard", "entries must be > 0 (GiB), got " + std::to_string(gib)};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const MetaxConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                  {"resourceVCountName", &c.resource_vcount_name},
+                                  {"resourceVMemoryName", &c.resource_vmemory_name},
+                                  {"resourceVCoreName", &c.resource_vcore_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const EnflameConfig& c) {
+  return FindInvalidResourceName({{"resourceNameGCU", &c.resource_name_gcu},
+                                  {"resourceNameDRSGCU", &c.resource_name_drs_gcu},
+                                  {"resourceNameGCUMemory", &c.resource_name_gcu_memory},
+                                  {"resourceNameGCUCore", &c.resource_name_gcu_core}});
+}
+
+std::optional<FieldError> FindInvalidField(const KunlunConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
+                                  {"resourceVCountName", &c.resource_vcount_name},
+                                  {"resourceVMemoryName", &c.resource_vmemory_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const AwsNeuronConfig& c) {
+  return FindInvalidResourceName(
+      {{"resourceCountName", &c.resource_count_name}, {"resourceCoreName", &c.resource_core_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const VastaiConfig& c) {
+  return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name}});
+}
+
+std::optional<FieldError> FindInvalidField(const AscendChipConfig& c) {
+  if (auto bad = FindInvalidChipNames(c.chip_name, c.common_word)) return bad;
+  if (auto bad = FindInvalidResourceName({{"resourceName", &c.resource_name},
+                                          {"resourceMemoryName", &c.resource_memory_name},
+                                          {"resourceCoreName", &c.resource_core_name}})) {
+    return bad;
+  }
+  if (c.memory_allocatable <= 0) return FieldError{"memoryAllocatable", "must be > 0 (MiB)"};
+  if (c.memory_capacity <= 0) return FieldError{"memoryCapacity", "must be > 0 (MiB)"};
+  if (c.memory_factor < 1) return FieldError{"memoryFactor", "must be >= 1"};
+  if (c.ai_core < 0 || c.ai_cpu < 0) return FieldError{"aiCore", "aiCore and aiCPU must be >= 0"};
+  for (size_t i = 0; i < c.templates.size(); ++i) {
+    const AscendTemplate& t = c.templates[i];
+    const std::string at = "templates[" + std::to_string(i) + "]";
+    if (t.name.empty() || !IsPrintableAscii(t.name)) {
+      return FieldError{at + ".name", "must be non-empty printable ASCII"};
+    }
+    if (t.memory <= 0) return FieldError{at + ".memory", "must be > 0 (MiB)"};
+    if (t.ai_core < 0 || t.ai_cpu < 0) {
+      return FieldError{at + ".aiCore", "aiCore and aiCPU must be >= 0"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const AscendConfig& c) {
+  for (size_t i = 0; i < c.configs.size(); ++i) {
+    const std::string at = "configs[" + std::to_string(i) + "]";
+    if (auto bad = FindInvalidField(c.configs[i])) {
+      return FieldError{at + "." + bad->key, bad->message};
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (c.configs[j].common_word == c.configs[i].common_word) {
+        return FieldError{at + ".commonWord",
+                          QuoteForError(c.configs[i].common_word) + " is listed twice"};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> FindInvalidField(const IluvatarConfig& c) {
+  if (auto bad = FindInvalidChipNames(c.chip_name, c.common_word)) return bad;
   return FindInvalidResourceName({{"resourceCountName", &c.resource_count_name},
                                   {"resourceMemoryName", &c.resource_memory_name},
                                   {"resourceCoreName", &c.resource_core_name}});
@@ -449,25 +543,144 @@ class Loader {
         });
   }
 
-  // A vendor section of resource names only (amd:, ...): `fields` maps each YAML key to its
-  // string; unknown keys are refused, listing the expected ones.
-  Status NamesSection(const YAML::Node& section, const std::string& name,
-                      std::initializer_list<std::pair<const char*, std::string*>> fields,
-                      std::map<std::string, YAML::Mark>* marks) const {
+  // One typed key of a vendor section: a string, a flag, a number or a list of numbers (a
+  // single number reads as a list of one, as the chart may render either).
+  using FieldTarget = std::variant<std::string*, bool*, int32_t*, std::vector<int32_t>*>;
+  struct Field {
+    const char* key;
+    FieldTarget target;
+  };
+
+  // Reads `v` into the field named `key` of `fields`; nullopt when no field has that name. A
+  // YAML null keeps the default.
+  std::optional<Status> ReadField(const std::vector<Field>& fields, const std::string& key,
+                                  const YAML::Node& v, const std::string& path) const {
+    for (const Field& field : fields) {
+      if (key != field.key) continue;
+      if (v.IsNull()) return Status::Ok();
+      return std::visit(
+          [&](auto* out) -> Status {
+            using T = std::remove_pointer_t<decltype(out)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              return Scalar(v, path, out);
+            } else if constexpr (std::is_same_v<T, bool>) {
+              return Bool(v, path, out);
+            } else if constexpr (std::is_same_v<T, int32_t>) {
+              return Int32(v, path, out);
+            } else {
+              out->clear();
+              if (!v.IsSequence()) {
+                out->emplace_back();
+                return Int32(v, path, &out->back());
+              }
+              for (size_t i = 0; i < v.size(); ++i) {
+                out->emplace_back();
+                HAMI_RETURN_IF_ERROR(
+                    Int32(v[i], path + "[" + std::to_string(i) + "]", &out->back()));
+              }
+              return Status::Ok();
+            }
+          },
+          field.target);
+    }
+    return std::nullopt;
+  }
+
+  static std::string FieldNames(const std::vector<Field>& fields) {
+    std::string names;
+    for (const Field& field : fields) names += (names.empty() ? "" : ", ") + std::string(field.key);
+    return names;
+  }
+
+  // A vendor section of typed keys (amd:, cambricon:, ...); unknown keys are refused, listing
+  // the expected ones. `marks` records where each key's value is, for later range errors.
+  Status FieldsSection(const YAML::Node& section, const std::string& name,
+                       const std::vector<Field>& fields,
+                       std::map<std::string, YAML::Mark>* marks) const {
     if (section.IsNull()) return Status::Ok();
     return ForEachEntry(
         section, name,
         [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
           const std::string path = name + "." + key;
           (*marks)[key] = v.IsNull() ? k.Mark() : v.Mark();
-          std::string expected;
-          for (const auto& [field, out] : fields) {
-            if (key == field) return StrOrNull(v, path, out);
-            expected += (expected.empty() ? "" : ", ") + std::string(field);
-          }
-          return Error(k, path,
-                       "unknown key in the " + name + " section (expected " + expected + ")");
+          if (std::optional<Status> read = ReadField(fields, key, v, path)) return *read;
+          return Error(
+              k, path,
+              "unknown key in the " + name + " section (expected " + FieldNames(fields) + ")");
         });
+  }
+
+  // The `vnpus:` section: hamiVnpuCore and the per-chip `configs` list with its templates.
+  Status Ascend(const YAML::Node& section, AscendConfig* c) const {
+    if (section.IsNull()) return Status::Ok();
+    return ForEachEntry(
+        section, "vnpus",
+        [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          if (key == "hamiVnpuCore") {
+            return v.IsNull() ? Status::Ok() : Bool(v, "vnpus.hamiVnpuCore", &c->hami_vnpu_core);
+          }
+          if (key == "configs") return AscendChips(v, &c->configs);
+          return Error(k, "vnpus." + key,
+                       "unknown key in the vnpus section (expected hamiVnpuCore, configs)");
+        });
+  }
+
+  Status AscendChips(const YAML::Node& list, std::vector<AscendChipConfig>* out) const {
+    if (list.IsNull()) return Status::Ok();
+    if (!list.IsSequence()) return Error(list, "vnpus.configs", "expected a list of chips");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = "vnpus.configs[" + std::to_string(i) + "]";
+      AscendChipConfig chip;
+      const std::vector<Field> fields = {{"chipName", &chip.chip_name},
+                                         {"commonWord", &chip.common_word},
+                                         {"resourceName", &chip.resource_name},
+                                         {"resourceMemoryName", &chip.resource_memory_name},
+                                         {"resourceCoreName", &chip.resource_core_name},
+                                         {"memoryAllocatable", &chip.memory_allocatable},
+                                         {"memoryCapacity", &chip.memory_capacity},
+                                         {"memoryFactor", &chip.memory_factor},
+                                         {"aiCore", &chip.ai_core},
+                                         {"aiCPU", &chip.ai_cpu},
+                                         {"runtimeClassName", &chip.runtime_class_name},
+                                         {"overwriteEnv", &chip.overwrite_env},
+                                         {"superPod", &chip.super_pod}};
+      HAMI_RETURN_IF_ERROR(ForEachEntry(
+          list[i], path,
+          [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+            const std::string key_path = path + "." + key;
+            if (key == "templates") return AscendTemplates(v, key_path, &chip.templates);
+            if (std::optional<Status> read = ReadField(fields, key, v, key_path)) return *read;
+            return Error(k, key_path,
+                         "unknown key in a vnpus.configs entry (expected " + FieldNames(fields) +
+                             ", templates)");
+          }));
+      if (chip.memory_factor == 0) chip.memory_factor = 1;  // HAMi: 0 = no factor
+      out->push_back(std::move(chip));
+    }
+    return Status::Ok();
+  }
+
+  Status AscendTemplates(const YAML::Node& list, const std::string& path,
+                         std::vector<AscendTemplate>* out) const {
+    if (list.IsNull()) return Status::Ok();
+    if (!list.IsSequence()) return Error(list, path, "expected a list of templates");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item = path + "[" + std::to_string(i) + "]";
+      AscendTemplate t;
+      const std::vector<Field> fields = {
+          {"name", &t.name}, {"memory", &t.memory}, {"aiCore", &t.ai_core}, {"aiCPU", &t.ai_cpu}};
+      HAMI_RETURN_IF_ERROR(ForEachEntry(
+          list[i], item,
+          [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+            if (std::optional<Status> read = ReadField(fields, key, v, item + "." + key)) {
+              return *read;
+            }
+            return Error(k, item + "." + key,
+                         "unknown key in a template (expected " + FieldNames(fields) + ")");
+          }));
+      out->push_back(std::move(t));
+    }
+    return Status::Ok();
   }
 
   Status Iluvatars(const YAML::Node& section, std::vector<IluvatarConfig>* out) const {
@@ -594,23 +807,80 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           return Status::Ok();
         }
         if (key == "iluvatars") return loader.Iluvatars(v, &config.iluvatars);
-        if (key == "amd") {
-          AmdConfig amd;
-          HAMI_RETURN_IF_ERROR(
-              loader.NamesSection(v, "amd",
-                                  {{"resourceCountName", &amd.resource_count_name},
-                                   {"resourceMemoryName", &amd.resource_memory_name},
-                                   {"resourceCoreName", &amd.resource_core_name}},
-                                  &section_marks["amd"]));
-          config.amd = std::move(amd);
+        // A vendor section of typed keys: parsed into a fresh config, kept when it loads.
+        auto section = [&](auto& slot, auto fields_of) -> Status {
+          typename std::remove_reference_t<decltype(slot)>::value_type c;
+          HAMI_RETURN_IF_ERROR(loader.FieldsSection(v, key, fields_of(c), &section_marks[key]));
+          slot = std::move(c);
           return Status::Ok();
+        };
+        using F = std::vector<Loader::Field>;
+        if (key == "amd") {
+          return section(config.amd, [](AmdConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceMemoryName", &c.resource_memory_name},
+                     {"resourceCoreName", &c.resource_core_name}};
+          });
         }
         if (key == "biren") {
-          BirenConfig biren;
-          HAMI_RETURN_IF_ERROR(
-              loader.NamesSection(v, "biren", {{"resourceCountName", &biren.resource_count_name}},
-                                  &section_marks["biren"]));
-          config.biren = std::move(biren);
+          return section(config.biren, [](BirenConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name}};
+          });
+        }
+        if (key == "cambricon") {
+          return section(config.cambricon, [](CambriconConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceMemoryName", &c.resource_memory_name},
+                     {"resourceCoreName", &c.resource_core_name}};
+          });
+        }
+        if (key == "mthreads") {
+          return section(config.mthreads, [](MthreadsConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceMemoryName", &c.resource_memory_name},
+                     {"resourceCoreName", &c.resource_core_name},
+                     {"memoryPerCard", &c.memory_per_card_gib}};
+          });
+        }
+        if (key == "metax") {
+          return section(config.metax, [](MetaxConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceVCountName", &c.resource_vcount_name},
+                     {"resourceVMemoryName", &c.resource_vmemory_name},
+                     {"resourceVCoreName", &c.resource_vcore_name},
+                     {"sgpuTopologyAware", &c.sgpu_topology_aware}};
+          });
+        }
+        if (key == "enflame") {
+          return section(config.enflame, [](EnflameConfig& c) {
+            return F{{"resourceNameGCU", &c.resource_name_gcu},
+                     {"resourceNameDRSGCU", &c.resource_name_drs_gcu},
+                     {"resourceNameGCUMemory", &c.resource_name_gcu_memory},
+                     {"resourceNameGCUCore", &c.resource_name_gcu_core}};
+          });
+        }
+        if (key == "kunlun") {
+          return section(config.kunlun, [](KunlunConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceVCountName", &c.resource_vcount_name},
+                     {"resourceVMemoryName", &c.resource_vmemory_name}};
+          });
+        }
+        if (key == "awsneuron") {
+          return section(config.awsneuron, [](AwsNeuronConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name},
+                     {"resourceCoreName", &c.resource_core_name}};
+          });
+        }
+        if (key == "vastai") {
+          return section(config.vastai, [](VastaiConfig& c) {
+            return F{{"resourceCountName", &c.resource_count_name}};
+          });
+        }
+        if (key == "vnpus") {
+          AscendConfig ascend;
+          HAMI_RETURN_IF_ERROR(loader.Ascend(v, &ascend));
+          config.ascend = std::move(ascend);
           return Status::Ok();
         }
         if (key == "scheduler") {
@@ -619,14 +889,10 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           config.scheduler = std::move(sc);
           return Status::Ok();
         }
-        if (Contains(kIgnoredSections, key)) {
-          config.ignored_sections.push_back(key);
-          return Status::Ok();
-        }
         return loader.Error(k, key,
-                            "unknown top-level section (expected nvidia, hygon, iluvatars, amd, "
-                            "biren, scheduler, or one "
-                            "of the other HAMi vendor sections)");
+                            "unknown top-level section (expected one of nvidia, cambricon, "
+                            "hygon, metax, enflame, mthreads, iluvatars, kunlun, awsneuron, amd, "
+                            "vastai, biren, vnpus, scheduler)");
       });
   HAMI_RETURN_IF_ERROR(st);
   if (config.nvidia) {
@@ -652,6 +918,22 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
   };
   if (config.amd) HAMI_RETURN_IF_ERROR(check("amd", FindInvalidField(*config.amd)));
   if (config.biren) HAMI_RETURN_IF_ERROR(check("biren", FindInvalidField(*config.biren)));
+  if (config.cambricon) {
+    HAMI_RETURN_IF_ERROR(check("cambricon", FindInvalidField(*config.cambricon)));
+  }
+  if (config.mthreads) HAMI_RETURN_IF_ERROR(check("mthreads", FindInvalidField(*config.mthreads)));
+  if (config.metax) HAMI_RETURN_IF_ERROR(check("metax", FindInvalidField(*config.metax)));
+  if (config.enflame) HAMI_RETURN_IF_ERROR(check("enflame", FindInvalidField(*config.enflame)));
+  if (config.kunlun) HAMI_RETURN_IF_ERROR(check("kunlun", FindInvalidField(*config.kunlun)));
+  if (config.awsneuron) {
+    HAMI_RETURN_IF_ERROR(check("awsneuron", FindInvalidField(*config.awsneuron)));
+  }
+  if (config.vastai) HAMI_RETURN_IF_ERROR(check("vastai", FindInvalidField(*config.vastai)));
+  if (config.ascend) {
+    if (std::optional<FieldError> bad = FindInvalidField(*config.ascend)) {
+      return loader.Error(YAML::Mark::null_mark(), "vnpus." + bad->key, bad->message);
+    }
+  }
   return config;
 }
 
@@ -756,5 +1038,26 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text, std::string_vi
     return loader.Error(YAML::Mark::null_mark(), "", std::string("cannot be read: ") + e.what());
   }
 }
+
+namespace {
+
+template <typename C>
+Status ValidateSection(const std::string& name, const C& config) {
+  if (std::optional<FieldError> bad = FindInvalidField(config)) {
+    return InvalidArgument(name + "." + bad->key + ": " + bad->message);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateCambriconConfig(const CambriconConfig& c) { return ValidateSection("cambricon", c); }
+Status ValidateMthreadsConfig(const MthreadsConfig& c) { return ValidateSection("mthreads", c); }
+Status ValidateMetaxConfig(const MetaxConfig& c) { return ValidateSection("metax", c); }
+Status ValidateEnflameConfig(const EnflameConfig& c) { return ValidateSection("enflame", c); }
+Status ValidateKunlunConfig(const KunlunConfig& c) { return ValidateSection("kunlun", c); }
+Status ValidateAwsNeuronConfig(const AwsNeuronConfig& c) { return ValidateSection("awsneuron", c); }
+Status ValidateVastaiConfig(const VastaiConfig& c) { return ValidateSection("vastai", c); }
+Status ValidateAscendConfig(const AscendConfig& c) { return ValidateSection("vnpus", c); }
 
 }  // namespace hami

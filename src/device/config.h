@@ -1,10 +1,11 @@
 // Device configuration: the scheduler's `--device-config-file` YAML (chart device-config.yaml).
 //
-// The `nvidia:`, `hygon:`, `iluvatars:`, `amd:` and `biren:` sections are interpreted (a vendor is
-// enabled by its section, as in HAMi). The other vendor sections of HAMi's chart (cambricon, metax,
-// enflame, mthreads, kunlun, awsneuron, vastai, vnpus) are accepted and listed in
-// DeviceConfig::ignored_sections so a HAMi config file loads unchanged; any other top-level key
-// is an error. Inside `hygon:`, `amd:` and `biren:`, unknown keys are errors. Inside `nvidia:`,
+// Every vendor section of HAMi's chart is interpreted (nvidia, cambricon, hygon, metax, enflame,
+// mthreads, iluvatars, kunlun, awsneuron, amd, vastai, biren, vnpus): a vendor is enabled by its
+// section, as in HAMi (Iluvatar and Ascend also need the scheduler's --enable-iluvatar /
+// --enable-ascend). Any other top-level key except `scheduler:` is an error, and
+// DeviceConfig::ignored_sections stays empty. Inside vendor sections other than `nvidia:`,
+// unknown keys are errors. Inside `nvidia:`,
 // unknown keys are errors, except the few that some HAMi releases accept but this implementation
 // does not use (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the
 // chart renders an unset `libCudaLogLevel:`) keeps its default. Value types; thread-compatible.
@@ -88,6 +89,109 @@ struct BirenConfig {
   bool operator==(const BirenConfig&) const = default;
 };
 
+// The `cambricon:` section (Cambricon MLU; HAMi's CambriconConfig). Defaults are the chart's.
+struct CambriconConfig {
+  std::string resource_count_name = "cambricon.com/vmlu";
+  std::string resource_memory_name = "cambricon.com/mlu.smlu.vmemory";  // units of 256 MiB
+  std::string resource_core_name = "cambricon.com/mlu.smlu.vcore";      // percent
+
+  bool operator==(const CambriconConfig&) const = default;
+};
+
+// The `mthreads:` section (Moore Threads; HAMi's MthreadsConfig). Defaults are the chart's.
+struct MthreadsConfig {
+  std::string resource_count_name = "mthreads.com/vgpu";
+  std::string resource_memory_name = "mthreads.com/sgpu-memory";  // units of 512 MiB
+  std::string resource_core_name = "mthreads.com/sgpu-core";      // core groups
+  // Memory per card in GiB, one entry per card model (the chart's default [96]).
+  std::vector<int32_t> memory_per_card_gib = {96};
+
+  bool operator==(const MthreadsConfig&) const = default;
+};
+
+// The `metax:` section (MetaX; HAMi's MetaxConfig). Defaults are the chart's.
+struct MetaxConfig {
+  std::string resource_count_name = "metax-tech.com/gpu";        // whole cards
+  std::string resource_vcount_name = "metax-tech.com/sgpu";      // shared GPUs
+  std::string resource_vmemory_name = "metax-tech.com/vmemory";  // GiB
+  std::string resource_vcore_name = "metax-tech.com/vcore";      // percent
+  bool sgpu_topology_aware = false;
+
+  bool operator==(const MetaxConfig&) const = default;
+};
+
+// The `enflame:` section (Enflame GCU; HAMi's EnflameConfig). Defaults are the chart's.
+struct EnflameConfig {
+  std::string resource_name_gcu = "enflame.com/gcu";                // whole cards
+  std::string resource_name_drs_gcu = "enflame.com/drs-gcu";        // DRS shares
+  std::string resource_name_gcu_memory = "enflame.com/gcu-memory";  // GiB
+  std::string resource_name_gcu_core = "enflame.com/gcu-core";      // percent
+
+  bool operator==(const EnflameConfig&) const = default;
+};
+
+// The `kunlun:` section (Kunlunxin XPU; HAMi's KunlunConfig). Defaults are the chart's.
+struct KunlunConfig {
+  std::string resource_count_name = "kunlunxin.com/xpu";            // whole XPUs
+  std::string resource_vcount_name = "kunlunxin.com/vxpu";          // vXPUs
+  std::string resource_vmemory_name = "kunlunxin.com/vxpu-memory";  // MiB
+
+  bool operator==(const KunlunConfig&) const = default;
+};
+
+// The `awsneuron:` section (AWS Neuron; HAMi's AWSNeuronConfig). Defaults are the chart's.
+struct AwsNeuronConfig {
+  std::string resource_count_name = "aws.amazon.com/neuron";
+  std::string resource_core_name = "aws.amazon.com/neuroncore";
+
+  bool operator==(const AwsNeuronConfig&) const = default;
+};
+
+// The `vastai:` section (Vastai; HAMi's VastaiConfig). Defaults are the chart's.
+struct VastaiConfig {
+  std::string resource_count_name = "vastaitech.com/va";
+
+  bool operator==(const VastaiConfig&) const = default;
+};
+
+// One vNPU template of an Ascend chip (`vnpus.configs[].templates[]`).
+struct AscendTemplate {
+  std::string name;     // e.g. "vir05_1c_16g"
+  int32_t memory = 0;   // MiB, > 0
+  int32_t ai_core = 0;  // >= 0
+  int32_t ai_cpu = 0;   // >= 0
+
+  bool operator==(const AscendTemplate&) const = default;
+};
+
+// One entry of `vnpus.configs` (HAMi's VNPUConfig): one vendor per Ascend chip model.
+struct AscendChipConfig {
+  std::string chip_name;             // e.g. "910B3"
+  std::string common_word;           // e.g. "Ascend910B3": vendor key and annotation-key segment
+  std::string resource_name;         // e.g. "huawei.com/Ascend910B3"
+  std::string resource_memory_name;  // e.g. "huawei.com/Ascend910B3-memory" (MiB)
+  std::string resource_core_name;    // e.g. "huawei.com/Ascend910B3-core"
+  int32_t memory_allocatable = 0;    // MiB
+  int32_t memory_capacity = 0;       // MiB
+  int32_t memory_factor = 1;         // >= 1
+  int32_t ai_core = 0;
+  int32_t ai_cpu = 0;
+  std::string runtime_class_name;  // "" = do not set
+  bool overwrite_env = false;
+  bool super_pod = false;  // 910C: devices are taken in module pairs
+  std::vector<AscendTemplate> templates;
+
+  bool operator==(const AscendChipConfig&) const = default;
+};
+
+// The `vnpus:` section (HAMi's Ascend configuration).
+struct AscendConfig {
+  bool hami_vnpu_core = false;  // hamiVnpuCore: the hami-core vNPU mode is available
+  std::vector<AscendChipConfig> configs;
+
+  bool operator==(const AscendConfig&) const = default;
+};
+
 // One entry of the `iluvatars:` list (HAMi's IluvatarConfig): one vendor per chip model, its
 // CommonWord naming its annotation keys (hami.io/node-<commonWord>-register, ...).
 struct IluvatarConfig {
@@ -130,6 +234,18 @@ struct DeviceConfig {
   std::optional<AmdConfig> amd;
   // Present iff the YAML has a `biren:` key: Biren GPU scheduling is enabled by its section.
   std::optional<BirenConfig> biren;
+  // Each present iff the YAML has its key: that vendor is enabled by its section, as in HAMi.
+  std::optional<CambriconConfig> cambricon;
+  std::optional<MthreadsConfig> mthreads;
+  std::optional<MetaxConfig> metax;
+  std::optional<EnflameConfig> enflame;
+  std::optional<KunlunConfig> kunlun;
+  std::optional<AwsNeuronConfig> awsneuron;
+  std::optional<VastaiConfig> vastai;
+  // The `vnpus:` section. As in HAMi, the Ascend chips are scheduled only when enable_ascend
+  // is also set (the scheduler's --enable-ascend flag; not part of the YAML).
+  std::optional<AscendConfig> ascend;
+  bool enable_ascend = false;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -204,6 +320,19 @@ Status ValidateAmdConfig(const AmdConfig& config);
 // Failure: InvalidArgument naming the YAML key ("biren.resourceCountName: ...").
 Status ValidateBirenConfig(const BirenConfig& config);
 
+// Check the resource names (as for NVIDIA) and, where the section has them, the numbers
+// (Moore Threads' memoryPerCard entries > 0; Ascend's chip and commonWord as Iluvatar's, memory
+// sizes > 0, memoryFactor >= 1, templates with a name and memory > 0, commonWords unique).
+// Failure: InvalidArgument naming the YAML key ("vnpus.configs[2].templates[0].memory: ...").
+Status ValidateCambriconConfig(const CambriconConfig& config);
+Status ValidateMthreadsConfig(const MthreadsConfig& config);
+Status ValidateMetaxConfig(const MetaxConfig& config);
+Status ValidateEnflameConfig(const EnflameConfig& config);
+Status ValidateKunlunConfig(const KunlunConfig& config);
+Status ValidateAwsNeuronConfig(const AwsNeuronConfig& config);
+Status ValidateVastaiConfig(const VastaiConfig& config);
+Status ValidateAscendConfig(const AscendConfig& config);
+
 // Parses and validates a device config document. `source_name` (e.g. a file path) prefixes
 // error messages; line/column are added where the YAML parser knows them ("line 3, column 21").
 // Failure: InvalidArgument for YAML syntax errors, an empty document, a non-mapping top level
@@ -217,8 +346,8 @@ Result<DeviceConfig> LoadDeviceConfig(std::string_view yaml_text,
 // does not load.
 Result<DeviceConfig> LoadDeviceConfigFile(const std::string& path);
 
-// Renders the effective configuration as YAML (the `nvidia:`, `hygon:`, `iluvatars:`, `amd:`,
-// `biren:` and `scheduler:` sections that are present; ignored sections are not kept).
+// Renders the effective configuration as YAML (every vendor section that is present, and
+// `scheduler:`).
 // LoadDeviceConfig( DeviceConfigToYaml(c)) gives c's vendor sections and scheduler back for any
 // valid c.
 std::string DeviceConfigToYaml(const DeviceConfig& config);

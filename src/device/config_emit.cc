@@ -22,7 +22,8 @@ std::string FormatDouble(double v) {
 
 std::string DeviceConfigToYaml(const DeviceConfig& config) {
   if (!config.nvidia && !config.hygon && config.iluvatars.empty() && !config.amd && !config.biren &&
-      !config.scheduler) {
+      !config.cambricon && !config.mthreads && !config.metax && !config.enflame && !config.kunlun &&
+      !config.awsneuron && !config.vastai && !config.ascend && !config.scheduler) {
     return "{}\n";
   }
   YAML::Emitter out;
@@ -31,6 +32,12 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
   };
   auto num = [&](const char* key, const std::string& v) {
     out << YAML::Key << key << YAML::Value << v;
+  };
+  auto flag = [&](const char* key, bool v) { num(key, v ? "true" : "false"); };
+  auto names = [&](const char* section,
+                   std::initializer_list<std::pair<const char*, const std::string*>> fields) {
+    out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+    for (const auto& [key, value] : fields) str(key, *value);
   };
   out << YAML::BeginMap;
   if (config.nvidia) {
@@ -105,6 +112,88 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
     out << YAML::Key << "biren" << YAML::Value << YAML::BeginMap;
     str("resourceCountName", config.biren->resource_count_name);
     out << YAML::EndMap;
+  }
+  if (config.cambricon) {
+    const CambriconConfig& c = *config.cambricon;
+    names("cambricon", {{"resourceCountName", &c.resource_count_name},
+                        {"resourceMemoryName", &c.resource_memory_name},
+                        {"resourceCoreName", &c.resource_core_name}});
+    out << YAML::EndMap;
+  }
+  if (config.mthreads) {
+    const MthreadsConfig& c = *config.mthreads;
+    names("mthreads", {{"resourceCountName", &c.resource_count_name},
+                       {"resourceMemoryName", &c.resource_memory_name},
+                       {"resourceCoreName", &c.resource_core_name}});
+    out << YAML::Key << "memoryPerCard" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (int32_t gib : c.memory_per_card_gib) out << gib;
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  if (config.metax) {
+    const MetaxConfig& c = *config.metax;
+    names("metax", {{"resourceCountName", &c.resource_count_name},
+                    {"resourceVCountName", &c.resource_vcount_name},
+                    {"resourceVMemoryName", &c.resource_vmemory_name},
+                    {"resourceVCoreName", &c.resource_vcore_name}});
+    flag("sgpuTopologyAware", c.sgpu_topology_aware);
+    out << YAML::EndMap;
+  }
+  if (config.enflame) {
+    const EnflameConfig& c = *config.enflame;
+    names("enflame", {{"resourceNameGCU", &c.resource_name_gcu},
+                      {"resourceNameDRSGCU", &c.resource_name_drs_gcu},
+                      {"resourceNameGCUMemory", &c.resource_name_gcu_memory},
+                      {"resourceNameGCUCore", &c.resource_name_gcu_core}});
+    out << YAML::EndMap;
+  }
+  if (config.kunlun) {
+    const KunlunConfig& c = *config.kunlun;
+    names("kunlun", {{"resourceCountName", &c.resource_count_name},
+                     {"resourceVCountName", &c.resource_vcount_name},
+                     {"resourceVMemoryName", &c.resource_vmemory_name}});
+    out << YAML::EndMap;
+  }
+  if (config.awsneuron) {
+    const AwsNeuronConfig& c = *config.awsneuron;
+    names("awsneuron", {{"resourceCountName", &c.resource_count_name},
+                        {"resourceCoreName", &c.resource_core_name}});
+    out << YAML::EndMap;
+  }
+  if (config.vastai) {
+    names("vastai", {{"resourceCountName", &config.vastai->resource_count_name}});
+    out << YAML::EndMap;
+  }
+  if (config.ascend) {
+    out << YAML::Key << "vnpus" << YAML::Value << YAML::BeginMap;
+    flag("hamiVnpuCore", config.ascend->hami_vnpu_core);
+    out << YAML::Key << "configs" << YAML::Value << YAML::BeginSeq;
+    for (const AscendChipConfig& c : config.ascend->configs) {
+      out << YAML::BeginMap;
+      str("chipName", c.chip_name);
+      str("commonWord", c.common_word);
+      str("resourceName", c.resource_name);
+      str("resourceMemoryName", c.resource_memory_name);
+      str("resourceCoreName", c.resource_core_name);
+      num("memoryAllocatable", std::to_string(c.memory_allocatable));
+      num("memoryCapacity", std::to_string(c.memory_capacity));
+      num("memoryFactor", std::to_string(c.memory_factor));
+      num("aiCore", std::to_string(c.ai_core));
+      num("aiCPU", std::to_string(c.ai_cpu));
+      str("runtimeClassName", c.runtime_class_name);
+      flag("overwriteEnv", c.overwrite_env);
+      flag("superPod", c.super_pod);
+      out << YAML::Key << "templates" << YAML::Value << YAML::BeginSeq;
+      for (const AscendTemplate& t : c.templates) {
+        out << YAML::BeginMap;
+        str("name", t.name);
+        num("memory", std::to_string(t.memory));
+        num("aiCore", std::to_string(t.ai_core));
+        num("aiCPU", std::to_string(t.ai_cpu));
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
   }
   if (config.scheduler) {
     const SchedulerPolicyConfig& sc = *config.scheduler;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,8 +79,19 @@ struct ContainerDeviceRequest {
   int32_t memory_mib = 0;                        // per device, after memoryFactor; 0 = unset
   int32_t memory_percent = kMemoryPercentUnset;  // per device; kMemoryPercentUnset = unset
   int32_t cores_percent = 0;                     // per device, 0..100
+  // A vendor's topology rule as data, so the fit stays vendor-neutral (Kunlunxin's XPU
+  // groups, Ascend 910C's module pairs, AWS Neuron's consecutive devices): when set, the
+  // devices one container takes are, by DeviceInfo::index, exactly one of these sets, the
+  // first that fits in this order. Null = any `count` devices. Shared: requests are copied
+  // often and the sets are the vendor's, not the container's.
+  std::shared_ptr<const std::vector<std::vector<int32_t>>> index_sets;
 
-  bool operator==(const ContainerDeviceRequest&) const = default;
+  bool operator==(const ContainerDeviceRequest& o) const {
+    const bool same_sets =
+        index_sets == o.index_sets || (index_sets && o.index_sets && *index_sets == *o.index_sets);
+    return count == o.count && type == o.type && memory_mib == o.memory_mib &&
+           memory_percent == o.memory_percent && cores_percent == o.cores_percent && same_sets;
+  }
 
   // Memory this request takes on a device of `total_mem_mib`, as HAMi's Fit resolves it:
   // explicit MiB wins, else floor(total * percent / 100), else 0.

@@ -4,12 +4,20 @@
 
 #include "common/strings.h"
 #include "device/amd.h"
+#include "device/ascend.h"
+#include "device/awsneuron.h"
 #include "device/biren.h"
+#include "device/cambricon.h"
 #include "device/codec.h"
+#include "device/enflame.h"
 #include "device/hygon.h"
 #include "device/iluvatar.h"
+#include "device/kunlun.h"
+#include "device/metax.h"
+#include "device/mthreads.h"
 #include "device/nvidia.h"
 #include "device/quantity.h"
+#include "device/vastai.h"
 
 namespace hami {
 
@@ -76,6 +84,19 @@ Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_a
   return devices;
 }
 
+Result<std::vector<DeviceInfo>> Vendor::DecodeRegistration(
+    const Annotations& /*node_annotations*/) const {
+  return NotFound(std::string(CommonWord()) + " devices are not registered by annotation");
+}
+
+void Vendor::AddDecisionAnnotations(const PodDevices& devices, const std::string& /*node*/,
+                                    int64_t /*decided_unix_seconds*/, Annotations* out) const {
+  const std::string encoded = EncodePodDevices(devices);
+  const VendorAnnotationKeys& keys = AnnotationKeys();
+  if (!keys.to_allocate.empty()) (*out)[keys.to_allocate] = encoded;
+  if (!keys.allocated.empty()) (*out)[keys.allocated] = encoded;
+}
+
 Result<ContainerAdmission> Vendor::MutateAdmission(std::string_view /*container_name*/,
                                                    const ResourceList& limits,
                                                    const ResourceList& requests) const {
@@ -139,6 +160,47 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   if (config.biren) {
     HAMI_RETURN_IF_ERROR(ValidateBirenConfig(*config.biren));
     HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<BirenVendor>(*config.biren)));
+  }
+  if (config.cambricon) {
+    HAMI_RETURN_IF_ERROR(ValidateCambriconConfig(*config.cambricon));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<CambriconVendor>(*config.cambricon)));
+  }
+  if (config.mthreads) {
+    HAMI_RETURN_IF_ERROR(ValidateMthreadsConfig(*config.mthreads));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<MthreadsVendor>(*config.mthreads)));
+  }
+  if (config.enflame) {
+    // HAMi's enflame: section enables both the whole-card GCU and the DRS vGCU devices.
+    HAMI_RETURN_IF_ERROR(ValidateEnflameConfig(*config.enflame));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<GcuVendor>(*config.enflame)));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<EnflameDrsVendor>(*config.enflame)));
+  }
+  if (config.enable_ascend && config.ascend) {
+    HAMI_RETURN_IF_ERROR(ValidateAscendConfig(*config.ascend));
+    for (const AscendChipConfig& chip : config.ascend->configs) {
+      HAMI_RETURN_IF_ERROR(registry.Register(
+          std::make_unique<AscendVendor>(chip, config.ascend->hami_vnpu_core)));
+    }
+  }
+  if (config.metax) {
+    HAMI_RETURN_IF_ERROR(ValidateMetaxConfig(*config.metax));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<MetaxGpuVendor>(*config.metax)));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<MetaxSgpuVendor>(*config.metax)));
+  }
+  if (config.vastai) {
+    HAMI_RETURN_IF_ERROR(ValidateVastaiConfig(*config.vastai));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<VastaiVendor>(*config.vastai)));
+  }
+  if (config.kunlun) {
+    // HAMi's kunlun: section enables both whole XPUs ("kunlun") and vXPUs ("XPU").
+    HAMI_RETURN_IF_ERROR(ValidateKunlunConfig(*config.kunlun));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<KunlunVendor>(*config.kunlun)));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<KunlunVxpuVendor>(*config.kunlun)));
+  }
+  if (config.awsneuron) {
+    HAMI_RETURN_IF_ERROR(ValidateAwsNeuronConfig(*config.awsneuron));
+    HAMI_RETURN_IF_ERROR(
+        registry.Register(std::make_unique<AwsNeuronVendor>(*config.awsneuron)));
   }
   return registry;
 }

@@ -64,6 +64,18 @@ void ReadSelectorPair(const Annotations& pod_annotations, const std::string& use
                       const std::string& nouse_key, SelectorPrecedence precedence,
                       std::vector<std::string>* use, std::vector<std::string>* nouse);
 
+// What a vendor may read of a node to learn its devices: most vendors' plugins write an
+// annotation, some (Cambricon, Moore Threads, MetaX whole cards, Enflame GCU, Kunlunxin XPU,
+// AWS Neuron) only publish extended resources that the scheduler turns into devices.
+struct NodeFacts {
+  Annotations annotations;   // metadata.annotations
+  ResourceList capacity;     // status.capacity
+  ResourceList allocatable;  // status.allocatable
+  // metadata.name: part of the device IDs HAMi synthesises from capacity (MetaX whole cards
+  // are "<node>-metax-<i>").
+  std::string name;
+};
+
 // Extended-resource names a vendor reads; empty = the vendor has no such resource.
 struct VendorResourceNames {
   std::string count;              // e.g. "nvidia.com/gpu"
@@ -129,8 +141,23 @@ class Vendor {
   // The devices a node registered for this vendor.
   // Failure: NotFound when the node has no registration annotation; InvalidArgument when it
   // does not decode.
+  // Default: NotFound (for vendors that override DecodeNode instead).
   virtual Result<std::vector<DeviceInfo>> DecodeRegistration(
-      const Annotations& node_annotations) const = 0;
+      const Annotations& node_annotations) const;
+
+  // The devices a node has for this vendor, from everything the scheduler sees of the node.
+  // Default: DecodeRegistration(node.annotations). Vendors whose devices come from node
+  // capacity override this. Same failures as DecodeRegistration.
+  virtual Result<std::vector<DeviceInfo>> DecodeNode(const NodeFacts& node) const {
+    return DecodeRegistration(node.annotations);
+  }
+
+  // The pod annotations that carry a decision of `devices` (this vendor's, per container) on
+  // `node`, made at `decided_unix_seconds`, added to `out` at bind. Default: the encoded
+  // device string under AnnotationKeys().to_allocate (when not empty) and .allocated. Vendors
+  // whose device plugin reads more (an index list, the predicate node) add those keys.
+  virtual void AddDecisionAnnotations(const PodDevices& devices, const std::string& node,
+                                      int64_t decided_unix_seconds, Annotations* out) const;
 
   // The webhook's mutation of one container named `container_name` ("" when unnamed; limits
   // consulted first, then requests).
@@ -140,6 +167,13 @@ class Vendor {
   virtual Result<ContainerAdmission> MutateAdmission(std::string_view container_name,
                                                      const ResourceList& limits,
                                                      const ResourceList& requests) const;
+
+  // A second node lock the vendor's own device plugin releases after Allocate (Cambricon's
+  // cambricon.com/dsmlu.lock, an RFC 3339 time); "" = none. While it is set and younger than
+  // ExtraNodeLockExpirySeconds (or unreadable), a pod of this vendor cannot bind to the node;
+  // the binder sets it, with HAMi's node lock, for such pods.
+  virtual std::string_view ExtraNodeLockAnnotation() const { return {}; }
+  virtual int64_t ExtraNodeLockExpirySeconds() const { return 120; }
 
   // runtimeClassName the webhook sets on a pod using this vendor that has none ("" = none).
   virtual std::string_view RuntimeClassName() const { return {}; }
@@ -180,7 +214,8 @@ class VendorRegistry {
 // A registry with one vendor per implemented section present in `config` (NVIDIA when
 // config.nvidia is set, Hygon DCU when config.hygon is, one Iluvatar vendor per chip of
 // config.iluvatars when config.enable_iluvatar is set, AMD when config.amd is, Biren when
-// config.biren is). Failure: InvalidArgument when a section fails validation.
+// config.biren is, Kunlunxin whole XPUs and vXPUs when config.kunlun is, AWS Neuron when
+// config.awsneuron is). Failure: InvalidArgument when a section fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 
 // Every vendor's request for one container, in registry order; vendors the container does not

@@ -198,8 +198,9 @@ PlacementOutcome FgdPolicy::Place(const PodRequest& pod, NodeList nodes, bool co
       }
       return FgdScore(before, Frag(node, scratch_.data(), count, cpu_after));
     };
-    const bool share =
-        asking_count == 1 && pod.containers[static_cast<size_t>(asking)].count == 1 && count > 0;
+    const bool share = asking_count == 1 &&
+                       pod.containers[static_cast<size_t>(asking)].count == 1 &&
+                       !pod.containers[static_cast<size_t>(asking)].index_sets && count > 0;
     if (share) {
       if (pod.containers.size() == 1) {
         // The usual case, without the general placement machinery: one container, one device.

@@ -149,6 +149,43 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
   return std::nullopt;
 }
 
+namespace {
+
+// FitContainer under a vendor's index sets: the first set of request.index_sets whose devices
+// the node has and all pass CheckDevice (positions in `devices`, in the set's order).
+std::optional<std::vector<int>> FitIndexSet(std::span<const DeviceUsage> devices,
+                                            std::span<const int> order,
+                                            const ContainerDeviceRequest& request,
+                                            const DeviceSelectors& selectors, bool mutex_policy,
+                                            FitFailure* failure) {
+  std::map<int32_t, int> passing;  // DeviceInfo::index -> position in `devices`
+  for (const int position : order) {
+    const DeviceUsage& device = devices[static_cast<size_t>(position)];
+    if (auto reason = CheckDevice(device, request, selectors, mutex_policy)) {
+      if (failure) failure->Add(*reason);
+      continue;
+    }
+    passing.emplace(device.info.index, position);
+  }
+  for (const std::vector<int32_t>& set : *request.index_sets) {
+    if (static_cast<int32_t>(set.size()) != request.count) continue;
+    std::vector<int> chosen;
+    for (const int32_t index : set) {
+      auto it = passing.find(index);
+      if (it == passing.end()) break;
+      chosen.push_back(it->second);
+    }
+    if (chosen.size() == set.size()) return chosen;
+  }
+  if (failure && static_cast<int32_t>(passing.size()) >= request.count) {
+    // Enough devices pass one by one, but no allowed combination of them.
+    failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> devices,
                                              std::span<const int> order,
                                              const ContainerDeviceRequest& request,
@@ -156,6 +193,13 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
                                              FitFailure* failure) {
   if (failure) failure->total_devices = static_cast<int32_t>(order.size());
   if (request.count <= 0) return std::vector<int>{};
+  if (request.index_sets) {
+    if (static_cast<size_t>(request.count) > order.size()) {
+      if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
+      return std::nullopt;
+    }
+    return FitIndexSet(devices, order, request, selectors, mutex_policy, failure);
+  }
   if (static_cast<size_t>(request.count) > order.size() && !HasMigDevice(devices, selectors)) {
     if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
     return std::nullopt;
@@ -237,6 +281,11 @@ bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
   if (static_cast<size_t>(request.count) > devices.size()) {
     if (failure) failure->Add(FitReason::kNodeInsufficientDevice);
     return false;
+  }
+  if (request.index_sets) {
+    std::vector<int> order(devices.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    return FitIndexSet(devices, order, request, selectors, mutex_policy, failure).has_value();
   }
   int32_t passing = 0;
   for (const DeviceUsage& device : devices) {

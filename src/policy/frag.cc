@@ -468,6 +468,7 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
     }
   }
   const bool fast = device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
+                    !pod.containers[single].index_sets &&
                     static_cast<int>(single) >= pod.init_containers &&
                     node.devices.size() <= kMaxDevices;
   if (!fast) {

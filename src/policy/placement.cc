@@ -170,6 +170,18 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
                                           : app_usage[static_cast<size_t>(index)];
       if (CheckDevice(device, request, pod.selectors, /*mutex_policy=*/false)) return false;
     }
+    if (request.index_sets && !chosen.empty()) {
+      std::vector<int32_t> indexes;
+      for (int index : chosen)
+        indexes.push_back(node.devices[static_cast<size_t>(index)].info.index);
+      std::sort(indexes.begin(), indexes.end());
+      bool allowed = false;
+      for (std::vector<int32_t> set : *request.index_sets) {
+        std::sort(set.begin(), set.end());
+        allowed = allowed || set == indexes;
+      }
+      if (!allowed) return false;
+    }
     if (pod.selectors.numa_bind && !chosen.empty()) {
       const int32_t numa = node.devices[static_cast<size_t>(chosen[0])].info.numa;
       for (int index : chosen) {

@@ -181,7 +181,8 @@ std::optional<std::vector<int>> FitContainerByLinks(std::span<const DeviceUsage>
                                                     const DeviceSelectors& selectors,
                                                     bool mutex_policy, const LinkScores& links,
                                                     FitFailure* failure) {
-  if (HasMigDevice(devices, selectors)) {
+  if (HasMigDevice(devices, selectors) || request.index_sets) {
+    // A vendor's index sets already fix which combinations are allowed.
     return FitContainer(devices, order, request, selectors, mutex_policy, failure);
   }
   if (failure) failure->total_devices = static_cast<int32_t>(order.size());

@@ -30,17 +30,45 @@ bool SchedulerDaemon::IsLeader() const {
 
 void SchedulerDaemon::OnNode(const nlohmann::json& node) {
   NodeActions actions;
+  const kube::NodeView view(node);
+  const std::string node_name(view.Name());
+  std::vector<std::pair<std::string, std::string>> new_errors;  // vendor, message
   {
     std::lock_guard<std::mutex> lock(tracker_mu_);
     actions = ApplyNode(*registry_, ledger_, tracker_, node, UnixNowSeconds(),
                         options_.utc_offset_seconds);
+    for (const Vendor* vendor : registry_->Vendors()) {
+      const std::string vendor_key(vendor->CommonWord());
+      const std::string key = node_name + "/" + vendor_key;
+      auto error = actions.registration_errors.find(vendor_key);
+      if (error == actions.registration_errors.end()) {
+        reported_registration_errors_.erase(key);
+        continue;
+      }
+      auto [it, inserted] = reported_registration_errors_.try_emplace(key, error->second);
+      if (!inserted && it->second == error->second) continue;
+      it->second = error->second;
+      new_errors.emplace_back(vendor_key, error->second);
+    }
   }
   for (const std::string& line : actions.log) spdlog::warn("registration {}", line);
+  for (const auto& [vendor_key, message] : new_errors) {
+    spdlog::warn("registration node={} vendor={} error=\"{}\" (its {} devices are dropped)",
+                 node_name, vendor_key, message, vendor_key);
+    if (!IsLeader()) continue;
+    kube::EventSpec event;
+    event.involved_kind = "Node";
+    event.involved_name = node_name;
+    event.involved_uid = std::string(view.Uid());
+    event.type = "Warning";
+    event.reason = "InvalidDeviceRegistration";
+    event.message = vendor_key + " devices ignored: " + message;
+    (void)client_->CreateEvent(event);  // best effort, like every Event
+  }
   // Only the leader talks to the device plugins; followers keep their ledger warm.
   if (actions.handshake_writes.empty() || !IsLeader()) return;
   std::map<std::string, std::optional<std::string>> writes(actions.handshake_writes.begin(),
                                                            actions.handshake_writes.end());
-  const kube::NodeView view(node);
   auto patched = client_->MergePatch(kube::NodePath(view.Name()), kube::AnnotationsPatch(writes));
   if (!patched.ok()) {
     spdlog::warn("handshake node={} error=\"{}\"", view.Name(), patched.status().message());
@@ -152,6 +180,9 @@ Status SchedulerDaemon::Start() {
       [this](const nlohmann::json& node) {
         std::lock_guard<std::mutex> lock(tracker_mu_);
         ApplyNodeDeleted(*registry_, ledger_, tracker_, node);
+        const std::string prefix = std::string(kube::NodeView(node).Name()) + "/";
+        std::erase_if(reported_registration_errors_,
+                      [&](const auto& entry) { return entry.first.starts_with(prefix); });
       }}));
 
   policy::SchedulerPolicyOptions policy_options;

@@ -108,6 +108,9 @@ class SchedulerDaemon {
   UsageLedger ledger_;
   std::mutex tracker_mu_;
   AllocatableTracker tracker_;  // GUARDED_BY(tracker_mu_)
+  // "<node>/<vendor>" -> the registration error last reported, so a malformed registration is
+  // logged and raised as an Event once per distinct message, not on every registration pass.
+  std::map<std::string, std::string> reported_registration_errors_;  // GUARDED_BY(tracker_mu_)
   std::unique_ptr<kube::Informer> pods_, nodes_;
   std::unique_ptr<QuotaTracker> quota_;
   std::unique_ptr<kube::Informer> quotas_;  // ResourceQuotas feeding quota_

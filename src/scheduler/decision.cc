@@ -16,10 +16,8 @@ Annotations DecisionAnnotations(const VendorRegistry& registry, const PodAllocat
   for (const auto& [vendor_key, devices] : allocation.by_vendor) {
     const Vendor* vendor = registry.Find(vendor_key);
     if (vendor == nullptr) continue;
-    const std::string encoded = EncodePodDevices(devices);
-    const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
-    annotations[keys.to_allocate] = encoded;
-    annotations[keys.allocated] = encoded;
+    vendor->AddDecisionAnnotations(devices, allocation.node, allocation.decided_unix_seconds,
+                                   &annotations);
     for (MigAllocation& m : MigAllocationsOf(devices)) mig.push_back(std::move(m));
   }
   if (!mig.empty()) annotations[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(mig);

@@ -228,7 +228,7 @@ FilterDecision FilterCore::Simulate(const ExtenderArgs& args, const Vendor& vend
     const kube::NodeView node(node_json);
     const std::string name(node.Name());
     names.push_back(name);
-    auto devices = vendor.DecodeRegistration(node.Annotations());
+    auto devices = vendor.DecodeNode(NodeFactsOf(node));
     if (devices.ok()) transient.SetNodeDevices(name, std::string(vendor.CommonWord()), *devices);
   }
   for (PodAllocation& pod : ledger_.Pods()) transient.AddPod(std::move(pod));

@@ -150,10 +150,13 @@ std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
   for (const policy::NodeState& node : nodes) {
     for (const DeviceUsage& d : node.devices) {
       const std::string index = std::to_string(d.info.index);
+      // device_vendor: the vendor key that registered the device ("NVIDIA", "DCU", "MLU"),
+      // so one dashboard can split a heterogeneous cluster by vendor.
       const MetricLabels base = {{"node", node.name},
                                  {"device_uuid", d.info.id},
                                  {"device_index", index},
-                                 {"device_type", d.info.type}};
+                                 {"device_type", d.info.type},
+                                 {"device_vendor", d.vendor}};
       const double limit_bytes = static_cast<double>(d.info.devmem_mib) * kBytesPerMib;
       const double used_bytes = static_cast<double>(d.used_mem_mib) * kBytesPerMib;
       r.GaugeSet("hami_gpu_memory_limit_bytes", base, limit_bytes);
@@ -163,7 +166,8 @@ std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
                   {"device_uuid", d.info.id},
                   {"device_index", index},
                   {"device_cores", std::to_string(d.used_cores)},
-                  {"device_type", d.info.type}},
+                  {"device_type", d.info.type},
+                  {"device_vendor", d.vendor}},
                  used_bytes);
       r.GaugeSet("hami_gpu_shared_count", base, d.used);
       r.GaugeSet("hami_gpu_core_allocated_ratio", base, d.used_cores);
@@ -173,7 +177,8 @@ std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
                   {"device_index", index},
                   {"device_cores", std::to_string(d.used_cores)},
                   {"device_memory_limit", std::to_string(d.info.devmem_mib)},
-                  {"device_type", d.info.type}},
+                  {"device_type", d.info.type},
+                  {"device_vendor", d.vendor}},
                  used_bytes);
       r.GaugeSet(
           "hami_node_gpu_memory_allocated_ratio", base,
@@ -184,11 +189,10 @@ std::string RenderDeviceGauges(const std::vector<policy::NodeState>& nodes,
     for (const auto& [vendor, containers] : pod.by_vendor) {
       for (size_t c = 0; c < containers.size(); ++c) {
         for (const ContainerDevice& dev : containers[c]) {
-          const MetricLabels labels = {{"namespace", pod.ns},
-                                       {"node", pod.node},
-                                       {"pod", pod.name},
-                                       {"container_index", std::to_string(c)},
-                                       {"device_uuid", dev.uuid}};
+          const MetricLabels labels = {
+              {"namespace", pod.ns},     {"node", pod.node},
+              {"pod", pod.name},         {"container_index", std::to_string(c)},
+              {"device_uuid", dev.uuid}, {"device_vendor", vendor}};
           r.GaugeSet("hami_vgpu_memory_allocated_bytes", labels,
                      static_cast<double>(dev.used_mem_mib) * kBytesPerMib);
           r.GaugeSet("hami_vgpu_core_allocated_ratio", labels, dev.used_cores);

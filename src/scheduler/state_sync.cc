@@ -206,21 +206,27 @@ void TrimNodeForCache(nlohmann::json& node) {
   }
 }
 
+NodeFacts NodeFactsOf(const kube::NodeView& node) {
+  return NodeFacts{node.Annotations(), node.Capacity(), node.Allocatable(),
+                   std::string(node.Name())};
+}
+
 NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
                       AllocatableTracker& tracker, const nlohmann::json& node_json,
                       int64_t now_unix_seconds, int32_t utc_offset_seconds) {
   NodeActions actions;
   const kube::NodeView node(node_json);
   const std::string name(node.Name());
-  const Annotations annotations = node.Annotations();
-  const kube::StringMap allocatable = node.Allocatable();
+  const NodeFacts facts = NodeFactsOf(node);
+  const Annotations& annotations = facts.annotations;
+  const kube::StringMap& allocatable = facts.allocatable;
   for (const Vendor* vendor : registry.Vendors()) {
     const std::string key(vendor->CommonWord());
     const VendorAnnotationKeys& keys = vendor->AnnotationKeys();
-    auto devices = vendor->DecodeRegistration(annotations);
+    auto devices = vendor->DecodeNode(facts);
     if (!devices.ok()) {
       if (devices.status().code() != StatusCode::kNotFound) {
-        actions.log.push_back("node " + name + " " + key + ": " + devices.status().message());
+        actions.registration_errors[key] = devices.status().message();
       }
       ledger.SetNodeDevices(name, key, {});
       continue;

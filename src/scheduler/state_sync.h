@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,6 +31,9 @@ namespace hami::scheduler {
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
 
+// What a vendor may read of a node (its annotations, capacity and allocatable).
+NodeFacts NodeFactsOf(const kube::NodeView& node);
+
 // The containers' resources as the policy reads them (limits and requests of each).
 std::vector<policy::ContainerResources> ContainerResourcesOf(
     const std::vector<kube::ContainerView>& containers);
@@ -54,6 +58,10 @@ struct NodeActions {
   // Set hami.io/node-handshake (per vendor key) to this value, or remove it (nullopt).
   std::vector<std::pair<std::string, std::optional<std::string>>> handshake_writes;
   std::vector<std::string> log;  // one line per decision worth logging
+  // Per vendor key, why the node's registration of that vendor does not decode (those devices
+  // are dropped; the node's other vendors are unaffected). Empty when every present
+  // registration decodes.
+  std::map<std::string, std::string> registration_errors;
 };
 
 // A node was added or changed: per vendor, decode its registration, decide the handshake,

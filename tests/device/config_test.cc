@@ -103,7 +103,7 @@ nvidia:
   EXPECT_EQ(again->nvidia, r->nvidia);
 }
 
-TEST(DeviceConfigTest, NullValuesKeepDefaultsAndOtherVendorsAreIgnored) {
+TEST(DeviceConfigTest, NullValuesKeepDefaultsAndOtherVendorSectionsLoad) {
   Result<DeviceConfig> r = LoadDeviceConfig(R"(nvidia:
   resourceCountName:
   libCudaLogLevel:
@@ -121,7 +121,10 @@ vnpus:
 )");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r->nvidia, NvidiaConfig{});
-  EXPECT_EQ(r->ignored_sections, (std::vector<std::string>{"cambricon", "kunlun", "vnpus"}));
+  EXPECT_TRUE(r->ignored_sections.empty());
+  EXPECT_EQ(r->cambricon, CambriconConfig{});
+  EXPECT_EQ(r->kunlun, KunlunConfig{});
+  EXPECT_EQ(r->ascend, AscendConfig{});
   EXPECT_EQ(r->ignored_keys, (std::vector<std::string>{"nvidia.knownMigGeometries"}));
 
   r = LoadDeviceConfig("nvidia:\n");

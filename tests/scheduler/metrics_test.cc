@@ -149,23 +149,25 @@ TEST(MetricsTest, DeviceGaugesFromLedger) {
     EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << "\nin\n" << text;
   };
   const std::string a0 =
-      "node=\"node-a\",device_uuid=\"GPU-a0\",device_index=\"0\",device_type=\"NVIDIA-Tesla T4\"";
+      "node=\"node-a\",device_uuid=\"GPU-a0\",device_index=\"0\",device_type=\"NVIDIA-Tesla T4\","
+      "device_vendor=\"NVIDIA\"";
   has("hami_gpu_memory_limit_bytes{" + a0 + "} 17179869184");
   has("hami_gpu_core_limit_ratio{" + a0 + "} 100");
   has("hami_gpu_memory_allocated_bytes{node=\"node-a\",device_uuid=\"GPU-a0\",device_index=\"0\","
-      "device_cores=\"30\",device_type=\"NVIDIA-Tesla T4\"} 4194304000");
+      "device_cores=\"30\",device_type=\"NVIDIA-Tesla T4\",device_vendor=\"NVIDIA\"} 4194304000");
   has("hami_gpu_shared_count{" + a0 + "} 1");
   has("hami_gpu_core_allocated_ratio{" + a0 + "} 30");
   has("hami_node_gpu_overview{node=\"node-a\",device_uuid=\"GPU-a0\",device_index=\"0\","
-      "device_cores=\"30\",device_memory_limit=\"16384\",device_type=\"NVIDIA-Tesla T4\"} "
+      "device_cores=\"30\",device_memory_limit=\"16384\",device_type=\"NVIDIA-Tesla T4\","
+      "device_vendor=\"NVIDIA\"} "
       "4194304000");
   has("hami_node_gpu_memory_allocated_ratio{" + a0 + "} 0.244140625");
   has("hami_gpu_shared_count{node=\"node-a\",device_uuid=\"GPU-a1\",device_index=\"0\","
-      "device_type=\"NVIDIA-Tesla T4\"} 0");
+      "device_type=\"NVIDIA-Tesla T4\",device_vendor=\"NVIDIA\"} 0");
   has("hami_vgpu_memory_allocated_bytes{namespace=\"default\",node=\"node-a\",pod=\"p1\","
-      "container_index=\"0\",device_uuid=\"GPU-a0\"} 4194304000");
+      "container_index=\"0\",device_uuid=\"GPU-a0\",device_vendor=\"NVIDIA\"} 4194304000");
   has("hami_vgpu_core_allocated_ratio{namespace=\"default\",node=\"node-a\",pod=\"p1\","
-      "container_index=\"0\",device_uuid=\"GPU-a0\"} 30");
+      "container_index=\"0\",device_uuid=\"GPU-a0\",device_vendor=\"NVIDIA\"} 30");
 }
 
 }  // namespace

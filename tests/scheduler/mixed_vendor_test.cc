@@ -12,95 +12,21 @@
 #include "scheduler/daemon.h"
 #include "scheduler/state_sync.h"
 #include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
-
-// As HAMi's dcu-vgpu-device-plugin registers two Z100L cards (§1.2, 9-field form).
-constexpr char kDcuRegistration[] =
-    "DCU-0,4,65520,100,DCU-Z100L,0,true,0,hami-core:DCU-1,4,65520,100,DCU-Z100L,0,true,1,"
-    "hami-core:";
+using MixedVendorTest = testing::MixedClusterTest;
+using testing::kDcuRegistration;
+using testing::NvidiaAndHygon;
 
 nlohmann::json Node(const std::string& name, nlohmann::json annotations,
                     nlohmann::json allocatable) {
-  return {{"kind", "Node"},
-          {"apiVersion", "v1"},
-          {"metadata", {{"name", name}, {"annotations", std::move(annotations)}}},
-          {"status", {{"allocatable", std::move(allocatable)}}}};
+  return testing::MixedNode(name, std::move(annotations), std::move(allocatable));
 }
-
-DeviceConfig NvidiaAndHygon() {
-  DeviceConfig config = DefaultDeviceConfig();
-  config.hygon = HygonConfig{};
-  return config;
-}
-
-class MixedVendorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto url = api_.Start();
-    ASSERT_TRUE(url.ok());
-    server_ = *url;
-    ASSERT_TRUE(api_.Put(Node("gpu-node",
-                              {{kNodeNvidiaRegisterAnnotation,
-                                EncodeNodeDevicesJson({testing::TestDevice("GPU-a0")})}},
-                              {{"nvidia.com/gpu", "10"}}))
-                    .ok());
-    ASSERT_TRUE(api_.Put(Node("dcu-node", {{kHygonRegisterAnnotation, kDcuRegistration}},
-                              {{"hygon.com/dcunum", "8"}}))
-                    .ok());
-  }
-
-  std::unique_ptr<SchedulerDaemon> StartDaemon() {
-    DaemonOptions options;
-    options.http_port = 0;
-    options.metrics_host = "127.0.0.1";
-    options.metrics_port = 0;
-    options.registration_period = milliseconds(50);
-    options.device_config = device_config_;
-    auto daemon = std::make_unique<SchedulerDaemon>(testing::TestClient(server_, 2), options);
-    Status started = daemon->Start();
-    EXPECT_TRUE(started.ok()) << started.message();
-    for (int i = 0; i < 400 && !daemon->Synced(); ++i) std::this_thread::sleep_for(milliseconds(5));
-    EXPECT_TRUE(daemon->Synced());
-    return daemon;
-  }
-
-  nlohmann::json Post(int port, const std::string& path, const nlohmann::json& body) {
-    httplib::Client http("127.0.0.1", port);
-    auto res = http.Post(path, body.dump(), "application/json");
-    EXPECT_TRUE(res);
-    return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
-  }
-
-  nlohmann::json Filter(SchedulerDaemon& daemon, const nlohmann::json& pod,
-                        nlohmann::json node_names) {
-    return Post(daemon.port(), "/filter", {{"Pod", pod}, {"NodeNames", std::move(node_names)}});
-  }
-
-  void Bind(SchedulerDaemon& daemon, const nlohmann::json& pod, const std::string& node) {
-    nlohmann::json bound = Post(daemon.port(), "/bind",
-                                {{"PodName", pod["metadata"]["name"]},
-                                 {"PodNamespace", "default"},
-                                 {"PodUID", pod["metadata"]["uid"]},
-                                 {"Node", node}});
-    EXPECT_EQ(bound["Error"], "") << bound.dump();
-    auto n = *api_.Get("nodes", "", node);
-    n["metadata"]["annotations"].erase(kNodeLockAnnotation);  // the plugin's Allocate would
-    EXPECT_TRUE(api_.Put(n).ok());
-  }
-
-  nlohmann::json Annotations(const std::string& pod) {
-    return (*api_.Get("pods", "default", pod))["metadata"]["annotations"];
-  }
-
-  fakes::FakeApiServer api_;
-  std::string server_;
-  DeviceConfig device_config_ = NvidiaAndHygon();
-};
 
 TEST_F(MixedVendorTest, EachVendorsPodLandsOnItsNodeWithHamisAnnotations) {
   auto daemon = StartDaemon();
@@ -204,10 +130,29 @@ TEST_F(MixedVendorTest, MalformedDcuRegistrationDropsOnlyTheNodesDcus) {
   // The well-formed DCU node still serves DCU pods.
   filtered = Filter(*daemon, dcu_pod, {"both-node", "dcu-node"});
   EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"dcu-node"})) << filtered.dump();
+
+  // One Warning Event on the Node says why, however many registration passes saw it.
+  auto invalid = [&] {
+    std::vector<nlohmann::json> found;
+    for (const nlohmann::json& e : api_.List("events")) {
+      if (e.value("reason", "") == "InvalidDeviceRegistration") found.push_back(e);
+    }
+    return found;
+  };
+  ASSERT_TRUE(api_.WaitUntil([&] { return !invalid().empty(); }, milliseconds(2000)));
+  std::this_thread::sleep_for(milliseconds(300));  // several 50 ms registration passes
+  const std::vector<nlohmann::json> events = invalid();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "Warning");
+  EXPECT_EQ(events[0]["involvedObject"]["kind"], "Node");
+  EXPECT_EQ(events[0]["involvedObject"]["name"], "both-node");
+  const std::string message = events[0]["message"];
+  EXPECT_NE(message.find("DCU devices ignored: hami.io/node-dcu-register"), std::string::npos)
+      << message;
 }
 
-// The registration pass's log line for it names the node, the vendor and the problem.
-TEST(MixedVendorStateTest, MalformedDcuRegistrationIsLoggedAndNvidiaKept) {
+// The registration pass reports it per vendor: the key and the bad field, NVIDIA untouched.
+TEST(MixedVendorStateTest, MalformedDcuRegistrationIsReportedAndNvidiaKept) {
   auto registry = MakeVendorRegistry(NvidiaAndHygon());
   ASSERT_TRUE(registry.ok());
   UsageLedger ledger;
@@ -218,10 +163,11 @@ TEST(MixedVendorStateTest, MalformedDcuRegistrationIsLoggedAndNvidiaKept) {
             {kHygonRegisterAnnotation, "DCU-0,4,lots,100,DCU-Z100L,0,true:"}},
            {{"nvidia.com/gpu", "10"}, {"hygon.com/dcunum", "4"}});
   NodeActions actions = ApplyNode(*registry, ledger, tracker, node, 1'700'000'000, 0);
-  ASSERT_EQ(actions.log.size(), 1u);
-  EXPECT_NE(actions.log[0].find("node both-node DCU: hami.io/node-dcu-register"), std::string::npos)
-      << actions.log[0];
-  EXPECT_NE(actions.log[0].find("lots"), std::string::npos) << actions.log[0];
+  EXPECT_TRUE(actions.log.empty());
+  ASSERT_EQ(actions.registration_errors.size(), 1u);
+  const std::string& why = actions.registration_errors["DCU"];
+  EXPECT_NE(why.find("hami.io/node-dcu-register"), std::string::npos) << why;
+  EXPECT_NE(why.find("lots"), std::string::npos) << why;
   // Only NVIDIA's handshake is asked for: the DCU registration was refused.
   ASSERT_EQ(actions.handshake_writes.size(), 1u);
   EXPECT_EQ(actions.handshake_writes[0].first, kNodeHandshakeAnnotation);

@@ -219,13 +219,14 @@ TEST_F(StateSyncTest, AllocatableDroppingToZeroDropsDevicesEvenWithAFreshHandsha
   EXPECT_FALSE(ledger_.HasNode("n1"));
 }
 
-TEST_F(StateSyncTest, BadRegistrationIsLoggedAndTheNodeGetsNoDevices) {
+TEST_F(StateSyncTest, BadRegistrationIsReportedAndTheNodeGetsNoDevices) {
   nlohmann::json node = NodeJson("n1", {Dev("GPU-a")}, std::nullopt);
   node["metadata"]["annotations"][kNodeNvidiaRegisterAnnotation] = "[{\"id\":5}]";
   NodeActions actions = ApplyNode(registry_, ledger_, tracker_, node, kNow, 0);
   EXPECT_FALSE(ledger_.HasNode("n1"));
-  ASSERT_FALSE(actions.log.empty());
-  EXPECT_NE(actions.log[0].find("n1"), std::string::npos);
+  ASSERT_EQ(actions.registration_errors.size(), 1u);
+  EXPECT_NE(actions.registration_errors["NVIDIA"].find(kNodeNvidiaRegisterAnnotation),
+            std::string::npos);
   ApplyNodeDeleted(registry_, ledger_, tracker_, node);
   EXPECT_TRUE(ledger_.NodeNames().empty());
 }

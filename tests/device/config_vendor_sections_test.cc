@@ -1,0 +1,135 @@
+// The device config's vendor sections beyond NVIDIA, Hygon, Iluvatar, AMD and Biren: HAMi's
+// chart renders them all (charts/hami/templates/scheduler/device-configmap.yaml), so a HAMi
+// device-config.yaml must load unchanged, keep every value, render back and refuse mistakes.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "device/chart_config.h"
+#include "device/config.h"
+
+namespace hami {
+namespace {
+
+TEST(DeviceConfigVendorSectionsTest, ChartSectionsLoadWithTheirDefaultsAndRoundTrip) {
+  // The chart's rendering, as `hami config default --all-vendors` prints it.
+  Result<DeviceConfig> r = LoadDeviceConfig(kChartVendorSectionsYaml);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->nvidia.has_value());
+  EXPECT_EQ(r->hygon, HygonConfig{});
+  EXPECT_EQ(r->amd, AmdConfig{});
+  EXPECT_EQ(r->biren, BirenConfig{});
+  ASSERT_EQ(r->iluvatars.size(), 4u);
+  EXPECT_EQ(r->iluvatars[2].resource_memory_name, "iluvatar.ai/BI-V150.vMem");
+  EXPECT_TRUE(r->ignored_sections.empty());
+  EXPECT_EQ(r->cambricon, CambriconConfig{});
+  EXPECT_EQ(r->metax, MetaxConfig{});
+  EXPECT_EQ(r->enflame, EnflameConfig{});
+  EXPECT_EQ(r->mthreads, MthreadsConfig{});
+  EXPECT_EQ(r->kunlun, KunlunConfig{});
+  EXPECT_EQ(r->awsneuron, AwsNeuronConfig{});
+  EXPECT_EQ(r->vastai, VastaiConfig{});
+  ASSERT_TRUE(r->ascend.has_value());
+  EXPECT_FALSE(r->ascend->hami_vnpu_core);
+  ASSERT_EQ(r->ascend->configs.size(), 7u);
+  const AscendChipConfig& b3 = r->ascend->configs[2];
+  EXPECT_EQ(b3.chip_name, "910B3");
+  EXPECT_EQ(b3.common_word, "Ascend910B3");
+  EXPECT_EQ(b3.resource_name, "huawei.com/Ascend910B3");
+  EXPECT_EQ(b3.resource_memory_name, "huawei.com/Ascend910B3-memory");
+  EXPECT_EQ(b3.resource_core_name, "huawei.com/Ascend910B3-core");
+  EXPECT_EQ(b3.memory_allocatable, 65536);
+  EXPECT_EQ(b3.memory_capacity, 65536);
+  EXPECT_EQ(b3.ai_core, 20);
+  EXPECT_EQ(b3.ai_cpu, 7);
+  EXPECT_FALSE(b3.super_pod);
+  EXPECT_EQ(b3.templates, (std::vector<AscendTemplate>{{"vir05_1c_16g", 16384, 5, 1},
+                                                       {"vir10_3c_32g", 32768, 10, 3}}));
+  const AscendChipConfig& c = r->ascend->configs[6];
+  EXPECT_EQ(c.common_word, "Ascend910C");
+  EXPECT_TRUE(c.super_pod);
+  EXPECT_EQ(c.memory_factor, 1);  // absent: the default
+
+  const std::string rendered = DeviceConfigToYaml(*r);
+  Result<DeviceConfig> again = LoadDeviceConfig(rendered);
+  ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << rendered;
+  EXPECT_EQ(*again, *r) << rendered;
+}
+
+TEST(DeviceConfigVendorSectionsTest, ValuesAreKeptAndScalarMemoryPerCardIsAListOfOne) {
+  Result<DeviceConfig> r = LoadDeviceConfig(R"(mthreads:
+  resourceMemoryName: x.io/mem
+  memoryPerCard: 48
+metax:
+  sgpuTopologyAware: true
+  resourceVCoreName:
+vnpus:
+  hamiVnpuCore: yes
+  configs:
+  - chipName: 310P3
+    commonWord: Ascend310P
+    resourceName: huawei.com/Ascend310P
+    resourceMemoryName: huawei.com/Ascend310P-memory
+    resourceCoreName: huawei.com/Ascend310P-core
+    memoryAllocatable: 21527
+    memoryCapacity: 24576
+    memoryFactor: 0
+    aiCore: 8
+    templates:
+)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->mthreads->resource_memory_name, "x.io/mem");
+  EXPECT_EQ(r->mthreads->memory_per_card_gib, std::vector<int32_t>{48});
+  EXPECT_TRUE(r->metax->sgpu_topology_aware);
+  EXPECT_EQ(r->metax->resource_vcore_name, "metax-tech.com/vcore");  // null keeps the default
+  EXPECT_TRUE(r->ascend->hami_vnpu_core);
+  EXPECT_EQ(r->ascend->configs[0].memory_factor, 1);  // HAMi: 0 = no factor
+  EXPECT_TRUE(r->ascend->configs[0].templates.empty());
+  EXPECT_TRUE(ValidateAscendConfig(*r->ascend).ok());
+  EXPECT_TRUE(ValidateMthreadsConfig(*r->mthreads).ok());
+}
+
+// Each mistake is refused with the YAML path of the offending key.
+TEST(DeviceConfigVendorSectionsTest, MistakesAreRefusedNamingTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"cambricon:\n  resourceCountNam: x\n", "cambricon.resourceCountNam: unknown key"},
+      {"vastai:\n  resourceCountName: \"bad name\"\n", "vastai.resourceCountName"},
+      {"kunlun:\n  resourceVCountName: [a]\n", "kunlun.resourceVCountName: expected a single"},
+      {"metax:\n  sgpuTopologyAware: maybe\n", "metax.sgpuTopologyAware: expected true or false"},
+      {"mthreads:\n  memoryPerCard: [96, x]\n", "mthreads.memoryPerCard[1]"},
+      {"mthreads:\n  memoryPerCard: [0]\n", "mthreads.memoryPerCard: entries must be > 0"},
+      {"enflame:\n  resourceNameGCU: \"\"\n", "enflame.resourceNameGCU"},
+      {"awsneuron: [a]\n", "awsneuron: expected a mapping"},
+      {"vnpus:\n  configs: {}\n", "vnpus.configs: expected a list"},
+      {"vnpus:\n  other: 1\n", "vnpus.other: unknown key"},
+      {"vnpus:\n  configs:\n  - chipName: a\n    aiCores: 1\n", "vnpus.configs[0].aiCores"},
+      {"vnpus:\n  configs:\n  - chipName: 910A\n    commonWord: \"Ascend 910A\"\n"
+       "    resourceName: huawei.com/a\n    resourceMemoryName: huawei.com/b\n"
+       "    resourceCoreName: huawei.com/c\n    memoryAllocatable: 1\n    memoryCapacity: 1\n",
+       "vnpus.configs[0].commonWord"},
+      {"vnpus:\n  configs:\n  - chipName: 910A\n    commonWord: Ascend910A\n"
+       "    resourceName: huawei.com/a\n    resourceMemoryName: huawei.com/b\n"
+       "    resourceCoreName: huawei.com/c\n    memoryAllocatable: 1\n    memoryCapacity: 1\n"
+       "    templates:\n    - name: vir02\n      memory: 0\n",
+       "vnpus.configs[0].templates[0].memory: must be > 0"},
+      {"vnpus:\n  configs:\n  - chipName: 910A\n    commonWord: Ascend910A\n"
+       "    resourceName: huawei.com/a\n    resourceMemoryName: huawei.com/b\n"
+       "    resourceCoreName: huawei.com/c\n    memoryAllocatable: 1\n    memoryCapacity: 1\n"
+       "  - chipName: 910A\n    commonWord: Ascend910A\n"
+       "    resourceName: huawei.com/a\n    resourceMemoryName: huawei.com/b\n"
+       "    resourceCoreName: huawei.com/c\n    memoryAllocatable: 1\n    memoryCapacity: 1\n",
+       "vnpus.configs[1].commonWord: \"Ascend910A\" is listed twice"},
+      {"vnpus:\n  configs:\n  - templates:\n    - name: a\n      size: 1\n",
+       "vnpus.configs[0].templates[0].size: unknown key"},
+      {"mystery:\n  a: 1\n", "mystery: unknown top-level section"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    Result<DeviceConfig> r = LoadDeviceConfig(yaml, "cfg");
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(expected), std::string::npos) << yaml << "\n"
+                                                                      << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace hami
