@@ -1,0 +1,190 @@
+#include "device/mthreads.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "device/synthesized.h"
+
+namespace hami {
+
+namespace {
+
+// Whether the container takes whole cards: several of them, or one without a memory size.
+bool WantsWholeCards(const MthreadsConfig& config, int32_t count, const ResourceList& limits,
+                     const ResourceList& requests) {
+  return count > 1 || FindResource(limits, requests, config.resource_memory_name) == nullptr;
+}
+
+}  // namespace
+
+Result<std::optional<ContainerDeviceRequest>> DeriveMthreadsRequest(const MthreadsConfig& config,
+                                                                    const ResourceList& limits,
+                                                                    const ResourceList& requests) {
+  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
+                        ResourceAmount(limits, requests, config.resource_count_name, 1));
+  if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
+  HAMI_ASSIGN_OR_RETURN(
+      std::optional<int32_t> memory,
+      ResourceAmount(limits, requests, config.resource_memory_name, kMthreadsMemoryUnitMib));
+  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> cores,
+                        ResourceAmount(limits, requests, config.resource_core_name, 1));
+  ContainerDeviceRequest req;
+  req.count = *count;
+  req.type = kMthreadsCommonWord;
+  if (WantsWholeCards(config, *count, limits, requests)) {
+    req.memory_mib = 0;
+    req.memory_percent = 100;
+    req.cores_percent = kMthreadsCoresPerCard;
+  } else {
+    req.memory_mib = memory.value_or(0);
+    req.memory_percent = req.memory_mib == 0 ? 100 : kMemoryPercentUnset;
+    req.cores_percent = cores.value_or(0);
+  }
+  return std::optional<ContainerDeviceRequest>(req);
+}
+
+std::vector<int64_t> MthreadsLegalMemoryUnits(const MthreadsConfig& config) {
+  std::vector<int64_t> units;
+  for (int32_t size : config.memory_per_card_gib) {
+    for (int64_t p = 2; p < size; p *= 2) units.push_back(p);
+    if (size > 0) units.push_back(size);
+  }
+  std::sort(units.begin(), units.end());
+  units.erase(std::unique(units.begin(), units.end()), units.end());
+  return units;
+}
+
+Result<std::vector<DeviceInfo>> SynthesizeMthreadsDevices(const MthreadsConfig& config,
+                                                          const NodeFacts& node) {
+  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> cores,
+                        CapacityAmount(node, config.resource_core_name));
+  if (!cores || *cores == 0) {
+    return NotFound("node has no " + config.resource_core_name + " capacity");
+  }
+  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> memory,
+                        CapacityAmount(node, config.resource_memory_name));
+  const int64_t n = (*cores + kMthreadsCoresPerCard - 1) / kMthreadsCoresPerCard;
+  if (n > kMaxSynthesizedDevices) {
+    return InvalidArgument("capacity " + config.resource_core_name + " " + std::to_string(*cores) +
+                           " means more than " + std::to_string(kMaxSynthesizedDevices) + " cards");
+  }
+  // memoryTotal * 512 * 16 / cores, as HAMi computes it (the memory is all cards together).
+  // An overflow of the product means far more than int32 MiB per card (cores <= 16384).
+  int64_t total = 0;
+  const bool overflow = __builtin_mul_overflow(
+      memory.value_or(0), int64_t{kMthreadsMemoryUnitMib} * kMthreadsCoresPerCard, &total);
+  const int64_t per_card = overflow ? std::numeric_limits<int64_t>::max() : total / *cores;
+  if (per_card > std::numeric_limits<int32_t>::max()) {
+    return InvalidArgument("capacity " + config.resource_memory_name +
+                           " gives more than int32 MiB per card");
+  }
+  std::vector<DeviceInfo> devices;
+  devices.reserve(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) {
+    DeviceInfo d;
+    d.id = node.name + "-mthreads-" + std::to_string(i);
+    d.index = i;
+    d.count = 100;
+    d.devmem_mib = static_cast<int32_t>(per_card);
+    d.devcore = kMthreadsCoresPerCard;
+    d.type = kMthreadsCommonWord;
+    d.health = true;
+    devices.push_back(std::move(d));
+  }
+  return devices;
+}
+
+MthreadsVendor::MthreadsVendor(MthreadsConfig config) : config_(std::move(config)) {
+  names_.count = config_.resource_count_name;
+  names_.memory = config_.resource_memory_name;
+  names_.cores = config_.resource_core_name;
+  keys_.allocated = kMthreadsAllocatedAnnotation;
+}
+
+Result<std::optional<ContainerDeviceRequest>> MthreadsVendor::RequestFromResources(
+    const ResourceList& limits, const ResourceList& requests) const {
+  return DeriveMthreadsRequest(config_, limits, requests);
+}
+
+Result<DeviceSelectors> MthreadsVendor::ParseSelectors(const Annotations& pod_annotations) const {
+  DeviceSelectors s;
+  ReadSelectorPair(pod_annotations, kMthreadsUseUuidAnnotation, kMthreadsNoUseUuidAnnotation,
+                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+  return s;
+}
+
+Result<std::vector<DeviceInfo>> MthreadsVendor::DecodeNode(const NodeFacts& node) const {
+  return SynthesizeMthreadsDevices(config_, node);
+}
+
+Result<ContainerAdmission> MthreadsVendor::MutateAdmission(std::string_view /*container_name*/,
+                                                           const ResourceList& limits,
+                                                           const ResourceList& requests) const {
+  const bool whole =
+      limits.count(kMthreadsWholeGpuResource) > 0 || requests.count(kMthreadsWholeGpuResource) > 0;
+  bool slice = false;
+  for (const std::string* name :
+       {&config_.resource_count_name, &config_.resource_memory_name, &config_.resource_core_name}) {
+    slice = slice || limits.count(*name) > 0 || requests.count(*name) > 0;
+  }
+  if (whole && slice) {
+    return InvalidArgument(std::string("cannot mix ") + kMthreadsWholeGpuResource +
+                           " (whole cards, served outside HAMi) with " +
+                           config_.resource_count_name + "/" + config_.resource_memory_name + "/" +
+                           config_.resource_core_name + " (sGPU shares) in one container");
+  }
+  ContainerAdmission out;
+  out.limits = limits;
+  out.uses_device = limits.count(config_.resource_count_name) > 0;
+  if (out.uses_device) {
+    HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
+                          ResourceAmount(limits, {}, config_.resource_count_name, 1));
+    const int64_t n = count.value_or(0);
+    if (WantsWholeCards(config_, static_cast<int32_t>(n), limits, {})) {
+      out.limits[config_.resource_core_name] = std::to_string(n * kMthreadsCoresPerCard);
+      if (config_.memory_per_card_gib.size() == 1) {
+        out.limits[config_.resource_memory_name] =
+            std::to_string(n * config_.memory_per_card_gib[0]);
+      } else {
+        out.limits.erase(config_.resource_memory_name);
+      }
+    } else {
+      HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> memory,
+                            ResourceAmount(limits, {}, config_.resource_memory_name, 1));
+      const std::vector<int64_t> legal = MthreadsLegalMemoryUnits(config_);
+      if (std::find(legal.begin(), legal.end(), memory.value_or(0)) == legal.end()) {
+        std::string list;
+        for (int64_t u : legal) list += (list.empty() ? "" : ", ") + std::to_string(u);
+        return InvalidArgument(
+            config_.resource_memory_name + " " + std::to_string(memory.value_or(0)) +
+            " is not a valid sGPU memory size (units of 512 MiB; valid: " + list + ")");
+      }
+    }
+  }
+  HAMI_ASSIGN_OR_RETURN(out.request, DeriveMthreadsRequest(config_, out.limits, requests));
+  return out;
+}
+
+void MthreadsVendor::AddDecisionAnnotations(const PodDevices& devices, const std::string& node,
+                                            int64_t decided_unix_seconds, Annotations* out) const {
+  bool any = false;
+  for (const ContainerDevices& container : devices) any = any || !container.empty();
+  if (!any) return;
+  Vendor::AddDecisionAnnotations(devices, node, decided_unix_seconds, out);
+  for (const ContainerDevices& container : devices) {
+    if (container.empty()) continue;
+    std::string indexes;
+    for (const ContainerDevice& d : container) {
+      if (!indexes.empty()) indexes += ",";
+      indexes += std::to_string(SynthesizedIndex(d.uuid).value_or(0));
+    }
+    (*out)[kMthreadsGpuIndexAnnotation] = indexes;
+    (*out)[kMthreadsPredicateTimeAnnotation] = std::to_string(decided_unix_seconds * 1000000000);
+    (*out)[kMthreadsPredicateNodeAnnotation] = node;
+    if (container.size() > 1) {
+      (*out)[kMthreadsRequestGpuNumAnnotation] = std::to_string(container.size());
+    }
+  }
+}
+
+}  // namespace hami
