@@ -1,0 +1,243 @@
+#include "device/awsneuron.h"
+
+#include <gtest/gtest.h>
+
+namespace hami {
+namespace {
+
+using IndexSets = std::vector<std::vector<int32_t>>;
+
+// As AWS's device plugin publishes a node: devices and NeuronCores in status.capacity.
+NodeFacts NeuronNode(const std::string& name, const std::string& devices,
+                     const std::string& cores) {
+  NodeFacts node;
+  node.name = name;
+  node.capacity = {{"aws.amazon.com/neuron", devices}, {"aws.amazon.com/neuroncore", cores}};
+  return node;
+}
+
+TEST(AwsNeuronDevicesTest, SynthesisesDevicesPerNodeGeometry) {
+  const AwsNeuronConfig config;
+  // HAMi's geometry tests: inf2.8xlarge-like (2 devices, 4 cores) and inf1.6xlarge-like
+  // (2 devices, 8 cores) keep their own geometry whichever is seen first.
+  for (const auto& [cores, per_device, mask] : {std::tuple{"4", 2, 3}, std::tuple{"8", 4, 15},
+                                                std::tuple{"2", 1, 1}, std::tuple{"16", 8, 15}}) {
+    auto devices = SynthesizeAwsNeuronDevices(config, NeuronNode("inf-node", "2", cores));
+    ASSERT_TRUE(devices.ok()) << devices.status().message();
+    ASSERT_EQ(devices->size(), 2u);
+    for (int32_t i = 0; i < 2; ++i) {
+      const DeviceInfo& d = (*devices)[static_cast<size_t>(i)];
+      EXPECT_EQ(d.id, "inf-node-AWSNeuron-" + std::to_string(i));
+      EXPECT_EQ(d.index, i);
+      EXPECT_EQ(d.type, "AWSNeuron");
+      EXPECT_EQ(d.count, 1);  // one container per device (see awsneuron.h)
+      EXPECT_EQ(d.devmem_mib, per_device) << cores;
+      EXPECT_EQ(d.devcore, mask) << cores;  // HAMi's core mask, capped at 4 cores
+      EXPECT_EQ(d.numa, 0);
+      EXPECT_TRUE(d.health);
+    }
+  }
+}
+
+TEST(AwsNeuronDevicesTest, BadCapacityIsRefusedNamingTheResource) {
+  const AwsNeuronConfig config;
+  NodeFacts none;
+  none.name = "n";
+  EXPECT_EQ(SynthesizeAwsNeuronDevices(config, none).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(SynthesizeAwsNeuronDevices(config, NeuronNode("n", "0", "4")).status().code(),
+            StatusCode::kNotFound);
+  struct Case {
+    NodeFacts node;
+    const char* says;
+  } cases[] = {
+      {NeuronNode("n", "lots", "4"), "aws.amazon.com/neuron"},
+      {NeuronNode("n", "-2", "4"), "aws.amazon.com/neuron"},
+      {NeuronNode("n", "5000", "10000"), "aws.amazon.com/neuron"},
+      {NeuronNode("n", "2", "x"), "aws.amazon.com/neuroncore"},
+      {NeuronNode("n", "2", "0"), "aws.amazon.com/neuroncore"},
+      {NeuronNode("n", "2", "3"), "is not divisible"},  // HAMi's invalid-geometry test
+      {NeuronNode("n", "1", "99999999999"), "aws.amazon.com/neuroncore"},
+  };
+  for (const Case& c : cases) {
+    auto r = SynthesizeAwsNeuronDevices(config, c.node);
+    ASSERT_FALSE(r.ok()) << c.says;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos) << r.status().message();
+  }
+  NodeFacts devices_only;
+  devices_only.name = "n";
+  devices_only.capacity = {{"aws.amazon.com/neuron", "2"}};
+  EXPECT_EQ(SynthesizeAwsNeuronDevices(config, devices_only).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(AwsNeuronIndexSetsTest, AlignedRunsForPowersContiguousRunsOtherwise) {
+  EXPECT_FALSE(AwsNeuronIndexSets(1));
+  EXPECT_FALSE(AwsNeuronIndexSets(0));
+  EXPECT_FALSE(AwsNeuronIndexSets(kAwsNeuronMaxDevicesPerContainer + 1));
+  const IndexSets& fours = *AwsNeuronIndexSets(4);
+  ASSERT_EQ(fours.size(), 8u);
+  EXPECT_EQ(fours[0], (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(fours[1], (std::vector<int32_t>{4, 5, 6, 7}));
+  const IndexSets& sixteens = *AwsNeuronIndexSets(16);
+  EXPECT_EQ(sixteens.size(), 2u);
+  const IndexSets& pairs = *AwsNeuronIndexSets(2);
+  ASSERT_EQ(pairs.size(), 31u);
+  EXPECT_EQ(pairs[0], (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(pairs[1], (std::vector<int32_t>{1, 2}));
+  const IndexSets& threes = *AwsNeuronIndexSets(3);
+  EXPECT_EQ(threes[1], (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(AwsNeuronIndexSets(2).get(), AwsNeuronIndexSets(2).get());
+}
+
+TEST(AwsNeuronRequestTest, DevicesOrCoresAsHami) {
+  const AwsNeuronConfig config;
+  struct Case {
+    ResourceList limits, requests;
+    int32_t count, cores_mask, memory_percent;
+  } cases[] = {
+      {{{"aws.amazon.com/neuron", "1"}}, {}, 1, 3, kMemoryPercentUnset},
+      {{{"aws.amazon.com/neuron", "4"}}, {}, 4, 3, kMemoryPercentUnset},
+      {{}, {{"aws.amazon.com/neuron", "2"}}, 2, 3, kMemoryPercentUnset},
+      // The device resource wins over cores.
+      {{{"aws.amazon.com/neuron", "1"}, {"aws.amazon.com/neuroncore", "1"}},
+       {},
+       1,
+       3,
+       kMemoryPercentUnset},
+      {{{"aws.amazon.com/neuroncore", "1"}}, {}, 1, 1, 100},
+      {{{"aws.amazon.com/neuroncore", "2"}}, {}, 1, 3, 100},
+      {{{"aws.amazon.com/neuroncore", "4"}}, {}, 2, 3, 100},
+      {{}, {{"aws.amazon.com/neuroncore", "8"}}, 4, 3, 100},
+  };
+  for (const Case& c : cases) {
+    auto r = DeriveAwsNeuronRequest(config, c.limits, c.requests);
+    ASSERT_TRUE(r.ok() && r->has_value()) << r.status().message();
+    const ContainerDeviceRequest& req = **r;
+    EXPECT_EQ(req.count, c.count);
+    EXPECT_EQ(req.type, "AWSNeuron");
+    EXPECT_EQ(req.memory_mib, 0);
+    EXPECT_EQ(req.memory_percent, c.memory_percent);
+    EXPECT_EQ(req.cores_percent, c.cores_mask);
+    EXPECT_EQ(req.index_sets, AwsNeuronIndexSets(c.count));
+  }
+  for (const ResourceList& none :
+       {ResourceList{{"aws.amazon.com/neuron", "0"}}, ResourceList{{"nvidia.com/gpu", "1"}}}) {
+    auto n = DeriveAwsNeuronRequest(config, none, {});
+    ASSERT_TRUE(n.ok());
+    EXPECT_FALSE(n->has_value());
+  }
+  struct Bad {
+    ResourceList limits;
+    const char* says;
+  } bad[] = {
+      {{{"aws.amazon.com/neuron", "-1"}}, "greater than 0"},
+      {{{"aws.amazon.com/neuron", "1.5"}}, "aws.amazon.com/neuron"},
+      {{{"aws.amazon.com/neuron", "33"}}, "at most 32"},
+      {{{"aws.amazon.com/neuroncore", "0"}}, "greater than 0"},
+      {{{"aws.amazon.com/neuroncore", "3"}}, "must be 1 or a multiple of 2, got 3"},
+      {{{"aws.amazon.com/neuroncore", "lots"}}, "aws.amazon.com/neuroncore"},
+      {{{"aws.amazon.com/neuroncore", "66"}}, "at most 32"},
+  };
+  for (const Bad& b : bad) {
+    auto r = DeriveAwsNeuronRequest(config, b.limits, {});
+    ASSERT_FALSE(r.ok()) << b.says;
+    EXPECT_NE(r.status().message().find(b.says), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(AwsNeuronVendorTest, KeysSelectorsAndAdmission) {
+  const AwsNeuronVendor vendor{AwsNeuronConfig{}};
+  EXPECT_EQ(vendor.CommonWord(), "AWSNeuron");
+  EXPECT_EQ(vendor.AnnotationKeys(),
+            (VendorAnnotationKeys{"", "", "", "hami.io/aws-neuron-devices-allocated"}));
+  EXPECT_EQ(vendor.ResourceNames(), (VendorResourceNames{"aws.amazon.com/neuron", "", "", "", ""}));
+  auto s = vendor.ParseSelectors({{"aws.amazon.com/use-neuron-uuid", "n-AWSNeuron-0"},
+                                  {"aws.amazon.com/nouse-neuron-uuid", "n-AWSNeuron-0"}});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"n-AWSNeuron-0"}));
+  EXPECT_TRUE(s->nouse_uuids.empty());
+  auto nouse = vendor.ParseSelectors({{"aws.amazon.com/nouse-neuron-uuid", "a,b"}});
+  ASSERT_TRUE(nouse.ok());
+  EXPECT_EQ(nouse->nouse_uuids, (std::vector<std::string>{"a", "b"}));
+
+  // Webhook: either resource, limits or requests, makes the pod ours.
+  for (const auto& [limits, requests] :
+       {std::pair{ResourceList{{"aws.amazon.com/neuron", "1"}}, ResourceList{}},
+        std::pair{ResourceList{}, ResourceList{{"aws.amazon.com/neuroncore", "2"}}}}) {
+    auto a = vendor.MutateAdmission("c", limits, requests);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    EXPECT_TRUE(a->uses_device);
+    EXPECT_EQ(a->limits, limits);
+    EXPECT_TRUE(a->request.has_value());
+  }
+  auto other = vendor.MutateAdmission("c", {{"nvidia.com/gpu", "1"}}, {});
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->uses_device);
+  for (const ResourceList& refused :
+       {ResourceList{{"aws.amazon.com/neuron", "0"}}, ResourceList{{"aws.amazon.com/neuron", "x"}},
+        ResourceList{{"aws.amazon.com/neuroncore", "5"}}}) {
+    auto a = vendor.MutateAdmission("c", refused, {});
+    ASSERT_FALSE(a.ok());
+    EXPECT_NE(a.status().message().find("aws.amazon.com/neuron"), std::string::npos);
+  }
+}
+
+TEST(AwsNeuronVendorTest, DecisionListsDevicesOrCoresAsHamisPatchAnnotations) {
+  const AwsNeuronVendor vendor{AwsNeuronConfig{}};
+  // Whole devices: device indexes (HAMi's device string on a 2-core node).
+  Annotations whole;
+  vendor.AddDecisionAnnotations(
+      {{{"trn-AWSNeuron-4", "AWSNeuron", 0, 3}, {"trn-AWSNeuron-5", "AWSNeuron", 0, 3}}}, "trn",
+      1'700'000'000, &whole);
+  EXPECT_EQ(whole, (Annotations{
+                       {"hami.io/aws-neuron-devices-allocated",
+                        "trn-AWSNeuron-4,AWSNeuron,0,3:trn-AWSNeuron-5,AWSNeuron,0,3:;"},
+                       {"AWS_NEURON_IDS", "4,5"},
+                       {"NEURON_ALLOC_TIME", "1700000000000000000"},
+                       {"NEURON_ALLOCATED", "false"},
+                       {"aws.amazon.com/predicate-node", "trn"},
+                   }));
+  // HAMi's mixed-geometry workflow: neuroncore 2 on device 1 lists cores 2,3 on a 2-core node
+  // and 4,5 on a 4-core one.
+  for (const auto& [stride, want] : {std::pair{2, "2,3"}, std::pair{4, "4,5"}}) {
+    Annotations cores;
+    vendor.AddDecisionAnnotations({{{"inf-AWSNeuron-1", "AWSNeuron", stride, 3}}}, "inf", 7,
+                                  &cores);
+    EXPECT_EQ(cores["AWS_NEURON_IDS"], want);
+    EXPECT_EQ(cores["NEURON_RESOURCE_TYPE"], "aws.amazon.com/neuroncore");
+    EXPECT_EQ(cores["NEURON_ALLOC_TIME"], "7000000000");
+  }
+  // One core; containers accumulate in order (HAMi's value is pod-wide).
+  Annotations two;
+  vendor.AddDecisionAnnotations(
+      {{{"n-AWSNeuron-0", "AWSNeuron", 0, 3}}, {}, {{"n-AWSNeuron-3", "AWSNeuron", 2, 1}}}, "n", 0,
+      &two);
+  EXPECT_EQ(two["AWS_NEURON_IDS"], "0,6");
+  EXPECT_EQ(two["NEURON_RESOURCE_TYPE"], "aws.amazon.com/neuroncore");
+  // No devices: nothing written.
+  Annotations nothing;
+  vendor.AddDecisionAnnotations({{}}, "n", 0, &nothing);
+  EXPECT_TRUE(nothing.empty());
+  // An ID without an index: only the device string.
+  Annotations odd;
+  vendor.AddDecisionAnnotations({{{"weird", "AWSNeuron", 0, 3}}}, "n", 0, &odd);
+  EXPECT_EQ(odd, (Annotations{{"hami.io/aws-neuron-devices-allocated", "weird,AWSNeuron,0,3:;"}}));
+}
+
+TEST(AwsNeuronConfigTest, SectionEnablesTheVendor) {
+  DeviceConfig config;
+  config.awsneuron = AwsNeuronConfig{};
+  auto registry = MakeVendorRegistry(config);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  const Vendor* vendor = registry->Find("AWSNeuron");
+  ASSERT_NE(vendor, nullptr);
+  auto devices = vendor->DecodeNode(NeuronNode("n", "2", "4"));
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ(devices->size(), 2u);
+  config.awsneuron->resource_core_name = "";
+  EXPECT_FALSE(MakeVendorRegistry(config).ok());
+}
+
+}  // namespace
+}  // namespace hami
