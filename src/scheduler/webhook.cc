@@ -197,6 +197,18 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
     }
   }
   if (uses_device) {
+    // One vendor per pod, as /filter requires: refused here, at creation, where the user
+    // sees why, rather than left Pending with a scheduling error.
+    std::string vendors_used;
+    int vendor_count = 0;
+    for (const VendorRequests& vendor : per_vendor) {
+      if (!vendor.used) continue;
+      vendors_used += (vendor_count++ == 0 ? "" : ", ") + std::string(vendor.vendor->CommonWord());
+    }
+    if (vendor_count > 1) {
+      return Refuse("pod asks for devices of several vendors (" + vendors_used +
+                    "), which is not supported: all of a pod's devices must come from one vendor");
+    }
     if (!StringAt(*spec, "nodeName").empty()) {
       return Refuse(
           "pod has node assigned (spec.nodeName): shared devices must be chosen by " +

@@ -218,6 +218,30 @@ TEST(AdmitPodTest, HygonPodIsOursAndOtherwiseUnchanged) {
   EXPECT_NE(d.message.find("hygon.com/dcunum"), std::string::npos) << d.message;
 }
 
+// A pod whose containers ask two vendors is refused at admission, naming both, whether one
+// container asks both or each container asks one; one vendor per pod is fine.
+TEST(AdmitPodTest, PodAskingTwoVendorsIsRefusedNamingThem) {
+  const WebhookConfig config = WithNvidiaAndHygon();
+  AdmissionDecision d =
+      AdmitPod(GpuPod({{"nvidia.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}), config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("several vendors (DCU, NVIDIA)"), std::string::npos) << d.message;
+
+  nlohmann::json split = GpuPod({{"nvidia.com/gpu", "1"}});
+  nlohmann::json second = split["spec"]["containers"][0];
+  second["name"] = "dcu";
+  second["resources"]["limits"] = {{"hygon.com/dcunum", "1"}};
+  split["spec"]["containers"].push_back(second);
+  d = AdmitPod(split, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("all of a pod's devices must come from one vendor"), std::string::npos)
+      << d.message;
+
+  second["resources"]["limits"] = {{"nvidia.com/gpu", "1"}};
+  split["spec"]["containers"][1] = second;
+  EXPECT_TRUE(AdmitPod(split, config).allowed);
+}
+
 // HAMi's Iluvatar MutateAdmission: whole cards for a count above 1, the container name env
 // unless the container already sets it.
 TEST(AdmitPodTest, IluvatarPodGetsWholeCardsAndContainerNameEnv) {
