@@ -1,7 +1,5 @@
 #include "device/cambricon.h"
 
-#include <limits>
-
 #include "device/synthesized.h"
 
 namespace hami {
@@ -29,42 +27,16 @@ Result<std::optional<ContainerDeviceRequest>> DeriveCambriconRequest(const Cambr
 
 Result<std::vector<DeviceInfo>> SynthesizeCambriconDevices(const CambriconConfig& config,
                                                            const NodeFacts& node) {
-  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> cards,
-                        CapacityAmount(node, config.resource_core_name));
-  if (!cards || *cards == 0) {
-    return NotFound("node has no " + config.resource_core_name + " capacity");
-  }
-  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> vmemory,
-                        CapacityAmount(node, config.resource_memory_name));
-  const int64_t n = (*cards + 99) / 100;  // HAMi: one card per started 100 of vcore
-  if (n > kMaxSynthesizedDevices) {
-    return InvalidArgument("capacity " + config.resource_core_name + " " + std::to_string(*cards) +
-                           " means more than " + std::to_string(kMaxSynthesizedDevices) + " cards");
-  }
-  // memoryTotal * 256 * 100 / cards, as HAMi computes it (vmemory is all cards together).
-  // An overflow of the product means far more than int32 MiB per card (cards <= 102400).
-  int64_t total = 0;
-  const bool overflow =
-      __builtin_mul_overflow(vmemory.value_or(0), int64_t{kCambriconMemoryUnitMib} * 100, &total);
-  const int64_t per_card = overflow ? std::numeric_limits<int64_t>::max() : total / *cards;
-  if (per_card > std::numeric_limits<int32_t>::max()) {
-    return InvalidArgument("capacity " + config.resource_memory_name +
-                           " gives more than int32 MiB per card");
-  }
-  std::vector<DeviceInfo> devices;
-  devices.reserve(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) {
-    DeviceInfo d;
-    d.id = node.name + "-cambricon-mlu-" + std::to_string(i);
-    d.index = i;
-    d.count = 100;
-    d.devmem_mib = static_cast<int32_t>(per_card);
-    d.devcore = 100;
-    d.type = kCambriconCommonWord;
-    d.health = true;
-    devices.push_back(std::move(d));
-  }
-  return devices;
+  CapacityCards spec;
+  spec.count_resource = config.resource_core_name;  // 100 per card
+  spec.per_card = 100;
+  spec.memory_resource = config.resource_memory_name;
+  spec.memory_unit_mib = kCambriconMemoryUnitMib;
+  spec.id_infix = "-cambricon-mlu-";
+  spec.count = 100;
+  spec.devcore = 100;
+  spec.type = kCambriconCommonWord;
+  return SynthesizeFromCapacity(node, spec);
 }
 
 CambriconVendor::CambriconVendor(CambriconConfig config) : config_(std::move(config)) {

@@ -97,29 +97,14 @@ Result<std::optional<ContainerDeviceRequest>> DeriveGcuRequest(const EnflameConf
 
 Result<std::vector<DeviceInfo>> SynthesizeGcuDevices(const EnflameConfig& config,
                                                      const NodeFacts& node) {
-  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> count,
-                        CapacityAmount(node, config.resource_name_gcu));
-  if (!count || *count == 0) {
-    return NotFound("node has no " + config.resource_name_gcu + " capacity");
-  }
-  if (*count > kMaxSynthesizedDevices) {
-    return InvalidArgument("capacity " + config.resource_name_gcu + " " + std::to_string(*count) +
-                           " is more than " + std::to_string(kMaxSynthesizedDevices) + " cards");
-  }
-  std::vector<DeviceInfo> devices;
-  devices.reserve(static_cast<size_t>(*count));
-  for (int32_t i = 0; i < *count; ++i) {
-    DeviceInfo d;
-    d.id = node.name + "-" + kGcuCommonWord + "-" + std::to_string(i);
-    d.index = i;
-    d.count = 1;
-    d.devmem_mib = 100;
-    d.devcore = 100;
-    d.type = kGcuCommonWord;
-    d.health = true;
-    devices.push_back(std::move(d));
-  }
-  return devices;
+  CapacityCards spec;
+  spec.count_resource = config.resource_name_gcu;  // one per card
+  spec.fixed_devmem_mib = 100;
+  spec.id_infix = std::string("-") + kGcuCommonWord + "-";
+  spec.count = 1;
+  spec.devcore = 100;
+  spec.type = kGcuCommonWord;
+  return SynthesizeFromCapacity(node, spec);
 }
 
 GcuVendor::GcuVendor(EnflameConfig config) : config_(std::move(config)) {

@@ -1,7 +1,6 @@
 #include "device/mthreads.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "device/synthesized.h"
 
@@ -56,42 +55,16 @@ std::vector<int64_t> MthreadsLegalMemoryUnits(const MthreadsConfig& config) {
 
 Result<std::vector<DeviceInfo>> SynthesizeMthreadsDevices(const MthreadsConfig& config,
                                                           const NodeFacts& node) {
-  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> cores,
-                        CapacityAmount(node, config.resource_core_name));
-  if (!cores || *cores == 0) {
-    return NotFound("node has no " + config.resource_core_name + " capacity");
-  }
-  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> memory,
-                        CapacityAmount(node, config.resource_memory_name));
-  const int64_t n = (*cores + kMthreadsCoresPerCard - 1) / kMthreadsCoresPerCard;
-  if (n > kMaxSynthesizedDevices) {
-    return InvalidArgument("capacity " + config.resource_core_name + " " + std::to_string(*cores) +
-                           " means more than " + std::to_string(kMaxSynthesizedDevices) + " cards");
-  }
-  // memoryTotal * 512 * 16 / cores, as HAMi computes it (the memory is all cards together).
-  // An overflow of the product means far more than int32 MiB per card (cores <= 16384).
-  int64_t total = 0;
-  const bool overflow = __builtin_mul_overflow(
-      memory.value_or(0), int64_t{kMthreadsMemoryUnitMib} * kMthreadsCoresPerCard, &total);
-  const int64_t per_card = overflow ? std::numeric_limits<int64_t>::max() : total / *cores;
-  if (per_card > std::numeric_limits<int32_t>::max()) {
-    return InvalidArgument("capacity " + config.resource_memory_name +
-                           " gives more than int32 MiB per card");
-  }
-  std::vector<DeviceInfo> devices;
-  devices.reserve(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) {
-    DeviceInfo d;
-    d.id = node.name + "-mthreads-" + std::to_string(i);
-    d.index = i;
-    d.count = 100;
-    d.devmem_mib = static_cast<int32_t>(per_card);
-    d.devcore = kMthreadsCoresPerCard;
-    d.type = kMthreadsCommonWord;
-    d.health = true;
-    devices.push_back(std::move(d));
-  }
-  return devices;
+  CapacityCards spec;
+  spec.count_resource = config.resource_core_name;  // 16 core groups per card
+  spec.per_card = kMthreadsCoresPerCard;
+  spec.memory_resource = config.resource_memory_name;
+  spec.memory_unit_mib = kMthreadsMemoryUnitMib;
+  spec.id_infix = "-mthreads-";
+  spec.count = 100;
+  spec.devcore = kMthreadsCoresPerCard;
+  spec.type = kMthreadsCommonWord;
+  return SynthesizeFromCapacity(node, spec);
 }
 
 MthreadsVendor::MthreadsVendor(MthreadsConfig config) : config_(std::move(config)) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "device/vendor.h"
@@ -24,6 +25,30 @@ inline constexpr int64_t kMaxSynthesizedDevices = 1024;
 // Failure: InvalidArgument naming the resource when the value is not a whole quantity or is
 // negative (HAMi reads such a value as 0 and silently drops the node's devices).
 Result<std::optional<int64_t>> CapacityAmount(const NodeFacts& node, const std::string& name);
+
+// How HAMi synthesises one vendor's cards from node capacity: one card per started
+// `per_card` of capacity `count_resource` (value C), each "<node><id_infix><i>", index i,
+// the given count, devcore and type, healthy, and devmem = (capacity `memory_resource`, all
+// cards together) * memory_unit_mib * per_card / C MiB, or fixed_devmem_mib when
+// memory_resource is empty.
+struct CapacityCards {
+  std::string count_resource;
+  int64_t per_card = 1;
+  std::string memory_resource;
+  int64_t memory_unit_mib = 1;
+  int32_t fixed_devmem_mib = 0;
+  std::string id_infix;
+  int32_t count = 0;
+  int32_t devcore = 0;
+  std::string type;
+};
+
+// The cards `spec` describes on `node`.
+// Failure: NotFound when count_resource is absent or 0 (HAMi: "device not found");
+// InvalidArgument naming the resource for a value that is not a whole non-negative quantity,
+// more than kMaxSynthesizedDevices cards, or a per-card memory beyond int32 (HAMi wraps it).
+Result<std::vector<DeviceInfo>> SynthesizeFromCapacity(const NodeFacts& node,
+                                                       const CapacityCards& spec);
 
 // The device index at the end of an ID HAMi synthesises as "<prefix>-<index>" (e.g.
 // "node-a-cambricon-mlu-2" -> 2), for the index lists vendors write on the pod. nullopt when

@@ -1,10 +1,13 @@
 #include "scheduler/binder.h"
 
 #include <algorithm>
+#include <map>
 #include <thread>
 #include <utility>
 
+#include "common/strings.h"
 #include "device/annotations.h"
+#include "device/time_format.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "scheduler/decision.h"
@@ -91,6 +94,14 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
     Event(args.pod_namespace, args.pod_name, uid, false, locked.message());
     return locked.message();
   }
+  // 1b. Vendors' own node locks (Cambricon's dsmlu lock), which HAMi takes after its own.
+  std::vector<ExtraLock> extra_locks;
+  if (Status extra = AcquireExtraLocks(args.node, *allocation, &extra_locks); !extra.ok()) {
+    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    ledger_.RemoveUnwrittenDecision(uid);
+    Event(args.pod_namespace, args.pod_name, uid, false, extra.message());
+    return extra.message();
+  }
   AfterStep("locked");
 
   // 2. The Binding, carrying the decision and bind-phase "allocating": the API server sets
@@ -104,6 +115,7 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   if (!bound.ok()) {
     const std::string message = "bind pod " + who + " to " + args.node + ": " + bound.message();
     (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    ReleaseExtraLocks(args.node, extra_locks);
     // Only a decision still unwritten goes: a pod the watch shows bound (a stale cache let us
     // try again, or a Binding landed although its answer was lost) keeps its devices.
     ledger_.RemoveUnwrittenDecision(uid);
@@ -139,6 +151,81 @@ Status Binder::AcquireLock(const ExtenderBindingArgs& args, std::chrono::millise
     locked = locker_.Acquire(args.node, args.pod_namespace, args.pod_name);
   }
   return locked;
+}
+
+Status Binder::AcquireExtraLocks(const std::string& node, const PodAllocation& allocation,
+                                 std::vector<ExtraLock>* taken) {
+  std::map<std::string, int64_t> wanted;  // annotation -> expiry seconds
+  for (const auto& [key, devices] : allocation.by_vendor) {
+    const Vendor* vendor = registry_.Find(key);
+    const bool used = std::any_of(devices.begin(), devices.end(),
+                                  [](const ContainerDevices& c) { return !c.empty(); });
+    if (vendor == nullptr || !used || vendor->ExtraNodeLockAnnotation().empty()) continue;
+    wanted.emplace(std::string(vendor->ExtraNodeLockAnnotation()),
+                   vendor->ExtraNodeLockExpirySeconds());
+  }
+  for (const auto& [annotation, expiry_seconds] : wanted) {
+    Status last = Status(StatusCode::kInternal, "no attempt made");
+    bool locked = false;
+    for (int attempt = 0; attempt < std::max(1, options_.lock.attempts) && !locked; ++attempt) {
+      // Always the server's copy: a cached node may not show a lock another replica just set.
+      auto fetched = client_.Get(kube::NodePath(node));
+      if (!fetched.ok()) {
+        last = fetched.status().WithContext("lock node " + node + " (" + annotation + ")");
+        break;
+      }
+      const kube::NodeView view(*fetched);
+      const int64_t now = now_();
+      if (auto value = view.Annotation(annotation)) {
+        Result<int64_t> since = ParseRfc3339(*value);
+        if (!since.ok()) {
+          last = FailedPrecondition("node " + node + " has an unreadable " + annotation + " " +
+                                    QuoteForError(*value) + "; the vendor's plugin must clear it");
+          break;
+        }
+        if (now - *since <= expiry_seconds) {
+          last = FailedPrecondition("node " + node + " is locked by " + annotation + " since " +
+                                    std::string(*value) + " (held up to " +
+                                    std::to_string(expiry_seconds) + "s)");
+          break;
+        }
+        // Expired: HAMi removes it and takes it again; one patch does both here.
+      }
+      const std::string value = FormatRfc3339(now, options_.lock.utc_offset_seconds);
+      auto patched =
+          client_.MergePatch(kube::NodePath(node),
+                             kube::AnnotationsPatch({{annotation, value}}, view.ResourceVersion()));
+      if (patched.ok()) {
+        taken->push_back(ExtraLock{annotation, value});
+        locked = true;
+      } else {
+        last = patched.status().WithContext("lock node " + node + " (" + annotation + ")");
+        if (patched.status().code() != StatusCode::kConflict) break;
+      }
+    }
+    if (!locked) {
+      ReleaseExtraLocks(node, *taken);
+      taken->clear();
+      return last;
+    }
+  }
+  return Status::Ok();
+}
+
+void Binder::ReleaseExtraLocks(const std::string& node, const std::vector<ExtraLock>& locks) {
+  for (const ExtraLock& lock : locks) {
+    for (int attempt = 0; attempt < std::max(1, options_.lock.attempts); ++attempt) {
+      auto fetched = client_.Get(kube::NodePath(node));
+      if (!fetched.ok()) break;
+      const kube::NodeView view(*fetched);
+      auto value = view.Annotation(lock.annotation);
+      if (!value || *value != lock.value) break;  // released, or someone else's by now
+      auto patched = client_.MergePatch(
+          kube::NodePath(node),
+          kube::AnnotationsPatch({{lock.annotation, std::nullopt}}, view.ResourceVersion()));
+      if (patched.ok() || patched.status().code() != StatusCode::kConflict) break;
+    }
+  }
 }
 
 }  // namespace hami::scheduler

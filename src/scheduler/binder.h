@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "device/vendor.h"
@@ -75,6 +76,23 @@ class Binder {
 
   // Takes the node lock, waiting up to `wait` while another pod holds it.
   Status AcquireLock(const ExtenderBindingArgs& args, std::chrono::milliseconds wait);
+  // A vendor's own node lock (Vendor::ExtraNodeLockAnnotation) as taken on the node: the
+  // annotation and the value this binder wrote.
+  struct ExtraLock {
+    std::string annotation;
+    std::string value;
+  };
+  // Takes the extra node locks of the vendors `allocation` uses (HAMi's per-vendor LockNode,
+  // e.g. Cambricon's cambricon.com/dsmlu.lock): each is refused while set and younger than
+  // the vendor's expiry, or unreadable; else set to now (RFC 3339, the node lock's zone) with
+  // the node's resourceVersion as precondition. Appends the locks taken to `taken`; on
+  // failure releases them again. kFailedPrecondition when a lock is held; other codes for
+  // API failures.
+  Status AcquireExtraLocks(const std::string& node, const PodAllocation& allocation,
+                           std::vector<ExtraLock>* taken);
+  // Removes the extra locks in `locks` that still hold the value this binder wrote (best
+  // effort: the vendor's plugin removes them after Allocate, an expired one is taken over).
+  void ReleaseExtraLocks(const std::string& node, const std::vector<ExtraLock>& locks);
   void AfterStep(std::string_view step) const {
     if (options_.after_step) options_.after_step(step);
   }

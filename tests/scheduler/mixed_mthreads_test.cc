@@ -1,0 +1,129 @@
+// Moore Threads nodes in the mixed cluster, registered as Moore Threads' device plugin does:
+// no annotation, only status.capacity mthreads.com/sgpu-core (16 core groups per card) and
+// mthreads.com/sgpu-memory (512 MiB units for all cards), from which HAMi synthesises cards.
+#include <gtest/gtest.h>
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "device/mthreads.h"
+#include "scheduler/daemon.h"
+#include "scheduler/state_sync.h"
+#include "tests/scheduler/mixed_cluster.h"
+#include "tests/scheduler/registration_errors.h"
+#include "tests/scheduler/test_util.h"
+
+namespace hami::scheduler {
+namespace {
+
+using MixedMthreadsTest = testing::MixedClusterTest;
+
+// `cards` MTT S4000 cards (16 core groups, 96 x 512 MiB each).
+nlohmann::json MtNode(const std::string& name, int cards,
+                      nlohmann::json annotations = nlohmann::json::object(),
+                      std::string memory = "") {
+  if (memory.empty()) memory = std::to_string(96 * cards);
+  return testing::MixedNode(
+      name, std::move(annotations),
+      {{"mthreads.com/vgpu", std::to_string(cards)}, {"nvidia.com/gpu", "10"}},
+      {{"mthreads.com/sgpu-core", std::to_string(16 * cards)},
+       {"mthreads.com/sgpu-memory", memory}});
+}
+
+bool IsUnixNanos(const nlohmann::json& value) {
+  const std::string s = value.is_string() ? value.get<std::string>() : "";
+  return s.size() == 19 && s.find_first_not_of("0123456789") == std::string::npos &&
+         s.ends_with("000000000");
+}
+
+TEST_F(MixedMthreadsTest, MthreadsPodsLandWithHamisAnnotations) {
+  device_config_.mthreads = MthreadsConfig{};
+  ASSERT_TRUE(api_.Put(MtNode("mt-node", 2)).ok());
+  ASSERT_TRUE(api_.Put(MtNode("mt-small", 1)).ok());
+  auto daemon = StartDaemon();
+  const nlohmann::json all = {"gpu-node", "dcu-node", "mt-node", "mt-small"};
+
+  // Two cards: whole cards, only mt-node has two.
+  nlohmann::json two = *api_.Put(testing::PodObject("mt-two", {{"mthreads.com/vgpu", "2"}}));
+  nlohmann::json filtered = Filter(*daemon, two, all);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"mt-node"})) << filtered.dump();
+  Bind(*daemon, two, "mt-node");
+  nlohmann::json annotations = Annotations("mt-two");
+  const std::string allocated = annotations.value(kMthreadsAllocatedAnnotation, "");
+  EXPECT_TRUE(
+      allocated == "mt-node-mthreads-0,Mthreads,49152,16:mt-node-mthreads-1,Mthreads,49152,16:;" ||
+      allocated == "mt-node-mthreads-1,Mthreads,49152,16:mt-node-mthreads-0,Mthreads,49152,16:;")
+      << allocated;
+  EXPECT_EQ(annotations[kMthreadsGpuIndexAnnotation],
+            allocated.starts_with("mt-node-mthreads-0") ? "0,1" : "1,0");
+  EXPECT_EQ(annotations[kMthreadsPredicateNodeAnnotation], "mt-node");
+  EXPECT_TRUE(IsUnixNanos(annotations[kMthreadsPredicateTimeAnnotation])) << annotations.dump();
+  EXPECT_EQ(annotations[kMthreadsRequestGpuNumAnnotation], "2");
+  EXPECT_FALSE(annotations.contains(kMthreadsToAllocateAnnotation));  // HAMi never writes it
+  EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
+
+  // HAMi's docs example share (32 x 512 MiB, 8 core groups): only mt-small has room.
+  nlohmann::json share =
+      *api_.Put(testing::PodObject("mt-share", {{"mthreads.com/vgpu", "1"},
+                                                {"mthreads.com/sgpu-memory", "32"},
+                                                {"mthreads.com/sgpu-core", "8"}}));
+  filtered = Filter(*daemon, share, all);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"mt-small"})) << filtered.dump();
+  Bind(*daemon, share, "mt-small");
+  annotations = Annotations("mt-share");
+  EXPECT_EQ(annotations[kMthreadsAllocatedAnnotation], "mt-small-mthreads-0,Mthreads,16384,8:;");
+  EXPECT_EQ(annotations[kMthreadsGpuIndexAnnotation], "0");
+  EXPECT_EQ(annotations[kMthreadsPredicateNodeAnnotation], "mt-small");
+  EXPECT_FALSE(annotations.contains(kMthreadsRequestGpuNumAnnotation));
+
+  // A whole card no longer fits anywhere; a second share does; nothing is over capacity.
+  nlohmann::json whole = *api_.Put(testing::PodObject("mt-whole", {{"mthreads.com/vgpu", "1"}}));
+  filtered = Filter(*daemon, whole, all);
+  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  nlohmann::json share2 =
+      *api_.Put(testing::PodObject("mt-share-2", {{"mthreads.com/vgpu", "1"},
+                                                  {"mthreads.com/sgpu-memory", "64"},
+                                                  {"mthreads.com/sgpu-core", "8"}}));
+  filtered = Filter(*daemon, share2, all);
+  ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"mt-small"})) << filtered.dump();
+  Bind(*daemon, share2, "mt-small");
+  nlohmann::json share3 =
+      *api_.Put(testing::PodObject("mt-share-3", {{"mthreads.com/vgpu", "1"},
+                                                  {"mthreads.com/sgpu-memory", "2"},
+                                                  {"mthreads.com/sgpu-core", "1"}}));
+  EXPECT_TRUE(Filter(*daemon, share3, all)["NodeNames"].is_null());  // memory and cores spent
+  EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
+
+  nlohmann::json greedy = *api_.Put(
+      testing::PodObject("greedy", {{"mthreads.com/vgpu", "1"}, {"nvidia.com/gpu", "1"}}));
+  filtered = Filter(*daemon, greedy, all);
+  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Mthreads, NVIDIA)"),
+            std::string::npos)
+      << filtered.dump();
+}
+
+TEST_F(MixedMthreadsTest, MalformedMthreadsCapacityDropsOnlyTheNodesCards) {
+  device_config_.mthreads = MthreadsConfig{};
+  ASSERT_TRUE(api_.Put(MtNode("both-node", 1,
+                              {{kNodeNvidiaRegisterAnnotation,
+                                EncodeNodeDevicesJson({testing::TestDevice("GPU-b0")})}},
+                              "plenty"))
+                  .ok());
+  ASSERT_TRUE(api_.Put(MtNode("mt-node", 1)).ok());
+  auto daemon = StartDaemon();
+  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
+            nlohmann::json::array({"both-node"}));
+  nlohmann::json mt_pod = *api_.Put(testing::PodObject("mt-pod", {{"mthreads.com/vgpu", "1"}}));
+  EXPECT_TRUE(Filter(*daemon, mt_pod, {"both-node"})["NodeNames"].is_null());
+  EXPECT_EQ(Filter(*daemon, mt_pod, {"both-node", "mt-node"})["NodeNames"],
+            nlohmann::json::array({"mt-node"}));
+
+  auto errors = testing::RegistrationErrorsOf(device_config_, *api_.Get("nodes", "", "both-node"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors["Mthreads"].find("mthreads.com/sgpu-memory"), std::string::npos)
+      << errors["Mthreads"];
+}
+
+}  // namespace
+}  // namespace hami::scheduler
