@@ -33,6 +33,7 @@ const std::vector<std::string> kKustomizations = {
     "deploy/overlays/custom-resource-names",
     "deploy/overlays/scheduler-policy",
     "deploy/overlays/prometheus-operator",
+    "deploy/overlays/heterogeneous",
 };
 
 // What the code calls on the API server, one entry per verb: a rendered rule outside this list
@@ -265,9 +266,9 @@ TEST_P(RenderedTest, OurBinariesAcceptEveryFlag) {
   ASSERT_NE(scheduler.find("--http_bind"), std::string::npos) << HAMI_SCHEDULER_BIN " --help";
   ASSERT_NE(plugin.find("--resource-name"), std::string::npos) << HAMI_DEVICE_PLUGIN_BIN " --help";
   ASSERT_NE(monitor.find("--metrics-bind-address"), std::string::npos) << HAMI_MONITOR_BIN;
-  const Problems problems = CheckFlags(objects(), {{"hami-scheduler", scheduler},
-                                                   {"hami-device-plugin", plugin},
-                                                   {"hami-monitor", monitor}});
+  const Problems problems = CheckFlags(
+      objects(),
+      {{"hami-scheduler", scheduler}, {"hami-device-plugin", plugin}, {"hami-monitor", monitor}});
   EXPECT_TRUE(problems.empty()) << Join(problems);
 }
 
@@ -392,6 +393,66 @@ TEST_F(OverlayTest, SchedulerPolicySetsBothPolicies) {
   const auto line = ContainerLine(Rendered("deploy/overlays/scheduler-policy"), "hami-scheduler");
   EXPECT_TRUE(HasArg(line, "--node-scheduler-policy=spread"));
   EXPECT_TRUE(HasArg(line, "--gpu-scheduler-policy=binpack"));
+}
+
+// "line N: <a> != <b>" for the first line where two texts differ (a whole device config in a
+// failure message hides the one line that changed).
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  std::istringstream in_a(a), in_b(b);
+  std::string line_a, line_b;
+  for (int line = 1;; ++line) {
+    const bool more_a = static_cast<bool>(std::getline(in_a, line_a));
+    const bool more_b = static_cast<bool>(std::getline(in_b, line_b));
+    if (!more_a && !more_b) return "the same lines";
+    if (!more_a) line_a = "<end>";
+    if (!more_b) line_b = "<end>";
+    if (line_a != line_b) {
+      return "line " + std::to_string(line) + ": \"" + line_a + "\" != \"" + line_b + "\"";
+    }
+  }
+}
+
+// The names in the rendered kube-scheduler configuration's extender managedResources.
+std::set<std::string> ManagedResources(const Objects& objects) {
+  std::set<std::string> names;
+  for (const YAML::Node& map : OfKind(objects, "ConfigMap")) {
+    if (map["metadata"]["name"].as<std::string>() != "hami-scheduler-config") continue;
+    const YAML::Node config = YAML::Load(map["data"]["config.yaml"].as<std::string>());
+    for (const YAML::Node& extender : config["extenders"]) {
+      for (const YAML::Node& resource : extender["managedResources"]) {
+        names.insert(resource["name"].as<std::string>());
+      }
+    }
+  }
+  return names;
+}
+
+TEST_F(OverlayTest, HeterogeneousSchedulesEveryVendorWithTheChartDefaults) {
+  const Objects& objects = Rendered("deploy/overlays/heterogeneous");
+  Problems problems;
+  const std::string text = MountedDeviceConfig(objects, &problems);
+  ASSERT_TRUE(problems.empty()) << Join(problems);
+  // Exactly the chart's rendering, so a change to the defaults cannot leave the overlay behind
+  // (regenerate: hami config default --all-vendors > deploy/overlays/heterogeneous/...).
+  const CommandResult chart =
+      RunCommand(ShellQuote(HAMI_CLI_BIN) + " config default --all-vendors");
+  ASSERT_EQ(chart.exit_code, 0) << chart.err;
+  EXPECT_TRUE(text == chart.out) << FirstDifference(text, chart.out);
+  const YAML::Node config = YAML::Load(text);
+  for (const char* section :
+       {"nvidia", "cambricon", "hygon", "metax", "enflame", "mthreads", "iluvatars", "kunlun",
+        "awsneuron", "amd", "vastai", "biren", "vnpus"}) {
+    EXPECT_TRUE(config[section].IsDefined()) << "no " << section << " section";
+  }
+  EXPECT_GE(config["iluvatars"].size(), 1u);
+  EXPECT_GE(config["vnpus"]["configs"].size(), 1u);
+  const auto line = ContainerLine(objects, "hami-scheduler");
+  EXPECT_TRUE(HasArg(line, "--enable-iluvatar"));
+  EXPECT_TRUE(HasArg(line, "--enable-ascend"));
+  EXPECT_TRUE(HasArg(line, "--http_bind=0.0.0.0:443")) << "the base's args are kept";
+  // Covering is what the parameterised check verifies; here also nothing beyond the config, so
+  // the list and the config are trimmed together.
+  EXPECT_EQ(ManagedResources(objects), DeviceConfigResourceNames(config));
 }
 
 TEST_F(OverlayTest, PrometheusOperatorScrapesBothMetricsServices) {

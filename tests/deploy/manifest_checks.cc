@@ -579,18 +579,40 @@ Problems CheckFlags(const Objects& objects,
   return problems;
 }
 
+namespace {
+
+// A resource-name key of any vendor section: resource*Name (resourceCountName, resourceVCoreName,
+// Ascend's resourceName, ...) or Enflame's resourceName* (resourceNameGCU, resourceNameGCUCore).
+bool IsResourceNameKey(const std::string& key) {
+  return key.rfind("resourceName", 0) == 0 ||
+         (key.rfind("resource", 0) == 0 && key.ends_with("Name"));
+}
+
+// Walks maps and lists, so that list sections (iluvatars: [...], vnpus: {configs: [...]}) and
+// sections added later are read like the flat ones.
+void CollectResourceNames(const YAML::Node& node, std::set<std::string>* names) {
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) CollectResourceNames(item, names);
+    return;
+  }
+  if (!node.IsMap()) return;
+  for (const auto& entry : node) {
+    if (entry.second.IsScalar()) {
+      if (IsResourceNameKey(entry.first.Scalar()) && !entry.second.Scalar().empty()) {
+        names->insert(entry.second.Scalar());
+      }
+    } else {
+      CollectResourceNames(entry.second, names);
+    }
+  }
+}
+
+}  // namespace
+
 std::set<std::string> DeviceConfigResourceNames(const YAML::Node& device_config) {
   std::set<std::string> names;
   if (!device_config.IsDefined() || !device_config.IsMap()) return names;
-  for (const auto& section : device_config) {
-    if (!section.second.IsMap()) continue;
-    for (const auto& entry : section.second) {
-      const std::string key = entry.first.Scalar();
-      if (key.rfind("resource", 0) == 0 && key.ends_with("Name") && !Str(entry.second).empty()) {
-        names.insert(Str(entry.second));
-      }
-    }
-  }
+  for (const auto& section : device_config) CollectResourceNames(section.second, &names);
   return names;
 }
 
@@ -706,7 +728,8 @@ Problems CheckKubeSchedulerConfig(const Objects& objects,
       if (!IsTrue(Child(resource, "ignoredByScheduler"))) {
         problems.push_back("managed resource " + name + " is not ignoredByScheduler");
       }
-      managed.insert(name);
+      // kube-scheduler's validation refuses a name managed twice (by any extender).
+      if (!managed.insert(name).second) problems.push_back("managed resource " + name + " twice");
     }
   }
   if (binders == 0) problems.push_back("no extender binds (bindVerb)");

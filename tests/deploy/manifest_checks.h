@@ -73,11 +73,13 @@ Problems CheckFlags(const Objects& objects,
 // with kube-scheduler's own rules (v1 types, positive weights, durations, at most one binder,
 // known extender fields) and its agreement with the hami-scheduler container: extender URL on
 // --http_bind's port, HTTPS iff --cert_file, profile name = --scheduler-name, lease =
-// --leader-elect-resource-name/namespace, managedResources covering `resource_names`.
+// --leader-elect-resource-name/namespace, managedResources covering `resource_names`, none
+// twice.
 Problems CheckKubeSchedulerConfig(const Objects& objects,
                                   const std::set<std::string>& resource_names);
 
-// The resource names of a device config (every `resource*Name` of every vendor section).
+// The resource names of a device config: every `resource*Name` and `resourceName*` value of
+// every vendor section, including the entries of list sections (iluvatars, vnpus.configs).
 std::set<std::string> DeviceConfigResourceNames(const YAML::Node& device_config);
 
 // The device config the hami-scheduler container reads (--device-config-file resolved through

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <vector>
 
 namespace hami::deploy {
 namespace {
@@ -341,6 +343,44 @@ spec:
       check("managedResources: [{name: nvidia.com/gpu, ignoredByScheduler: true}]",
             "managedResources: [{name: nvidia.com/gpu, ignoredByScheduler: true}]" + second),
       "more than one extender has a bindVerb"));
+  EXPECT_TRUE(Mentions(check("managedResources: [{name: nvidia.com/gpu, ignoredByScheduler: true}]",
+                             "managedResources: [{name: nvidia.com/gpu, ignoredByScheduler: true}, "
+                             "{name: nvidia.com/gpu, ignoredByScheduler: true}]"),
+                       "managed resource nvidia.com/gpu twice"));
+}
+
+// Every vendor section's names are read: flat sections with HAMi's key spellings (Enflame's
+// resourceName* included), list sections (iluvatars, vnpus.configs); other keys are not names.
+TEST(ManifestChecks, DeviceConfigResourceNamesReadEveryVendorSection) {
+  struct Case {
+    const char* config;
+    std::set<std::string> names;
+  };
+  const std::vector<Case> cases = {
+      {"nvidia: {resourceCountName: a/gpu, resourceMemoryPercentageName: a/pct, "
+       "runtimeClassName: rc, migProfileAllowlist: [{models: [A30], profiles: [1g.6gb]}]}",
+       {"a/gpu", "a/pct"}},
+      {"metax: {resourceCountName: m/gpu, resourceVCountName: m/sgpu, resourceVMemoryName: m/vm, "
+       "resourceVCoreName: m/vc, sgpuTopologyAware: false}",
+       {"m/gpu", "m/sgpu", "m/vm", "m/vc"}},
+      {"enflame: {resourceNameGCU: e/gcu, resourceNameDRSGCU: e/drs, resourceNameGCUMemory: e/m, "
+       "resourceNameGCUCore: e/c}",
+       {"e/gcu", "e/drs", "e/m", "e/c"}},
+      {"mthreads: {resourceCountName: t/vgpu, memoryPerCard: [96]}", {"t/vgpu"}},
+      {"iluvatars: [{chipName: A, commonWord: A, resourceCountName: i/A-vgpu, "
+       "resourceMemoryName: i/A.vMem, resourceCoreName: i/A.vCore}, {chipName: B, "
+       "resourceCountName: i/B-vgpu}]",
+       {"i/A-vgpu", "i/A.vMem", "i/A.vCore", "i/B-vgpu"}},
+      {"vnpus: {hamiVnpuCore: false, configs: [{chipName: 910B3, commonWord: Ascend910B3, "
+       "resourceName: h/Ascend910B3, resourceMemoryName: h/Ascend910B3-memory, "
+       "resourceCoreName: h/Ascend910B3-core, templates: [{name: vir05, memory: 16384}]}]}",
+       {"h/Ascend910B3", "h/Ascend910B3-memory", "h/Ascend910B3-core"}},
+      {"vastai: {resourceCountName: v/va}\nbiren: {resourceCountName: \"\"}", {"v/va"}},
+      {"[nvidia]", {}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(DeviceConfigResourceNames(YAML::Load(c.config)), c.names) << c.config;
+  }
 }
 
 TEST(ManifestChecks, DevicePluginMustRegisterTheConfiguredCountName) {
