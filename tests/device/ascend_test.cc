@@ -2,15 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include "device/chart_config.h"
 #include "device/codec.h"
-#include "tests/device/ascend_chart.h"
 
 namespace hami {
 namespace {
 
-// The chart's vnpus section, loaded through the real config loader.
+// The chart's vnpus section (with its other vendor sections), loaded through the real config
+// loader.
 AscendConfig Chart() {
-  auto config = LoadDeviceConfig(testing::kAscendChartVnpus);
+  auto config = LoadDeviceConfig(kChartVendorSectionsYaml);
   EXPECT_TRUE(config.ok()) << config.status().message();
   EXPECT_TRUE(config->ascend.has_value());
   return config.ok() && config->ascend ? *config->ascend : AscendConfig{};
@@ -30,10 +31,12 @@ ContainerDeviceRequest Npu(const std::string& cw, int32_t count, int32_t memory_
 }
 
 TEST(AscendConfigTest, ChartLoadsAndNeedsTheFlag) {
-  auto config = LoadDeviceConfig(testing::kAscendChartVnpus);
-  ASSERT_TRUE(config.ok()) << config.status().message();
-  ASSERT_TRUE(config->ascend.has_value());
-  ASSERT_EQ(config->ascend->configs.size(), 7u);
+  auto chart = LoadDeviceConfig(kChartVendorSectionsYaml);
+  ASSERT_TRUE(chart.ok()) << chart.status().message();
+  ASSERT_TRUE(chart->ascend.has_value());
+  ASSERT_EQ(chart->ascend->configs.size(), 7u);
+  std::optional<DeviceConfig> config = DeviceConfig{};  // the vnpus section alone
+  config->ascend = chart->ascend;
 
   auto registry = MakeVendorRegistry(*config);
   ASSERT_TRUE(registry.ok()) << registry.status().message();

@@ -6,9 +6,9 @@
 
 #include "device/annotations.h"
 #include "device/ascend.h"
+#include "device/chart_config.h"
 #include "device/codec.h"
 #include "scheduler/state_sync.h"
-#include "tests/device/ascend_chart.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/test_util.h"
 
@@ -47,7 +47,7 @@ class MixedAscendTest : public testing::MixedClusterTest {
  protected:
   void SetUp() override {
     MixedClusterTest::SetUp();
-    auto chart = LoadDeviceConfig(hami::testing::kAscendChartVnpus);
+    auto chart = LoadDeviceConfig(kChartVendorSectionsYaml);
     ASSERT_TRUE(chart.ok()) << chart.status().message();
     device_config_.ascend = chart->ascend;
     device_config_.enable_ascend = true;
