@@ -274,4 +274,25 @@ Result<std::vector<DeviceInfo>> NvidiaVendor::DecodeRegistration(
   return devices;
 }
 
+Result<std::optional<PodDevices>> NvidiaVendor::DecodeAllocation(
+    const Annotations& pod_annotations) const {
+  HAMI_ASSIGN_OR_RETURN(std::optional<PodDevices> devices,
+                        Vendor::DecodeAllocation(pod_annotations));
+  auto mig = pod_annotations.find(kVgpuMigAllocationsAnnotation);
+  if (!devices || mig == pod_annotations.end()) return devices;
+  auto entries = DecodeMigAllocations(mig->second);
+  PodDevices with_mig = *devices;
+  if (entries.ok() && AttachMigAllocations(*entries, &with_mig).ok()) {
+    devices = std::move(with_mig);
+  }
+  return devices;
+}
+
+void NvidiaVendor::AddDecisionAnnotations(const PodDevices& devices, const std::string& node,
+                                          int64_t decided_unix_seconds, Annotations* out) const {
+  Vendor::AddDecisionAnnotations(devices, node, decided_unix_seconds, out);
+  const std::vector<MigAllocation> mig = MigAllocationsOf(devices);
+  if (!mig.empty()) (*out)[kVgpuMigAllocationsAnnotation] = EncodeMigAllocations(mig);
+}
+
 }  // namespace hami

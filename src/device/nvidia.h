@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "device/annotations.h"
 #include "device/config.h"
 #include "device/device.h"
 #include "device/vendor.h"
@@ -101,6 +102,18 @@ class NvidiaVendor final : public Vendor {
                                              const ResourceList& requests) const override;
   std::string_view RuntimeClassName() const override { return config_.runtime_class_name; }
   bool DropsDevicesWhenAllocatableFallsToZero() const override { return true; }
+
+  // The default, plus the MIG instances of hami.io/vgpu-mig-allocations attached to the
+  // devices. A MIG value that does not decode or does not match the device string is left
+  // out rather than failing the pod: its devices still count, and a MIG device used without
+  // a known instance is taken out of service by the ledger.
+  Result<std::optional<PodDevices>> DecodeAllocation(
+      const Annotations& pod_annotations) const override;
+  // The default's device strings, plus hami.io/vgpu-mig-allocations when a device is in "mig"
+  // mode (the plugin creates those instances).
+  void AddDecisionAnnotations(const PodDevices& devices, const std::string& node,
+                              int64_t decided_unix_seconds, Annotations* out) const override;
+  std::string_view PairScoresAnnotation() const override { return kNodeNvidiaScoreAnnotation; }
 
  private:
   NvidiaConfig config_;

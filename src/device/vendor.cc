@@ -51,6 +51,22 @@ Result<std::optional<int32_t>> ResourceAmount(const ResourceList& limits,
   return std::optional<int32_t>(static_cast<int32_t>(scaled));
 }
 
+Result<std::optional<ContainerDeviceRequest>> SlotOnlyRequest(const ResourceList& limits,
+                                                              const ResourceList& requests,
+                                                              const std::string& count_name,
+                                                              std::string_view type) {
+  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
+                        ResourceAmount(limits, requests, count_name, 1));
+  if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
+  ContainerDeviceRequest req;
+  req.count = *count;
+  req.type = std::string(type);
+  req.memory_mib = 0;
+  req.memory_percent = kMemoryPercentUnset;
+  req.cores_percent = 0;
+  return std::optional<ContainerDeviceRequest>(req);
+}
+
 Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node_annotations,
                                                          const std::string& key) {
   auto it = node_annotations.find(key);
@@ -87,6 +103,18 @@ Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_a
 Result<std::vector<DeviceInfo>> Vendor::DecodeRegistration(
     const Annotations& /*node_annotations*/) const {
   return NotFound(std::string(CommonWord()) + " devices are not registered by annotation");
+}
+
+Result<std::optional<PodDevices>> Vendor::DecodeAllocation(
+    const Annotations& pod_annotations) const {
+  const std::string& key = AnnotationKeys().allocated;
+  auto it = pod_annotations.find(key);
+  if (key.empty() || it == pod_annotations.end() || it->second.empty()) {
+    return std::optional<PodDevices>();
+  }
+  Result<PodDevices> devices = DecodePodDevices(it->second);
+  if (!devices.ok()) return devices.status().WithContext(key);
+  return std::optional<PodDevices>(std::move(*devices));
 }
 
 void Vendor::AddDecisionAnnotations(const PodDevices& devices, const std::string& /*node*/,
@@ -178,8 +206,8 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   if (config.enable_ascend && config.ascend) {
     HAMI_RETURN_IF_ERROR(ValidateAscendConfig(*config.ascend));
     for (const AscendChipConfig& chip : config.ascend->configs) {
-      HAMI_RETURN_IF_ERROR(registry.Register(
-          std::make_unique<AscendVendor>(chip, config.ascend->hami_vnpu_core)));
+      HAMI_RETURN_IF_ERROR(
+          registry.Register(std::make_unique<AscendVendor>(chip, config.ascend->hami_vnpu_core)));
     }
   }
   if (config.metax) {
@@ -199,8 +227,7 @@ Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config) {
   }
   if (config.awsneuron) {
     HAMI_RETURN_IF_ERROR(ValidateAwsNeuronConfig(*config.awsneuron));
-    HAMI_RETURN_IF_ERROR(
-        registry.Register(std::make_unique<AwsNeuronVendor>(*config.awsneuron)));
+    HAMI_RETURN_IF_ERROR(registry.Register(std::make_unique<AwsNeuronVendor>(*config.awsneuron)));
   }
   return registry;
 }

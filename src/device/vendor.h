@@ -39,6 +39,15 @@ Result<std::optional<int32_t>> ResourceAmount(const ResourceList& limits,
                                               const ResourceList& requests, const std::string& name,
                                               int32_t unit);
 
+// HAMi's slot-only request (its Biren and Vastai fits check only task slots and record 0 MiB
+// and 0 cores): `count_name`'s value, limits then requests, as a request of `type` for that
+// many devices asking no memory and no cores. nullopt when absent or 0.
+// Failure: as ResourceAmount (HAMi silently ignores such counts).
+Result<std::optional<ContainerDeviceRequest>> SlotOnlyRequest(const ResourceList& limits,
+                                                              const ResourceList& requests,
+                                                              const std::string& count_name,
+                                                              std::string_view type);
+
 // The devices a node registers under `key` in the legacy colon form (spec §1.2), as HAMi's
 // Hygon and Iluvatar paths read them.
 // Failure: NotFound without the annotation; InvalidArgument (prefixed with `key`) when it does
@@ -168,12 +177,40 @@ class Vendor {
                                                      const ResourceList& limits,
                                                      const ResourceList& requests) const;
 
+  // The webhook's pod-level step for a pod that uses this vendor, after every container's
+  // MutateAdmission: `containers` holds this vendor's request per container (init containers
+  // first; count 0 = none) and `pod_annotations` the pod's metadata.annotations, which the
+  // vendor may add to or change (the webhook writes them back; HAMi's MetaX sGPU validates
+  // and defaults its QoS annotations here). Default: nothing.
+  // Failure: InvalidArgument with a message for the user (the webhook refuses the pod).
+  virtual Status MutatePodAdmission(const std::vector<ContainerDeviceRequest>& /*containers*/,
+                                    Annotations* /*pod_annotations*/) const {
+    return Status::Ok();
+  }
+
+  // The devices a pod holds of this vendor, per container, from its annotations (nullopt when
+  // it holds none). Default: the device string under AnnotationKeys().allocated. NVIDIA also
+  // attaches the MIG instances of hami.io/vgpu-mig-allocations.
+  // Failure: InvalidArgument (naming the annotation) when the device string does not decode.
+  virtual Result<std::optional<PodDevices>> DecodeAllocation(
+      const Annotations& pod_annotations) const;
+
+  // The node annotation carrying the link scores between this vendor's devices (policy's
+  // topology-aware choice; NVIDIA's hami.io/node-nvidia-score); "" = none.
+  virtual std::string_view PairScoresAnnotation() const { return {}; }
+
   // A second node lock the vendor's own device plugin releases after Allocate (Cambricon's
   // cambricon.com/dsmlu.lock, an RFC 3339 time); "" = none. While it is set and younger than
   // ExtraNodeLockExpirySeconds (or unreadable), a pod of this vendor cannot bind to the node;
   // the binder sets it, with HAMi's node lock, for such pods.
   virtual std::string_view ExtraNodeLockAnnotation() const { return {}; }
   virtual int64_t ExtraNodeLockExpirySeconds() const { return 120; }
+
+  // Whether binding a pod of this vendor takes HAMi's node lock hami.io/mutex.lock, which the
+  // vendor's device plugin releases after Allocate. False for vendors whose HAMi LockNode is a
+  // no-op (MetaX whole cards): their plugin never releases the lock, so taking it would hold
+  // the node's next binds until it expires.
+  virtual bool TakesNodeLock() const { return true; }
 
   // runtimeClassName the webhook sets on a pod using this vendor that has none ("" = none).
   virtual std::string_view RuntimeClassName() const { return {}; }

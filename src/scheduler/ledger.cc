@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "device/codec.h"
-#include "device/nvidia.h"
 #include "device/pair_scores.h"
 
 namespace hami::scheduler {
@@ -14,26 +13,11 @@ Result<std::optional<PodAllocation>> AllocationFromAnnotations(
     const Annotations& annotations) {
   PodAllocation allocation{uid, ns, name, node, init_containers, {}};
   for (const Vendor* vendor : registry.Vendors()) {
-    const std::string& key = vendor->AnnotationKeys().allocated;
-    auto it = annotations.find(key);
-    if (it == annotations.end() || it->second.empty()) continue;
-    auto decoded = DecodePodDevices(it->second);
-    if (!decoded.ok()) return decoded.status().WithContext("pod " + ns + "/" + name + " " + key);
-    allocation.by_vendor[std::string(vendor->CommonWord())] = std::move(*decoded);
+    auto decoded = vendor->DecodeAllocation(annotations);
+    if (!decoded.ok()) return decoded.status().WithContext("pod " + ns + "/" + name);
+    if (*decoded) allocation.by_vendor[std::string(vendor->CommonWord())] = std::move(**decoded);
   }
   if (allocation.by_vendor.empty()) return std::optional<PodAllocation>();
-  // The MIG instances the pod holds. A value that does not decode or does not match the
-  // device string is left out rather than failing the pod: its devices still count, and a
-  // MIG device used without a known instance is taken out of service (see BuildLocked).
-  auto mig = annotations.find(kVgpuMigAllocationsAnnotation);
-  auto nvidia = allocation.by_vendor.find(kNvidiaCommonWord);
-  if (mig != annotations.end() && nvidia != allocation.by_vendor.end()) {
-    auto entries = DecodeMigAllocations(mig->second);
-    PodDevices with_mig = nvidia->second;
-    if (entries.ok() && AttachMigAllocations(*entries, &with_mig).ok()) {
-      nvidia->second = std::move(with_mig);
-    }
-  }
   return std::optional<PodAllocation>(std::move(allocation));
 }
 

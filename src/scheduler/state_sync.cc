@@ -272,11 +272,22 @@ NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,
   }
   ledger.SetCordoned(name, std::move(cordoned));
   {
-    auto scores = annotations.find(kNodeNvidiaScoreAnnotation);
-    Status linked = ledger.SetPairScores(name, scores == annotations.end() ? "" : scores->second);
+    // The link scores of the first vendor that publishes them on this node (today only
+    // NVIDIA's device plugin does).
+    std::string key, text;
+    for (const Vendor* vendor : registry.Vendors()) {
+      const std::string_view annotation = vendor->PairScoresAnnotation();
+      if (annotation.empty()) continue;
+      if (auto it = annotations.find(std::string(annotation)); it != annotations.end()) {
+        key = it->first;
+        text = it->second;
+        break;
+      }
+    }
+    Status linked = ledger.SetPairScores(name, text);
     if (!linked.ok()) {
-      actions.log.push_back("node " + name + " " + kNodeNvidiaScoreAnnotation + ": " +
-                            linked.message() + " (its GPUs count as unlinked)");
+      actions.log.push_back("node " + name + " " + key + ": " + linked.message() +
+                            " (its devices count as unlinked)");
     }
   }
   {
