@@ -90,8 +90,9 @@ Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig
 }
 
 std::shared_ptr<const std::vector<std::vector<int32_t>>> AwsNeuronIndexSets(int32_t count) {
+  // Built once, leaked: requests share them for the process's life.
   using Table = std::array<std::shared_ptr<const IndexSets>, kAwsNeuronMaxDevicesPerContainer + 1>;
-  static const Table* const kTable = [] {
+  static const Table* const table = [] {
     auto* table = new Table();
     for (int32_t n = 2; n <= kAwsNeuronMaxDevicesPerContainer; ++n) {
       (*table)[static_cast<size_t>(n)] = std::make_shared<const IndexSets>(BuildIndexSets(n));
@@ -99,7 +100,7 @@ std::shared_ptr<const std::vector<std::vector<int32_t>>> AwsNeuronIndexSets(int3
     return table;
   }();
   if (count < 2 || count > kAwsNeuronMaxDevicesPerContainer) return nullptr;
-  return (*kTable)[static_cast<size_t>(count)];
+  return (*table)[static_cast<size_t>(count)];
 }
 
 Result<std::optional<ContainerDeviceRequest>> DeriveAwsNeuronRequest(const AwsNeuronConfig& config,

@@ -1,5 +1,6 @@
 #include "device/kunlun.h"
 
+#include <array>
 #include <string_view>
 
 #include "common/strings.h"
@@ -49,26 +50,18 @@ Status CheckTopologyCount(const std::string& resource, int32_t count) {
 }  // namespace
 
 std::shared_ptr<const std::vector<std::vector<int32_t>>> KunlunIndexSets(int32_t count) {
-  static const auto* const kSingles = new std::shared_ptr<const IndexSets>(
-      std::make_shared<const IndexSets>(SinglesInIndexOrder()));
-  static const auto* const kPairs =
-      new std::shared_ptr<const IndexSets>(std::make_shared<const IndexSets>(Pairs()));
-  static const auto* const kQuads =
-      new std::shared_ptr<const IndexSets>(std::make_shared<const IndexSets>(Quads()));
-  static const auto* const kAll = new std::shared_ptr<const IndexSets>(
-      std::make_shared<const IndexSets>(IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}}));
-  switch (count) {
-    case 1:
-      return *kSingles;
-    case 2:
-      return *kPairs;
-    case 4:
-      return *kQuads;
-    case 8:
-      return *kAll;
-    default:
-      return nullptr;
-  }
+  // Built once, leaked: requests share them for the process's life.
+  using Table = std::array<std::shared_ptr<const IndexSets>, 2 * kWingSize + 1>;
+  static const Table* const table = [] {
+    auto* t = new Table();
+    (*t)[1] = std::make_shared<const IndexSets>(SinglesInIndexOrder());
+    (*t)[2] = std::make_shared<const IndexSets>(Pairs());
+    (*t)[4] = std::make_shared<const IndexSets>(Quads());
+    (*t)[8] = std::make_shared<const IndexSets>(IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}});
+    return t;
+  }();
+  if (count < 0 || count > 2 * kWingSize) return nullptr;
+  return (*table)[static_cast<size_t>(count)];
 }
 
 Result<std::vector<DeviceInfo>> SynthesizeKunlunDevices(const KunlunConfig& config,
