@@ -9,6 +9,7 @@
 #include "device/chart_config.h"
 #include "device/codec.h"
 #include "scheduler/state_sync.h"
+#include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/test_util.h"
 
@@ -219,6 +220,52 @@ TEST_F(MixedAscendTest, MalformedRegistrationDropsOnlyThatNodesNpus) {
         return false;
       },
       milliseconds(2000)));
+}
+
+// The webhook with the Ascend vendors: HAMi's 910C raise to a module pair, template rounding,
+// runtimeClassName and overwriteEnv, written as a JSON patch the API server accepts.
+TEST_F(MixedAscendTest, WebhookMutatesAsHamisAscendAdmission) {
+  for (AscendChipConfig& chip : device_config_.ascend->configs) {
+    chip.runtime_class_name = "ascend";
+    chip.overwrite_env = chip.common_word == "Ascend910B3";
+  }
+  auto registry = MakeVendorRegistry(device_config_);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+
+  nlohmann::json pod = AscendPod("c-one", {{"huawei.com/Ascend910C", "1"}});
+  pod["spec"]["containers"].push_back({{"name", "sidecar"}, {"image", "busybox"}});
+  AdmissionDecision d = AdmitPod(pod, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json out = pod.patch(d.patch);
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  EXPECT_EQ(out["spec"]["runtimeClassName"], "ascend");
+  EXPECT_EQ(
+      out["spec"]["containers"][0]["resources"]["limits"],
+      (nlohmann::json{{"huawei.com/Ascend910C", "2"}, {"huawei.com/Ascend910C-memory", "65536"}}));
+  EXPECT_FALSE(out["spec"]["containers"][0].contains("env"));
+  // The container asking no NPU gets ASCEND_VISIBLE_DEVICES="" from the 910B3 chip's overwriteEnv.
+  EXPECT_EQ(out["spec"]["containers"][1]["env"],
+            nlohmann::json::array({{{"name", "ASCEND_VISIBLE_DEVICES"}, {"value", ""}}}));
+
+  nlohmann::json b3 =
+      AscendPod("b3", {{"huawei.com/Ascend910B3", "1"}, {"huawei.com/Ascend910B3-memory", "3000"}});
+  out = b3.patch(AdmitPod(b3, config).patch);
+  EXPECT_EQ(out["spec"]["containers"][0]["resources"]["limits"]["huawei.com/Ascend910B3-memory"],
+            "16384");
+
+  // Requests defaulted from limits cannot be raised with them: refused with what to ask.
+  nlohmann::json pinned = AscendPod("c-pinned", {{"huawei.com/Ascend910C", "1"}});
+  pinned["spec"]["containers"][0]["resources"]["requests"] = {{"huawei.com/Ascend910C", "1"}};
+  d = AdmitPod(pinned, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("ask 2"), std::string::npos) << d.message;
+  nlohmann::json many = AscendPod(
+      "b3-many", {{"huawei.com/Ascend910B3", "2"}, {"huawei.com/Ascend910B3-memory", "8192"}});
+  d = AdmitPod(many, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("not supported for multiple devices"), std::string::npos) << d.message;
 }
 
 }  // namespace
