@@ -7,16 +7,7 @@ namespace hami {
 Result<std::optional<ContainerDeviceRequest>> DeriveBirenRequest(const BirenConfig& config,
                                                                  const ResourceList& limits,
                                                                  const ResourceList& requests) {
-  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
-                        ResourceAmount(limits, requests, config.resource_count_name, 1));
-  if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
-  ContainerDeviceRequest req;
-  req.count = *count;
-  req.type = kBirenCommonWord;
-  req.memory_mib = 0;
-  req.memory_percent = kMemoryPercentUnset;
-  req.cores_percent = 0;
-  return std::optional<ContainerDeviceRequest>(req);
+  return SlotOnlyRequest(limits, requests, config.resource_count_name, kBirenCommonWord);
 }
 
 BirenVendor::BirenVendor(BirenConfig config) : config_(std::move(config)) {

@@ -243,6 +243,35 @@ Result<std::vector<DeviceInfo>> MetaxSgpuVendor::DecodeRegistration(
   return devices;
 }
 
+Status MetaxSgpuVendor::MutatePodAdmission(const std::vector<ContainerDeviceRequest>& containers,
+                                           Annotations* pod_annotations) const {
+  std::string app_class;
+  if (auto it = pod_annotations->find(kMetaxAppClassAnnotation); it != pod_annotations->end()) {
+    app_class = it->second;
+    if (app_class != kMetaxAppClassOnline && app_class != kMetaxAppClassOffline) {
+      return InvalidArgument(std::string(kMetaxAppClassAnnotation) + " must be set one of [" +
+                             kMetaxAppClassOnline + ", " + kMetaxAppClassOffline + "]");
+    }
+    for (const ContainerDeviceRequest& c : containers) {
+      if (c.count > 1) return InvalidArgument("app-class pod must request single device");
+    }
+  }
+  // Online pods borrow idle compute whatever the card's QoS; HAMi checks QoS for the others.
+  if (app_class == kMetaxAppClassOnline) return Status::Ok();
+  auto qos = pod_annotations->find(kMetaxQosPolicyAnnotation);
+  if (qos == pod_annotations->end()) {
+    (*pod_annotations)[kMetaxQosPolicyAnnotation] = kMetaxQosBestEffort;
+    return Status::Ok();
+  }
+  if (qos->second == kMetaxQosBestEffort || qos->second == kMetaxQosFixedShare ||
+      qos->second == kMetaxQosBurstShare) {
+    return Status::Ok();
+  }
+  return InvalidArgument(std::string(kMetaxQosPolicyAnnotation) + " must be set one of [" +
+                         kMetaxQosBestEffort + ", " + kMetaxQosFixedShare + ", " +
+                         kMetaxQosBurstShare + "]");
+}
+
 void MetaxSgpuVendor::AddDecisionAnnotations(const PodDevices& devices, const std::string& node,
                                              int64_t decided_unix_seconds, Annotations* out) const {
   Vendor::AddDecisionAnnotations(devices, node, decided_unix_seconds, out);

@@ -49,6 +49,12 @@ inline constexpr char kMetaxUseUuidAnnotation[] = "metax-tech.com/use-gpuuuid";
 inline constexpr char kMetaxNoUseUuidAnnotation[] = "metax-tech.com/nouse-gpuuuid";
 inline constexpr char kMetaxQosPolicyAnnotation[] = "metax-tech.com/sgpu-qos-policy";
 inline constexpr char kMetaxAppClassAnnotation[] = "metax-tech.com/sgpu-app-class";
+// The values HAMi's sGPU webhook accepts (protocol.go).
+inline constexpr char kMetaxQosBestEffort[] = "best-effort";
+inline constexpr char kMetaxQosFixedShare[] = "fixed-share";
+inline constexpr char kMetaxQosBurstShare[] = "burst-share";
+inline constexpr char kMetaxAppClassOnline[] = "online";
+inline constexpr char kMetaxAppClassOffline[] = "offline";
 
 // What HAMi synthesises per whole card (device.go).
 inline constexpr int32_t kMetaxGpuMemoryMib = 65536;
@@ -95,6 +101,10 @@ class MetaxGpuVendor final : public Vendor {
   // HAMi's whole-card health rule is the capacity being positive; the closest rule here is
   // dropping the cards when the allocatable count falls to 0.
   bool DropsDevicesWhenAllocatableFallsToZero() const override { return true; }
+
+  // HAMi's whole-card LockNode is a no-op and MetaX's plugin never releases
+  // hami.io/mutex.lock, so binding a whole-card pod does not take it.
+  bool TakesNodeLock() const override { return false; }
 
  private:
   MetaxConfig config_;
@@ -158,6 +168,14 @@ class MetaxSgpuVendor final : public Vendor {
   // DecodeMetaxSgpuDevices.
   Result<std::vector<DeviceInfo>> DecodeRegistration(
       const Annotations& node_annotations) const override;
+
+  // HAMi's sGPU MutateAdmission, pod-level: metax-tech.com/sgpu-app-class, when set, must be
+  // "online" or "offline" and every container asking sGPUs must ask exactly 1; unless the
+  // class is "online", metax-tech.com/sgpu-qos-policy must be "best-effort", "fixed-share" or
+  // "burst-share", and is set to "best-effort" when absent.
+  // Failure: InvalidArgument with HAMi's message.
+  Status MutatePodAdmission(const std::vector<ContainerDeviceRequest>& containers,
+                            Annotations* pod_annotations) const override;
 
   // The default keys plus what MetaX's sGPU plugin reads (HAMi's PatchAnnotations):
   // metax-tech.com/gpu-devices-allocated = EncodeMetaxPodDevices(devices) and

@@ -5,18 +5,9 @@ namespace hami {
 Result<std::optional<ContainerDeviceRequest>> DeriveVastaiRequest(const VastaiConfig& config,
                                                                   const ResourceList& limits,
                                                                   const ResourceList& requests) {
-  HAMI_ASSIGN_OR_RETURN(std::optional<int32_t> count,
-                        ResourceAmount(limits, requests, config.resource_count_name, 1));
-  if (!count || *count == 0) return std::optional<ContainerDeviceRequest>();
-  ContainerDeviceRequest req;
-  req.count = *count;
-  req.type = kVastaiCommonWord;
   // HAMi asks for 100 % of the memory but its fit never looks at memory and records 0 MiB;
-  // asking for none here gives the same placements and the same device string.
-  req.memory_mib = 0;
-  req.memory_percent = kMemoryPercentUnset;
-  req.cores_percent = 0;
-  return std::optional<ContainerDeviceRequest>(req);
+  // asking for none gives the same placements and the same device string.
+  return SlotOnlyRequest(limits, requests, config.resource_count_name, kVastaiCommonWord);
 }
 
 VastaiVendor::VastaiVendor(VastaiConfig config) : config_(std::move(config)) {

@@ -15,6 +15,25 @@
 
 namespace hami::scheduler {
 
+namespace {
+
+// Whether binding `allocation` takes HAMi's node lock: unless every vendor the pod uses
+// declines it (their plugins never release it).
+bool NeedsNodeLock(const VendorRegistry& registry, const PodAllocation& allocation) {
+  bool any_vendor = false;
+  for (const auto& [key, devices] : allocation.by_vendor) {
+    const bool used = std::any_of(devices.begin(), devices.end(),
+                                  [](const ContainerDevices& c) { return !c.empty(); });
+    if (!used) continue;
+    any_vendor = true;
+    const Vendor* vendor = registry.Find(key);
+    if (vendor == nullptr || vendor->TakesNodeLock()) return true;
+  }
+  return !any_vendor;
+}
+
+}  // namespace
+
 Binder::Binder(kube::KubeClient& client, const VendorRegistry& registry, UsageLedger& ledger,
                BindOptions options, std::function<int64_t()> now)
     : client_(client),
@@ -83,7 +102,8 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   const std::chrono::milliseconds wait =
       group.empty() ? options_.lock_wait
                     : std::max(options_.lock_wait, options_.pod_group_lock_wait);
-  Status locked = AcquireLock(args, wait);
+  const bool node_lock = NeedsNodeLock(registry_, *allocation);
+  Status locked = node_lock ? AcquireLock(args, wait) : Status::Ok();
   if (!locked.ok() && !group.empty()) {
     locked = Status(locked.code(), locked.message() + " (pod group " + group + ", waited " +
                                        std::to_string(wait.count()) + " ms)");
@@ -97,7 +117,9 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
   // 1b. Vendors' own node locks (Cambricon's dsmlu lock), which HAMi takes after its own.
   std::vector<ExtraLock> extra_locks;
   if (Status extra = AcquireExtraLocks(args.node, *allocation, &extra_locks); !extra.ok()) {
-    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    if (node_lock) {
+      (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    }
     ledger_.RemoveUnwrittenDecision(uid);
     Event(args.pod_namespace, args.pod_name, uid, false, extra.message());
     return extra.message();
@@ -114,7 +136,9 @@ std::string Binder::Bind(const ExtenderBindingArgs& args) {
       client_.CreateBinding(args.pod_namespace, args.pod_name, uid, args.node, annotations);
   if (!bound.ok()) {
     const std::string message = "bind pod " + who + " to " + args.node + ": " + bound.message();
-    (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    if (node_lock) {
+      (void)locker_.Release(args.node, args.pod_namespace, args.pod_name, /*force=*/false);
+    }
     ReleaseExtraLocks(args.node, extra_locks);
     // Only a decision still unwritten goes: a pod the watch shows bound (a stale cache let us
     // try again, or a Binding landed although its answer was lost) keeps its devices.

@@ -110,6 +110,25 @@ std::optional<std::string> MutateContainer(nlohmann::json& container, const Webh
   return std::nullopt;
 }
 
+// Runs `vendor`'s pod-level admission on `pod`'s annotations and writes back what it changed;
+// returns a refusal message or nullopt.
+std::optional<std::string> MutatePodAnnotations(const Vendor& vendor,
+                                                const std::vector<ContainerDeviceRequest>& requests,
+                                                nlohmann::json& pod) {
+  const Annotations before = kube::PodView(pod).Annotations();
+  Annotations after = before;
+  Status admitted = vendor.MutatePodAdmission(requests, &after);
+  if (!admitted.ok()) return admitted.message();
+  if (after == before) return std::nullopt;
+  nlohmann::json& annotations = pod["metadata"]["annotations"];
+  if (!annotations.is_object()) annotations = nlohmann::json::object();
+  for (const auto& [key, value] : before) {
+    if (after.count(key) == 0) annotations.erase(key);
+  }
+  for (const auto& [key, value] : after) annotations[key] = value;
+  return std::nullopt;
+}
+
 bool Privileged(const nlohmann::json& container) {
   const nlohmann::json* ctx = ObjectAt(container, "securityContext");
   if (ctx == nullptr) return false;
@@ -219,6 +238,12 @@ AdmissionDecision AdmitPod(const nlohmann::json& pod, const WebhookConfig& confi
       const std::string_view runtime_class = vendor.vendor->RuntimeClassName();
       if (vendor.used && !runtime_class.empty() && !mutated["spec"].contains("runtimeClassName")) {
         mutated["spec"]["runtimeClassName"] = std::string(runtime_class);
+      }
+    }
+    for (const VendorRequests& vendor : per_vendor) {
+      if (!vendor.used) continue;
+      if (auto refusal = MutatePodAnnotations(*vendor.vendor, vendor.containers, mutated)) {
+        return Refuse(*refusal);
       }
     }
     if (auto refusal = CheckQuota(pod, config, request_namespace, per_vendor, init_containers)) {

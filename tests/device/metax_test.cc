@@ -356,6 +356,54 @@ TEST(MetaxSgpuTest, DecisionAnnotationsAddMetaxsKeys) {
                         {"metax-tech.com/predicate-time", "1700000000000000000"}}));
 }
 
+TEST(MetaxSgpuTest, PodAdmissionMatchesHamisMutateAdmissionTests) {
+  // sdevice_test.go TestMutateAdmission, plus the app-class rules of sdevice.go.
+  const MetaxSgpuVendor vendor{MetaxConfig{}};
+  const std::vector<ContainerDeviceRequest> one = {Request(1, "Metax-SGPU", 0, 100, 100)};
+  const std::string qos_error =
+      "metax-tech.com/sgpu-qos-policy must be set one of [best-effort, fixed-share, burst-share]";
+  Annotations bad = {{kMetaxQosPolicyAnnotation, "best-effortx"}};
+  Status refused = vendor.MutatePodAdmission(one, &bad);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.message(), qos_error);
+  EXPECT_EQ(bad, (Annotations{{kMetaxQosPolicyAnnotation, "best-effortx"}}));  // untouched
+  Annotations none;
+  ASSERT_TRUE(vendor.MutatePodAdmission(one, &none).ok());
+  EXPECT_EQ(none, (Annotations{{"metax-tech.com/sgpu-qos-policy", "best-effort"}}));
+  for (const char* qos : {"best-effort", "fixed-share", "burst-share"}) {
+    Annotations given = {{kMetaxQosPolicyAnnotation, qos}};
+    ASSERT_TRUE(vendor.MutatePodAdmission(one, &given).ok()) << qos;
+    EXPECT_EQ(given, (Annotations{{kMetaxQosPolicyAnnotation, qos}}));
+  }
+  // app-class: only online/offline; such pods ask one sGPU per container; online pods are not
+  // given (or checked for) a QoS policy, offline ones are.
+  Annotations wrong_class = {{kMetaxAppClassAnnotation, "batch"}};
+  Status class_refused = vendor.MutatePodAdmission(one, &wrong_class);
+  EXPECT_EQ(class_refused.message(),
+            "metax-tech.com/sgpu-app-class must be set one of [online, offline]");
+  Annotations online = {{kMetaxAppClassAnnotation, "online"}, {kMetaxQosPolicyAnnotation, "x"}};
+  ASSERT_TRUE(vendor.MutatePodAdmission(one, &online).ok());
+  EXPECT_EQ(online.size(), 2u);
+  Annotations offline = {{kMetaxAppClassAnnotation, "offline"}};
+  ASSERT_TRUE(vendor.MutatePodAdmission(one, &offline).ok());
+  EXPECT_EQ(offline[kMetaxQosPolicyAnnotation], "best-effort");
+  Annotations two_devices = {{kMetaxAppClassAnnotation, "online"}};
+  Status count_refused = vendor.MutatePodAdmission(
+      {ContainerDeviceRequest{}, Request(2, "Metax-SGPU", 0, 100, 100)}, &two_devices);
+  EXPECT_EQ(count_refused.message(), "app-class pod must request single device");
+  // Whole cards and Vastai-like vendors keep the default (nothing to do).
+  const MetaxGpuVendor whole{MetaxConfig{}};
+  Annotations untouched;
+  ASSERT_TRUE(whole.MutatePodAdmission(one, &untouched).ok());
+  EXPECT_TRUE(untouched.empty());
+}
+
+TEST(MetaxVendorsTest, OnlySgpuTakesHamisNodeLock) {
+  // HAMi's whole-card LockNode does nothing; its sGPU one takes hami.io/mutex.lock.
+  EXPECT_FALSE(MetaxGpuVendor{MetaxConfig{}}.TakesNodeLock());
+  EXPECT_TRUE(MetaxSgpuVendor{MetaxConfig{}}.TakesNodeLock());
+}
+
 // ----- config ---------------------------------------------------------------------------------
 
 TEST(MetaxConfigTest, SectionEnablesBothVendors) {

@@ -88,6 +88,7 @@ TEST(VastaiVendorTest, AdmissionIsTheCountLimit) {
   EXPECT_TRUE(a->uses_device);
   EXPECT_TRUE(a->env.empty());
   EXPECT_EQ(a->limits, (ResourceList{{"vastaitech.com/va", "1"}}));
+  EXPECT_TRUE(vendor.TakesNodeLock());  // released by HAMi's Vastai plugin
   auto r = vendor.MutateAdmission("c", {}, {{"vastaitech.com/va", "1"}});
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->uses_device);

@@ -8,6 +8,7 @@
 #include "device/metax.h"
 #include "scheduler/daemon.h"
 #include "scheduler/state_sync.h"
+#include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/test_util.h"
 
@@ -49,7 +50,16 @@ TEST_F(MixedMetaxTest, WholeCardPodsLandOnTheCapacityNode) {
       continue;
     }
     ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"metax-node"})) << filtered.dump();
-    Bind(*daemon, pod, "metax-node");
+    // HAMi takes no node lock for whole cards (MetaX's plugin would never release it), so the
+    // second pod binds right after the first without anyone clearing a lock.
+    nlohmann::json bound = Post(daemon->port(), "/bind",
+                                {{"PodName", name},
+                                 {"PodNamespace", "default"},
+                                 {"PodUID", pod["metadata"]["uid"]},
+                                 {"Node", "metax-node"}});
+    ASSERT_EQ(bound["Error"], "") << bound.dump();
+    EXPECT_FALSE((*api_.Get("nodes", "", "metax-node"))["metadata"]["annotations"].contains(
+        kNodeLockAnnotation));
     nlohmann::json annotations = Annotations(name);
     const std::string allocated = annotations.value(kMetaxGpuAllocatedAnnotation, "");
     EXPECT_TRUE(allocated == "metax-node-metax-0,Metax-GPU,65536,100:;" ||
@@ -95,7 +105,17 @@ TEST_F(MixedMetaxTest, SgpuPodsShareCardsWithMetaxsAnnotations) {
                                                   {"metax-tech.com/vmemory", "16"}}));
   nlohmann::json filtered = Filter(*daemon, share, all);
   ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({"sgpu-node"})) << filtered.dump();
-  Bind(*daemon, share, "sgpu-node");
+  // The sGPU bind takes HAMi's node lock (MetaX's sGPU plugin releases it after Allocate).
+  nlohmann::json bound = Post(daemon->port(), "/bind",
+                              {{"PodName", "sgpu-share"},
+                               {"PodNamespace", "default"},
+                               {"PodUID", share["metadata"]["uid"]},
+                               {"Node", "sgpu-node"}});
+  ASSERT_EQ(bound["Error"], "") << bound.dump();
+  auto locked = *api_.Get("nodes", "", "sgpu-node");
+  EXPECT_TRUE(locked["metadata"]["annotations"].contains(kNodeLockAnnotation)) << locked.dump();
+  locked["metadata"]["annotations"].erase(kNodeLockAnnotation);
+  ASSERT_TRUE(api_.Put(locked).ok());
   nlohmann::json annotations = Annotations("sgpu-share");
   const std::string allocated = annotations.value(kMetaxSgpuAllocatedAnnotation, "");
   const bool on_m1 = allocated == "GPU-m1,Metax-SGPU,16384,60:;";
@@ -147,6 +167,51 @@ TEST_F(MixedMetaxTest, SgpuPodsShareCardsWithMetaxsAnnotations) {
   EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Metax-SGPU, NVIDIA)"),
             std::string::npos)
       << filtered.dump();
+}
+
+// The webhook applies HAMi's sGPU pod rules: QoS policy defaulted to best-effort or checked,
+// app-class checked; whole-card pods are left alone.
+TEST(MixedMetaxWebhookTest, SgpuPodsGetHamisQosDefaultAndChecks) {
+  DeviceConfig config = testing::NvidiaAndHygon();
+  config.metax = MetaxConfig{};
+  auto registry = MakeVendorRegistry(config);
+  ASSERT_TRUE(registry.ok());
+  WebhookConfig webhook;
+  webhook.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+
+  nlohmann::json pod = testing::PodObject("sgpu", {{"metax-tech.com/sgpu", "1"}});
+  AdmissionDecision d = AdmitPod(pod, webhook, "default");
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json mutated = pod.patch(d.patch);
+  EXPECT_EQ(mutated["metadata"]["annotations"],
+            (nlohmann::json{{"metax-tech.com/sgpu-qos-policy", "best-effort"}}));
+  EXPECT_EQ(mutated["spec"]["schedulerName"], "hami-scheduler");
+
+  pod["metadata"]["annotations"] = {{"metax-tech.com/sgpu-qos-policy", "fixed-share"},
+                                    {"keep", "me"}};
+  d = AdmitPod(pod, webhook, "default");
+  ASSERT_TRUE(d.allowed) << d.message;
+  EXPECT_EQ(pod.patch(d.patch)["metadata"]["annotations"], pod["metadata"]["annotations"]);
+
+  pod["metadata"]["annotations"] = {{"metax-tech.com/sgpu-qos-policy", "best-effortx"}};
+  d = AdmitPod(pod, webhook, "default");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("metax-tech.com/sgpu-qos-policy must be set one of [best-effort, "
+                           "fixed-share, burst-share]"),
+            std::string::npos)
+      << d.message;
+
+  nlohmann::json online = testing::PodObject("online", {{"metax-tech.com/sgpu", "2"}});
+  online["metadata"]["annotations"] = {{"metax-tech.com/sgpu-app-class", "online"}};
+  d = AdmitPod(online, webhook, "default");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("app-class pod must request single device"), std::string::npos)
+      << d.message;
+
+  nlohmann::json whole = testing::PodObject("whole", {{"metax-tech.com/gpu", "1"}});
+  d = AdmitPod(whole, webhook, "default");
+  ASSERT_TRUE(d.allowed) << d.message;
+  EXPECT_FALSE(whole.patch(d.patch)["metadata"].contains("annotations"));
 }
 
 // A node with NVIDIA GPUs and unreadable MetaX registrations keeps its GPUs; each MetaX error is
