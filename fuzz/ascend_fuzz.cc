@@ -70,9 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const hami::ResourceList requests = hami::fuzz::ParseResourceList(hami::fuzz::NextLine(&text));
   const std::string selection(text);
 
-  static const hami::AscendVendor kB3(Chip("Ascend910B3", false), false);
-  static const hami::AscendVendor kC(Chip("Ascend910C", true), true);
-  for (const hami::AscendVendor* v : {&kB3, &kC}) {
+  static const hami::AscendVendor b3(Chip("Ascend910B3", false), false);
+  static const hami::AscendVendor c910(Chip("Ascend910C", true), true);
+  for (const hami::AscendVendor* v : {&b3, &c910}) {
     auto devices =
         v->DecodeRegistration({{v->AnnotationKeys().node_register, std::string(registration)}});
     if (devices.ok()) {

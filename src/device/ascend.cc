@@ -132,10 +132,10 @@ Result<std::optional<ContainerDeviceRequest>> AscendVendor::RequestFromResources
                              std::to_string(req.count));
     }
     const int32_t modules = req.count / 2;
-    static const auto kNone = std::make_shared<const std::vector<std::vector<int32_t>>>();
+    static const auto no_sets = std::make_shared<const std::vector<std::vector<int32_t>>>();
     req.index_sets = modules <= kAscendSuperPodMaxModules
                          ? pair_sets_[static_cast<size_t>(modules)]
-                         : kNone;  // more NPUs than a super-pod node has: fits nowhere
+                         : no_sets;  // more NPUs than a super-pod node has: fits nowhere
   }
   return std::optional<ContainerDeviceRequest>(std::move(req));
 }
