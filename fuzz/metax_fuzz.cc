@@ -5,7 +5,7 @@
 // The input is split at the first three newlines: sGPU registration value, a "name=value,..."
 // resource list, the metax-tech.com/gpu capacity value, then the selection annotation value.
 // Properties: never crash; a registration that decodes is non-empty, indexed by position, with
-// writable ids and non-negative sizes, and a grant on it encodes as JSON listing the same
+// unique writable ids and non-negative sizes, and a grant on it encodes as JSON listing the same
 // uuids; capacity cards number 1..kMaxSynthesizedDevices, named after the node; derived
 // requests are in range (sGPU cores 0..100, whole memory exactly when no MiB); admission fails
 // exactly when derivation does.
@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       HAMI_FUZZ_CHECK(!d.id.empty() && d.id.find_first_of(",:;") == std::string::npos);
       HAMI_FUZZ_CHECK(d.count >= 0 && d.devmem_mib >= 0 && d.devcore >= 0);
       grant.push_back({d.id, hami::kMetaxSgpuCommonWord, d.devmem_mib, d.devcore});
+      for (size_t k = 0; k < i; ++k) HAMI_FUZZ_CHECK((*devices)[k].id != d.id);
     }
     const std::string encoded = hami::EncodeMetaxPodDevices({grant});
     const nlohmann::json parsed = nlohmann::json::parse(encoded, nullptr, false);

@@ -1,6 +1,7 @@
 #include "device/metax.h"
 
 #include <limits>
+#include <set>
 
 #include "common/strings.h"
 #include "device/go_json.h"
@@ -161,9 +162,15 @@ Result<std::vector<DeviceInfo>> DecodeMetaxSgpuDevices(std::string_view json) {
   if (doc.empty()) return InvalidArgument(context + ": no device listed");
   std::vector<DeviceInfo> out;
   out.reserve(doc.size());
+  std::set<std::string> seen;
   for (size_t i = 0; i < doc.size(); ++i) {
     Result<DeviceInfo> d = DecodeMetaxSgpuDevice(doc[i], static_cast<int32_t>(i));
     if (!d.ok()) return d.status().WithContext(context + ": device " + std::to_string(i));
+    // Usage is kept per device id: two cards under one uuid would share (and overcommit) it.
+    if (!seen.insert(d->id).second) {
+      return InvalidArgument(context + ": device " + std::to_string(i) + ": uuid " +
+                             QuoteForError(d->id) + " is listed twice");
+    }
     out.push_back(std::move(d).value());
   }
   return out;

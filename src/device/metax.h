@@ -123,7 +123,8 @@ class MetaxGpuVendor final : public Vendor {
 // convertMetaxSDeviceToHAMIDevice.
 // Failure (InvalidArgument): not JSON, not an array (including `null`), no device, an element
 // that is not an object, a field of the wrong JSON type or outside int32, a negative
-// totalDevCount/totalCompute/totalVRam, an empty uuid or one containing ',', ':' or ';'.
+// totalDevCount/totalCompute/totalVRam, an empty uuid or one containing ',', ':' or ';', a
+// uuid listed twice (HAMi accepts it; usage here is per device id).
 Result<std::vector<DeviceInfo>> DecodeMetaxSgpuDevices(std::string_view json);
 
 // The value of metax-tech.com/gpu-devices-allocated for a grant (HAMi's

@@ -168,13 +168,26 @@ TEST(MetaxSgpuTest, KeysMatchCaseInsensitivelyLastWins) {
 }
 
 TEST(MetaxSgpuTest, RefusesMalformedRegistrations) {
-  for (const char* bad :
-       {"", "null", "[]", "{}", "[null]", "[1]", R"([{"uuid":""}])", R"([{"totalDevCount":4}])",
-        R"([{"uuid":"a,b"}])", R"([{"uuid":"a:b"}])", R"([{"uuid":"a","totalDevCount":"4"}])",
-        R"([{"uuid":"a","totalDevCount":-1}])", R"([{"uuid":"a","totalVRam":4294967296}])",
-        R"([{"uuid":"a","totalCompute":1.5}])", R"([{"uuid":"a","healthy":1}])",
-        R"([{"uuid":"a","qosPolicy":3}])", R"([{"uuid":"a","linkZone":"1"}])",
-        R"([{"uuid":"a","bdf":false}])", "[{\"uuid\":\"a\"}"}) {
+  for (const char* bad : {"",
+                          "null",
+                          "[]",
+                          "{}",
+                          "[null]",
+                          "[1]",
+                          R"([{"uuid":""}])",
+                          R"([{"totalDevCount":4}])",
+                          R"([{"uuid":"a,b"}])",
+                          R"([{"uuid":"a:b"}])",
+                          R"([{"uuid":"a","totalDevCount":"4"}])",
+                          R"([{"uuid":"a","totalDevCount":-1}])",
+                          R"([{"uuid":"a","totalVRam":4294967296}])",
+                          R"([{"uuid":"a","totalCompute":1.5}])",
+                          R"([{"uuid":"a","healthy":1}])",
+                          R"([{"uuid":"a","qosPolicy":3}])",
+                          R"([{"uuid":"a","linkZone":"1"}])",
+                          R"([{"uuid":"a","bdf":false}])",
+                          "[{\"uuid\":\"a\"}",
+                          R"([{"uuid":"a"},{"uuid":"b"},{"uuid":"a"}])"}) {
     auto r = DecodeMetaxSgpuDevices(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
