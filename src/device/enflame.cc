@@ -147,8 +147,10 @@ Result<std::optional<ContainerDeviceRequest>> DeriveEnflameDrsRequest(
   for (const std::string* other :
        {&config.resource_name_gcu_memory, &config.resource_name_gcu_core}) {
     if (FindResource(limits, requests, *other) != nullptr) {
-      return InvalidArgument(*other + " without " + name +
-                             " is not supported: ask for a number of DRS slices with " + name);
+      std::string message = *other;
+      message += " without " + name;
+      message += " is not supported: ask for a number of DRS slices with " + name;
+      return InvalidArgument(message);
     }
   }
   return std::optional<ContainerDeviceRequest>();

@@ -189,13 +189,15 @@ Status Binder::AcquireExtraLocks(const std::string& node, const PodAllocation& a
                    vendor->ExtraNodeLockExpirySeconds());
   }
   for (const auto& [annotation, expiry_seconds] : wanted) {
+    std::string where = "lock node " + node;
+    where += " (" + annotation + ")";
     Status last = Status(StatusCode::kInternal, "no attempt made");
     bool locked = false;
     for (int attempt = 0; attempt < std::max(1, options_.lock.attempts) && !locked; ++attempt) {
       // Always the server's copy: a cached node may not show a lock another replica just set.
       auto fetched = client_.Get(kube::NodePath(node));
       if (!fetched.ok()) {
-        last = fetched.status().WithContext("lock node " + node + " (" + annotation + ")");
+        last = fetched.status().WithContext(where);
         break;
       }
       const kube::NodeView view(*fetched);
@@ -203,14 +205,19 @@ Status Binder::AcquireExtraLocks(const std::string& node, const PodAllocation& a
       if (auto value = view.Annotation(annotation)) {
         Result<int64_t> since = ParseRfc3339(*value);
         if (!since.ok()) {
-          last = FailedPrecondition("node " + node + " has an unreadable " + annotation + " " +
-                                    QuoteForError(*value) + "; the vendor's plugin must clear it");
+          std::string message = "node " + node;
+          message += " has an unreadable " + annotation;
+          message += " " + QuoteForError(*value);
+          message += "; the vendor's plugin must clear it";
+          last = FailedPrecondition(message);
           break;
         }
         if (now - *since <= expiry_seconds) {
-          last = FailedPrecondition("node " + node + " is locked by " + annotation + " since " +
-                                    std::string(*value) + " (held up to " +
-                                    std::to_string(expiry_seconds) + "s)");
+          std::string message = "node " + node;
+          message += " is locked by " + annotation;
+          message += " since " + std::string(*value);
+          message += " (held up to " + std::to_string(expiry_seconds) + "s)";
+          last = FailedPrecondition(message);
           break;
         }
         // Expired: HAMi removes it and takes it again; one patch does both here.
@@ -223,7 +230,7 @@ Status Binder::AcquireExtraLocks(const std::string& node, const PodAllocation& a
         taken->push_back(ExtraLock{annotation, value});
         locked = true;
       } else {
-        last = patched.status().WithContext("lock node " + node + " (" + annotation + ")");
+        last = patched.status().WithContext(where);
         if (patched.status().code() != StatusCode::kConflict) break;
       }
     }
