@@ -611,26 +611,58 @@ class Loader {
   }
 
   // The `vnpus:` section: hamiVnpuCore and the per-chip `configs` list with its templates.
-  Status Ascend(const YAML::Node& section, AscendConfig* c) const {
+  // The `vnpus:` section. Newer HAMi charts also put overwriteEnv and runtimeClassName at this
+  // level (they apply to every chip that does not set its own) and add keys the Ascend device
+  // plugin reads, not the scheduler (listed in `ignored`).
+  Status Ascend(const YAML::Node& section, AscendConfig* c,
+                std::vector<std::string>* ignored) const {
     if (section.IsNull()) return Status::Ok();
-    return ForEachEntry(
+    std::optional<bool> overwrite_env;
+    std::optional<std::string> runtime_class;
+    std::vector<std::set<std::string>> chip_keys;
+    HAMI_RETURN_IF_ERROR(ForEachEntry(
         section, "vnpus",
         [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
+          const std::string path = "vnpus." + key;
           if (key == "hamiVnpuCore") {
-            return v.IsNull() ? Status::Ok() : Bool(v, "vnpus.hamiVnpuCore", &c->hami_vnpu_core);
+            return v.IsNull() ? Status::Ok() : Bool(v, path, &c->hami_vnpu_core);
           }
-          if (key == "configs") return AscendChips(v, &c->configs);
-          return Error(k, "vnpus." + key,
-                       "unknown key in the vnpus section (expected hamiVnpuCore, configs)");
-        });
+          if (key == "configs") return AscendChips(v, &c->configs, &chip_keys);
+          if (key == "overwriteEnv" && !v.IsNull()) return Bool(v, path, &overwrite_env.emplace());
+          if (key == "runtimeClassName" && !v.IsNull()) {
+            return Scalar(v, path, &runtime_class.emplace());
+          }
+          static constexpr std::string_view kPluginKeys[] = {"hamiVnpuMode", "enpuPolicy",
+                                                             "vnpuDeviceSplitCount"};
+          if (Contains(kPluginKeys, key) || key == "overwriteEnv" || key == "runtimeClassName") {
+            if (Contains(kPluginKeys, key)) ignored->push_back(path);
+            return Status::Ok();
+          }
+          return Error(k, path,
+                       "unknown key in the vnpus section (expected hamiVnpuCore, configs, "
+                       "overwriteEnv, runtimeClassName, hamiVnpuMode, enpuPolicy, "
+                       "vnpuDeviceSplitCount)");
+        }));
+    for (size_t i = 0; i < c->configs.size(); ++i) {
+      if (overwrite_env && !chip_keys[i].count("overwriteEnv")) {
+        c->configs[i].overwrite_env = *overwrite_env;
+      }
+      if (runtime_class && !chip_keys[i].count("runtimeClassName")) {
+        c->configs[i].runtime_class_name = *runtime_class;
+      }
+    }
+    return Status::Ok();
   }
 
-  Status AscendChips(const YAML::Node& list, std::vector<AscendChipConfig>* out) const {
+  // `keys` gets, per chip, the keys it sets.
+  Status AscendChips(const YAML::Node& list, std::vector<AscendChipConfig>* out,
+                     std::vector<std::set<std::string>>* keys) const {
     if (list.IsNull()) return Status::Ok();
     if (!list.IsSequence()) return Error(list, "vnpus.configs", "expected a list of chips");
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string path = "vnpus.configs[" + std::to_string(i) + "]";
       AscendChipConfig chip;
+      std::set<std::string> chip_keys;
       const std::vector<Field> fields = {{"chipName", &chip.chip_name},
                                          {"commonWord", &chip.common_word},
                                          {"resourceName", &chip.resource_name},
@@ -648,6 +680,7 @@ class Loader {
           list[i], path,
           [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) -> Status {
             const std::string key_path = path + "." + key;
+            if (!v.IsNull()) chip_keys.insert(key);
             if (key == "templates") return AscendTemplates(v, key_path, &chip.templates);
             if (std::optional<Status> read = ReadField(fields, key, v, key_path)) return *read;
             return Error(k, key_path,
@@ -656,6 +689,7 @@ class Loader {
           }));
       if (chip.memory_factor == 0) chip.memory_factor = 1;  // HAMi: 0 = no factor
       out->push_back(std::move(chip));
+      keys->push_back(std::move(chip_keys));
     }
     return Status::Ok();
   }
@@ -879,7 +913,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
         }
         if (key == "vnpus") {
           AscendConfig ascend;
-          HAMI_RETURN_IF_ERROR(loader.Ascend(v, &ascend));
+          HAMI_RETURN_IF_ERROR(loader.Ascend(v, &ascend, &config.ignored_keys));
           config.ascend = std::move(ascend);
           return Status::Ok();
         }

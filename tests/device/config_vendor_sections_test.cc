@@ -89,6 +89,45 @@ vnpus:
   EXPECT_TRUE(ValidateMthreadsConfig(*r->mthreads).ok());
 }
 
+// Newer HAMi charts put overwriteEnv and runtimeClassName at the vnpus level (a default for
+// chips that do not set their own) and add keys only the Ascend device plugin reads.
+TEST(DeviceConfigVendorSectionsTest, NewerVnpusKeysLoad) {
+  Result<DeviceConfig> r = LoadDeviceConfig(R"(vnpus:
+  configs:
+  - chipName: 910B3
+    commonWord: Ascend910B3
+    resourceName: huawei.com/Ascend910B3
+    resourceMemoryName: huawei.com/Ascend910B3-memory
+    resourceCoreName: huawei.com/Ascend910B3-core
+    memoryAllocatable: 65536
+    memoryCapacity: 65536
+  - chipName: 910B4
+    commonWord: Ascend910B4
+    resourceName: huawei.com/Ascend910B4
+    resourceMemoryName: huawei.com/Ascend910B4-memory
+    resourceCoreName: huawei.com/Ascend910B4-core
+    memoryAllocatable: 32768
+    memoryCapacity: 32768
+    runtimeClassName: own
+    overwriteEnv: false
+  overwriteEnv: true
+  runtimeClassName: ascend
+  hamiVnpuMode: hami-core
+  enpuPolicy: {}
+  vnpuDeviceSplitCount: 10
+)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const std::vector<AscendChipConfig>& chips = r->ascend->configs;
+  ASSERT_EQ(chips.size(), 2u);
+  EXPECT_TRUE(chips[0].overwrite_env);
+  EXPECT_EQ(chips[0].runtime_class_name, "ascend");
+  EXPECT_FALSE(chips[1].overwrite_env);  // its own value wins
+  EXPECT_EQ(chips[1].runtime_class_name, "own");
+  EXPECT_EQ(r->ignored_keys, (std::vector<std::string>{"vnpus.hamiVnpuMode", "vnpus.enpuPolicy",
+                                                       "vnpus.vnpuDeviceSplitCount"}));
+  EXPECT_FALSE(LoadDeviceConfig("vnpus:\n  overwriteEnv: maybe\n").ok());
+}
+
 // Each mistake is refused with the YAML path of the offending key.
 TEST(DeviceConfigVendorSectionsTest, MistakesAreRefusedNamingTheKey) {
   const std::pair<const char*, const char*> cases[] = {
