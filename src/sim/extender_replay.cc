@@ -8,12 +8,11 @@
 #include "device/nvidia.h"
 #include "scheduler/filter.h"
 #include "scheduler/ledger.h"
+#include "sim/vendor_pods.h"
 
 namespace hami::sim {
 
 namespace {
-
-constexpr char kNamespace[] = "sim";
 
 // FilterCore owns its policy; the replay keeps a handle to reseed it.
 class ForwardingPolicy : public policy::PlacementPolicy {
@@ -31,38 +30,18 @@ class ForwardingPolicy : public policy::PlacementPolicy {
   policy::PlacementPolicy& inner_;
 };
 
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
 }  // namespace
 
 nlohmann::json ToPodJson(const SimPod& pod, const std::string& uid) {
   const policy::PodRequest request = ToPodRequest(pod);
-  nlohmann::json limits = nlohmann::json::object();
+  ResourceList limits;
   const ContainerDeviceRequest& gpu = request.containers[0];
   if (gpu.count > 0) {
     limits["nvidia.com/gpu"] = std::to_string(gpu.count);
     limits["nvidia.com/gpumem-percentage"] = std::to_string(gpu.memory_percent);
     limits["nvidia.com/gpucores"] = std::to_string(gpu.cores_percent);
   }
-  nlohmann::json requests = {{"cpu", std::to_string(pod.cpu_milli) + "m"},
-                             {"memory", std::to_string(pod.memory_mib) + "Mi"}};
-  nlohmann::json annotations = nlohmann::json::object();
-  if (!pod.gpu_spec.empty()) annotations[kNvidiaUseGpuTypeAnnotation] = Join(pod.gpu_spec);
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", pod.name.empty() ? uid : pod.name + "-" + uid},
-            {"namespace", kNamespace},
-            {"uid", uid},
-            {"annotations", annotations}}},
-          {"spec",
-           {{"schedulerName", "hami-scheduler"},
-            {"containers",
-             {{{"name", "main"}, {"resources", {{"limits", limits}, {"requests", requests}}}}}}}}};
+  return PodJsonWithLimits(pod, uid, limits, /*nvidia_type_selector=*/true);
 }
 
 nlohmann::json ToNodeJson(const SimNode& node, const policy::NodeState& state) {
@@ -90,11 +69,10 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
   if (capacity <= 0) return InvalidArgument("cluster has no GPUs");
   if (workload.pods.empty()) return InvalidArgument("workload has no pods");
 
-  DeviceConfig config = DefaultDeviceConfig();
-  config.nvidia->device_split_count = options.split_count;
-  auto registry = MakeVendorRegistry(config);
-  if (!registry.ok()) return registry.status();
-  const std::string vendor(kNvidiaCommonWord);
+  // Every vendor of the chart's device config, so a mixed cluster schedules as it would there.
+  HAMI_ASSIGN_OR_RETURN(const DeviceConfig config, SimDeviceConfig(options.split_count));
+  HAMI_ASSIGN_OR_RETURN(const VendorRegistry registry, MakeVendorRegistry(config));
+  HAMI_ASSIGN_OR_RETURN(const auto plans, PlanVendorPods(registry, cluster, workload));
 
   // kube-scheduler's view of the host resources (NodeResourcesFit), and the ledger's nodes as
   // the registration loop would set them from the node objects.
@@ -105,7 +83,9 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::vector<DeviceInfo> devices;
     for (const DeviceUsage& d : nodes[i].devices) devices.push_back(d.info);
-    if (!devices.empty()) ledger.SetNodeDevices(nodes[i].name, vendor, std::move(devices));
+    if (!devices.empty()) {
+      ledger.SetNodeDevices(nodes[i].name, cluster.nodes[i].vendor, std::move(devices));
+    }
     ledger.SetNodeHostCapacity(nodes[i].name, cluster.nodes[i].cpu_milli,
                                cluster.nodes[i].memory_mib);
     names.push_back(nodes[i].name);
@@ -114,7 +94,7 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
 
   policy::PlacementPolicy& policy_ref = *placement_policy;
   policy_ref.Reseed(options.seed);
-  scheduler::FilterCore core(*registry, ledger, std::make_unique<ForwardingPolicy>(policy_ref));
+  scheduler::FilterCore core(registry, ledger, std::make_unique<ForwardingPolicy>(policy_ref));
   core.set_failure_reasons(false);  // nobody reads them here; the decisions do not change
 
   ReplayResult result;
@@ -123,12 +103,19 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
   const std::vector<int> order =
       ArrivalOrder(workload, capacity, options.seed, options.inflation_percent);
   result.pods_total = static_cast<int64_t>(order.size());
+  result.vendors = VendorCapacities(cluster);
   if (options.record_curve) result.curve.reserve(order.size());
   if (record) record->reserve(record->size() + order.size());
 
   std::vector<policy::PodRequest> requests;
   requests.reserve(workload.pods.size());
   for (const SimPod& pod : workload.pods) requests.push_back(ToPodRequest(pod));
+  // The v1.Pod as its vendor's resources ask it (NVIDIA: exactly ToPodJson's).
+  auto pod_json_of = [&](const SimPod& pod, const std::string& uid) {
+    const VendorPodPlan& plan = plans.at(pod.vendor);
+    return PodJsonWithLimits(pod, uid, VendorLimits(pod, plan),
+                             plan.vendor->CommonWord() == kNvidiaCommonWord);
+  };
 
   auto fragmentation = [&] {
     std::vector<policy::NodeState> states = ledger.Snapshot(names, nullptr);
@@ -153,7 +140,7 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
       for (const policy::NodeState& node : nodes) {
         if (policy::HostFits(node, request)) args.node_names->push_back(node.name);
       }
-      args.pod = ToPodJson(pod, uid);
+      args.pod = pod_json_of(pod, uid);
       scheduler::FilterDecision decision = core.Filter(args, /*now_unix_seconds=*/0);
       if (!decision.result.error.empty()) {
         return Status(StatusCode::kInternal, "pod " + pod.name + ": " + decision.result.error);
@@ -164,7 +151,12 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
         // Bound, and the device plugin has allocated it (what the watch reports next).
         bound.in_flight = false;
         bound.decision_written = true;
-        arrival.devices = EncodePodDevices(bound.by_vendor.at(vendor));
+        auto granted = bound.by_vendor.find(pod.vendor);
+        if (granted == bound.by_vendor.end()) {
+          return Status(StatusCode::kInternal,
+                        "pod " + pod.name + " was given no device of its vendor " + pod.vendor);
+        }
+        arrival.devices = EncodePodDevices(granted->second);
         ledger.AddPod(bound);
         chosen = index_of.at(bound.node);
         policy::CommitPlacement(nodes[*chosen], request,
@@ -181,10 +173,11 @@ Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& w
         policy::CommitPlacement(nodes[*chosen], request, outcome.placement->container_devices);
         ledger.SetHostOnlyPod(uid, nodes[*chosen].name, request.cpu_milli, request.memory_mib);
       }
-      if (record) arrival.pod = ToPodJson(pod, uid);
+      if (record) arrival.pod = pod_json_of(pod, uid);
     }
     if (chosen) {
       allocated += pod.GpuMilliTotal();
+      AddVendorAllocated(result.vendors, cluster.nodes[*chosen].vendor, pod.GpuMilliTotal());
       arrival.node = nodes[*chosen].name;
     } else {
       ++result.pods_failed;

@@ -33,19 +33,25 @@ struct RecordedArrival {
   bool via_extender = false;            // false: placed by kube-scheduler's default scoring
 };
 
-// The v1.Pod a trace pod becomes (the NVIDIA resources of ToPodRequest as container limits,
-// CPU and memory as requests, gpu_spec as nvidia.com/use-gputype). `uid` names it.
+// The v1.Pod an NVIDIA trace pod becomes (the NVIDIA resources of ToPodRequest as container
+// limits, CPU and memory as requests, gpu_spec as nvidia.com/use-gputype). `uid` names it.
+// Pods of other vendors: VendorLimits and PodJsonWithLimits (sim/vendor_pods.h).
 nlohmann::json ToPodJson(const SimPod& pod, const std::string& uid);
 
-// The node object a simulated node becomes: allocatable CPU, memory and GPU count, and the
-// NVIDIA registration annotation describing BuildNodes' devices, as the device plugin writes it.
+// The node object a simulated NVIDIA node becomes: allocatable CPU, memory and GPU count, and
+// the NVIDIA registration annotation describing BuildNodes' devices, as the device plugin writes
+// it. (Only the parity test needs node objects; other vendors' registrations are not written.)
 nlohmann::json ToNodeJson(const SimNode& node, const policy::NodeState& state);
 
-// The replay protocol of RunReplay (same arrival order and measures) through FilterCore.
-// `policy` is what the daemon would run (e.g. policy::SchedulerPolicy); it is reseeded with
-// options.seed. `record`, when given, receives every arrival.
-// Failure: InvalidArgument for an empty cluster or workload; Internal when options.verify finds
-// an over-committed device or host.
+// The replay protocol of RunReplay (same arrival order and measures) through FilterCore, with
+// the vendor registry of SimDeviceConfig (every vendor of the chart): each node's devices are
+// registered under its vendor, each pod asks its vendor's resources (VendorLimits), so it only
+// lands on that vendor's devices. `policy` is what the daemon would run (e.g.
+// policy::SchedulerPolicy); it is reseeded with options.seed. `record`, when given, receives
+// every arrival.
+// Failure: InvalidArgument for an empty cluster or workload or a vendor key the registry lacks
+// (PlanVendorPods); Internal when /filter answers with an error (e.g. a vendor refuses the
+// request) or options.verify finds an over-committed device or host.
 Result<ReplayResult> RunExtenderReplay(const Cluster& cluster, const Workload& workload,
                                        std::unique_ptr<policy::PlacementPolicy> policy,
                                        const ReplayOptions& options,

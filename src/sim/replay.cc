@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 #include "common/strings.h"
+#include "device/nvidia.h"
 #include "policy/fgd.h"
 #include "policy/frag.h"
 #include "policy/scheduler_policy.h"
@@ -37,8 +39,6 @@ class SplitMix64 {
  private:
   uint64_t state_;
 };
-
-int32_t CeilPercent(int32_t milli) { return (milli + 9) / 10; }
 
 std::vector<policy::TargetPod> TargetsOf(const Workload& workload) {
   std::vector<policy::TargetPod> targets;
@@ -101,17 +101,20 @@ policy::PlacementOutcome PlaceByKubeDefault(const policy::PodRequest& pod, const
   return outcome;
 }
 
+int32_t CeilPercent(int32_t milli) { return (milli + 9) / 10; }
+
 policy::PodRequest ToPodRequest(const SimPod& pod) {
   policy::PodRequest request;
   ContainerDeviceRequest container;
-  container.type = "NVIDIA";
+  container.type = pod.vendor;
   container.count = pod.num_gpu;
   if (pod.num_gpu > 0) {
     container.memory_percent = CeilPercent(pod.gpu_milli);
     container.cores_percent = CeilPercent(pod.gpu_milli);
   }
   request.containers.push_back(container);
-  request.selectors.use_types = pod.gpu_spec;
+  // gpu_spec names openb (NVIDIA) models; other vendors' pods have no type selector here.
+  if (pod.vendor == kNvidiaCommonWord) request.selectors.use_types = pod.gpu_spec;
   request.cpu_milli = pod.cpu_milli;
   request.memory_mib = pod.memory_mib;
   return request;
@@ -132,13 +135,34 @@ std::vector<policy::NodeState> BuildNodes(const Cluster& cluster, int32_t split_
       device.info.count = split_count;
       device.info.devmem_mib = sn.gpu_memory_mib;
       device.info.devcore = 100;
-      device.info.type = "NVIDIA-" + sn.model;
+      device.info.type = sn.vendor + "-" + sn.model;
       device.info.health = true;
+      device.vendor = sn.vendor;  // a request of another vendor cannot use it
       node.devices.push_back(std::move(device));
     }
     nodes.push_back(std::move(node));
   }
   return nodes;
+}
+
+std::vector<VendorAllocation> VendorCapacities(const Cluster& cluster) {
+  std::map<std::string, int64_t> capacity;
+  for (const SimNode& node : cluster.nodes) {
+    capacity[node.vendor] += static_cast<int64_t>(node.gpu_count) * kWholeGpuMilli;
+  }
+  std::vector<VendorAllocation> out;
+  for (const auto& [vendor, milli] : capacity) out.push_back(VendorAllocation{vendor, milli, 0});
+  return out;
+}
+
+void AddVendorAllocated(std::vector<VendorAllocation>& vendors, const std::string& vendor,
+                        int64_t milli) {
+  for (VendorAllocation& v : vendors) {
+    if (v.vendor == vendor) {
+      v.allocated_milli += milli;
+      return;
+    }
+  }
 }
 
 std::vector<int> ArrivalOrder(const Workload& workload, int64_t capacity_milli, uint64_t seed,
@@ -292,6 +316,7 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
   const std::vector<int> order =
       ArrivalOrder(workload, capacity, options.seed, options.inflation_percent);
   result.pods_total = static_cast<int64_t>(order.size());
+  result.vendors = VendorCapacities(cluster);
   if (options.record_curve) result.curve.reserve(order.size());
 
   int64_t arrived = 0, allocated = 0;
@@ -316,6 +341,9 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
       }
       policy::CommitPlacement(node, request, outcome.placement->container_devices);
       allocated += pod.GpuMilliTotal();
+      AddVendorAllocated(result.vendors,
+                         cluster.nodes[static_cast<size_t>(outcome.placement->node_index)].vendor,
+                         pod.GpuMilliTotal());
     } else {
       ++result.pods_failed;
     }

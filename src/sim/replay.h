@@ -37,12 +37,25 @@ struct ReplayOptions {
 policy::PlacementOutcome PlaceByKubeDefault(const policy::PodRequest& pod, const Cluster& cluster,
                                             std::span<const policy::NodeState> nodes);
 
-// The HAMi request a trace pod becomes: nvidia.com/gpu = num_gpu, gpucores and
-// gpumem-percentage = ceil(gpu_milli / 10), gpu_spec as nvidia.com/use-gputype.
+// ceil(milli / 10): a share of one GPU in milli as the percent a pod asks (never under-asks).
+int32_t CeilPercent(int32_t milli);
+
+// The HAMi request a trace pod becomes on the direct path: a request of the pod's vendor
+// (ContainerDeviceRequest::type) for num_gpu devices, cores and memory percentage =
+// ceil(gpu_milli / 10) of each device, whatever the vendor; for NVIDIA pods gpu_spec as the
+// type selector (nvidia.com/use-gputype), other vendors' pods have none.
 policy::PodRequest ToPodRequest(const SimPod& pod);
 
-// Node states for a cluster: one device per GPU ("<node>-gpu<i>", type "NVIDIA-<model>").
+// Node states for a cluster: one device per GPU ("<node>-gpu<i>", type "<vendor>-<model>", e.g.
+// "NVIDIA-T4", DeviceUsage::vendor = the node's vendor, so only that vendor's requests fit it).
 std::vector<policy::NodeState> BuildNodes(const Cluster& cluster, int32_t split_count);
+
+// Every vendor of the cluster's nodes with its GPU capacity (milli) and nothing allocated, in
+// vendor-key order. Pure.
+std::vector<VendorAllocation> VendorCapacities(const Cluster& cluster);
+// Adds `milli` to `vendor`'s allocated milli (no-op for a vendor not listed).
+void AddVendorAllocated(std::vector<VendorAllocation>& vendors, const std::string& vendor,
+                        int64_t milli);
 
 // The arrival sequence: the workload shuffled with `seed`, then pods drawn uniformly with
 // replacement until the total GPU request reaches inflation_percent of capacity.

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "common/strings.h"
@@ -126,6 +127,12 @@ std::string XmlEscape(std::string_view text) {
     }
   }
   return out;
+}
+
+double VendorPercent(const VendorAllocation& v) {
+  return v.capacity_milli > 0 ? static_cast<double>(v.allocated_milli) * 100.0 /
+                                    static_cast<double>(v.capacity_milli)
+                              : 0.0;
 }
 
 double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
@@ -358,8 +365,10 @@ std::vector<PolicySummary> Summarize(const std::vector<ReplayResult>& results) {
   std::vector<PolicySummary> out;
   for (const auto& group : GroupByPolicy(results)) {
     std::vector<double> u100, u130, f90, failed, wall;
+    std::map<std::string, std::vector<double>> by_vendor;
     for (size_t i : group) {
       const ReplayResult& r = results[i];
+      for (const VendorAllocation& v : r.vendors) by_vendor[v.vendor].push_back(VendorPercent(v));
       u100.push_back(r.unallocated_at_100);
       u130.push_back(r.unallocated_at_130);
       f90.push_back(r.fragmented_at_90);
@@ -377,6 +386,9 @@ std::vector<PolicySummary> Summarize(const std::vector<ReplayResult>& results) {
     s.frag_90_sd = SampleSd(f90);
     s.failed_mean = Mean(failed);
     s.wall_seconds_mean = Mean(wall);
+    for (const auto& [vendor, percents] : by_vendor) {
+      s.vendor_allocated_percent.emplace_back(vendor, Mean(percents));
+    }
     out.push_back(std::move(s));
   }
   return out;
@@ -386,11 +398,21 @@ void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& 
   // Percentages are of cluster GPU capacity; "failed" is pods per run, "wall(s)" per run.
   std::vector<std::vector<std::string>> rows = {
       {"policy", "seeds", "unalloc@100%", "unalloc@130%", "frag@90%", "failed", "wall(s)"}};
+  const bool mixed = std::any_of(summary.begin(), summary.end(), [](const PolicySummary& s) {
+    return s.vendor_allocated_percent.size() > 1;
+  });
+  if (mixed) rows[0].push_back("alloc@130% by vendor");
   for (const PolicySummary& s : summary) {
     rows.push_back({s.policy, std::to_string(s.seeds), MeanSd(s.unalloc_100_mean, s.unalloc_100_sd),
                     MeanSd(s.unalloc_130_mean, s.unalloc_130_sd),
                     MeanSd(s.frag_90_mean, s.frag_90_sd), Fixed(s.failed_mean, 1),
                     Fixed(s.wall_seconds_mean, 2)});
+    if (!mixed) continue;
+    std::string cell;
+    for (const auto& [vendor, percent] : s.vendor_allocated_percent) {
+      cell += (cell.empty() ? "" : ", ") + vendor + " " + Fixed(percent, 2);
+    }
+    rows.back().push_back(cell);
   }
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {
@@ -416,12 +438,30 @@ void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& 
 }
 
 void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out) {
+  std::map<std::string, size_t> vendor_column;  // vendor key -> extra column, key order
+  for (const ReplayResult& r : results) {
+    for (const VendorAllocation& v : r.vendors) vendor_column.emplace(v.vendor, 0);
+  }
+  if (vendor_column.size() < 2) vendor_column.clear();  // one vendor: the columns above say it
+  size_t next = 0;
+  for (auto& [vendor, column] : vendor_column) column = next++;
   out << "policy,seed,unallocated_at_100,unallocated_at_130,fragmented_at_90,pods_total,"
-         "pods_failed,wall_seconds\n";
+         "pods_failed,wall_seconds";
+  for (const auto& [vendor, column] : vendor_column) {
+    out << ',' << CsvField("allocated_at_130_" + vendor);
+  }
+  out << '\n';
   for (const ReplayResult& r : results) {
     out << CsvField(r.policy) << ',' << r.seed << ',' << Fixed(r.unallocated_at_100, 4) << ','
         << Fixed(r.unallocated_at_130, 4) << ',' << Fixed(r.fragmented_at_90, 4) << ','
-        << r.pods_total << ',' << r.pods_failed << ',' << Fixed(r.wall_seconds, 4) << '\n';
+        << r.pods_total << ',' << r.pods_failed << ',' << Fixed(r.wall_seconds, 4);
+    std::vector<std::string> cells(vendor_column.size());
+    for (const VendorAllocation& v : r.vendors) {
+      auto it = vendor_column.find(v.vendor);
+      if (it != vendor_column.end()) cells[it->second] = Fixed(VendorPercent(v), 4);
+    }
+    for (const std::string& cell : cells) out << ',' << cell;
+    out << '\n';
   }
 }
 

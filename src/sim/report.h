@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -15,6 +16,15 @@ namespace hami::sim {
 struct CurvePoint {
   double arrived_percent = 0;    // GPU request of all pods tried so far / capacity * 100
   double allocated_percent = 0;  // GPU milli placed / capacity * 100
+};
+
+// One vendor's share of a replay: its devices' capacity and what pods were given on them.
+struct VendorAllocation {
+  std::string vendor;           // vendor key, e.g. "NVIDIA", "DCU"
+  int64_t capacity_milli = 0;   // GPUs of that vendor x 1000
+  int64_t allocated_milli = 0;  // at the end of the replay (arrived 130 %)
+
+  bool operator==(const VendorAllocation&) const = default;
 };
 
 // Outcome of one replay (one policy, one seed).
@@ -28,6 +38,8 @@ struct ReplayResult {
   int64_t pods_failed = 0;
   double wall_seconds = 0;
   std::vector<CurvePoint> curve;
+  // Per vendor of the cluster, in vendor-key order (one entry for an openb cluster).
+  std::vector<VendorAllocation> vendors;
 };
 
 // Aggregate over seeds for one policy.
@@ -39,6 +51,8 @@ struct PolicySummary {
   double frag_90_mean = 0, frag_90_sd = 0;
   double failed_mean = 0;
   double wall_seconds_mean = 0;
+  // Per vendor (key order): allocated % of that vendor's capacity at the end, mean over seeds.
+  std::vector<std::pair<std::string, double>> vendor_allocated_percent;
 };
 
 // Groups results by policy (in first-seen order) and computes mean and sample sd (n - 1 in the
@@ -46,11 +60,15 @@ struct PolicySummary {
 std::vector<PolicySummary> Summarize(const std::vector<ReplayResult>& results);
 
 // Fixed-width table: policy | seeds | unalloc@100% (mean ± sd) | unalloc@130% | frag@90% |
-// failed (pods per run) | wall(s) (per run). Percentages are of cluster GPU capacity.
+// failed (pods per run) | wall(s) (per run). Percentages are of cluster GPU capacity. When a
+// summary has more than one vendor, a last column "alloc@130% by vendor" lists each vendor's
+// allocated % of its own capacity ("NVIDIA 95.20, DCU 80.00").
 void PrintSummaryTable(const std::vector<PolicySummary>& summary, std::ostream& out);
 
 // CSV with one row per (policy, seed): policy,seed,unallocated_at_100,unallocated_at_130,
-// fragmented_at_90,pods_total,pods_failed,wall_seconds.
+// fragmented_at_90,pods_total,pods_failed,wall_seconds; when the results hold more than one
+// vendor, then one allocated_at_130_<vendor> column per vendor (its allocated % of its own
+// capacity; empty for a run without that vendor).
 void WriteResultsCsv(const std::vector<ReplayResult>& results, std::ostream& out);
 
 // Self-contained SVG: allocated % vs arrived % per policy (curve averaged over seeds, sampled

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <string_view>
@@ -37,12 +38,22 @@ constexpr std::array<ModelMemory, 7> kModels = {{
 
 constexpr std::array<std::string_view, 5> kNodeColumns = {"sn", "cpu_milli", "memory_mib", "gpu",
                                                           "model"};
+// Mixed-vendor extensions: the openb columns, then the vendor key, then the per-GPU memory.
+constexpr std::array<std::string_view, 6> kVendorNodeColumns = {"sn",  "cpu_milli", "memory_mib",
+                                                                "gpu", "model",     "vendor"};
+constexpr std::array<std::string_view, 7> kVendorMemoryNodeColumns = {
+    "sn", "cpu_milli", "memory_mib", "gpu", "model", "vendor", "gpu_memory_mib"};
 constexpr std::array<std::string_view, 11> kPodColumns = {
     "name", "cpu_milli", "memory_mib",    "num_gpu",       "gpu_milli",     "gpu_spec",
     "qos",  "pod_phase", "creation_time", "deletion_time", "scheduled_time"};
 // The multigpu* variants ship only the columns a scheduler needs.
 constexpr std::array<std::string_view, 5> kShortPodColumns = {"name", "cpu_milli", "memory_mib",
                                                               "num_gpu", "gpu_milli"};
+constexpr std::array<std::string_view, 12> kVendorPodColumns = {
+    "name", "cpu_milli", "memory_mib",    "num_gpu",       "gpu_milli",      "gpu_spec",
+    "qos",  "pod_phase", "creation_time", "deletion_time", "scheduled_time", "vendor"};
+constexpr std::array<std::string_view, 6> kVendorShortPodColumns = {
+    "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "vendor"};
 
 std::string Quote(std::string_view text) { return QuoteForError(text); }
 std::string Quote(int64_t value) { return Quote(std::to_string(value)); }
@@ -167,6 +178,32 @@ std::string HeaderDiff(const std::vector<std::string_view>& got,
   return out + " (expected " + Quote(expected) + ")";
 }
 
+// Matches a header against the known forms, tried in order; when none matches, `diff`
+// explains the difference from the closest one (the first on ties), so the message lists few
+// columns.
+struct HeaderMatch {
+  const std::vector<std::string_view>& got;
+  size_t columns = 0;  // column count of the form that matched; 0 = none
+  size_t distance = SIZE_MAX;
+  std::string diff;
+
+  template <size_t N>
+  HeaderMatch& Try(const std::array<std::string_view, N>& want) {
+    if (columns != 0) return *this;
+    if (HeaderIs(got, want)) {
+      columns = N;
+      return *this;
+    }
+    size_t d = 0;
+    std::string text = HeaderDiff(got, want, &d);
+    if (d < distance) {
+      distance = d;
+      diff = std::move(text);
+    }
+    return *this;
+  }
+};
+
 Result<int64_t> ParseIntField(const char* field, std::string_view text) {
   std::optional<int64_t> value = ParseInt64(text);
   if (!value) {
@@ -202,28 +239,42 @@ Result<std::vector<std::string_view>> SplitRow(std::string_view text, size_t wan
   return fields;
 }
 
-Result<SimNode> ParseNodeRow(std::string_view text) {
-  HAMI_ASSIGN_OR_RETURN(const std::vector<std::string_view> f, SplitRow(text, kNodeColumns.size()));
+// `columns`: 5 (openb), 6 (+ vendor) or 7 (+ vendor, gpu_memory_mib).
+Result<SimNode> ParseNodeRow(std::string_view text, size_t columns) {
+  HAMI_ASSIGN_OR_RETURN(const std::vector<std::string_view> f, SplitRow(text, columns));
   SimNode node;
   node.name = std::string(f[0]);
   HAMI_ASSIGN_OR_RETURN(node.cpu_milli, ParseIntField("cpu_milli", f[1]));
   HAMI_ASSIGN_OR_RETURN(node.memory_mib, ParseIntField("memory_mib", f[2]));
   HAMI_ASSIGN_OR_RETURN(node.gpu_count, ParseSmallField("gpu", f[3], 0, kMaxNodeGpus));
   node.model = std::string(f[4]);
+  if (columns > 5) node.vendor = std::string(f[5]);
   node.gpu_memory_mib = OpenbModelMemoryMib(node.model);
+  // An empty gpu_memory_mib keeps the model table's size (the column is for other models).
+  if (columns > 6 && !f[6].empty()) {
+    HAMI_ASSIGN_OR_RETURN(node.gpu_memory_mib,
+                          ParseSmallField("gpu_memory_mib", f[6], 1, kAbsurdGpuMemoryMib));
+  } else if (node.gpu_memory_mib == 0) {
+    return InvalidArgument(UnknownModel("model", node.model).message() +
+                           "; a model outside the table needs the gpu_memory_mib column");
+  }
   HAMI_RETURN_IF_ERROR(ValidateSimNode(node));
   return node;
 }
 
+// `columns`: 5 or 11 (openb forms), 6 or 12 (the same followed by vendor).
 Result<SimPod> ParsePodRow(std::string_view text, size_t columns) {
   HAMI_ASSIGN_OR_RETURN(const std::vector<std::string_view> f, SplitRow(text, columns));
   SimPod pod;
+  if (columns == kVendorShortPodColumns.size() || columns == kVendorPodColumns.size()) {
+    pod.vendor = std::string(f[columns - 1]);
+  }
   pod.name = std::string(f[0]);
   HAMI_ASSIGN_OR_RETURN(pod.cpu_milli, ParseIntField("cpu_milli", f[1]));
   HAMI_ASSIGN_OR_RETURN(pod.memory_mib, ParseIntField("memory_mib", f[2]));
   HAMI_ASSIGN_OR_RETURN(pod.num_gpu, ParseSmallField("num_gpu", f[3], 0, kMaxPodGpus));
   HAMI_ASSIGN_OR_RETURN(pod.gpu_milli, ParseSmallField("gpu_milli", f[4], 0, kWholeGpuMilli));
-  if (columns > 5 && !f[5].empty()) {
+  if (columns > kVendorShortPodColumns.size() && !f[5].empty()) {
     for (std::string_view model : Split(f[5], '|')) {
       if (model.empty()) {
         return InvalidArgument("gpu_spec " + Quote(f[5]) + " has an empty model name");
@@ -268,6 +319,22 @@ int32_t OpenbModelMemoryMib(const std::string& model) {
   return 0;
 }
 
+Status ValidateSimKey(const char* field, const std::string& key) {
+  if (key.empty() || key.size() > kMaxVendorKeyLength) {
+    return InvalidArgument(std::string(field) + " " + Quote(key) + " must be 1.." +
+                           std::to_string(kMaxVendorKeyLength) + " characters");
+  }
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return InvalidArgument(std::string(field) + " " + Quote(key) +
+                             " may hold only letters, digits, '-', '_' and '.'");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ValidateSimNode(const SimNode& node) {
   if (node.name.empty()) {
     return InvalidArgument("empty node name");
@@ -275,9 +342,13 @@ Status ValidateSimNode(const SimNode& node) {
   HAMI_RETURN_IF_ERROR(CheckHostAmount("cpu_milli", node.cpu_milli, kAbsurdCpuMilli));
   HAMI_RETURN_IF_ERROR(CheckHostAmount("memory_mib", node.memory_mib, kAbsurdMemoryMib));
   HAMI_RETURN_IF_ERROR(CheckRange("gpu", node.gpu_count, 0, kMaxNodeGpus));
+  HAMI_RETURN_IF_ERROR(ValidateSimKey("vendor", node.vendor));
   int32_t memory = OpenbModelMemoryMib(node.model);
   if (memory == 0) {
-    return UnknownModel("model", node.model);
+    // A model outside the openb table (another vendor's card): its memory is given.
+    if (node.model.empty()) return UnknownModel("model", node.model);
+    HAMI_RETURN_IF_ERROR(ValidateSimKey("model", node.model));
+    return CheckRange("gpu_memory_mib", node.gpu_memory_mib, 1, kAbsurdGpuMemoryMib);
   }
   if (node.gpu_memory_mib != memory) {
     return InvalidArgument("gpu_memory_mib " + Quote(node.gpu_memory_mib) +
@@ -291,6 +362,7 @@ Status ValidateSimPod(const SimPod& pod) {
   if (pod.name.empty()) {
     return InvalidArgument("empty pod name");
   }
+  HAMI_RETURN_IF_ERROR(ValidateSimKey("vendor", pod.vendor));
   HAMI_RETURN_IF_ERROR(CheckHostAmount("cpu_milli", pod.cpu_milli, kAbsurdCpuMilli));
   HAMI_RETURN_IF_ERROR(CheckHostAmount("memory_mib", pod.memory_mib, kAbsurdMemoryMib));
   HAMI_RETURN_IF_ERROR(CheckRange("num_gpu", pod.num_gpu, 0, kMaxPodGpus));
@@ -338,11 +410,12 @@ Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
   HAMI_ASSIGN_OR_RETURN(const std::unique_ptr<CsvText> csv, ReadCsvLines(in, source, "nodes"));
   const std::vector<Line>* lines = &csv->lines;
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
-  if (!HeaderIs(header, kNodeColumns)) {
-    size_t distance = 0;
-    return InvalidArgument(AtLine(source, 1) + ": not an openb node list header: " +
-                           HeaderDiff(header, kNodeColumns, &distance));
+  HeaderMatch match{header};
+  match.Try(kNodeColumns).Try(kVendorNodeColumns).Try(kVendorMemoryNodeColumns);
+  if (match.columns == 0) {
+    return InvalidArgument(AtLine(source, 1) + ": not an openb node list header: " + match.diff);
   }
+  const size_t columns = match.columns;
   if (lines->size() == 1) {
     return InvalidArgument(source + ": no nodes after the header");
   }
@@ -352,7 +425,7 @@ Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source) {
   std::unordered_map<std::string, size_t> first_line;
   for (size_t i = 1; i < lines->size(); ++i) {
     const Line& line = (*lines)[i];
-    Result<SimNode> node = ParseNodeRow(line.text);
+    Result<SimNode> node = ParseNodeRow(line.text, columns);
     if (!node.ok()) {
       return node.status().WithContext(AtLine(source, line.number));
     }
@@ -370,19 +443,12 @@ Result<Workload> ParseOpenbPods(std::istream& in, const std::string& source) {
   HAMI_ASSIGN_OR_RETURN(const std::unique_ptr<CsvText> csv, ReadCsvLines(in, source, "pods"));
   const std::vector<Line>* lines = &csv->lines;
   std::vector<std::string_view> header = Split((*lines)[0].text, ',');
-  size_t columns = 0;
-  if (HeaderIs(header, kPodColumns)) {
-    columns = kPodColumns.size();
-  } else if (HeaderIs(header, kShortPodColumns)) {
-    columns = kShortPodColumns.size();
-  } else {
-    // Report against whichever known form is closer, so the message lists few columns.
-    size_t long_distance = 0, short_distance = 0;
-    std::string long_diff = HeaderDiff(header, kPodColumns, &long_distance);
-    std::string short_diff = HeaderDiff(header, kShortPodColumns, &short_distance);
-    return InvalidArgument(AtLine(source, 1) + ": not an openb pod list header: " +
-                           (short_distance < long_distance ? short_diff : long_diff));
+  HeaderMatch match{header};
+  match.Try(kPodColumns).Try(kShortPodColumns).Try(kVendorPodColumns).Try(kVendorShortPodColumns);
+  if (match.columns == 0) {
+    return InvalidArgument(AtLine(source, 1) + ": not an openb pod list header: " + match.diff);
   }
+  const size_t columns = match.columns;
   if (lines->size() == 1) {
     return InvalidArgument(source + ": no pods after the header");
   }

@@ -1,9 +1,12 @@
 // Cluster and workload descriptions for the simulator, and their loaders.
 //
 // The openb format is the public Alibaba GPU-sharing trace (see docs/simulate.md):
-//   nodes: sn,cpu_milli,memory_mib,gpu,model
+//   nodes: sn,cpu_milli,memory_mib,gpu,model[,vendor[,gpu_memory_mib]]
 //   pods:  name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,qos,pod_phase,creation_time,
-//          deletion_time,scheduled_time]
+//          deletion_time,scheduled_time][,vendor]
+// The bracketed vendor columns are our extension for mixed-vendor clusters (vendor keys as in
+// device/vendor.h, e.g. "NVIDIA", "DCU", "AMD"); without them every node and pod is NVIDIA's,
+// so the trace's own files load exactly as before.
 // Loaders are pure parsers over text plus thin file wrappers; every error names the file
 // (or "<input>") and the 1-based line.
 #pragma once
@@ -22,8 +25,9 @@ struct SimNode {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;  // host memory
   int32_t gpu_count = 0;
-  std::string model;           // e.g. "T4", "G2"
-  int32_t gpu_memory_mib = 0;  // per GPU, from the model table
+  std::string model;              // e.g. "T4", "G2"
+  int32_t gpu_memory_mib = 0;     // per GPU: the model table's, or the gpu_memory_mib column
+  std::string vendor = "NVIDIA";  // vendor key of the node's devices
 };
 
 struct Cluster {
@@ -37,7 +41,8 @@ struct SimPod {
   int64_t memory_mib = 0;
   int32_t num_gpu = 0;                // 0..8
   int32_t gpu_milli = 0;              // per GPU, 1..1000 (0 when num_gpu == 0)
-  std::vector<std::string> gpu_spec;  // allowed models; empty = any
+  std::vector<std::string> gpu_spec;  // allowed models; empty = any (NVIDIA pods only)
+  std::string vendor = "NVIDIA";      // vendor key whose devices the pod asks for
 
   int64_t GpuMilliTotal() const { return static_cast<int64_t>(num_gpu) * gpu_milli; }
 };
@@ -58,23 +63,34 @@ inline constexpr int32_t kMaxNodeGpus = 64;
 inline constexpr int32_t kWholeGpuMilli = 1000;
 inline constexpr int64_t kAbsurdCpuMilli = 10'000'000;
 inline constexpr int64_t kAbsurdMemoryMib = 100'000'000;
+inline constexpr int32_t kAbsurdGpuMemoryMib = 10'000'000;  // ~9.5 TiB on one device
+inline constexpr size_t kMaxVendorKeyLength = 63;
+
+// A vendor key or a model name outside the openb table: 1..63 characters of letters, digits,
+// '-', '_' and '.'. Returns InvalidArgument naming `field` and quoting the value. Pure.
+Status ValidateSimKey(const char* field, const std::string& key);
 
 // The rules every node / pod obeys, whether loaded or synthetic: non-empty name, cpu and memory
-// in 0..absurd, GPU counts in range, known models; for pods, gpu_milli is 0 iff num_gpu is 0 and
-// below 1000 only when num_gpu is 1. Returns InvalidArgument naming the field and quoting the
+// in 0..absurd, GPU counts in range, valid vendor keys; a node's model is an openb model with
+// the table's memory, or another valid model name with gpu_memory_mib in 1..absurd; for pods,
+// gpu_milli is 0 iff num_gpu is 0 and below 1000 only when num_gpu is 1, gpu_spec names openb
+// models. Returns InvalidArgument naming the field and quoting the
 // offending value (no file/line: the loaders add that). Pure, thread-safe.
 Status ValidateSimNode(const SimNode& node);
 Status ValidateSimPod(const SimPod& pod);
 
 // Parse an openb node list. `source` names the input in errors ("file.csv:12: ...").
-// The header must be exactly one of the known column sets; CRLF line endings and trailing blank
+// The header must be exactly one of the known column sets (the openb ones, optionally followed by
+// the vendor columns above: a node list's gpu_memory_mib may be empty on a row whose model is in
+// the openb table); CRLF line endings and trailing blank
 // lines are accepted, a blank line in the middle is not; an input without rows is an error
 // ("no nodes" / "no pods"). Never throws on malformed input. Load* read the whole file (the only
 // file I/O here) and fail with NotFound when it cannot be opened.
 Result<Cluster> ParseOpenbNodes(std::istream& in, const std::string& source);
 Result<Cluster> LoadOpenbNodes(const std::string& path);
 
-// Parse an openb pod list (11-column or 5-column form, chosen by the header).
+// Parse an openb pod list (11-column or 5-column form, either optionally followed by vendor;
+// chosen by the header).
 Result<Workload> ParseOpenbPods(std::istream& in, const std::string& source);
 Result<Workload> LoadOpenbPods(const std::string& path);
 
