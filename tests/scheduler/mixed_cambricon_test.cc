@@ -10,6 +10,7 @@
 #include "device/time_format.h"
 #include "scheduler/daemon.h"
 #include "scheduler/state_sync.h"
+#include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
@@ -122,6 +123,24 @@ TEST_F(MixedCambriconTest, MalformedMluCapacityDropsOnlyTheNodesMlus) {
   auto errors = testing::RegistrationErrorsOf(device_config_, *api_.Get("nodes", "", "both-node"));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["MLU"].find("cambricon.com/mlu.smlu.vcore"), std::string::npos) << errors["MLU"];
+}
+
+// The webhook with the Cambricon vendor: a vmlu limit makes the pod ours, nothing else changes.
+TEST_F(MixedCambriconTest, WebhookTakesMluPodsUnchanged) {
+  device_config_.cambricon = CambriconConfig{};
+  auto registry = MakeVendorRegistry(device_config_);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+  const nlohmann::json limits = {{"cambricon.com/vmlu", "1"},
+                                 {"cambricon.com/mlu.smlu.vmemory", "20"},
+                                 {"cambricon.com/mlu.smlu.vcore", "10"}};
+  nlohmann::json pod = testing::PodObject("mlu", limits);
+  AdmissionDecision d = AdmitPod(pod, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json out = pod.patch(d.patch);
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  EXPECT_EQ(out["spec"]["containers"][0]["resources"]["limits"], limits);
 }
 
 }  // namespace

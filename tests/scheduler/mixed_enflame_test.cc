@@ -8,6 +8,7 @@
 #include "device/enflame.h"
 #include "scheduler/daemon.h"
 #include "scheduler/state_sync.h"
+#include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
@@ -104,6 +105,39 @@ TEST_F(MixedEnflameTest, MalformedDrsCapacityDropsOnlyTheNodesDrsCards) {
   EXPECT_NE(errors["Enflame"].find("enflame.com/gcu-drs-capacity"), std::string::npos)
       << errors["Enflame"];
   EXPECT_NE(errors["Enflame"].find("profile"), std::string::npos);
+}
+
+// The webhook with the Enflame vendors: a whole-GCU limit or a DRS slice count (even only in
+// requests, then copied into limits as HAMi does) makes the pod ours; a count <= 0 and the
+// memory/core-only form are refused with a message.
+TEST_F(MixedEnflameTest, WebhookTakesGcuAndDrsPods) {
+  device_config_.enflame = EnflameConfig{};
+  auto registry = MakeVendorRegistry(device_config_);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+
+  nlohmann::json gcu = testing::PodObject("gcu", {{"enflame.com/gcu", "1"}});
+  AdmissionDecision d = AdmitPod(gcu, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  EXPECT_EQ(gcu.patch(d.patch)["spec"]["schedulerName"], "hami-scheduler");
+
+  nlohmann::json drs = testing::PodObject("drs", nlohmann::json::object());
+  drs["spec"]["containers"][0]["resources"] = {{"requests", {{"enflame.com/drs-gcu", "3"}}}};
+  d = AdmitPod(drs, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json out = drs.patch(d.patch);
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  EXPECT_EQ(out["spec"]["containers"][0]["resources"]["limits"],
+            (nlohmann::json{{"enflame.com/drs-gcu", "3"}}));
+
+  for (const nlohmann::json& limits : {nlohmann::json{{"enflame.com/drs-gcu", "0"}},
+                                       nlohmann::json{{"enflame.com/gcu-memory", "20"}}}) {
+    nlohmann::json bad = testing::PodObject("bad", limits);
+    d = AdmitPod(bad, config);
+    EXPECT_FALSE(d.allowed) << limits.dump();
+    EXPECT_NE(d.message.find("enflame.com/"), std::string::npos) << d.message;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "device/mthreads.h"
 #include "scheduler/daemon.h"
 #include "scheduler/state_sync.h"
+#include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
 #include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
@@ -123,6 +124,38 @@ TEST_F(MixedMthreadsTest, MalformedMthreadsCapacityDropsOnlyTheNodesCards) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["Mthreads"].find("mthreads.com/sgpu-memory"), std::string::npos)
       << errors["Mthreads"];
+}
+
+// The webhook with the Moore Threads vendor, as HAMi's MutateAdmission: whole cards get 16
+// core groups and memoryPerCard units per card in the JSON patch; an illegal share size and
+// mthreads.com/gpu mixed with sGPU resources are refused with a message.
+TEST_F(MixedMthreadsTest, WebhookMutatesAsHamisMthreadsAdmission) {
+  device_config_.mthreads = MthreadsConfig{};
+  auto registry = MakeVendorRegistry(device_config_);
+  ASSERT_TRUE(registry.ok()) << registry.status().message();
+  WebhookConfig config;
+  config.vendors = std::make_shared<const VendorRegistry>(std::move(*registry));
+
+  nlohmann::json pod = testing::PodObject("mt-two", {{"mthreads.com/vgpu", "2"}});
+  AdmissionDecision d = AdmitPod(pod, config);
+  ASSERT_TRUE(d.allowed) << d.message;
+  nlohmann::json out = pod.patch(d.patch);
+  EXPECT_EQ(out["spec"]["schedulerName"], "hami-scheduler");
+  EXPECT_EQ(out["spec"]["containers"][0]["resources"]["limits"],
+            (nlohmann::json{{"mthreads.com/vgpu", "2"},
+                            {"mthreads.com/sgpu-core", "32"},
+                            {"mthreads.com/sgpu-memory", "192"}}));
+
+  nlohmann::json odd = testing::PodObject(
+      "mt-odd", {{"mthreads.com/vgpu", "1"}, {"mthreads.com/sgpu-memory", "48"}});
+  d = AdmitPod(odd, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("2, 4, 8, 16, 32, 64, 96"), std::string::npos) << d.message;
+  nlohmann::json mix =
+      testing::PodObject("mt-mix", {{"mthreads.com/gpu", "1"}, {"mthreads.com/sgpu-memory", "4"}});
+  d = AdmitPod(mix, config);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("cannot mix mthreads.com/gpu"), std::string::npos) << d.message;
 }
 
 }  // namespace
