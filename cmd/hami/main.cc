@@ -14,6 +14,7 @@
 #include "sim/replay.h"
 #include "sim/report.h"
 #include "sim/trace.h"
+#include "sim/vendor_pods.h"
 
 namespace {
 
@@ -71,6 +72,22 @@ int RunSimulate(const SimulateArgs& args) {
       return 2;
     }
     if (config->nvidia) split_count = config->nvidia->device_split_count;
+  }
+  // Vendor keys are checked on both paths (the daemon path would refuse them only once a
+  // replay starts; the direct one would leave a misspelt vendor's pods silently unplaced).
+  {
+    auto sim_config = SimDeviceConfig(split_count);
+    auto registry = sim_config.ok() ? hami::MakeVendorRegistry(*sim_config)
+                                    : hami::Result<hami::VendorRegistry>(sim_config.status());
+    if (!registry.ok()) {
+      std::cerr << "error: " << registry.status().message() << "\n";
+      return 2;
+    }
+    auto plans = PlanVendorPods(*registry, cluster, workload);
+    if (!plans.ok()) {
+      std::cerr << "error: " << plans.status().message() << "\n";
+      return 2;
+    }
   }
   std::vector<std::string> policies = args.policies;
   if (policies.empty()) policies = PolicyNames();
@@ -140,8 +157,10 @@ static int RunMain(int argc, char** argv) {
   CLI::App* simulate = app.add_subcommand(
       "simulate", "Replay a cluster and a pod trace through the scheduler's placement policies");
   simulate->add_option("--nodes", sim.nodes_path,
-                       "openb node list CSV (sn,cpu_milli,memory_mib,gpu,model)");
-  simulate->add_option("--pods", sim.pods_path, "openb pod list CSV");
+                       "openb node list CSV (sn,cpu_milli,memory_mib,gpu,model"
+                       "[,vendor[,gpu_memory_mib]])");
+  simulate->add_option("--pods", sim.pods_path,
+                       "openb pod list CSV (either openb form, optionally followed by vendor)");
   simulate
       ->add_option("--policy", sim.policies,
                    "policies to compare (repeat or comma list; default all)")
