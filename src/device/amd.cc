@@ -32,7 +32,7 @@ DeviceSelectors ParseAmdSelectors(const Annotations& pod_annotations) {
   ReadSelectorPair(pod_annotations, kAmdUseTypeAnnotation, kAmdNoUseTypeAnnotation,
                    SelectorPrecedence::kBoth, &s.use_types, &s.nouse_types);
   ReadSelectorPair(pod_annotations, kAmdUseUuidAnnotation, kAmdNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

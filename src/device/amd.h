@@ -44,7 +44,7 @@ Result<std::optional<ContainerDeviceRequest>> DeriveAmdRequest(const AmdConfig& 
 
 // The AMD selection annotations as HAMi reads them: amd.com/use-gputype (type must contain one,
 // case-insensitively) and amd.com/nouse-gputype (must contain none) both apply;
-// amd.com/use-gpu-uuid and, only when it is absent, amd.com/nouse-gpu-uuid. Comma lists,
+// amd.com/use-gpu-uuid and amd.com/nouse-gpu-uuid. Comma lists,
 // trimmed, empty pieces dropped. Never fails.
 DeviceSelectors ParseAmdSelectors(const Annotations& pod_annotations);
 

@@ -142,7 +142,7 @@ Result<std::optional<ContainerDeviceRequest>> AscendVendor::RequestFromResources
 
 Result<DeviceSelectors> AscendVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kUseWins,
+  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kBoth,
                    &s.use_uuids, &s.nouse_uuids);
   return s;
 }

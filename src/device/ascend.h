@@ -104,7 +104,7 @@ class AscendVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // hami.io/use-<cw>-uuid and, only when it is absent, hami.io/no-use-<cw>-uuid. Never fails.
+  // hami.io/use-<cw>-uuid and hami.io/no-use-<cw>-uuid. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 
   // hami.io/node-register-<cw> as JSON (HAMi's common DeviceInfo form; the plugin's CustomInfo

@@ -159,7 +159,7 @@ Result<std::optional<ContainerDeviceRequest>> AwsNeuronVendor::RequestFromResour
 Result<DeviceSelectors> AwsNeuronVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kAwsNeuronUseUuidAnnotation, kAwsNeuronNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

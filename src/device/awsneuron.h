@@ -113,7 +113,7 @@ class AwsNeuronVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // aws.amazon.com/use-neuron-uuid and, only when it is absent, aws.amazon.com/nouse-neuron-uuid.
+  // aws.amazon.com/use-neuron-uuid and aws.amazon.com/nouse-neuron-uuid.
   // Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

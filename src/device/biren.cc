@@ -26,7 +26,7 @@ Result<std::optional<ContainerDeviceRequest>> BirenVendor::RequestFromResources(
 Result<DeviceSelectors> BirenVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kBirenUseUuidAnnotation, kBirenNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -50,7 +50,7 @@ class BirenVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // birentech.com/use-gpuuuid and, only when it is absent, birentech.com/nouse-gpuuuid. HAMi
+  // birentech.com/use-gpuuuid and birentech.com/nouse-gpuuuid. HAMi
   // defines birentech.com/use-biren / nouse-biren but its fit never reads them, so neither do
   // we. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;

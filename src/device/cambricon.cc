@@ -55,7 +55,7 @@ Result<std::optional<ContainerDeviceRequest>> CambriconVendor::RequestFromResour
 Result<DeviceSelectors> CambriconVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kCambriconUseUuidAnnotation, kCambriconNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -77,7 +77,7 @@ class CambriconVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // cambricon.com/use-gpuuuid and, only when it is absent, cambricon.com/nouse-gpuuuid (HAMi's
+  // cambricon.com/use-gpuuuid and cambricon.com/nouse-gpuuuid (HAMi's
   // CheckUUID). The use-/nouse-mlutype pair is not read: HAMi's fit ignores it. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -259,7 +259,7 @@ Result<std::optional<ContainerDeviceRequest>> EnflameDrsVendor::RequestFromResou
 Result<DeviceSelectors> EnflameDrsVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kEnflameUseUuidAnnotation, kEnflameNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -120,7 +120,7 @@ class EnflameDrsVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // enflame.com/use-gpuuuid and, only when it is absent, enflame.com/nouse-gpuuuid. Never
+  // enflame.com/use-gpuuuid and enflame.com/nouse-gpuuuid. Never
   // fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -29,7 +29,7 @@ DeviceSelectors ParseHygonSelectors(const Annotations& pod_annotations) {
   ReadSelectorPair(pod_annotations, kHygonUseTypeAnnotation, kHygonNoUseTypeAnnotation,
                    SelectorPrecedence::kUseWins, &s.use_types, &s.nouse_types);
   ReadSelectorPair(pod_annotations, kHygonUseUuidAnnotation, kHygonNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

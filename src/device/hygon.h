@@ -47,7 +47,7 @@ Result<std::optional<ContainerDeviceRequest>> DeriveHygonRequest(const HygonConf
 
 // The DCU selection annotations as HAMi reads them: hygon.com/use-dcutype (device type must
 // contain one, case-insensitively) and, only when it is absent, hygon.com/nouse-dcutype;
-// hygon.com/use-gpuuuid and, only when it is absent, hygon.com/nouse-gpuuuid. Comma lists,
+// hygon.com/use-gpuuuid and hygon.com/nouse-gpuuuid. Comma lists,
 // trimmed, empty pieces dropped. No mode or NUMA selection. Never fails.
 DeviceSelectors ParseHygonSelectors(const Annotations& pod_annotations);
 

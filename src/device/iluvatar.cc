@@ -43,7 +43,7 @@ Result<std::optional<ContainerDeviceRequest>> IluvatarVendor::RequestFromResourc
 
 Result<DeviceSelectors> IluvatarVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kUseWins,
+  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kBoth,
                    &s.use_uuids, &s.nouse_uuids);
   return s;
 }

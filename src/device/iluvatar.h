@@ -49,7 +49,7 @@ class IluvatarVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // hami.io/use-<commonWord>-uuid and, only when it is absent, hami.io/no-use-<commonWord>-uuid
+  // hami.io/use-<commonWord>-uuid and hami.io/no-use-<commonWord>-uuid
   // (comma lists, trimmed). No type, mode or NUMA selection. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -152,7 +152,7 @@ Result<std::optional<ContainerDeviceRequest>> KunlunVendor::RequestFromResources
 Result<DeviceSelectors> KunlunVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kKunlunUseUuidAnnotation, kKunlunNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 
@@ -200,7 +200,7 @@ Result<std::optional<ContainerDeviceRequest>> KunlunVxpuVendor::RequestFromResou
 Result<DeviceSelectors> KunlunVxpuVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kXpuUseUuidAnnotation, kXpuNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -121,7 +121,7 @@ class KunlunVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // baidu.com/use-gpuuuid and, only when it is absent, baidu.com/nouse-gpuuuid. Never fails.
+  // baidu.com/use-gpuuuid and baidu.com/nouse-gpuuuid. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 
   // SynthesizeKunlunDevices.
@@ -157,7 +157,7 @@ class KunlunVxpuVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // hami.io/use-xpu-uuid and, only when it is absent, hami.io/no-use-xpu-uuid. Never fails.
+  // hami.io/use-xpu-uuid and hami.io/no-use-xpu-uuid. Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 
   // Decodes hami.io/node-register-xpu (JSON).

@@ -235,7 +235,7 @@ Result<std::optional<ContainerDeviceRequest>> MetaxSgpuVendor::RequestFromResour
 Result<DeviceSelectors> MetaxSgpuVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kMetaxUseUuidAnnotation, kMetaxNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -160,7 +160,7 @@ class MetaxSgpuVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // metax-tech.com/use-gpuuuid and, only when it is absent, metax-tech.com/nouse-gpuuuid
+  // metax-tech.com/use-gpuuuid and metax-tech.com/nouse-gpuuuid
   // (HAMi's CheckUUID precedence). Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -82,7 +82,7 @@ Result<std::optional<ContainerDeviceRequest>> MthreadsVendor::RequestFromResourc
 Result<DeviceSelectors> MthreadsVendor::ParseSelectors(const Annotations& pod_annotations) const {
   DeviceSelectors s;
   ReadSelectorPair(pod_annotations, kMthreadsUseUuidAnnotation, kMthreadsNoUseUuidAnnotation,
-                   SelectorPrecedence::kUseWins, &s.use_uuids, &s.nouse_uuids);
+                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
   return s;
 }
 

@@ -88,7 +88,7 @@ class MthreadsVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // mthreads.ai/use-gpuuuid and, only when it is absent, mthreads.ai/nouse-gpuuuid. Never
+  // mthreads.ai/use-gpuuuid and mthreads.ai/nouse-gpuuuid. Never
   // fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -56,7 +56,7 @@ class VastaiVendor final : public Vendor {
   Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
       const ResourceList& limits, const ResourceList& requests) const override;
 
-  // vastaitech.com/use-gpuuuid and, only when it is absent, vastaitech.com/nouse-gpuuuid
+  // vastaitech.com/use-gpuuuid and vastaitech.com/nouse-gpuuuid
   // (HAMi's CheckUUID precedence). Never fails.
   Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
 

@@ -64,7 +64,7 @@ TEST(AmdRequestTest, RefusesUnusableValues) {
   }
 }
 
-TEST(AmdSelectorsTest, TypesBothApplyUuidUseWins) {
+TEST(AmdSelectorsTest, TypeAndUuidListsBothApply) {
   DeviceSelectors s = ParseAmdSelectors({{"amd.com/use-gputype", "MI300X, MI250"},
                                          {"amd.com/nouse-gputype", "MI250"},
                                          {"amd.com/use-gpu-uuid", "AMD-GPU-0"},
@@ -72,7 +72,8 @@ TEST(AmdSelectorsTest, TypesBothApplyUuidUseWins) {
   EXPECT_EQ(s.use_types, (std::vector<std::string>{"MI300X", "MI250"}));
   EXPECT_EQ(s.nouse_types, (std::vector<std::string>{"MI250"}));
   EXPECT_EQ(s.use_uuids, (std::vector<std::string>{"AMD-GPU-0"}));
-  EXPECT_TRUE(s.nouse_uuids.empty());
+  EXPECT_EQ(s.nouse_uuids,
+            (std::vector<std::string>{"AMD-GPU-1"}));  // both lists apply, as HAMi >= 2.9
 }
 
 TEST(AmdVendorTest, KeysAreHamis) {

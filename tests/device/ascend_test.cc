@@ -85,7 +85,7 @@ TEST(AscendVendorTest, KeysFollowTheCommonWord) {
       {{"hami.io/use-Ascend910B3-uuid", "a, b"}, {"hami.io/no-use-Ascend910B3-uuid", "a"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"a", "b"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());  // the use list wins, as HAMi's CheckUUID
+  EXPECT_EQ(s->nouse_uuids, (std::vector<std::string>{"a"}));  // both lists apply, as HAMi >= 2.9
   s = v.ParseSelectors({{"hami.io/no-use-Ascend910B3-uuid", "a"}});
   EXPECT_EQ(s->nouse_uuids, (std::vector<std::string>{"a"}));
   s = v.ParseSelectors({{"hami.io/use-Ascend910A-uuid", "a"}});  // another chip's key

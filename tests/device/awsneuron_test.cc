@@ -156,7 +156,8 @@ TEST(AwsNeuronVendorTest, KeysSelectorsAndAdmission) {
                                   {"aws.amazon.com/nouse-neuron-uuid", "n-AWSNeuron-0"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"n-AWSNeuron-0"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());
+  EXPECT_EQ(s->nouse_uuids,
+            (std::vector<std::string>{"n-AWSNeuron-0"}));  // both lists apply, as HAMi >= 2.9
   auto nouse = vendor.ParseSelectors({{"aws.amazon.com/nouse-neuron-uuid", "a,b"}});
   ASSERT_TRUE(nouse.ok());
   EXPECT_EQ(nouse->nouse_uuids, (std::vector<std::string>{"a", "b"}));

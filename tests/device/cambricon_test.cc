@@ -115,8 +115,8 @@ TEST(CambriconVendorTest, KeysSelectorsAndLockAreHamis) {
                                   {"cambricon.com/use-mlutype", "MLU370"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"mlu-node-cambricon-mlu-1"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());  // use wins, as HAMi's CheckUUID
-  EXPECT_TRUE(s->use_types.empty());    // HAMi's fit never reads use-mlutype
+  EXPECT_EQ(s->nouse_uuids, (std::vector<std::string>{"x"}));  // both lists apply, as HAMi >= 2.9
+  EXPECT_TRUE(s->use_types.empty());                           // HAMi's fit never reads use-mlutype
   auto nouse = vendor.ParseSelectors({{"cambricon.com/nouse-gpuuuid", "a,b"}});
   EXPECT_EQ(nouse->nouse_uuids, (std::vector<std::string>{"a", "b"}));
 }

@@ -158,7 +158,7 @@ TEST(EnflameDrsTest, VendorKeysWebhookAndDecisionAnnotations) {
   auto s =
       vendor.ParseSelectors({{"enflame.com/use-gpuuuid", "a"}, {"enflame.com/nouse-gpuuuid", "b"}});
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"a"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());
+  EXPECT_EQ(s->nouse_uuids, (std::vector<std::string>{"b"}));  // both lists apply, as HAMi >= 2.9
 
   // HAMi's webhook: a requested slice count makes the pod ours and is copied into limits.
   auto a = vendor.MutateAdmission("c", {}, {{"enflame.com/drs-gcu", "3"}});

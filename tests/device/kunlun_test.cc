@@ -156,7 +156,8 @@ TEST(KunlunXpuTest, KeysSelectorsAndAdmissionAreHamis) {
                                   {"baidu.com/nouse-gpuuuid", "n-kunlun-1"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"n-kunlun-0", "n-kunlun-1"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());  // HAMi: the use list wins
+  EXPECT_EQ(s->nouse_uuids,
+            (std::vector<std::string>{"n-kunlun-1"}));  // both lists apply, as HAMi >= 2.9
   auto nouse = vendor.ParseSelectors({{"baidu.com/nouse-gpuuuid", "n-kunlun-1"}});
   ASSERT_TRUE(nouse.ok());
   EXPECT_EQ(nouse->nouse_uuids, (std::vector<std::string>{"n-kunlun-1"}));
@@ -286,7 +287,8 @@ TEST(KunlunVxpuTest, RegistrationKeysAndSelectorsAreHamis) {
       {{"hami.io/use-xpu-uuid", "XPU-0"}, {"hami.io/no-use-xpu-uuid", "XPU-0"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"XPU-0"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());
+  EXPECT_EQ(s->nouse_uuids,
+            (std::vector<std::string>{"XPU-0"}));  // both lists apply, as HAMi >= 2.9
   // Default admission: the vxpu limit makes the pod ours; the memory limit is left as given.
   auto admission = vendor.MutateAdmission(
       "c", {{"kunlunxin.com/vxpu", "1"}, {"kunlunxin.com/vxpu-memory", "20000"}}, {});

@@ -317,7 +317,8 @@ TEST(MetaxSgpuTest, VendorKeysSelectorsAndAdmission) {
       {{"metax-tech.com/use-gpuuuid", "GPU-1,GPU-2"}, {"metax-tech.com/nouse-gpuuuid", "GPU-2"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"GPU-1", "GPU-2"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());
+  EXPECT_EQ(s->nouse_uuids,
+            (std::vector<std::string>{"GPU-2"}));  // both lists apply, as HAMi >= 2.9
   auto nouse = vendor.ParseSelectors({{"metax-tech.com/nouse-gpuuuid", "GPU-2"}});
   ASSERT_TRUE(nouse.ok());
   EXPECT_EQ(nouse->nouse_uuids, (std::vector<std::string>{"GPU-2"}));

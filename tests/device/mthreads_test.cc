@@ -92,7 +92,7 @@ TEST(MthreadsVendorTest, KeysAndSelectorsAreHamis) {
   auto s = vendor.ParseSelectors(
       {{"mthreads.ai/use-gpuuuid", "mt-node-mthreads-0"}, {"mthreads.ai/nouse-gpuuuid", "x"}});
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"mt-node-mthreads-0"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());
+  EXPECT_EQ(s->nouse_uuids, (std::vector<std::string>{"x"}));  // both lists apply, as HAMi >= 2.9
   EXPECT_EQ(vendor.ParseSelectors({{"mthreads.ai/nouse-gpuuuid", "x"}})->nouse_uuids,
             (std::vector<std::string>{"x"}));
 }

@@ -44,8 +44,9 @@ TEST(VastaiVendorTest, KeysAndSelectorsAreHamis) {
                                   {"vastaitech.com/nouse-va", "VA2"}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->use_uuids, (std::vector<std::string>{"va-0", "va-1"}));
-  EXPECT_TRUE(s->nouse_uuids.empty());  // use wins, as HAMi's CheckUUID
-  EXPECT_TRUE(s->use_types.empty());    // HAMi's fit never reads use-va / nouse-va
+  EXPECT_EQ(s->nouse_uuids,
+            (std::vector<std::string>{"va-1"}));  // both lists apply, as HAMi >= 2.9
+  EXPECT_TRUE(s->use_types.empty());              // HAMi's fit never reads use-va / nouse-va
   EXPECT_TRUE(s->nouse_types.empty());
   auto nouse = vendor.ParseSelectors({{"vastaitech.com/nouse-gpuuuid", "va-1"}});
   ASSERT_TRUE(nouse.ok());
