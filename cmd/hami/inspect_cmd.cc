@@ -119,9 +119,6 @@ int RunConfigValidate(const std::string& path, std::ostream& out, std::ostream& 
           << chip.resource_memory_name << ", " << chip.templates.size() << " vNPU templates\n";
     }
   }
-  for (const std::string& section : config->ignored_sections) {
-    out << "note: section '" << section << "' is accepted but not used by this build\n";
-  }
   for (const std::string& key : config->ignored_keys) {
     out << "note: key '" << key << "' is accepted but not used by this build\n";
   }

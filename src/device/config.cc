@@ -125,9 +125,10 @@ std::optional<FieldError> FindInvalidField(const MthreadsConfig& c) {
                                           {"resourceCoreName", &c.resource_core_name}})) {
     return bad;
   }
-  for (int32_t gib : c.memory_per_card_gib) {
-    if (gib <= 0) {
-      return FieldError{"memoryPerCard", "entries must be > 0 (GiB), got " + std::to_string(gib)};
+  for (int32_t units : c.memory_per_card_units) {
+    if (units <= 0) {
+      return FieldError{"memoryPerCard",
+                        "entries must be > 0 (units of 512 MiB), got " + std::to_string(units)};
     }
   }
   return std::nullopt;
@@ -873,7 +874,7 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
             return F{{"resourceCountName", &c.resource_count_name},
                      {"resourceMemoryName", &c.resource_memory_name},
                      {"resourceCoreName", &c.resource_core_name},
-                     {"memoryPerCard", &c.memory_per_card_gib}};
+                     {"memoryPerCard", &c.memory_per_card_units}};
           });
         }
         if (key == "metax") {
@@ -886,12 +887,26 @@ Result<DeviceConfig> LoadParsed(const Loader& loader, const YAML::Node& root) {
           });
         }
         if (key == "enflame") {
-          return section(config.enflame, [](EnflameConfig& c) {
+          // HAMi keeps the legacy shared-GCU keys: resourceNameVGCU names the DRS resource
+          // when resourceNameDRSGCU is not given; resourceNameVGCUPercentage is not read.
+          std::string drs, vgcu, vgcu_percentage;
+          HAMI_RETURN_IF_ERROR(section(config.enflame, [&](EnflameConfig& c) {
             return F{{"resourceNameGCU", &c.resource_name_gcu},
-                     {"resourceNameDRSGCU", &c.resource_name_drs_gcu},
+                     {"resourceNameDRSGCU", &drs},
                      {"resourceNameGCUMemory", &c.resource_name_gcu_memory},
-                     {"resourceNameGCUCore", &c.resource_name_gcu_core}};
-          });
+                     {"resourceNameGCUCore", &c.resource_name_gcu_core},
+                     {"resourceNameVGCU", &vgcu},
+                     {"resourceNameVGCUPercentage", &vgcu_percentage}};
+          }));
+          if (!drs.empty()) {
+            config.enflame->resource_name_drs_gcu = drs;
+          } else if (!vgcu.empty()) {
+            config.enflame->resource_name_drs_gcu = vgcu;
+          }
+          if (!vgcu_percentage.empty()) {
+            config.ignored_keys.push_back("enflame.resourceNameVGCUPercentage");
+          }
+          return Status::Ok();
         }
         if (key == "kunlun") {
           return section(config.kunlun, [](KunlunConfig& c) {

@@ -3,13 +3,11 @@
 // Every vendor section of HAMi's chart is interpreted (nvidia, cambricon, hygon, metax, enflame,
 // mthreads, iluvatars, kunlun, awsneuron, amd, vastai, biren, vnpus): a vendor is enabled by its
 // section, as in HAMi (Iluvatar and Ascend also need the scheduler's --enable-iluvatar /
-// --enable-ascend). Any other top-level key except `scheduler:` is an error, and
-// DeviceConfig::ignored_sections stays empty. Inside vendor sections other than `nvidia:`,
-// unknown keys are errors. Inside `nvidia:`,
-// unknown keys are errors, except the few that some HAMi releases accept but this implementation
-// does not use (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as the
-// chart renders an unset `libCudaLogLevel:`) keeps its default. Value types; thread-compatible.
-// Load functions are pure and thread-safe.
+// --enable-ascend). Any other top-level key except `scheduler:` is an error. Unknown keys inside
+// a section are errors, except the few that some HAMi releases accept but this implementation
+// does not use (listed in DeviceConfig::ignored_keys). A key given with no value (YAML null, as
+// the chart renders an unset `libCudaLogLevel:`) keeps its default. Value types;
+// thread-compatible. Load functions are pure and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -103,8 +101,9 @@ struct MthreadsConfig {
   std::string resource_count_name = "mthreads.com/vgpu";
   std::string resource_memory_name = "mthreads.com/sgpu-memory";  // units of 512 MiB
   std::string resource_core_name = "mthreads.com/sgpu-core";      // core groups
-  // Memory per card in GiB, one entry per card model (the chart's default [96]).
-  std::vector<int32_t> memory_per_card_gib = {96};
+  // HAMi's memoryPerCard: memory per card in units of 512 MiB, one entry per card model (the
+  // chart's default [96] = a 48 GiB MTT S4000).
+  std::vector<int32_t> memory_per_card_units = {96};
 
   bool operator==(const MthreadsConfig&) const = default;
 };
@@ -220,9 +219,8 @@ struct DeviceConfig {
   // Present iff the YAML has an `nvidia:` key: NVIDIA scheduling is enabled by its section.
   std::optional<NvidiaConfig> nvidia;
   std::optional<SchedulerPolicyConfig> scheduler;
-  // Recognised HAMi vendor sections that were present but are not interpreted, in file order.
-  std::vector<std::string> ignored_sections;
-  // Recognised-but-unused keys inside `nvidia:`, as "nvidia.<key>", in file order.
+  // Recognised-but-unused keys, as "<section>.<key>" (nvidia's, and the vnpus keys only the
+  // Ascend device plugin reads), in file order.
   std::vector<std::string> ignored_keys;
   // Present iff the YAML has a `hygon:` key: Hygon DCU scheduling is enabled by its section.
   std::optional<HygonConfig> hygon;

@@ -126,7 +126,7 @@ std::string DeviceConfigToYaml(const DeviceConfig& config) {
                        {"resourceMemoryName", &c.resource_memory_name},
                        {"resourceCoreName", &c.resource_core_name}});
     out << YAML::Key << "memoryPerCard" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-    for (int32_t gib : c.memory_per_card_gib) out << gib;
+    for (int32_t units : c.memory_per_card_units) out << units;
     out << YAML::EndSeq << YAML::EndMap;
   }
   if (config.metax) {

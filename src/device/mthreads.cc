@@ -44,7 +44,7 @@ Result<std::optional<ContainerDeviceRequest>> DeriveMthreadsRequest(const Mthrea
 
 std::vector<int64_t> MthreadsLegalMemoryUnits(const MthreadsConfig& config) {
   std::vector<int64_t> units;
-  for (int32_t size : config.memory_per_card_gib) {
+  for (int32_t size : config.memory_per_card_units) {
     for (int64_t p = 2; p < size; p *= 2) units.push_back(p);
     if (size > 0) units.push_back(size);
   }
@@ -115,9 +115,9 @@ Result<ContainerAdmission> MthreadsVendor::MutateAdmission(std::string_view /*co
     const int64_t n = count.value_or(0);
     if (WantsWholeCards(config_, static_cast<int32_t>(n), limits, {})) {
       out.limits[config_.resource_core_name] = std::to_string(n * kMthreadsCoresPerCard);
-      if (config_.memory_per_card_gib.size() == 1) {
+      if (config_.memory_per_card_units.size() == 1) {
         out.limits[config_.resource_memory_name] =
-            std::to_string(n * config_.memory_per_card_gib[0]);
+            std::to_string(n * config_.memory_per_card_units[0]);
       } else {
         out.limits.erase(config_.resource_memory_name);
       }

@@ -60,7 +60,7 @@ Result<std::optional<ContainerDeviceRequest>> DeriveMthreadsRequest(const Mthrea
                                                                     const ResourceList& requests);
 
 // The memory resource values HAMi's webhook accepts for a one-card share: for each card size
-// in config.memory_per_card_gib (units of 512 MiB, see MthreadsVendor), the powers of two from
+// in config.memory_per_card_units (units of 512 MiB, see MthreadsVendor), the powers of two from
 // 2 below it and the size itself; the union over sizes, ascending.
 std::vector<int64_t> MthreadsLegalMemoryUnits(const MthreadsConfig& config);
 
@@ -77,7 +77,7 @@ Result<std::vector<DeviceInfo>> SynthesizeMthreadsDevices(const MthreadsConfig& 
 class MthreadsVendor final : public Vendor {
  public:
   // `config` should satisfy ValidateMthreadsConfig (MakeVendorRegistry checks it). Its
-  // memory_per_card_gib holds HAMi's memoryPerCard, whose unit is 512 MiB (96 = a 48 GiB MTT
+  // memory_per_card_units holds HAMi's memoryPerCard, whose unit is 512 MiB (96 = a 48 GiB MTT
   // S4000), whatever the field's name says.
   explicit MthreadsVendor(MthreadsConfig config);
 

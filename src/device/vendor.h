@@ -62,9 +62,9 @@ Result<std::vector<DeviceInfo>> DecodeLegacyRegistration(const Annotations& node
 Result<std::vector<DeviceInfo>> DecodeJsonRegistration(const Annotations& node_annotations,
                                                        const std::string& key);
 
-// How a vendor reads a pair of "use" / "no use" selection annotations (type or UUID lists):
-// HAMi's NVIDIA path applies both; its other vendors read the no-use list only when the use
-// list is absent.
+// How a vendor reads a pair of "use" / "no use" selection annotations: HAMi (since 2.9) applies
+// both UUID lists of every vendor and both type lists of NVIDIA and AMD; Hygon's type check
+// reads the no-use list only when the use list is absent.
 enum class SelectorPrecedence { kBoth, kUseWins };
 
 // Reads the comma lists of `use_key` into `use` and of `nouse_key` into `nouse` under
@@ -248,11 +248,13 @@ class VendorRegistry {
   std::map<std::string, std::unique_ptr<Vendor>, std::less<>> vendors_;
 };
 
-// A registry with one vendor per implemented section present in `config` (NVIDIA when
-// config.nvidia is set, Hygon DCU when config.hygon is, one Iluvatar vendor per chip of
-// config.iluvatars when config.enable_iluvatar is set, AMD when config.amd is, Biren when
-// config.biren is, Kunlunxin whole XPUs and vXPUs when config.kunlun is, AWS Neuron when
-// config.awsneuron is). Failure: InvalidArgument when a section fails validation.
+// A registry with the vendors of every section present in `config`: NVIDIA (nvidia), Hygon DCU
+// (hygon), AMD (amd), Biren (biren), Cambricon MLU (cambricon), Moore Threads (mthreads),
+// Enflame GCU and DRS vGCU (enflame), MetaX whole cards and sGPU (metax), Vastai (vastai),
+// Kunlunxin whole XPUs and vXPUs (kunlun), AWS Neuron (awsneuron); one Iluvatar vendor per chip
+// of config.iluvatars when config.enable_iluvatar is set and one Ascend vendor per chip of
+// config.ascend->configs when config.enable_ascend is set, as HAMi's flags.
+// Failure: InvalidArgument when a section fails validation.
 Result<VendorRegistry> MakeVendorRegistry(const DeviceConfig& config);
 
 // Every vendor's request for one container, in registry order; vendors the container does not

@@ -21,7 +21,6 @@ TEST(DeviceConfigVendorSectionsTest, ChartSectionsLoadWithTheirDefaultsAndRoundT
   EXPECT_EQ(r->biren, BirenConfig{});
   ASSERT_EQ(r->iluvatars.size(), 4u);
   EXPECT_EQ(r->iluvatars[2].resource_memory_name, "iluvatar.ai/BI-V150.vMem");
-  EXPECT_TRUE(r->ignored_sections.empty());
   EXPECT_EQ(r->cambricon, CambriconConfig{});
   EXPECT_EQ(r->metax, MetaxConfig{});
   EXPECT_EQ(r->enflame, EnflameConfig{});
@@ -79,7 +78,7 @@ vnpus:
 )");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->mthreads->resource_memory_name, "x.io/mem");
-  EXPECT_EQ(r->mthreads->memory_per_card_gib, std::vector<int32_t>{48});
+  EXPECT_EQ(r->mthreads->memory_per_card_units, std::vector<int32_t>{48});
   EXPECT_TRUE(r->metax->sgpu_topology_aware);
   EXPECT_EQ(r->metax->resource_vcore_name, "metax-tech.com/vcore");  // null keeps the default
   EXPECT_TRUE(r->ascend->hami_vnpu_core);
@@ -126,6 +125,24 @@ TEST(DeviceConfigVendorSectionsTest, NewerVnpusKeysLoad) {
   EXPECT_EQ(r->ignored_keys, (std::vector<std::string>{"vnpus.hamiVnpuMode", "vnpus.enpuPolicy",
                                                        "vnpus.vnpuDeviceSplitCount"}));
   EXPECT_FALSE(LoadDeviceConfig("vnpus:\n  overwriteEnv: maybe\n").ok());
+}
+
+// HAMi's legacy Enflame keys: resourceNameVGCU names the DRS resource unless
+// resourceNameDRSGCU is given; resourceNameVGCUPercentage is accepted and not read.
+TEST(DeviceConfigVendorSectionsTest, LegacyEnflameKeysLoad) {
+  Result<DeviceConfig> r = LoadDeviceConfig(
+      "enflame:\n  resourceNameVGCU: enflame.com/vgcu\n"
+      "  resourceNameVGCUPercentage: enflame.com/vgcu-percentage\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->enflame->resource_name_drs_gcu, "enflame.com/vgcu");
+  EXPECT_EQ(r->ignored_keys, std::vector<std::string>{"enflame.resourceNameVGCUPercentage"});
+  r = LoadDeviceConfig(
+      "enflame:\n  resourceNameVGCU: enflame.com/vgcu\n  resourceNameDRSGCU: x.io/drs\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->enflame->resource_name_drs_gcu, "x.io/drs");
+  r = LoadDeviceConfig("enflame:\n  resourceNameGCU: x.io/gcu\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->enflame->resource_name_drs_gcu, "enflame.com/drs-gcu");
 }
 
 // Each mistake is refused with the YAML path of the offending key.

@@ -53,7 +53,7 @@ TEST(MthreadsRequestTest, DerivesAsHamiDoes) {
 TEST(MthreadsRequestTest, LegalMemorySizesFollowTheCardSizes) {
   MthreadsConfig config;
   EXPECT_EQ(MthreadsLegalMemoryUnits(config), (std::vector<int64_t>{2, 4, 8, 16, 32, 64, 96}));
-  config.memory_per_card_gib = {96, 160};  // an S4000 + S5000 cluster: the union
+  config.memory_per_card_units = {96, 160};  // an S4000 + S5000 cluster: the union
   EXPECT_EQ(MthreadsLegalMemoryUnits(config),
             (std::vector<int64_t>{2, 4, 8, 16, 32, 64, 96, 128, 160}));
 }
@@ -125,7 +125,7 @@ TEST(MthreadsVendorTest, WebhookGivesWholeCardsAndChecksMemorySizes) {
       << bad.status().message();
   // Whole cards of two sizes: the memory limit is left to the card.
   MthreadsConfig mixed;
-  mixed.memory_per_card_gib = {96, 160};
+  mixed.memory_per_card_units = {96, 160};
   auto two_sizes = MthreadsVendor(mixed).MutateAdmission(
       "c", {{"mthreads.com/vgpu", "2"}, {"mthreads.com/sgpu-memory", "5"}}, {});
   ASSERT_TRUE(two_sizes.ok());
@@ -178,7 +178,7 @@ TEST(MthreadsRegistryTest, TheMthreadsSectionEnablesTheVendor) {
   auto registry = MakeVendorRegistry(config);
   ASSERT_TRUE(registry.ok()) << registry.status().message();
   EXPECT_NE(registry->Find("Mthreads"), nullptr);
-  config.mthreads->memory_per_card_gib = {0};
+  config.mthreads->memory_per_card_units = {0};
   EXPECT_FALSE(MakeVendorRegistry(config).ok());
 }
 
