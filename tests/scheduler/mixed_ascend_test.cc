@@ -16,8 +16,6 @@
 namespace hami::scheduler {
 namespace {
 
-using std::chrono::milliseconds;
-
 // As the ascend-device-plugin registers NPUs: count = vNPU slots, devmem and devcore (aiCore) of
 // the chip, the NPU's network id as custom info.
 nlohmann::json Npus(const std::string& prefix, const std::string& type,
@@ -70,17 +68,7 @@ class MixedAscendTest : public testing::MixedClusterTest {
 
 TEST_F(MixedAscendTest, VnpuTemplatesAreChargedAndAnnotatedAsHami) {
   auto daemon = StartDaemon();
-  auto b3 = api_.WaitForObject(
-      "nodes", "", "b3-node",
-      [](const nlohmann::json& n) {
-        return n["metadata"]["annotations"].contains("hami.io/node-handshake-Ascend910B3");
-      },
-      milliseconds(2000));
-  ASSERT_TRUE(b3.has_value());
-  EXPECT_EQ((*b3)["metadata"]["annotations"]["hami.io/node-handshake-Ascend910B3"]
-                .get<std::string>()
-                .rfind("Requesting_", 0),
-            0u);
+  ASSERT_TRUE(WaitForHandshakeRequest("b3-node", "hami.io/node-handshake-Ascend910B3").has_value());
 
   // 3000 MiB rounds up to vir05_1c_16g (16384 MiB) on the NPU the pod selects.
   const nlohmann::json on_npu1 = {{"hami.io/use-Ascend910B3-uuid", "NPU-B3-1"}};
@@ -123,13 +111,8 @@ TEST_F(MixedAscendTest, VnpuTemplatesAreChargedAndAnnotatedAsHami) {
       << filtered.dump();
 
   // Asking an Ascend chip and NVIDIA in one container is refused clearly.
-  nlohmann::json greedy =
-      *api_.Put(AscendPod("greedy", {{"huawei.com/Ascend910B3", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, all_);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Ascend910B3, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"huawei.com/Ascend910B3", "1"}, {"nvidia.com/gpu", "1"}},
+                            all_, "Ascend910B3, NVIDIA");
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 }
 
@@ -182,44 +165,19 @@ TEST_F(MixedAscendTest, MalformedRegistrationDropsOnlyThatNodesNpus) {
                                   {{"nvidia.com/gpu", "10"}, {"huawei.com/Ascend910B3", "1"}}))
           .ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json npu_pod = *api_.Put(AscendPod("npu-pod", {{"huawei.com/Ascend910B3", "1"}}));
-  nlohmann::json filtered = Filter(*daemon, npu_pod, {"both-node"});
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  filtered = Filter(*daemon, npu_pod, {"both-node", "b3-node"});
-  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"b3-node"})) << filtered.dump();
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "npu-pod", {{"huawei.com/Ascend910B3", "1"}}, "both-node",
+                           "b3-node");
 
-  auto registry = MakeVendorRegistry(device_config_);
-  ASSERT_TRUE(registry.ok()) << registry.status().message();
-  UsageLedger ledger;
-  AllocatableTracker tracker;
-  NodeActions actions =
-      ApplyNode(*registry, ledger, tracker, *api_.Get("nodes", "", "both-node"), 1'700'000'000, 0);
-  ASSERT_EQ(actions.registration_errors.size(), 1u);
-  const std::string& why = actions.registration_errors["Ascend910B3"];
+  auto pass = ApplyRegistration("both-node");
+  ASSERT_EQ(pass.actions.registration_errors.size(), 1u);
+  const std::string& why = pass.actions.registration_errors["Ascend910B3"];
   EXPECT_NE(why.find("hami.io/node-register-Ascend910B3"), std::string::npos) << why;
-  const std::vector<std::string> names = {"both-node"};
-  auto states = ledger.Snapshot(names, nullptr);
-  ASSERT_EQ(states.size(), 1u);
-  ASSERT_EQ(states[0].devices.size(), 1u);
-  EXPECT_EQ(states[0].devices[0].info.id, "GPU-b0");
+  EXPECT_EQ(pass.kept_device_ids, std::vector<std::string>{"GPU-b0"});
 
   // The daemon says so once, as a Warning Event on the Node.
-  ASSERT_TRUE(api_.WaitUntil(
-      [&] {
-        for (const nlohmann::json& e : api_.List("events")) {
-          if (e.value("reason", "") == "InvalidDeviceRegistration" &&
-              e["message"].get<std::string>().find(
-                  "Ascend910B3 devices ignored: hami.io/node-register-Ascend910B3") !=
-                  std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      milliseconds(2000)));
+  ASSERT_TRUE(WaitForRegistrationEvent(
+      "both-node", "Ascend910B3 devices ignored: hami.io/node-register-Ascend910B3"));
 }
 
 // The webhook with the Ascend vendors: HAMi's 910C raise to a module pair, template rounding,

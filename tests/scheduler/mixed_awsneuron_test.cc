@@ -14,7 +14,6 @@
 namespace hami::scheduler {
 namespace {
 
-using std::chrono::milliseconds;
 using MixedAwsNeuronTest = testing::MixedClusterTest;
 
 nlohmann::json NeuronNode(const std::string& name, const std::string& devices,
@@ -24,12 +23,6 @@ nlohmann::json NeuronNode(const std::string& name, const std::string& devices,
                               {"aws.amazon.com/neuroncore", cores},
                               {"nvidia.com/gpu", "10"}};
   return testing::MixedNode(name, std::move(annotations), resources, resources);
-}
-
-bool IsUnixNanos(const nlohmann::json& value) {
-  const std::string s = value.is_string() ? value.get<std::string>() : "";
-  return s.size() == 19 && s.find_first_not_of("0123456789") == std::string::npos &&
-         s.ends_with("000000000");
 }
 
 TEST_F(MixedAwsNeuronTest, CoreAndDevicePodsGetHamisAnnotations) {
@@ -55,7 +48,8 @@ TEST_F(MixedAwsNeuronTest, CoreAndDevicePodsGetHamisAnnotations) {
   EXPECT_EQ(annotations[kAwsNeuronResourceTypeAnnotation], "aws.amazon.com/neuroncore");
   EXPECT_EQ(annotations[kAwsNeuronAllocatedFlagAnnotation], "false");
   EXPECT_EQ(annotations[kAwsNeuronPredicateNodeAnnotation], "inf-node");
-  EXPECT_TRUE(IsUnixNanos(annotations[kAwsNeuronAllocTimeAnnotation])) << annotations.dump();
+  EXPECT_TRUE(testing::IsUnixNanos(annotations[kAwsNeuronAllocTimeAnnotation]))
+      << annotations.dump();
   EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
 
   // A whole device: the other one, listed by device index, HAMi's device string.
@@ -79,23 +73,11 @@ TEST_F(MixedAwsNeuronTest, CoreAndDevicePodsGetHamisAnnotations) {
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 
   // One container asking AWS Neuron and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"aws.amazon.com/neuron", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, inf);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (AWSNeuron, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"aws.amazon.com/neuron", "1"}, {"nvidia.com/gpu", "1"}}, inf,
+                            "AWSNeuron, NVIDIA");
 
   // A restarted replica rebuilds the Neuron allocations from the allocated annotation.
-  daemon->Stop();
-  daemon.reset();
-  auto restarted = StartDaemon();
-  ASSERT_TRUE(
-      api_.WaitUntil([&] { return restarted->ledger().PodCount() == 2; }, milliseconds(2000)));
-  nlohmann::json again = *api_.Put(testing::PodObject("again", {{"aws.amazon.com/neuron", "1"}}));
-  EXPECT_TRUE(Filter(*restarted, again, inf)["NodeNames"].is_null());
-  EXPECT_TRUE(restarted->ledger().CheckCapacity().ok());
+  ExpectRestartRebuildsAllocations(daemon, 2, "again", {{"aws.amazon.com/neuron", "1"}}, inf);
 }
 
 TEST_F(MixedAwsNeuronTest, MultiDeviceContainersTakeRuns) {
@@ -143,36 +125,14 @@ TEST_F(MixedAwsNeuronTest, MalformedNeuronCapacityDropsOnlyThatNodesDevices) {
                   .ok());
   ASSERT_TRUE(api_.Put(NeuronNode("inf-node", "2", "4")).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json pod =
-      *api_.Put(testing::PodObject("neuron-pod", {{"aws.amazon.com/neuron", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, pod, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, pod, {"both-node", "inf-node"})["NodeNames"],
-            nlohmann::json::array({"inf-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "neuron-pod", {{"aws.amazon.com/neuron", "1"}}, "both-node",
+                           "inf-node");
 
-  auto registry = MakeVendorRegistry(device_config_);
-  ASSERT_TRUE(registry.ok());
-  UsageLedger ledger;
-  AllocatableTracker tracker;
-  auto errors =
-      ApplyNode(*registry, ledger, tracker, *api_.Get("nodes", "", "both-node"), 1'700'000'000, 0)
-          .registration_errors;
+  auto errors = ApplyRegistration("both-node").actions.registration_errors;
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["AWSNeuron"].find("is not divisible"), std::string::npos) << errors["AWSNeuron"];
-  ASSERT_TRUE(api_.WaitUntil(
-      [&] {
-        for (const nlohmann::json& e : api_.List("events")) {
-          if (e.value("reason", "") == "InvalidDeviceRegistration" &&
-              e["involvedObject"]["name"] == "both-node" &&
-              e.value("message", "").find("aws.amazon.com/neuroncore") != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      milliseconds(2000)));
+  ASSERT_TRUE(WaitForRegistrationEvent("both-node", "aws.amazon.com/neuroncore"));
 }
 
 }  // namespace

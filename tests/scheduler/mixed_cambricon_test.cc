@@ -12,7 +12,6 @@
 #include "scheduler/state_sync.h"
 #include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
-#include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
@@ -92,13 +91,8 @@ TEST_F(MixedCambriconTest, MluPodsLandOnTheMluNodeWithHamisAnnotationsAndDsmluLo
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 
   // One container asking MLU and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"cambricon.com/vmlu", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (MLU, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"cambricon.com/vmlu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "MLU, NVIDIA");
 }
 
 // A node with NVIDIA GPUs and an unreadable MLU capacity keeps its GPUs; the MLU error is
@@ -112,15 +106,11 @@ TEST_F(MixedCambriconTest, MalformedMluCapacityDropsOnlyTheNodesMlus) {
                   .ok());
   ASSERT_TRUE(api_.Put(MluNode("mlu-node")).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json mlu_pod = *api_.Put(testing::PodObject("mlu-pod", {{"cambricon.com/vmlu", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, mlu_pod, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, mlu_pod, {"both-node", "mlu-node"})["NodeNames"],
-            nlohmann::json::array({"mlu-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "mlu-pod", {{"cambricon.com/vmlu", "1"}}, "both-node",
+                           "mlu-node");
 
-  auto errors = testing::RegistrationErrorsOf(device_config_, *api_.Get("nodes", "", "both-node"));
+  auto errors = ApplyRegistration("both-node").actions.registration_errors;
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["MLU"].find("cambricon.com/mlu.smlu.vcore"), std::string::npos) << errors["MLU"];
 }

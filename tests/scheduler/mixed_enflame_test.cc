@@ -10,7 +10,6 @@
 #include "scheduler/state_sync.h"
 #include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
-#include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
@@ -70,16 +69,10 @@ TEST_F(MixedEnflameTest, GcuAndDrsPodsLandWithHamisAnnotations) {
   EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 
-  for (const auto& [limits, vendors] : std::vector<std::pair<nlohmann::json, std::string>>{
-           {{{"enflame.com/drs-gcu", "1"}, {"nvidia.com/gpu", "1"}}, "(Enflame, NVIDIA)"},
-           {{{"enflame.com/drs-gcu", "1"}, {"enflame.com/gcu", "1"}}, "(Enflame, GCU)"}}) {
-    nlohmann::json greedy = *api_.Put(testing::PodObject("greedy", limits));
-    filtered = Filter(*daemon, greedy, all);
-    EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-    EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors " + vendors),
-              std::string::npos)
-        << filtered.dump();
-  }
+  ExpectTwoVendorPodRefused(*daemon, {{"enflame.com/drs-gcu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "Enflame, NVIDIA");
+  ExpectTwoVendorPodRefused(*daemon, {{"enflame.com/drs-gcu", "1"}, {"enflame.com/gcu", "1"}}, all,
+                            "Enflame, GCU");
 }
 
 TEST_F(MixedEnflameTest, MalformedDrsCapacityDropsOnlyTheNodesDrsCards) {
@@ -93,14 +86,13 @@ TEST_F(MixedEnflameTest, MalformedDrsCapacityDropsOnlyTheNodesDrsCards) {
                   .ok());
   auto daemon = StartDaemon();
   const nlohmann::json only = {"both-node"};
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, only)["NodeNames"], only);
+  ExpectNvidiaPodFits(*daemon, "both-node");
   nlohmann::json gcu_pod = *api_.Put(testing::PodObject("gcu-pod", {{"enflame.com/gcu", "1"}}));
   EXPECT_EQ(Filter(*daemon, gcu_pod, only)["NodeNames"], only);  // its whole GCU stays
   nlohmann::json drs_pod = *api_.Put(testing::PodObject("drs-pod", {{"enflame.com/drs-gcu", "1"}}));
   EXPECT_TRUE(Filter(*daemon, drs_pod, only)["NodeNames"].is_null());
 
-  auto errors = testing::RegistrationErrorsOf(device_config_, *api_.Get("nodes", "", "both-node"));
+  auto errors = ApplyRegistration("both-node").actions.registration_errors;
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["Enflame"].find("enflame.com/gcu-drs-capacity"), std::string::npos)
       << errors["Enflame"];

@@ -17,7 +17,6 @@
 namespace hami::scheduler {
 namespace {
 
-using std::chrono::milliseconds;
 using MixedKunlunTest = testing::MixedClusterTest;
 
 // A node with `xpus` whole XPUs in its capacity, as Kunlunxin's device plugin publishes them.
@@ -50,15 +49,6 @@ std::string Xpus(const std::string& node, std::vector<int> indexes) {
   std::string out;
   for (int i : indexes) out += node + "-kunlun-" + std::to_string(i) + ",kunlun,98304,100:";
   return out + ";";
-}
-
-std::map<std::string, std::string> RegistrationErrors(const DeviceConfig& config,
-                                                      const nlohmann::json& node) {
-  auto registry = MakeVendorRegistry(config);
-  EXPECT_TRUE(registry.ok());
-  UsageLedger ledger;
-  AllocatableTracker tracker;
-  return ApplyNode(*registry, ledger, tracker, node, 1'700'000'000, 0).registration_errors;
 }
 
 TEST_F(MixedKunlunTest, WholeXpusLandInHamisTopologyGroups) {
@@ -110,23 +100,11 @@ TEST_F(MixedKunlunTest, WholeXpusLandInHamisTopologyGroups) {
   EXPECT_NE(filtered.dump().find("1, 2, 4 or 8"), std::string::npos) << filtered.dump();
 
   // One container asking Kunlunxin and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"kunlunxin.com/xpu", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (NVIDIA, kunlun)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"kunlunxin.com/xpu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "NVIDIA, kunlun");
 
   // A restarted replica rebuilds the XPU allocations from hami.io/kunlun-allocated.
-  daemon->Stop();
-  daemon.reset();
-  auto restarted = StartDaemon();
-  ASSERT_TRUE(
-      api_.WaitUntil([&] { return restarted->ledger().PodCount() == 4; }, milliseconds(2000)));
-  nlohmann::json again = *api_.Put(testing::PodObject("xpu-again", {{"kunlunxin.com/xpu", "1"}}));
-  EXPECT_TRUE(Filter(*restarted, again, all)["NodeNames"].is_null());
-  EXPECT_TRUE(restarted->ledger().CheckCapacity().ok());
+  ExpectRestartRebuildsAllocations(daemon, 4, "xpu-again", {{"kunlunxin.com/xpu", "1"}}, all);
 }
 
 TEST_F(MixedKunlunTest, VxpusShareXpusWithHamisAnnotations) {
@@ -136,17 +114,7 @@ TEST_F(MixedKunlunTest, VxpusShareXpusWithHamisAnnotations) {
                                   {{"kunlunxin.com/vxpu", "32"}}))
           .ok());
   auto daemon = StartDaemon();
-  auto handshake = api_.WaitForObject(
-      "nodes", "", "vxpu-node",
-      [](const nlohmann::json& n) {
-        return n["metadata"]["annotations"].contains(kXpuHandshakeAnnotation);
-      },
-      milliseconds(2000));
-  ASSERT_TRUE(handshake.has_value());
-  EXPECT_EQ(
-      (*handshake)["metadata"]["annotations"][kXpuHandshakeAnnotation].get<std::string>().rfind(
-          "Requesting_", 0),
-      0u);
+  ASSERT_TRUE(WaitForHandshakeRequest("vxpu-node", kXpuHandshakeAnnotation).has_value());
 
   const nlohmann::json all = {"gpu-node", "vxpu-node"};
   // 20000 MiB rounds up to a quarter XPU (24576 MiB, 25 cores).
@@ -184,32 +152,17 @@ TEST_F(MixedKunlunTest, MalformedKunlunxinRegistrationDropsOnlyThatNodesXpus) {
   ASSERT_TRUE(api_.Put(both).ok());
   ASSERT_TRUE(api_.Put(XpuNode("xpu-node", "8")).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json xpu_pod = *api_.Put(testing::PodObject("xpu-pod", {{"kunlunxin.com/xpu", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, xpu_pod, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, xpu_pod, {"both-node", "xpu-node"})["NodeNames"],
-            nlohmann::json::array({"xpu-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "xpu-pod", {{"kunlunxin.com/xpu", "1"}}, "both-node",
+                           "xpu-node");
 
   // The registration pass says why, per vendor, naming the resource and the key.
-  auto errors = RegistrationErrors(device_config_, *api_.Get("nodes", "", "both-node"));
+  auto errors = ApplyRegistration("both-node").actions.registration_errors;
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors["kunlun"].find("kunlunxin.com/xpu"), std::string::npos) << errors["kunlun"];
   EXPECT_NE(errors["XPU"].find("hami.io/node-register-xpu"), std::string::npos) << errors["XPU"];
   // And a Warning Event on the Node carries it.
-  ASSERT_TRUE(api_.WaitUntil(
-      [&] {
-        for (const nlohmann::json& e : api_.List("events")) {
-          if (e.value("reason", "") == "InvalidDeviceRegistration" &&
-              e["involvedObject"]["name"] == "both-node" &&
-              e.value("message", "").find("kunlunxin.com/xpu") != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      milliseconds(2000)));
+  ASSERT_TRUE(WaitForRegistrationEvent("both-node", "kunlunxin.com/xpu"));
 }
 
 // HAMi's topo_test.go cases through the vendor-neutral fit: the index sets give what HAMi's

@@ -83,13 +83,8 @@ TEST_F(MixedMetaxTest, WholeCardPodsLandOnTheCapacityNode) {
   EXPECT_TRUE(Filter(*daemon, two, all)["NodeNames"].is_null());
 
   // One container asking whole MetaX cards and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"metax-tech.com/gpu", "1"}, {"nvidia.com/gpu", "1"}}));
-  nlohmann::json filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Metax-GPU, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"metax-tech.com/gpu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "Metax-GPU, NVIDIA");
 }
 
 TEST_F(MixedMetaxTest, SgpuPodsShareCardsWithMetaxsAnnotations) {
@@ -160,13 +155,8 @@ TEST_F(MixedMetaxTest, SgpuPodsShareCardsWithMetaxsAnnotations) {
   EXPECT_EQ(node["metadata"]["annotations"].size(), 1u) << node.dump();
 
   // One container asking sGPU and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"metax-tech.com/sgpu", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Metax-SGPU, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"metax-tech.com/sgpu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "Metax-SGPU, NVIDIA");
 }
 
 // The webhook applies HAMi's sGPU pod rules: QoS policy defaulted to best-effort or checked,
@@ -227,36 +217,21 @@ TEST_F(MixedMetaxTest, MalformedMetaxRegistrationsDropOnlyTheNodesMetaxDevices) 
   ASSERT_TRUE(api_.Put(WholeCardNode("metax-node", "1")).ok());
   ASSERT_TRUE(api_.Put(SgpuNode("sgpu-node", kSgpuRegistration)).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json whole = *api_.Put(testing::PodObject("whole", {{"metax-tech.com/gpu", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, whole, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, whole, {"both-node", "metax-node"})["NodeNames"],
-            nlohmann::json::array({"metax-node"}));
-  nlohmann::json share = *api_.Put(testing::PodObject("share", {{"metax-tech.com/sgpu", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, share, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, share, {"both-node", "sgpu-node"})["NodeNames"],
-            nlohmann::json::array({"sgpu-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "whole", {{"metax-tech.com/gpu", "1"}}, "both-node",
+                           "metax-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "share", {{"metax-tech.com/sgpu", "1"}}, "both-node",
+                           "sgpu-node");
 
-  auto registry = MakeVendorRegistry(device_config_);
-  ASSERT_TRUE(registry.ok());
-  UsageLedger ledger;
-  AllocatableTracker tracker;
-  NodeActions actions =
-      ApplyNode(*registry, ledger, tracker, *api_.Get("nodes", "", "both-node"), 1'700'000'000, 0);
-  ASSERT_EQ(actions.registration_errors.size(), 2u);
-  EXPECT_NE(actions.registration_errors["Metax-GPU"].find("capacity metax-tech.com/gpu"),
-            std::string::npos)
-      << actions.registration_errors["Metax-GPU"];
-  const std::string& sgpu_why = actions.registration_errors["Metax-SGPU"];
+  auto pass = ApplyRegistration("both-node");
+  auto& errors = pass.actions.registration_errors;
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors["Metax-GPU"].find("capacity metax-tech.com/gpu"), std::string::npos)
+      << errors["Metax-GPU"];
+  const std::string& sgpu_why = errors["Metax-SGPU"];
   EXPECT_NE(sgpu_why.find("metax-tech.com/node-gpu-devices"), std::string::npos) << sgpu_why;
   EXPECT_NE(sgpu_why.find("totalDevCount"), std::string::npos) << sgpu_why;
-  const std::vector<std::string> names = {"both-node"};
-  auto states = ledger.Snapshot(names, nullptr);
-  ASSERT_EQ(states.size(), 1u);
-  ASSERT_EQ(states[0].devices.size(), 1u);
-  EXPECT_EQ(states[0].devices[0].info.id, "GPU-b0");
+  EXPECT_EQ(pass.kept_device_ids, std::vector<std::string>{"GPU-b0"});
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include "scheduler/state_sync.h"
 #include "scheduler/webhook.h"
 #include "tests/scheduler/mixed_cluster.h"
-#include "tests/scheduler/registration_errors.h"
 #include "tests/scheduler/test_util.h"
 
 namespace hami::scheduler {
@@ -28,12 +27,6 @@ nlohmann::json MtNode(const std::string& name, int cards,
       {{"mthreads.com/vgpu", std::to_string(cards)}, {"nvidia.com/gpu", "10"}},
       {{"mthreads.com/sgpu-core", std::to_string(16 * cards)},
        {"mthreads.com/sgpu-memory", memory}});
-}
-
-bool IsUnixNanos(const nlohmann::json& value) {
-  const std::string s = value.is_string() ? value.get<std::string>() : "";
-  return s.size() == 19 && s.find_first_not_of("0123456789") == std::string::npos &&
-         s.ends_with("000000000");
 }
 
 TEST_F(MixedMthreadsTest, MthreadsPodsLandWithHamisAnnotations) {
@@ -57,7 +50,8 @@ TEST_F(MixedMthreadsTest, MthreadsPodsLandWithHamisAnnotations) {
   EXPECT_EQ(annotations[kMthreadsGpuIndexAnnotation],
             allocated.starts_with("mt-node-mthreads-0") ? "0,1" : "1,0");
   EXPECT_EQ(annotations[kMthreadsPredicateNodeAnnotation], "mt-node");
-  EXPECT_TRUE(IsUnixNanos(annotations[kMthreadsPredicateTimeAnnotation])) << annotations.dump();
+  EXPECT_TRUE(testing::IsUnixNanos(annotations[kMthreadsPredicateTimeAnnotation]))
+      << annotations.dump();
   EXPECT_EQ(annotations[kMthreadsRequestGpuNumAnnotation], "2");
   EXPECT_FALSE(annotations.contains(kMthreadsToAllocateAnnotation));  // HAMi never writes it
   EXPECT_FALSE(annotations.contains(kVgpuDevicesAllocatedAnnotation));
@@ -94,13 +88,8 @@ TEST_F(MixedMthreadsTest, MthreadsPodsLandWithHamisAnnotations) {
   EXPECT_TRUE(Filter(*daemon, share3, all)["NodeNames"].is_null());  // memory and cores spent
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"mthreads.com/vgpu", "1"}, {"nvidia.com/gpu", "1"}}));
-  filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (Mthreads, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"mthreads.com/vgpu", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "Mthreads, NVIDIA");
 }
 
 TEST_F(MixedMthreadsTest, MalformedMthreadsCapacityDropsOnlyTheNodesCards) {
@@ -112,15 +101,10 @@ TEST_F(MixedMthreadsTest, MalformedMthreadsCapacityDropsOnlyTheNodesCards) {
                   .ok());
   ASSERT_TRUE(api_.Put(MtNode("mt-node", 1)).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json mt_pod = *api_.Put(testing::PodObject("mt-pod", {{"mthreads.com/vgpu", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, mt_pod, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, mt_pod, {"both-node", "mt-node"})["NodeNames"],
-            nlohmann::json::array({"mt-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "mt-pod", {{"mthreads.com/vgpu", "1"}}, "both-node", "mt-node");
 
-  auto errors = testing::RegistrationErrorsOf(device_config_, *api_.Get("nodes", "", "both-node"));
+  auto errors = ApplyRegistration("both-node").actions.registration_errors;
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors["Mthreads"].find("mthreads.com/sgpu-memory"), std::string::npos)
       << errors["Mthreads"];

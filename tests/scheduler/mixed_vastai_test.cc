@@ -13,7 +13,6 @@
 namespace hami::scheduler {
 namespace {
 
-using std::chrono::milliseconds;
 using MixedVastaiTest = testing::MixedClusterTest;
 
 // Two whole cards, one task each, in the form of HAMi's Vastai test registration.
@@ -29,16 +28,8 @@ TEST_F(MixedVastaiTest, VastaiPodsLandOnTheVaNodeWithHamisAnnotations) {
   device_config_.vastai = VastaiConfig{};
   ASSERT_TRUE(api_.Put(VaNode("va-node", {{kVastaiRegisterAnnotation, kVaRegistration}})).ok());
   auto daemon = StartDaemon();
-  auto node = api_.WaitForObject(
-      "nodes", "", "va-node",
-      [](const nlohmann::json& n) {
-        return n["metadata"]["annotations"].contains(kVastaiHandshakeAnnotation);
-      },
-      milliseconds(2000));
+  auto node = WaitForHandshakeRequest("va-node", kVastaiHandshakeAnnotation);
   ASSERT_TRUE(node.has_value());
-  EXPECT_EQ((*node)["metadata"]["annotations"][kVastaiHandshakeAnnotation].get<std::string>().rfind(
-                "Requesting_", 0),
-            0u);
   EXPECT_FALSE((*node)["metadata"]["annotations"].contains(kNodeHandshakeAnnotation));
 
   const nlohmann::json all = {"gpu-node", "dcu-node", "va-node"};
@@ -73,13 +64,8 @@ TEST_F(MixedVastaiTest, VastaiPodsLandOnTheVaNodeWithHamisAnnotations) {
   EXPECT_TRUE(Filter(*daemon, pinned, all)["NodeNames"].is_null());
 
   // One container asking Vastai and NVIDIA is refused clearly.
-  nlohmann::json greedy = *api_.Put(
-      testing::PodObject("greedy", {{"vastaitech.com/va", "1"}, {"nvidia.com/gpu", "1"}}));
-  nlohmann::json filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (NVIDIA, Vastai)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"vastaitech.com/va", "1"}, {"nvidia.com/gpu", "1"}}, all,
+                            "NVIDIA, Vastai");
 }
 
 // The UUID selectors steer placement: nouse-gpuuuid keeps a pod off a card.
@@ -108,20 +94,10 @@ TEST_F(MixedVastaiTest, MalformedVaRegistrationDropsOnlyTheNodesVastaiDevices) {
   ASSERT_TRUE(api_.Put(both).ok());
   ASSERT_TRUE(api_.Put(VaNode("va-node", {{kVastaiRegisterAnnotation, kVaRegistration}})).ok());
   auto daemon = StartDaemon();
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, {"both-node"})["NodeNames"],
-            nlohmann::json::array({"both-node"}));
-  nlohmann::json va_pod = *api_.Put(testing::PodObject("va-pod", {{"vastaitech.com/va", "1"}}));
-  EXPECT_TRUE(Filter(*daemon, va_pod, {"both-node"})["NodeNames"].is_null());
-  EXPECT_EQ(Filter(*daemon, va_pod, {"both-node", "va-node"})["NodeNames"],
-            nlohmann::json::array({"va-node"}));
+  ExpectNvidiaPodFits(*daemon, "both-node");
+  ExpectFitsOnlyOnGoodNode(*daemon, "va-pod", {{"vastaitech.com/va", "1"}}, "both-node", "va-node");
 
-  auto registry = MakeVendorRegistry(device_config_);
-  ASSERT_TRUE(registry.ok());
-  UsageLedger ledger;
-  AllocatableTracker tracker;
-  NodeActions actions =
-      ApplyNode(*registry, ledger, tracker, *api_.Get("nodes", "", "both-node"), 1'700'000'000, 0);
+  NodeActions actions = ApplyRegistration("both-node").actions;
   ASSERT_EQ(actions.registration_errors.size(), 1u);
   const std::string& why = actions.registration_errors["Vastai"];
   EXPECT_NE(why.find("hami.io/node-va-register"), std::string::npos) << why;

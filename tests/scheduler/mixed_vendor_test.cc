@@ -31,16 +31,8 @@ nlohmann::json Node(const std::string& name, nlohmann::json annotations,
 TEST_F(MixedVendorTest, EachVendorsPodLandsOnItsNodeWithHamisAnnotations) {
   auto daemon = StartDaemon();
   // The leader handshakes with each vendor's plugin on its own key.
-  auto dcu = api_.WaitForObject(
-      "nodes", "", "dcu-node",
-      [](const nlohmann::json& n) {
-        return n["metadata"]["annotations"].contains(kHygonHandshakeAnnotation);
-      },
-      milliseconds(2000));
+  auto dcu = WaitForHandshakeRequest("dcu-node", kHygonHandshakeAnnotation);
   ASSERT_TRUE(dcu.has_value());
-  EXPECT_EQ((*dcu)["metadata"]["annotations"][kHygonHandshakeAnnotation].get<std::string>().rfind(
-                "Requesting_", 0),
-            0u);
   EXPECT_FALSE((*dcu)["metadata"]["annotations"].contains(kNodeHandshakeAnnotation));
 
   const nlohmann::json both = {"gpu-node", "dcu-node"};
@@ -91,25 +83,13 @@ TEST_F(MixedVendorTest, EachVendorsPodLandsOnItsNodeWithHamisAnnotations) {
   }
 
   // One pod asking both vendors is refused with a clear message.
-  nlohmann::json greedy =
-      *api_.Put(testing::PodObject("greedy", {{"nvidia.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}));
-  filtered = Filter(*daemon, greedy, both);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (DCU, NVIDIA)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"nvidia.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}, both,
+                            "DCU, NVIDIA");
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 
   // A restarted replica rebuilds the DCU allocations from hami.io/dcu-devices-allocated.
-  const size_t pods = daemon->ledger().PodCount();
-  EXPECT_EQ(pods, 3u);
-  daemon->Stop();
-  daemon.reset();
-  auto restarted = StartDaemon();
-  ASSERT_TRUE(
-      api_.WaitUntil([&] { return restarted->ledger().PodCount() == pods; }, milliseconds(2000)));
-  nlohmann::json again = *api_.Put(testing::PodObject("dcu-whole-3", {{"hygon.com/dcunum", "1"}}));
-  EXPECT_TRUE(Filter(*restarted, again, both)["NodeNames"].is_null());
+  EXPECT_EQ(daemon->ledger().PodCount(), 3u);
+  ExpectRestartRebuildsAllocations(daemon, 3, "dcu-whole-3", {{"hygon.com/dcunum", "1"}}, both);
 }
 
 // A node with both vendors whose DCU registration is malformed keeps its NVIDIA devices.
@@ -121,15 +101,10 @@ TEST_F(MixedVendorTest, MalformedDcuRegistrationDropsOnlyTheNodesDcus) {
                             {{"nvidia.com/gpu", "10"}, {"hygon.com/dcunum", "4"}}))
                   .ok());
   auto daemon = StartDaemon();
-  const nlohmann::json only = {"both-node"};
-  nlohmann::json gpu_pod = *api_.Put(testing::PodObject("gpu-pod", {{"nvidia.com/gpu", "1"}}));
-  EXPECT_EQ(Filter(*daemon, gpu_pod, only)["NodeNames"], nlohmann::json::array({"both-node"}));
-  nlohmann::json dcu_pod = *api_.Put(testing::PodObject("dcu-pod", {{"hygon.com/dcunum", "1"}}));
-  nlohmann::json filtered = Filter(*daemon, dcu_pod, only);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
+  ExpectNvidiaPodFits(*daemon, "both-node");
   // The well-formed DCU node still serves DCU pods.
-  filtered = Filter(*daemon, dcu_pod, {"both-node", "dcu-node"});
-  EXPECT_EQ(filtered["NodeNames"], nlohmann::json::array({"dcu-node"})) << filtered.dump();
+  ExpectFitsOnlyOnGoodNode(*daemon, "dcu-pod", {{"hygon.com/dcunum", "1"}}, "both-node",
+                           "dcu-node");
 
   // One Warning Event on the Node says why, however many registration passes saw it.
   auto invalid = [&] {
@@ -237,13 +212,8 @@ TEST_F(MixedVendorTest, AmdPodLandsOnAmdNode) {
   auto node = *api_.Get("nodes", "", "amd-node");
   EXPECT_EQ(node["metadata"]["annotations"].size(), 1u) << node.dump();  // no handshake key
 
-  nlohmann::json greedy =
-      *api_.Put(testing::PodObject("greedy", {{"amd.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}));
-  filtered = Filter(*daemon, greedy, all);
-  EXPECT_TRUE(filtered["NodeNames"].is_null()) << filtered.dump();
-  EXPECT_NE(filtered["Error"].get<std::string>().find("several vendors (AMD, DCU)"),
-            std::string::npos)
-      << filtered.dump();
+  ExpectTwoVendorPodRefused(*daemon, {{"amd.com/gpu", "1"}, {"hygon.com/dcunum", "1"}}, all,
+                            "AMD, DCU");
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 }
 
@@ -263,13 +233,7 @@ TEST_F(MixedVendorTest, BirenPodsLandOnBirenNode) {
                     {{"birentech.com/gpu", "2"}}))
           .ok());
   auto daemon = StartDaemon();
-  auto node = api_.WaitForObject(
-      "nodes", "", "biren-node",
-      [](const nlohmann::json& n) {
-        return n["metadata"]["annotations"].contains(kBirenHandshakeAnnotation);
-      },
-      milliseconds(2000));
-  ASSERT_TRUE(node.has_value());
+  ASSERT_TRUE(WaitForHandshakeRequest("biren-node", kBirenHandshakeAnnotation).has_value());
   const nlohmann::json all = {"gpu-node", "dcu-node", "biren-node"};
   for (const char* name : {"biren-1", "biren-2", "biren-3"}) {
     nlohmann::json pod = *api_.Put(testing::PodObject(name, {{"birentech.com/gpu", "1"}}));
