@@ -2,7 +2,8 @@
 // capacity, the request derivation, webhook admission and its memory-size check, the UUID
 // selectors, the decision annotations).
 // The input is split at the first two newlines: a "name=value,..." node capacity list, then a
-// "name=value,..." resource list, then the selection annotation value.
+// "name=value,..." resource list, then the selection annotation value (also read as the
+// node label mthreads.com/sgpu.cores).
 // Properties: never crash; synthesised cards are 1..kMaxSynthesizedDevices with devcore 16,
 // non-negative memory and distinct IDs ending in their index; a derived request has count >= 1,
 // type "Mthreads", and takes whole cards (16 core groups, 100 % memory) when it asks for more
@@ -39,6 +40,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else {
     HAMI_FUZZ_CHECK(!devices.status().message().empty());
+  }
+
+  // The third part doubles as the mthreads.com/sgpu.cores label: parsed ids are distinct and
+  // non-negative, and cards built from them carry them as index and ID suffix.
+  auto card_ids = hami::ParseMthreadsCardIds(selection);
+  if (card_ids.ok()) {
+    HAMI_FUZZ_CHECK(!card_ids->empty());
+    const std::set<int32_t> distinct(card_ids->begin(), card_ids->end());
+    HAMI_FUZZ_CHECK(distinct.size() == card_ids->size() && *distinct.begin() >= 0);
+  }
+  node.labels[hami::kMthreadsSgpuCoresLabel] = std::string(selection);
+  auto labelled = vendor.DecodeNode(node);
+  if (labelled.ok() && !selection.empty()) {
+    HAMI_FUZZ_CHECK(card_ids.ok() && labelled->size() == card_ids->size());
+    for (size_t i = 0; i < labelled->size(); ++i) {
+      HAMI_FUZZ_CHECK((*labelled)[i].index == (*card_ids)[i]);
+      HAMI_FUZZ_CHECK(hami::SynthesizedIndex((*labelled)[i].id) == (*labelled)[i].index);
+    }
+  } else if (!labelled.ok()) {
+    HAMI_FUZZ_CHECK(!labelled.status().message().empty());
   }
 
   const hami::ResourceList limits = hami::fuzz::ParseResourceList(resources);

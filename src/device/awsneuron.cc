@@ -13,20 +13,37 @@
 namespace hami {
 namespace {
 
+// A family's devices never reach the next family's index range (see the header).
+static_assert(kAwsNeuronAlignedIndexBase >= kMaxSynthesizedDevices &&
+              kAwsNeuronInferentiaIndexBase - kAwsNeuronAlignedIndexBase >= kMaxSynthesizedDevices);
+
 using IndexSets = std::vector<std::vector<int32_t>>;
 
 // Mask of the first `cores` bits: the NeuronCores a request or device covers.
 int32_t CoreMask(int64_t cores) { return static_cast<int32_t>((int64_t{1} << cores) - 1); }
 
+// Appends the runs of `count` consecutive indexes from `base` within the family's
+// kAwsNeuronMaxDevicesPerContainer indexes, starting every `step` devices.
+void AddRuns(int32_t base, int32_t count, int32_t step, IndexSets* sets) {
+  for (int32_t start = 0; start + count <= kAwsNeuronMaxDevicesPerContainer; start += step) {
+    std::vector<int32_t> run;
+    for (int32_t i = start; i < start + count; ++i) run.push_back(base + i);
+    sets->push_back(std::move(run));
+  }
+}
+
+// One block per family; a node's devices all carry one family's index base, so only that
+// family's block can match them.
 IndexSets BuildIndexSets(int32_t count) {
   const bool aligned = count == 4 || count == 8 || count == 16;
   IndexSets sets;
-  for (int32_t start = 0; start + count <= kAwsNeuronMaxDevicesPerContainer;
-       start += aligned ? count : 1) {
-    std::vector<int32_t> run;
-    for (int32_t i = start; i < start + count; ++i) run.push_back(i);
-    sets.push_back(std::move(run));
-  }
+  // No instance-type label: aligned runs where HAMi's Trainium rule has them, any run
+  // otherwise (valid on Inferentia; HAMi would refuse these counts on Trainium).
+  AddRuns(0, count, aligned ? count : 1, &sets);
+  // HAMi's graphSelect on a non-Inferentia instance type: aligned runs of 4, 8 or 16 only.
+  if (aligned) AddRuns(kAwsNeuronAlignedIndexBase, count, count, &sets);
+  // HAMi's graphSelect on Inferentia (a ring): any run, lowest first.
+  AddRuns(kAwsNeuronInferentiaIndexBase, count, 1, &sets);
   return sets;
 }
 
@@ -47,6 +64,29 @@ Status TooManyDevices(const std::string& name, int64_t devices) {
 }
 
 }  // namespace
+
+AwsNeuronFamily AwsNeuronFamilyOf(const NodeFacts& node) {
+  auto label = node.labels.find(kAwsNeuronInstanceTypeLabel);
+  if (label == node.labels.end() || label->second.empty()) return AwsNeuronFamily::kUnknown;
+  const std::string& type = label->second;
+  // HAMi's test, verbatim: strings.Contains(type, "inf") || strings.Contains(type, "Inf").
+  if (type.find("inf") != std::string::npos || type.find("Inf") != std::string::npos) {
+    return AwsNeuronFamily::kInferentia;
+  }
+  return AwsNeuronFamily::kAligned;
+}
+
+int32_t AwsNeuronIndexBase(AwsNeuronFamily family) {
+  switch (family) {
+    case AwsNeuronFamily::kUnknown:
+      return 0;
+    case AwsNeuronFamily::kAligned:
+      return kAwsNeuronAlignedIndexBase;
+    case AwsNeuronFamily::kInferentia:
+      return kAwsNeuronInferentiaIndexBase;
+  }
+  return 0;
+}
 
 Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig& config,
                                                            const NodeFacts& node) {
@@ -72,12 +112,13 @@ Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig
     return InvalidArgument("capacity " + core_name + " " + std::to_string(*cores) +
                            " gives more than 2^31-1 NeuronCores per device");
   }
+  const int32_t base = AwsNeuronIndexBase(AwsNeuronFamilyOf(node));
   std::vector<DeviceInfo> out;
   out.reserve(static_cast<size_t>(*devices));
   for (int32_t i = 0; i < *devices; ++i) {
     DeviceInfo d;
     d.id = node.name + "-" + kAwsNeuronCommonWord + "-" + std::to_string(i);
-    d.index = i;
+    d.index = base + i;
     d.count = 1;
     d.devmem_mib = static_cast<int32_t>(per_device);
     d.devcore = CoreMask(std::min<int64_t>(per_device, kAwsNeuronMaxMaskCores));

@@ -23,10 +23,13 @@
 //    (HAMi writes 0): the decision hook sees only the device string and needs it to tell a
 //    core allocation (core indexes, stride = cores per device) from a whole-device one
 //    (device indexes). Whole-device allocations are byte-identical to HAMi's on 2-core nodes.
-//  * HAMi reads the node's instance-type label to pick the multi-device rule (any contiguous
-//    run on Inferentia, aligned runs of 4, 8 or 16 elsewhere, other counts refused there); node
-//    labels are not part of NodeFacts, so ours is: aligned runs for 4, 8 and 16 (valid on
-//    both), any contiguous run for other counts (Inferentia's rule).
+//  * HAMi picks the multi-device rule from the node's node.kubernetes.io/instance-type label:
+//    any contiguous run on Inferentia (a type containing "inf" or "Inf"), aligned runs of 4, 8
+//    or 16 on any other type (Trainium), other counts refused there. We do too; a request's
+//    index sets are the same on every node, so each family's devices get their own DeviceInfo
+//    index range (index = base + i, AwsNeuronIndexBase) and the sets hold one block per
+//    family. Without the label (HAMi reads "" and applies the aligned rule) we keep a rule
+//    valid on both families: aligned runs for 4, 8 and 16, any contiguous run otherwise.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +59,26 @@ inline constexpr char kAwsNeuronAllocTimeAnnotation[] = "NEURON_ALLOC_TIME";
 inline constexpr char kAwsNeuronResourceTypeAnnotation[] = "NEURON_RESOURCE_TYPE";
 inline constexpr char kAwsNeuronAllocatedFlagAnnotation[] = "NEURON_ALLOCATED";
 
+// The node label naming the EC2 instance type (e.g. "trn1.32xlarge", "inf2.48xlarge").
+inline constexpr char kAwsNeuronInstanceTypeLabel[] = "node.kubernetes.io/instance-type";
+
+// Which of HAMi's multi-device rules a node's instance type selects.
+enum class AwsNeuronFamily {
+  kUnknown,     // no (or an empty) instance-type label: our rule valid on both families
+  kAligned,     // any other type (Trainium): aligned runs of 4, 8 or 16 devices only
+  kInferentia,  // a type containing "inf" or "Inf": any contiguous run
+};
+// DeviceInfo::index of device i on a node of a family is base + i (kUnknown: 0), so the index
+// sets of a request can hold each family's rule apart; AWS_NEURON_IDS still lists i.
+// The bases leave room for kMaxSynthesizedDevices devices of the family below.
+inline constexpr int32_t kAwsNeuronAlignedIndexBase = 10000;
+inline constexpr int32_t kAwsNeuronInferentiaIndexBase = 20000;
+
+// The family node.labels' kAwsNeuronInstanceTypeLabel selects (HAMi's graphSelect test).
+AwsNeuronFamily AwsNeuronFamilyOf(const NodeFacts& node);
+// The DeviceInfo::index base of `family`'s devices.
+int32_t AwsNeuronIndexBase(AwsNeuronFamily family);
+
 // NeuronCores per device that requests are split by (see above), and the most NeuronCores of a
 // device HAMi's core mask covers.
 inline constexpr int32_t kAwsNeuronRequestCoresPerDevice = 2;
@@ -65,7 +88,8 @@ inline constexpr int32_t kAwsNeuronMaxMaskCores = 4;
 inline constexpr int32_t kAwsNeuronMaxDevicesPerContainer = 32;
 
 // The devices HAMi's AWS Neuron GetNodeDevices synthesises for node `node.name`:
-// "<node>-AWSNeuron-<i>" for i below the device capacity, index i, type "AWSNeuron", numa 0,
+// "<node>-AWSNeuron-<i>" for i below the device capacity, index AwsNeuronIndexBase(
+// AwsNeuronFamilyOf(node)) + i (HAMi: i), type "AWSNeuron", numa 0,
 // healthy, devcore = the mask of min(cores per device, 4) NeuronCores (HAMi's), count 1 (HAMi:
 // cores per device; see above) and devmem = cores per device (HAMi: 0; see above), where cores
 // per device = core capacity / device capacity.
@@ -77,9 +101,13 @@ Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig
                                                            const NodeFacts& node);
 
 // The device sets (by DeviceInfo::index) a container taking `count` (>= 2) whole devices may
-// use, in preference order: aligned runs [k*count, (k+1)*count) for count 4, 8 and 16, any
-// contiguous run, lowest first, otherwise; all within indexes below
-// kAwsNeuronMaxDevicesPerContainer. Null for count < 2 or above that bound. Shared, immutable.
+// use, in preference order, one block per family, each over the family's first
+// kAwsNeuronMaxDevicesPerContainer devices (i below):
+//   kUnknown (base 0): aligned runs [k*count, (k+1)*count) for count 4, 8 and 16, any
+//     contiguous run, lowest first, otherwise;
+//   kAligned: base + aligned runs for count 4, 8 and 16; nothing for other counts (refused);
+//   kInferentia: base + any contiguous run, lowest first.
+// Null for count < 2 or above that bound. Shared, immutable.
 std::shared_ptr<const std::vector<std::vector<int32_t>>> AwsNeuronIndexSets(int32_t count);
 
 // HAMi's AWS Neuron GenerateResourceRequests, limits then requests per resource:

@@ -1,7 +1,9 @@
 #include "device/mthreads.h"
 
 #include <algorithm>
+#include <set>
 
+#include "common/strings.h"
 #include "device/synthesized.h"
 
 namespace hami {
@@ -64,7 +66,52 @@ Result<std::vector<DeviceInfo>> SynthesizeMthreadsDevices(const MthreadsConfig& 
   spec.count = 100;
   spec.devcore = kMthreadsCoresPerCard;
   spec.type = kMthreadsCommonWord;
-  return SynthesizeFromCapacity(node, spec);
+  HAMI_ASSIGN_OR_RETURN(std::vector<DeviceInfo> cards, SynthesizeFromCapacity(node, spec));
+  auto label = node.labels.find(kMthreadsSgpuCoresLabel);
+  if (label == node.labels.end() || label->second.empty()) return cards;  // HAMi's fallback
+  HAMI_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseMthreadsCardIds(label->second));
+  HAMI_ASSIGN_OR_RETURN(std::optional<int64_t> cores,
+                        CapacityAmount(node, config.resource_core_name));
+  if (static_cast<int64_t>(ids.size()) * kMthreadsCoresPerCard != cores.value_or(0)) {
+    // HAMi: "sgpu capacity mismatch"; the label and the capacity disagree on the card count.
+    return InvalidArgument("sgpu capacity mismatch: node label " +
+                           std::string(kMthreadsSgpuCoresLabel) + " lists " +
+                           std::to_string(ids.size()) + " cards but capacity " +
+                           config.resource_core_name + " is " + std::to_string(cores.value_or(0)) +
+                           " (" + std::to_string(kMthreadsCoresPerCard) + " per card)");
+  }
+  for (size_t i = 0; i < cards.size(); ++i) {
+    cards[i].index = ids[i];
+    cards[i].id = node.name + "-mthreads-" + std::to_string(ids[i]);
+  }
+  return cards;
+}
+
+Result<std::vector<int32_t>> ParseMthreadsCardIds(std::string_view value) {
+  auto bad = [&value](const std::string& why) {
+    return InvalidArgument("node label " + std::string(kMthreadsSgpuCoresLabel) + " " +
+                           QuoteForError(value) + ": " + why +
+                           " (want physical card ids separated by '-', e.g. \"0-2-3\")");
+  };
+  std::vector<int32_t> ids;
+  std::set<int32_t> seen;
+  size_t start = 0;
+  while (start <= value.size()) {
+    const size_t end = value.find_first_of("-,", start);
+    const std::string_view part =
+        Trim(value.substr(start, end == std::string_view::npos ? end : end - start));
+    if (part.empty()) return bad("empty card id");
+    if (!std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return bad("card id " + QuoteForError(part) + " is not a non-negative integer");
+    }
+    const std::optional<int32_t> id = ParseInt32(part);
+    if (!id) return bad("card id " + QuoteForError(part) + " is beyond int32");
+    if (!seen.insert(*id).second) return bad("card id " + std::to_string(*id) + " is repeated");
+    ids.push_back(*id);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return ids;
 }
 
 MthreadsVendor::MthreadsVendor(MthreadsConfig config) : config_(std::move(config)) {

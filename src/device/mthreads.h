@@ -4,7 +4,8 @@
 //
 // Moore Threads' device plugin publishes only extended resources: status.capacity
 // mthreads.com/sgpu-core (16 core groups per card) and mthreads.com/sgpu-memory (units of
-// 512 MiB, all cards together); HAMi turns them into cards "<node>-mthreads-<i>". There is no
+// 512 MiB, all cards together); HAMi turns them into cards "<node>-mthreads-<i>", i the
+// physical card ids of the node label mthreads.com/sgpu.cores when present. There is no
 // handshake and no node lock of its own. The scheduler writes only
 // hami.io/mthreads-vgpu-devices-allocated (HAMi defines a to-allocate key but never writes it)
 // plus mthreads.com/gpu-index, mthreads.com/predicate-node, mthreads.com/predicate-time and,
@@ -14,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -40,6 +42,10 @@ inline constexpr char kMthreadsRequestGpuNumAnnotation[] = "mthreads.com/request
 // The whole-card resource Moore Threads' own plugin serves outside HAMi's accounting; a
 // container may not mix it with sGPU resources (HAMi refuses the mix at admission).
 inline constexpr char kMthreadsWholeGpuResource[] = "mthreads.com/gpu";
+// Node label listing the physical ids of the cards bound to Moore Threads' sGPU driver
+// (sgpu_km), '-'-separated, e.g. "0-2-3" (HAMi's SGPUCoresLabel). Its device plugin consumes
+// mthreads.com/gpu-index as these ids.
+inline constexpr char kMthreadsSgpuCoresLabel[] = "mthreads.com/sgpu.cores";
 // Core groups per card and the memory resource's unit.
 inline constexpr int32_t kMthreadsCoresPerCard = 16;
 inline constexpr int32_t kMthreadsMemoryUnitMib = 512;
@@ -64,13 +70,23 @@ Result<std::optional<ContainerDeviceRequest>> DeriveMthreadsRequest(const Mthrea
 // 2 below it and the size itself; the union over sizes, ascending.
 std::vector<int64_t> MthreadsLegalMemoryUnits(const MthreadsConfig& config);
 
+// The physical card ids of a kMthreadsSgpuCoresLabel value, in its order: non-negative
+// integers separated by '-' (',' is accepted too), blanks around an id ignored.
+// Failure: InvalidArgument naming the label for an empty id, a non-digit, an id beyond int32
+// or a repeated id.
+Result<std::vector<int32_t>> ParseMthreadsCardIds(std::string_view value);
+
 // The cards HAMi's Moore Threads GetNodeDevices synthesises for node `node.name`: one card per
-// started 16 of the capacity of the core resource (`cores`), each "<node>-mthreads-<i>",
-// index i, count 100, devcore 16, type "Mthreads", healthy, devmem = sgpu-memory * 512 * 16 /
-// cores MiB (sgpu-memory absent = 0).
+// started 16 of the capacity of the core resource (`cores`), count 100, devcore 16, type
+// "Mthreads", healthy, devmem = sgpu-memory * 512 * 16 / cores MiB (sgpu-memory absent = 0).
+// With a non-empty kMthreadsSgpuCoresLabel, the k-th card is physical card id_k of the label:
+// "<node>-mthreads-<id_k>", index id_k (so mthreads.com/gpu-index carries physical ids);
+// without it (or empty), card i is "<node>-mthreads-<i>", index i (HAMi's fallback).
 // Failure: NotFound when the core resource is absent or 0; InvalidArgument naming the
 // resource for a value that is not a whole non-negative quantity, more than
-// kMaxSynthesizedDevices cards, or a per-card memory beyond int32.
+// kMaxSynthesizedDevices cards, or a per-card memory beyond int32; InvalidArgument naming the
+// label when it does not parse (ParseMthreadsCardIds) or its id count times 16 is not the core
+// capacity (HAMi's "sgpu capacity mismatch").
 Result<std::vector<DeviceInfo>> SynthesizeMthreadsDevices(const MthreadsConfig& config,
                                                           const NodeFacts& node);
 

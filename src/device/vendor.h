@@ -83,6 +83,9 @@ struct NodeFacts {
   // metadata.name: part of the device IDs HAMi synthesises from capacity (MetaX whole cards
   // are "<node>-metax-<i>").
   std::string name;
+  // metadata.labels: Moore Threads reads its physical card ids from mthreads.com/sgpu.cores,
+  // AWS Neuron its instance family from node.kubernetes.io/instance-type.
+  Annotations labels;
 };
 
 // Extended-resource names a vendor reads; empty = the vendor has no such resource.

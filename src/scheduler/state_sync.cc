@@ -208,7 +208,7 @@ void TrimNodeForCache(nlohmann::json& node) {
 
 NodeFacts NodeFactsOf(const kube::NodeView& node) {
   return NodeFacts{node.Annotations(), node.Capacity(), node.Allocatable(),
-                   std::string(node.Name())};
+                   std::string(node.Name()), node.Labels()};
 }
 
 NodeActions ApplyNode(const VendorRegistry& registry, UsageLedger& ledger,

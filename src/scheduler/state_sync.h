@@ -31,7 +31,7 @@ namespace hami::scheduler {
 Status ApplyPod(const VendorRegistry& registry, UsageLedger& ledger, const nlohmann::json& pod);
 void ApplyPodDeleted(UsageLedger& ledger, const nlohmann::json& pod);
 
-// What a vendor may read of a node (its annotations, capacity and allocatable).
+// What a vendor may read of a node (its annotations, capacity, allocatable, name and labels).
 NodeFacts NodeFactsOf(const kube::NodeView& node);
 
 // The containers' resources as the policy reads them (limits and requests of each).

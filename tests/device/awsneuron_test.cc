@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "device/synthesized.h"
+
 namespace hami {
 namespace {
 
@@ -71,23 +77,113 @@ TEST(AwsNeuronDevicesTest, BadCapacityIsRefusedNamingTheResource) {
             StatusCode::kInvalidArgument);
 }
 
+// The sets of `sets` whose indexes all lie in [base, base + kMaxSynthesizedDevices), minus
+// base: one family's block.
+IndexSets Block(const IndexSets& sets, int32_t base) {
+  IndexSets out;
+  for (const std::vector<int32_t>& set : sets) {
+    if (set.front() < base || set.front() >= base + kMaxSynthesizedDevices) continue;
+    std::vector<int32_t> local;
+    for (int32_t index : set) local.push_back(index - base);
+    out.push_back(std::move(local));
+  }
+  return out;
+}
+
 TEST(AwsNeuronIndexSetsTest, AlignedRunsForPowersContiguousRunsOtherwise) {
   EXPECT_FALSE(AwsNeuronIndexSets(1));
   EXPECT_FALSE(AwsNeuronIndexSets(0));
   EXPECT_FALSE(AwsNeuronIndexSets(kAwsNeuronMaxDevicesPerContainer + 1));
-  const IndexSets& fours = *AwsNeuronIndexSets(4);
+  // No instance-type label (base 0): unchanged.
+  const IndexSets fours = Block(*AwsNeuronIndexSets(4), 0);
   ASSERT_EQ(fours.size(), 8u);
   EXPECT_EQ(fours[0], (std::vector<int32_t>{0, 1, 2, 3}));
   EXPECT_EQ(fours[1], (std::vector<int32_t>{4, 5, 6, 7}));
-  const IndexSets& sixteens = *AwsNeuronIndexSets(16);
-  EXPECT_EQ(sixteens.size(), 2u);
-  const IndexSets& pairs = *AwsNeuronIndexSets(2);
+  EXPECT_EQ(Block(*AwsNeuronIndexSets(16), 0).size(), 2u);
+  const IndexSets pairs = Block(*AwsNeuronIndexSets(2), 0);
   ASSERT_EQ(pairs.size(), 31u);
   EXPECT_EQ(pairs[0], (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(pairs[1], (std::vector<int32_t>{1, 2}));
-  const IndexSets& threes = *AwsNeuronIndexSets(3);
-  EXPECT_EQ(threes[1], (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(Block(*AwsNeuronIndexSets(3), 0)[1], (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(AwsNeuronIndexSets(2).get(), AwsNeuronIndexSets(2).get());
+}
+
+// HAMi's graphSelect by instance family: Trainium (any type without "inf"/"Inf") takes aligned
+// runs of 4, 8 or 16 and nothing else; Inferentia any run, lowest first.
+TEST(AwsNeuronIndexSetsTest, EachFamilyHasHamisRuns) {
+  const IndexSets trn_fours = Block(*AwsNeuronIndexSets(4), kAwsNeuronAlignedIndexBase);
+  ASSERT_EQ(trn_fours.size(), 8u);
+  EXPECT_EQ(trn_fours[1], (std::vector<int32_t>{4, 5, 6, 7}));
+  for (int32_t count : {2, 3, 5, 6, 12}) {
+    EXPECT_TRUE(Block(*AwsNeuronIndexSets(count), kAwsNeuronAlignedIndexBase).empty()) << count;
+  }
+  const IndexSets inf_fours = Block(*AwsNeuronIndexSets(4), kAwsNeuronInferentiaIndexBase);
+  ASSERT_EQ(inf_fours.size(), 29u);
+  EXPECT_EQ(inf_fours[1], (std::vector<int32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(Block(*AwsNeuronIndexSets(3), kAwsNeuronInferentiaIndexBase)[2],
+            (std::vector<int32_t>{2, 3, 4}));
+}
+
+// HAMi's graphSelect: the first allowed run of `count` devices on a `labels` node whose devices
+// in `used` are taken; the local indexes i of the chosen devices, empty when none fits.
+std::vector<int32_t> FirstFreeRun(const std::string& instance_type, int32_t devices, int32_t count,
+                                  const std::set<int32_t>& used) {
+  NodeFacts node = NeuronNode("n", std::to_string(devices), std::to_string(2 * devices));
+  node.labels["node.kubernetes.io/instance-type"] = instance_type;
+  auto infos = SynthesizeAwsNeuronDevices(AwsNeuronConfig{}, node);
+  std::set<int32_t> free;
+  for (int32_t i = 0; i < devices; ++i) {
+    if (used.count(i) == 0) free.insert((*infos)[static_cast<size_t>(i)].index);
+  }
+  const int32_t base = (*infos)[0].index;
+  for (const std::vector<int32_t>& set : *AwsNeuronIndexSets(count)) {
+    if (std::all_of(set.begin(), set.end(), [&](int32_t i) { return free.count(i) > 0; })) {
+      std::vector<int32_t> local;
+      for (int32_t index : set) local.push_back(index - base);
+      return local;
+    }
+  }
+  return {};
+}
+
+TEST(AwsNeuronIndexSetsTest, HamisGraphSelectCases) {
+  // Golden cases of HAMi's Test_graphSelect (pkg/device/awsneuron/device_test.go).
+  EXPECT_EQ(FirstFreeRun("inf2", 16, 16, {}),
+            (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}));
+  EXPECT_EQ(FirstFreeRun("trn", 16, 8, {7, 13}), std::vector<int32_t>{});
+  EXPECT_EQ(FirstFreeRun("trn", 16, 8, {7}), (std::vector<int32_t>{8, 9, 10, 11, 12, 13, 14, 15}));
+  EXPECT_EQ(FirstFreeRun("inf", 16, 8, {5, 14}),
+            (std::vector<int32_t>{6, 7, 8, 9, 10, 11, 12, 13}));
+  // Real instance types; Trainium refuses counts other than 4, 8 and 16.
+  EXPECT_EQ(FirstFreeRun("trn1.32xlarge", 16, 2, {}), std::vector<int32_t>{});
+  EXPECT_EQ(FirstFreeRun("trn1.32xlarge", 16, 4, {1}), (std::vector<int32_t>{4, 5, 6, 7}));
+  EXPECT_EQ(FirstFreeRun("inf2.48xlarge", 12, 4, {1}), (std::vector<int32_t>{2, 3, 4, 5}));
+  EXPECT_EQ(FirstFreeRun("Inf1", 4, 3, {0}), (std::vector<int32_t>{1, 2, 3}));
+}
+
+TEST(AwsNeuronDevicesTest, InstanceTypeLabelPicksTheFamily) {
+  auto family = [](std::optional<std::string> type) {
+    NodeFacts node = NeuronNode("n", "2", "4");
+    if (type) node.labels["node.kubernetes.io/instance-type"] = *type;
+    return AwsNeuronFamilyOf(node);
+  };
+  EXPECT_EQ(family(std::nullopt), AwsNeuronFamily::kUnknown);
+  EXPECT_EQ(family(""), AwsNeuronFamily::kUnknown);
+  EXPECT_EQ(family("inf2.xlarge"), AwsNeuronFamily::kInferentia);
+  EXPECT_EQ(family("Inf1"), AwsNeuronFamily::kInferentia);
+  EXPECT_EQ(family("trn1.32xlarge"), AwsNeuronFamily::kAligned);
+  EXPECT_EQ(family("trn2.48xlarge"), AwsNeuronFamily::kAligned);
+  EXPECT_EQ(family("INF2"), AwsNeuronFamily::kAligned);  // HAMi checks "inf" and "Inf" only
+  NodeFacts node = NeuronNode("n", "2", "4");
+  node.labels["node.kubernetes.io/instance-type"] = "trn1.2xlarge";
+  auto devices = SynthesizeAwsNeuronDevices(AwsNeuronConfig{}, node);
+  ASSERT_TRUE(devices.ok());
+  EXPECT_EQ((*devices)[1].index, kAwsNeuronAlignedIndexBase + 1);
+  EXPECT_EQ((*devices)[1].id, "n-AWSNeuron-1");  // the ID and AWS_NEURON_IDS keep i
+  Annotations out;
+  AwsNeuronVendor(AwsNeuronConfig{})
+      .AddDecisionAnnotations({{{(*devices)[1].id, "AWSNeuron", 0, 3}}}, "n", 1, &out);
+  EXPECT_EQ(out.at("AWS_NEURON_IDS"), "1");
 }
 
 TEST(AwsNeuronRequestTest, DevicesOrCoresAsHami) {

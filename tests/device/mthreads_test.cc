@@ -80,6 +80,64 @@ TEST(MthreadsNodeTest, SynthesisesCardsFromCapacityAsHami) {
   }
 }
 
+// Newer HAMi numbers cards by the physical ids of mthreads.com/sgpu.cores (sgpu_km may bind
+// cards 0, 2 and 3 of four), so mthreads.com/gpu-index names the card the plugin must use.
+TEST(MthreadsNodeTest, SgpuCoresLabelGivesPhysicalCardIds) {
+  const MthreadsVendor vendor{MthreadsConfig{}};
+  NodeFacts node = MthreadsNode("48", "288");
+  node.labels[kMthreadsSgpuCoresLabel] = "0-2-3";
+  auto devices = vendor.DecodeNode(node);
+  ASSERT_TRUE(devices.ok()) << devices.status().message();
+  ASSERT_EQ(devices->size(), 3u);
+  const std::vector<std::pair<std::string, int32_t>> want = {
+      {"mt-node-mthreads-0", 0}, {"mt-node-mthreads-2", 2}, {"mt-node-mthreads-3", 3}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ((*devices)[i].id, want[i].first);
+    EXPECT_EQ((*devices)[i].index, want[i].second);
+    EXPECT_EQ((*devices)[i].devmem_mib, 49152);  // 288 * 512 * 16 / 48, as without the label
+    EXPECT_EQ((*devices)[i].devcore, 16);
+  }
+  Annotations out;
+  vendor.AddDecisionAnnotations(
+      {{{(*devices)[1].id, "Mthreads", 49152, 16}, {(*devices)[2].id, "Mthreads", 49152, 16}}},
+      "mt-node", 1, &out);
+  EXPECT_EQ(out.at("mthreads.com/gpu-index"), "2,3");
+  // ',' separates too; an empty label is HAMi's fallback 0..N-1.
+  node.labels[kMthreadsSgpuCoresLabel] = "1, 4,5";
+  EXPECT_EQ((*vendor.DecodeNode(node))[2].id, "mt-node-mthreads-5");
+  node.labels[kMthreadsSgpuCoresLabel] = "";
+  EXPECT_EQ((*vendor.DecodeNode(node))[2].id, "mt-node-mthreads-2");
+}
+
+TEST(MthreadsNodeTest, MalformedOrMismatchedSgpuCoresLabelRefusesTheNodesCards) {
+  const MthreadsVendor vendor{MthreadsConfig{}};
+  for (const char* bad : {"0--2-3", "0-2-", "a-b-c", "0-2-x", "0-0-1", "-1-2-3", "0-2-99999999999",
+                          "0 2 3", "0-1.5-2"}) {
+    NodeFacts node = MthreadsNode("48", "288");
+    node.labels[kMthreadsSgpuCoresLabel] = bad;
+    auto r = vendor.DecodeNode(node);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("mthreads.com/sgpu.cores"), std::string::npos)
+        << r.status().message();
+  }
+  // HAMi's strict path: the label's card count must match the core capacity exactly.
+  for (const auto& [label, cores] : std::vector<std::pair<std::string, std::string>>{
+           {"0-2", "48"}, {"0-1-2-3", "48"}, {"0-1-2", "40"}}) {
+    NodeFacts node = MthreadsNode(cores, "288");
+    node.labels[kMthreadsSgpuCoresLabel] = label;
+    auto r = vendor.DecodeNode(node);
+    ASSERT_FALSE(r.ok()) << label << " " << cores;
+    EXPECT_NE(r.status().message().find("sgpu capacity mismatch"), std::string::npos);
+    EXPECT_NE(r.status().message().find("mthreads.com/sgpu.cores"), std::string::npos);
+  }
+  // Without capacity there are no cards, whatever the label says.
+  NodeFacts empty;
+  empty.labels[kMthreadsSgpuCoresLabel] = "0-1";
+  EXPECT_EQ(vendor.DecodeNode(empty).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ParseMthreadsCardIds("3-1-0").value(), (std::vector<int32_t>{3, 1, 0}));
+}
+
 TEST(MthreadsVendorTest, KeysAndSelectorsAreHamis) {
   const MthreadsVendor vendor{MthreadsConfig{}};
   EXPECT_EQ(vendor.CommonWord(), "Mthreads");

@@ -134,6 +134,19 @@ TEST(NodeViewTest, ReadsNode) {
   EXPECT_TRUE(bare_view.Allocatable().empty());
 }
 
+// Vendors read node labels (Moore Threads' mthreads.com/sgpu.cores, AWS Neuron's instance
+// type); a label whose value is not a string is skipped, not fatal.
+TEST(NodeViewTest, ReadsLabels) {
+  json node = json::parse(R"({"metadata": {"name": "n", "labels": {
+    "node.kubernetes.io/instance-type": "trn1.32xlarge", "mthreads.com/sgpu.cores": "0-2-3",
+    "odd": 7}}})");
+  EXPECT_EQ(NodeView(node).Labels(),
+            (StringMap{{"mthreads.com/sgpu.cores", "0-2-3"},
+                       {"node.kubernetes.io/instance-type", "trn1.32xlarge"}}));
+  json bare = {{"metadata", {{"name", "n"}, {"labels", "not-a-map"}}}};
+  EXPECT_TRUE(NodeView(bare).Labels().empty());
+}
+
 TEST(LeaseViewTest, ReadsLease) {
   json lease = json::parse(R"({"metadata": {"name": "hami-scheduler", "namespace": "kube-system"},
     "spec": {"holderIdentity": "sched-0_abc", "leaseDurationSeconds": 15,

@@ -149,6 +149,18 @@ TEST_F(StateSyncTest, TrimmedNodesKeepWhatRegistrationReads) {
   EXPECT_EQ(trimmed["status"]["allocatable"], node["status"]["allocatable"]);
 }
 
+// Vendors see the node's labels (Moore Threads' card ids, AWS Neuron's instance type), also
+// after the cache trimmed the node.
+TEST_F(StateSyncTest, NodeFactsCarryTheLabels) {
+  nlohmann::json node = NodeJson("n1", {Dev("GPU-a")}, std::nullopt);
+  node["metadata"]["labels"] = {{"node.kubernetes.io/instance-type", "trn1.32xlarge"}};
+  TrimNodeForCache(node);
+  const NodeFacts facts = NodeFactsOf(kube::NodeView(node));
+  EXPECT_EQ(facts.name, "n1");
+  EXPECT_EQ(facts.labels, (Annotations{{"node.kubernetes.io/instance-type", "trn1.32xlarge"}}));
+  EXPECT_FALSE(facts.annotations.empty());
+}
+
 TEST_F(StateSyncTest, AnUnannotatedEventDoesNotDropAFreshFilterDecision) {
   PodAllocation decided;
   decided.uid = "u1";
