@@ -50,7 +50,8 @@ void CheckRequest(const hami::AscendVendor& v, const hami::ContainerDeviceReques
   if (r.cores_percent == 0) HAMI_FUZZ_CHECK(TemplateMemory(v, r.memory_mib));
   if (v.PairsModules() && r.count > 1) {
     HAMI_FUZZ_CHECK(r.count % 2 == 0 && r.index_sets != nullptr);
-    for (const std::vector<int32_t>& set : *r.index_sets) {
+    HAMI_FUZZ_CHECK(r.index_sets->size() == 1 && r.index_sets->front().device_type.empty());
+    for (const std::vector<int32_t>& set : r.index_sets->front().sets) {
       HAMI_FUZZ_CHECK(static_cast<int32_t>(set.size()) == r.count);
       for (size_t i = 0; i + 1 < set.size(); i += 2) {
         HAMI_FUZZ_CHECK(set[i] % 2 == 0 && set[i + 1] == set[i] + 1);

@@ -5,8 +5,9 @@
 // capacity value, then a "name=value,..." resource list.
 // Properties: never crash; synthesised devices are one container each with a core mask of at
 // most 4 cores and their cores per device in devmem, at most kMaxSynthesizedDevices; a derived
-// request asks for 1..32 devices, cores mask 1 or 3, index sets exactly for counts >= 2; the
-// decision lists one index per whole device and one per core bit of a core allocation.
+// request asks for 1..32 devices, cores mask 1 or 3, index sets exactly for counts >= 2 (a rule
+// per family device type); the decision lists one index per whole device and one per core bit
+// of a core allocation.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       HAMI_FUZZ_CHECK(d.count == 1 && d.devmem_mib >= 1);
       HAMI_FUZZ_CHECK(d.devcore >= 1 && d.devcore <= 15);
       HAMI_FUZZ_CHECK(hami::SynthesizedIndex(d.id) == d.index);
+      HAMI_FUZZ_CHECK(d.type == hami::kAwsNeuronCommonWord);  // no instance-type label
     }
     usable = *devices;
   } else {
@@ -54,6 +56,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HAMI_FUZZ_CHECK(r.count >= 1 && r.count <= hami::kAwsNeuronMaxDevicesPerContainer);
   HAMI_FUZZ_CHECK(r.cores_percent == 1 || r.cores_percent == 3);
   HAMI_FUZZ_CHECK((r.count >= 2) == static_cast<bool>(r.index_sets));
+  if (r.index_sets) {
+    // A rule for each family's device type, whose sets all take `count` devices.
+    for (const char* type : {hami::kAwsNeuronCommonWord, hami::kAwsNeuronTrainiumType,
+                             hami::kAwsNeuronInferentiaType}) {
+      const hami::IndexSetRule* rule = r.IndexSetRuleFor(type);
+      HAMI_FUZZ_CHECK(rule != nullptr && rule->device_type == type);
+      for (const std::vector<int32_t>& set : rule->sets) {
+        HAMI_FUZZ_CHECK(static_cast<int32_t>(set.size()) == r.count);
+      }
+    }
+  }
 
   // The decision for this request on the first devices of the node.
   hami::ContainerDevices taken;

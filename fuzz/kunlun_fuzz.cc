@@ -28,7 +28,8 @@ void CheckRequest(const hami::Result<std::optional<hami::ContainerDeviceRequest>
   HAMI_FUZZ_CHECK(r.type == type);
   HAMI_FUZZ_CHECK(r.count == 1 || r.count == 2 || r.count == 4 || r.count == 8);
   HAMI_FUZZ_CHECK(r.index_sets == hami::KunlunIndexSets(r.count));
-  for (const std::vector<int32_t>& set : *r.index_sets) {
+  HAMI_FUZZ_CHECK(r.index_sets->size() == 1 && r.index_sets->front().device_type.empty());
+  for (const std::vector<int32_t>& set : r.index_sets->front().sets) {
     HAMI_FUZZ_CHECK(static_cast<int32_t>(set.size()) == r.count);
   }
   if (r.type == hami::kKunlunCommonWord) {

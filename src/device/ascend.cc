@@ -63,8 +63,8 @@ AscendVendor::AscendVendor(AscendChipConfig chip, bool hami_vnpu_core)
   runtime_info_key_ = "huawei.com/" + cw;
   if (pairs_modules_) {
     for (int32_t k = 0; k <= kAscendSuperPodMaxModules; ++k) {
-      pair_sets_.push_back(
-          std::make_shared<const std::vector<std::vector<int32_t>>>(ModuleCombinations(k)));
+      pair_sets_.push_back(std::make_shared<const std::vector<IndexSetRule>>(
+          std::vector<IndexSetRule>{IndexSetRule{"", ModuleCombinations(k)}}));
     }
   }
 }
@@ -132,7 +132,8 @@ Result<std::optional<ContainerDeviceRequest>> AscendVendor::RequestFromResources
                              std::to_string(req.count));
     }
     const int32_t modules = req.count / 2;
-    static const auto no_sets = std::make_shared<const std::vector<std::vector<int32_t>>>();
+    static const auto no_sets = std::make_shared<const std::vector<IndexSetRule>>(
+        std::vector<IndexSetRule>{IndexSetRule{}});
     req.index_sets = modules <= kAscendSuperPodMaxModules
                          ? pair_sets_[static_cast<size_t>(modules)]
                          : no_sets;  // more NPUs than a super-pod node has: fits nowhere

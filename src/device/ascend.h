@@ -94,8 +94,9 @@ class AscendVendor final : public Vendor {
   //   cores  = -core amount; > 0 selects hami-core mode (percent, capped at 100 as HAMi's Fit).
   //   memory = -memory x memoryFactor; hami-core: as asked; template mode: TrimMemory's memory.
   //            Absent => 100 % of the NPU.
-  //   910C super-pod, count > 1: index_sets = every choice of count/2 whole modules, lowest
-  //   module numbers first (HAMi leaves the order among whole modules to map iteration).
+  //   910C super-pod, count > 1: index_sets = one rule for any device type holding every
+  //   choice of count/2 whole modules, lowest module numbers first (HAMi leaves the order
+  //   among whole modules to map iteration).
   // Failure (InvalidArgument, naming the resource): a count, memory or core amount that is not
   // a whole non-negative quantity fitting int32 (after memoryFactor); a -core amount > 0 while
   // hamiVnpuCore is off (a hard-split vNPU cannot enforce a core share; HAMi's webhook refuses
@@ -155,8 +156,9 @@ class AscendVendor final : public Vendor {
   std::string use_uuid_key_;
   std::string no_use_uuid_key_;
   std::string runtime_info_key_;  // huawei.com/<cw>
-  // pair_sets_[k]: every set of k whole modules' NPU indexes (k = 0..kAscendSuperPodMaxModules).
-  std::vector<std::shared_ptr<const std::vector<std::vector<int32_t>>>> pair_sets_;
+  // pair_sets_[k]: one rule for any device type holding every set of k whole modules' NPU
+  // indexes (k = 0..kAscendSuperPodMaxModules).
+  std::vector<std::shared_ptr<const std::vector<IndexSetRule>>> pair_sets_;
 };
 
 }  // namespace hami

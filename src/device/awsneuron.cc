@@ -13,38 +13,36 @@
 namespace hami {
 namespace {
 
-// A family's devices never reach the next family's index range (see the header).
-static_assert(kAwsNeuronAlignedIndexBase >= kMaxSynthesizedDevices &&
-              kAwsNeuronInferentiaIndexBase - kAwsNeuronAlignedIndexBase >= kMaxSynthesizedDevices);
-
 using IndexSets = std::vector<std::vector<int32_t>>;
 
 // Mask of the first `cores` bits: the NeuronCores a request or device covers.
 int32_t CoreMask(int64_t cores) { return static_cast<int32_t>((int64_t{1} << cores) - 1); }
 
-// Appends the runs of `count` consecutive indexes from `base` within the family's
-// kAwsNeuronMaxDevicesPerContainer indexes, starting every `step` devices.
-void AddRuns(int32_t base, int32_t count, int32_t step, IndexSets* sets) {
+// The runs of `count` consecutive indexes below kAwsNeuronMaxDevicesPerContainer, one starting
+// every `step` devices, lowest first.
+IndexSets Runs(int32_t count, int32_t step) {
+  IndexSets sets;
   for (int32_t start = 0; start + count <= kAwsNeuronMaxDevicesPerContainer; start += step) {
     std::vector<int32_t> run;
-    for (int32_t i = start; i < start + count; ++i) run.push_back(base + i);
-    sets->push_back(std::move(run));
+    for (int32_t i = start; i < start + count; ++i) run.push_back(i);
+    sets.push_back(std::move(run));
   }
+  return sets;
 }
 
-// One block per family; a node's devices all carry one family's index base, so only that
-// family's block can match them.
-IndexSets BuildIndexSets(int32_t count) {
+// One rule per family, told apart by the device type SynthesizeAwsNeuronDevices gives.
+std::vector<IndexSetRule> BuildIndexSetRules(int32_t count) {
   const bool aligned = count == 4 || count == 8 || count == 16;
-  IndexSets sets;
-  // No instance-type label: aligned runs where HAMi's Trainium rule has them, any run
-  // otherwise (valid on Inferentia; HAMi would refuse these counts on Trainium).
-  AddRuns(0, count, aligned ? count : 1, &sets);
-  // HAMi's graphSelect on a non-Inferentia instance type: aligned runs of 4, 8 or 16 only.
-  if (aligned) AddRuns(kAwsNeuronAlignedIndexBase, count, count, &sets);
-  // HAMi's graphSelect on Inferentia (a ring): any run, lowest first.
-  AddRuns(kAwsNeuronInferentiaIndexBase, count, 1, &sets);
-  return sets;
+  return {
+      // HAMi's graphSelect on a non-Inferentia instance type: aligned runs of 4, 8 or 16
+      // only; other counts fit nowhere.
+      {kAwsNeuronTrainiumType, aligned ? Runs(count, count) : IndexSets{}},
+      // HAMi's graphSelect on Inferentia (a ring): any run, lowest first.
+      {kAwsNeuronInferentiaType, Runs(count, 1)},
+      // No instance-type label: aligned runs where HAMi's Trainium rule has them, any run
+      // otherwise (valid on Inferentia; HAMi would refuse these counts on Trainium).
+      {kAwsNeuronCommonWord, Runs(count, aligned ? count : 1)},
+  };
 }
 
 // The device or core resource's amount (limits, then requests), or nullopt when absent.
@@ -73,19 +71,19 @@ AwsNeuronFamily AwsNeuronFamilyOf(const NodeFacts& node) {
   if (type.find("inf") != std::string::npos || type.find("Inf") != std::string::npos) {
     return AwsNeuronFamily::kInferentia;
   }
-  return AwsNeuronFamily::kAligned;
+  return AwsNeuronFamily::kTrainium;
 }
 
-int32_t AwsNeuronIndexBase(AwsNeuronFamily family) {
+std::string_view AwsNeuronDeviceType(AwsNeuronFamily family) {
   switch (family) {
     case AwsNeuronFamily::kUnknown:
-      return 0;
-    case AwsNeuronFamily::kAligned:
-      return kAwsNeuronAlignedIndexBase;
+      return kAwsNeuronCommonWord;
+    case AwsNeuronFamily::kTrainium:
+      return kAwsNeuronTrainiumType;
     case AwsNeuronFamily::kInferentia:
-      return kAwsNeuronInferentiaIndexBase;
+      return kAwsNeuronInferentiaType;
   }
-  return 0;
+  return kAwsNeuronCommonWord;
 }
 
 Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig& config,
@@ -112,17 +110,17 @@ Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig
     return InvalidArgument("capacity " + core_name + " " + std::to_string(*cores) +
                            " gives more than 2^31-1 NeuronCores per device");
   }
-  const int32_t base = AwsNeuronIndexBase(AwsNeuronFamilyOf(node));
+  const std::string_view type = AwsNeuronDeviceType(AwsNeuronFamilyOf(node));
   std::vector<DeviceInfo> out;
   out.reserve(static_cast<size_t>(*devices));
   for (int32_t i = 0; i < *devices; ++i) {
     DeviceInfo d;
     d.id = node.name + "-" + kAwsNeuronCommonWord + "-" + std::to_string(i);
-    d.index = base + i;
+    d.index = i;
     d.count = 1;
     d.devmem_mib = static_cast<int32_t>(per_device);
     d.devcore = CoreMask(std::min<int64_t>(per_device, kAwsNeuronMaxMaskCores));
-    d.type = kAwsNeuronCommonWord;
+    d.type = std::string(type);
     d.numa = 0;
     d.health = true;
     out.push_back(std::move(d));
@@ -130,13 +128,14 @@ Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig
   return out;
 }
 
-std::shared_ptr<const std::vector<std::vector<int32_t>>> AwsNeuronIndexSets(int32_t count) {
+std::shared_ptr<const std::vector<IndexSetRule>> AwsNeuronIndexSets(int32_t count) {
   // Built once, leaked: requests share them for the process's life.
-  using Table = std::array<std::shared_ptr<const IndexSets>, kAwsNeuronMaxDevicesPerContainer + 1>;
+  using Rules = std::vector<IndexSetRule>;
+  using Table = std::array<std::shared_ptr<const Rules>, kAwsNeuronMaxDevicesPerContainer + 1>;
   static const Table* const table = [] {
     auto* table = new Table();
     for (int32_t n = 2; n <= kAwsNeuronMaxDevicesPerContainer; ++n) {
-      (*table)[static_cast<size_t>(n)] = std::make_shared<const IndexSets>(BuildIndexSets(n));
+      (*table)[static_cast<size_t>(n)] = std::make_shared<const Rules>(BuildIndexSetRules(n));
     }
     return table;
   }();

@@ -25,17 +25,19 @@
 //    (device indexes). Whole-device allocations are byte-identical to HAMi's on 2-core nodes.
 //  * HAMi picks the multi-device rule from the node's node.kubernetes.io/instance-type label:
 //    any contiguous run on Inferentia (a type containing "inf" or "Inf"), aligned runs of 4, 8
-//    or 16 on any other type (Trainium), other counts refused there. We do too; a request's
-//    index sets are the same on every node, so each family's devices get their own DeviceInfo
-//    index range (index = base + i, AwsNeuronIndexBase) and the sets hold one block per
-//    family. Without the label (HAMi reads "" and applies the aligned rule) we keep a rule
-//    valid on both families: aligned runs for 4, 8 and 16, any contiguous run otherwise.
+//    or 16 on any other type (Trainium), other counts refused there. We do too: the family
+//    goes into DeviceInfo::type (kAwsNeuronTrainiumType, kAwsNeuronInferentiaType) and a
+//    request carries one IndexSetRule per family. Without the label (HAMi reads "" and
+//    applies the aligned rule) devices keep type "AWSNeuron" and a rule valid on both
+//    families: aligned runs for 4, 8 and 16, any contiguous run otherwise. Device indexes are
+//    always 0..N-1, and the pod device string's type stays "AWSNeuron" (the request's type).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -45,8 +47,8 @@
 
 namespace hami {
 
-// The AWS Neuron vendor key: CommonWord, ContainerDeviceRequest::type, device type and
-// pod-device-string type.
+// The AWS Neuron vendor key: CommonWord, ContainerDeviceRequest::type, pod-device-string type
+// and the device type of an unlabelled node (see kAwsNeuronTrainiumType).
 inline constexpr char kAwsNeuronCommonWord[] = "AWSNeuron";
 
 // Wire keys (HAMi's pkg/device/awsneuron constants); never change.
@@ -65,19 +67,20 @@ inline constexpr char kAwsNeuronInstanceTypeLabel[] = "node.kubernetes.io/instan
 // Which of HAMi's multi-device rules a node's instance type selects.
 enum class AwsNeuronFamily {
   kUnknown,     // no (or an empty) instance-type label: our rule valid on both families
-  kAligned,     // any other type (Trainium): aligned runs of 4, 8 or 16 devices only
+  kTrainium,    // any other type: aligned runs of 4, 8 or 16 devices only
   kInferentia,  // a type containing "inf" or "Inf": any contiguous run
 };
-// DeviceInfo::index of device i on a node of a family is base + i (kUnknown: 0), so the index
-// sets of a request can hold each family's rule apart; AWS_NEURON_IDS still lists i.
-// The bases leave room for kMaxSynthesizedDevices devices of the family below.
-inline constexpr int32_t kAwsNeuronAlignedIndexBase = 10000;
-inline constexpr int32_t kAwsNeuronInferentiaIndexBase = 20000;
+// DeviceInfo::type of the devices of a labelled node, by family; an unlabelled node's devices
+// have type kAwsNeuronCommonWord. Shown by `hami decode node` and the device_type metric
+// label; never written to pods (the device string carries the vendor key). Device type
+// selectors are not offered for AWS Neuron, so the names select nothing.
+inline constexpr char kAwsNeuronTrainiumType[] = "AWSNeuron-Trainium";
+inline constexpr char kAwsNeuronInferentiaType[] = "AWSNeuron-Inferentia";
 
 // The family node.labels' kAwsNeuronInstanceTypeLabel selects (HAMi's graphSelect test).
 AwsNeuronFamily AwsNeuronFamilyOf(const NodeFacts& node);
-// The DeviceInfo::index base of `family`'s devices.
-int32_t AwsNeuronIndexBase(AwsNeuronFamily family);
+// The DeviceInfo::type of `family`'s devices (kUnknown: kAwsNeuronCommonWord).
+std::string_view AwsNeuronDeviceType(AwsNeuronFamily family);
 
 // NeuronCores per device that requests are split by (see above), and the most NeuronCores of a
 // device HAMi's core mask covers.
@@ -88,8 +91,8 @@ inline constexpr int32_t kAwsNeuronMaxMaskCores = 4;
 inline constexpr int32_t kAwsNeuronMaxDevicesPerContainer = 32;
 
 // The devices HAMi's AWS Neuron GetNodeDevices synthesises for node `node.name`:
-// "<node>-AWSNeuron-<i>" for i below the device capacity, index AwsNeuronIndexBase(
-// AwsNeuronFamilyOf(node)) + i (HAMi: i), type "AWSNeuron", numa 0,
+// "<node>-AWSNeuron-<i>" for i below the device capacity, index i, type
+// AwsNeuronDeviceType(AwsNeuronFamilyOf(node)) (HAMi: "AWSNeuron"), numa 0,
 // healthy, devcore = the mask of min(cores per device, 4) NeuronCores (HAMi's), count 1 (HAMi:
 // cores per device; see above) and devmem = cores per device (HAMi: 0; see above), where cores
 // per device = core capacity / device capacity.
@@ -100,15 +103,15 @@ inline constexpr int32_t kAwsNeuronMaxDevicesPerContainer = 32;
 Result<std::vector<DeviceInfo>> SynthesizeAwsNeuronDevices(const AwsNeuronConfig& config,
                                                            const NodeFacts& node);
 
-// The device sets (by DeviceInfo::index) a container taking `count` (>= 2) whole devices may
-// use, in preference order, one block per family, each over the family's first
-// kAwsNeuronMaxDevicesPerContainer devices (i below):
-//   kUnknown (base 0): aligned runs [k*count, (k+1)*count) for count 4, 8 and 16, any
-//     contiguous run, lowest first, otherwise;
-//   kAligned: base + aligned runs for count 4, 8 and 16; nothing for other counts (refused);
-//   kInferentia: base + any contiguous run, lowest first.
+// The index-set rules of a container taking `count` (>= 2) whole devices, one per family, in
+// this order, each over device indexes below kAwsNeuronMaxDevicesPerContainer:
+//   kAwsNeuronTrainiumType: aligned runs [k*count, (k+1)*count) for count 4, 8 and 16;
+//     no sets for other counts (refused, as HAMi);
+//   kAwsNeuronInferentiaType: any contiguous run, lowest first;
+//   kAwsNeuronCommonWord (unlabelled nodes): aligned runs for count 4, 8 and 16, any
+//     contiguous run, lowest first, otherwise.
 // Null for count < 2 or above that bound. Shared, immutable.
-std::shared_ptr<const std::vector<std::vector<int32_t>>> AwsNeuronIndexSets(int32_t count);
+std::shared_ptr<const std::vector<IndexSetRule>> AwsNeuronIndexSets(int32_t count);
 
 // HAMi's AWS Neuron GenerateResourceRequests, limits then requests per resource:
 //   aws.amazon.com/neuron = n  => n whole devices: cores = mask 0b11, no memory

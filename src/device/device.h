@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hami {
@@ -72,6 +73,20 @@ struct DeviceUsage {
   int32_t FreeCores() const { return info.devcore - used_cores; }
 };
 
+// One topology rule of a vendor (Kunlunxin's XPU groups, Ascend 910C's module pairs, AWS
+// Neuron's consecutive devices per instance family): the devices one container takes on a
+// node are, by DeviceInfo::index, exactly one of `sets`, the first that fits in this order.
+// `device_type` says which devices the rule governs: empty = any device, else devices whose
+// DeviceInfo::type equals it, so one request can carry a rule per device family (AWS Neuron's
+// Trainium and Inferentia) while indexes stay the devices' own. Sets of another size than the
+// request's count never match; an empty `sets` fits nowhere.
+struct IndexSetRule {
+  std::string device_type;
+  std::vector<std::vector<int32_t>> sets;
+
+  bool operator==(const IndexSetRule&) const = default;
+};
+
 // What one container asks of one vendor (HAMi's ContainerDeviceRequest).
 struct ContainerDeviceRequest {
   int32_t count = 0;                             // number of distinct devices (Nums)
@@ -79,12 +94,21 @@ struct ContainerDeviceRequest {
   int32_t memory_mib = 0;                        // per device, after memoryFactor; 0 = unset
   int32_t memory_percent = kMemoryPercentUnset;  // per device; kMemoryPercentUnset = unset
   int32_t cores_percent = 0;                     // per device, 0..100
-  // A vendor's topology rule as data, so the fit stays vendor-neutral (Kunlunxin's XPU
-  // groups, Ascend 910C's module pairs, AWS Neuron's consecutive devices): when set, the
-  // devices one container takes are, by DeviceInfo::index, exactly one of these sets, the
-  // first that fits in this order. Null = any `count` devices. Shared: requests are copied
-  // often and the sets are the vendor's, not the container's.
-  std::shared_ptr<const std::vector<std::vector<int32_t>>> index_sets;
+  // A vendor's topology rules as data, so the fit stays vendor-neutral (see IndexSetRule).
+  // Null = any `count` devices. Shared: requests are copied often and the rules are the
+  // vendor's, not the container's.
+  std::shared_ptr<const std::vector<IndexSetRule>> index_sets;
+
+  // The rule that governs a device of `device_type`: the first of `index_sets` whose
+  // device_type is empty or equal to it. Null when index_sets is null or no rule matches (such
+  // a device cannot serve this request). Points into *index_sets.
+  const IndexSetRule* IndexSetRuleFor(std::string_view device_type) const {
+    if (!index_sets) return nullptr;
+    for (const IndexSetRule& rule : *index_sets) {
+      if (rule.device_type.empty() || rule.device_type == device_type) return &rule;
+    }
+    return nullptr;
+  }
 
   bool operator==(const ContainerDeviceRequest& o) const {
     const bool same_sets =

@@ -49,15 +49,19 @@ Status CheckTopologyCount(const std::string& resource, int32_t count) {
 
 }  // namespace
 
-std::shared_ptr<const std::vector<std::vector<int32_t>>> KunlunIndexSets(int32_t count) {
+std::shared_ptr<const std::vector<IndexSetRule>> KunlunIndexSets(int32_t count) {
   // Built once, leaked: requests share them for the process's life.
-  using Table = std::array<std::shared_ptr<const IndexSets>, 2 * kWingSize + 1>;
+  using Rules = std::vector<IndexSetRule>;
+  using Table = std::array<std::shared_ptr<const Rules>, 2 * kWingSize + 1>;
   static const Table* const table = [] {
     auto* t = new Table();
-    (*t)[1] = std::make_shared<const IndexSets>(SinglesInIndexOrder());
-    (*t)[2] = std::make_shared<const IndexSets>(Pairs());
-    (*t)[4] = std::make_shared<const IndexSets>(Quads());
-    (*t)[8] = std::make_shared<const IndexSets>(IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}});
+    auto any_device = [](IndexSets sets) {
+      return std::make_shared<const Rules>(Rules{IndexSetRule{"", std::move(sets)}});
+    };
+    (*t)[1] = any_device(SinglesInIndexOrder());
+    (*t)[2] = any_device(Pairs());
+    (*t)[4] = any_device(Quads());
+    (*t)[8] = any_device(IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}});
     return t;
   }();
   if (count < 0 || count > 2 * kWingSize) return nullptr;

@@ -65,8 +65,9 @@ inline constexpr int32_t kKunlunHalfXpuMib = 49152;
 // the wing with the fewest free XPUs that still fit (best fit, to keep the other wing whole)
 // and, for 4 XPUs with 6 free, the quad that leaves a linked pair; we take the first set in
 // the order above. Both stay inside HAMi's allowed sets; only the pick among them may differ.
-// The returned object is shared and immutable.
-std::shared_ptr<const std::vector<std::vector<int32_t>>> KunlunIndexSets(int32_t count);
+// One rule for any device type (IndexSetRule::device_type empty) holding these sets. The
+// returned object is shared and immutable.
+std::shared_ptr<const std::vector<IndexSetRule>> KunlunIndexSets(int32_t count);
 
 // The whole XPUs HAMi's Kunlun GetNodeDevices synthesises for node `node.name` from capacity
 // `config.resource_count_name`: "<node>-kunlun-<i>" for i in [0, capacity), index i, count

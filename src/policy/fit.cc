@@ -151,34 +151,46 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
 
 namespace {
 
-// FitContainer under a vendor's index sets: the first set of request.index_sets whose devices
-// the node has and all pass CheckDevice (positions in `devices`, in the set's order).
+// FitContainer under a vendor's index-set rules: each device that passes CheckDevice is
+// governed by the rule its type selects (IndexSetRuleFor; none = unusable); rules are tried in
+// request order, each's sets against its own devices, and the first set whose devices all pass
+// wins (positions in `devices`, in the set's order). A set never mixes rules.
 std::optional<std::vector<int>> FitIndexSet(std::span<const DeviceUsage> devices,
                                             std::span<const int> order,
                                             const ContainerDeviceRequest& request,
                                             const DeviceSelectors& selectors, bool mutex_policy,
                                             FitFailure* failure) {
-  std::map<int32_t, int> passing;  // DeviceInfo::index -> position in `devices`
+  // Per rule: DeviceInfo::index -> position in `devices`.
+  std::map<const IndexSetRule*, std::map<int32_t, int>> passing;
+  int32_t passing_count = 0;
   for (const int position : order) {
     const DeviceUsage& device = devices[static_cast<size_t>(position)];
     if (auto reason = CheckDevice(device, request, selectors, mutex_policy)) {
       if (failure) failure->Add(*reason);
       continue;
     }
-    passing.emplace(device.info.index, position);
-  }
-  for (const std::vector<int32_t>& set : *request.index_sets) {
-    if (static_cast<int32_t>(set.size()) != request.count) continue;
-    std::vector<int> chosen;
-    for (const int32_t index : set) {
-      auto it = passing.find(index);
-      if (it == passing.end()) break;
-      chosen.push_back(it->second);
+    ++passing_count;
+    if (const IndexSetRule* rule = request.IndexSetRuleFor(device.info.type)) {
+      passing[rule].emplace(device.info.index, position);
     }
-    if (chosen.size() == set.size()) return chosen;
   }
-  if (failure && static_cast<int32_t>(passing.size()) >= request.count) {
-    // Enough devices pass one by one, but no allowed combination of them.
+  for (const IndexSetRule& rule : *request.index_sets) {
+    auto governed = passing.find(&rule);
+    if (governed == passing.end()) continue;
+    for (const std::vector<int32_t>& set : rule.sets) {
+      if (static_cast<int32_t>(set.size()) != request.count) continue;
+      std::vector<int> chosen;
+      for (const int32_t index : set) {
+        auto it = governed->second.find(index);
+        if (it == governed->second.end()) break;
+        chosen.push_back(it->second);
+      }
+      if (chosen.size() == set.size()) return chosen;
+    }
+  }
+  if (failure && passing_count >= request.count) {
+    // Enough devices pass one by one, but no allowed combination of them (or no rule governs
+    // their type).
     failure->Add(FitReason::kAllocatedCardsInsufficientRequest);
   }
   return std::nullopt;

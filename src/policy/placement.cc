@@ -171,12 +171,19 @@ bool PlacementAllowed(const NodeState& node, const PodRequest& pod,
       if (CheckDevice(device, request, pod.selectors, /*mutex_policy=*/false)) return false;
     }
     if (request.index_sets && !chosen.empty()) {
+      // One rule governs all the chosen devices, and they are exactly one of its sets.
+      const IndexSetRule* rule = nullptr;
       std::vector<int32_t> indexes;
-      for (int index : chosen)
-        indexes.push_back(node.devices[static_cast<size_t>(index)].info.index);
+      for (int index : chosen) {
+        const DeviceInfo& info = node.devices[static_cast<size_t>(index)].info;
+        const IndexSetRule* governing = request.IndexSetRuleFor(info.type);
+        if (governing == nullptr || (rule != nullptr && governing != rule)) return false;
+        rule = governing;
+        indexes.push_back(info.index);
+      }
       std::sort(indexes.begin(), indexes.end());
       bool allowed = false;
-      for (std::vector<int32_t> set : *request.index_sets) {
+      for (std::vector<int32_t> set : rule->sets) {
         std::sort(set.begin(), set.end());
         allowed = allowed || set == indexes;
       }

@@ -8,6 +8,8 @@
 namespace hami {
 namespace {
 
+using IndexSets = std::vector<std::vector<int32_t>>;
+
 // The chart's vnpus section (with its other vendor sections), loaded through the real config
 // loader.
 AscendConfig Chart() {
@@ -222,16 +224,20 @@ TEST(AscendRequestTest, SuperPod910CTakesWholeModules) {
   auto two = c.RequestFromResources({{"huawei.com/Ascend910C", "2"}}, {});
   ASSERT_TRUE(two.ok() && two->has_value());
   ASSERT_NE((*two)->index_sets, nullptr);
-  ASSERT_EQ((*two)->index_sets->size(), 8u);  // one per module
-  EXPECT_EQ((*two)->index_sets->front(), (std::vector<int32_t>{0, 1}));
-  EXPECT_EQ((*two)->index_sets->back(), (std::vector<int32_t>{14, 15}));
+  ASSERT_EQ((*two)->index_sets->size(), 1u);  // one rule, for any device type
+  EXPECT_EQ((*two)->index_sets->front().device_type, "");
+  const IndexSets& two_sets = (*two)->index_sets->front().sets;
+  ASSERT_EQ(two_sets.size(), 8u);  // one per module
+  EXPECT_EQ(two_sets.front(), (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(two_sets.back(), (std::vector<int32_t>{14, 15}));
 
   auto four = c.RequestFromResources({{"huawei.com/Ascend910C", "4"}}, {});
   ASSERT_TRUE(four.ok() && four->has_value());
-  ASSERT_EQ((*four)->index_sets->size(), 28u);  // C(8, 2)
-  EXPECT_EQ((*four)->index_sets->front(), (std::vector<int32_t>{0, 1, 2, 3}));
-  EXPECT_EQ((*four)->index_sets->at(1), (std::vector<int32_t>{0, 1, 4, 5}));
-  for (const auto& set : *(*four)->index_sets) {
+  const IndexSets& four_sets = (*four)->index_sets->front().sets;
+  ASSERT_EQ(four_sets.size(), 28u);  // C(8, 2)
+  EXPECT_EQ(four_sets.front(), (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(four_sets.at(1), (std::vector<int32_t>{0, 1, 4, 5}));
+  for (const auto& set : four_sets) {
     ASSERT_EQ(set.size(), 4u);
     for (size_t i = 0; i < set.size(); i += 2) {
       EXPECT_EQ(set[i] % 2, 0);
@@ -240,10 +246,10 @@ TEST(AscendRequestTest, SuperPod910CTakesWholeModules) {
   }
   auto sixteen = c.RequestFromResources({{"huawei.com/Ascend910C", "16"}}, {});
   ASSERT_TRUE(sixteen.ok());
-  EXPECT_EQ((*sixteen)->index_sets->size(), 1u);
+  EXPECT_EQ((*sixteen)->index_sets->front().sets.size(), 1u);
   auto eighteen = c.RequestFromResources({{"huawei.com/Ascend910C", "18"}}, {});
   ASSERT_TRUE(eighteen.ok());
-  EXPECT_TRUE((*eighteen)->index_sets->empty());  // fits nowhere
+  EXPECT_TRUE((*eighteen)->index_sets->front().sets.empty());  // fits nowhere
 
   // One NPU without the webhook: a single NPU, as HAMi's Fit for a request of 1.
   auto one = c.RequestFromResources({{"huawei.com/Ascend910C", "1"}}, {});

@@ -6,8 +6,6 @@
 #include <optional>
 #include <set>
 
-#include "device/synthesized.h"
-
 namespace hami {
 namespace {
 
@@ -77,55 +75,56 @@ TEST(AwsNeuronDevicesTest, BadCapacityIsRefusedNamingTheResource) {
             StatusCode::kInvalidArgument);
 }
 
-// The sets of `sets` whose indexes all lie in [base, base + kMaxSynthesizedDevices), minus
-// base: one family's block.
-IndexSets Block(const IndexSets& sets, int32_t base) {
-  IndexSets out;
-  for (const std::vector<int32_t>& set : sets) {
-    if (set.front() < base || set.front() >= base + kMaxSynthesizedDevices) continue;
-    std::vector<int32_t> local;
-    for (int32_t index : set) local.push_back(index - base);
-    out.push_back(std::move(local));
-  }
-  return out;
+// The sets of AwsNeuronIndexSets(count)'s rule for devices of `device_type`.
+IndexSets SetsFor(int32_t count, const std::string& device_type) {
+  ContainerDeviceRequest request;
+  request.index_sets = AwsNeuronIndexSets(count);
+  const IndexSetRule* rule = request.IndexSetRuleFor(device_type);
+  return rule ? rule->sets : IndexSets{};
 }
 
 TEST(AwsNeuronIndexSetsTest, AlignedRunsForPowersContiguousRunsOtherwise) {
   EXPECT_FALSE(AwsNeuronIndexSets(1));
   EXPECT_FALSE(AwsNeuronIndexSets(0));
   EXPECT_FALSE(AwsNeuronIndexSets(kAwsNeuronMaxDevicesPerContainer + 1));
-  // No instance-type label (base 0): unchanged.
-  const IndexSets fours = Block(*AwsNeuronIndexSets(4), 0);
+  // No instance-type label: devices keep type "AWSNeuron" and this rule.
+  const IndexSets fours = SetsFor(4, kAwsNeuronCommonWord);
   ASSERT_EQ(fours.size(), 8u);
   EXPECT_EQ(fours[0], (std::vector<int32_t>{0, 1, 2, 3}));
   EXPECT_EQ(fours[1], (std::vector<int32_t>{4, 5, 6, 7}));
-  EXPECT_EQ(Block(*AwsNeuronIndexSets(16), 0).size(), 2u);
-  const IndexSets pairs = Block(*AwsNeuronIndexSets(2), 0);
+  EXPECT_EQ(SetsFor(16, kAwsNeuronCommonWord).size(), 2u);
+  const IndexSets pairs = SetsFor(2, kAwsNeuronCommonWord);
   ASSERT_EQ(pairs.size(), 31u);
   EXPECT_EQ(pairs[0], (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(pairs[1], (std::vector<int32_t>{1, 2}));
-  EXPECT_EQ(Block(*AwsNeuronIndexSets(3), 0)[1], (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(SetsFor(3, kAwsNeuronCommonWord)[1], (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(AwsNeuronIndexSets(2).get(), AwsNeuronIndexSets(2).get());
+  // One rule per family, each naming its device type; no rule for other devices.
+  const std::vector<IndexSetRule>& rules = *AwsNeuronIndexSets(4);
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].device_type, kAwsNeuronTrainiumType);
+  EXPECT_EQ(rules[1].device_type, kAwsNeuronInferentiaType);
+  EXPECT_EQ(rules[2].device_type, kAwsNeuronCommonWord);
+  EXPECT_TRUE(SetsFor(4, "NVIDIA-Tesla T4").empty());
 }
 
 // HAMi's graphSelect by instance family: Trainium (any type without "inf"/"Inf") takes aligned
 // runs of 4, 8 or 16 and nothing else; Inferentia any run, lowest first.
 TEST(AwsNeuronIndexSetsTest, EachFamilyHasHamisRuns) {
-  const IndexSets trn_fours = Block(*AwsNeuronIndexSets(4), kAwsNeuronAlignedIndexBase);
+  const IndexSets trn_fours = SetsFor(4, kAwsNeuronTrainiumType);
   ASSERT_EQ(trn_fours.size(), 8u);
   EXPECT_EQ(trn_fours[1], (std::vector<int32_t>{4, 5, 6, 7}));
   for (int32_t count : {2, 3, 5, 6, 12}) {
-    EXPECT_TRUE(Block(*AwsNeuronIndexSets(count), kAwsNeuronAlignedIndexBase).empty()) << count;
+    EXPECT_TRUE(SetsFor(count, kAwsNeuronTrainiumType).empty()) << count;
   }
-  const IndexSets inf_fours = Block(*AwsNeuronIndexSets(4), kAwsNeuronInferentiaIndexBase);
+  const IndexSets inf_fours = SetsFor(4, kAwsNeuronInferentiaType);
   ASSERT_EQ(inf_fours.size(), 29u);
   EXPECT_EQ(inf_fours[1], (std::vector<int32_t>{1, 2, 3, 4}));
-  EXPECT_EQ(Block(*AwsNeuronIndexSets(3), kAwsNeuronInferentiaIndexBase)[2],
-            (std::vector<int32_t>{2, 3, 4}));
+  EXPECT_EQ(SetsFor(3, kAwsNeuronInferentiaType)[2], (std::vector<int32_t>{2, 3, 4}));
 }
 
-// HAMi's graphSelect: the first allowed run of `count` devices on a `labels` node whose devices
-// in `used` are taken; the local indexes i of the chosen devices, empty when none fits.
+// HAMi's graphSelect: the first allowed run of `count` devices on a node of `instance_type`
+// whose devices in `used` are taken; the indexes of the chosen devices, empty when none fits.
 std::vector<int32_t> FirstFreeRun(const std::string& instance_type, int32_t devices, int32_t count,
                                   const std::set<int32_t>& used) {
   NodeFacts node = NeuronNode("n", std::to_string(devices), std::to_string(2 * devices));
@@ -135,12 +134,9 @@ std::vector<int32_t> FirstFreeRun(const std::string& instance_type, int32_t devi
   for (int32_t i = 0; i < devices; ++i) {
     if (used.count(i) == 0) free.insert((*infos)[static_cast<size_t>(i)].index);
   }
-  const int32_t base = (*infos)[0].index;
-  for (const std::vector<int32_t>& set : *AwsNeuronIndexSets(count)) {
+  for (const std::vector<int32_t>& set : SetsFor(count, (*infos)[0].type)) {
     if (std::all_of(set.begin(), set.end(), [&](int32_t i) { return free.count(i) > 0; })) {
-      std::vector<int32_t> local;
-      for (int32_t index : set) local.push_back(index - base);
-      return local;
+      return set;
     }
   }
   return {};
@@ -171,19 +167,30 @@ TEST(AwsNeuronDevicesTest, InstanceTypeLabelPicksTheFamily) {
   EXPECT_EQ(family(""), AwsNeuronFamily::kUnknown);
   EXPECT_EQ(family("inf2.xlarge"), AwsNeuronFamily::kInferentia);
   EXPECT_EQ(family("Inf1"), AwsNeuronFamily::kInferentia);
-  EXPECT_EQ(family("trn1.32xlarge"), AwsNeuronFamily::kAligned);
-  EXPECT_EQ(family("trn2.48xlarge"), AwsNeuronFamily::kAligned);
-  EXPECT_EQ(family("INF2"), AwsNeuronFamily::kAligned);  // HAMi checks "inf" and "Inf" only
-  NodeFacts node = NeuronNode("n", "2", "4");
-  node.labels["node.kubernetes.io/instance-type"] = "trn1.2xlarge";
-  auto devices = SynthesizeAwsNeuronDevices(AwsNeuronConfig{}, node);
-  ASSERT_TRUE(devices.ok());
-  EXPECT_EQ((*devices)[1].index, kAwsNeuronAlignedIndexBase + 1);
-  EXPECT_EQ((*devices)[1].id, "n-AWSNeuron-1");  // the ID and AWS_NEURON_IDS keep i
-  Annotations out;
-  AwsNeuronVendor(AwsNeuronConfig{})
-      .AddDecisionAnnotations({{{(*devices)[1].id, "AWSNeuron", 0, 3}}}, "n", 1, &out);
-  EXPECT_EQ(out.at("AWS_NEURON_IDS"), "1");
+  EXPECT_EQ(family("trn1.32xlarge"), AwsNeuronFamily::kTrainium);
+  EXPECT_EQ(family("trn2.48xlarge"), AwsNeuronFamily::kTrainium);
+  EXPECT_EQ(family("INF2"), AwsNeuronFamily::kTrainium);  // HAMi checks "inf" and "Inf" only
+  EXPECT_EQ(AwsNeuronDeviceType(AwsNeuronFamily::kUnknown), "AWSNeuron");
+  EXPECT_EQ(AwsNeuronDeviceType(AwsNeuronFamily::kTrainium), "AWSNeuron-Trainium");
+  EXPECT_EQ(AwsNeuronDeviceType(AwsNeuronFamily::kInferentia), "AWSNeuron-Inferentia");
+  for (const auto& [instance_type, device_type] :
+       {std::pair{"trn1.2xlarge", kAwsNeuronTrainiumType},
+        std::pair{"inf2.xlarge", kAwsNeuronInferentiaType}}) {
+    NodeFacts node = NeuronNode("n", "2", "4");
+    node.labels["node.kubernetes.io/instance-type"] = instance_type;
+    auto devices = SynthesizeAwsNeuronDevices(AwsNeuronConfig{}, node);
+    ASSERT_TRUE(devices.ok());
+    // The family is the type; the index, the ID and AWS_NEURON_IDS keep i.
+    EXPECT_EQ((*devices)[1].type, device_type);
+    EXPECT_EQ((*devices)[1].index, 1);
+    EXPECT_EQ((*devices)[1].id, "n-AWSNeuron-1");
+    // The device string names the vendor key, never the family type.
+    Annotations out;
+    AwsNeuronVendor(AwsNeuronConfig{})
+        .AddDecisionAnnotations({{{(*devices)[1].id, "AWSNeuron", 0, 3}}}, "n", 1, &out);
+    EXPECT_EQ(out.at("AWS_NEURON_IDS"), "1");
+    EXPECT_EQ(out.at(kAwsNeuronAllocatedAnnotation), "n-AWSNeuron-1,AWSNeuron,0,3:;");
+  }
 }
 
 TEST(AwsNeuronRequestTest, DevicesOrCoresAsHami) {

@@ -30,19 +30,22 @@ const std::set<std::pair<int32_t, int32_t>>& HamiLinks() {
 
 TEST(KunlunTopologyTest, IndexSetsFollowHamisGroupsInItsOrder) {
   ASSERT_TRUE(KunlunIndexSets(1));
-  EXPECT_EQ(*KunlunIndexSets(1), (IndexSets{{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}}));
-  EXPECT_EQ(*KunlunIndexSets(8), (IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}}));
-  EXPECT_EQ(*KunlunIndexSets(4), (IndexSets{{0, 1, 2, 3},
-                                            {4, 5, 6, 7},
-                                            {0, 1, 4, 5},
-                                            {2, 3, 6, 7},
-                                            {0, 2, 4, 6},
-                                            {1, 3, 5, 7},
-                                            {0, 3, 4, 7},
-                                            {1, 2, 5, 6}}));
+  // One rule, for any device type.
+  ASSERT_EQ(KunlunIndexSets(1)->size(), 1u);
+  EXPECT_EQ(KunlunIndexSets(1)->front().device_type, "");
+  EXPECT_EQ(KunlunIndexSets(1)->front().sets, (IndexSets{{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}}));
+  EXPECT_EQ(KunlunIndexSets(8)->front().sets, (IndexSets{{0, 1, 2, 3, 4, 5, 6, 7}}));
+  EXPECT_EQ(KunlunIndexSets(4)->front().sets, (IndexSets{{0, 1, 2, 3},
+                                                         {4, 5, 6, 7},
+                                                         {0, 1, 4, 5},
+                                                         {2, 3, 6, 7},
+                                                         {0, 2, 4, 6},
+                                                         {1, 3, 5, 7},
+                                                         {0, 3, 4, 7},
+                                                         {1, 2, 5, 6}}));
   // Pairs: in-wing pairs (left wing first), then the cross-wing links; every pair is one of
   // HAMi's links and every link is offered exactly once.
-  const IndexSets& pairs = *KunlunIndexSets(2);
+  const IndexSets& pairs = KunlunIndexSets(2)->front().sets;
   ASSERT_EQ(pairs.size(), HamiLinks().size());
   std::set<std::pair<int32_t, int32_t>> seen;
   for (const std::vector<int32_t>& p : pairs) {

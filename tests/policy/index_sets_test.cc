@@ -1,7 +1,7 @@
-// ContainerDeviceRequest::index_sets: a vendor's topology rule (Kunlunxin XPU groups, Ascend
-// 910C module pairs, AWS Neuron consecutive devices) as data. Every way a container's devices are
-// chosen must keep to the listed sets: the fit, the order-free verdict, placement checks and
-// each placement policy.
+// ContainerDeviceRequest::index_sets: a vendor's topology rules (Kunlunxin XPU groups, Ascend
+// 910C module pairs, AWS Neuron consecutive devices per instance family) as data. Every way a
+// container's devices are chosen must keep to the listed sets of the rule governing the
+// devices' type: the fit, the order-free verdict, placement checks and each placement policy.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,9 +24,11 @@ using testing::Used;
 
 using IndexSets = std::vector<std::vector<int32_t>>;
 
+// One rule for any device type.
 ContainerDeviceRequest Pairs(int32_t count, IndexSets sets) {
   ContainerDeviceRequest r = Req(count, 1000, 0);
-  r.index_sets = std::make_shared<const IndexSets>(std::move(sets));
+  r.index_sets = std::make_shared<const std::vector<IndexSetRule>>(
+      std::vector<IndexSetRule>{IndexSetRule{"", std::move(sets)}});
   return r;
 }
 
@@ -132,6 +134,83 @@ TEST(IndexSetsTest, EveryPolicyPlacesOnlyListedSets) {
     EXPECT_TRUE(indexes == (std::vector<int32_t>{0, 1}) || indexes == (std::vector<int32_t>{2, 3}))
         << policy->name() << " chose " << ::testing::PrintToString(indexes);
   }
+}
+
+// Four devices of `type`, indexes 0..3.
+std::vector<DeviceUsage> FourOfType(const std::string& type) {
+  std::vector<DeviceUsage> devices;
+  for (int32_t i = 0; i < 4; ++i) devices.push_back(Gpu("D-" + std::to_string(i), i, 16384, type));
+  return devices;
+}
+
+// A rule per device type: each node is held to the rule of its devices' type, with the same
+// indexes; a type no rule names gets no allowed set.
+TEST(IndexSetsTest, EachDeviceTypeGetsItsOwnRule) {
+  ContainerDeviceRequest request = Req(2, 1000, 0);
+  request.index_sets = std::make_shared<const std::vector<IndexSetRule>>(std::vector<IndexSetRule>{
+      {"Family-A", {{2, 3}, {0, 1}}},
+      {"Family-B", {{1, 2}}},
+  });
+  EXPECT_EQ(request.IndexSetRuleFor("Family-A"), &request.index_sets->at(0));
+  EXPECT_EQ(request.IndexSetRuleFor("Family-B"), &request.index_sets->at(1));
+  EXPECT_EQ(request.IndexSetRuleFor("Family-C"), nullptr);
+
+  const std::vector<DeviceUsage> a = FourOfType("Family-A");
+  auto chosen = FitContainer(a, AllPositions(4), request, {}, false, nullptr);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(IndexesOf(a, *chosen), (std::vector<int32_t>{2, 3}));
+  EXPECT_TRUE(ContainerFitsAnyOrder(a, request, {}, false, nullptr));
+
+  const std::vector<DeviceUsage> b = FourOfType("Family-B");
+  chosen = FitContainer(b, AllPositions(4), request, {}, false, nullptr);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(IndexesOf(b, *chosen), (std::vector<int32_t>{1, 2}));
+
+  // Every device passes one by one, but no rule governs Family-C.
+  const std::vector<DeviceUsage> c = FourOfType("Family-C");
+  FitFailure failure;
+  EXPECT_FALSE(FitContainer(c, AllPositions(4), request, {}, false, &failure));
+  EXPECT_EQ(failure.counts[static_cast<size_t>(FitReason::kAllocatedCardsInsufficientRequest)], 1);
+  FitFailure verdict;
+  EXPECT_FALSE(ContainerFitsAnyOrder(c, request, {}, false, &verdict));
+  EXPECT_EQ(verdict.ToString(), failure.ToString());
+
+  // PlacementAllowed holds each node to its own rule.
+  const PodRequest pod = OnePod(request);
+  NodeState node;
+  node.name = "n";
+  node.devices = a;
+  EXPECT_TRUE(PlacementAllowed(node, pod, {{0, 1}}));
+  EXPECT_FALSE(PlacementAllowed(node, pod, {{1, 2}}));
+  node.devices = b;
+  EXPECT_TRUE(PlacementAllowed(node, pod, {{1, 2}}));
+  EXPECT_FALSE(PlacementAllowed(node, pod, {{0, 1}}));
+  node.devices = c;
+  EXPECT_FALSE(PlacementAllowed(node, pod, {{0, 1}}));
+  // Devices of two rules never form one set: Family-B lists (1, 2), but index 1 is Family-A's.
+  node.devices = {a[0], a[1], b[2], b[3]};
+  EXPECT_FALSE(PlacementAllowed(node, pod, {{1, 2}}));
+  EXPECT_TRUE(PlacementAllowed(node, pod, {{0, 1}}));
+  chosen = FitContainer(node.devices, AllPositions(4), request, {}, false, nullptr);
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_EQ(IndexesOf(node.devices, *chosen), (std::vector<int32_t>{0, 1}));
+
+  // The scheduler's policy takes each node's own sets.
+  SchedulerPolicy policy{SchedulerPolicyOptions{}};
+  for (const auto& [devices, want] :
+       std::vector<std::pair<std::vector<DeviceUsage>, std::vector<int32_t>>>{{a, {2, 3}},
+                                                                              {b, {1, 2}}}) {
+    std::vector<NodeState> one(1);
+    one[0].name = "n";
+    one[0].devices = devices;
+    PlacementOutcome outcome = policy.Place(pod, one, true);
+    ASSERT_TRUE(outcome.placement.has_value());
+    EXPECT_EQ(IndexesOf(devices, outcome.placement->container_devices[0]), want);
+  }
+  std::vector<NodeState> none(1);
+  none[0].name = "n";
+  none[0].devices = c;
+  EXPECT_FALSE(policy.Place(pod, none, true).placement.has_value());
 }
 
 }  // namespace

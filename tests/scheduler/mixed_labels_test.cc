@@ -123,7 +123,19 @@ TEST_F(MixedLabelsTest, NeuronInstanceTypePicksHamisRuns) {
     ASSERT_EQ(filtered["NodeNames"], nlohmann::json::array({step.node}))
         << step.pod << filtered.dump();
     Bind(*daemon, pod, step.node);
-    EXPECT_EQ(Annotations(step.pod)[kAwsNeuronIdsAnnotation], step.ids) << step.pod;
+    nlohmann::json annotations = Annotations(step.pod);
+    EXPECT_EQ(annotations[kAwsNeuronIdsAnnotation], step.ids) << step.pod;
+    // The family lives in DeviceInfo::type only: the device string HAMi's plugin reads names
+    // the vendor key, and its device IDs end in the device's own index.
+    const std::string allocated = annotations.value(kAwsNeuronAllocatedAnnotation, "");
+    for (std::string_view entry : Split(allocated, ':')) {
+      if (entry.empty() || entry == ";") continue;
+      const std::vector<std::string_view> fields = Split(entry, ',');
+      ASSERT_EQ(fields.size(), 4u) << allocated;
+      EXPECT_EQ(fields[1], kAwsNeuronCommonWord) << allocated;
+    }
+    EXPECT_EQ(allocated.find("Trainium"), std::string::npos) << allocated;
+    EXPECT_EQ(allocated.find("Inferentia"), std::string::npos) << allocated;
   }
   EXPECT_TRUE(daemon->ledger().CheckCapacity().ok());
 }
