@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "device/config.h"
 #include "device/device.h"
+#include "device/slot_only.h"
 #include "device/vendor.h"
 
 namespace hami {
@@ -38,33 +39,12 @@ Result<std::optional<ContainerDeviceRequest>> DeriveBirenRequest(const BirenConf
                                                                  const ResourceList& limits,
                                                                  const ResourceList& requests);
 
-class BirenVendor final : public Vendor {
+// HAMi's Biren vendor: a slot-only JSON vendor with Biren's keys (see slot_only.h for what each
+// method does; HAMi defines type annotations for Biren that its fit never reads, nor do we).
+class BirenVendor final : public SlotOnlyJsonVendor {
  public:
   // `config` should satisfy ValidateBirenConfig (MakeVendorRegistry checks it).
-  explicit BirenVendor(BirenConfig config);
-
-  std::string_view CommonWord() const override { return kBirenCommonWord; }
-  const VendorResourceNames& ResourceNames() const override { return names_; }
-  const VendorAnnotationKeys& AnnotationKeys() const override { return keys_; }
-
-  Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
-      const ResourceList& limits, const ResourceList& requests) const override;
-
-  // birentech.com/use-gpuuuid and birentech.com/nouse-gpuuuid. HAMi
-  // defines birentech.com/use-biren / nouse-biren but its fit never reads them, so neither do
-  // we. Never fails.
-  Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
-
-  // Decodes hami.io/node-biren-register (JSON); every device's devcore is set to 100, as HAMi.
-  // Failure: NotFound without the annotation; InvalidArgument when it does not decode or lists
-  // no device.
-  Result<std::vector<DeviceInfo>> DecodeRegistration(
-      const Annotations& node_annotations) const override;
-
- private:
-  BirenConfig config_;
-  VendorResourceNames names_;
-  VendorAnnotationKeys keys_;
+  explicit BirenVendor(const BirenConfig& config);
 };
 
 }  // namespace hami

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "device/config.h"
 #include "device/device.h"
+#include "device/slot_only.h"
 #include "device/vendor.h"
 
 namespace hami {
@@ -44,34 +45,12 @@ Result<std::optional<ContainerDeviceRequest>> DeriveVastaiRequest(const VastaiCo
                                                                   const ResourceList& limits,
                                                                   const ResourceList& requests);
 
-class VastaiVendor final : public Vendor {
+// HAMi's Vastai vendor: a slot-only JSON vendor with Vastai's keys (see slot_only.h for what each
+// method does; HAMi defines type annotations for Vastai that its fit never reads, nor do we).
+class VastaiVendor final : public SlotOnlyJsonVendor {
  public:
   // `config` should satisfy ValidateVastaiConfig (MakeVendorRegistry checks it).
-  explicit VastaiVendor(VastaiConfig config);
-
-  std::string_view CommonWord() const override { return kVastaiCommonWord; }
-  const VendorResourceNames& ResourceNames() const override { return names_; }
-  const VendorAnnotationKeys& AnnotationKeys() const override { return keys_; }
-
-  Result<std::optional<ContainerDeviceRequest>> RequestFromResources(
-      const ResourceList& limits, const ResourceList& requests) const override;
-
-  // vastaitech.com/use-gpuuuid and vastaitech.com/nouse-gpuuuid
-  // (HAMi's CheckUUID precedence). Never fails.
-  Result<DeviceSelectors> ParseSelectors(const Annotations& pod_annotations) const override;
-
-  // Decodes hami.io/node-va-register (JSON DeviceInfo form, as HAMi's UnMarshalNodeDevices);
-  // every device's devcore is set to 100, as HAMi does. The die strategy's customInfo
-  // (DeviceStrategy, AIC) is not read: see docs/vendors.md.
-  // Failure: NotFound without the annotation; InvalidArgument (naming the key) when it does
-  // not decode or lists no device (HAMi: "no gpu found on node").
-  Result<std::vector<DeviceInfo>> DecodeRegistration(
-      const Annotations& node_annotations) const override;
-
- private:
-  VastaiConfig config_;
-  VendorResourceNames names_;
-  VendorAnnotationKeys keys_;
+  explicit VastaiVendor(const VastaiConfig& config);
 };
 
 }  // namespace hami
