@@ -11,6 +11,7 @@
 #include "device/config.h"
 #include "inspect_cmd.h"
 #include "sim/extender_replay.h"
+#include "sim/mig_replay.h"
 #include "sim/replay.h"
 #include "sim/report.h"
 #include "sim/trace.h"
@@ -31,10 +32,31 @@ struct SimulateArgs {
   bool kube_cpu_pods = false;
   std::string path = "daemon";
   std::string device_config_path;
+  bool mig = false;  // the MIG replay instead of the openb one
+  hami::sim::MigReplayOptions mig_options;
 };
 
 int RunSimulate(const SimulateArgs& args) {
   using namespace hami::sim;
+  if (args.mig) {
+    if (args.seeds < 1 || args.mig_options.requests < 1 ||
+        args.mig_options.a100_gpus + args.mig_options.h100_gpus < 1 ||
+        args.mig_options.a100_gpus < 0 || args.mig_options.h100_gpus < 0 ||
+        !(args.mig_options.mean_lifetime_ticks >= 1)) {
+      std::cerr << "error: --mig needs --seeds >= 1, --mig-requests >= 1, at least one GPU and "
+                   "--mig-lifetime >= 1\n";
+      return 2;
+    }
+    for (const MigReplayResult& r :
+         RunMigComparison(args.mig_options, args.seeds, args.first_seed, std::cout)) {
+      if (r.violations > 0) {
+        std::cerr << "error: " << r.rule << " seed " << r.seed << ": " << r.violations
+                  << " placements break HAMi's MIG rules\n";
+        return 1;
+      }
+    }
+    return 0;
+  }
   Cluster cluster;
   Workload workload;
   if (args.nodes_path.empty() != args.pods_path.empty()) {
@@ -191,6 +213,20 @@ static int RunMain(int argc, char** argv) {
 
   simulate->add_option("--device-config", sim.device_config_path,
                        "device config YAML (deviceSplitCount is taken from it)");
+
+  simulate->add_flag("--mig", sim.mig,
+                     "MIG replay (docs/simulate.md): A100/H100 GPUs in MIG mode, 1g..7g requests "
+                     "with departures, HAMi's first-fit vs our compact placement");
+  simulate->add_option("--mig-a100", sim.mig_options.a100_gpus, "--mig: A100-80GB GPUs")
+      ->capture_default_str();
+  simulate->add_option("--mig-h100", sim.mig_options.h100_gpus, "--mig: H100-80GB GPUs")
+      ->capture_default_str();
+  simulate->add_option("--mig-requests", sim.mig_options.requests, "--mig: arrivals per seed")
+      ->capture_default_str();
+  simulate
+      ->add_option("--mig-lifetime", sim.mig_options.mean_lifetime_ticks,
+                   "--mig: mean instance lifetime in arrivals")
+      ->capture_default_str();
 
   CLI::App* config = app.add_subcommand("config", "Device config (device-config.yaml) tools");
   config->require_subcommand(1);
