@@ -92,6 +92,19 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const std::string& library) {
   ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstanceProfileInfo", &nvml->get_gi_profile_info_,
              missing);
   ResolveMig(nvml->handle_, "nvmlDeviceGetAttributes_v2", &nvml->get_attributes_, missing);
+  std::string* dynamic = &nvml->missing_dynamic_mig_symbol_;
+  if (!missing->empty()) *dynamic = *missing;  // dynamic MIG reads instances as static MIG does
+  ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstancePossiblePlacements_v2",
+             &nvml->get_gi_placements_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlDeviceCreateGpuInstanceWithPlacement", &nvml->create_gi_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlGpuInstanceDestroy", &nvml->destroy_gi_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlDeviceGetGpuInstances", &nvml->get_gis_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlGpuInstanceGetComputeInstanceProfileInfo",
+             &nvml->get_ci_profile_info_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlGpuInstanceCreateComputeInstance", &nvml->create_ci_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlComputeInstanceDestroy", &nvml->destroy_ci_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlGpuInstanceGetComputeInstances", &nvml->get_cis_, dynamic);
+  ResolveMig(nvml->handle_, "nvmlComputeInstanceGetInfo_v2", &nvml->get_ci_info_, dynamic);
   (void)Resolve(nvml->handle_, "nvmlDeviceGetTopologyCommonAncestor", &nvml->get_common_ancestor_);
   (void)Resolve(nvml->handle_, "nvmlDeviceGetNvLinkState", &nvml->get_nvlink_state_);
   (void)Resolve(nvml->handle_, "nvmlDeviceGetNvLinkRemotePciInfo_v2",

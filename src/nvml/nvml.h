@@ -58,6 +58,30 @@ struct NvmlGpu {
 std::string MigProfileName(unsigned int gi_profile_id, unsigned int gi_slices,
                            unsigned int ci_slices, uint64_t memory_mib);
 
+// A GPU instance profile a MIG-mode GPU allows, and where its instances may start
+// (nvmlDeviceGetGpuInstanceProfileInfo + nvmlDeviceGetGpuInstancePossiblePlacements_v2).
+struct NvmlMigProfileInfo {
+  uint32_t profile_id = 0;  // NVML_GPU_INSTANCE_PROFILE_* (what Create*/Get* take)
+  std::string name;         // MigProfileName: "3g.20gb", "1g.10gb+me"
+  int32_t slice_count = 0;  // GPU (compute) slices, the "3" of "3g.20gb"
+  int32_t instance_count = 0;
+  int32_t memory_mib = 0;
+  int32_t multiprocessor_count = 0;
+  std::vector<MigPlacement> placements;  // memory slices, in NVML's order
+
+  bool operator==(const NvmlMigProfileInfo&) const = default;
+};
+
+// A GPU instance that exists on a GPU, with the ids of its compute instances.
+struct NvmlGpuInstance {
+  uint32_t id = 0;
+  uint32_t profile_id = 0;  // NVML_GPU_INSTANCE_PROFILE_*
+  MigPlacement placement;
+  std::vector<uint32_t> compute_instance_ids;  // ascending
+
+  bool operator==(const NvmlGpuInstance&) const = default;
+};
+
 // What a GPU is doing now (hami-monitor's host metrics).
 struct NvmlGpuUsage {
   uint32_t index = 0;
@@ -123,6 +147,42 @@ class Nvml {
   // UUID or PCI info or a topology query fails otherwise (the message names the GPUs and call).
   Result<NvmlTopology> Topology();
 
+  // Dynamic MIG (nvml_mig.cc). `gpu_index` is NVML's index. Every failure names the GPU (index
+  // and UUID), the call and, for creation, the profile and placement. All of them fail with
+  // kUnavailable when this NVML lacks a dynamic-MIG call (drivers before R470), with
+  // kFailedPrecondition when the GPU is not in MIG mode (checked first: NVML's own answer,
+  // NOT_SUPPORTED or INVALID_ARGUMENT by call, says less), and with kUnavailable naming NVML's
+  // error otherwise. Creating and destroying need root (NO_PERMISSION otherwise). Thread-safe as
+  // NVML is; two callers racing for one placement get one instance and one kResourceExhausted.
+
+  // Every GPU instance profile the GPU supports with its legal placements (profiles NVML does
+  // not know or the GPU lacks are left out). Not MIG mode: kFailedPrecondition.
+  Result<std::vector<NvmlMigProfileInfo>> MigProfiles(uint32_t gpu_index);
+
+  // Every GPU instance on the GPU (all profiles), with its compute instances, by id.
+  Result<std::vector<NvmlGpuInstance>> GpuInstances(uint32_t gpu_index);
+
+  // Creates a GPU instance of `profile_id` at exactly `placement` (memory slices). Returns its
+  // id. Failure: kInvalidArgument when the placement is not one NVML allows for the profile
+  // (NVML's INVALID_ARGUMENT); kResourceExhausted when slices of it are taken
+  // (INSUFFICIENT_RESOURCES); nothing is created on failure.
+  Result<uint32_t> CreateGpuInstance(uint32_t gpu_index, uint32_t profile_id,
+                                     MigPlacement placement);
+
+  // Destroys GPU instance `gi_id`. Failure: kNotFound when there is none with that id;
+  // kFailedPrecondition when compute instances (or processes) still use it (NVML's IN_USE).
+  Status DestroyGpuInstance(uint32_t gpu_index, uint32_t gi_id);
+
+  // Creates a compute instance that takes all of GPU instance `gi_id`'s slices (shared engines)
+  // and returns the MIG device it makes (its UUID is what a container is handed). Failure:
+  // kNotFound (no such GPU instance), kResourceExhausted (a compute instance already takes the
+  // slices); when the MIG device cannot be read back the compute instance is destroyed again.
+  Result<NvmlMigInstance> CreateComputeInstance(uint32_t gpu_index, uint32_t gi_id);
+
+  // Destroys compute instance `ci_id` of GPU instance `gi_id`. Failure: kNotFound when either
+  // does not exist; kFailedPrecondition when processes use it (IN_USE).
+  Status DestroyComputeInstance(uint32_t gpu_index, uint32_t gi_id, uint32_t ci_id);
+
   // Subscribes every GPU to Xid-critical and ECC events. A GPU that does not support events
   // is skipped (it then never turns unhealthy through events).
   Status WatchHealthEvents();
@@ -151,6 +211,21 @@ class Nvml {
   Result<NvmlMigInstance> ReadMigInstance(nvmlDevice_t parent, nvmlDevice_t mig,
                                           unsigned int whole_sms, unsigned int max_slices) const;
 
+  // Dynamic MIG helpers (nvml_mig.cc): the GPU's handle, "GPU i (uuid): " and its MIG mode,
+  // checked; the GPU instance `gi_id`; the GPU instance profile whose unique id NVML's
+  // nvmlGpuInstanceInfo_t.profileId names (a profile index on some drivers, a unique id on
+  // others: both are matched).
+  struct MigGpu {
+    nvmlDevice_t device = nullptr;
+    std::string where;
+  };
+  Result<MigGpu> OpenMigGpu(uint32_t gpu_index) const;
+  Result<nvmlGpuInstance_t> FindGpuInstance(const MigGpu& gpu, uint32_t gi_id) const;
+  Result<nvmlGpuInstanceProfileInfo_t> GiProfileOf(const MigGpu& gpu,
+                                                   unsigned int profile_id) const;
+  // Status for a failed dynamic-MIG call, its code chosen from NVML's.
+  Status MigCheck(nvmlReturn_t code, const std::string& call) const;
+
   void* handle_ = nullptr;
   nvmlShutdown_fn shutdown_ = nullptr;
   nvmlErrorString_fn error_string_ = nullptr;
@@ -172,6 +247,17 @@ class Nvml {
   nvmlDeviceGetGpuInstanceProfileInfo_fn get_gi_profile_info_ = nullptr;
   nvmlDeviceGetAttributes_v2_fn get_attributes_ = nullptr;
   std::string missing_mig_symbol_;  // the first MIG call this NVML lacks; empty: it has all
+  // Dynamic MIG calls, optional as the MIG ones.
+  nvmlDeviceGetGpuInstancePossiblePlacements_v2_fn get_gi_placements_ = nullptr;
+  nvmlDeviceCreateGpuInstanceWithPlacement_fn create_gi_ = nullptr;
+  nvmlGpuInstanceDestroy_fn destroy_gi_ = nullptr;
+  nvmlDeviceGetGpuInstances_fn get_gis_ = nullptr;
+  nvmlGpuInstanceGetComputeInstanceProfileInfo_fn get_ci_profile_info_ = nullptr;
+  nvmlGpuInstanceCreateComputeInstance_fn create_ci_ = nullptr;
+  nvmlComputeInstanceDestroy_fn destroy_ci_ = nullptr;
+  nvmlGpuInstanceGetComputeInstances_fn get_cis_ = nullptr;
+  nvmlComputeInstanceGetInfo_v2_fn get_ci_info_ = nullptr;
+  std::string missing_dynamic_mig_symbol_;  // the first dynamic-MIG call lacking; empty: none
   // Topology calls, all optional: Topology() fails without the first three.
   nvmlDeviceGetTopologyCommonAncestor_fn get_common_ancestor_ = nullptr;
   nvmlDeviceGetNvLinkState_fn get_nvlink_state_ = nullptr;

@@ -20,6 +20,8 @@ enum : nvmlReturn_t {
   NVML_ERROR_DRIVER_NOT_LOADED = 9,
   NVML_ERROR_TIMEOUT = 10,
   NVML_ERROR_GPU_IS_LOST = 15,
+  NVML_ERROR_IN_USE = 19,                  // a GPU instance with compute instances, a busy CI
+  NVML_ERROR_INSUFFICIENT_RESOURCES = 23,  // the slices asked for are taken
   NVML_ERROR_UNKNOWN = 999,
 };
 
@@ -88,6 +90,40 @@ typedef struct nvmlGpuInstanceProfileInfo_st {  // v1 (nvmlDeviceGetGpuInstanceP
   unsigned long long memorySizeMB;  // MiB, despite the name
 } nvmlGpuInstanceProfileInfo_t;
 
+// Dynamic MIG: GPU and compute instances created and destroyed at run time (root only).
+typedef struct nvmlComputeInstance_st* nvmlComputeInstance_t;
+
+// Compute instance profile ids (NVML_COMPUTE_INSTANCE_PROFILE_*): 0..4 take 1, 2, 3, 4, 7
+// slices, 5 takes 8, 6 takes 6, 7 is 1 slice rev1 and 8 is 2 slices rev1 (newer drivers); a
+// driver answers INVALID_ARGUMENT or NOT_SUPPORTED for an id it or the GPU instance lacks.
+constexpr unsigned int kNvmlComputeInstanceProfileCount = 9;
+constexpr unsigned int kNvmlComputeInstanceEngineProfileShared = 0;
+
+typedef struct nvmlComputeInstancePlacement_st {
+  unsigned int start;  // first compute slice inside the GPU instance
+  unsigned int size;   // compute slices
+} nvmlComputeInstancePlacement_t;
+
+typedef struct nvmlComputeInstanceInfo_st {  // nvmlComputeInstanceGetInfo_v2
+  nvmlDevice_t device;                       // the parent GPU
+  nvmlGpuInstance_t gpuInstance;
+  unsigned int id;
+  unsigned int profileId;
+  nvmlComputeInstancePlacement_t placement;
+} nvmlComputeInstanceInfo_t;
+
+typedef struct nvmlComputeInstanceProfileInfo_st {  // v1
+  unsigned int id;
+  unsigned int sliceCount;
+  unsigned int instanceCount;
+  unsigned int multiprocessorCount;
+  unsigned int sharedCopyEngineCount;
+  unsigned int sharedDecoderCount;
+  unsigned int sharedEncoderCount;
+  unsigned int sharedJpegCount;
+  unsigned int sharedOfaCount;
+} nvmlComputeInstanceProfileInfo_t;
+
 typedef struct nvmlDeviceAttributes_st {  // nvmlDeviceGetAttributes_v2
   unsigned int multiprocessorCount;
   unsigned int sharedCopyEngineCount;
@@ -152,6 +188,25 @@ using nvmlDeviceGetGpuInstanceById_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned 
 using nvmlGpuInstanceGetInfo_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, nvmlGpuInstanceInfo_t*);
 using nvmlDeviceGetGpuInstanceProfileInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
                                                                 nvmlGpuInstanceProfileInfo_t*);
+// A null `placements` asks for the count only.
+using nvmlDeviceGetGpuInstancePossiblePlacements_v2_fn =
+    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstancePlacement_t*, unsigned int*);
+using nvmlDeviceCreateGpuInstanceWithPlacement_fn = nvmlReturn_t (*)(
+    nvmlDevice_t, unsigned int, const nvmlGpuInstancePlacement_t*, nvmlGpuInstance_t*);
+using nvmlGpuInstanceDestroy_fn = nvmlReturn_t (*)(nvmlGpuInstance_t);
+// The buffer holds the profile's instanceCount entries; *count is set to those returned.
+using nvmlDeviceGetGpuInstances_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                      nvmlGpuInstance_t*, unsigned int*);
+using nvmlGpuInstanceGetComputeInstanceProfileInfo_fn = nvmlReturn_t (*)(
+    nvmlGpuInstance_t, unsigned int, unsigned int, nvmlComputeInstanceProfileInfo_t*);
+using nvmlGpuInstanceCreateComputeInstance_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int,
+                                                                 nvmlComputeInstance_t*);
+using nvmlComputeInstanceDestroy_fn = nvmlReturn_t (*)(nvmlComputeInstance_t);
+using nvmlGpuInstanceGetComputeInstances_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int,
+                                                               nvmlComputeInstance_t*,
+                                                               unsigned int*);
+using nvmlComputeInstanceGetInfo_v2_fn = nvmlReturn_t (*)(nvmlComputeInstance_t,
+                                                          nvmlComputeInstanceInfo_t*);
 using nvmlDeviceGetAttributes_v2_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlDeviceAttributes_t*);
 using nvmlDeviceGetTopologyCommonAncestor_fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlDevice_t,
                                                                 nvmlGpuTopologyLevel_t*);

@@ -90,10 +90,6 @@ using namespace fake_nvml;  // NOLINT: this file is the fake's implementation
 
 namespace {
 
-// Handle values: GPUs are 1-based indexes; MIG devices and GPU instances live above them.
-constexpr uintptr_t kMigHandleBase = 0x100000;  // + gpu index * 0x100 + MIG device index
-constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU instance id
-
 // Fork-safe, as a library used from forked children must be: no thread of the parent holds `mu`
 // across fork (libvgpu's discovery thread may be inside NVML while the application forks).
 [[maybe_unused]] const int fork_handlers =
@@ -185,14 +181,8 @@ nvmlReturn_t LoadConfigLocked() {
     device.mig = d.value("mig", false);
     device.lost = d.value("lost", false);
     ReadTopology(d, &device);
-    for (const nlohmann::json& p : d.value("mig_profiles", nlohmann::json::array())) {
-      FakeMigProfile profile;
-      profile.id = p.value("id", 0u);
-      profile.slice_count = p.value("slice_count", 0u);
-      profile.instance_count = p.value("instance_count", 0u);
-      profile.sm = p.value("sm", 0u);
-      profile.memory_mib = p.value("memory_mib", 0ull);
-      device.mig_profiles.push_back(profile);
+    ReadMigProfiles(d, &device);  // fake_nvml_mig.cc
+    for (const FakeMigProfile& profile : device.mig_profiles) {
       device.max_mig_devices = std::max(device.max_mig_devices, profile.instance_count);
     }
     for (const nlohmann::json& m : d.value("mig_instances", nlohmann::json::array())) {
@@ -211,6 +201,7 @@ nvmlReturn_t LoadConfigLocked() {
       instance.error = m.value("error", NVML_SUCCESS);
       device.mig_instances.push_back(instance);
     }
+    ReadGpuInstances(d, &device);  // fake_nvml_mig.cc
     device.max_mig_devices =
         std::max(device.max_mig_devices, static_cast<unsigned int>(device.mig_instances.size()));
     device.max_mig_devices = d.value("max_mig_devices", device.max_mig_devices);
@@ -262,7 +253,10 @@ nvmlReturn_t LoadStateLocked() {
   return NVML_SUCCESS;
 }
 
-// Re-reads the config when the file changed since it was read. Requires mu.
+}  // namespace
+
+namespace fake_nvml {
+
 void ReloadIfChangedLocked() {
   if (from_state) {
     RefreshFromStateLocked();
@@ -276,7 +270,19 @@ void ReloadIfChangedLocked() {
   if (stamp != config_stamp) (void)LoadConfigLocked();
 }
 
-}  // namespace
+const char* ConfigPathLocked() {
+  return from_state ? nullptr : std::getenv("HAMI_FAKE_NVML_CONFIG");
+}
+
+void NoteConfigWrittenLocked() {
+  const char* path = ConfigPathLocked();
+  struct stat st {};
+  if (path == nullptr || stat(path, &st) != 0) return;
+  config_stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                 std::to_string(st.st_mtim.tv_nsec) + std::to_string(st.st_mtim.tv_sec);
+}
+
+}  // namespace fake_nvml
 
 namespace {
 
@@ -333,6 +339,10 @@ __attribute__((visibility("default"))) const char* nvmlErrorString(nvmlReturn_t 
       return "Argument version mismatch";
     case NVML_ERROR_GPU_IS_LOST:
       return "GPU is lost";
+    case NVML_ERROR_IN_USE:
+      return "In use by another client";
+    case NVML_ERROR_INSUFFICIENT_RESOURCES:
+      return "Insufficient resources";
     default:
       return "Unknown Error";
   }
@@ -732,8 +742,8 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstanceById
   return WithDevice(handle, [&](const FakeDevice& d) -> nvmlReturn_t {
     if (gi == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
     if (d.mig_profiles.empty() || !d.mig) return NVML_ERROR_NOT_SUPPORTED;
-    for (const FakeMigInstance& m : d.mig_instances) {
-      if (m.gi != id) continue;
+    for (const FakeGpuInstance& g : d.gpu_instances) {
+      if (g.id != id) continue;
       const uintptr_t gpu = reinterpret_cast<uintptr_t>(handle) - 1;
       *gi = reinterpret_cast<nvmlGpuInstance_t>(kGiHandleBase + gpu * 0x100 + id);
       return NVML_SUCCESS;
@@ -747,16 +757,18 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlGpuInstanceGetInfo(
   std::lock_guard<std::mutex> lock(mu);
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
   const auto value = reinterpret_cast<uintptr_t>(gi);
-  if (info == nullptr || value < kGiHandleBase) return NVML_ERROR_INVALID_ARGUMENT;
+  if (info == nullptr || value < kGiHandleBase || value >= kCiHandleBase) {
+    return NVML_ERROR_INVALID_ARGUMENT;
+  }
   const uintptr_t gpu = (value - kGiHandleBase) / 0x100, id = (value - kGiHandleBase) % 0x100;
   if (gpu >= devices.size()) return NVML_ERROR_INVALID_ARGUMENT;
   if (devices[gpu].lost) return NVML_ERROR_GPU_IS_LOST;
-  for (const FakeMigInstance& m : devices[gpu].mig_instances) {
-    if (m.gi != id) continue;
+  for (const FakeGpuInstance& g : devices[gpu].gpu_instances) {
+    if (g.id != id) continue;
     info->device = reinterpret_cast<nvmlDevice_t>(gpu + 1);
-    info->id = m.gi;
-    info->profileId = m.profile_id;
-    info->placement = {m.start, m.size};
+    info->id = g.id;
+    info->profileId = g.profile_id;
+    info->placement = {g.start, g.size};
     return NVML_SUCCESS;
   }
   return NVML_ERROR_INVALID_ARGUMENT;  // the GPU instance is gone: a stale handle

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nvml/nvml_api.h"
@@ -17,6 +18,14 @@ namespace fake_nvml {
 struct FakeMigProfile {
   unsigned int id = 0, slice_count = 0, instance_count = 0, sm = 0;
   unsigned long long memory_mib = 0;
+  // Legal placements {start, size} in memory slices, as nvmlDeviceGetGpuInstancePossiblePlacements
+  // lists them; creation anywhere else answers INVALID_ARGUMENT.
+  std::vector<std::pair<unsigned int, unsigned int>> placements;
+};
+
+// A GPU instance (its compute instances are the FakeMigInstances naming its id in `gi`).
+struct FakeGpuInstance {
+  unsigned int id = 0, profile_id = 0, start = 0, size = 0;
 };
 
 struct FakeMigInstance {
@@ -39,6 +48,7 @@ struct FakeDevice {
   bool lost = false;
   std::vector<FakeMigProfile> mig_profiles;
   std::vector<FakeMigInstance> mig_instances;  // index = MIG device index
+  std::vector<FakeGpuInstance> gpu_instances;  // every GPU instance, with or without a CI
   unsigned int max_mig_devices = 0;
   // Topology: per NVLink (link index = position) the peer GPU's index, kNvLinkToSwitch or
   // kNvLinkDown; the PCIe switches above the GPU (nearest first), its host bridge, CPU (NUMA
@@ -49,6 +59,12 @@ struct FakeDevice {
   int cpu = 0;
   nvmlReturn_t topology_error = NVML_SUCCESS;  // answered by the common-ancestor query
 };
+
+// Handle values: GPUs are 1-based indexes; MIG devices, GPU instances and compute instances
+// live above them.
+inline constexpr uintptr_t kMigHandleBase = 0x100000;  // + gpu index * 0x100 + MIG device index
+inline constexpr uintptr_t kGiHandleBase = 0x200000;   // + gpu index * 0x100 + GPU instance id
+inline constexpr uintptr_t kCiHandleBase = 0x300000;   // + gpu * 0x10000 + gi id * 0x100 + ci id
 
 // Never destroyed (see fake_nvml.cc). `devices` and `initialized` require `mu`.
 extern std::mutex mu;
@@ -66,6 +82,18 @@ nvmlReturn_t WithDevice(nvmlDevice_t handle, Fn fn) {
   if (nvmlReturn_t r = Lookup(handle, &d); r != NVML_SUCCESS) return r;
   return fn(*d);
 }
+
+// Re-reads the JSON config when the file changed since it was read or written. Requires mu.
+void ReloadIfChangedLocked();
+// The JSON config's path (nullptr in fake-GPU mode), and a note that this process just wrote it
+// (so it is not re-read as someone else's change). Require mu.
+const char* ConfigPathLocked();
+void NoteConfigWrittenLocked();
+
+// Dynamic MIG (fake_nvml_mig.cc): a device's "mig_model" / "mig_profiles" and its
+// "gpu_instances" config keys (the latter after "mig_instances" is read).
+void ReadMigProfiles(const nlohmann::json& config, FakeDevice* device);
+void ReadGpuInstances(const nlohmann::json& config, FakeDevice* device);
 
 // Reads one device's topology keys from its config object (fake_nvml_topology.cc).
 void ReadTopology(const nlohmann::json& config, FakeDevice* device);
