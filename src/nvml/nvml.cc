@@ -266,14 +266,14 @@ Result<NvmlMigInstance> Nvml::ReadMigInstance(nvmlDevice_t parent, nvmlDevice_t 
                              "nvmlDeviceGetGpuInstanceById(" + std::to_string(gi_id) + ")"));
   nvmlGpuInstanceInfo_t gi_info{};
   HAMI_RETURN_IF_ERROR(Check(get_gi_info_(gi, &gi_info), "nvmlGpuInstanceGetInfo"));
-  nvmlGpuInstanceProfileInfo_t profile{};
-  HAMI_RETURN_IF_ERROR(
-      Check(get_gi_profile_info_(parent, gi_info.profileId, &profile),
-            "nvmlDeviceGetGpuInstanceProfileInfo(" + std::to_string(gi_info.profileId) + ")"));
+  // gi_info.profileId is the profile's unique id (19 for an A100's 1g), not the index
+  // nvmlDeviceGetGpuInstanceProfileInfo takes; GiProfileOf finds the index.
+  HAMI_ASSIGN_OR_RETURN(nvmlGpuInstanceProfileInfo_t profile,
+                        GiProfileOf(parent, "", gi_info.profileId));
   nvmlDeviceAttributes_t attributes{};
   HAMI_RETURN_IF_ERROR(Check(get_attributes_(mig, &attributes), "nvmlDeviceGetAttributes_v2"));
-  out.profile = MigProfileName(gi_info.profileId, profile.sliceCount,
-                               attributes.computeInstanceSliceCount, profile.memorySizeMB);
+  out.profile = MigProfileName(profile.id, profile.sliceCount, attributes.computeInstanceSliceCount,
+                               profile.memorySizeMB);
   out.memory_mib = static_cast<int32_t>(profile.memorySizeMB);
   out.slice_count = static_cast<int32_t>(profile.sliceCount);
   out.placement.start = static_cast<int32_t>(gi_info.placement.start);

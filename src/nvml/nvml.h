@@ -212,17 +212,19 @@ class Nvml {
                                           unsigned int whole_sms, unsigned int max_slices) const;
 
   // Dynamic MIG helpers (nvml_mig.cc): the GPU's handle, "GPU i (uuid): " and its MIG mode,
-  // checked; the GPU instance `gi_id`; the GPU instance profile whose unique id NVML's
-  // nvmlGpuInstanceInfo_t.profileId names (a profile index on some drivers, a unique id on
-  // others: both are matched).
+  // checked; the GPU instance `gi_id`.
   struct MigGpu {
     nvmlDevice_t device = nullptr;
     std::string where;
   };
   Result<MigGpu> OpenMigGpu(uint32_t gpu_index) const;
   Result<nvmlGpuInstance_t> FindGpuInstance(const MigGpu& gpu, uint32_t gi_id) const;
-  Result<nvmlGpuInstanceProfileInfo_t> GiProfileOf(const MigGpu& gpu,
-                                                   unsigned int profile_id) const;
+  // The GPU instance profile of `device` whose unique id is `unique_id` (what
+  // nvmlGpuInstanceInfo_t.profileId reports: 19 for an A100's 1g, whose index is 0), with
+  // info.id set to its index (what nvmlDeviceGetGpuInstanceProfileInfo takes); the id is tried
+  // as an index when no profile reports it. `where` prefixes errors.
+  Result<nvmlGpuInstanceProfileInfo_t> GiProfileOf(nvmlDevice_t device, const std::string& where,
+                                                   unsigned int unique_id) const;
   // Status for a failed dynamic-MIG call, its code chosen from NVML's.
   Status MigCheck(nvmlReturn_t code, const std::string& call) const;
 

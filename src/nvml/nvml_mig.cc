@@ -65,23 +65,22 @@ Result<Nvml::MigGpu> Nvml::OpenMigGpu(uint32_t gpu_index) const {
   return gpu;
 }
 
-Result<nvmlGpuInstanceProfileInfo_t> Nvml::GiProfileOf(const MigGpu& gpu,
-                                                       unsigned int profile_id) const {
-  // Drivers report nvmlGpuInstanceInfo_t.profileId as the profile's unique id (19 for an A100's
-  // 1g.5gb), which nvmlDeviceGetGpuInstanceProfileInfo does not take: find the index whose
-  // info.id matches, falling back to the id as an index.
+Result<nvmlGpuInstanceProfileInfo_t> Nvml::GiProfileOf(nvmlDevice_t device,
+                                                       const std::string& where,
+                                                       unsigned int unique_id) const {
+  // As NVIDIA's mig-parted: probe the indexes for the one whose info.id is the unique id.
   for (unsigned int index = 0; index < kNvmlGpuInstanceProfileCount; ++index) {
     nvmlGpuInstanceProfileInfo_t info{};
-    if (get_gi_profile_info_(gpu.device, index, &info) == NVML_SUCCESS && info.id == profile_id) {
-      info.id = index;  // callers go on with the index
+    if (get_gi_profile_info_(device, index, &info) == NVML_SUCCESS && info.id == unique_id) {
+      info.id = index;
       return info;
     }
   }
   nvmlGpuInstanceProfileInfo_t info{};
-  HAMI_RETURN_IF_ERROR(MigCheck(
-      get_gi_profile_info_(gpu.device, profile_id, &info),
-      gpu.where + "nvmlDeviceGetGpuInstanceProfileInfo(" + std::to_string(profile_id) + ")"));
-  info.id = profile_id;
+  HAMI_RETURN_IF_ERROR(
+      MigCheck(get_gi_profile_info_(device, unique_id, &info),
+               where + "nvmlDeviceGetGpuInstanceProfileInfo(" + std::to_string(unique_id) + ")"));
+  info.id = unique_id;
   return info;
 }
 
@@ -232,7 +231,7 @@ Result<NvmlMigInstance> Nvml::CreateComputeInstance(uint32_t gpu_index, uint32_t
   nvmlGpuInstanceInfo_t gi_info{};
   HAMI_RETURN_IF_ERROR(MigCheck(get_gi_info_(gi, &gi_info), where + "nvmlGpuInstanceGetInfo"));
   HAMI_ASSIGN_OR_RETURN(nvmlGpuInstanceProfileInfo_t gi_profile,
-                        GiProfileOf(gpu, gi_info.profileId));
+                        GiProfileOf(gpu.device, where, gi_info.profileId));
   // The compute profile that takes every slice of the GPU instance.
   std::optional<unsigned int> full;
   for (unsigned int id = 0; id < kNvmlComputeInstanceProfileCount && !full; ++id) {

@@ -246,11 +246,20 @@ TEST_F(NvmlMigTest, TheFakeAnswersWithNvmlsErrorCodes) {
   auto destroy = reinterpret_cast<nvmlGpuInstanceDestroy_fn>(dlsym(lib, "nvmlGpuInstanceDestroy"));
   auto placements = reinterpret_cast<nvmlDeviceGetGpuInstancePossiblePlacements_v2_fn>(
       dlsym(lib, "nvmlDeviceGetGpuInstancePossiblePlacements_v2"));
-  ASSERT_TRUE(get_handle && create && destroy && placements);
+  auto profile_info = reinterpret_cast<nvmlDeviceGetGpuInstanceProfileInfo_fn>(
+      dlsym(lib, "nvmlDeviceGetGpuInstanceProfileInfo"));
+  ASSERT_TRUE(get_handle && create && destroy && placements && profile_info);
   nvmlDevice_t t4 = nullptr, a100 = nullptr, h100 = nullptr;
   ASSERT_EQ(get_handle(0, &t4), NVML_SUCCESS);
   ASSERT_EQ(get_handle(1, &a100), NVML_SUCCESS);
   ASSERT_EQ(get_handle(2, &h100), NVML_SUCCESS);
+  // Profile index 0 (1g.5gb) reports its unique id, 19, as a driver does; 7g (index 4) 0.
+  nvmlGpuInstanceProfileInfo_t info{};
+  ASSERT_EQ(profile_info(a100, 0, &info), NVML_SUCCESS);
+  EXPECT_EQ(info.id, 19u);
+  ASSERT_EQ(profile_info(a100, 4, &info), NVML_SUCCESS);
+  EXPECT_EQ(info.id, 0u);
+  EXPECT_EQ(info.memorySizeMB, 40448u);
   nvmlGpuInstance_t gi = nullptr;
   const nvmlGpuInstancePlacement_t at0{0, 1};
   EXPECT_EQ(create(t4, 0, &at0, &gi), NVML_ERROR_NOT_SUPPORTED);

@@ -22,6 +22,8 @@
 // MIG device handles answer nvmlDeviceGetUUID, the instance-id calls and
 // nvmlDeviceGetAttributes_v2 (which, as in NVML, GPU handles do not); GPU instance handles come
 // from nvmlDeviceGetGpuInstanceById. Both kinds are told apart from GPU handles by value.
+// Dynamic MIG (profile tables per GPU model with their placements, GPU and compute instances
+// created and destroyed, written back to this file): fake_nvml_mig.cc, which documents its keys.
 // The file is read again when it changes (checked at nvmlDeviceGetCount_v2), so a test can
 // lose a GPU (or NVML altogether: "count_error") while the plugin runs.
 // Events: "events_file": a path a test appends lines to, "<index|-> <xid|dbe|sbe> <data>",
@@ -728,7 +730,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstanceProf
     const FakeMigProfile* profile = FindProfile(d, profile_id);
     if (profile == nullptr) return NVML_ERROR_NOT_SUPPORTED;
     std::memset(info, 0, sizeof(*info));
-    info->id = profile->id;
+    info->id = profile->unique_id;  // NVML's unique id, not the index asked for
     info->sliceCount = profile->slice_count;
     info->instanceCount = profile->instance_count;
     info->multiprocessorCount = profile->sm;
@@ -767,7 +769,8 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlGpuInstanceGetInfo(
     if (g.id != id) continue;
     info->device = reinterpret_cast<nvmlDevice_t>(gpu + 1);
     info->id = g.id;
-    info->profileId = g.profile_id;
+    const FakeMigProfile* profile = FindProfile(devices[gpu], g.profile_id);
+    info->profileId = profile != nullptr ? profile->unique_id : g.profile_id;  // the unique id
     info->placement = {g.start, g.size};
     return NVML_SUCCESS;
   }

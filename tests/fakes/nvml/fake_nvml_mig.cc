@@ -4,8 +4,11 @@
 //   "mig_model": "A100-SXM4-40GB" | "A100-SXM4-80GB" | "H100-80GB-HBM3" ...: fills mig_profiles
 //       with that GPU's GPU instance profiles as `nvidia-smi mig -lgip -lgipp` lists them (a name
 //       with H100 -> the H100 80GB table, A100 with 80GB -> A100 80GB, other A100 -> A100 40GB)
-//   "mig_profiles": [{..., "placements": [{"start": 0, "size": 2}, ...]}]: added to the model's
-//       (replacing one of the same id); a profile without placements cannot be created
+//   "mig_profiles": [{..., "placements": [{"start": 0, "size": 2}, ...], "unique_id": 19}]: added
+//       to the model's (replacing one of the same id); a profile without placements cannot be
+//       created; unique_id (default: the id) is what NVML reports as the profile's id and a GPU
+//       instance's profileId, as real drivers report 19 for the A100 1g at index 0 (the model
+//       tables carry the real ones)
 //   "gpu_instances": [{"id": 1, "profile_id": 2, "start": 0, "size": 4}]: GPU instances (those
 //       that "mig_instances" names are added from there)
 // Creating or destroying writes the device's "gpu_instances" and "mig_instances" back into the
@@ -46,7 +49,7 @@ Placements Every(unsigned int size, std::initializer_list<unsigned int> starts) 
 // NVML's GPU instance profile ids: 0 1g, 1 2g, 2 3g, 3 4g, 4 7g, 7 1g+me (REV1), 9 1g with two
 // memory slices (REV2). Memory is what NVML reports (MiB), SMs per instance.
 struct ModelProfile {
-  unsigned int id, slices, instances, sm;
+  unsigned int id, slices, instances, sm;  // the unique id comes from UniqueId
   unsigned long long memory_mib;
   Placements placements;
 };
@@ -80,6 +83,26 @@ std::vector<ModelProfile> ModelTable(const std::string& model) {
           {2, 3, 2, 42, 20096, Every(4, {0, 4})},
           {3, 4, 1, 56, 20096, Every(4, {0})},
           {4, 7, 1, 98, 40448, Every(8, {0})}};
+}
+
+// The unique profile ids drivers report for the profile indexes (nvidia-smi's "ID" column).
+unsigned int UniqueId(unsigned int index) {
+  switch (index) {
+    case 0:
+      return 19;  // 1g
+    case 7:
+      return 20;  // 1g+me
+    case 9:
+      return 15;  // 1g with two memory slices
+    case 1:
+      return 14;  // 2g
+    case 2:
+      return 9;  // 3g
+    case 3:
+      return 5;  // 4g
+    default:
+      return 0;  // 7g
+  }
 }
 
 // Compute instance profile id -> compute slices (NVML_COMPUTE_INSTANCE_PROFILE_*).
@@ -218,12 +241,13 @@ std::string NewMigUuid(const FakeDevice& d, unsigned int gi, unsigned int ci) {
 
 void ReadMigProfiles(const nlohmann::json& config, FakeDevice* device) {
   for (const ModelProfile& m : ModelTable(config.value("mig_model", ""))) {
-    device->mig_profiles.push_back(
-        FakeMigProfile{m.id, m.slices, m.instances, m.sm, m.memory_mib, m.placements});
+    device->mig_profiles.push_back(FakeMigProfile{m.id, UniqueId(m.id), m.slices, m.instances, m.sm,
+                                                  m.memory_mib, m.placements});
   }
   for (const nlohmann::json& p : config.value("mig_profiles", nlohmann::json::array())) {
     FakeMigProfile profile;
     profile.id = p.value("id", 0u);
+    profile.unique_id = p.value("unique_id", profile.id);
     profile.slice_count = p.value("slice_count", 0u);
     profile.instance_count = p.value("instance_count", 0u);
     profile.sm = p.value("sm", 0u);

@@ -16,7 +16,11 @@
 namespace fake_nvml {
 
 struct FakeMigProfile {
-  unsigned int id = 0, slice_count = 0, instance_count = 0, sm = 0;
+  // `id` is NVML's profile index (NVML_GPU_INSTANCE_PROFILE_*, what the calls take and what the
+  // config's instances name); `unique_id` is what NVML reports back in
+  // nvmlGpuInstanceProfileInfo_t.id and nvmlGpuInstanceInfo_t.profileId (19 for an A100's 1g;
+  // the index unless the config or model says otherwise).
+  unsigned int id = 0, unique_id = 0, slice_count = 0, instance_count = 0, sm = 0;
   unsigned long long memory_mib = 0;
   // Legal placements {start, size} in memory slices, as nvmlDeviceGetGpuInstancePossiblePlacements
   // lists them; creation anywhere else answers INVALID_ARGUMENT.
