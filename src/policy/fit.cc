@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/strings.h"
+#include "policy/mig_place.h"
 
 namespace hami::policy {
 
@@ -202,7 +203,7 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
                                              std::span<const int> order,
                                              const ContainerDeviceRequest& request,
                                              const DeviceSelectors& selectors, bool mutex_policy,
-                                             FitFailure* failure) {
+                                             FitFailure* failure, MigPlacementRule mig_rule) {
   if (failure) failure->total_devices = static_cast<int32_t>(order.size());
   if (request.count <= 0) return std::vector<int>{};
   if (request.index_sets) {
@@ -238,14 +239,15 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
       // container, one free instance each.
       const int64_t memory = ResolveDemand(device, request).memory_mib;
       std::vector<MigPlacement> taken;
-      taken.push_back(SelectMigInstance(device.info, device.mig_in_use, {}, memory)->placement);
+      taken.push_back(
+          SelectMigInstanceBy(mig_rule, device.info, device.mig_in_use, {}, memory)->placement);
       while (static_cast<int32_t>(chosen.size()) < request.count) {
         // Stricter than HAMi: the repeats count against the device's task slots too.
         if (device.used + static_cast<int32_t>(taken.size()) >= device.info.count) {
           if (failure) failure->Add(FitReason::kCardTimeSlicingExhausted);
           break;
         }
-        auto more = SelectMigInstance(device.info, device.mig_in_use, taken, memory);
+        auto more = SelectMigInstanceBy(mig_rule, device.info, device.mig_in_use, taken, memory);
         if (!more) {
           if (failure) failure->Add(FitReason::kCardMigTopologyInfeasible);
           break;
@@ -264,15 +266,15 @@ std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> device
 
 std::optional<std::vector<std::optional<MigPick>>> PickMigInstances(
     std::span<const DeviceUsage> devices, std::span<const int> chosen,
-    const ContainerDeviceRequest& request) {
+    const ContainerDeviceRequest& request, MigPlacementRule mig_rule) {
   std::vector<std::optional<MigPick>> picks(chosen.size());
   std::map<int, std::vector<MigPlacement>> taken;  // by device index, this container's picks
   for (size_t i = 0; i < chosen.size(); ++i) {
     const DeviceUsage& device = devices[static_cast<size_t>(chosen[i])];
     if (device.info.mode != kModeMig) continue;
     std::vector<MigPlacement>& mine = taken[chosen[i]];
-    picks[i] = SelectMigInstance(device.info, device.mig_in_use, mine,
-                                 ResolveDemand(device, request).memory_mib);
+    picks[i] = SelectMigInstanceBy(mig_rule, device.info, device.mig_in_use, mine,
+                                   ResolveDemand(device, request).memory_mib);
     if (!picks[i]) return std::nullopt;
     mine.push_back(picks[i]->placement);
   }

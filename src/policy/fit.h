@@ -52,6 +52,14 @@ struct FitFailure {
 // The MIG instance a use of a device in "mig" mode takes (HAMi's selectMigCandidate): among
 // the device's profiles with at least the requested memory, smallest memory first, then fewest
 // slices, the first placement of that profile that overlaps no occupied placement.
+// Which placement of the chosen profile a new instance takes (policy/mig_place.h): HAMi's first
+// free one, or the one that keeps free slices contiguous. Both choose the same profile and
+// succeed on the same device states.
+enum class MigPlacementRule : uint8_t {
+  kFirstFit,  // HAMi's selectMigCandidate: first free placement in NVML's order
+  kCompact,   // least headroom lost for larger profiles, then lowest start
+};
+
 struct MigPick {
   std::string profile;
   int32_t memory_mib = 0;  // the profile's: what the use is charged
@@ -90,13 +98,13 @@ ResolvedDemand ResolveDemand(const DeviceUsage& device, const ContainerDeviceReq
 // that pass are chosen (one container never gets the same device twice, except a device in
 // "mig" mode, which serves as many uses as it has free instances, as in HAMi). With
 // `selectors.numa_bind`, a run of candidates that crosses a NUMA boundary restarts.
+// `mig_rule` places the repeated instances of a MIG device (as PickMigInstances must later).
 // On success returns the chosen device indexes (in choice order); on failure fills
 // `failure` (if non-null) and returns nullopt.
-std::optional<std::vector<int>> FitContainer(std::span<const DeviceUsage> devices,
-                                             std::span<const int> order,
-                                             const ContainerDeviceRequest& request,
-                                             const DeviceSelectors& selectors, bool mutex_policy,
-                                             FitFailure* failure);
+std::optional<std::vector<int>> FitContainer(
+    std::span<const DeviceUsage> devices, std::span<const int> order,
+    const ContainerDeviceRequest& request, const DeviceSelectors& selectors, bool mutex_policy,
+    FitFailure* failure, MigPlacementRule mig_rule = MigPlacementRule::kFirstFit);
 
 // FitContainer's verdict without choosing devices: whether at least `request.count` devices
 // pass CheckDevice. Without `selectors.numa_bind` the verdict and, on failure, `failure` are
@@ -109,11 +117,11 @@ bool ContainerFitsAnyOrder(std::span<const DeviceUsage> devices,
                            bool mutex_policy, FitFailure* failure);
 
 // The MIG instances `chosen` (one container's devices, in choice order) take, given the
-// placements each device already has in use: nullopt for devices not in "mig" mode. Fails
-// (returns nullopt) when a MIG device has no free instance left for its use.
+// placements each device already has in use, placed by `mig_rule`: nullopt for devices not in
+// "mig" mode. Fails (returns nullopt) when a MIG device has no free instance left for its use.
 std::optional<std::vector<std::optional<MigPick>>> PickMigInstances(
     std::span<const DeviceUsage> devices, std::span<const int> chosen,
-    const ContainerDeviceRequest& request);
+    const ContainerDeviceRequest& request, MigPlacementRule mig_rule = MigPlacementRule::kFirstFit);
 
 // Whether a device in "mig" mode is among `devices` (HAMi skips the "more devices asked than
 // the node has" check for such nodes: one MIG GPU can serve several).

@@ -25,10 +25,7 @@
 
 namespace hami::policy {
 
-enum class MigPlacementRule : uint8_t {
-  kFirstFit,  // HAMi's selectMigCandidate: first free placement in NVML's order
-  kCompact,   // keep free slices contiguous (see above)
-};
+// MigPlacementRule (kFirstFit, kCompact) is declared in fit.h, whose fit takes it.
 
 // "first-fit" / "compact"; nullopt for anything else.
 std::optional<MigPlacementRule> ParseMigPlacementRule(std::string_view name);

@@ -28,10 +28,16 @@ bool HostFitsOrNote(const NodeState& node, const PodRequest& pod, size_t index,
   return false;
 }
 
+MigPlacementRule MigRuleFor(const PodRequest& pod) {
+  return pod.node_policy == NodePolicy::kFrag ? MigPlacementRule::kCompact
+                                              : MigPlacementRule::kFirstFit;
+}
+
 std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const PodRequest& pod,
                                                     const GpuPolicy& gpu_policy,
                                                     FitFailure* failure) {
   const bool mutex = gpu_policy.Has(GpuPolicyKey::kMutex);
+  const MigPlacementRule mig_rule = MigRuleFor(pod);
   std::vector<std::vector<int>> result(pod.containers.size());
   // App containers are fitted cumulatively; the usage copy is made only when a second app
   // container needs to see the first one's demand (the common one-container pod copies nothing).
@@ -58,14 +64,15 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
                 : (app_usage_copied ? std::span<const DeviceUsage>(app_usage)
                                     : std::span<const DeviceUsage>(node.devices));
     std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
-    auto chosen = gpu_policy.Has(GpuPolicyKey::kTopologyAware)
-                      ? FitContainerByLinks(usage, order, request, pod.selectors, mutex,
-                                            node.link_scores, failure)
-                      : FitContainer(usage, order, request, pod.selectors, mutex, failure);
+    auto chosen =
+        gpu_policy.Has(GpuPolicyKey::kTopologyAware)
+            ? FitContainerByLinks(usage, order, request, pod.selectors, mutex, node.link_scores,
+                                  failure, mig_rule)
+            : FitContainer(usage, order, request, pod.selectors, mutex, failure, mig_rule);
     if (!chosen) return std::nullopt;
     std::optional<std::vector<std::optional<MigPick>>> picks;
     if (mig) {
-      picks = PickMigInstances(usage, *chosen, request);
+      picks = PickMigInstances(usage, *chosen, request, mig_rule);
       if (!picks) {  // FitContainer checked the same instances; kept as a safe refusal
         if (failure) failure->Add(FitReason::kCardMigTopologyInfeasible);
         return std::nullopt;
@@ -113,7 +120,7 @@ std::optional<std::vector<std::vector<DeviceUse>>> ResolveUses(
     }
     std::optional<std::vector<std::optional<MigPick>>> picks;
     if (mig) {
-      picks = PickMigInstances(with_picks, chosen, pod.containers[c]);
+      picks = PickMigInstances(with_picks, chosen, pod.containers[c], MigRuleFor(pod));
       if (!picks) return std::nullopt;
     }
     for (size_t k = 0; k < chosen.size(); ++k) {

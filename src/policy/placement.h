@@ -119,6 +119,13 @@ bool HostFits(const NodeState& node, const PodRequest& pod);
 bool HostFitsOrNote(const NodeState& node, const PodRequest& pod, size_t index,
                     bool collect_reasons, PlacementOutcome* outcome);
 
+// The rule that places a pod's MIG instances (fit.h): kCompact when the pod's own
+// hami.io/node-scheduler-policy annotation asks for hami-frag, else HAMi's kFirstFit (so the
+// reservations HAMi's binpack and spread write, and those of pods that only inherit the
+// scheduler's default policy, are HAMi's). A function of the pod alone, so that FitPod and every
+// later ResolveUses of the same pod agree on the instances.
+MigPlacementRule MigRuleFor(const PodRequest& pod);
+
 // HAMi's pod fit on one node under a GPU ordering policy: init containers are each fitted
 // on a fresh copy of the usage, app containers cumulatively. Returns per-container device
 // indexes, or nullopt with `failure` filled.

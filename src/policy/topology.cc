@@ -175,15 +175,13 @@ std::vector<int> ChooseLinkedDevices(std::span<const int> candidates, int count,
   return out;
 }
 
-std::optional<std::vector<int>> FitContainerByLinks(std::span<const DeviceUsage> devices,
-                                                    std::span<const int> order,
-                                                    const ContainerDeviceRequest& request,
-                                                    const DeviceSelectors& selectors,
-                                                    bool mutex_policy, const LinkScores& links,
-                                                    FitFailure* failure) {
+std::optional<std::vector<int>> FitContainerByLinks(
+    std::span<const DeviceUsage> devices, std::span<const int> order,
+    const ContainerDeviceRequest& request, const DeviceSelectors& selectors, bool mutex_policy,
+    const LinkScores& links, FitFailure* failure, MigPlacementRule mig_rule) {
   if (HasMigDevice(devices, selectors) || request.index_sets) {
     // A vendor's index sets already fix which combinations are allowed.
-    return FitContainer(devices, order, request, selectors, mutex_policy, failure);
+    return FitContainer(devices, order, request, selectors, mutex_policy, failure, mig_rule);
   }
   if (failure) failure->total_devices = static_cast<int32_t>(order.size());
   if (request.count <= 0) return std::vector<int>{};

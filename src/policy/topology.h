@@ -69,11 +69,10 @@ std::vector<int> ChooseLinkedDevices(std::span<const int> candidates, int count,
 // `selectors.numa_bind` the candidates are the first NUMA run (in walk order) with enough of
 // them. Failure reasons as FitContainer's. Devices in "mig" mode are not linked GPUs: a node
 // with any of them is fitted by FitContainer itself.
-std::optional<std::vector<int>> FitContainerByLinks(std::span<const DeviceUsage> devices,
-                                                    std::span<const int> order,
-                                                    const ContainerDeviceRequest& request,
-                                                    const DeviceSelectors& selectors,
-                                                    bool mutex_policy, const LinkScores& links,
-                                                    FitFailure* failure);
+std::optional<std::vector<int>> FitContainerByLinks(
+    std::span<const DeviceUsage> devices, std::span<const int> order,
+    const ContainerDeviceRequest& request, const DeviceSelectors& selectors, bool mutex_policy,
+    const LinkScores& links, FitFailure* failure,
+    MigPlacementRule mig_rule = MigPlacementRule::kFirstFit);
 
 }  // namespace hami::policy

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "policy/placement.h"
+#include "tests/policy/test_util.h"
+
 namespace hami::policy {
 namespace {
 
@@ -276,6 +279,60 @@ TEST(MigPlaceTest, RandomSequencesNeverOverlapAndSucceedWhenFirstFitWould) {
     ASSERT_TRUE(MigPlacementFree(ours->placement, used[ours->gpu], {}));
     used[ours->gpu].push_back(ours->placement);
   }
+}
+
+// In the scheduler's fit: a pod that asks for hami-frag gets compact instances, others HAMi's,
+// and FitPod, the pod devices and the commit agree on them.
+TEST(MigPlaceTest, FitPodPlacesByThePodsNodePolicy) {
+  DeviceUsage gpu = testing::Gpu("GPU-mig", 0, 40960, "NVIDIA A100-SXM4-40GB");
+  gpu.info = A100_40();
+  gpu.info.id = "GPU-mig";
+  gpu.info.devmem_mib = 40960;
+  gpu.info.devcore = 100;
+  gpu.info.health = true;
+  gpu.info.type = "NVIDIA A100-SXM4-40GB";
+  NodeState node;
+  node.name = "node";
+  node.devices = {gpu};
+  EXPECT_EQ(MigRuleFor(PodRequest{}), MigPlacementRule::kFirstFit);
+
+  struct Case {
+    std::optional<NodePolicy> policy;
+    std::vector<MigPlacement> want;  // two 1g.5gb instances of one container
+  };
+  const std::vector<Case> cases = {
+      {std::nullopt, {{0, 1}, {1, 1}}},
+      {NodePolicy::kBinpack, {{0, 1}, {1, 1}}},
+      {NodePolicy::kSpread, {{0, 1}, {1, 1}}},
+      {NodePolicy::kFrag, {{6, 1}, {4, 1}}},
+  };
+  for (const Case& c : cases) {
+    PodRequest pod = testing::OnePod(testing::Req(2, 4000, 0));
+    pod.node_policy = c.policy;
+    auto fit = FitPod(node, pod, GpuPolicy{}, nullptr);
+    ASSERT_TRUE(fit);
+    EXPECT_EQ((*fit)[0], (std::vector<int>{0, 0}));
+    const PodDevices devices = ToPodDevices(node, pod, *fit);
+    ASSERT_EQ(devices[0].size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(devices[0][i].mig_profile, "1g.5gb");
+      EXPECT_EQ(devices[0][i].mig_placement, c.want[i]);
+    }
+    NodeState committed = node;
+    CommitPlacement(committed, pod, *fit, +1);
+    EXPECT_EQ(committed.devices[0].mig_in_use, c.want);
+    EXPECT_TRUE(PlacementAllowed(node, pod, *fit));
+  }
+  // After the compact pair, a hami-frag 4g-sized request (3g.20gb by memory: HAMi's profile
+  // choice) still has room at 0-3 too.
+  PodRequest frag = testing::OnePod(testing::Req(2, 4000, 0));
+  frag.node_policy = NodePolicy::kFrag;
+  CommitPlacement(node, frag, *FitPod(node, frag, GpuPolicy{}, nullptr), +1);
+  PodRequest big = testing::OnePod(testing::Req(1, 19000, 0));
+  big.node_policy = NodePolicy::kFrag;
+  auto fit = FitPod(node, big, GpuPolicy{}, nullptr);
+  ASSERT_TRUE(fit);
+  EXPECT_EQ(ToPodDevices(node, big, *fit)[0][0].mig_placement, (MigPlacement{0, 4}));
 }
 
 }  // namespace
