@@ -66,13 +66,15 @@ Result<std::optional<std::vector<std::string>>> MigDevicesOf(size_t group,
     const std::string what = entry->profile + " at slices " +
                              std::to_string(entry->placement.start) + "+" +
                              std::to_string(entry->placement.size) + " of GPU " + entry->gpu_uuid;
-    std::optional<MigInstanceRef> instance =
-        lookup ? lookup(entry->gpu_uuid, entry->profile, entry->placement) : std::nullopt;
-    if (!instance) {
+    Result<MigInstanceRef> instance =
+        lookup ? lookup(entry->gpu_uuid, entry->profile, entry->placement)
+               : Result<MigInstanceRef>(NotFound("no MIG lookup"));
+    if (!instance.ok() && instance.status().code() == StatusCode::kNotFound) {
       return FailedPrecondition("no MIG device " + what +
                                 " exists on this node (static MIG: create it, or let the "
                                 "scheduler see the node's current instances)");
     }
+    if (!instance.ok()) return instance.status();
     entry->mig_uuid = instance->uuid;
     entry->gpu_instance_id = instance->gpu_instance_id;
     entry->compute_instance_id = instance->compute_instance_id;

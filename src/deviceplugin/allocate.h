@@ -59,14 +59,16 @@ struct ContainerAllocation {
   std::string host_cache_dir;
 };
 
-// A MIG device that exists on this node (static MIG: created by the admin, never by us).
+// A MIG device on this node (static MIG: created by the admin; dynamic MIG: by MigRealizer).
 struct MigInstanceRef {
   std::string uuid;  // "MIG-..."
   uint32_t gpu_instance_id = 0;
   uint32_t compute_instance_id = 0;
 };
-// The MIG device of `profile` at `placement` on GPU `gpu_uuid`, if it exists.
-using MigInstanceLookup = std::function<std::optional<MigInstanceRef>(
+// The MIG device of `profile` at `placement` on GPU `gpu_uuid`: found (static MIG) or made
+// (dynamic MIG, MigRealizer::Realize). kNotFound: no such device exists (static MIG); any other
+// failure is passed to kubelet as it is (its message names GPU, profile and placement).
+using MigInstanceLookup = std::function<Result<MigInstanceRef>(
     const std::string& gpu_uuid, const std::string& profile, const MigPlacement& placement)>;
 
 struct AllocatePlan {
@@ -98,7 +100,8 @@ struct AllocatePlan {
 // as its device list, and nothing of HAMi-core (no limits, libvgpu, preload or cache dir: the
 // hardware partitions the GPU). Failure (FailedPrecondition): a container mixing MIG and
 // non-MIG devices, or a reserved instance that does not exist on the node (static MIG: the
-// admin creates the instances; the scheduler only reserves ones the plugin registered).
+// admin creates the instances; the scheduler only reserves ones the plugin registered); a
+// lookup that fails otherwise (dynamic MIG could not create the instance) fails with its status.
 Result<AllocatePlan> PlanAllocate(const PodDevices& to_allocate,
                                   std::span<const std::vector<std::string>> requested,
                                   std::span<const PodContainer> containers,

@@ -133,12 +133,32 @@ Result<v1beta1::AllocateResponse> Allocator::Allocate(const v1beta1::AllocateReq
   HAMI_ASSIGN_OR_RETURN(nlohmann::json pod, FindPendingPod());
   const kube::PodView view(pod);
   const std::string ns(view.Namespace()), name(view.Name());
+  if (options_.mig_realizer != nullptr) options_.mig_realizer->Commit();  // start clean
   auto answer = AllocateFor(std::move(pod), request);
+  if (options_.mig_realizer != nullptr) {
+    // A failed Allocate leaves no MIG instance it created behind (the pod is rescheduled and
+    // its reservation released); a successful one keeps them, now named in the annotation.
+    if (answer.ok()) {
+      options_.mig_realizer->Commit();
+    } else if (Status undone = options_.mig_realizer->RollBack(); !undone.ok()) {
+      answer = Status(answer.status().code(),
+                      answer.status().message() + " (and rolling back: " + undone.message() + ")");
+    }
+  }
   if (!answer.ok()) {
     Fail(ns, name);
     return answer.status().WithContext("allocate for pod " + ns + "/" + name);
   }
   return answer;
+}
+
+MigInstanceLookup Allocator::MigLookup() const {
+  if (options_.mig_realizer == nullptr) return options_.mig_instances;
+  MigRealizer* realizer = options_.mig_realizer;
+  return [realizer](const std::string& gpu_uuid, const std::string& profile,
+                    const MigPlacement& placement) {
+    return realizer->Realize(gpu_uuid, profile, placement);
+  };
 }
 
 Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
@@ -161,10 +181,9 @@ Result<v1beta1::AllocateResponse> Allocator::AllocateFor(nlohmann::json pod,
       HAMI_ASSIGN_OR_RETURN(mig, DecodeMigAllocations(*value));
     }
     const std::vector<PodContainer> containers = ContainersOf(pod);
-    HAMI_ASSIGN_OR_RETURN(
-        AllocatePlan plan,
-        PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()), options_.settings,
-                     cache_file_name_, mig, options_.mig_instances));
+    HAMI_ASSIGN_OR_RETURN(AllocatePlan plan,
+                          PlanAllocate(to_allocate, requested, containers, std::string(view.Uid()),
+                                       options_.settings, cache_file_name_, mig, MigLookup()));
     if (options_.usable_devices) {
       const std::set<std::string> usable = options_.usable_devices();
       for (const ContainerAllocation& c : plan.containers) {

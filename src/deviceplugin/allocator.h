@@ -16,6 +16,7 @@
 
 #include "common/status.h"
 #include "deviceplugin/allocate.h"
+#include "deviceplugin/mig_realize.h"
 #include "deviceplugin/v1beta1/api.pb.h"
 #include "kube/client.h"
 #include "nodelock/node_locker.h"
@@ -33,8 +34,13 @@ struct AllocatorOptions {
   // container whose devices include another one is refused (the GPU went away or turned
   // unhealthy after the scheduler chose it).
   std::function<std::set<std::string>()> usable_devices;
-  // The MIG devices that exist on this node (static MIG); unset = none.
+  // The MIG devices that exist on this node (static MIG); unset = none. Ignored when
+  // mig_realizer is set.
   MigInstanceLookup mig_instances;
+  // Dynamic MIG: adopts or creates each reserved instance (not owned; must outlive the
+  // allocator). What one Allocate created is destroyed again when that Allocate fails, kept
+  // when it succeeds.
+  MigRealizer* mig_realizer = nullptr;
 };
 
 // Creates (mode 0777) or empties the container's host cache directory.
@@ -66,6 +72,8 @@ class Allocator {
   Result<v1beta1::AllocateResponse> AllocateFor(nlohmann::json pod,
                                                 const v1beta1::AllocateRequest& request);
   void Fail(const std::string& ns, const std::string& name);
+  // The realizer's Realize when dynamic MIG is on, else the static lookup.
+  MigInstanceLookup MigLookup() const;
 
   kube::KubeClient& client_;
   AllocatorOptions options_;

@@ -88,12 +88,13 @@ Status PluginDaemon::Start() {
     std::lock_guard<std::mutex> lock(health_mu_);
     return usable_;
   };
-  // Asked of NVML at Allocate time, not from the last refresh: an instance the admin removed
-  // since must fail the Allocate here rather than the container's start.
-  allocator.mig_instances = [this](const std::string& gpu_uuid, const std::string& profile,
-                                   const MigPlacement& placement) {
-    return FindMigInstance(*nvml_, gpu_uuid, profile, placement);
-  };
+  // Asked of NVML at Allocate time, not from the last refresh: an instance that exists at the
+  // reserved placement with the reserved profile is adopted (static MIG, restarts, kubelet
+  // retries); a missing one is created there (dynamic MIG), and destroyed again if the
+  // Allocate fails.
+  mig_driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
+  mig_realizer_ = std::make_unique<MigRealizer>(*mig_driver_);
+  allocator.mig_realizer = mig_realizer_.get();
   allocator_ =
       std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
   server_ = std::make_unique<PluginServer>(

@@ -20,6 +20,7 @@
 #include "deviceplugin/allocator.h"
 #include "deviceplugin/discovery.h"
 #include "deviceplugin/health.h"
+#include "deviceplugin/mig_realize.h"
 #include "deviceplugin/node_config.h"
 #include "deviceplugin/plugin_server.h"
 #include "deviceplugin/topology.h"
@@ -91,6 +92,10 @@ class PluginDaemon {
   std::shared_ptr<kube::KubeClient> client_;
   PluginDaemonOptions options_;
   std::unique_ptr<nvml::Nvml> nvml_;
+  // Dynamic MIG at Allocate: reserved instances adopted or created (after nvml_, before
+  // allocator_, which points at it).
+  std::unique_ptr<NvmlMigDriver> mig_driver_;
+  std::unique_ptr<MigRealizer> mig_realizer_;
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;

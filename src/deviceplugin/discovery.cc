@@ -108,22 +108,6 @@ Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOpt
   return out;
 }
 
-std::optional<MigInstanceRef> FindMigInstance(nvml::Nvml& nvml, const std::string& gpu_uuid,
-                                              const std::string& profile,
-                                              const MigPlacement& placement) {
-  auto gpus = nvml.Gpus();
-  if (!gpus.ok()) return std::nullopt;
-  for (const nvml::NvmlGpu& gpu : *gpus) {
-    if (gpu.uuid != gpu_uuid) continue;
-    for (const nvml::NvmlMigInstance& mig : gpu.mig_instances) {
-      if (mig.profile == profile && mig.placement == placement) {
-        return MigInstanceRef{mig.uuid, mig.gpu_instance_id, mig.compute_instance_id};
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 int32_t NumaNode(const std::string& sysfs_root, const std::string& nvml_bus_id) {
   // NVML writes an 8-digit PCI domain in upper case; sysfs a 4-digit one in lower case.
   std::string id;

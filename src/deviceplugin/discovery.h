@@ -39,12 +39,6 @@ struct Discovered {
   std::vector<std::string> notes;
 };
 
-// The MIG device of `profile` at `placement` on GPU `gpu_uuid` that NVML lists now; nullopt
-// when there is none or NVML cannot say.
-std::optional<MigInstanceRef> FindMigInstance(nvml::Nvml& nvml, const std::string& gpu_uuid,
-                                              const std::string& profile,
-                                              const MigPlacement& placement);
-
 // `numa_of(bus_id)` gives the NUMA node of a PCI device (NumaNode below in production).
 // A GPU with MIG enabled is published in mode "mig" whatever options.mode says (HAMi-core
 // cannot enforce limits inside a MIG GPU): devmem = its total MiB unscaled, devcore = 100,

@@ -169,12 +169,12 @@ namespace hami::deviceplugin {
 namespace {
 
 // Static MIG: the instances the admin created on GPU-m, as NVML lists them.
-std::optional<MigInstanceRef> FindInstance(const std::string& gpu, const std::string& profile,
-                                           const MigPlacement& placement) {
-  if (gpu != "GPU-m" || profile != "1g.10gb") return std::nullopt;
+Result<MigInstanceRef> FindInstance(const std::string& gpu, const std::string& profile,
+                                    const MigPlacement& placement) {
+  if (gpu != "GPU-m" || profile != "1g.10gb") return NotFound("none");
   if (placement == MigPlacement{0, 1}) return MigInstanceRef{"MIG-m-0", 7, 0};
   if (placement == MigPlacement{1, 1}) return MigInstanceRef{"MIG-m-1", 8, 0};
-  return std::nullopt;
+  return NotFound("none");
 }
 
 MigAllocation Reserved(int32_t container, int32_t device, int32_t start) {

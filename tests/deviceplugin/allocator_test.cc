@@ -246,11 +246,11 @@ TEST_F(AllocatorTest, MigPodGetsTheReservedInstancesAndTheirIdentityIsRecorded) 
   options.node_name = "n1";
   options.settings.hook_path = hook_;
   options.mig_instances = [](const std::string& gpu, const std::string& profile,
-                             const MigPlacement& placement) -> std::optional<MigInstanceRef> {
+                             const MigPlacement& placement) -> Result<MigInstanceRef> {
     if (gpu == "GPU-m" && profile == "3g.40gb" && placement == MigPlacement{4, 4}) {
       return MigInstanceRef{"MIG-m-4", 2, 0};
     }
-    return std::nullopt;
+    return NotFound("no such instance");
   };
   Allocator mig(
       *client_, options, [] { return kNow; }, [] { return "x.cache"; });

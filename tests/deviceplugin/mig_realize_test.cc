@@ -1,0 +1,343 @@
+// Dynamic MIG at Allocate against the fake libnvidia-ml.so.1: the reserved instance is created
+// at exactly its placement, handed to the container and written back; an existing one is
+// adopted (no second create); every failure leaves no instance behind.
+#include "deviceplugin/mig_realize.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "device/annotations.h"
+#include "device/codec.h"
+#include "deviceplugin/allocator.h"
+#include "tests/fakes/fake_apiserver.h"
+#include "tests/scheduler/test_util.h"
+
+namespace hami::deviceplugin {
+namespace {
+
+constexpr int64_t kNow = 1735830245;
+
+// GPU 0: an A100-40GB in MIG mode with no instances (NVML index 0); GPU 1: an H100 with MIG off.
+nlohmann::json TwoGpus() {
+  return {{"devices",
+           {{{"uuid", "GPU-a100"},
+             {"name", "NVIDIA A100-SXM4-40GB"},
+             {"memory_mib", 40960},
+             {"bus_id", "00000000:AF:00.0"},
+             {"mig", true},
+             {"mig_model", "A100-SXM4-40GB"}},
+            {{"uuid", "GPU-h100"},
+             {"name", "NVIDIA H100 80GB HBM3"},
+             {"memory_mib", 81559},
+             {"bus_id", "00000000:D8:00.0"},
+             {"mig", false},
+             {"mig_model", "H100-80GB-HBM3"}}}}};
+}
+
+// The real driver, with one call made to fail on demand (an NVML error the fake cannot
+// produce by itself: a compute instance refused right after its GPU instance was made).
+class FlakyDriver : public NvmlMigDriver {
+ public:
+  using NvmlMigDriver::NvmlMigDriver;
+  Result<uint32_t> CreateGpuInstance(uint32_t gpu, uint32_t profile,
+                                     MigPlacement placement) override {
+    if (fail_gi) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
+    return NvmlMigDriver::CreateGpuInstance(gpu, profile, placement);
+  }
+  Result<nvml::NvmlMigInstance> CreateComputeInstance(uint32_t gpu, uint32_t gi) override {
+    ++ci_creates;
+    if (fail_ci) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
+    return NvmlMigDriver::CreateComputeInstance(gpu, gi);
+  }
+  bool fail_gi = false;
+  bool fail_ci = false;
+  int ci_creates = 0;
+};
+
+class MigRealizeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/hami_mig_realize_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    std::ofstream(dir_ + "/nvml.json") << TwoGpus().dump();
+    setenv("HAMI_FAKE_NVML_CONFIG", (dir_ + "/nvml.json").c_str(), 1);
+    Reopen();
+  }
+  void TearDown() override {
+    realizer_.reset();
+    driver_.reset();
+    nvml_.reset();
+    unsetenv("HAMI_FAKE_NVML_CONFIG");
+  }
+  // A restarted plugin: NVML opened again, a fresh realizer with nothing pending.
+  void Reopen() {
+    realizer_.reset();
+    driver_.reset();
+    nvml_.reset();
+    auto opened = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    nvml_ = std::move(*opened);
+    driver_ = std::make_unique<FlakyDriver>(*nvml_);
+    realizer_ = std::make_unique<MigRealizer>(*driver_);
+  }
+  std::vector<nvml::NvmlGpuInstance> Instances() {
+    auto gis = nvml_->GpuInstances(0);
+    EXPECT_TRUE(gis.ok()) << gis.status().message();
+    return gis.ok() ? *gis : std::vector<nvml::NvmlGpuInstance>{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<nvml::Nvml> nvml_;
+  std::unique_ptr<FlakyDriver> driver_;
+  std::unique_ptr<MigRealizer> realizer_;
+};
+
+TEST_F(MigRealizeTest, CreatesAtTheReservedPlacementAndAdoptsItAfterwards) {
+  auto made = realizer_->Realize("GPU-a100", "3g.20gb", {4, 4});
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  EXPECT_EQ(made->uuid.rfind("MIG-", 0), 0u) << made->uuid;
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{4, 4}));
+  EXPECT_EQ(Instances()[0].profile_id, 2u);  // NVML_GPU_INSTANCE_PROFILE_3_SLICE
+  EXPECT_EQ(Instances()[0].id, made->gpu_instance_id);
+  EXPECT_EQ(Instances()[0].compute_instance_ids, std::vector<uint32_t>{made->compute_instance_id});
+  // Discovery sees it as the MIG device of that profile and placement.
+  const nvml::NvmlGpu gpu = nvml_->Gpus()->at(0);
+  ASSERT_EQ(gpu.mig_instances.size(), 1u);
+  EXPECT_EQ(gpu.mig_instances[0].uuid, made->uuid);
+  EXPECT_EQ(gpu.mig_instances[0].profile, "3g.20gb");
+  EXPECT_EQ(realizer_->PendingCreated(), 1u);
+  realizer_->Commit();
+
+  // Kubelet retrying, or a restarted plugin: the same instance, no second create.
+  const int creates = driver_->ci_creates;
+  auto again = realizer_->Realize("GPU-a100", "3g.20gb", {4, 4});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->uuid, made->uuid);
+  EXPECT_EQ(driver_->ci_creates, creates);
+  EXPECT_EQ(realizer_->PendingCreated(), 0u);
+  Reopen();
+  auto restarted = realizer_->Realize("GPU-a100", "3g.20gb", {4, 4});
+  ASSERT_TRUE(restarted.ok()) << restarted.status().message();
+  EXPECT_EQ(restarted->uuid, made->uuid);
+  EXPECT_EQ(driver_->ci_creates, 0);
+  EXPECT_EQ(Instances().size(), 1u);
+  // Adopted instances are not ours to roll back.
+  ASSERT_TRUE(realizer_->RollBack().ok());
+  EXPECT_EQ(Instances().size(), 1u);
+}
+
+TEST_F(MigRealizeTest, AGpuInstanceLeftWithoutComputeInstanceIsFinished) {
+  // A crash between the two creations left the GPU instance bare.
+  auto bare = nvml_->CreateGpuInstance(0, 2, {0, 4});
+  ASSERT_TRUE(bare.ok()) << bare.status().message();
+  auto made = realizer_->Realize("GPU-a100", "3g.20gb", {0, 4});
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  EXPECT_EQ(made->gpu_instance_id, *bare);
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_EQ(Instances()[0].compute_instance_ids.size(), 1u);
+  // Rolling back removes the compute instance it made, not the GPU instance it found.
+  ASSERT_TRUE(realizer_->RollBack().ok());
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_TRUE(Instances()[0].compute_instance_ids.empty());
+}
+
+TEST_F(MigRealizeTest, RollBackDestroysWhatThisAllocateCreatedNewestFirst) {
+  auto kept = realizer_->Realize("GPU-a100", "1g.5gb", {6, 1});
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  realizer_->Commit();
+  for (int start : {0, 1, 2}) {
+    ASSERT_TRUE(realizer_->Realize("GPU-a100", "1g.5gb", {start, 1}).ok()) << start;
+  }
+  EXPECT_EQ(Instances().size(), 4u);
+  EXPECT_EQ(realizer_->PendingCreated(), 3u);
+  ASSERT_TRUE(realizer_->RollBack().ok());
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{6, 1}));
+  EXPECT_EQ(realizer_->PendingCreated(), 0u);
+}
+
+struct FailureCase {
+  const char* name;
+  std::string gpu;
+  std::string profile;
+  MigPlacement placement;
+  std::string expected;  // in the message
+  bool fail_gi = false;
+  bool fail_ci = false;
+};
+
+TEST_F(MigRealizeTest, EveryFailureNamesGpuProfileAndPlacementAndLeavesNothing) {
+  const std::vector<FailureCase> cases = {
+      {"placement taken", "GPU-a100", "3g.20gb", {4, 4}, "the placement is taken"},
+      {"not MIG mode", "GPU-h100", "3g.40gb", {0, 4}, "the GPU is not in MIG mode"},
+      {"not on node", "GPU-gone", "3g.20gb", {0, 4}, "the GPU is not on this node"},
+      {"illegal start", "GPU-a100", "3g.20gb", {2, 4}, "NVML allows no 3g.20gb instance"},
+      {"unknown profile", "GPU-a100", "5g.30gb", {0, 4}, "has no MIG profile 5g.30gb"},
+      {"GI error", "GPU-a100", "3g.20gb", {0, 4}, "Unknown Error (injected)", true, false},
+      {"CI error", "GPU-a100", "3g.20gb", {0, 4}, "Unknown Error (injected)", false, true},
+  };
+  // Someone else's 2g.10gb at slices 4+2: a 3g at 4+4 would overlap it.
+  auto other = nvml_->CreateGpuInstance(0, 1, {4, 2});
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  for (const FailureCase& c : cases) {
+    driver_->fail_gi = c.fail_gi;
+    driver_->fail_ci = c.fail_ci;
+    auto made = realizer_->Realize(c.gpu, c.profile, c.placement);
+    ASSERT_FALSE(made.ok()) << c.name;
+    const std::string where = "MIG " + c.profile + " at slices " +
+                              std::to_string(c.placement.start) + "+" +
+                              std::to_string(c.placement.size) + " of GPU " + c.gpu;
+    EXPECT_EQ(made.status().message().rfind(where, 0), 0u)
+        << c.name << ": " << made.status().message();
+    EXPECT_NE(made.status().message().find(c.expected), std::string::npos)
+        << c.name << ": " << made.status().message();
+    ASSERT_EQ(Instances().size(), 1u) << c.name << ": only the other instance is left";
+    EXPECT_EQ(Instances()[0].id, *other) << c.name;
+    EXPECT_EQ(realizer_->PendingCreated(), 0u) << c.name;
+  }
+  EXPECT_EQ(driver_->ci_creates, 1) << "the CI case reached CreateComputeInstance";
+}
+
+// The Allocator with dynamic MIG, on the fake API server and the fake NVML.
+class DynamicMigAllocatorTest : public MigRealizeTest {
+ protected:
+  void SetUp() override {
+    MigRealizeTest::SetUp();
+    auto url = api_.Start();
+    ASSERT_TRUE(url.ok());
+    client_ = scheduler::testing::TestClient(*url, 1);
+    char pattern[] = "/tmp/hami_hook_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    hook_ = pattern;
+    ASSERT_TRUE(
+        api_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "n1"}}}}).ok());
+  }
+  std::unique_ptr<Allocator> MakeAllocator() {
+    AllocatorOptions options;
+    options.node_name = "n1";
+    options.settings.hook_path = hook_;
+    options.mig_realizer = realizer_.get();
+    return std::make_unique<Allocator>(
+        *client_, options, [] { return kNow; }, [] { return "x.cache"; });
+  }
+  // A pod bound to n1 whose containers each take one A100 MIG device, reserved at `mig`.
+  void BoundMigPod(const std::string& name, const std::string& to_allocate, const std::string& mig,
+                   size_t containers) {
+    nlohmann::json list = nlohmann::json::array();
+    for (size_t i = 0; i < containers; ++i) list.push_back({{"name", "c" + std::to_string(i)}});
+    nlohmann::json pod = {{"kind", "Pod"},
+                          {"apiVersion", "v1"},
+                          {"metadata",
+                           {{"name", name},
+                            {"namespace", "default"},
+                            {"annotations",
+                             {{kVgpuNodeAnnotation, "n1"},
+                              {"hami.io/vgpu-devices-to-allocate", to_allocate},
+                              {"hami.io/vgpu-devices-allocated", to_allocate},
+                              {kVgpuMigAllocationsAnnotation, mig},
+                              {kBindPhaseAnnotation, "allocating"},
+                              {kBindTimeAnnotation, std::to_string(kNow)}}}}},
+                          {"spec", {{"nodeName", "n1"}, {"containers", list}}},
+                          {"status", {{"phase", "Pending"}}}};
+    ASSERT_TRUE(api_.Put(pod).ok());
+    nlohmann::json node = *api_.Get("nodes", "", "n1");
+    node["metadata"]["annotations"][kNodeLockAnnotation] =
+        EncodeNodeLock(NodeLock{kNow, "default", name, false}, 0);
+    ASSERT_TRUE(api_.Put(node).ok());
+  }
+  v1beta1::AllocateRequest Request(size_t containers) {
+    v1beta1::AllocateRequest request;
+    for (size_t i = 0; i < containers; ++i) {
+      request.add_container_requests()->add_devices_ids("GPU-x-" + std::to_string(i));
+    }
+    return request;
+  }
+  std::string Annotation(const std::string& pod, const std::string& key) {
+    auto p = api_.Get("pods", "default", pod);
+    return (*p)["metadata"]["annotations"].value(key, std::string());
+  }
+
+  fakes::FakeApiServer api_;
+  std::unique_ptr<kube::KubeClient> client_;
+  std::string hook_;
+};
+
+constexpr const char* k3gAt4 =
+    R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"3g.20gb",)"
+    R"("placement":{"start":4,"size":4}}])";
+
+TEST_F(DynamicMigAllocatorTest, CreatesTheReservedInstanceHandsItOutAndWritesItBack) {
+  auto allocator = MakeAllocator();
+  BoundMigPod("p1", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  auto response = allocator->Allocate(Request(1));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  ASSERT_EQ(Instances().size(), 1u);
+  const nvml::NvmlMigInstance mig = nvml_->Gpus()->at(0).mig_instances.at(0);
+  EXPECT_EQ(mig.placement, (MigPlacement{4, 4}));
+  EXPECT_EQ(response->container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), mig.uuid);
+  EXPECT_EQ(response->container_responses(0).mounts_size(), 0);
+  auto written = DecodeMigAllocations(Annotation("p1", kVgpuMigAllocationsAnnotation));
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  ASSERT_EQ(written->size(), 1u);
+  EXPECT_EQ((*written)[0].mig_uuid, mig.uuid);
+  EXPECT_EQ((*written)[0].gpu_instance_id, mig.gpu_instance_id);
+  EXPECT_EQ((*written)[0].compute_instance_id, mig.compute_instance_id);
+  EXPECT_EQ(Annotation("p1", kBindPhaseAnnotation), "success");
+  EXPECT_EQ(realizer_->PendingCreated(), 0u) << "committed";
+
+  // The plugin restarted after creating it but before the pod's annotation was written: the
+  // same reservation is served by the existing instance.
+  ASSERT_TRUE(api_.Delete("pods", "default", "p1").ok());
+  Reopen();
+  auto restarted = MakeAllocator();
+  BoundMigPod("p1", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  auto again = restarted->Allocate(Request(1));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), mig.uuid);
+  EXPECT_EQ(driver_->ci_creates, 0);
+  EXPECT_EQ(Instances().size(), 1u);
+}
+
+TEST_F(DynamicMigAllocatorTest, AFailedContainerUndoesTheInstancesCreatedBeforeIt) {
+  // Container 0 gets a 3g at 0+4; container 1's 3g at 4+4 overlaps someone's 1g at slice 5.
+  auto other = nvml_->CreateGpuInstance(0, 0, {5, 1});
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  auto allocator = MakeAllocator();
+  BoundMigPod("p2", "GPU-a100,NVIDIA,20480,43:;GPU-a100,NVIDIA,20480,43:;",
+              R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"3g.20gb",)"
+              R"("placement":{"start":0,"size":4}},{"containerIndex":1,"deviceIndex":0,)"
+              R"("gpuUUID":"GPU-a100","profile":"3g.20gb","placement":{"start":4,"size":4}}])",
+              2);
+  auto response = allocator->Allocate(Request(2));
+  ASSERT_FALSE(response.ok());
+  EXPECT_NE(response.status().message().find(
+                "MIG 3g.20gb at slices 4+4 of GPU GPU-a100: the placement is taken"),
+            std::string::npos)
+      << response.status().message();
+  ASSERT_EQ(Instances().size(), 1u) << "the 3g at 0+4 was destroyed again";
+  EXPECT_EQ(Instances()[0].id, *other);
+  EXPECT_EQ(Annotation("p2", kBindPhaseAnnotation), "failed");
+  EXPECT_EQ(Annotation("p2", kVgpuMigAllocationsAnnotation).find("migUUID"), std::string::npos);
+
+  // GPU not in MIG mode: refused, nothing created.
+  BoundMigPod("p3", "GPU-h100,NVIDIA,40960,43:;",
+              R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-h100","profile":"3g.40gb",)"
+              R"("placement":{"start":0,"size":4}}])",
+              1);
+  auto refused = allocator->Allocate(Request(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(
+                "MIG 3g.40gb at slices 0+4 of GPU GPU-h100: the GPU is not in MIG mode"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(nvml_->GpuInstances(1).status().code() == StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Annotation("p3", kBindPhaseAnnotation), "failed");
+}
+
+}  // namespace
+}  // namespace hami::deviceplugin
