@@ -149,4 +149,42 @@ std::optional<MigGpuPick> PlaceMigProfileOnGpus(MigPlacementRule rule,
   return best;
 }
 
+void OrderMigDevicesByHeadroomCost(std::span<const DeviceUsage> devices,
+                                   const ContainerDeviceRequest& request, std::vector<int>& order) {
+  struct Entry {
+    int device;
+    bool fits;
+    int64_t loss;
+    int32_t free_slices;
+  };
+  std::vector<size_t> positions;
+  std::vector<Entry> entries;
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const DeviceUsage& d = devices[static_cast<size_t>(order[pos])];
+    if (d.info.mode != kModeMig) continue;
+    positions.push_back(pos);
+    Entry e{order[pos], false, 0, FreeMemorySlices(d.info, d.mig_in_use)};
+    const int64_t memory = ResolveDemand(d, request).memory_mib;
+    if (auto pick =
+            SelectMigInstanceBy(MigPlacementRule::kCompact, d.info, d.mig_in_use, {}, memory)) {
+      const auto profile =
+          std::find_if(d.info.mig_profiles.begin(), d.info.mig_profiles.end(),
+                       [&](const MigProfile& p) { return p.name == pick->profile; });
+      const int32_t slices = profile->slice_count;
+      const MigPlacement with[] = {pick->placement};
+      e.fits = true;
+      e.loss =
+          Headroom(d.info, d.mig_in_use, {}, slices) - Headroom(d.info, d.mig_in_use, with, slices);
+    }
+    entries.push_back(e);
+  }
+  // Tried last-to-first: the best entry must end up last, so sort worst first.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    if (a.fits != b.fits) return !a.fits;
+    if (a.loss != b.loss) return a.loss > b.loss;
+    return a.free_slices > b.free_slices;
+  });
+  for (size_t i = 0; i < positions.size(); ++i) order[positions[i]] = entries[i].device;
+}
+
 }  // namespace hami::policy

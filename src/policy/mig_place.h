@@ -77,4 +77,13 @@ std::optional<MigGpuPick> PlaceMigProfileOnGpus(MigPlacementRule rule,
                                                 std::span<const MigGpuView> gpus,
                                                 std::string_view profile_name);
 
+// For the scheduler's fit under kCompact: permutes the MIG devices within `order` (which
+// FitContainer tries from its last element) so that the device whose next instance for
+// `request` costs the least headroom (as PlaceMigProfileOnGpus: then fewer free memory slices)
+// is tried first; a MIG device with no instance for it goes to the far end. Devices not in "mig"
+// mode keep their positions and equal-cost devices their relative order, so the GPU policy still
+// breaks ties. `order` holds indexes into `devices`.
+void OrderMigDevicesByHeadroomCost(std::span<const DeviceUsage> devices,
+                                   const ContainerDeviceRequest& request, std::vector<int>& order);
+
 }  // namespace hami::policy

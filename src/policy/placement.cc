@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/mig_place.h"
+
 namespace hami::policy {
 
 bool PodRequest::WantsDevices() const {
@@ -64,6 +66,9 @@ std::optional<std::vector<std::vector<int>>> FitPod(const NodeState& node, const
                 : (app_usage_copied ? std::span<const DeviceUsage>(app_usage)
                                     : std::span<const DeviceUsage>(node.devices));
     std::vector<int> order = OrderDevices(usage, gpu_policy, pod.selectors.numa_bind, pod.weights);
+    if (mig && mig_rule == MigPlacementRule::kCompact) {
+      OrderMigDevicesByHeadroomCost(usage, request, order);
+    }
     auto chosen =
         gpu_policy.Has(GpuPolicyKey::kTopologyAware)
             ? FitContainerByLinks(usage, order, request, pod.selectors, mutex, node.link_scores,

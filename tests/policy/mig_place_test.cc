@@ -335,5 +335,55 @@ TEST(MigPlaceTest, FitPodPlacesByThePodsNodePolicy) {
   EXPECT_EQ(ToPodDevices(node, big, *fit)[0][0].mig_placement, (MigPlacement{0, 4}));
 }
 
+// Across a node's MIG GPUs a hami-frag pod goes where its instance costs least (the partly used
+// GPU), whatever the GPU policy prefers; other pods follow the GPU policy as HAMi does.
+TEST(MigPlaceTest, FitPodOrdersMigGpusByHeadroomCostForHamiFrag) {
+  auto mig_gpu = [](const std::string& id, int32_t index) {
+    DeviceUsage d = testing::Gpu(id, index, 40960, "NVIDIA A100-SXM4-40GB");
+    const std::string type = d.info.type;
+    d.info = A100_40();
+    d.info.id = id;
+    d.info.index = index;
+    d.info.devmem_mib = 40960;
+    d.info.devcore = 100;
+    d.info.health = true;
+    d.info.type = type;
+    return d;
+  };
+  NodeState node;
+  node.name = "node";
+  node.devices = {mig_gpu("GPU-empty", 0), mig_gpu("GPU-used", 1)};
+  node.devices[1].mig_in_use = {{6, 1}};
+  node.devices[1].used = 1;
+  node.devices[1].used_mem_mib = 4864;
+  node.devices[1].used_cores = 15;
+  for (const auto& gpu_policy :
+       {GpuPolicy{{GpuPolicyKey::kSpread}}, GpuPolicy{{GpuPolicyKey::kBinpack}}}) {
+    PodRequest pod = testing::OnePod(testing::Req(1, 4000, 0));
+    pod.node_policy = NodePolicy::kFrag;
+    auto fit = FitPod(node, pod, gpu_policy, nullptr);
+    ASSERT_TRUE(fit);
+    EXPECT_EQ((*fit)[0], (std::vector<int>{1}));
+    EXPECT_EQ(ToPodDevices(node, pod, *fit)[0][0].mig_placement, (MigPlacement{4, 1}));
+  }
+  // HAMi's spread takes the emptier GPU, first placement.
+  PodRequest hami = testing::OnePod(testing::Req(1, 4000, 0));
+  hami.node_policy = NodePolicy::kSpread;
+  auto fit = FitPod(node, hami, GpuPolicy{{GpuPolicyKey::kSpread}}, nullptr);
+  ASSERT_TRUE(fit);
+  EXPECT_EQ((*fit)[0], (std::vector<int>{0}));
+  EXPECT_EQ(ToPodDevices(node, hami, *fit)[0][0].mig_placement, (MigPlacement{0, 1}));
+
+  // The ordering alone: the used GPU last (tried first); a GPU with no room first; a non-MIG
+  // device keeps its position.
+  std::vector<DeviceUsage> devices = {mig_gpu("a", 0), mig_gpu("b", 1), mig_gpu("c", 2),
+                                      testing::Gpu("plain", 3)};
+  devices[0].mig_in_use = {{6, 1}};
+  devices[2].mig_in_use = {{0, 8}};
+  std::vector<int> order = {0, 3, 1, 2};
+  OrderMigDevicesByHeadroomCost(devices, testing::Req(1, 4000, 0), order);
+  EXPECT_EQ(order, (std::vector<int>{2, 3, 1, 0}));
+}
+
 }  // namespace
 }  // namespace hami::policy
