@@ -95,19 +95,20 @@ Result<std::vector<NvmlMigProfileInfo>> Nvml::MigProfiles(uint32_t gpu_index) {
     const std::string call = gpu.where + "GPU instance profile " + std::to_string(id) + ": ";
     HAMI_RETURN_IF_ERROR(MigCheck(code, call + "nvmlDeviceGetGpuInstanceProfileInfo"));
     NvmlMigProfileInfo profile;
-    profile.profile_id = id;
+    profile.profile_id = info.id;  // the unique id the other calls take
     profile.name = MigProfileName(id, info.sliceCount, 0, info.memorySizeMB);
     profile.slice_count = static_cast<int32_t>(info.sliceCount);
     profile.instance_count = static_cast<int32_t>(info.instanceCount);
     profile.memory_mib = static_cast<int32_t>(info.memorySizeMB);
     profile.multiprocessor_count = static_cast<int32_t>(info.multiprocessorCount);
     unsigned int count = 0;
-    HAMI_RETURN_IF_ERROR(MigCheck(get_gi_placements_(gpu.device, id, nullptr, &count),
+    HAMI_RETURN_IF_ERROR(MigCheck(get_gi_placements_(gpu.device, info.id, nullptr, &count),
                                   call + "nvmlDeviceGetGpuInstancePossiblePlacements_v2"));
     std::vector<nvmlGpuInstancePlacement_t> placements(count);
     if (count > 0) {
-      HAMI_RETURN_IF_ERROR(MigCheck(get_gi_placements_(gpu.device, id, placements.data(), &count),
-                                    call + "nvmlDeviceGetGpuInstancePossiblePlacements_v2"));
+      HAMI_RETURN_IF_ERROR(
+          MigCheck(get_gi_placements_(gpu.device, info.id, placements.data(), &count),
+                   call + "nvmlDeviceGetGpuInstancePossiblePlacements_v2"));
     }
     placements.resize(std::min<size_t>(count, placements.size()));
     for (const nvmlGpuInstancePlacement_t& p : placements) {
@@ -130,15 +131,15 @@ Result<std::vector<NvmlGpuInstance>> Nvml::GpuInstances(uint32_t gpu_index) {
     HAMI_RETURN_IF_ERROR(MigCheck(code, call + "nvmlDeviceGetGpuInstanceProfileInfo"));
     std::vector<nvmlGpuInstance_t> gis(std::max(1u, info.instanceCount));
     auto count = static_cast<unsigned int>(gis.size());
-    HAMI_RETURN_IF_ERROR(
-        MigCheck(get_gis_(gpu.device, id, gis.data(), &count), call + "nvmlDeviceGetGpuInstances"));
+    HAMI_RETURN_IF_ERROR(MigCheck(get_gis_(gpu.device, info.id, gis.data(), &count),
+                                  call + "nvmlDeviceGetGpuInstances"));
     gis.resize(std::min<size_t>(count, gis.size()));
     for (nvmlGpuInstance_t gi : gis) {
       nvmlGpuInstanceInfo_t gi_info{};
       HAMI_RETURN_IF_ERROR(MigCheck(get_gi_info_(gi, &gi_info), call + "nvmlGpuInstanceGetInfo"));
       NvmlGpuInstance instance;
       instance.id = gi_info.id;
-      instance.profile_id = id;
+      instance.profile_id = info.id;
       instance.placement = MigPlacement{static_cast<int32_t>(gi_info.placement.start),
                                         static_cast<int32_t>(gi_info.placement.size)};
       for (unsigned int ci_profile = 0; ci_profile < kNvmlComputeInstanceProfileCount;
@@ -150,7 +151,7 @@ Result<std::vector<NvmlGpuInstance>> Nvml::GpuInstances(uint32_t gpu_index) {
         }
         std::vector<nvmlComputeInstance_t> cis(std::max(1u, ci_info.instanceCount));
         auto ci_count = static_cast<unsigned int>(cis.size());
-        HAMI_RETURN_IF_ERROR(MigCheck(get_cis_(gi, ci_profile, cis.data(), &ci_count),
+        HAMI_RETURN_IF_ERROR(MigCheck(get_cis_(gi, ci_info.id, cis.data(), &ci_count),
                                       gpu.where + "GPU instance " + std::to_string(gi_info.id) +
                                           ": nvmlGpuInstanceGetComputeInstances"));
         for (unsigned int i = 0; i < ci_count && i < cis.size(); ++i) {
@@ -239,7 +240,7 @@ Result<NvmlMigInstance> Nvml::CreateComputeInstance(uint32_t gpu_index, uint32_t
     if (get_ci_profile_info_(gi, id, kNvmlComputeInstanceEngineProfileShared, &info) ==
             NVML_SUCCESS &&
         info.sliceCount == gi_profile.sliceCount) {
-      full = id;
+      full = info.id;  // create and list take the id the info reports
     }
   }
   if (!full) {
@@ -301,7 +302,7 @@ Status Nvml::DestroyComputeInstance(uint32_t gpu_index, uint32_t gi_id, uint32_t
     }
     std::vector<nvmlComputeInstance_t> cis(std::max(1u, info.instanceCount));
     auto count = static_cast<unsigned int>(cis.size());
-    HAMI_RETURN_IF_ERROR(MigCheck(get_cis_(gi, profile, cis.data(), &count),
+    HAMI_RETURN_IF_ERROR(MigCheck(get_cis_(gi, info.id, cis.data(), &count),
                                   where + "nvmlGpuInstanceGetComputeInstances"));
     for (unsigned int i = 0; i < count && i < cis.size(); ++i) {
       nvmlComputeInstanceInfo_t ci{};

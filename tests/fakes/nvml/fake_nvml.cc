@@ -18,7 +18,9 @@
 //   "max_mig_devices": <default: the largest instance_count, at least the instances listed>
 // Instance i is MIG device index i (a higher index below max_mig_devices answers NOT_FOUND);
 // "ci_slices" defaults to the profile's slice_count and "sm" to the profile's SMs scaled by
-// ci_slices / slice_count; "error" makes every query of that MIG device answer that code.
+// ci_slices / slice_count; "error" makes every query of that MIG device answer that code;
+// "in_use": true stands for processes running on it (destroying its compute instance answers
+// IN_USE).
 // MIG device handles answer nvmlDeviceGetUUID, the instance-id calls and
 // nvmlDeviceGetAttributes_v2 (which, as in NVML, GPU handles do not); GPU instance handles come
 // from nvmlDeviceGetGpuInstanceById. Both kinds are told apart from GPU handles by value.
@@ -201,6 +203,7 @@ nvmlReturn_t LoadConfigLocked() {
       instance.sm =
           m.value("sm", gi_slices == 0 ? 0u : profile->sm * instance.ci_slices / gi_slices);
       instance.error = m.value("error", NVML_SUCCESS);
+      instance.in_use = m.value("in_use", false);
       device.mig_instances.push_back(instance);
     }
     ReadGpuInstances(d, &device);  // fake_nvml_mig.cc

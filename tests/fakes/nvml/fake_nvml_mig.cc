@@ -15,11 +15,17 @@
 // config file (atomically), so another process, or this one after nvmlInit again, sees them as a
 // driver would. Other processes' writes are picked up before every dynamic-MIG call.
 //
+// Profile ids: nvmlDeviceGetGpuInstanceProfileInfo takes the index (NVML_GPU_INSTANCE_PROFILE_*)
+// and reports the unique id in info.id; the placement, create and instance-list calls take that
+// unique id, as go-nvml passes them (info.Id), and GPU instance info reports it as profileId.
+// The config's "profile_id" keys are indexes.
+//
 // Semantics (as NVML documents them): MIG off -> NOT_SUPPORTED; an unknown profile, a placement
 // the profile does not list, a stale handle -> INVALID_ARGUMENT; a placement overlapping an
 // existing GPU instance, more GPU slices than the GPU has, more instances than the profile's
 // instanceCount, or compute instances beyond their GPU instance's slices ->
-// INSUFFICIENT_RESOURCES; destroying a GPU instance that still has compute instances -> IN_USE.
+// INSUFFICIENT_RESOURCES; destroying a GPU instance that still has compute instances, or a
+// compute instance marked "in_use" (processes on it) -> IN_USE.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -115,6 +121,15 @@ const FakeMigProfile* Profile(const FakeDevice& d, unsigned int id) {
   return nullptr;
 }
 
+// The profile whose unique id is `unique_id`: what the create, placement and instance-list calls
+// take (the info calls take the index).
+const FakeMigProfile* ProfileByUnique(const FakeDevice& d, unsigned int unique_id) {
+  for (const FakeMigProfile& p : d.mig_profiles) {
+    if (p.unique_id == unique_id) return &p;
+  }
+  return nullptr;
+}
+
 // Whether GPU instance profile `gi` offers compute profile `ci` (the first five: any that fits,
 // but not three slices of four, as NVIDIA's tables).
 bool Offers(const FakeMigProfile& gi, unsigned int ci) {
@@ -189,7 +204,8 @@ nlohmann::json MigInstancesJson(const FakeDevice& d) {
                    {"ci", m.ci},
                    {"ci_slices", m.ci_slices},
                    {"sm", m.sm},
-                   {"error", m.error}});
+                   {"error", m.error},
+                   {"in_use", m.in_use}});
   }
   return out;
 }
@@ -289,10 +305,8 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstancePoss
   std::lock_guard<std::mutex> lock(mu);
   size_t gpu = 0;
   if (nvmlReturn_t r = Begin(handle, &gpu); r != NVML_SUCCESS) return r;
-  if (count == nullptr || profile_id >= kNvmlGpuInstanceProfileCount) {
-    return NVML_ERROR_INVALID_ARGUMENT;
-  }
-  const FakeMigProfile* profile = Profile(devices[gpu], profile_id);
+  if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  const FakeMigProfile* profile = ProfileByUnique(devices[gpu], profile_id);
   if (profile == nullptr) return NVML_ERROR_NOT_SUPPORTED;
   const auto n = static_cast<unsigned int>(profile->placements.size());
   if (placements == nullptr) {
@@ -318,7 +332,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceCreateGpuInstanceW
   if (nvmlReturn_t r = Begin(handle, &gpu); r != NVML_SUCCESS) return r;
   if (placement == nullptr || out == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   const FakeDevice& d = devices[gpu];
-  const FakeMigProfile* profile = Profile(d, profile_id);
+  const FakeMigProfile* profile = ProfileByUnique(d, profile_id);
   if (profile == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   const auto at = std::make_pair(placement->start, placement->size);
   if (std::find(profile->placements.begin(), profile->placements.end(), at) ==
@@ -333,7 +347,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceCreateGpuInstanceW
     }
     const FakeMigProfile* other = Profile(d, g.profile_id);
     used_slices += other != nullptr ? other->slice_count : 0;
-    same_profile += g.profile_id == profile_id ? 1 : 0;
+    same_profile += g.profile_id == profile->id ? 1 : 0;
   }
   if (used_slices + profile->slice_count > gpu_slices || same_profile >= profile->instance_count) {
     return NVML_ERROR_INSUFFICIENT_RESOURCES;
@@ -344,7 +358,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceCreateGpuInstanceW
     ++id;
   }
   FakeDevice next = d;
-  next.gpu_instances.push_back(FakeGpuInstance{id, profile_id, placement->start, placement->size});
+  next.gpu_instances.push_back(FakeGpuInstance{id, profile->id, placement->start, placement->size});
   if (nvmlReturn_t r = CommitLocked(gpu, std::move(next)); r != NVML_SUCCESS) return r;
   *out = GiHandle(gpu, id);
   return NVML_SUCCESS;
@@ -373,10 +387,11 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetGpuInstances(
   if (nvmlReturn_t r = Begin(handle, &gpu); r != NVML_SUCCESS) return r;
   if (out == nullptr || count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   const FakeDevice& d = devices[gpu];
-  if (Profile(d, profile_id) == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  const FakeMigProfile* profile = ProfileByUnique(d, profile_id);
+  if (profile == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   unsigned int n = 0;  // the buffer holds the profile's instanceCount, as NVML requires
   for (const FakeGpuInstance& g : d.gpu_instances) {
-    if (g.profile_id == profile_id) out[n++] = GiHandle(gpu, g.id);
+    if (g.profile_id == profile->id) out[n++] = GiHandle(gpu, g.id);
   }
   *count = n;
   return NVML_SUCCESS;
@@ -474,6 +489,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlComputeInstanceDestroy(
   std::lock_guard<std::mutex> lock(mu);
   size_t gpu = 0, index = 0;
   if (nvmlReturn_t r = LookupCi(ci, &gpu, &index); r != NVML_SUCCESS) return r;
+  if (devices[gpu].mig_instances[index].in_use) return NVML_ERROR_IN_USE;
   FakeDevice next = devices[gpu];
   next.mig_instances.erase(next.mig_instances.begin() + static_cast<std::ptrdiff_t>(index));
   return CommitLocked(gpu, std::move(next));

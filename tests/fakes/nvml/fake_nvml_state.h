@@ -36,6 +36,7 @@ struct FakeMigInstance {
   std::string uuid;
   unsigned int profile_id = 0, start = 0, size = 0, gi = 0, ci = 0, ci_slices = 0, sm = 0;
   nvmlReturn_t error = NVML_SUCCESS;
+  bool in_use = false;  // processes run on it: nvmlComputeInstanceDestroy answers IN_USE
 };
 
 // What one NVLink of a GPU reaches (see fake_nvml_topology.cc for the config keys).
