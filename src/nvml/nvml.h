@@ -61,8 +61,9 @@ std::string MigProfileName(unsigned int gi_profile_id, unsigned int gi_slices,
 // A GPU instance profile a MIG-mode GPU allows, and where its instances may start
 // (nvmlDeviceGetGpuInstanceProfileInfo + nvmlDeviceGetGpuInstancePossiblePlacements_v2).
 struct NvmlMigProfileInfo {
-  // The profile's unique id (nvmlGpuInstanceProfileInfo_t.id: 19 for an A100's 1g.5gb, whose
-  // NVML_GPU_INSTANCE_PROFILE_* index is 0): what CreateGpuInstance takes.
+  // NVML_GPU_INSTANCE_PROFILE_* (the index nvmlDeviceGetGpuInstanceProfileInfo takes: 0 for
+  // 1g, 2 for 3g), what CreateGpuInstance takes; the wrapper passes NVML the profile's unique
+  // id (info.id, 19 for an A100's 1g) where NVML's calls want that.
   uint32_t profile_id = 0;
   std::string name;         // MigProfileName: "3g.20gb", "1g.10gb+me"
   int32_t slice_count = 0;  // GPU (compute) slices, the "3" of "3g.20gb"
@@ -77,7 +78,7 @@ struct NvmlMigProfileInfo {
 // A GPU instance that exists on a GPU, with the ids of its compute instances.
 struct NvmlGpuInstance {
   uint32_t id = 0;
-  uint32_t profile_id = 0;  // the unique id, as NvmlMigProfileInfo::profile_id
+  uint32_t profile_id = 0;  // NVML_GPU_INSTANCE_PROFILE_*, as NvmlMigProfileInfo::profile_id
   MigPlacement placement;
   std::vector<uint32_t> compute_instance_ids;  // ascending
 
@@ -164,8 +165,8 @@ class Nvml {
   // Every GPU instance on the GPU (all profiles), with its compute instances, by id.
   Result<std::vector<NvmlGpuInstance>> GpuInstances(uint32_t gpu_index);
 
-  // Creates a GPU instance of `profile_id` (a unique id, NvmlMigProfileInfo::profile_id) at
-  // exactly `placement` (memory slices). Returns its
+  // Creates a GPU instance of `profile_id` (NVML_GPU_INSTANCE_PROFILE_*, as
+  // NvmlMigProfileInfo::profile_id) at exactly `placement` (memory slices). Returns its
   // id. Failure: kInvalidArgument when the placement is not one NVML allows for the profile
   // (NVML's INVALID_ARGUMENT); kResourceExhausted when slices of it are taken
   // (INSUFFICIENT_RESOURCES); nothing is created on failure.

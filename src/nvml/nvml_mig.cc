@@ -95,7 +95,7 @@ Result<std::vector<NvmlMigProfileInfo>> Nvml::MigProfiles(uint32_t gpu_index) {
     const std::string call = gpu.where + "GPU instance profile " + std::to_string(id) + ": ";
     HAMI_RETURN_IF_ERROR(MigCheck(code, call + "nvmlDeviceGetGpuInstanceProfileInfo"));
     NvmlMigProfileInfo profile;
-    profile.profile_id = info.id;  // the unique id the other calls take
+    profile.profile_id = id;
     profile.name = MigProfileName(id, info.sliceCount, 0, info.memorySizeMB);
     profile.slice_count = static_cast<int32_t>(info.sliceCount);
     profile.instance_count = static_cast<int32_t>(info.instanceCount);
@@ -139,7 +139,7 @@ Result<std::vector<NvmlGpuInstance>> Nvml::GpuInstances(uint32_t gpu_index) {
       HAMI_RETURN_IF_ERROR(MigCheck(get_gi_info_(gi, &gi_info), call + "nvmlGpuInstanceGetInfo"));
       NvmlGpuInstance instance;
       instance.id = gi_info.id;
-      instance.profile_id = info.id;
+      instance.profile_id = id;
       instance.placement = MigPlacement{static_cast<int32_t>(gi_info.placement.start),
                                         static_cast<int32_t>(gi_info.placement.size)};
       for (unsigned int ci_profile = 0; ci_profile < kNvmlComputeInstanceProfileCount;
@@ -179,10 +179,18 @@ Result<uint32_t> Nvml::CreateGpuInstance(uint32_t gpu_index, uint32_t profile_id
   if (placement.start < 0 || placement.size <= 0) {
     return InvalidArgument(call + ": not a placement");
   }
+  // The create call takes the profile's unique id, which its info reports.
+  nvmlGpuInstanceProfileInfo_t profile{};
+  const nvmlReturn_t known = get_gi_profile_info_(gpu.device, profile_id, &profile);
+  if (known == NVML_ERROR_INVALID_ARGUMENT || known == NVML_ERROR_NOT_SUPPORTED) {
+    return InvalidArgument(Check(known, call + ": nvmlDeviceGetGpuInstanceProfileInfo").message() +
+                           " (the GPU has no such profile)");
+  }
+  HAMI_RETURN_IF_ERROR(MigCheck(known, call + ": nvmlDeviceGetGpuInstanceProfileInfo"));
   const nvmlGpuInstancePlacement_t nvml_placement{static_cast<unsigned int>(placement.start),
                                                   static_cast<unsigned int>(placement.size)};
   nvmlGpuInstance_t gi = nullptr;
-  const nvmlReturn_t code = create_gi_(gpu.device, profile_id, &nvml_placement, &gi);
+  const nvmlReturn_t code = create_gi_(gpu.device, profile.id, &nvml_placement, &gi);
   if (code == NVML_ERROR_INVALID_ARGUMENT) {
     return InvalidArgument(Check(code, call).message() +
                            " (not a placement NVML allows for this profile)");

@@ -77,7 +77,7 @@ TEST_F(NvmlMigTest, ListsTheProfilesAndPlacementsOfAnA100) {
        {"1g.5gb", "1g.5gb+me", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb"}) {
     EXPECT_EQ(by_name.count(name), 1u) << name;
   }
-  EXPECT_EQ(by_name["3g.20gb"].profile_id, 9u);  // its unique id (index 2)
+  EXPECT_EQ(by_name["3g.20gb"].profile_id, 2u);
   EXPECT_EQ(by_name["3g.20gb"].slice_count, 3);
   EXPECT_EQ(by_name["3g.20gb"].instance_count, 2);
   EXPECT_EQ(by_name["3g.20gb"].placements, (std::vector<MigPlacement>{{0, 4}, {4, 4}}));
@@ -111,37 +111,37 @@ TEST_F(NvmlMigTest, TheH100And80GbA100TablesNameTheirProfiles) {
 }
 
 TEST_F(NvmlMigTest, CreatesAtThePlacementAndRefusesOverlapsAndIllegalStarts) {
-  auto three = nvml_->CreateGpuInstance(1, 9, {4, 4});  // 3g.20gb in the upper half
+  auto three = nvml_->CreateGpuInstance(1, 2, {4, 4});  // 3g.20gb in the upper half
   ASSERT_TRUE(three.ok()) << three.status().message();
   auto instances = nvml_->GpuInstances(1);
   ASSERT_TRUE(instances.ok()) << instances.status().message();
   ASSERT_EQ(instances->size(), 1u);
   EXPECT_EQ((*instances)[0].id, *three);
-  EXPECT_EQ((*instances)[0].profile_id, 9u);
+  EXPECT_EQ((*instances)[0].profile_id, 2u);
   EXPECT_EQ((*instances)[0].placement, (MigPlacement{4, 4}));
   EXPECT_TRUE((*instances)[0].compute_instance_ids.empty());
 
   // A 2g.10gb at slice 4 overlaps it: NVML's INSUFFICIENT_RESOURCES, named.
-  auto overlap = nvml_->CreateGpuInstance(1, 14, {4, 2});
+  auto overlap = nvml_->CreateGpuInstance(1, 1, {4, 2});
   ASSERT_FALSE(overlap.ok());
   EXPECT_EQ(overlap.status().code(), StatusCode::kResourceExhausted);
   EXPECT_NE(overlap.status().message().find(
-                "GPU 1 (GPU-a100): nvmlDeviceCreateGpuInstanceWithPlacement(profile 14, placement "
+                "GPU 1 (GPU-a100): nvmlDeviceCreateGpuInstanceWithPlacement(profile 1, placement "
                 "start 4 size 2): Insufficient resources"),
             std::string::npos)
       << overlap.status().message();
   // A 3g.20gb may start at 0 or 4 only.
-  auto illegal = nvml_->CreateGpuInstance(1, 9, {2, 4});
+  auto illegal = nvml_->CreateGpuInstance(1, 2, {2, 4});
   ASSERT_FALSE(illegal.ok());
   EXPECT_EQ(illegal.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(illegal.status().message().find("placement start 2 size 4"), std::string::npos);
   // A second 4g would be fine by memory but not by count; the 4g at 0 fits beside the 3g
   // (4 + 3 = 7 GPU slices), after which not even a 1g fits anywhere.
-  auto four = nvml_->CreateGpuInstance(1, 5, {0, 4});
+  auto four = nvml_->CreateGpuInstance(1, 3, {0, 4});
   ASSERT_TRUE(four.ok()) << four.status().message();
   EXPECT_NE(*four, *three);
   for (int start = 0; start < 7; ++start) {
-    EXPECT_EQ(nvml_->CreateGpuInstance(1, 19, {start, 1}).status().code(),
+    EXPECT_EQ(nvml_->CreateGpuInstance(1, 0, {start, 1}).status().code(),
               StatusCode::kResourceExhausted)
         << start;
   }
@@ -150,7 +150,7 @@ TEST_F(NvmlMigTest, CreatesAtThePlacementAndRefusesOverlapsAndIllegalStarts) {
 }
 
 TEST_F(NvmlMigTest, ComputeInstancesAreCreatedWholeAndMustGoBeforeTheirGpuInstance) {
-  auto gi = nvml_->CreateGpuInstance(1, 14, {2, 2});  // 2g.10gb
+  auto gi = nvml_->CreateGpuInstance(1, 1, {2, 2});  // 2g.10gb
   ASSERT_TRUE(gi.ok()) << gi.status().message();
   auto mig = nvml_->CreateComputeInstance(1, *gi);
   ASSERT_TRUE(mig.ok()) << mig.status().message();
@@ -186,7 +186,7 @@ TEST_F(NvmlMigTest, ComputeInstancesAreCreatedWholeAndMustGoBeforeTheirGpuInstan
 }
 
 TEST_F(NvmlMigTest, InstancesOutliveTheProcessThatMadeThem) {
-  auto gi = nvml_->CreateGpuInstance(1, 9, {0, 4});
+  auto gi = nvml_->CreateGpuInstance(1, 2, {0, 4});
   ASSERT_TRUE(gi.ok()) << gi.status().message();
   auto mig = nvml_->CreateComputeInstance(1, *gi);
   ASSERT_TRUE(mig.ok()) << mig.status().message();
@@ -211,18 +211,18 @@ TEST_F(NvmlMigTest, InstancesOutliveTheProcessThatMadeThem) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto other = Nvml::Open(HAMI_FAKE_NVML_PATH);
-    const bool ok = other.ok() && (*other)->CreateGpuInstance(1, 9, {4, 4}).ok();
+    const bool ok = other.ok() && (*other)->CreateGpuInstance(1, 2, {4, 4}).ok();
     _exit(ok ? 0 : 1);
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(nvml_->GpuInstances(1)->size(), 2u);
-  EXPECT_EQ(nvml_->CreateGpuInstance(1, 9, {4, 4}).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(nvml_->CreateGpuInstance(1, 2, {4, 4}).status().code(), StatusCode::kResourceExhausted);
 }
 
 TEST_F(NvmlMigTest, AComputeInstanceWithProcessesIsNotDestroyed) {
-  auto gi = nvml_->CreateGpuInstance(1, 19, {6, 1});
+  auto gi = nvml_->CreateGpuInstance(1, 0, {6, 1});
   ASSERT_TRUE(gi.ok()) << gi.status().message();
   ASSERT_TRUE(nvml_->CreateComputeInstance(1, *gi).ok());
   nlohmann::json config = Read();  // a process starts on it
