@@ -339,5 +339,38 @@ TEST_F(DynamicMigAllocatorTest, AFailedContainerUndoesTheInstancesCreatedBeforeI
   EXPECT_EQ(Annotation("p3", kBindPhaseAnnotation), "failed");
 }
 
+TEST_F(DynamicMigAllocatorTest, AConflictReplansOntoTheSameInstanceAndAFailedWriteUndoesIt) {
+  auto allocator = MakeAllocator();
+  // The first write of the pod loses a race: the plan is made again from the re-read pod and
+  // finds the instance this Allocate already created (one create, one instance).
+  BoundMigPod("p4", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  api_.InjectConflict("pods", "default", "p4");
+  auto response = allocator->Allocate(Request(1));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  int pod_writes = 0;
+  for (const fakes::RequestRecord& r : api_.Requests()) {
+    if (r.verb == "patch" && r.path.ends_with("/pods/p4")) ++pod_writes;
+  }
+  EXPECT_EQ(pod_writes, 2) << "the conflicting write and the one after the re-plan";
+  EXPECT_EQ(driver_->ci_creates, 1);
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_EQ(response->container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"),
+            nvml_->Gpus()->at(0).mig_instances.at(0).uuid);
+  ASSERT_TRUE(api_.Delete("pods", "default", "p4").ok());
+
+  // The pod cannot be written at all: the 1g created for it is destroyed again.
+  BoundMigPod("p5", "GPU-a100,NVIDIA,5120,15:;",
+              R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"1g.5gb",)"
+              R"("placement":{"start":0,"size":1}}])",
+              1);
+  api_.FailNext(1, 500, "patch", "/pods/p5");
+  auto failed = allocator->Allocate(Request(1));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(driver_->ci_creates, 2) << "the 1g was created";
+  ASSERT_EQ(Instances().size(), 1u) << "and destroyed: only the 3g is left";
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{4, 4}));
+  EXPECT_EQ(Annotation("p5", kBindPhaseAnnotation), "failed");
+}
+
 }  // namespace
 }  // namespace hami::deviceplugin
