@@ -170,9 +170,10 @@ Status PluginDaemon::Refresh() {
     devices = last_devices_;
     for (DeviceInfo& d : devices) d.health = false;
   } else {
-    Discovered found = ToDeviceInfos(*gpus, options_.discovery, [this](const std::string& bus) {
-      return NumaNode(options_.sysfs_root, bus);
-    });
+    Discovered found = ToDeviceInfos(
+        *gpus, options_.discovery,
+        [this](const std::string& bus) { return NumaNode(options_.sysfs_root, bus); },
+        [this](uint32_t gpu_index) { return nvml_->MigProfiles(gpu_index); });
     for (const std::string& line : found.skipped) spdlog::info("{}", line);
     for (const std::string& line : found.notes) spdlog::info("{}", line);
     devices = std::move(found.devices);

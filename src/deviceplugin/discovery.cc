@@ -43,10 +43,71 @@ std::vector<MigProfile> GroupMigInstances(std::span<const nvml::NvmlMigInstance>
   return profiles;
 }
 
+// Every profile of `allowed` the GPU has, with all its legal placements (dynamic MIG).
+std::vector<MigProfile> AllowedProfiles(std::span<const nvml::NvmlMigProfileInfo> infos,
+                                        const std::set<std::string>& allowed) {
+  std::vector<MigProfile> profiles;
+  for (const nvml::NvmlMigProfileInfo& info : infos) {
+    if (allowed.count(info.name) == 0 || info.placements.empty()) continue;
+    if (std::any_of(profiles.begin(), profiles.end(),
+                    [&](const MigProfile& p) { return p.name == info.name; })) {
+      continue;  // NVML lists a profile once; a repeat would only double its placements
+    }
+    MigProfile profile;
+    profile.name = info.name;
+    profile.memory_mib = info.memory_mib;
+    profile.slice_count = info.slice_count;
+    profile.placements = info.placements;
+    std::sort(profile.placements.begin(), profile.placements.end(),
+              [](const MigPlacement& a, const MigPlacement& b) { return a.start < b.start; });
+    profiles.push_back(std::move(profile));
+  }
+  // HAMi's core of a profile: its share of the GPU's SMs; the largest profile is the whole GPU.
+  int32_t whole_sms = 0;
+  for (const nvml::NvmlMigProfileInfo& info : infos) {
+    whole_sms = std::max(whole_sms, info.multiprocessor_count);
+  }
+  for (MigProfile& profile : profiles) {
+    for (const nvml::NvmlMigProfileInfo& info : infos) {
+      if (info.name != profile.name) continue;
+      const int64_t sms = info.multiprocessor_count;
+      profile.core =
+          whole_sms > 0 ? static_cast<int32_t>((sms * 100 + whole_sms - 1) / whole_sms) : 0;
+      break;
+    }
+  }
+  std::sort(profiles.begin(), profiles.end(), [](const MigProfile& a, const MigProfile& b) {
+    return std::tie(a.memory_mib, a.slice_count, a.name) <
+           std::tie(b.memory_mib, b.slice_count, b.name);
+  });
+  return profiles;
+}
+
 }  // namespace
+
+std::optional<std::set<std::string>> AllowedMigProfiles(
+    const std::vector<MigProfileAllowance>& allowlist, const std::string& gpu_name) {
+  std::optional<std::set<std::string>> allowed;
+  for (const MigProfileAllowance& entry : allowlist) {
+    const bool named = std::any_of(entry.models.begin(), entry.models.end(), [&](const auto& m) {
+      return !m.empty() && gpu_name.find(m) != std::string::npos;
+    });
+    if (!named) continue;
+    if (!allowed) allowed.emplace();
+    allowed->insert(entry.profiles.begin(), entry.profiles.end());
+  }
+  return allowed;
+}
 
 Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of) {
+  return ToDeviceInfos(gpus, options, numa_of, MigProfilesOf{});
+}
+
+Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
+                         const std::function<int32_t(const std::string& bus_id)>& numa_of,
+                         const MigProfilesOf& mig_profiles_of) {
+  std::optional<std::vector<MigProfileAllowance>> default_allowlist;
   Discovered out;
   for (const nvml::NvmlGpu& gpu : gpus) {
     const std::string who = "GPU " + std::to_string(gpu.index) + " " + gpu.uuid;
@@ -79,6 +140,43 @@ Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOpt
       d.devcore = 100;
       d.count = static_cast<int32_t>(gpu.mig_instances.size());
       d.mig_profiles = GroupMigInstances(gpu.mig_instances);
+      if (options.mode == kModeMig && mig_profiles_of) {
+        auto infos = mig_profiles_of(gpu.index);
+        const bool placeable =
+            infos.ok() && std::any_of(infos->begin(), infos->end(),
+                                      [](const auto& info) { return !info.placements.empty(); });
+        if (!infos.ok()) {
+          out.notes.push_back(who + ": dynamic MIG unavailable, existing instances only: " +
+                              infos.status().message());
+        } else if (!placeable) {
+          out.notes.push_back(who + ": NVML reports no MIG placement, existing instances only");
+        } else {
+          if (!options.mig_profile_allowlist && !default_allowlist) {
+            const DeviceConfig defaults = DefaultDeviceConfig();
+            default_allowlist = defaults.nvidia ? defaults.nvidia->mig_profile_allowlist
+                                                : std::vector<MigProfileAllowance>{};
+          }
+          const auto allowed = AllowedMigProfiles(
+              options.mig_profile_allowlist ? *options.mig_profile_allowlist : *default_allowlist,
+              gpu.name);
+          d.mig_profiles = allowed ? AllowedProfiles(*infos, *allowed) : std::vector<MigProfile>{};
+          d.count = 0;
+          for (const nvml::NvmlMigProfileInfo& info : *infos) {
+            if (allowed && allowed->count(info.name) > 0) {
+              d.count = std::max(d.count, static_cast<int32_t>(info.placements.size()));
+            }
+          }
+          if (!allowed) {
+            out.notes.push_back(who + ": no migProfileAllowlist entry names model " + gpu.name +
+                                ": no MIG profile offered");
+          } else if (d.mig_profiles.empty()) {
+            out.notes.push_back(who + ": the GPU has none of the profiles migProfileAllowlist " +
+                                "allows for it: no MIG profile offered");
+          }
+          out.devices.push_back(std::move(d));
+          continue;
+        }
+      }
       if (options.mode != kModeMig) {
         out.notes.push_back(who + ": MIG mode is on: published as mode mig, not " + options.mode);
       }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+#include "device/config.h"
 #include "device/device.h"
 #include "deviceplugin/allocate.h"
 #include "nvml/nvml.h"
@@ -29,7 +31,16 @@ struct DiscoveryOptions {
   int32_t preconfigured_memory_mib = 0;
   std::set<std::string> exclude_uuids;  // filterdevices.uuid
   std::set<uint32_t> exclude_indexes;   // filterdevices.index
+  // migProfileAllowlist of the device config: on a "mig" node, the MIG profiles a GPU whose
+  // name contains one of an entry's models may offer (union over matching entries). nullopt:
+  // the chart's default allowlist (DefaultDeviceConfig).
+  std::optional<std::vector<MigProfileAllowance>> mig_profile_allowlist;
 };
+
+// What NVML says a MIG-mode GPU allows (Nvml::MigProfiles): every GPU instance profile and its
+// legal placements. `gpu_index` is NVML's index.
+using MigProfilesOf =
+    std::function<Result<std::vector<nvml::NvmlMigProfileInfo>>(uint32_t gpu_index)>;
 
 struct Discovered {
   std::vector<DeviceInfo> devices;
@@ -48,6 +59,25 @@ struct Discovered {
 // count = split_count, scaled memory and cores, mode = options.mode ("hami-core" for "mig").
 Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
                          const std::function<int32_t(const std::string& bus_id)>& numa_of);
+
+// Dynamic MIG (HAMi v2.10): as above, except that on a node whose mode is "mig", a GPU in MIG
+// mode is published with every profile `mig_profiles_of` reports that the allowlist allows for
+// its model, each with all its legal placements (sorted by start), smallest memory first, and
+// count = the most instances any of them can have at once; the scheduler reserves free
+// placements and Allocate creates the instance (mig_realize.h). Existing instances are not
+// published separately: HAMi's own are reservations in the scheduler's ledger. When
+// `mig_profiles_of` fails for a GPU (an NVML without the dynamic-MIG calls) or reports no
+// placement at all, the GPU falls back to its existing instances (static MIG), with a note. A
+// GPU whose model no allowlist entry names, or whose allowed profiles the GPU lacks, is
+// published with no profile (count 0) and a note. An empty `mig_profiles_of` is the static form above.
+Discovered ToDeviceInfos(std::span<const nvml::NvmlGpu> gpus, const DiscoveryOptions& options,
+                         const std::function<int32_t(const std::string& bus_id)>& numa_of,
+                         const MigProfilesOf& mig_profiles_of);
+
+// The profiles `allowlist` allows for a GPU named `gpu_name` (substring match of the model, as
+// HAMi; union over matching entries), or nullopt when no entry names the model. Pure.
+std::optional<std::set<std::string>> AllowedMigProfiles(
+    const std::vector<MigProfileAllowance>& allowlist, const std::string& gpu_name);
 
 // The NUMA node sysfs reports for an NVML bus id ("00000000:3B:00.0" is
 // <sysfs_root>/bus/pci/devices/0000:3b:00.0/numa_node); 0 when unknown or negative.

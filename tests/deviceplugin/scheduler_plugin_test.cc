@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <set>
 
 #include "device/annotations.h"
 #include "device/codec.h"
@@ -28,7 +29,8 @@ using std::chrono::milliseconds;
 // NVML described by `nvml_config`) and the scheduler, all started.
 class SchedulerAndPluginTest : public ::testing::Test {
  protected:
-  void StartCluster(const nlohmann::json& nvml_config) {
+  // `mode`: the node's operating mode ("mig": dynamic MIG on GPUs in MIG mode).
+  void StartCluster(const nlohmann::json& nvml_config, const std::string& mode = "hami-core") {
     auto url = api_.Start();
     ASSERT_TRUE(url.ok());
     ASSERT_TRUE(api_.Put({{"kind", "Node"},
@@ -50,6 +52,7 @@ class SchedulerAndPluginTest : public ::testing::Test {
     plugin_options.nvml_library = HAMI_FAKE_NVML_PATH;
     plugin_options.sysfs_root = dir_ + "/sys";
     plugin_options.allocate.hook_path = dir_ + "/hook";
+    plugin_options.discovery.mode = mode;
     plugin_options.refresh_period = milliseconds(100);
     plugin_options.kubelet_check_period = milliseconds(20);
     plugin_ = std::make_unique<deviceplugin::PluginDaemon>(scheduler::testing::TestClient(*url, 2),
@@ -211,6 +214,84 @@ TEST_F(SchedulerAndPluginTest, AMigPodGetsTheInstancesTheSchedulerReserved) {
   EXPECT_NE(result["FailedNodes"]["n1"].get<std::string>().find("CardTimeSlicingExhausted"),
             std::string::npos)
       << filtered->body;
+  EXPECT_TRUE(scheduler_->ledger().CheckCapacity().ok());
+}
+
+// Dynamic MIG end to end: on a "mig" node the plugin registers every profile the A100 allows
+// (chart allowlist) with all its placements though no instance exists; the scheduler reserves a
+// placement for each MIG pod and kubelet's Allocate creates exactly that instance.
+TEST_F(SchedulerAndPluginTest, DynamicMigCreatesTheInstanceAtTheReservedPlacement) {
+  const nlohmann::json config = {{"devices",
+                                  {{{"uuid", "GPU-t4"},
+                                    {"name", "Tesla T4"},
+                                    {"memory_mib", 15360},
+                                    {"bus_id", "00000000:3B:00.0"}},
+                                   {{"uuid", "GPU-a100"},
+                                    {"name", "NVIDIA A100-SXM4-40GB"},
+                                    {"memory_mib", 40960},
+                                    {"bus_id", "00000000:AF:00.0"},
+                                    {"mig", true},
+                                    {"mig_model", "A100-SXM4-40GB"}}}}};
+  StartCluster(config, "mig");
+  const nlohmann::json registered =
+      (*api_.Get("nodes", "", "n1"))["metadata"]["annotations"][kNodeNvidiaRegisterAnnotation];
+  auto devices = DecodeNodeDevices(registered.get<std::string>());
+  ASSERT_TRUE(devices.ok()) << devices.status().message();
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].mode, "hami-core");  // MIG off: shared by HAMi-core
+  const DeviceInfo& a100 = (*devices)[1];
+  EXPECT_EQ(a100.mode, "mig");
+  EXPECT_EQ(a100.count, 7);
+  std::vector<std::string> names;
+  for (const MigProfile& p : a100.mig_profiles) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb"}));
+  EXPECT_EQ(a100.mig_profiles[0].placements.size(), 7u);
+
+  // A hami-core pod never lands on the GPU in MIG mode: it gets the T4.
+  nlohmann::json annotations =
+      FilterAndBind("shared", {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", "1000"}},
+                    {{"nvidia.com/vgpu-mode", "hami-core"}});
+  ASSERT_TRUE(annotations.is_object());
+  EXPECT_EQ(annotations["hami.io/vgpu-devices-allocated"].get<std::string>().rfind("GPU-t4,", 0),
+            0u)
+      << annotations.dump();
+  v1beta1::AllocateResponse response = Allocate({"GPU-t4-0"});
+  ASSERT_EQ(response.container_responses_size(), 1);
+  EXPECT_EQ(response.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), "GPU-t4");
+
+  const nlohmann::json mig_mode = {{"nvidia.com/vgpu-mode", "mig"}};
+  std::set<std::string> handed_out;
+  for (const auto& [name, memory] : std::vector<std::pair<std::string, std::string>>{
+           {"mid", "15000"}, {"small", "4000"}, {"small2", "4000"}}) {
+    nlohmann::json annotations =
+        FilterAndBind(name, {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", memory}}, mig_mode);
+    ASSERT_TRUE(annotations.is_object()) << name;
+    auto reserved =
+        DecodeMigAllocations(annotations[kVgpuMigAllocationsAnnotation].get<std::string>());
+    ASSERT_TRUE(reserved.ok()) << reserved.status().message();
+    ASSERT_EQ(reserved->size(), 1u);
+    EXPECT_EQ((*reserved)[0].gpu_uuid, "GPU-a100");  // a MIG pod only on the MIG GPU
+    EXPECT_TRUE((*reserved)[0].mig_uuid.empty()) << "nothing exists yet for " << name;
+
+    response = Allocate({"GPU-a100-0"});
+    ASSERT_EQ(response.container_responses_size(), 1) << name;
+    const std::string visible = response.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES");
+    EXPECT_EQ(visible.rfind("MIG-", 0), 0u) << visible;
+    EXPECT_TRUE(handed_out.insert(visible).second) << "one instance per pod";
+    auto realized = DecodeMigAllocations(
+        PodAnnotations(name)[kVgpuMigAllocationsAnnotation].get<std::string>());
+    ASSERT_TRUE(realized.ok()) << realized.status().message();
+    ASSERT_EQ(realized->size(), 1u);
+    EXPECT_EQ((*realized)[0].mig_uuid, visible);
+    EXPECT_EQ((*realized)[0].profile, (*reserved)[0].profile);
+    EXPECT_EQ((*realized)[0].placement, (*reserved)[0].placement);
+    EXPECT_EQ(PodAnnotations(name)[kBindPhaseAnnotation], "success");
+  }
+  // A 3g.20gb and two 1g.5gb exist now, at the reserved placements (the fake NVML refuses
+  // overlaps, so three instances mean three disjoint placements).
+  std::ifstream file(dir_ + "/nvml.json");
+  const nlohmann::json after = nlohmann::json::parse(file);
+  EXPECT_EQ(after["devices"][1]["gpu_instances"].size(), 3u) << after.dump();
   EXPECT_TRUE(scheduler_->ledger().CheckCapacity().ok());
 }
 
