@@ -10,6 +10,7 @@
 #include "common/env.h"
 #include "common/guarded_main.h"
 #include "common/strings.h"
+#include "device/config.h"
 #include "deviceplugin/daemon.h"
 #include "deviceplugin/device_list.h"
 #include "kube/daemon_main.h"
@@ -52,6 +53,10 @@ int Run(int argc, char** argv) {
   app.add_option("--node-config-file", options.node_config_file,
                  "HAMi's per-node config.json (reloaded on change; absent = flags only)")
       ->capture_default_str();
+  std::string device_config_file;
+  app.add_option("--device-config-file", device_config_file,
+                 "the scheduler's device-config.yaml; its nvidia migProfileAllowlist says which "
+                 "MIG profiles a node in operating mode mig offers (absent: the chart's list)");
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   std::string topology_score = hami::EnvOr("ENABLE_TOPOLOGY_SCORE", "false");
@@ -87,6 +92,18 @@ int Run(int argc, char** argv) {
     return 2;
   }
   options.topology_score = *topology;
+  if (!device_config_file.empty()) {
+    auto device_config = hami::LoadDeviceConfigFile(device_config_file);
+    if (!device_config.ok()) {
+      std::cerr << "error: --device-config-file: " << device_config.status().message() << "\n";
+      return 2;
+    }
+    // A config without an nvidia section keeps the chart's allowlist; one with it is taken as
+    // written (an empty allowlist offers no MIG profile, as HAMi).
+    if (device_config->nvidia) {
+      options.discovery.mig_profile_allowlist = device_config->nvidia->mig_profile_allowlist;
+    }
+  }
   const std::string vgpu = options.allocate.hook_path + "/vgpu";
   options.allocate.host_libvgpu = vgpu + "/libvgpu.so";
   auto env = [](const char* name) -> std::optional<std::string> {
