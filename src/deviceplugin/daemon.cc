@@ -95,6 +95,15 @@ Status PluginDaemon::Start() {
   mig_driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
   mig_realizer_ = std::make_unique<MigRealizer>(*mig_driver_);
   allocator.mig_realizer = mig_realizer_.get();
+  // Destroys dynamic-MIG instances no live pod reserves (mig_reconcile.h); every refresh, the
+  // first right after start. Only GPUs of a node in operating mode "mig" that the node config
+  // does not exclude: static-MIG instances are never touched.
+  mig_reconciler_ = std::make_unique<MigReconciler>(
+      *client_, *mig_driver_, options_.node_name, [this](const nvml::NvmlGpu& gpu) {
+        return options_.discovery.mode == kModeMig &&
+               options_.discovery.exclude_uuids.count(gpu.uuid) == 0 &&
+               options_.discovery.exclude_indexes.count(gpu.index) == 0;
+      });
   allocator_ =
       std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
   server_ = std::make_unique<PluginServer>(
@@ -258,6 +267,12 @@ void PluginDaemon::Loop() {
           spdlog::warn("node lock check: {}", released.status().message());
         } else if (!released->empty()) {
           spdlog::info("node lock released reason=\"{}\"", *released);
+        }
+      }
+      if (mig_reconciler_) {
+        auto reconciled = mig_reconciler_->RunOnce();
+        if (!reconciled.ok()) {
+          spdlog::warn("mig reconcile: nothing destroyed: {}", reconciled.status().message());
         }
       }
       next_refresh = std::chrono::steady_clock::now() +

@@ -21,6 +21,7 @@
 #include "deviceplugin/discovery.h"
 #include "deviceplugin/health.h"
 #include "deviceplugin/mig_realize.h"
+#include "deviceplugin/mig_reconcile.h"
 #include "deviceplugin/node_config.h"
 #include "deviceplugin/plugin_server.h"
 #include "deviceplugin/topology.h"
@@ -96,6 +97,7 @@ class PluginDaemon {
   // allocator_, which points at it).
   std::unique_ptr<NvmlMigDriver> mig_driver_;
   std::unique_ptr<MigRealizer> mig_realizer_;
+  std::unique_ptr<MigReconciler> mig_reconciler_;  // loop thread (made in Start)
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;
