@@ -291,10 +291,27 @@ std::vector<HostDeviceReading> MonitorDaemon::ReadHosts() {
   return hosts;
 }
 
+std::vector<NodeMigInstanceReading> MonitorDaemon::ReadNodeMigs() {
+  std::lock_guard<std::mutex> lock(nvml_mu_);
+  if (nvml_ == nullptr) return {};
+  auto gpus = nvml_->Gpus();
+  if (!gpus.ok()) return {};
+  std::vector<NodeMigInstanceReading> out;
+  for (const nvml::NvmlGpu& gpu : *gpus) {
+    for (const nvml::NvmlMigInstance& m : gpu.mig_instances) {
+      out.push_back({options_.node_name, static_cast<int>(gpu.index), gpu.uuid, gpu.name, m.uuid,
+                     m.profile, m.gpu_instance_id, m.compute_instance_id, m.placement.start,
+                     m.placement.size});
+    }
+  }
+  return out;
+}
+
 Result<std::string> MonitorDaemon::RenderMetrics() {
   MonitorReadings readings;
   readings.now_unix_s = Now();
   readings.hosts = ReadHosts();
+  readings.node_migs = ReadNodeMigs();
   std::vector<std::shared_ptr<const nlohmann::json>> pods;
   if (pods_) pods = pods_->Snapshot();
   std::map<std::string, const nlohmann::json*> by_uid;

@@ -80,6 +80,9 @@ class MonitorDaemon {
  private:
   void Loop();
   std::vector<HostDeviceReading> ReadHosts();
+  // The MIG devices that exist on the node's GPUs (NVML), for hami_node_gpu_mig_instance_info;
+  // empty when NVML is not open or cannot list the GPUs (ReadHosts reports that).
+  std::vector<NodeMigInstanceReading> ReadNodeMigs();
   int64_t Now() const;
   void ReportOnce(const std::string& key, const std::string& message);
   using PodsByUid = std::map<std::string, std::shared_ptr<const nlohmann::json>>;

@@ -131,6 +131,7 @@ std::vector<std::string> MonitorFamilyNames() {
     if (g.legacy_name != nullptr) names.push_back(g.legacy_name);
   }
   names.push_back(kMigDeviceInfo);
+  names.push_back(kNodeMigInstanceInfo);
   names.push_back(kRegionLimitMismatch);
   return names;
 }
@@ -208,11 +209,35 @@ std::vector<Family> MonitorFamilies(const MonitorReadings& readings,
                          {{"mig_uuid", m.mig_uuid},
                           {"profile", m.profile},
                           {"gpu_instance_id", std::to_string(m.gpu_instance_id)},
-                          {"compute_instance_id", std::to_string(m.compute_instance_id)}}),
+                          {"compute_instance_id", std::to_string(m.compute_instance_id)},
+                          // DCGM exporter's names for the same instance, to join its series.
+                          {"UUID", m.device_uuid},
+                          {"GPU_I_ID", std::to_string(m.gpu_instance_id)},
+                          {"GPU_I_PROFILE", m.profile}}),
                      options),
             1);
   }
   current.push_back(std::move(mig));
+
+  Family node_mig =
+      Gauge(kNodeMigInstanceInfo, "MIG device that exists on the node, held or not (value 1).");
+  for (const NodeMigInstanceReading& m : readings.node_migs) {
+    const std::string gpu = std::to_string(m.gpu_index);
+    node_mig.Add(WithZone({{"gpu", gpu},
+                           {"UUID", m.gpu_uuid},
+                           {"device", "nvidia" + gpu},
+                           {"modelName", m.model_name},
+                           {"Hostname", m.node},
+                           {"GPU_I_ID", std::to_string(m.gpu_instance_id)},
+                           {"GPU_I_PROFILE", m.profile},
+                           {"mig_uuid", m.mig_uuid},
+                           {"compute_instance_id", std::to_string(m.compute_instance_id)},
+                           {"placement_start", std::to_string(m.placement_start)},
+                           {"placement_size", std::to_string(m.placement_size)}},
+                          options),
+                 1);
+  }
+  current.push_back(std::move(node_mig));
 
   Family mismatch = Gauge(kRegionLimitMismatch,
                           "1 when the container's shared region holds a limit other than its "

@@ -74,8 +74,24 @@ struct LimitMismatchReading {
   LimitMismatch mismatch;
 };
 
+// One MIG device that exists on the node (NVML, whoever made it and whether a pod holds it),
+// for hami_node_gpu_mig_instance_info.
+struct NodeMigInstanceReading {
+  std::string node;
+  int gpu_index = 0;       // NVML index of the parent GPU
+  std::string gpu_uuid;    // the parent GPU
+  std::string model_name;  // NVML's name of the parent GPU ("NVIDIA A100-SXM4-40GB")
+  std::string mig_uuid;
+  std::string profile;  // "3g.20gb"
+  uint32_t gpu_instance_id = 0;
+  uint32_t compute_instance_id = 0;
+  int32_t placement_start = 0;  // memory slices of the GPU instance
+  int32_t placement_size = 0;
+};
+
 struct MonitorReadings {
   std::vector<HostDeviceReading> hosts;
+  std::vector<NodeMigInstanceReading> node_migs;
   std::vector<ContainerReading> containers;
   std::vector<MigDeviceReading> migs;
   std::vector<LimitMismatchReading> limit_mismatches;
@@ -101,6 +117,7 @@ inline constexpr const char* kVgpuMemoryContext = "hami_vgpu_memory_context_byte
 inline constexpr const char* kVgpuMemoryModule = "hami_vgpu_memory_module_bytes";
 inline constexpr const char* kVgpuMemoryBuffer = "hami_vgpu_memory_buffer_bytes";
 inline constexpr const char* kMigDeviceInfo = "hami_mig_device_info";
+inline constexpr const char* kNodeMigInstanceInfo = "hami_node_gpu_mig_instance_info";
 // Not in HAMi: 1 per (container, device index, limit) whose region value differs from the
 // allocation; absent when they agree or cannot be compared (limit_check.h).
 inline constexpr const char* kRegionLimitMismatch = "hami_container_region_limit_mismatch";
@@ -112,7 +129,11 @@ std::vector<std::string> MonitorFamilyNames();
 // devices by vdevice index within each). Host labels: node, device_index, device_uuid,
 // device_type. Container labels: namespace, pod, container, vdevice_index (index in the region),
 // device_uuid; hami_mig_device_info adds mig_uuid, profile, gpu_instance_id,
-// compute_instance_id (value 1); hami_container_region_limit_mismatch adds limit
+// compute_instance_id and, to join DCGM exporter series, UUID (the parent GPU), GPU_I_ID and
+// GPU_I_PROFILE (value 1); hami_node_gpu_mig_instance_info (one per MIG device on the node,
+// value 1) has DCGM's labels gpu, UUID, device ("nvidia<gpu>"), modelName, Hostname, GPU_I_ID,
+// GPU_I_PROFILE, then mig_uuid, compute_instance_id, placement_start, placement_size;
+// hami_container_region_limit_mismatch adds limit
 // ("memory_bytes" | "sm_percent"), region_value and allocated_value (decimal, in that unit) and
 // its vdevice_index / device_uuid are the allocation's (value 1). A container or MIG device whose
 // pod_uid is not in `pods` is skipped (its pod is gone or not yet known; it cannot be labelled).

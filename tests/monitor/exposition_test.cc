@@ -176,8 +176,36 @@ TEST(MonitorMetricsTest, Golden) {
       "# TYPE hami_mig_device_info gauge\n"
       "hami_mig_device_info{namespace=\"ns-a\",pod=\"pod-a\",container=\"main\","
       "vdevice_index=\"0\",device_uuid=\"GPU-a\",mig_uuid=\"MIG-x\",profile=\"1g.10gb\","
-      "gpu_instance_id=\"7\",compute_instance_id=\"0\",zone=\"vGPU\"} 1\n";
+      "gpu_instance_id=\"7\",compute_instance_id=\"0\",UUID=\"GPU-a\",GPU_I_ID=\"7\","
+      "GPU_I_PROFILE=\"1g.10gb\",zone=\"vGPU\"} 1\n";
   EXPECT_EQ(*text, want);
+}
+
+TEST(MonitorMetricsTest, NodeMigInstancesCarryDcgmLabels) {
+  // Labels a PromQL join with DCGM exporter's series needs: on(UUID, GPU_I_ID) (plus gpu,
+  // device, modelName, Hostname as DCGM exporter names them).
+  MonitorReadings r;
+  r.node_migs.push_back(
+      {"node-1", 2, "GPU-a100", "NVIDIA A100-SXM4-40GB", "MIG-x", "3g.20gb", 1, 0, 4, 4});
+  r.node_migs.push_back(
+      {"node-1", 2, "GPU-a100", "NVIDIA A100-SXM4-40GB", "MIG-y", "1g.5gb", 9, 0, 0, 1});
+  auto text = RenderMonitorMetrics(r);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  const std::string want =
+      "# HELP hami_node_gpu_mig_instance_info MIG device that exists on the node, held or not "
+      "(value 1).\n"
+      "# TYPE hami_node_gpu_mig_instance_info gauge\n"
+      "hami_node_gpu_mig_instance_info{gpu=\"2\",UUID=\"GPU-a100\",device=\"nvidia2\","
+      "modelName=\"NVIDIA A100-SXM4-40GB\",Hostname=\"node-1\",GPU_I_ID=\"1\","
+      "GPU_I_PROFILE=\"3g.20gb\",mig_uuid=\"MIG-x\",compute_instance_id=\"0\","
+      "placement_start=\"4\",placement_size=\"4\",zone=\"vGPU\"} 1\n"
+      "hami_node_gpu_mig_instance_info{gpu=\"2\",UUID=\"GPU-a100\",device=\"nvidia2\","
+      "modelName=\"NVIDIA A100-SXM4-40GB\",Hostname=\"node-1\",GPU_I_ID=\"9\","
+      "GPU_I_PROFILE=\"1g.5gb\",mig_uuid=\"MIG-y\",compute_instance_id=\"0\","
+      "placement_start=\"0\",placement_size=\"1\",zone=\"vGPU\"} 1\n";
+  EXPECT_EQ(*text, want);
+  const std::vector<std::string> names = MonitorFamilyNames();
+  EXPECT_NE(std::find(names.begin(), names.end(), kNodeMigInstanceInfo), names.end());
 }
 
 TEST(MonitorMetricsTest, LegacyNamesFollowTheCurrentOnes) {
