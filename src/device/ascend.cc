@@ -5,6 +5,7 @@
 
 #include "device/codec.h"
 #include "device/go_json.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 namespace {
@@ -142,10 +143,7 @@ Result<std::optional<ContainerDeviceRequest>> AscendVendor::RequestFromResources
 }
 
 Result<DeviceSelectors> AscendVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kBoth,
-                   &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, use_uuid_key_, no_use_uuid_key_);
 }
 
 Result<std::vector<DeviceInfo>> AscendVendor::DecodeRegistration(

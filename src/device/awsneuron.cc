@@ -9,6 +9,7 @@
 #include "device/codec.h"
 #include "device/quantity.h"
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 namespace {
@@ -197,10 +198,7 @@ Result<std::optional<ContainerDeviceRequest>> AwsNeuronVendor::RequestFromResour
 }
 
 Result<DeviceSelectors> AwsNeuronVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kAwsNeuronUseUuidAnnotation, kAwsNeuronNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kAwsNeuronUseUuidAnnotation, kAwsNeuronNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> AwsNeuronVendor::DecodeNode(const NodeFacts& node) const {

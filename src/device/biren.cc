@@ -1,6 +1,5 @@
 #include "device/biren.h"
 
-
 namespace hami {
 
 Result<std::optional<ContainerDeviceRequest>> DeriveBirenRequest(const BirenConfig& config,

@@ -1,6 +1,7 @@
 #include "device/cambricon.h"
 
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 
@@ -53,10 +54,7 @@ Result<std::optional<ContainerDeviceRequest>> CambriconVendor::RequestFromResour
 }
 
 Result<DeviceSelectors> CambriconVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kCambriconUseUuidAnnotation, kCambriconNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kCambriconUseUuidAnnotation, kCambriconNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> CambriconVendor::DecodeNode(const NodeFacts& node) const {

@@ -7,6 +7,7 @@
 #include "common/strings.h"
 #include "device/go_json.h"
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 
@@ -257,10 +258,7 @@ Result<std::optional<ContainerDeviceRequest>> EnflameDrsVendor::RequestFromResou
 }
 
 Result<DeviceSelectors> EnflameDrsVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kEnflameUseUuidAnnotation, kEnflameNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kEnflameUseUuidAnnotation, kEnflameNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> EnflameDrsVendor::DecodeNode(const NodeFacts& node) const {

@@ -1,6 +1,7 @@
 #include "device/iluvatar.h"
 
 #include "common/strings.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 Result<std::optional<ContainerDeviceRequest>> DeriveIluvatarRequest(const IluvatarConfig& config,
@@ -42,10 +43,7 @@ Result<std::optional<ContainerDeviceRequest>> IluvatarVendor::RequestFromResourc
 }
 
 Result<DeviceSelectors> IluvatarVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, use_uuid_key_, no_use_uuid_key_, SelectorPrecedence::kBoth,
-                   &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, use_uuid_key_, no_use_uuid_key_);
 }
 
 Result<std::vector<DeviceInfo>> IluvatarVendor::DecodeRegistration(

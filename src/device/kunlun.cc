@@ -7,6 +7,7 @@
 #include "device/codec.h"
 #include "device/quantity.h"
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 namespace {
@@ -154,10 +155,7 @@ Result<std::optional<ContainerDeviceRequest>> KunlunVendor::RequestFromResources
 }
 
 Result<DeviceSelectors> KunlunVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kKunlunUseUuidAnnotation, kKunlunNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kKunlunUseUuidAnnotation, kKunlunNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> KunlunVendor::DecodeNode(const NodeFacts& node) const {
@@ -202,10 +200,7 @@ Result<std::optional<ContainerDeviceRequest>> KunlunVxpuVendor::RequestFromResou
 }
 
 Result<DeviceSelectors> KunlunVxpuVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kXpuUseUuidAnnotation, kXpuNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kXpuUseUuidAnnotation, kXpuNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> KunlunVxpuVendor::DecodeRegistration(

@@ -7,6 +7,7 @@
 #include "device/go_json.h"
 #include "device/quantity.h"
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 
@@ -233,10 +234,7 @@ Result<std::optional<ContainerDeviceRequest>> MetaxSgpuVendor::RequestFromResour
 }
 
 Result<DeviceSelectors> MetaxSgpuVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kMetaxUseUuidAnnotation, kMetaxNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kMetaxUseUuidAnnotation, kMetaxNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> MetaxSgpuVendor::DecodeRegistration(

@@ -5,6 +5,7 @@
 
 #include "common/strings.h"
 #include "device/synthesized.h"
+#include "device/uuid_selectors.h"
 
 namespace hami {
 
@@ -127,10 +128,7 @@ Result<std::optional<ContainerDeviceRequest>> MthreadsVendor::RequestFromResourc
 }
 
 Result<DeviceSelectors> MthreadsVendor::ParseSelectors(const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, kMthreadsUseUuidAnnotation, kMthreadsNoUseUuidAnnotation,
-                   SelectorPrecedence::kBoth, &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, kMthreadsUseUuidAnnotation, kMthreadsNoUseUuidAnnotation);
 }
 
 Result<std::vector<DeviceInfo>> MthreadsVendor::DecodeNode(const NodeFacts& node) const {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "device/uuid_selectors.h"
+
 namespace hami {
 
 SlotOnlyJsonVendor::SlotOnlyJsonVendor(SlotOnlyVendorKeys keys) : keys_(std::move(keys)) {
@@ -15,10 +17,7 @@ Result<std::optional<ContainerDeviceRequest>> SlotOnlyJsonVendor::RequestFromRes
 
 Result<DeviceSelectors> SlotOnlyJsonVendor::ParseSelectors(
     const Annotations& pod_annotations) const {
-  DeviceSelectors s;
-  ReadSelectorPair(pod_annotations, keys_.use_uuid, keys_.nouse_uuid, SelectorPrecedence::kBoth,
-                   &s.use_uuids, &s.nouse_uuids);
-  return s;
+  return UuidSelectors(pod_annotations, keys_.use_uuid, keys_.nouse_uuid);
 }
 
 Result<std::vector<DeviceInfo>> SlotOnlyJsonVendor::DecodeRegistration(
