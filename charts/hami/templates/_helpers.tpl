@@ -105,6 +105,16 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
+{{/* Extra container args without klog's -v=N / --v=N, which HAMi's values files carry
+(extraArgs: [-v=4]) but hami's binaries do not take; a list of strings in, YAML list items out. */}}
+{{- define "hami.extraArgs" -}}
+{{- range . }}
+{{- if not (regexMatch "^--?v=" (toString .)) }}
+- {{ toString . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Whether the extender serves HTTPS: with the webhook. */}}
 {{- define "hami.tlsEnabled" -}}
 {{- if .Values.scheduler.admissionWebhook.enabled }}true{{ end -}}
