@@ -155,8 +155,14 @@ Result<v1beta1::AllocateResponse> Allocator::Allocate(const v1beta1::AllocateReq
 MigInstanceLookup Allocator::MigLookup() const {
   if (options_.mig_realizer == nullptr) return options_.mig_instances;
   MigRealizer* realizer = options_.mig_realizer;
-  return [realizer](const std::string& gpu_uuid, const std::string& profile,
-                    const MigPlacement& placement) {
+  std::function<void()> reclaim = options_.reclaim_stale_mig;
+  return [realizer, reclaim](const std::string& gpu_uuid, const std::string& profile,
+                             const MigPlacement& placement) -> Result<MigInstanceRef> {
+    auto realized = realizer->Realize(gpu_uuid, profile, placement);
+    if (realized.ok() || !reclaim) return realized;
+    spdlog::info("mig: {}; reclaiming instances of gone pods, then retrying once",
+                 realized.status().message());
+    reclaim();
     return realizer->Realize(gpu_uuid, profile, placement);
   };
 }

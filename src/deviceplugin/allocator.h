@@ -41,6 +41,12 @@ struct AllocatorOptions {
   // allocator). What one Allocate created is destroyed again when that Allocate fails, kept
   // when it succeeds.
   MigRealizer* mig_realizer = nullptr;
+  // Dynamic MIG: called once when realizing a reserved instance fails, before one retry. The
+  // scheduler reserves a placement as soon as the pods holding it are gone from the API
+  // server, so kubelet's Allocate can arrive before the reconciler's next pass has destroyed
+  // their instances; the daemon runs a pass here (it destroys only instances no live pod
+  // reserves, and the pod being allocated is live). Unset: no retry.
+  std::function<void()> reclaim_stale_mig;
 };
 
 // Creates (mode 0777) or empties the container's host cache directory.

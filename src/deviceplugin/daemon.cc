@@ -104,6 +104,7 @@ Status PluginDaemon::Start() {
                options_.discovery.exclude_uuids.count(gpu.uuid) == 0 &&
                options_.discovery.exclude_indexes.count(gpu.index) == 0;
       });
+  allocator.reclaim_stale_mig = [this] { ReconcileMig(); };
   allocator_ =
       std::make_unique<Allocator>(*client_, allocator, UnixNowSeconds, RandomCacheFileName);
   server_ = std::make_unique<PluginServer>(
@@ -269,12 +270,7 @@ void PluginDaemon::Loop() {
           spdlog::info("node lock released reason=\"{}\"", *released);
         }
       }
-      if (mig_reconciler_) {
-        auto reconciled = mig_reconciler_->RunOnce();
-        if (!reconciled.ok()) {
-          spdlog::warn("mig reconcile: nothing destroyed: {}", reconciled.status().message());
-        }
-      }
+      ReconcileMig();
       next_refresh = std::chrono::steady_clock::now() +
                      (refreshed.ok() ? options_.refresh_period : options_.retry_period);
     }
@@ -284,6 +280,15 @@ void PluginDaemon::Loop() {
       refresh_now_ = false;
       next_refresh = std::chrono::steady_clock::now();
     }
+  }
+}
+
+void PluginDaemon::ReconcileMig() {
+  std::lock_guard<std::mutex> lock(mig_reconcile_mu_);
+  if (!mig_reconciler_) return;
+  auto reconciled = mig_reconciler_->RunOnce();
+  if (!reconciled.ok()) {
+    spdlog::warn("mig reconcile: nothing destroyed: {}", reconciled.status().message());
   }
 }
 

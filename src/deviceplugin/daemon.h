@@ -77,6 +77,8 @@ class PluginDaemon {
 
  private:
   void Loop();
+  // One dynamic-MIG reconcile pass (mig_reconcile.h), serialised; failures are logged.
+  void ReconcileMig();
   void WatchHealth();
   // Re-discovers, updates ListAndWatch and, when changed, the node annotations.
   Status Refresh();
@@ -97,7 +99,10 @@ class PluginDaemon {
   // allocator_, which points at it).
   std::unique_ptr<NvmlMigDriver> mig_driver_;
   std::unique_ptr<MigRealizer> mig_realizer_;
-  std::unique_ptr<MigReconciler> mig_reconciler_;  // loop thread (made in Start)
+  // Made in Start; passes run on the loop thread and, when a reserved instance cannot be
+  // created, on the Allocate thread (ReconcileMig), one at a time.
+  std::unique_ptr<MigReconciler> mig_reconciler_;
+  std::mutex mig_reconcile_mu_;
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<PluginServer> server_;
   std::string last_published_;
