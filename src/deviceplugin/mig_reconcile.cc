@@ -25,7 +25,21 @@ std::string Describe(const MigInstanceState& mig, const std::string& gpu_uuid) {
          std::to_string(mig.gpu_instance_id) + ")";
 }
 
+// The Event message: what blocks whom, and what a person can do about it.
+std::string ConflictMessage(const MigConflict& c) {
+  return "MIG instance " + (c.profile.empty() ? std::string("of unknown profile") : c.profile) +
+         " at slices " + Slices(c.placement) + " (GPU instance " +
+         std::to_string(c.gpu_instance_id) + ") on GPU " + c.gpu_uuid + " blocks pod " + c.pod +
+         "'s reservation of " + c.reserved_profile + " at slices " + Slices(c.reserved_placement) +
+         "; hami-device-plugin keeps it: destroy it (nvidia-smi mig -dci/-dgi) or delete the pod";
+}
+
 }  // namespace
+
+std::string MigConflict::Key() const {
+  return gpu_uuid + "|" + std::to_string(gpu_instance_id) + "|" + profile + "|" +
+         Slices(placement) + "|" + pod + "|" + reserved_profile + "|" + Slices(reserved_placement);
+}
 
 Result<std::vector<MigReservation>> LiveMigReservations(const nlohmann::json& pod_list,
                                                         const std::string& node) {
@@ -74,7 +88,9 @@ MigReconcilePlan PlanMigReconcile(std::span<const MigGpuState> gpus,
                            "'s reservation of " + overlapping->profile + " at slices " +
                            Slices(overlapping->placement) + ": kept";
         plan.kept.push_back(line);
-        plan.conflicts.push_back(std::move(line));
+        plan.conflicts.push_back({gpu.uuid, mig.gpu_instance_id, mig.profile, mig.placement,
+                                  overlapping->pod, overlapping->profile, overlapping->placement,
+                                  std::move(line)});
       } else {
         plan.destroy.push_back(
             {gpu.index, gpu.uuid, mig.gpu_instance_id, mig.compute_instance_ids, what});
@@ -119,8 +135,32 @@ Result<MigReconcileReport> MigReconciler::RunOnce() {
   if (!pods.ok()) return pods.status().WithContext("list the pods of node " + node_name_);
   HAMI_ASSIGN_OR_RETURN(std::vector<MigReservation> live, LiveMigReservations(*pods, node_name_));
   const MigReconcilePlan plan = PlanMigReconcile(states, live);
-  for (const std::string& line : plan.conflicts) spdlog::warn("mig reconcile {}", line);
   report.kept = plan.kept.size();
+  report.conflicts = plan.conflicts.size();
+  std::set<std::string> still;
+  for (const MigConflict& c : plan.conflicts) {
+    spdlog::warn("mig reconcile {}", c.line);
+    const std::string key = c.Key();
+    still.insert(key);
+    if (reported_conflicts_.count(key) > 0) continue;
+    kube::EventSpec event;
+    event.involved_kind = "Node";
+    event.involved_name = node_name_;
+    event.type = "Warning";
+    event.reason = kMigInstanceConflictReason;
+    event.message = ConflictMessage(c);
+    event.component = "hami-device-plugin";
+    event.host = node_name_;
+    // Best effort: a failed write is tried again next pass and never stops this one.
+    if (auto created = client_.CreateEvent(event); !created.ok()) {
+      spdlog::warn("event {} not posted (retried next pass): {}", kMigInstanceConflictReason,
+                   created.status().message());
+      continue;
+    }
+    reported_conflicts_.insert(key);
+    ++report.events_posted;
+  }
+  std::erase_if(reported_conflicts_, [&](const std::string& k) { return still.count(k) == 0; });
   for (const MigDestroy& d : plan.destroy) {
     Status done = Status::Ok();
     for (uint32_t ci : d.compute_instance_ids) {

@@ -10,7 +10,8 @@
 //   - an instance whose GPU uuid, profile and placement equal a live reservation is kept
 //     (adopted: also after a plugin restart, or a GPU instance left without compute instance);
 //   - an instance overlapping a live reservation of another profile or placement is kept and
-//     reported (it blocks that pod's Allocate; a person must decide);
+//     reported (it blocks that pod's Allocate; a person must decide): logged on every pass and
+//     raised once as a Warning Event MigInstanceConflict on the Node;
 //   - every other instance is destroyed. The first pass after start therefore returns a GPU
 //     with no live reservation to a clean MIG-ready state (no instances at all).
 // A pod is live unless it is gone from the API server or its phase is Succeeded or Failed (a
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -63,13 +65,32 @@ struct MigDestroy {
   std::string what;                            // "<profile> at slices s+n of GPU <uuid>"
 };
 
+// An instance kept because it overlaps a live reservation it does not match: it blocks that
+// pod's Allocate until a person destroys it or the pod goes.
+struct MigConflict {
+  std::string gpu_uuid;
+  uint32_t gpu_instance_id = 0;
+  std::string profile;  // "" when NVML's profile list does not know its id
+  MigPlacement placement;
+  std::string pod;  // "namespace/name" of the blocked reservation
+  std::string reserved_profile;
+  MigPlacement reserved_placement;
+  std::string line;  // the "conflict ..." line of MigReconcilePlan::kept
+  // Identifies this conflict across passes (GPU, instance, placement, profile, pod,
+  // reservation): the same key on the next pass is the same conflict, not a new one.
+  std::string Key() const;
+};
+
 struct MigReconcilePlan {
   std::vector<MigDestroy> destroy;
   // One line per instance kept on a managed GPU: "adopted ... for pod ns/name" or, for an
   // instance overlapping another reservation, "conflict ...".
   std::vector<std::string> kept;
-  std::vector<std::string> conflicts;  // the "conflict" lines of kept, to log as warnings
+  std::vector<MigConflict> conflicts;  // the "conflict" entries of kept
 };
+
+// The Event reason the reconciler raises on the Node for a MigConflict.
+inline constexpr char kMigInstanceConflictReason[] = "MigInstanceConflict";
 
 // The live pods' MIG reservations on `node` from a PodList JSON (pods of other nodes and pods
 // without the annotation contribute nothing). Failure (kInvalidArgument, names the pod): a live
@@ -85,6 +106,8 @@ MigReconcilePlan PlanMigReconcile(std::span<const MigGpuState> gpus,
 struct MigReconcileReport {
   size_t destroyed = 0;               // GPU instances destroyed
   size_t kept = 0;                    // instances kept on managed GPUs
+  size_t conflicts = 0;               // of kept: conflicts (MigConflict)
+  size_t events_posted = 0;           // MigInstanceConflict Events this pass wrote
   std::vector<std::string> failures;  // one line per instance NVML refused to destroy
 };
 
@@ -102,13 +125,21 @@ class MigReconciler {
   // instances (kUnavailable etc. from NVML), the pod list cannot be read (the API error), a
   // reservation is unreadable (kInvalidArgument). An instance NVML refuses to destroy (a
   // process still on it: kFailedPrecondition) is reported in failures and the pass goes on.
+  // Each conflict (MigConflict) not yet reported gets one Warning Event MigInstanceConflict on
+  // the Node; a failed Event write is logged and tried again on the next pass, never fails the
+  // pass. A conflict a pass no longer finds is forgotten, so if it comes back it is reported
+  // again.
   Result<MigReconcileReport> RunOnce();
+
+  // Conflicts whose Event was posted and that the last successful pass still found (tests).
+  size_t ReportedConflicts() const { return reported_conflicts_.size(); }
 
  private:
   kube::KubeClient& client_;
   MigDriver& driver_;
   std::string node_name_;
   std::function<bool(const nvml::NvmlGpu&)> managed_;
+  std::set<std::string> reported_conflicts_;  // MigConflict::Key() of the Events posted
 };
 
 }  // namespace hami::deviceplugin

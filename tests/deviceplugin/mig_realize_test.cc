@@ -12,6 +12,7 @@
 #include "device/annotations.h"
 #include "device/codec.h"
 #include "deviceplugin/allocator.h"
+#include "deviceplugin/mig_reconcile.h"
 #include "tests/fakes/fake_apiserver.h"
 #include "tests/scheduler/test_util.h"
 
@@ -44,7 +45,16 @@ class FlakyDriver : public NvmlMigDriver {
   using NvmlMigDriver::NvmlMigDriver;
   Result<uint32_t> CreateGpuInstance(uint32_t gpu, uint32_t profile,
                                      MigPlacement placement) override {
+    ++gi_creates;
     if (fail_gi) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
+    if (race) {
+      // Another actor (an admin, NVIDIA's MIG manager) takes a slice of the placement between
+      // the realizer's check and its create: NVML itself must refuse the create.
+      race = false;
+      auto foreign = NvmlMigDriver::CreateGpuInstance(gpu, 0, {placement.start + 1, 1});
+      if (!foreign.ok()) return foreign.status().WithContext("test race");
+      raced_gi = *foreign;
+    }
     return NvmlMigDriver::CreateGpuInstance(gpu, profile, placement);
   }
   Result<nvml::NvmlMigInstance> CreateComputeInstance(uint32_t gpu, uint32_t gi) override {
@@ -54,6 +64,9 @@ class FlakyDriver : public NvmlMigDriver {
   }
   bool fail_gi = false;
   bool fail_ci = false;
+  bool race = false;  // the next GPU instance create loses a race for its slices
+  uint32_t raced_gi = 0;
+  int gi_creates = 0;
   int ci_creates = 0;
 };
 
@@ -370,6 +383,109 @@ TEST_F(DynamicMigAllocatorTest, AConflictReplansOntoTheSameInstanceAndAFailedWri
   ASSERT_EQ(Instances().size(), 1u) << "and destroyed: only the 3g is left";
   EXPECT_EQ(Instances()[0].placement, (MigPlacement{4, 4}));
   EXPECT_EQ(Annotation("p5", kBindPhaseAnnotation), "failed");
+}
+
+// Issue 17's restart adoption: the plugin restarts after creating the instance for a live pod
+// (kubelet calls Allocate again); the restarted plugin's first reconciler pass keeps the
+// instance and its Allocate adopts it: no second instance, the annotation names the same ids.
+TEST_F(DynamicMigAllocatorTest, ARestartedPluginAdoptsTheInstanceAndWritesTheSameIds) {
+  auto allocator = MakeAllocator();
+  BoundMigPod("p6", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  ASSERT_TRUE(allocator->Allocate(Request(1)).ok());
+  auto first = DecodeMigAllocations(Annotation("p6", kVgpuMigAllocationsAnnotation));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_FALSE((*first)[0].mig_uuid.empty());
+
+  // Restart: NVML opened again, a new realizer, allocator and reconciler; the pod is back in
+  // the state the scheduler left it in (kubelet retries Allocate for it).
+  allocator.reset();
+  Reopen();
+  BoundMigPod("p6", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  MigReconciler reconciler(*client_, *driver_, "n1", [](const nvml::NvmlGpu&) { return true; });
+  auto pass = reconciler.RunOnce();
+  ASSERT_TRUE(pass.ok()) << pass.status().message();
+  EXPECT_EQ(pass->destroyed, 0u);
+  EXPECT_EQ(pass->kept, 1u);
+  auto restarted = MakeAllocator();
+  auto response = restarted->Allocate(Request(1));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  EXPECT_EQ(driver_->ci_creates, 0);
+  ASSERT_EQ(Instances().size(), 1u);
+  auto again = DecodeMigAllocations(Annotation("p6", kVgpuMigAllocationsAnnotation));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].mig_uuid, (*first)[0].mig_uuid);
+  EXPECT_EQ((*again)[0].gpu_instance_id, (*first)[0].gpu_instance_id);
+  EXPECT_EQ((*again)[0].compute_instance_id, (*first)[0].compute_instance_id);
+  EXPECT_EQ(response->container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"),
+            (*first)[0].mig_uuid);
+  EXPECT_EQ(Annotation("p6", kBindPhaseAnnotation), "success");
+}
+
+// Issue 17's creation failures at Allocate: NVML refuses the create (a foreign instance took a
+// slice meanwhile) or fails; each fails the pod's Allocate naming the GPU and the placement
+// and leaves no instance of ours. The foreign instance then blocks the reservation: kubelet's
+// retry fails before any NVML create, and the reconciler raises MigInstanceConflict.
+TEST_F(DynamicMigAllocatorTest, CreationFailuresFailThePodClearlyAndLeaveNothing) {
+  auto allocator = MakeAllocator();
+  BoundMigPod("p7", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  driver_->fail_ci = true;
+  auto failed = allocator->Allocate(Request(1));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("MIG 3g.20gb at slices 4+4 of GPU GPU-a100: "),
+            std::string::npos)
+      << failed.status().message();
+  EXPECT_NE(failed.status().message().find("Unknown Error (injected)"), std::string::npos)
+      << failed.status().message();
+  EXPECT_TRUE(Instances().empty()) << "the GPU instance made before the failure is destroyed";
+  EXPECT_EQ(Annotation("p7", kBindPhaseAnnotation), "failed");
+  driver_->fail_ci = false;
+
+  BoundMigPod("p7", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  driver_->race = true;
+  failed = allocator->Allocate(Request(1));
+  ASSERT_FALSE(failed.ok());
+  const std::string message = failed.status().message();
+  EXPECT_NE(message.find("MIG 3g.20gb at slices 4+4 of GPU GPU-a100: "), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("slices of the placement are taken"), std::string::npos) << message;
+  ASSERT_EQ(Instances().size(), 1u) << "only the foreign instance";
+  EXPECT_EQ(Instances()[0].id, driver_->raced_gi);
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{5, 1}));
+  EXPECT_EQ(Annotation("p7", kBindPhaseAnnotation), "failed");
+  EXPECT_EQ(Annotation("p7", kVgpuMigAllocationsAnnotation).find("migUUID"), std::string::npos);
+
+  // Kubelet retries: refused before NVML is asked, naming what holds the slices.
+  BoundMigPod("p7", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  const int creates = driver_->gi_creates;
+  failed = allocator->Allocate(Request(1));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("the placement is taken: GPU instance " +
+                                           std::to_string(driver_->raced_gi)),
+            std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(driver_->gi_creates, creates);
+  ASSERT_EQ(Instances().size(), 1u);
+
+  // The pod is still pending with its reservation: the reconciler keeps the foreign instance
+  // and tells the Node's events who it blocks.
+  MigReconciler reconciler(*client_, *driver_, "n1", [](const nvml::NvmlGpu&) { return true; });
+  for (int pass = 0; pass < 2; ++pass) {
+    auto report = reconciler.RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    EXPECT_EQ(report->conflicts, 1u);
+    EXPECT_EQ(report->destroyed, 0u);
+  }
+  int events = 0;
+  for (const nlohmann::json& e : api_.List("events", "default")) {
+    if (e.value("reason", "") != kMigInstanceConflictReason) continue;
+    ++events;
+    EXPECT_NE(e.value("message", "").find("pod default/p7"), std::string::npos) << e.dump();
+    EXPECT_NE(e.value("message", "").find("1g.5gb at slices 5+1"), std::string::npos) << e.dump();
+  }
+  EXPECT_EQ(events, 1);
+  ASSERT_EQ(Instances().size(), 1u);
 }
 
 }  // namespace

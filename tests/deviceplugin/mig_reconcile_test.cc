@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -68,8 +69,8 @@ TEST(PlanMigReconcileTest, ReservationMustMatchGpuProfileAndPlacement) {
     EXPECT_EQ(plan.kept.size(), c.kept ? 1u : 0u) << c.name;
     EXPECT_EQ(plan.conflicts.size(), c.conflict ? 1u : 0u) << c.name;
     if (c.conflict) {
-      EXPECT_NE(plan.conflicts[0].find("overlaps pod ns/p"), std::string::npos)
-          << plan.conflicts[0];
+      EXPECT_NE(plan.conflicts[0].line.find("overlaps pod ns/p"), std::string::npos)
+          << plan.conflicts[0].line;
     }
   }
 }
@@ -298,6 +299,157 @@ TEST_F(MigReconcilerTest, AnInstanceInUseIsReportedAndThePassGoesOn) {
   ASSERT_EQ(report->failures.size(), 1u);
   EXPECT_NE(report->failures[0].find("slices 0+1"), std::string::npos) << report->failures[0];
   EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
+}
+
+// The MigInstanceConflict Events on the Node, as the fake API server stored them.
+std::vector<nlohmann::json> ConflictEvents(const fakes::FakeApiServer& api) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& e : api.List("events", "default")) {
+    if (e.value("reason", "") == kMigInstanceConflictReason) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_F(MigReconcilerTest, AConflictRaisesOneNodeEventUntilItIsGone) {
+  const std::string uuid = Make("GPU-dyn", "1g.5gb", 0, 1);
+  const uint32_t gi = nvml_->GpuInstances(0)->at(0).id;
+  // A live pod reserved a 2g over slices 0-1: the 1g at slice 0 blocks it.
+  ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
+  for (int pass = 0; pass < 3; ++pass) {
+    auto report = reconciler_->RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    EXPECT_EQ(report->conflicts, 1u) << pass;
+    EXPECT_EQ(report->events_posted, pass == 0 ? 1u : 0u) << pass;
+  }
+  std::vector<nlohmann::json> events = ConflictEvents(api_);
+  ASSERT_EQ(events.size(), 1u) << "once, not on every pass";
+  const nlohmann::json& e = events[0];
+  EXPECT_EQ(e.value("type", ""), "Warning");
+  EXPECT_EQ(e["involvedObject"].value("kind", ""), "Node");
+  EXPECT_EQ(e["involvedObject"].value("name", ""), "n1");
+  EXPECT_EQ(e["source"].value("component", ""), "hami-device-plugin");
+  const std::string message = e.value("message", "");
+  for (const std::string& part :
+       {std::string("GPU GPU-dyn"), "(GPU instance " + std::to_string(gi) + ")",
+        std::string("1g.5gb at slices 0+1"), std::string("pod default/p"),
+        std::string("reservation of 2g.10gb at slices 0+2")}) {
+    EXPECT_NE(message.find(part), std::string::npos) << part << " in " << message;
+  }
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})}) << "kept";
+
+  // A second instance in the way is a distinct conflict: one more Event, not two.
+  Make("GPU-dyn", "1g.5gb", 1, 1);
+  auto report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->conflicts, 2u);
+  EXPECT_EQ(report->events_posted, 1u);
+  EXPECT_EQ(ConflictEvents(api_).size(), 2u);
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 2u);
+
+  // The pod goes: both instances are destroyed and the conflicts forgotten, so the same
+  // conflict coming back is reported again.
+  ASSERT_TRUE(api_.Delete("pods", "default", "p").ok());
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 2u);
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 0u);
+  EXPECT_NE(Make("GPU-dyn", "1g.5gb", 0, 1), "");
+  ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->events_posted, 1u);
+  EXPECT_EQ(ConflictEvents(api_).size(), 3u);
+  EXPECT_NE(uuid, "");
+}
+
+TEST_F(MigReconcilerTest, ConflictEventsAreBestEffortAndNeverPostedWithoutTheApiServer) {
+  Make("GPU-dyn", "1g.5gb", 0, 1);
+  Make("GPU-dyn", "1g.5gb", 6, 1);  // nobody's: destroyed even while the Event write fails
+  ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
+  // The Event write fails: the pass still succeeds and does its work, the Event comes next pass.
+  api_.FailNext(1, 500, "create", "/events");
+  auto report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 1u);
+  EXPECT_EQ(report->conflicts, 1u);
+  EXPECT_EQ(report->events_posted, 0u);
+  EXPECT_TRUE(ConflictEvents(api_).empty());
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 0u);
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->events_posted, 1u);
+  EXPECT_EQ(ConflictEvents(api_).size(), 1u);
+
+  // API server unreachable: nothing destroyed, no Event tried, the conflict stays reported
+  // (no second Event once it is back).
+  api_.Stop();
+  report = reconciler_->RunOnce();
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 1u);
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
+  ASSERT_TRUE(api_.Start().ok());
+  api_.ClearRequests();
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->events_posted, 0u);
+  EXPECT_EQ(api_.RequestCount("create", "/events"), 0);
+  EXPECT_EQ(ConflictEvents(api_).size(), 1u);
+}
+
+// Issue 17's crash between create and annotation write, seen by the next plugin process: the
+// instance exists, the pod's reservation has no migUUID yet. While the pod lives the
+// reconciler keeps it (a bare GPU instance too) and the pod's Allocate adopts it; once the pod
+// is gone instead, the reconciler destroys it.
+TEST_F(MigReconcilerTest, AnInstanceLeftByACrashIsKeptForItsLivePodAndDestroyedWhenItIsGone) {
+  // The crashed plugin created a 3g at 4+4 for pod "a" and a bare GPU instance (no compute
+  // instance yet) 2g at 0+2 for pod "b", and never wrote either annotation.
+  auto made = realizer_->Realize("GPU-dyn", "3g.20gb", {4, 4});
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto bare = nvml_->CreateGpuInstance(0, 1, {0, 2});  // NVML_GPU_INSTANCE_PROFILE_2_SLICE
+  ASSERT_TRUE(bare.ok()) << bare.status().message();
+  realizer_.reset();  // the process died: no Commit, no RollBack
+  reconciler_.reset();
+  driver_.reset();
+  nvml_.reset();
+  auto opened = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);  // the new plugin process
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  nvml_ = std::move(*opened);
+  driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
+  realizer_ = std::make_unique<MigRealizer>(*driver_);
+  reconciler_ = std::make_unique<MigReconciler>(
+      *client_, *driver_, "n1", [](const nvml::NvmlGpu& gpu) { return gpu.uuid == "GPU-dyn"; });
+  ASSERT_TRUE(api_.Put(PodJson("a", "n1", "Pending", Mig("GPU-dyn", "3g.20gb", 4, 4))).ok());
+  ASSERT_TRUE(api_.Put(PodJson("b", "n1", "Pending", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
+
+  auto report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 0u);
+  EXPECT_EQ(report->kept, 2u);
+  EXPECT_EQ(report->conflicts, 0u);
+  std::vector<MigPlacement> left = Placements(0);
+  std::sort(left.begin(), left.end(),
+            [](const MigPlacement& x, const MigPlacement& y) { return x.start < y.start; });
+  EXPECT_EQ(left, (std::vector<MigPlacement>{{0, 2}, {4, 4}}));
+  // Pod a's Allocate adopts its instance: the same ids, nothing created.
+  auto adopted = realizer_->Realize("GPU-dyn", "3g.20gb", {4, 4});
+  ASSERT_TRUE(adopted.ok()) << adopted.status().message();
+  EXPECT_EQ(adopted->uuid, made->uuid);
+  EXPECT_EQ(adopted->gpu_instance_id, made->gpu_instance_id);
+  EXPECT_EQ(adopted->compute_instance_id, made->compute_instance_id);
+  EXPECT_EQ(realizer_->PendingCreated(), 0u);
+
+  // Pod b is deleted before its Allocate: its bare GPU instance goes, pod a's stays.
+  ASSERT_TRUE(api_.Delete("pods", "default", "b").ok());
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 1u);
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{4, 4})});
+  ASSERT_TRUE(api_.Delete("pods", "default", "a").ok());
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 1u);
+  EXPECT_TRUE(Placements(0).empty());
+  EXPECT_TRUE(nvml_->Gpus()->at(0).mig_instances.empty());
 }
 
 }  // namespace
