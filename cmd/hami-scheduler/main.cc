@@ -31,7 +31,7 @@ int Run(int argc, char** argv) {
   std::string node_policy = "binpack", gpu_policy = "spread", node_label_selector;
   std::string lock_timeout = "5m", device_config_file, kubeconfig, lease_name = "kube-scheduler";
   std::string lease_namespace = "kube-system", metrics_bind = ":9395", filter_wait = "10s";
-  std::string lock_wait = "20s", lock_retry_timeout = "28s";
+  std::string lock_wait = "20s", lock_retry_timeout = "28s", mig_unannotated = "refuse";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   bool enable_iluvatar = false, enable_ascend = false;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
@@ -51,6 +51,12 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--gpu-scheduler-policy", gpu_policy,
                  "binpack, spread, or a chain such as binpack,numa")
+      ->capture_default_str();
+  app.add_option("--mig-unannotated-pods", mig_unannotated,
+                 "refuse: a GPU in MIG mode serves only pods annotated nvidia.com/vgpu-mode: mig; "
+                 "allow: also pods without that annotation (HAMi's rule, for static-MIG clusters "
+                 "whose pods carry none)")
+      ->check(CLI::IsMember({"refuse", "allow"}))
       ->capture_default_str();
   app.add_option("--node-label-selector", node_label_selector,
                  "only nodes matching this label selector");
@@ -116,6 +122,7 @@ int Run(int argc, char** argv) {
   options.scheduler_name = scheduler_name;
   options.force_overwrite_default_scheduler = force_overwrite;
   options.prefer_idle_nodes = prefer_idle_nodes;
+  options.mig_unannotated_pods_allowed = mig_unannotated == "allow";
   options.node_label_selector = node_label_selector;
   lock_timeout = hami::EnvOr("HAMI_NODELOCK_EXPIRE", lock_timeout);
   auto timeout = hami::ParsePositiveGoDuration(lock_timeout);

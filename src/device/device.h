@@ -150,7 +150,12 @@ struct DeviceSelectors {
   std::vector<std::string> nouse_types;  // device type must contain none
   std::vector<std::string> use_uuids;    // exact match required when non-empty
   std::vector<std::string> nouse_uuids;
-  std::string vgpu_mode;  // empty = any; else device mode must be a substring
+  // nvidia.com/vgpu-mode. Empty: any mode but "mig" (a GPU in MIG mode serves only pods that
+  // ask for it), unless mig_without_mode; else the device mode must be a substring.
+  std::string vgpu_mode;
+  // HAMi's rule (hami-scheduler --mig-unannotated-pods allow): an empty vgpu_mode also takes
+  // devices in "mig" mode. Set by the scheduler, never by an annotation.
+  bool mig_without_mode = false;
   bool numa_bind = false;
 
   bool operator==(const DeviceSelectors&) const = default;

@@ -38,6 +38,8 @@ std::string_view FitReasonName(FitReason reason) {
       return "CardMigTopologyInfeasible";
     case FitReason::kResourceQuotaNotFit:
       return "ResourceQuotaNotFit";
+    case FitReason::kCardMigModeNotRequested:
+      return "CardMigModeNotRequested";
     case FitReason::kCount:
       break;
   }
@@ -66,7 +68,13 @@ bool ContainsExact(const std::vector<std::string>& list, std::string_view value)
 
 }  // namespace
 
+bool MigModeAllowed(const DeviceSelectors& selectors) {
+  if (selectors.vgpu_mode.empty()) return selectors.mig_without_mode;
+  return selectors.vgpu_mode.find(kModeMig) != std::string::npos;
+}
+
 bool TypeAllowed(const DeviceInfo& device, const DeviceSelectors& selectors) {
+  if (device.mode == kModeMig && !MigModeAllowed(selectors)) return false;
   if (!selectors.use_types.empty()) {
     bool any =
         std::any_of(selectors.use_types.begin(), selectors.use_types.end(),
@@ -128,6 +136,9 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
   }
   if (!info.health) return FitReason::kCardNotHealth;
   if (device.cordoned) return FitReason::kCardCordoned;
+  if (info.mode == kModeMig && !MigModeAllowed(selectors)) {
+    return FitReason::kCardMigModeNotRequested;
+  }
   if (!TypeAllowed(info, selectors)) return FitReason::kCardTypeMismatch;
   if (!selectors.use_uuids.empty() && !ContainsExact(selectors.use_uuids, info.id)) {
     return FitReason::kCardUuidMismatch;

@@ -34,7 +34,10 @@ enum class FitReason : uint8_t {
   kAllocatedCardsInsufficientRequest,
   kCardMigTopologyInfeasible,
   kResourceQuotaNotFit,  // the pod would take its namespace over a ResourceQuota (scheduler)
-  kCount,                // not a reason
+  // Ours, not HAMi's: the GPU is in MIG mode and the pod's nvidia.com/vgpu-mode does not name
+  // mig (see MigModeAllowed).
+  kCardMigModeNotRequested,
+  kCount,  // not a reason
 };
 
 std::string_view FitReasonName(FitReason reason);
@@ -73,7 +76,8 @@ std::optional<MigPick> SelectMigInstance(const DeviceInfo& device,
                                          int64_t memory_mib);
 
 // Checks one device against one request: vendor (DeviceUsage::vendor vs request.type, as
-// CardTypeMismatch), health, cordon, type/mode, UUID, task slots,
+// CardTypeMismatch), health, cordon, a device in "mig" mode the pod does not ask for
+// (CardMigModeNotRequested), type/mode, UUID, task slots,
 // mutex policy, memory, cores, the exclusive (cores == 100) rule, exhausted compute and, on a
 // device in "mig" mode, a free MIG instance (CardMigTopologyInfeasible).
 // NUMA is a property of a device *set* and is handled by FitContainer.
@@ -83,8 +87,14 @@ std::optional<FitReason> CheckDevice(const DeviceUsage& device,
                                      const DeviceSelectors& selectors, bool mutex_policy);
 
 // Whether the device's type and mode pass the selectors (used by CheckDevice; exposed for
-// policies that pre-filter devices by type).
+// policies that pre-filter devices by type). Includes MigModeAllowed.
 bool TypeAllowed(const DeviceInfo& device, const DeviceSelectors& selectors);
+
+// Whether a pod with these selectors may use a device in "mig" mode: its vgpu_mode names mig,
+// or it is empty and selectors.mig_without_mode (HAMi's rule, hami-scheduler
+// --mig-unannotated-pods allow). Stricter than HAMi by default: an unannotated pod never lands
+// on a MIG GPU.
+bool MigModeAllowed(const DeviceSelectors& selectors);
 
 // Memory and cores a request takes on `device` (cores clamped to 100).
 struct ResolvedDemand {
@@ -123,8 +133,9 @@ std::optional<std::vector<std::optional<MigPick>>> PickMigInstances(
     std::span<const DeviceUsage> devices, std::span<const int> chosen,
     const ContainerDeviceRequest& request, MigPlacementRule mig_rule = MigPlacementRule::kFirstFit);
 
-// Whether a device in "mig" mode is among `devices` (HAMi skips the "more devices asked than
-// the node has" check for such nodes: one MIG GPU can serve several).
+// Whether a device in "mig" mode that `selectors` may use (TypeAllowed) is among `devices` (HAMi
+// skips the "more devices asked than the node has" check for such nodes: one MIG GPU can serve
+// several).
 bool HasMigDevice(std::span<const DeviceUsage> devices, const DeviceSelectors& selectors);
 
 // Adds (sign = +1) or removes (sign = -1) a request's resolved demand on a device.

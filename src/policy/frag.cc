@@ -467,10 +467,12 @@ bool FragPolicy::BestOnNode(const PodRequest& pod, int node_index, const NodeSta
       single = c;
     }
   }
-  const bool fast = device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
-                    !pod.containers[single].index_sets &&
-                    static_cast<int>(single) >= pod.init_containers &&
-                    node.devices.size() <= kMaxDevices;
+  // MIG GPUs the pod may use take FitPod too: one may serve several uses of a container (the
+  // search below gives each device at most one), and FitPod orders them by headroom cost.
+  const bool fast =
+      device_containers == 1 && !pod.selectors.numa_bind && !pod.gpu_policy &&
+      !pod.containers[single].index_sets && static_cast<int>(single) >= pod.init_containers &&
+      node.devices.size() <= kMaxDevices && !HasMigDevice(node.devices, pod.selectors);
   if (!fast) {
     GpuPolicy spread;
     auto fit = FitPod(node, pod, pod.gpu_policy ? *pod.gpu_policy : spread, failure);

@@ -177,6 +177,10 @@ class FragPolicy : public PlacementPolicy {
   FragPolicy(std::string name, const std::vector<TargetPod>& targets, FragPolicyOptions options);
   std::string_view name() const override { return name_; }
   PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
+  // A pod that does not choose is placed by hami-frag (compact MIG instances).
+  void ResolveDefaults(PodRequest& pod) const override {
+    if (!pod.node_policy) pod.node_policy = NodePolicy::kFrag;
+  }
 
   FragModel& model() { return model_; }
   // Replaces the target workload (the per-node fragmentation caches start over).

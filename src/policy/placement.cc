@@ -115,7 +115,8 @@ std::optional<std::vector<std::vector<DeviceUse>>> ResolveUses(
   std::vector<std::vector<DeviceUse>> out(pod.containers.size());
   // MIG instances are picked by the same function FitPod uses, over the node with the pod's
   // earlier picks marked in use (every container holds its own instance).
-  const bool mig = HasMigDevice(node.devices, DeviceSelectors{});
+  const bool mig = std::any_of(node.devices.begin(), node.devices.end(),
+                               [](const DeviceUsage& d) { return d.info.mode == kModeMig; });
   std::vector<DeviceUsage> with_picks;
   if (mig) with_picks = node.devices;
   for (size_t c = 0; c < pod.containers.size() && c < devices_per_container.size(); ++c) {

@@ -49,7 +49,8 @@ struct PodRequest {
   std::vector<ContainerDeviceRequest> containers;
   int init_containers = 0;
   DeviceSelectors selectors;
-  // Per-pod annotation overrides (hami.io/node-scheduler-policy etc.); unset = policy default.
+  // Per-pod annotation overrides (hami.io/node-scheduler-policy etc.); unset = policy default
+  // (PlacementPolicy::ResolveDefaults writes the default node policy in).
   std::optional<NodePolicy> node_policy;
   std::optional<GpuPolicy> gpu_policy;
   ScoreWeights weights;
@@ -110,6 +111,14 @@ class PlacementPolicy {
   // re-filter of the same pod is not told again): policies that learn the workload online
   // count it. Default: nothing.
   virtual void Observe(const PodRequest& /*pod*/) {}
+  // Writes into `pod` what this policy decides for pods that do not choose, before the pod's
+  // first Place: the default node policy into an unset PodRequest::node_policy, so that
+  // MigRuleFor (and with it FitPod and every later ResolveUses, CommitPlacement and
+  // ToPodDevices of the same request) places MIG instances by the policy that places the pod.
+  // Ranking is unchanged. A request never resolved is placed consistently, with HAMi's first
+  // fit. Reads only the policy's options (set at construction): safe to call from any thread.
+  // Default: nothing.
+  virtual void ResolveDefaults(PodRequest& /*pod*/) const {}
 };
 
 // Whether the node's known host resources can take the pod's host request.
@@ -119,11 +128,11 @@ bool HostFits(const NodeState& node, const PodRequest& pod);
 bool HostFitsOrNote(const NodeState& node, const PodRequest& pod, size_t index,
                     bool collect_reasons, PlacementOutcome* outcome);
 
-// The rule that places a pod's MIG instances (fit.h): kCompact when the pod's own
-// hami.io/node-scheduler-policy annotation asks for hami-frag, else HAMi's kFirstFit (so the
-// reservations HAMi's binpack and spread write, and those of pods that only inherit the
-// scheduler's default policy, are HAMi's). A function of the pod alone, so that FitPod and every
-// later ResolveUses of the same pod agree on the instances.
+// The rule that places a pod's MIG instances (fit.h): kCompact when the pod's node policy is
+// hami-frag (its own hami.io/node-scheduler-policy annotation, or the scheduler's default that
+// PlacementPolicy::ResolveDefaults wrote in), else HAMi's kFirstFit (so the reservations HAMi's
+// binpack and spread write are HAMi's). A function of the request alone, so that FitPod and
+// every later ResolveUses of the same request agree on the instances.
 MigPlacementRule MigRuleFor(const PodRequest& pod);
 
 // HAMi's pod fit on one node under a GPU ordering policy: init containers are each fitted

@@ -40,6 +40,11 @@ class SchedulerPolicy : public PlacementPolicy {
   std::string_view name() const override { return name_; }
   PlacementOutcome Place(const PodRequest& pod, NodeList nodes, bool collect_reasons) override;
   void Observe(const PodRequest& pod) override;
+  // Writes options.node_policy into a pod that does not choose (so a hami-frag default places
+  // MIG instances compactly, as the annotation does).
+  void ResolveDefaults(PodRequest& pod) const override {
+    if (!pod.node_policy) pod.node_policy = options_.node_policy;
+  }
 
   const OnlineWorkload& workload() const { return workload_; }
   // The node policy `pod` is placed by.

@@ -192,6 +192,7 @@ Status SchedulerDaemon::Start() {
   auto policy = std::make_unique<policy::SchedulerPolicy>(std::move(policy_options));
   filter_ = std::make_unique<FilterCore>(*registry_, ledger_, std::move(policy));
   filter_->set_prefer_idle_nodes(options_.prefer_idle_nodes);
+  filter_->set_mig_unannotated_pods_allowed(options_.mig_unannotated_pods_allowed);
   HAMI_RETURN_IF_ERROR(StartQuotaWatch());
   filter_->set_quota(quota_.get());
   BindOptions bind_options;

@@ -40,6 +40,9 @@ struct DaemonOptions {
   std::string scheduler_name = "hami-scheduler";
   bool force_overwrite_default_scheduler = true;
   bool prefer_idle_nodes = true;  // rank nodes with an allocation in flight last
+  // --mig-unannotated-pods allow: pods without nvidia.com/vgpu-mode may land on GPUs in MIG
+  // mode (HAMi's rule; FilterCore::set_mig_unannotated_pods_allowed). Default: refuse.
+  bool mig_unannotated_pods_allowed = false;
   policy::NodePolicy node_policy = policy::NodePolicy::kBinpack;
   policy::GpuPolicy gpu_policy;  // spread
   // hami-frag's learned workload (policy::OnlineWorkloadOptions::half_life_pods).

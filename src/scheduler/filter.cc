@@ -50,6 +50,10 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     vendor = candidate;
     request = std::move(*built);
   }
+  if (vendor != nullptr) {
+    request.selectors.mig_without_mode = mig_unannotated_allowed_.load();
+    policy_->ResolveDefaults(request);
+  }
   if (vendor == nullptr) {
     // Not ours: pass every candidate through.
     decision.result.node_names = args.node_names;

@@ -8,6 +8,7 @@
 // Thread-safe: decisions are serialised by an internal mutex (policies keep caches).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -55,6 +56,11 @@ class FilterCore {
     prefer_idle_nodes_ = prefer;
   }
 
+  // Whether a pod without nvidia.com/vgpu-mode may land on a GPU in MIG mode, as in HAMi
+  // (hami-scheduler --mig-unannotated-pods allow; DeviceSelectors::mig_without_mode). Default
+  // false: such GPUs serve only pods that ask for mig (CardMigModeNotRequested otherwise).
+  void set_mig_unannotated_pods_allowed(bool allow) { mig_unannotated_allowed_ = allow; }
+
   // Enforces the namespace ResourceQuotas `quota` knows (quota.h); null = none. `quota` must
   // outlive the core.
   void set_quota(const QuotaTracker* quota) {
@@ -97,13 +103,14 @@ class FilterCore {
   std::vector<uint32_t> free_slots_;                   // GUARDED_BY(mu_)
   uint64_t synced_to_ = 0;                             // GUARDED_BY(mu_), ledger version
   // The last candidate list and its resolution; valid until a node joins or leaves the mirror.
-  std::vector<std::string> last_names_;    // GUARDED_BY(mu_)
-  std::vector<uint32_t> last_picks_;       // GUARDED_BY(mu_)
-  std::vector<std::string> last_unknown_;  // GUARDED_BY(mu_)
-  bool last_valid_ = false;                // GUARDED_BY(mu_)
-  bool prefer_idle_nodes_ = true;          // GUARDED_BY(mu_)
-  bool failure_reasons_ = true;            // GUARDED_BY(mu_)
-  const QuotaTracker* quota_ = nullptr;    // GUARDED_BY(mu_)
+  std::vector<std::string> last_names_;               // GUARDED_BY(mu_)
+  std::vector<uint32_t> last_picks_;                  // GUARDED_BY(mu_)
+  std::vector<std::string> last_unknown_;             // GUARDED_BY(mu_)
+  bool last_valid_ = false;                           // GUARDED_BY(mu_)
+  bool prefer_idle_nodes_ = true;                     // GUARDED_BY(mu_)
+  bool failure_reasons_ = true;                       // GUARDED_BY(mu_)
+  std::atomic<bool> mig_unannotated_allowed_{false};  // read before mu_ is taken
+  const QuotaTracker* quota_ = nullptr;               // GUARDED_BY(mu_)
   // The pods already told to the policy (PlacementPolicy::Observe), oldest first, so that a
   // pod kube-scheduler retries is counted once. Bounded: a pod retried after this many others
   // counts again, which only matters for pods that stay pending that long. GUARDED_BY(mu_)

@@ -25,6 +25,7 @@ class ForwardingPolicy : public policy::PlacementPolicy {
   }
   void Reseed(uint64_t seed) override { inner_.Reseed(seed); }
   void Observe(const policy::PodRequest& pod) override { inner_.Observe(pod); }
+  void ResolveDefaults(policy::PodRequest& pod) const override { inner_.ResolveDefaults(pod); }
 
  private:
   policy::PlacementPolicy& inner_;

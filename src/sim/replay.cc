@@ -307,7 +307,10 @@ Result<ReplayResult> RunReplay(const Cluster& cluster, const Workload& workload,
 
   std::vector<policy::PodRequest> requests;
   requests.reserve(workload.pods.size());
-  for (const SimPod& pod : workload.pods) requests.push_back(ToPodRequest(pod));
+  for (const SimPod& pod : workload.pods) {
+    requests.push_back(ToPodRequest(pod));
+    placement_policy.ResolveDefaults(requests.back());  // as FilterCore does
+  }
 
   placement_policy.Reseed(options.seed);
   ReplayResult result;

@@ -5,8 +5,9 @@ examples/README.md documents.
 Cluster: node-t4 (2 × Tesla T4, 15360 MiB), node-a100 (A100-SXM4-40GB + A100-SXM4-80GB) and
 node-mig (an A100 40GB in MIG mode with two 1g and one 3g instance, as the admin would have
 created them). node-mig is tainted hami.io/e2e-mig=true:NoSchedule, and only mig.yaml is given a
-toleration for it: a pod without nvidia.com/vgpu-mode may legitimately land on a MIG GPU
-(README, Notes), which would make the other examples' outcomes depend on tie-breaking.
+toleration for it. hami-scheduler keeps pods without nvidia.com/vgpu-mode: mig off MIG GPUs by
+default (README, Notes), but under --mig-unannotated-pods allow (HAMi's rule) they may land there,
+and the examples' outcomes must not depend on how the scheduler under test is configured.
 
 Adaptations, each as the README tells a user to make them: gpu-uuid.yaml gets a real UUID for
 its placeholder; deployment.yaml's pods are created from its template (no controller-manager

@@ -13,8 +13,11 @@ namespace hami::policy {
 namespace {
 
 using testing::Gpu;
+using testing::MigSelectors;
+using testing::OneMigPod;
 using testing::OnePod;
 using testing::Req;
+using testing::Used;
 
 // An A100-80GB in MIG mode offering HAMi's usual profiles (placements as NVML reports them).
 DeviceUsage MigA100(const std::string& id = "GPU-mig") {
@@ -84,19 +87,19 @@ TEST(MigFitTest, NoFreeInstanceIsCardMigTopologyInfeasible) {
   for (int32_t s = 0; s < 7; ++s) d.mig_in_use.push_back({s, 1});
   d.used = 7;
   d.info.count = 8;  // slots left, instances not: the MIG rule is what refuses
-  EXPECT_EQ(CheckDevice(d, Req(1, 5000, 0), DeviceSelectors{}, false),
+  EXPECT_EQ(CheckDevice(d, Req(1, 5000, 0), MigSelectors(), false),
             FitReason::kCardMigTopologyInfeasible);
   FitFailure failure;
-  EXPECT_FALSE(FitPod(Node({d}), OnePod(Req(1, 5000, 0)), GpuPolicy{}, &failure));
+  EXPECT_FALSE(FitPod(Node({d}), OneMigPod(Req(1, 5000, 0)), GpuPolicy{}, &failure));
   EXPECT_EQ(failure.ToString(), "1/1 CardMigTopologyInfeasible");
   // A request no profile can hold is refused the same way, on an empty GPU.
-  EXPECT_EQ(CheckDevice(MigA100(), Req(1, 81000, 0), DeviceSelectors{}, false),
+  EXPECT_EQ(CheckDevice(MigA100(), Req(1, 81000, 0), MigSelectors(), false),
             FitReason::kCardMigTopologyInfeasible);
 }
 
 TEST(MigFitTest, OneContainerTakesSeveralInstancesOfOneMigGpu) {
   const NodeState node = Node({MigA100()});
-  PodRequest pod = OnePod(Req(3, 9000, 0));
+  PodRequest pod = OneMigPod(Req(3, 9000, 0));
   auto fit = FitPod(node, pod, GpuPolicy{}, nullptr);
   ASSERT_TRUE(fit);  // not NodeInsufficientDevice although 3 > 1 device
   EXPECT_EQ((*fit)[0], (std::vector<int>{0, 0, 0}));
@@ -116,14 +119,14 @@ TEST(MigFitTest, OneContainerTakesSeveralInstancesOfOneMigGpu) {
   DeviceUsage roomy = MigA100();
   roomy.info.count = 10;
   FitFailure failure;
-  EXPECT_FALSE(FitPod(Node({roomy}), OnePod(Req(8, 9000, 0)), GpuPolicy{}, &failure));
+  EXPECT_FALSE(FitPod(Node({roomy}), OneMigPod(Req(8, 9000, 0)), GpuPolicy{}, &failure));
   EXPECT_EQ(failure.ToString(),
             "1/1 AllocatedCardsInsufficientRequest, 1/1 CardMigTopologyInfeasible");
   // The repeats also count against the task slots (instances would allow them).
   DeviceUsage two_slots = MigA100();
   two_slots.info.count = 2;
   failure = FitFailure{};
-  EXPECT_FALSE(FitPod(Node({two_slots}), OnePod(Req(3, 9000, 0)), GpuPolicy{}, &failure));
+  EXPECT_FALSE(FitPod(Node({two_slots}), OneMigPod(Req(3, 9000, 0)), GpuPolicy{}, &failure));
   EXPECT_EQ(failure.ToString(),
             "1/1 AllocatedCardsInsufficientRequest, 1/1 CardTimeSlicingExhausted");
   // On a GPU that is not in MIG mode the "more devices than the node has" rule stays.
@@ -137,6 +140,7 @@ TEST(MigFitTest, EveryContainerHoldsItsOwnInstanceInitContainersToo) {
   PodRequest pod;
   pod.containers = {Req(1, 9000, 0), Req(1, 9000, 0), Req(1, 30000, 0)};
   pod.init_containers = 1;
+  pod.selectors = MigSelectors();
   auto fit = FitPod(node, pod, GpuPolicy{}, nullptr);
   ASSERT_TRUE(fit);
   const PodDevices devices = ToPodDevices(node, pod, *fit);
@@ -151,11 +155,11 @@ TEST(MigFitTest, EveryContainerHoldsItsOwnInstanceInitContainersToo) {
   // Memory: init peak 9856 vs app sum 9856 + 40448.
   EXPECT_EQ(after.devices[0].used_mem_mib, 9856 + 40448);
   // The next pod sees those instances taken.
-  auto next = FitPod(after, OnePod(Req(1, 30000, 0)), GpuPolicy{}, nullptr);
+  auto next = FitPod(after, OneMigPod(Req(1, 30000, 0)), GpuPolicy{}, nullptr);
   EXPECT_FALSE(next);
-  auto small = FitPod(after, OnePod(Req(1, 9000, 0)), GpuPolicy{}, nullptr);
+  auto small = FitPod(after, OneMigPod(Req(1, 9000, 0)), GpuPolicy{}, nullptr);
   ASSERT_TRUE(small);
-  EXPECT_EQ(ToPodDevices(after, OnePod(Req(1, 9000, 0)), *small)[0][0].mig_placement,
+  EXPECT_EQ(ToPodDevices(after, OneMigPod(Req(1, 9000, 0)), *small)[0][0].mig_placement,
             (MigPlacement{2, 1}));
 }
 
@@ -167,6 +171,81 @@ TEST(MigFitTest, PodSelectorsCanKeepPodsOffMig) {
   ASSERT_TRUE(fit);
   EXPECT_EQ((*fit)[0], (std::vector<int>{1}));
   EXPECT_TRUE(ToPodDevices(node, pod, *fit)[0][0].mig_profile.empty());
+}
+
+// Mode separation (issue 17; stricter than HAMi by default): a GPU in MIG mode serves only pods
+// whose nvidia.com/vgpu-mode names mig, unless DeviceSelectors::mig_without_mode (hami-scheduler
+// --mig-unannotated-pods allow) lets unannotated pods on as HAMi does; a pod that names a mode
+// never lands on a GPU in another mode.
+TEST(MigModeTest, MigGpusServeOnlyPodsThatAskForMig) {
+  const DeviceUsage mig = MigA100();
+  const DeviceUsage plain = Gpu("GPU-t4", 1);
+  DeviceSelectors unannotated;
+  DeviceSelectors allow;
+  allow.mig_without_mode = true;
+  DeviceSelectors hami_core;
+  hami_core.vgpu_mode = "hami-core";
+  DeviceSelectors hami_core_allow = hami_core;
+  hami_core_allow.mig_without_mode = true;  // only for pods with no vgpu-mode at all
+  DeviceSelectors either;
+  either.vgpu_mode = "hami-core,mig";  // HAMi's rule: the device mode is a substring
+  struct Case {
+    const char* name;
+    DeviceSelectors selectors;
+    std::optional<FitReason> on_mig, on_plain;
+  };
+  const std::vector<Case> cases = {
+      {"unannotated", unannotated, FitReason::kCardMigModeNotRequested, std::nullopt},
+      {"unannotated, allow", allow, std::nullopt, std::nullopt},
+      {"mig", MigSelectors(), std::nullopt, FitReason::kCardTypeMismatch},
+      {"hami-core", hami_core, FitReason::kCardMigModeNotRequested, std::nullopt},
+      {"hami-core, allow", hami_core_allow, FitReason::kCardMigModeNotRequested, std::nullopt},
+      {"hami-core,mig", either, std::nullopt, std::nullopt},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(CheckDevice(mig, Req(1, 5000, 0), c.selectors, false), c.on_mig);
+    EXPECT_EQ(CheckDevice(plain, Req(1, 5000, 0), c.selectors, false), c.on_plain);
+    EXPECT_EQ(TypeAllowed(mig.info, c.selectors), !c.on_mig.has_value());
+    EXPECT_EQ(MigModeAllowed(c.selectors), !c.on_mig.has_value());
+    EXPECT_EQ(HasMigDevice(std::vector<DeviceUsage>{mig, plain}, c.selectors),
+              !c.on_mig.has_value());
+  }
+  EXPECT_EQ(FitReasonName(FitReason::kCardMigModeNotRequested), "CardMigModeNotRequested");
+
+  // A node of MIG GPUs only: the unannotated pod is refused with the reason, per GPU.
+  const NodeState mig_node = Node({MigA100("GPU-m0"), MigA100("GPU-m1")});
+  FitFailure failure;
+  PodRequest pod = OnePod(Req(1, 5000, 0));
+  EXPECT_FALSE(FitPod(mig_node, pod, GpuPolicy{}, &failure));
+  EXPECT_EQ(failure.ToString(), "2/2 CardMigModeNotRequested");
+  failure = FitFailure{};
+  EXPECT_FALSE(PodFits(mig_node, pod, GpuPolicy{}, &failure));
+  EXPECT_EQ(failure.ToString(), "2/2 CardMigModeNotRequested");
+  // Allowed, it gets the smallest instance that holds it, as in HAMi.
+  pod.selectors.mig_without_mode = true;
+  auto fit = FitPod(mig_node, pod, GpuPolicy{}, nullptr);
+  ASSERT_TRUE(fit);
+  EXPECT_EQ(ToPodDevices(mig_node, pod, *fit)[0][0].mig_profile, "1g.10gb");
+  EXPECT_TRUE(PlacementAllowed(mig_node, pod, *fit));
+
+  // A mixed node: the unannotated pod takes the plain GPU even where the GPU policy prefers the
+  // MIG one; the mig pod takes the MIG GPU; the validator refuses the crossed placements.
+  const NodeState mixed = Node({MigA100(), Used(Gpu("GPU-t4", 1), 1, 8000, 50)});
+  for (const GpuPolicy& gpu_policy :
+       {GpuPolicy{{GpuPolicyKey::kSpread}}, GpuPolicy{{GpuPolicyKey::kBinpack}}}) {
+    PodRequest plain_pod = OnePod(Req(1, 5000, 0));
+    auto plain_fit = FitPod(mixed, plain_pod, gpu_policy, nullptr);
+    ASSERT_TRUE(plain_fit);
+    EXPECT_EQ((*plain_fit)[0], (std::vector<int>{1}));
+    EXPECT_TRUE(ToPodDevices(mixed, plain_pod, *plain_fit)[0][0].mig_profile.empty());
+    EXPECT_FALSE(PlacementAllowed(mixed, plain_pod, {{0}}));
+    PodRequest mig_pod = OneMigPod(Req(1, 5000, 0));
+    auto mig_fit = FitPod(mixed, mig_pod, gpu_policy, nullptr);
+    ASSERT_TRUE(mig_fit);
+    EXPECT_EQ((*mig_fit)[0], (std::vector<int>{0}));
+    EXPECT_FALSE(PlacementAllowed(mixed, mig_pod, {{1}}));
+  }
 }
 
 // On nodes mixing MIG and plain GPUs, the verdict (PodFits), the choice (FitPod), the validator
@@ -184,6 +263,11 @@ TEST(MigFitTest, RandomPodsOnMixedNodesNeverShareASlice) {
                                      static_cast<int32_t>(1000 + rng() % 40000), 0));
       }
       pod.init_containers = static_cast<int>(rng() % 2);
+      // Unannotated, mig only, either (HAMi's substring rule), HAMi's permissive rule or not.
+      static const char* const kModes[] = {"", "mig", "hami-core,mig", "hami-core"};
+      pod.selectors.vgpu_mode = kModes[rng() % 4];
+      pod.selectors.mig_without_mode = rng() % 2 == 0;
+      const bool may_use_mig = MigModeAllowed(pod.selectors);
       auto fit = FitPod(node, pod, GpuPolicy{}, nullptr);
       ASSERT_EQ(PodFits(node, pod, GpuPolicy{}, nullptr), fit.has_value());
       if (!fit) {
@@ -195,6 +279,13 @@ TEST(MigFitTest, RandomPodsOnMixedNodesNeverShareASlice) {
       for (size_t c = 0; c < devices.size(); ++c) {
         ASSERT_EQ(devices[c].size(), (*fit)[c].size());
         for (const ContainerDevice& d : devices[c]) mig_uses += d.mig_profile.empty() ? 0 : 1;
+        for (int index : (*fit)[c]) {
+          // Mode separation: a MIG GPU only for pods that may use one; with "mig" alone, only
+          // MIG GPUs.
+          const bool on_mig = node.devices[static_cast<size_t>(index)].info.mode == kModeMig;
+          ASSERT_TRUE(!on_mig || may_use_mig);
+          ASSERT_TRUE(on_mig || pod.selectors.vgpu_mode != "mig");
+        }
       }
       CommitPlacement(node, pod, *fit);
     }

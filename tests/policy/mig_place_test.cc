@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/placement.h"
+#include "policy/scheduler_policy.h"
 #include "tests/policy/test_util.h"
 
 namespace hami::policy {
@@ -307,7 +308,7 @@ TEST(MigPlaceTest, FitPodPlacesByThePodsNodePolicy) {
       {NodePolicy::kFrag, {{6, 1}, {4, 1}}},
   };
   for (const Case& c : cases) {
-    PodRequest pod = testing::OnePod(testing::Req(2, 4000, 0));
+    PodRequest pod = testing::OneMigPod(testing::Req(2, 4000, 0));
     pod.node_policy = c.policy;
     auto fit = FitPod(node, pod, GpuPolicy{}, nullptr);
     ASSERT_TRUE(fit);
@@ -325,10 +326,10 @@ TEST(MigPlaceTest, FitPodPlacesByThePodsNodePolicy) {
   }
   // After the compact pair, a hami-frag 4g-sized request (3g.20gb by memory: HAMi's profile
   // choice) still has room at 0-3 too.
-  PodRequest frag = testing::OnePod(testing::Req(2, 4000, 0));
+  PodRequest frag = testing::OneMigPod(testing::Req(2, 4000, 0));
   frag.node_policy = NodePolicy::kFrag;
   CommitPlacement(node, frag, *FitPod(node, frag, GpuPolicy{}, nullptr), +1);
-  PodRequest big = testing::OnePod(testing::Req(1, 19000, 0));
+  PodRequest big = testing::OneMigPod(testing::Req(1, 19000, 0));
   big.node_policy = NodePolicy::kFrag;
   auto fit = FitPod(node, big, GpuPolicy{}, nullptr);
   ASSERT_TRUE(fit);
@@ -359,7 +360,7 @@ TEST(MigPlaceTest, FitPodOrdersMigGpusByHeadroomCostForHamiFrag) {
   node.devices[1].used_cores = 15;
   for (const auto& gpu_policy :
        {GpuPolicy{{GpuPolicyKey::kSpread}}, GpuPolicy{{GpuPolicyKey::kBinpack}}}) {
-    PodRequest pod = testing::OnePod(testing::Req(1, 4000, 0));
+    PodRequest pod = testing::OneMigPod(testing::Req(1, 4000, 0));
     pod.node_policy = NodePolicy::kFrag;
     auto fit = FitPod(node, pod, gpu_policy, nullptr);
     ASSERT_TRUE(fit);
@@ -367,7 +368,7 @@ TEST(MigPlaceTest, FitPodOrdersMigGpusByHeadroomCostForHamiFrag) {
     EXPECT_EQ(ToPodDevices(node, pod, *fit)[0][0].mig_placement, (MigPlacement{4, 1}));
   }
   // HAMi's spread takes the emptier GPU, first placement.
-  PodRequest hami = testing::OnePod(testing::Req(1, 4000, 0));
+  PodRequest hami = testing::OneMigPod(testing::Req(1, 4000, 0));
   hami.node_policy = NodePolicy::kSpread;
   auto fit = FitPod(node, hami, GpuPolicy{{GpuPolicyKey::kSpread}}, nullptr);
   ASSERT_TRUE(fit);
@@ -383,6 +384,61 @@ TEST(MigPlaceTest, FitPodOrdersMigGpusByHeadroomCostForHamiFrag) {
   std::vector<int> order = {0, 3, 1, 2};
   OrderMigDevicesByHeadroomCost(devices, testing::Req(1, 4000, 0), order);
   EXPECT_EQ(order, (std::vector<int>{2, 3, 1, 0}));
+}
+
+// hami-frag as the scheduler's default (no annotation) places MIG instances compactly, like the
+// annotation: SchedulerPolicy::ResolveDefaults writes the default in, and the placement, the pod
+// devices and the commit agree. A binpack default keeps HAMi's first fit.
+TEST(MigPlaceTest, SchedulerDefaultHamiFragPlacesCompact) {
+  DeviceUsage gpu = testing::Gpu("GPU-mig", 0, 40960, "NVIDIA A100-SXM4-40GB");
+  gpu.info = A100_40();
+  gpu.info.id = "GPU-mig";
+  gpu.info.devmem_mib = 40960;
+  gpu.info.devcore = 100;
+  gpu.info.health = true;
+  gpu.info.type = "NVIDIA A100-SXM4-40GB";
+  NodeState node;
+  node.name = "node";
+  node.devices = {gpu};
+  struct Case {
+    NodePolicy default_policy;
+    std::optional<NodePolicy> annotation;
+    std::vector<MigPlacement> want;  // two 1g.5gb instances of one container
+  };
+  const std::vector<Case> cases = {
+      {NodePolicy::kFrag, std::nullopt, {{6, 1}, {4, 1}}},
+      {NodePolicy::kFrag, NodePolicy::kBinpack, {{0, 1}, {1, 1}}},  // the annotation wins
+      {NodePolicy::kBinpack, std::nullopt, {{0, 1}, {1, 1}}},
+      {NodePolicy::kBinpack, NodePolicy::kFrag, {{6, 1}, {4, 1}}},
+      {NodePolicy::kSpread, std::nullopt, {{0, 1}, {1, 1}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(static_cast<int>(c.default_policy));
+    SchedulerPolicyOptions options;
+    options.node_policy = c.default_policy;
+    SchedulerPolicy policy(options);
+    PodRequest pod = testing::OneMigPod(testing::Req(2, 4000, 0));
+    pod.node_policy = c.annotation;
+    policy.ResolveDefaults(pod);
+    EXPECT_EQ(pod.node_policy, c.annotation.value_or(c.default_policy));
+    policy.Observe(pod);
+    const std::vector<NodeState> nodes = {node};
+    PlacementOutcome outcome = policy.Place(pod, nodes, /*collect_reasons=*/false);
+    ASSERT_TRUE(outcome.placement);
+    const PodDevices devices = ToPodDevices(node, pod, outcome.placement->container_devices);
+    ASSERT_EQ(devices[0].size(), 2u);
+    EXPECT_EQ(devices[0][0].mig_placement, c.want[0]);
+    EXPECT_EQ(devices[0][1].mig_placement, c.want[1]);
+    NodeState committed = node;
+    CommitPlacement(committed, pod, outcome.placement->container_devices, +1);
+    EXPECT_EQ(committed.devices[0].mig_in_use, c.want);
+  }
+  // A bare FragPolicy (hami simulate's hami-frag-oracle) resolves an unset policy to hami-frag.
+  FragPolicy frag("frag", {}, HamiFragWeights());
+  PodRequest pod = testing::OneMigPod(testing::Req(1, 4000, 0));
+  frag.ResolveDefaults(pod);
+  EXPECT_EQ(pod.node_policy, NodePolicy::kFrag);
+  EXPECT_EQ(MigRuleFor(pod), MigPlacementRule::kCompact);
 }
 
 }  // namespace

@@ -46,4 +46,17 @@ inline PodRequest OnePod(ContainerDeviceRequest r) {
   return p;
 }
 
+// Selectors of a pod annotated nvidia.com/vgpu-mode: mig (GPUs in MIG mode serve only such pods).
+inline DeviceSelectors MigSelectors() {
+  DeviceSelectors s;
+  s.vgpu_mode = kModeMig;
+  return s;
+}
+
+inline PodRequest OneMigPod(ContainerDeviceRequest r) {
+  PodRequest p = OnePod(std::move(r));
+  p.selectors = MigSelectors();
+  return p;
+}
+
 }  // namespace hami::policy::testing

@@ -1,6 +1,7 @@
 // Compact MIG placement through /filter (issue 17): a pod annotated
 // hami.io/node-scheduler-policy: hami-frag gets the instance that keeps free slices contiguous
-// in its hami.io/vgpu-mig-allocations reservation; other pods get HAMi's first free one.
+// in its hami.io/vgpu-mig-allocations reservation, and so does every pod that names no policy
+// when hami-frag is the scheduler's default; other pods get HAMi's first free one.
 #include <gtest/gtest.h>
 
 #include "device/codec.h"
@@ -38,18 +39,19 @@ nlohmann::json Pod(const std::string& uid, int mem, const std::string& node_poli
                {"resources",
                 {{"limits",
                   {{"nvidia.com/gpu", "1"}, {"nvidia.com/gpumem", std::to_string(mem)}}}}}}})}}}};
+  pod["metadata"]["annotations"] = {{"nvidia.com/vgpu-mode", "mig"}};
   if (!node_policy.empty()) {
-    pod["metadata"]["annotations"] = {{"hami.io/node-scheduler-policy", node_policy}};
+    pod["metadata"]["annotations"]["hami.io/node-scheduler-policy"] = node_policy;
   }
   return pod;
 }
 
 class MigCompactTest : public ::testing::Test {
  protected:
-  MigCompactTest()
+  explicit MigCompactTest(policy::NodePolicy default_policy = policy::NodePolicy::kBinpack)
       : registry_(std::move(*MakeVendorRegistry(DefaultDeviceConfig()))),
         core_(registry_, ledger_,
-              std::make_unique<policy::SchedulerPolicy>(policy::SchedulerPolicyOptions{})) {
+              std::make_unique<policy::SchedulerPolicy>(OptionsWith(default_policy))) {
     ledger_.SetNodeDevices("node-m", "NVIDIA", {FullMigGpu("GPU-m")});
   }
 
@@ -66,9 +68,21 @@ class MigCompactTest : public ::testing::Test {
     return (*entries)[0].placement;
   }
 
+  static policy::SchedulerPolicyOptions OptionsWith(policy::NodePolicy node_policy) {
+    policy::SchedulerPolicyOptions options;
+    options.node_policy = node_policy;
+    return options;
+  }
+
   VendorRegistry registry_;
   UsageLedger ledger_;
   FilterCore core_;
+};
+
+// hami-scheduler --node-scheduler-policy hami-frag.
+class MigCompactDefaultTest : public MigCompactTest {
+ protected:
+  MigCompactDefaultTest() : MigCompactTest(policy::NodePolicy::kFrag) {}
 };
 
 TEST_F(MigCompactTest, HamiFragPodsGetCompactInstancesOthersHamisFirstFit) {
@@ -80,6 +94,18 @@ TEST_F(MigCompactTest, HamiFragPodsGetCompactInstancesOthersHamisFirstFit) {
   // first free slice.
   EXPECT_EQ(Reserve("u3", 8000, "binpack"), (MigPlacement{0, 1}));
   EXPECT_EQ(Reserve("u4", 8000, ""), (MigPlacement{1, 1}));
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+TEST_F(MigCompactDefaultTest, PodsThatNameNoPolicyGetCompactInstances) {
+  // The same sequence as above with no policy annotation: hami-frag is the default, so the
+  // instances are compact (first fit would give 0 and 1).
+  EXPECT_EQ(Reserve("u1", 8000, ""), (MigPlacement{6, 1}));
+  EXPECT_EQ(Reserve("u2", 8000, ""), (MigPlacement{4, 1}));
+  // The compact pair left 0-3 free for a 3g-sized request.
+  EXPECT_EQ(Reserve("u3", 30000, ""), (MigPlacement{0, 4}));
+  // A pod asking HAMi's binpack still gets HAMi's first free slice.
+  EXPECT_EQ(Reserve("u4", 8000, "binpack"), (MigPlacement{5, 1}));
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
 }
 

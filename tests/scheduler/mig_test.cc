@@ -22,8 +22,12 @@ DeviceInfo MigGpu(const std::string& id) {
   return d;
 }
 
-nlohmann::json Pod(const std::string& uid, int gpus, int mem) {
-  return {{"metadata", {{"name", "pod-" + uid}, {"namespace", "default"}, {"uid", uid}}},
+// `vgpu_mode`: the pod's nvidia.com/vgpu-mode annotation, none when empty.
+nlohmann::json Pod(const std::string& uid, int gpus, int mem,
+                   const std::string& vgpu_mode = kModeMig) {
+  nlohmann::json metadata = {{"name", "pod-" + uid}, {"namespace", "default"}, {"uid", uid}};
+  if (!vgpu_mode.empty()) metadata["annotations"] = {{"nvidia.com/vgpu-mode", vgpu_mode}};
+  return {{"metadata", metadata},
           {"spec",
            {{"containers",
              nlohmann::json::array({{{"name", "c"},
@@ -43,9 +47,10 @@ class MigSchedulingTest : public ::testing::Test {
     ledger_.SetNodeDevices("node-m", "NVIDIA", {MigGpu("GPU-m")});
   }
 
-  FilterDecision Filter(const std::string& uid, int gpus, int mem) {
+  FilterDecision Filter(const std::string& uid, int gpus, int mem,
+                        const std::string& vgpu_mode = kModeMig) {
     ExtenderArgs args;
-    args.pod = Pod(uid, gpus, mem);
+    args.pod = Pod(uid, gpus, mem, vgpu_mode);
     args.node_names = std::vector<std::string>{"node-m"};
     return core_.Filter(args, 1700000000);
   }
@@ -80,6 +85,45 @@ TEST_F(MigSchedulingTest, FilterReservesInstancesAndWritesTheMigAnnotation) {
   FilterDecision third = Filter("u3", 1, 1000);
   EXPECT_FALSE(third.result.node_names.has_value());
   EXPECT_EQ(third.result.failed_nodes.at("node-m"), "1/1 CardTimeSlicingExhausted");
+  EXPECT_TRUE(ledger_.CheckCapacity().ok());
+}
+
+// Mode separation (issue 17): a pod without nvidia.com/vgpu-mode: mig never lands on a GPU in
+// MIG mode, and kube-scheduler is told why; --mig-unannotated-pods allow restores HAMi's rule.
+TEST_F(MigSchedulingTest, UnannotatedPodsStayOffMigGpusUnlessAllowed) {
+  FilterDecision refused = Filter("u1", 1, 8000, "");
+  EXPECT_FALSE(refused.result.node_names.has_value());
+  EXPECT_EQ(refused.result.failed_nodes.at("node-m"), "1/1 CardMigModeNotRequested");
+  // Naming another mode is refused the same way.
+  FilterDecision core = Filter("u2", 1, 8000, "hami-core");
+  EXPECT_FALSE(core.result.node_names.has_value());
+  EXPECT_EQ(core.result.failed_nodes.at("node-m"), "1/1 CardMigModeNotRequested");
+
+  // With a plain GPU among the candidates the unannotated pod lands there, never on the MIG GPU
+  // (the node binpack prefers: it is the fuller node once u3 holds an instance).
+  ledger_.SetNodeDevices("node-t", "NVIDIA", {testing::TestDevice("GPU-t")});
+  ASSERT_TRUE(Filter("u3", 1, 8000).result.node_names.has_value());
+  ExtenderArgs args;
+  args.pod = Pod("u4", 1, 8000, "");
+  args.node_names = std::vector<std::string>{"node-m", "node-t"};
+  FilterDecision plain = core_.Filter(args, 1700000000);
+  ASSERT_TRUE(plain.result.node_names.has_value()) << plain.result.error;
+  EXPECT_EQ((*plain.result.node_names)[0], "node-t");
+  EXPECT_FALSE(testing::DecisionAnnotationsOf(plain).contains("hami.io/vgpu-mig-allocations"));
+
+  // HAMi's rule: the unannotated pod gets the smallest free instance that holds it.
+  core_.set_mig_unannotated_pods_allowed(true);
+  FilterDecision allowed = Filter("u1", 1, 8000, "");
+  ASSERT_TRUE(allowed.result.node_names.has_value()) << allowed.result.error;
+  auto entries = DecodeMigAllocations(
+      testing::DecisionAnnotationsOf(allowed)["hami.io/vgpu-mig-allocations"].get<std::string>());
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].profile, "1g.10gb");
+  EXPECT_EQ((*entries)[0].placement, (MigPlacement{1, 1}));  // u3 holds 0
+  // A pod that names another mode stays off even then.
+  EXPECT_EQ(Filter("u2", 1, 8000, "hami-core").result.failed_nodes.at("node-m"),
+            "1/1 CardMigModeNotRequested");
   EXPECT_TRUE(ledger_.CheckCapacity().ok());
 }
 
