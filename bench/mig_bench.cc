@@ -66,6 +66,7 @@ void BM_FitPodMig(benchmark::State& state) {
   r.type = "NVIDIA";
   r.memory_mib = 8000;
   pod.containers.push_back(r);
+  pod.selectors.vgpu_mode = kModeMig;  // MIG GPUs serve only pods that ask for mig
   pod.node_policy = state.range(0) ? policy::NodePolicy::kFrag : policy::NodePolicy::kBinpack;
   for (auto _ : state) {
     auto fit = policy::FitPod(node, pod, policy::GpuPolicy{}, nullptr);
