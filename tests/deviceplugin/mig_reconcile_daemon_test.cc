@@ -123,5 +123,83 @@ TEST_F(MigReconcileDaemonTest, StaticMigNodeKeepsEveryInstance) {
   daemon.Stop();
 }
 
+TEST_F(MigReconcileDaemonTest, AnIdleGpuIsReturnedToACleanMigReadyStateAtStart) {
+  // No live pod, and besides the two instances a bare GPU instance (a crash between the two
+  // creations): 2g.10gb at slices 2+2, GPU instance 3.
+  ASSERT_TRUE(api_.Delete("pods", "default", "live").ok());
+  nlohmann::json config = A100WithTwoInstances();
+  config["devices"][0]["gpu_instances"] = {
+      {{"id", 3}, {"profile_id", 1}, {"start", 2}, {"size", 2}}};
+  std::ofstream(dir_ + "/nvml.json") << config.dump();
+  ASSERT_EQ(GpuInstanceIds(), (std::vector<uint32_t>{3}));  // the file as written
+  options_.discovery.mode = kModeMig;
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  // The fake rewrites gpu_instances on every destroy; done when none is left.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto clean = [&] {
+    std::ifstream file(dir_ + "/nvml.json");
+    const nlohmann::json now = nlohmann::json::parse(file, nullptr, false);
+    if (now.is_discarded()) return false;
+    const nlohmann::json& gpu = now["devices"][0];
+    return gpu.contains("gpu_instances") && gpu["gpu_instances"].empty() &&
+           gpu.value("mig_instances", nlohmann::json::array()).empty();
+  };
+  while (!clean() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(clean()) << "every GPU and compute instance destroyed, the bare one included";
+  // MIG-ready: still in MIG mode, and published for dynamic MIG (every profile offered, the
+  // whole-GPU 7g.40gb included, whose only placement needed all those slices).
+  std::ifstream file(dir_ + "/nvml.json");
+  EXPECT_TRUE(nlohmann::json::parse(file)["devices"][0].value("mig", false));
+  ASSERT_TRUE(api_.WaitUntil(
+      [&] {
+        auto node = api_.Get("nodes", "", "n1");
+        const std::string registered = (*node)["metadata"]
+                                           .value("annotations", nlohmann::json::object())
+                                           .value(kNodeNvidiaRegisterAnnotation, "");
+        return registered.find("7g.40gb") != std::string::npos;
+      },
+      std::chrono::milliseconds(5000)));
+  daemon.Stop();
+}
+
+TEST_F(MigReconcileDaemonTest, AConflictIsOneNodeEventAcrossRefreshes) {
+  // Pod "blocked" reserved a 2g.10gb at slices 0+2, where the 1g.5gb (GPU instance 7) is.
+  nlohmann::json pod = *api_.Get("pods", "default", "live");
+  pod["metadata"]["name"] = "blocked";
+  pod["metadata"].erase("uid");
+  pod["metadata"].erase("resourceVersion");
+  pod["metadata"]["annotations"][kVgpuMigAllocationsAnnotation] =
+      R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"2g.10gb",)"
+      R"("placement":{"start":0,"size":2}}])";
+  ASSERT_TRUE(api_.Put(pod).ok());
+  options_.discovery.mode = kModeMig;
+  PluginDaemon daemon(client_, options_);
+  ASSERT_TRUE(daemon.Start().ok());
+  auto events = [&] {
+    std::vector<nlohmann::json> out;
+    for (const nlohmann::json& e : api_.List("events", "default")) {
+      if (e.value("reason", "") == "MigInstanceConflict") out.push_back(e);
+    }
+    return out;
+  };
+  ASSERT_TRUE(api_.WaitUntil([&] { return !events().empty(); }, std::chrono::milliseconds(5000)));
+  // Several refreshes (100 ms each) pass: still one Event, both instances kept.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const std::vector<nlohmann::json> seen = events();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0]["involvedObject"].value("name", ""), "n1");
+  EXPECT_EQ(seen[0].value("type", ""), "Warning");
+  const std::string message = seen[0].value("message", "");
+  EXPECT_NE(message.find("1g.5gb at slices 0+1 (GPU instance 7) on GPU GPU-a100 blocks pod "
+                         "default/blocked's reservation of 2g.10gb at slices 0+2"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(GpuInstanceIds(), (std::vector<uint32_t>{2, 7}));
+  daemon.Stop();
+}
+
 }  // namespace
 }  // namespace hami::deviceplugin
