@@ -151,10 +151,14 @@ Result<MigReconcileReport> MigReconciler::RunOnce() {
     event.message = ConflictMessage(c);
     event.component = "hami-device-plugin";
     event.host = node_name_;
-    // Best effort: a failed write is tried again next pass and never stops this one.
+    // Best effort: a failed write is tried again next pass and never stops this one; one the
+    // API server forbids (no RBAC grant for events) is not retried: it would fail every pass.
     if (auto created = client_.CreateEvent(event); !created.ok()) {
-      spdlog::warn("event {} not posted (retried next pass): {}", kMigInstanceConflictReason,
+      const bool forbidden = created.status().code() == StatusCode::kPermissionDenied;
+      spdlog::warn("event {} not posted ({}): {}", kMigInstanceConflictReason,
+                   forbidden ? "forbidden, not retried" : "retried next pass",
                    created.status().message());
+      if (forbidden) reported_conflicts_.insert(key);
       continue;
     }
     reported_conflicts_.insert(key);

@@ -126,9 +126,9 @@ class MigReconciler {
   // reservation is unreadable (kInvalidArgument). An instance NVML refuses to destroy (a
   // process still on it: kFailedPrecondition) is reported in failures and the pass goes on.
   // Each conflict (MigConflict) not yet reported gets one Warning Event MigInstanceConflict on
-  // the Node; a failed Event write is logged and tried again on the next pass, never fails the
-  // pass. A conflict a pass no longer finds is forgotten, so if it comes back it is reported
-  // again.
+  // the Node; a failed Event write is logged and tried again on the next pass (unless the API
+  // server forbids it: kPermissionDenied is logged once), never fails the pass. A conflict a pass
+  // no longer finds is forgotten, so if it comes back it is reported again.
   Result<MigReconcileReport> RunOnce();
 
   // Conflicts whose Event was posted and that the last successful pass still found (tests).

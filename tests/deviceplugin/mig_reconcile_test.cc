@@ -380,13 +380,27 @@ TEST_F(MigReconcilerTest, ConflictEventsAreBestEffortAndNeverPostedWithoutTheApi
   EXPECT_EQ(report->events_posted, 1u);
   EXPECT_EQ(ConflictEvents(api_).size(), 1u);
 
+  // A forbidden Event (no RBAC grant) is not retried on every pass.
+  Make("GPU-dyn", "1g.5gb", 1, 1);
+  api_.FailNext(1, 403, "create", "/events");
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->conflicts, 2u);
+  EXPECT_EQ(report->events_posted, 0u);
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 2u);
+  api_.ClearRequests();
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(api_.RequestCount("create", "/events"), 0);
+  EXPECT_EQ(ConflictEvents(api_).size(), 1u);
+
   // API server unreachable: nothing destroyed, no Event tried, the conflict stays reported
   // (no second Event once it is back).
   api_.Stop();
   report = reconciler_->RunOnce();
   EXPECT_FALSE(report.ok());
-  EXPECT_EQ(reconciler_->ReportedConflicts(), 1u);
-  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 2u);
+  EXPECT_EQ(Placements(0), (std::vector<MigPlacement>{{0, 1}, {1, 1}}));
   ASSERT_TRUE(api_.Start().ok());
   api_.ClearRequests();
   report = reconciler_->RunOnce();
