@@ -53,6 +53,9 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
   if (vendor != nullptr) {
     request.selectors.mig_without_mode = mig_unannotated_allowed_.load();
     policy_->ResolveDefaults(request);
+    decision.vendor = std::string(vendor->CommonWord());
+    decision.request = request.containers;
+    decision.init_containers = request.init_containers;
   }
   if (vendor == nullptr) {
     // Not ours: pass every candidate through.
@@ -60,7 +63,13 @@ FilterDecision FilterCore::Filter(const ExtenderArgs& args, int64_t now_unix_sec
     decision.result.nodes = args.nodes;
     return decision;
   }
-  if (args.nodes) return Simulate(args, *vendor, request);
+  if (args.nodes) {
+    FilterDecision simulated = Simulate(args, *vendor, request);
+    simulated.vendor = std::move(decision.vendor);
+    simulated.request = std::move(decision.request);
+    simulated.init_containers = decision.init_containers;
+    return simulated;
+  }
   if (!args.node_names) {
     decision.result.error = "ExtenderArgs has neither NodeNames nor Nodes";
     return decision;

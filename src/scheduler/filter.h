@@ -38,6 +38,11 @@ struct FilterDecision {
   // Set when a node was chosen: the allocation recorded in the ledger (not written yet; /bind
   // writes its DecisionAnnotations in the Binding).
   std::optional<PodAllocation> decided;
+  // The vendor key the pod asks for and its per-container request (init containers first), for
+  // the Web UI's decision log; empty when the pod asks no device or the request did not build.
+  std::string vendor;
+  std::vector<ContainerDeviceRequest> request;
+  int init_containers = 0;
 };
 
 class FilterCore {

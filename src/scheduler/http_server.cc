@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/http_endpoint.h"
+#include "kube/objects.h"
 #include "scheduler/tls_reloader.h"
 
 namespace hami::scheduler {
@@ -80,7 +81,35 @@ std::string ExtenderServer::FilterImpl(const std::string& body) {
   } else if (!decision.result.node_names || decision.result.node_names->empty()) {
     count_failure("no_fit");
   }
-  return EncodeExtenderFilterResult(decision.result);
+  std::string response = EncodeExtenderFilterResult(decision.result);
+  if (hooks_.decisions != nullptr && !decision.vendor.empty()) {
+    // After encoding, so the record takes the result's strings by move: no copy, no JSON.
+    const kube::PodView pod(args->pod);
+    DecisionRecord record;
+    record.uid = std::string(pod.Uid());
+    record.ns = std::string(pod.Namespace());
+    record.name = std::string(pod.Name());
+    record.at_unix_seconds = hooks_.now_unix_seconds();
+    record.vendor = std::move(decision.vendor);
+    record.request = std::move(decision.request);
+    record.init_containers = decision.init_containers;
+    if (args->node_names) {
+      record.nodes_evaluated = static_cast<int32_t>(args->node_names->size());
+    } else if (args->nodes) {
+      record.nodes_evaluated = static_cast<int32_t>(args->nodes->size());
+    }
+    if (decision.result.node_names) {
+      record.feasible = std::move(*decision.result.node_names);
+    } else if (decision.result.nodes) {
+      for (const nlohmann::json& node : *decision.result.nodes) {
+        record.feasible.emplace_back(kube::NodeView(node).Name());
+      }
+    }
+    record.failed_nodes = std::move(decision.result.failed_nodes);
+    record.error = std::move(decision.result.error);
+    hooks_.decisions->Record(std::move(record));
+  }
+  return response;
 }
 
 const char* ExtenderServer::WaitUntilReady() {

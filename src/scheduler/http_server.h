@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "scheduler/binder.h"
+#include "scheduler/decision_log.h"
 #include "scheduler/filter.h"
 #include "scheduler/metrics.h"
 #include "scheduler/webhook.h"
@@ -41,6 +42,9 @@ struct ServerHooks {
   // When set (not owned; must outlive the server), /filter and /bind record their latency and
   // /filter its failure reasons here.
   SchedulerMetrics* metrics = nullptr;
+  // When set (not owned; must outlive the server), /filter records each decision about a pod
+  // that asks for devices here, for the Web UI (decision_log.h).
+  DecisionLog* decisions = nullptr;
 };
 
 class CertificateReloader;

@@ -46,6 +46,15 @@ void UsageLedger::SetNodeLocked(const std::string& node, bool locked) {
   TouchLocked(node, entry);
 }
 
+std::set<std::string> UsageLedger::LockedNodes() const {
+  std::set<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, entry] : nodes_) {
+    if (entry.record.locked) out.insert(name);
+  }
+  return out;
+}
+
 void UsageLedger::SetCordoned(const std::string& node, std::set<std::string> uuids) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeEntry& entry = nodes_[node];

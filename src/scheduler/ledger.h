@@ -85,6 +85,8 @@ class UsageLedger {
   // allocation in flight (NodeState::allocation_in_flight), since a bind there would wait. The
   // setters above and this one change nothing (no new generation) when the value is the same.
   void SetNodeLocked(const std::string& node, bool locked);
+  // The nodes whose lock is held now (for the Web UI).
+  std::set<std::string> LockedNodes() const;
   // The node's GPU link scores from its hami.io/node-nvidia-score value ("" = none), decoded
   // only when the text changes. A value that does not decode leaves the node without link
   // scores (the topology-aware policy then ranks its GPUs as unlinked) and is returned as the
