@@ -34,6 +34,8 @@ int Run(int argc, char** argv) {
   std::string lock_wait = "20s", lock_retry_timeout = "28s", mig_unannotated = "refuse";
   bool leader_elect = false, force_overwrite = true, prefer_idle_nodes = true, debug = false;
   bool enable_iluvatar = false, enable_ascend = false;
+  std::string ui_bind, ui_prometheus_url;
+  int64_t ui_decisions = 1000;
   app.add_option("--http_bind", http_bind, "host:port of the extender and webhook")
       ->capture_default_str();
   app.add_option("--metrics-bind-address", metrics_bind,
@@ -94,6 +96,18 @@ int Run(int argc, char** argv) {
                  "fellow members are bound at the same time (keep below the extender "
                  "httpTimeout)")
       ->capture_default_str();
+  app.add_option("--ui-bind-address", ui_bind,
+                 "host:port of the read-only Web UI and its JSON API (plain HTTP, no login: put "
+                 "it behind an authenticating proxy; empty: disabled)")
+      ->capture_default_str();
+  app.add_option("--ui-prometheus-url", ui_prometheus_url,
+                 "Prometheus base URL the Web UI reads live usage from (hami-monitor's metrics; "
+                 "empty: allocation only)")
+      ->capture_default_str();
+  app.add_option("--ui-decisions", ui_decisions,
+                 "how many of the last /filter decisions the Web UI keeps for pending-pod "
+                 "diagnosis")
+      ->capture_default_str();
   app.add_flag("--debug", debug, "verbose logs");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
@@ -117,6 +131,24 @@ int Run(int argc, char** argv) {
     options.metrics_host = bind->first;
     options.metrics_port = bind->second;
   }
+  if (!ui_bind.empty()) {
+    auto bind = hami::ParseBindAddress(ui_bind);
+    if (!bind.ok()) {
+      std::cerr << "error: --ui-bind-address: " << bind.status().message() << "\n";
+      return 2;
+    }
+    options.ui_host = bind->first.empty() ? "0.0.0.0" : bind->first;
+    options.ui_port = bind->second;
+  }
+  if (ui_decisions < 1 || ui_decisions > 1000000) {
+    std::cerr << "error: --ui-decisions: must be from 1 to 1000000\n";
+    return 2;
+  }
+  options.ui_decisions = static_cast<size_t>(ui_decisions);
+  options.ui_prometheus_url = ui_prometheus_url;
+#ifdef HAMI_VERSION
+  options.version = HAMI_VERSION;
+#endif
   options.cert_file = cert_file;
   options.key_file = key_file;
   options.scheduler_name = scheduler_name;

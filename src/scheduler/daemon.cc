@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "device/annotations.h"
+#include "kube/curl_transport.h"
 #include "kube/objects.h"
 #include "kube/paths.h"
 #include "policy/scheduler_policy.h"
@@ -130,6 +131,32 @@ Status SchedulerDaemon::StartMetricsServer() {
   return Status::Ok();
 }
 
+Status SchedulerDaemon::StartUiServer() {
+  if (options_.ui_port < 0) return Status::Ok();
+  if (!options_.ui_prometheus_url.empty()) {
+    kube::ClusterConfig config;  // plain HTTP, or HTTPS with the system's CAs
+    config.server = options_.ui_prometheus_url;
+    PrometheusUsageOptions usage_options;
+    usage_options.base_url = options_.ui_prometheus_url;
+    usage_ = std::make_unique<PrometheusUsage>(std::make_shared<kube::CurlTransport>(config),
+                                               usage_options);
+  }
+  UiSources sources;
+  sources.registry = registry_.get();
+  sources.ledger = &ledger_;
+  sources.decisions = decisions_.get();
+  sources.quota = quota_.get();
+  sources.usage = usage_.get();
+  sources.is_synced = [this] { return Synced(); };
+  sources.is_leader = [this] { return IsLeader(); };
+  sources.version = options_.version;
+  ui_ = std::make_unique<UiServer>(std::move(sources));
+  HAMI_ASSIGN_OR_RETURN(ui_port_, ui_->Start(options_.ui_host, options_.ui_port));
+  spdlog::info("hami-scheduler web ui port={} prometheus={}", ui_port_,
+               options_.ui_prometheus_url.empty() ? "none" : options_.ui_prometheus_url);
+  return Status::Ok();
+}
+
 Status SchedulerDaemon::StartQuotaWatch() {
   // ResourceQuotas on device memory and cores (quota.h): /filter and the webhook enforce them,
   // and /filter waits for their first list (Synced), so a restart never decides without them.
@@ -236,6 +263,10 @@ Status SchedulerDaemon::Start() {
   hooks.filter_wait = options_.filter_wait;
   if (leader_) hooks.recheck_leader = [this] { leader_->PollOnce(); };
   hooks.metrics = &metrics_;
+  if (options_.ui_port >= 0) {
+    decisions_ = std::make_unique<DecisionLog>(options_.ui_decisions);
+    hooks.decisions = decisions_.get();
+  }
   hooks.webhook_config = [this] {
     WebhookConfig config;
     config.scheduler_name = options_.scheduler_name;
@@ -255,6 +286,7 @@ Status SchedulerDaemon::Start() {
   if (!port.ok()) return port.status();
   port_ = *port;
   HAMI_RETURN_IF_ERROR(StartMetricsServer());
+  HAMI_RETURN_IF_ERROR(StartUiServer());
 
   pods_->Start();
   nodes_->Start();
@@ -289,6 +321,7 @@ void SchedulerDaemon::Stop() {
   if (loop_.joinable()) loop_.join();
   if (server_) server_->Stop();
   if (metrics_endpoint_) metrics_endpoint_->Stop();
+  if (ui_) ui_->Stop();
   if (leader_) leader_->Stop();
   if (pods_) pods_->Stop();
   if (nodes_) nodes_->Stop();

@@ -27,6 +27,8 @@
 #include "scheduler/metrics.h"
 #include "scheduler/node_health.h"
 #include "scheduler/quota.h"
+#include "scheduler/ui_server.h"
+#include "scheduler/ui_usage.h"
 
 namespace hami::scheduler {
 
@@ -72,6 +74,15 @@ struct DaemonOptions {
   // that bind step ("locked" or "bound"). Empty = off.
   std::string kill_at_bind_step;
   int32_t utc_offset_seconds = 0;
+  // The Web UI (ui_server.h, docs/web-ui.md): its own plain-HTTP listener; port -1 = off (the
+  // default), 0 = ephemeral (tests).
+  std::string ui_host = "0.0.0.0";
+  int ui_port = -1;
+  // Prometheus base URL for live usage; empty = none (the UI shows allocation only).
+  std::string ui_prometheus_url;
+  // How many /filter decisions the UI keeps (pending-pod diagnosis).
+  size_t ui_decisions = 1000;
+  std::string version = "dev";  // shown by the UI
 };
 
 class SchedulerDaemon {
@@ -88,6 +99,8 @@ class SchedulerDaemon {
   int port() const { return port_; }
   // The bound /metrics port; -1 when disabled or not started.
   int metrics_port() const { return metrics_port_; }
+  // The bound Web UI port; -1 when disabled or not started.
+  int ui_port() const { return ui_port_; }
   bool Synced() const;
   bool IsLeader() const;
   UsageLedger& ledger() { return ledger_; }
@@ -104,6 +117,7 @@ class SchedulerDaemon {
   void RequeueParkedPodsOnReady();
   Status StartMetricsServer();
   Status StartQuotaWatch();
+  Status StartUiServer();
 
   std::shared_ptr<kube::KubeClient> client_;
   DaemonOptions options_;
@@ -124,6 +138,10 @@ class SchedulerDaemon {
   SchedulerMetrics metrics_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int metrics_port_ = -1;
+  std::unique_ptr<DecisionLog> decisions_;
+  std::unique_ptr<UsageSource> usage_;
+  std::unique_ptr<UiServer> ui_;
+  int ui_port_ = -1;
   std::atomic<bool> registered_once_{false};
   std::atomic<bool> requeued_since_ready_{false};
   int port_ = -1;
