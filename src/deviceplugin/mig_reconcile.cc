@@ -25,13 +25,9 @@ std::string Describe(const MigInstanceState& mig, const std::string& gpu_uuid) {
          std::to_string(mig.gpu_instance_id) + ")";
 }
 
-// The Event message: what blocks whom, and what a person can do about it.
-std::string ConflictMessage(const MigConflict& c) {
-  return "MIG instance " + (c.profile.empty() ? std::string("of unknown profile") : c.profile) +
-         " at slices " + Slices(c.placement) + " (GPU instance " +
-         std::to_string(c.gpu_instance_id) + ") on GPU " + c.gpu_uuid + " blocks pod " + c.pod +
-         "'s reservation of " + c.reserved_profile + " at slices " + Slices(c.reserved_placement) +
-         "; hami-device-plugin keeps it: destroy it (nvidia-smi mig -dci/-dgi) or delete the pod";
+std::string Blocks(const MigReservation& r) {
+  return "blocks pod " + r.pod + "'s reservation of " + r.profile + " at slices " +
+         Slices(r.placement);
 }
 
 }  // namespace
@@ -39,6 +35,16 @@ std::string ConflictMessage(const MigConflict& c) {
 std::string MigConflict::Key() const {
   return gpu_uuid + "|" + std::to_string(gpu_instance_id) + "|" + profile + "|" +
          Slices(placement) + "|" + pod + "|" + reserved_profile + "|" + Slices(reserved_placement);
+}
+
+std::string MigConflict::Message() const {
+  return "MIG instance " + (profile.empty() ? std::string("of unknown profile") : profile) +
+         " at slices " + Slices(placement) + " (GPU instance " + std::to_string(gpu_instance_id) +
+         ") on GPU " + gpu_uuid + " blocks pod " + pod + "'s reservation of " + reserved_profile +
+         " at slices " + Slices(reserved_placement) +
+         "; hami-device-plugin could not destroy it: " + error +
+         ". Stop the processes on it, or destroy it (nvidia-smi mig -dci, then -dgi), or delete "
+         "the pod";
 }
 
 Result<std::vector<MigReservation>> LiveMigReservations(const nlohmann::json& pod_list,
@@ -67,6 +73,7 @@ Result<std::vector<MigReservation>> LiveMigReservations(const nlohmann::json& po
 MigReconcilePlan PlanMigReconcile(std::span<const MigGpuState> gpus,
                                   std::span<const MigReservation> live) {
   MigReconcilePlan plan;
+  std::vector<MigDestroy> others;  // after every blocking one: a pod waits for those
   for (const MigGpuState& gpu : gpus) {
     if (!gpu.managed) continue;
     for (const MigInstanceState& mig : gpu.instances) {
@@ -83,20 +90,21 @@ MigReconcilePlan PlanMigReconcile(std::span<const MigGpuState> gpus,
       const std::string what = Describe(mig, gpu.uuid);
       if (exact != nullptr) {
         plan.kept.push_back("adopted " + what + " for pod " + exact->pod);
-      } else if (overlapping != nullptr) {
-        std::string line = "conflict " + what + " overlaps pod " + overlapping->pod +
-                           "'s reservation of " + overlapping->profile + " at slices " +
-                           Slices(overlapping->placement) + ": kept";
-        plan.kept.push_back(line);
-        plan.conflicts.push_back({gpu.uuid, mig.gpu_instance_id, mig.profile, mig.placement,
-                                  overlapping->pod, overlapping->profile, overlapping->placement,
-                                  std::move(line)});
+        continue;
+      }
+      MigDestroy d{gpu.index,   gpu.uuid,      mig.gpu_instance_id,
+                   mig.profile, mig.placement, mig.compute_instance_ids,
+                   what,        std::nullopt,  "no live pod reserves it"};
+      if (overlapping != nullptr) {
+        d.blocks = *overlapping;
+        d.reason = Blocks(*overlapping);
+        plan.destroy.push_back(std::move(d));
       } else {
-        plan.destroy.push_back(
-            {gpu.index, gpu.uuid, mig.gpu_instance_id, mig.compute_instance_ids, what});
+        others.push_back(std::move(d));
       }
     }
   }
+  for (MigDestroy& d : others) plan.destroy.push_back(std::move(d));
   return plan;
 }
 
@@ -136,10 +144,31 @@ Result<MigReconcileReport> MigReconciler::RunOnce() {
   HAMI_ASSIGN_OR_RETURN(std::vector<MigReservation> live, LiveMigReservations(*pods, node_name_));
   const MigReconcilePlan plan = PlanMigReconcile(states, live);
   report.kept = plan.kept.size();
-  report.conflicts = plan.conflicts.size();
+  std::vector<MigConflict> conflicts;
+  for (const MigDestroy& d : plan.destroy) {
+    Status done = Status::Ok();
+    for (uint32_t ci : d.compute_instance_ids) {
+      done = driver_.DestroyComputeInstance(d.gpu_index, d.gpu_instance_id, ci);
+      if (!done.ok()) break;
+    }
+    if (done.ok()) done = driver_.DestroyGpuInstance(d.gpu_index, d.gpu_instance_id);
+    if (!done.ok()) {
+      spdlog::error("mig reconcile destroy failed what=\"{}\" reason=\"{}\" error=\"{}\"", d.what,
+                    d.reason, done.message());
+      report.failures.push_back(d.what + ": " + done.message());
+      if (d.blocks) {
+        conflicts.push_back({d.gpu_uuid, d.gpu_instance_id, d.profile, d.placement, d.blocks->pod,
+                             d.blocks->profile, d.blocks->placement, done.message()});
+      }
+      continue;
+    }
+    spdlog::info("mig reconcile destroyed what=\"{}\" reason=\"{}\"", d.what, d.reason);
+    ++report.destroyed;
+    if (d.blocks) ++report.unblocked;
+  }
+  report.conflicts = conflicts.size();
   std::set<std::string> still;
-  for (const MigConflict& c : plan.conflicts) {
-    spdlog::warn("mig reconcile {}", c.line);
+  for (const MigConflict& c : conflicts) {
     const std::string key = c.Key();
     still.insert(key);
     if (reported_conflicts_.count(key) > 0) continue;
@@ -148,7 +177,7 @@ Result<MigReconcileReport> MigReconciler::RunOnce() {
     event.involved_name = node_name_;
     event.type = "Warning";
     event.reason = kMigInstanceConflictReason;
-    event.message = ConflictMessage(c);
+    event.message = c.Message();
     event.component = "hami-device-plugin";
     event.host = node_name_;
     // Best effort: a failed write is tried again next pass and never stops this one; one the
@@ -165,22 +194,6 @@ Result<MigReconcileReport> MigReconciler::RunOnce() {
     ++report.events_posted;
   }
   std::erase_if(reported_conflicts_, [&](const std::string& k) { return still.count(k) == 0; });
-  for (const MigDestroy& d : plan.destroy) {
-    Status done = Status::Ok();
-    for (uint32_t ci : d.compute_instance_ids) {
-      done = driver_.DestroyComputeInstance(d.gpu_index, d.gpu_instance_id, ci);
-      if (!done.ok()) break;
-    }
-    if (done.ok()) done = driver_.DestroyGpuInstance(d.gpu_index, d.gpu_instance_id);
-    if (!done.ok()) {
-      spdlog::error("mig reconcile destroy failed what=\"{}\" error=\"{}\"", d.what,
-                    done.message());
-      report.failures.push_back(d.what + ": " + done.message());
-      continue;
-    }
-    spdlog::info("mig reconcile destroyed what=\"{}\" reason=\"no live pod reserves it\"", d.what);
-    ++report.destroyed;
-  }
   return report;
 }
 

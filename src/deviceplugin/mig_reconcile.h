@@ -9,11 +9,16 @@
 // On a managed GPU:
 //   - an instance whose GPU uuid, profile and placement equal a live reservation is kept
 //     (adopted: also after a plugin restart, or a GPU instance left without compute instance);
-//   - an instance overlapping a live reservation of another profile or placement is kept and
-//     reported (it blocks that pod's Allocate; a person must decide): logged on every pass and
-//     raised once as a Warning Event MigInstanceConflict on the Node;
-//   - every other instance is destroyed. The first pass after start therefore returns a GPU
-//     with no live reservation to a clean MIG-ready state (no instances at all).
+//   - every other instance is destroyed, compute instances first. The first pass after start
+//     therefore returns a GPU with no live reservation to a clean MIG-ready state (no instances
+//     at all). An instance overlapping a live reservation it does not match is destroyed too,
+//     and FIRST in the pass: it is exactly what blocks that pod's Allocate (the scheduler
+//     reserves the slices of a gone pod at once, and kubelet may call Allocate before the next
+//     pass; the Allocate's own reclaim pass must then free them, not spare them).
+//   - a conflict (MigConflict) is an instance blocking a live reservation that the pass could
+//     not destroy (NVML refused: IN_USE because processes still run on it, or another error). It
+//     is logged on every pass and raised once as a Warning Event MigInstanceConflict on the
+//     Node. A failed destroy of an instance that blocks nobody is a plain failure (logged).
 // A pod is live unless it is gone from the API server or its phase is Succeeded or Failed (a
 // terminating pod's containers may still run). When the pod list cannot be read, or a live pod's
 // reservation annotation cannot be decoded, the pass destroys nothing.
@@ -22,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -61,12 +67,20 @@ struct MigDestroy {
   uint32_t gpu_index = 0;
   std::string gpu_uuid;
   uint32_t gpu_instance_id = 0;
+  std::string profile;  // "" when NVML's profile list does not know its id
+  MigPlacement placement;
   std::vector<uint32_t> compute_instance_ids;  // destroyed first, in this order
-  std::string what;                            // "<profile> at slices s+n of GPU <uuid>"
+  std::string what;                            // "<profile> at slices s+n of GPU <uuid> (...)"
+  // The live reservation this instance overlaps without matching it (it blocks that pod's
+  // Allocate), if any: a failed destroy then becomes a MigConflict.
+  std::optional<MigReservation> blocks;
+  // Why it goes: "no live pod reserves it" or "blocks pod ns/name's reservation of <profile> at
+  // slices s+n".
+  std::string reason;
 };
 
-// An instance kept because it overlaps a live reservation it does not match: it blocks that
-// pod's Allocate until a person destroys it or the pod goes.
+// An instance blocking a live reservation that the pass could not destroy: the pod's Allocate
+// fails until a person frees it (or the pod goes).
 struct MigConflict {
   std::string gpu_uuid;
   uint32_t gpu_instance_id = 0;
@@ -75,18 +89,20 @@ struct MigConflict {
   std::string pod;  // "namespace/name" of the blocked reservation
   std::string reserved_profile;
   MigPlacement reserved_placement;
-  std::string line;  // the "conflict ..." line of MigReconcilePlan::kept
+  std::string error;  // NVML's answer to the destroy
   // Identifies this conflict across passes (GPU, instance, placement, profile, pod,
-  // reservation): the same key on the next pass is the same conflict, not a new one.
+  // reservation; not the error text): the same key on the next pass is the same conflict.
   std::string Key() const;
+  // The Event message: what blocks whom, NVML's error, and what a person can do.
+  std::string Message() const;
 };
 
 struct MigReconcilePlan {
+  // What to destroy: first every instance blocking a live reservation, then the others; within
+  // each group in GPU order, then NVML's instance order.
   std::vector<MigDestroy> destroy;
-  // One line per instance kept on a managed GPU: "adopted ... for pod ns/name" or, for an
-  // instance overlapping another reservation, "conflict ...".
+  // One line per instance kept on a managed GPU: "adopted ... for pod ns/name".
   std::vector<std::string> kept;
-  std::vector<MigConflict> conflicts;  // the "conflict" entries of kept
 };
 
 // The Event reason the reconciler raises on the Node for a MigConflict.
@@ -105,8 +121,9 @@ MigReconcilePlan PlanMigReconcile(std::span<const MigGpuState> gpus,
 
 struct MigReconcileReport {
   size_t destroyed = 0;               // GPU instances destroyed
-  size_t kept = 0;                    // instances kept on managed GPUs
-  size_t conflicts = 0;               // of kept: conflicts (MigConflict)
+  size_t unblocked = 0;               // of destroyed: those that blocked a live reservation
+  size_t kept = 0;                    // instances kept (adopted) on managed GPUs
+  size_t conflicts = 0;               // blocking instances NVML refused to destroy (MigConflict)
   size_t events_posted = 0;           // MigInstanceConflict Events this pass wrote
   std::vector<std::string> failures;  // one line per instance NVML refused to destroy
 };
@@ -124,11 +141,12 @@ class MigReconciler {
   // in the pod list. Failure, nothing destroyed: NVML cannot list the GPUs or a managed GPU's
   // instances (kUnavailable etc. from NVML), the pod list cannot be read (the API error), a
   // reservation is unreadable (kInvalidArgument). An instance NVML refuses to destroy (a
-  // process still on it: kFailedPrecondition) is reported in failures and the pass goes on.
-  // Each conflict (MigConflict) not yet reported gets one Warning Event MigInstanceConflict on
-  // the Node; a failed Event write is logged and tried again on the next pass (unless the API
-  // server forbids it: kPermissionDenied is logged once), never fails the pass. A conflict a pass
-  // no longer finds is forgotten, so if it comes back it is reported again.
+  // process still on it: kFailedPrecondition) is reported in failures and the pass goes on; when
+  // it blocks a live reservation it is also a conflict (MigConflict). Each conflict not yet
+  // reported gets one Warning Event MigInstanceConflict on the Node; a failed Event write is logged
+  // and tried again on the next pass (unless the API server forbids it: kPermissionDenied is logged
+  // once), never fails the pass. A conflict a pass no longer finds is forgotten, so if it comes
+  // back it is reported again.
   Result<MigReconcileReport> RunOnce();
 
   // Conflicts whose Event was posted and that the last successful pass still found (tests).

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "device/annotations.h"
 #include "device/codec.h"
@@ -62,9 +65,18 @@ class FlakyDriver : public NvmlMigDriver {
     if (fail_ci) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
     return NvmlMigDriver::CreateComputeInstance(gpu, gi);
   }
+  Status DestroyComputeInstance(uint32_t gpu, uint32_t gi, uint32_t ci) override {
+    if (fail_destroy) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
+    return NvmlMigDriver::DestroyComputeInstance(gpu, gi, ci);
+  }
+  Status DestroyGpuInstance(uint32_t gpu, uint32_t gi) override {
+    if (fail_destroy) return Status(StatusCode::kUnavailable, "nvml: Unknown Error (injected)");
+    return NvmlMigDriver::DestroyGpuInstance(gpu, gi);
+  }
   bool fail_gi = false;
   bool fail_ci = false;
-  bool race = false;  // the next GPU instance create loses a race for its slices
+  bool fail_destroy = false;  // every GPU or compute instance destroy fails
+  bool race = false;          // the next GPU instance create loses a race for its slices
   uint32_t raced_gi = 0;
   int gi_creates = 0;
   int ci_creates = 0;
@@ -230,11 +242,13 @@ class DynamicMigAllocatorTest : public MigRealizeTest {
     ASSERT_TRUE(
         api_.Put({{"kind", "Node"}, {"apiVersion", "v1"}, {"metadata", {{"name", "n1"}}}}).ok());
   }
-  std::unique_ptr<Allocator> MakeAllocator() {
+  // `reclaim`: AllocatorOptions::reclaim_stale_mig (none: a failed creation is not retried).
+  std::unique_ptr<Allocator> MakeAllocator(std::function<void()> reclaim = {}) {
     AllocatorOptions options;
     options.node_name = "n1";
     options.settings.hook_path = hook_;
     options.mig_realizer = realizer_.get();
+    options.reclaim_stale_mig = std::move(reclaim);
     return std::make_unique<Allocator>(
         *client_, options, [] { return kNow; }, [] { return "x.cache"; });
   }
@@ -468,9 +482,11 @@ TEST_F(DynamicMigAllocatorTest, CreationFailuresFailThePodClearlyAndLeaveNothing
   EXPECT_EQ(driver_->gi_creates, creates);
   ASSERT_EQ(Instances().size(), 1u);
 
-  // The pod is still pending with its reservation: the reconciler keeps the foreign instance
-  // and tells the Node's events who it blocks.
+  // The pod is still pending with its reservation: the reconciler destroys the foreign
+  // instance that blocks it. While NVML refuses (here an error), it is a conflict: one
+  // MigInstanceConflict Event on the Node naming the pod, however many passes fail.
   MigReconciler reconciler(*client_, *driver_, "n1", [](const nvml::NvmlGpu&) { return true; });
+  driver_->fail_destroy = true;
   for (int pass = 0; pass < 2; ++pass) {
     auto report = reconciler.RunOnce();
     ASSERT_TRUE(report.ok()) << report.status().message();
@@ -481,11 +497,150 @@ TEST_F(DynamicMigAllocatorTest, CreationFailuresFailThePodClearlyAndLeaveNothing
   for (const nlohmann::json& e : api_.List("events", "default")) {
     if (e.value("reason", "") != kMigInstanceConflictReason) continue;
     ++events;
-    EXPECT_NE(e.value("message", "").find("pod default/p7"), std::string::npos) << e.dump();
-    EXPECT_NE(e.value("message", "").find("1g.5gb at slices 5+1"), std::string::npos) << e.dump();
+    const std::string message = e.value("message", "");
+    EXPECT_NE(message.find("pod default/p7"), std::string::npos) << e.dump();
+    EXPECT_NE(message.find("1g.5gb at slices 5+1"), std::string::npos) << e.dump();
+    EXPECT_NE(message.find("could not destroy it: nvml: Unknown Error (injected)"),
+              std::string::npos)
+        << e.dump();
   }
   EXPECT_EQ(events, 1);
   ASSERT_EQ(Instances().size(), 1u);
+  // NVML lets it go: the next pass destroys it and the pod's Allocate succeeds.
+  driver_->fail_destroy = false;
+  auto report = reconciler.RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->unblocked, 1u);
+  EXPECT_EQ(report->conflicts, 0u);
+  EXPECT_TRUE(Instances().empty());
+  BoundMigPod("p7", "GPU-a100,NVIDIA,20480,43:;", k3gAt4, 1);
+  auto allocated = allocator->Allocate(Request(1));
+  ASSERT_TRUE(allocated.ok()) << allocated.status().message();
+  ASSERT_EQ(Instances().size(), 1u);
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{4, 4}));
+}
+
+constexpr const char* k7gAt0 =
+    R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"7g.40gb",)"
+    R"("placement":{"start":0,"size":8}}])";
+
+// The end-to-end bug: pods A (1g at 0+1), B (2g at 2+2) and C (3g at 4+4) are deleted and the
+// scheduler reserves pod D's 7g at 0+8 at once; kubelet calls D's Allocate before the plugin's
+// next reconcile pass. The Allocate's reclaim pass must destroy the stale instances that block
+// D (an older rule kept them as "conflicts", and D failed).
+TEST_F(DynamicMigAllocatorTest, StaleInstancesBlockingTheReservationAreReclaimedAtAllocate) {
+  for (const auto& [profile, start, size] :
+       {std::tuple<const char*, int32_t, int32_t>{"1g.5gb", 0, 1},
+        {"2g.10gb", 2, 2},
+        {"3g.20gb", 4, 4}}) {
+    ASSERT_TRUE(realizer_->Realize("GPU-a100", profile, {start, size}).ok()) << profile;
+    realizer_->Commit();
+  }
+  ASSERT_EQ(Instances().size(), 3u);
+  BoundMigPod("d", "GPU-a100,NVIDIA,40960,100:;", k7gAt0, 1);
+
+  // Without a reclaim pass the creation is not retried: D fails, nothing is destroyed.
+  auto plain = MakeAllocator();
+  auto failed = plain->Allocate(Request(1));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("MIG 7g.40gb at slices 0+8 of GPU GPU-a100: "),
+            std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(Instances().size(), 3u);
+
+  // With the daemon's wiring (one reconciler pass, then one retry): D gets its 7g.
+  BoundMigPod("d", "GPU-a100,NVIDIA,40960,100:;", k7gAt0, 1);
+  MigReconciler reconciler(*client_, *driver_, "n1", [](const nvml::NvmlGpu&) { return true; });
+  int passes = 0;
+  auto allocator = MakeAllocator([&] {
+    ++passes;
+    auto report = reconciler.RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    EXPECT_EQ(report->destroyed, 3u);
+    EXPECT_EQ(report->unblocked, 3u);
+    EXPECT_EQ(report->conflicts, 0u);
+  });
+  auto response = allocator->Allocate(Request(1));
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  EXPECT_EQ(passes, 1);
+  ASSERT_EQ(Instances().size(), 1u) << "the stale ones are gone";
+  EXPECT_EQ(Instances()[0].placement, (MigPlacement{0, 8}));
+  const nvml::NvmlMigInstance mig = nvml_->Gpus()->at(0).mig_instances.at(0);
+  EXPECT_EQ(response->container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), mig.uuid);
+  auto written = DecodeMigAllocations(Annotation("d", kVgpuMigAllocationsAnnotation));
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  ASSERT_EQ(written->size(), 1u);
+  EXPECT_EQ((*written)[0].mig_uuid, mig.uuid);
+  EXPECT_EQ(Annotation("d", kBindPhaseAnnotation), "success");
+  for (const nlohmann::json& e : api_.List("events", "default")) {
+    EXPECT_NE(e.value("reason", ""), kMigInstanceConflictReason) << e.dump();
+  }
+}
+
+// The blocking instance cannot be destroyed (processes still run on it: NVML answers IN_USE):
+// the Allocate fails naming the GPU and the placement, the Node gets exactly one
+// MigInstanceConflict Event, and the instance a live pod reserves is untouched.
+TEST_F(DynamicMigAllocatorTest, ABlockingInstanceInUseFailsTheAllocateWithOneConflictEvent) {
+  nlohmann::json config = TwoGpus();
+  config["devices"][0]["mig_instances"] = {
+      // A gone pod's 1g at slice 0, its processes still running.
+      {{"uuid", "MIG-busy"},
+       {"profile_id", 0},
+       {"start", 0},
+       {"size", 1},
+       {"gi", 1},
+       {"ci", 0},
+       {"in_use", true}},
+      // Live pod L's 3g at 4+4.
+      {{"uuid", "MIG-live"}, {"profile_id", 2}, {"start", 4}, {"size", 4}, {"gi", 2}, {"ci", 0}},
+      // A gone pod's 1g at slice 3: blocks nobody.
+      {{"uuid", "MIG-stale"}, {"profile_id", 0}, {"start", 3}, {"size", 1}, {"gi", 3}, {"ci", 0}}};
+  std::ofstream(dir_ + "/nvml.json") << config.dump();
+  Reopen();
+  ASSERT_EQ(Instances().size(), 3u);
+  nlohmann::json live = {{"kind", "Pod"},
+                         {"apiVersion", "v1"},
+                         {"metadata", {{"name", "l"}, {"namespace", "default"}}},
+                         {"spec", {{"nodeName", "n1"}, {"containers", {{{"name", "c0"}}}}}},
+                         {"status", {{"phase", "Running"}}}};
+  live["metadata"]["annotations"][kVgpuMigAllocationsAnnotation] = k3gAt4;
+  ASSERT_TRUE(api_.Put(live).ok());
+
+  MigReconciler reconciler(*client_, *driver_, "n1", [](const nvml::NvmlGpu&) { return true; });
+  auto allocator = MakeAllocator([&] { ASSERT_TRUE(reconciler.RunOnce().ok()); });
+  const std::string k2gAt0 =
+      R"([{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a100","profile":"2g.10gb",)"
+      R"("placement":{"start":0,"size":2}}])";
+  auto conflict_events = [&] {
+    std::vector<nlohmann::json> out;
+    for (const nlohmann::json& e : api_.List("events", "default")) {
+      if (e.value("reason", "") == kMigInstanceConflictReason) out.push_back(e);
+    }
+    return out;
+  };
+  // Twice: kubelet retries the Allocate; still one Event.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    BoundMigPod("d", "GPU-a100,NVIDIA,10240,28:;", k2gAt0, 1);
+    auto failed = allocator->Allocate(Request(1));
+    ASSERT_FALSE(failed.ok()) << attempt;
+    EXPECT_NE(failed.status().message().find("MIG 2g.10gb at slices 0+2 of GPU GPU-a100: "),
+              std::string::npos)
+        << failed.status().message();
+    EXPECT_EQ(Annotation("d", kBindPhaseAnnotation), "failed");
+    const std::vector<nlohmann::json> events = conflict_events();
+    ASSERT_EQ(events.size(), 1u) << attempt;
+    const std::string message = events[0].value("message", "");
+    for (const std::string& part :
+         {std::string("1g.5gb at slices 0+1 (GPU instance 1) on GPU GPU-a100 blocks pod "
+                      "default/d's reservation of 2g.10gb at slices 0+2"),
+          std::string("could not destroy it: "), std::string("processes still use it")}) {
+      EXPECT_NE(message.find(part), std::string::npos) << part << " in " << message;
+    }
+    std::vector<uint32_t> ids;
+    for (const nvml::NvmlGpuInstance& gi : Instances()) ids.push_back(gi.id);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<uint32_t>{1, 2})) << "the stale 1g at slice 3 went; L's 3g stays";
+  }
 }
 
 }  // namespace

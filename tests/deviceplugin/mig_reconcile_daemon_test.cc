@@ -166,7 +166,11 @@ TEST_F(MigReconcileDaemonTest, AnIdleGpuIsReturnedToACleanMigReadyStateAtStart) 
 }
 
 TEST_F(MigReconcileDaemonTest, AConflictIsOneNodeEventAcrossRefreshes) {
-  // Pod "blocked" reserved a 2g.10gb at slices 0+2, where the 1g.5gb (GPU instance 7) is.
+  // Pod "blocked" reserved a 2g.10gb at slices 0+2, where the 1g.5gb (GPU instance 7) is, and
+  // processes still run on that 1g (NVML refuses to destroy it).
+  nlohmann::json config = A100WithTwoInstances();
+  config["devices"][0]["mig_instances"][1]["in_use"] = true;
+  std::ofstream(dir_ + "/nvml.json") << config.dump();
   nlohmann::json pod = *api_.Get("pods", "default", "live");
   pod["metadata"]["name"] = "blocked";
   pod["metadata"].erase("uid");
@@ -186,7 +190,8 @@ TEST_F(MigReconcileDaemonTest, AConflictIsOneNodeEventAcrossRefreshes) {
     return out;
   };
   ASSERT_TRUE(api_.WaitUntil([&] { return !events().empty(); }, std::chrono::milliseconds(5000)));
-  // Several refreshes (100 ms each) pass: still one Event, both instances kept.
+  // Several refreshes (100 ms each) pass, each trying to destroy it: still one Event; the live
+  // pod's 3g and the 1g in use are both there.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const std::vector<nlohmann::json> seen = events();
   ASSERT_EQ(seen.size(), 1u);
@@ -197,6 +202,7 @@ TEST_F(MigReconcileDaemonTest, AConflictIsOneNodeEventAcrossRefreshes) {
                          "default/blocked's reservation of 2g.10gb at slices 0+2"),
             std::string::npos)
       << message;
+  EXPECT_NE(message.find("could not destroy it: "), std::string::npos) << message;
   EXPECT_EQ(GpuInstanceIds(), (std::vector<uint32_t>{2, 7}));
   daemon.Stop();
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "device/annotations.h"
 #include "tests/fakes/fake_apiserver.h"
@@ -43,23 +44,25 @@ TEST(PlanMigReconcileTest, DestroysWhatNoLivePodReservesAndKeepsWhatOneDoes) {
   ASSERT_EQ(plan.kept.size(), 1u);
   EXPECT_NE(plan.kept[0].find("adopted 3g.20gb at slices 4+4"), std::string::npos) << plan.kept[0];
   EXPECT_NE(plan.kept[0].find("ns/live"), std::string::npos);
-  EXPECT_TRUE(plan.conflicts.empty());
+  EXPECT_FALSE(plan.destroy[0].blocks.has_value());
 }
 
 TEST(PlanMigReconcileTest, ReservationMustMatchGpuProfileAndPlacement) {
+  // Only an exact match keeps the instance; one overlapping a reservation it does not match is
+  // destroyed and names the pod it blocks.
   struct Case {
     const char* name;
     MigReservation reservation;
     bool kept;
-    bool conflict;
+    bool blocks;
   };
   const Case cases[] = {
       {"exact", Reserve("ns/p", "GPU-a", "3g.20gb", 0, 4), true, false},
       {"other GPU", Reserve("ns/p", "GPU-b", "3g.20gb", 0, 4), false, false},
-      {"other profile, overlapping", Reserve("ns/p", "GPU-a", "1g.5gb", 2, 1), true, true},
+      {"other profile, overlapping", Reserve("ns/p", "GPU-a", "1g.5gb", 2, 1), false, true},
       {"same profile, other placement, disjoint", Reserve("ns/p", "GPU-a", "3g.20gb", 4, 4), false,
        false},
-      {"larger profile covering it", Reserve("ns/p", "GPU-a", "7g.40gb", 0, 8), true, true},
+      {"larger profile covering it", Reserve("ns/p", "GPU-a", "7g.40gb", 0, 8), false, true},
   };
   for (const Case& c : cases) {
     const std::vector<MigGpuState> gpus = {{0, "GPU-a", true, {Gi(1, "3g.20gb", 0, 4)}}};
@@ -67,12 +70,48 @@ TEST(PlanMigReconcileTest, ReservationMustMatchGpuProfileAndPlacement) {
     const MigReconcilePlan plan = PlanMigReconcile(gpus, live);
     EXPECT_EQ(plan.destroy.empty(), c.kept) << c.name;
     EXPECT_EQ(plan.kept.size(), c.kept ? 1u : 0u) << c.name;
-    EXPECT_EQ(plan.conflicts.size(), c.conflict ? 1u : 0u) << c.name;
-    if (c.conflict) {
-      EXPECT_NE(plan.conflicts[0].line.find("overlaps pod ns/p"), std::string::npos)
-          << plan.conflicts[0].line;
+    if (plan.destroy.empty()) continue;
+    const MigDestroy& d = plan.destroy[0];
+    EXPECT_EQ(d.blocks.has_value(), c.blocks) << c.name;
+    if (c.blocks) {
+      EXPECT_EQ(d.blocks->pod, "ns/p") << c.name;
+      EXPECT_EQ(d.blocks->placement, c.reservation.placement) << c.name;
+      EXPECT_NE(d.reason.find("blocks pod ns/p's reservation of " + c.reservation.profile),
+                std::string::npos)
+          << d.reason;
+    } else {
+      EXPECT_EQ(d.reason, "no live pod reserves it") << c.name;
     }
   }
+}
+
+TEST(PlanMigReconcileTest, InstancesBlockingALiveReservationAreDestroyedFirst) {
+  // Pods A (1g at 0), B (2g at 2+2) and C (3g at 4+4) are gone; the scheduler reserved pod D's
+  // 7g at 0+8 at once. Every stale instance blocks D and goes, before the unrelated ones (GPU-a's
+  // 1g at 6 that nobody reserves, listed first by NVML); the 3g on GPU-b that pod E reserves
+  // exactly is kept.
+  const std::vector<MigGpuState> gpus = {
+      {0, "GPU-a", true, {Gi(9, "1g.5gb", 6, 1)}},
+      {1, "GPU-b", true, {Gi(1, "1g.5gb", 0, 1), Gi(2, "2g.10gb", 2, 2), Gi(3, "3g.20gb", 4, 4)}},
+      {2, "GPU-c", true, {Gi(4, "3g.20gb", 4, 4)}}};
+  const std::vector<MigReservation> live = {Reserve("ns/d", "GPU-b", "7g.40gb", 0, 8),
+                                            Reserve("ns/e", "GPU-c", "3g.20gb", 4, 4)};
+  const MigReconcilePlan plan = PlanMigReconcile(gpus, live);
+  EXPECT_EQ(DestroyedIds(plan), (std::vector<uint32_t>{1, 2, 3, 9}));
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(plan.destroy[i].blocks.has_value()) << i;
+    EXPECT_EQ(plan.destroy[i].blocks->pod, "ns/d");
+    EXPECT_EQ(plan.destroy[i].blocks->profile, "7g.40gb");
+    EXPECT_EQ(plan.destroy[i].gpu_uuid, "GPU-b");
+    EXPECT_EQ(plan.destroy[i].gpu_index, 1u);
+    EXPECT_EQ(plan.destroy[i].reason, "blocks pod ns/d's reservation of 7g.40gb at slices 0+8");
+  }
+  EXPECT_EQ(plan.destroy[1].profile, "2g.10gb");
+  EXPECT_EQ(plan.destroy[1].placement, (MigPlacement{2, 2}));
+  EXPECT_FALSE(plan.destroy[3].blocks.has_value());
+  ASSERT_EQ(plan.kept.size(), 1u);
+  EXPECT_NE(plan.kept[0].find("adopted 3g.20gb at slices 4+4 of GPU GPU-c"), std::string::npos)
+      << plan.kept[0];
 }
 
 TEST(PlanMigReconcileTest, NeverTouchesUnmanagedGpusAndCleansIdleManagedOnes) {
@@ -142,6 +181,36 @@ TEST(LiveMigReservationsTest, AnUnreadableReservationOfALivePodIsAnError) {
   EXPECT_TRUE(LiveMigReservations(done, "n1").ok());
 }
 
+// The MigInstanceConflict Events on the Node, as the fake API server stored them.
+std::vector<nlohmann::json> ConflictEvents(const fakes::FakeApiServer& api) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& e : api.List("events", "default")) {
+    if (e.value("reason", "") == kMigInstanceConflictReason) out.push_back(e);
+  }
+  return out;
+}
+
+// The real driver, recording the GPU instances it destroyed (in order) and refusing, as NVML
+// does while processes run on it, to destroy the compute instances of the GPU instances in
+// `in_use`.
+class TestDriver : public NvmlMigDriver {
+ public:
+  using NvmlMigDriver::NvmlMigDriver;
+  Status DestroyComputeInstance(uint32_t gpu, uint32_t gi, uint32_t ci) override {
+    if (gpu == 0 && in_use.count(gi) > 0) {
+      return Status(StatusCode::kFailedPrecondition, "nvml: In use by another client (injected)");
+    }
+    return NvmlMigDriver::DestroyComputeInstance(gpu, gi, ci);
+  }
+  Status DestroyGpuInstance(uint32_t gpu, uint32_t gi) override {
+    Status done = NvmlMigDriver::DestroyGpuInstance(gpu, gi);
+    if (done.ok() && gpu == 0) destroyed.push_back(gi);
+    return done;
+  }
+  std::set<uint32_t> in_use;        // GPU instance ids of GPU 0
+  std::vector<uint32_t> destroyed;  // GPU instance ids of GPU 0, in destroy order
+};
+
 // One A100-40GB in MIG mode (dynamic, index 0) and one in MIG mode made by an admin (static,
 // index 1), on the fake NVML; pods on the fake API server.
 class MigReconcilerTest : public ::testing::Test {
@@ -168,7 +237,7 @@ class MigReconcilerTest : public ::testing::Test {
     auto opened = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     nvml_ = std::move(*opened);
-    driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
+    driver_ = std::make_unique<TestDriver>(*nvml_);
     realizer_ = std::make_unique<MigRealizer>(*driver_);
     auto url = api_.Start();
     ASSERT_TRUE(url.ok());
@@ -198,10 +267,25 @@ class MigReconcilerTest : public ::testing::Test {
     }
     return out;
   }
+  // The id of GPU 0's instance starting at memory slice `start` (0 when none).
+  uint32_t GiAt(int32_t start) {
+    auto gis = nvml_->GpuInstances(0);
+    if (gis.ok()) {
+      for (const nvml::NvmlGpuInstance& gi : *gis) {
+        if (gi.placement.start == start) return gi.id;
+      }
+    }
+    return 0;
+  }
+  std::vector<MigPlacement> Sorted(std::vector<MigPlacement> v) {
+    std::sort(v.begin(), v.end(),
+              [](const MigPlacement& x, const MigPlacement& y) { return x.start < y.start; });
+    return v;
+  }
 
   std::string dir_;
   std::unique_ptr<nvml::Nvml> nvml_;
-  std::unique_ptr<NvmlMigDriver> driver_;
+  std::unique_ptr<TestDriver> driver_;
   std::unique_ptr<MigRealizer> realizer_;
   fakes::FakeApiServer api_;
   std::unique_ptr<kube::KubeClient> client_;
@@ -255,18 +339,32 @@ TEST_F(MigReconcilerTest, AnUnreadablePodListDestroysNothing) {
   EXPECT_TRUE(Placements(0).empty());
 }
 
-TEST_F(MigReconcilerTest, AnOverlappingReservationOfAnotherProfileKeepsTheInstance) {
+TEST_F(MigReconcilerTest, InstancesBlockingALiveReservationAreDestroyedFirst) {
+  Make("GPU-dyn", "1g.5gb", 6, 1);  // nobody's, made first: NVML lists it first
   Make("GPU-dyn", "1g.5gb", 0, 1);
   Make("GPU-dyn", "1g.5gb", 1, 1);
-  Make("GPU-dyn", "1g.5gb", 6, 1);
-  // A live pod reserved a 2g over slices 0-1 (e.g. the scheduler's view lagged): both 1g
-  // instances there are kept (and logged), the one at slice 6 goes.
+  const uint32_t at6 = GiAt(6), at0 = GiAt(0), at1 = GiAt(1);
+  // A live pod reserved a 2g over slices 0-1 (the pods of the two 1g instances there are gone
+  // and the scheduler reserved their slices at once): both block it, so both go, before the
+  // one at slice 6 that blocks nobody.
   ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
   auto report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
-  EXPECT_EQ(report->destroyed, 1u);
-  EXPECT_EQ(report->kept, 2u);
-  EXPECT_EQ(Placements(0), (std::vector<MigPlacement>{{0, 1}, {1, 1}}));
+  EXPECT_EQ(report->destroyed, 3u);
+  EXPECT_EQ(report->unblocked, 2u);
+  EXPECT_EQ(report->kept, 0u);
+  EXPECT_EQ(report->conflicts, 0u);
+  EXPECT_TRUE(report->failures.empty());
+  EXPECT_TRUE(Placements(0).empty());
+  EXPECT_EQ(driver_->destroyed, (std::vector<uint32_t>{at0, at1, at6}));
+  EXPECT_TRUE(ConflictEvents(api_).empty()) << "destroyed: nothing to tell a person";
+  // The pod's own instance, made now at its reservation, is kept.
+  Make("GPU-dyn", "2g.10gb", 0, 2);
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 0u);
+  EXPECT_EQ(report->kept, 1u);
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 2})});
 }
 
 TEST_F(MigReconcilerTest, AnInstanceInUseIsReportedAndThePassGoesOn) {
@@ -287,7 +385,7 @@ TEST_F(MigReconcilerTest, AnInstanceInUseIsReportedAndThePassGoesOn) {
   auto opened = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   nvml_ = std::move(*opened);
-  driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
+  driver_ = std::make_unique<TestDriver>(*nvml_);
   realizer_ = std::make_unique<MigRealizer>(*driver_);
   reconciler_ = std::make_unique<MigReconciler>(
       *client_, *driver_, "n1", [](const nvml::NvmlGpu& gpu) { return gpu.uuid == "GPU-dyn"; });
@@ -299,26 +397,24 @@ TEST_F(MigReconcilerTest, AnInstanceInUseIsReportedAndThePassGoesOn) {
   ASSERT_EQ(report->failures.size(), 1u);
   EXPECT_NE(report->failures[0].find("slices 0+1"), std::string::npos) << report->failures[0];
   EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
-}
-
-// The MigInstanceConflict Events on the Node, as the fake API server stored them.
-std::vector<nlohmann::json> ConflictEvents(const fakes::FakeApiServer& api) {
-  std::vector<nlohmann::json> out;
-  for (const nlohmann::json& e : api.List("events", "default")) {
-    if (e.value("reason", "") == kMigInstanceConflictReason) out.push_back(e);
-  }
-  return out;
+  // It blocks no live reservation: a plain failure, no conflict, no Event.
+  EXPECT_EQ(report->conflicts, 0u);
+  EXPECT_TRUE(ConflictEvents(api_).empty());
 }
 
 TEST_F(MigReconcilerTest, AConflictRaisesOneNodeEventUntilItIsGone) {
-  const std::string uuid = Make("GPU-dyn", "1g.5gb", 0, 1);
-  const uint32_t gi = nvml_->GpuInstances(0)->at(0).id;
-  // A live pod reserved a 2g over slices 0-1: the 1g at slice 0 blocks it.
+  Make("GPU-dyn", "1g.5gb", 0, 1);
+  const uint32_t gi = GiAt(0);
+  // A live pod reserved a 2g over slices 0-1: the 1g at slice 0 blocks it, and processes still
+  // run on it (NVML refuses the destroy): a conflict a person must resolve.
+  driver_->in_use.insert(gi);
   ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
   for (int pass = 0; pass < 3; ++pass) {
     auto report = reconciler_->RunOnce();
     ASSERT_TRUE(report.ok()) << report.status().message();
     EXPECT_EQ(report->conflicts, 1u) << pass;
+    EXPECT_EQ(report->destroyed, 0u) << pass;
+    EXPECT_EQ(report->failures.size(), 1u) << pass;
     EXPECT_EQ(report->events_posted, pass == 0 ? 1u : 0u) << pass;
   }
   std::vector<nlohmann::json> events = ConflictEvents(api_);
@@ -332,13 +428,17 @@ TEST_F(MigReconcilerTest, AConflictRaisesOneNodeEventUntilItIsGone) {
   for (const std::string& part :
        {std::string("GPU GPU-dyn"), "(GPU instance " + std::to_string(gi) + ")",
         std::string("1g.5gb at slices 0+1"), std::string("pod default/p"),
-        std::string("reservation of 2g.10gb at slices 0+2")}) {
+        std::string("reservation of 2g.10gb at slices 0+2"),
+        std::string("could not destroy it: nvml: In use by another client (injected)"),
+        std::string("Stop the processes on it"), std::string("nvidia-smi mig -dci"),
+        std::string("delete the pod")}) {
     EXPECT_NE(message.find(part), std::string::npos) << part << " in " << message;
   }
-  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})}) << "kept";
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
 
-  // A second instance in the way is a distinct conflict: one more Event, not two.
+  // A second instance in the way, in use too, is a distinct conflict: one more Event, not two.
   Make("GPU-dyn", "1g.5gb", 1, 1);
+  driver_->in_use.insert(GiAt(1));
   auto report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->conflicts, 2u);
@@ -346,24 +446,44 @@ TEST_F(MigReconcilerTest, AConflictRaisesOneNodeEventUntilItIsGone) {
   EXPECT_EQ(ConflictEvents(api_).size(), 2u);
   EXPECT_EQ(reconciler_->ReportedConflicts(), 2u);
 
-  // The pod goes: both instances are destroyed and the conflicts forgotten, so the same
-  // conflict coming back is reported again.
+  // The processes on the one at slice 1 stop: it is destroyed and its conflict forgotten.
+  driver_->in_use.erase(GiAt(1));
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 1u);
+  EXPECT_EQ(report->unblocked, 1u);
+  EXPECT_EQ(report->conflicts, 1u);
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 1u);
+  EXPECT_EQ(Placements(0), std::vector<MigPlacement>{(MigPlacement{0, 1})});
+
+  // The pod goes: the one still in use blocks nobody, a plain failure without Event, and the
+  // conflict is forgotten; blocking the pod again is reported again.
   ASSERT_TRUE(api_.Delete("pods", "default", "p").ok());
   report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
-  EXPECT_EQ(report->destroyed, 2u);
+  EXPECT_EQ(report->conflicts, 0u);
+  EXPECT_EQ(report->failures.size(), 1u);
   EXPECT_EQ(reconciler_->ReportedConflicts(), 0u);
-  EXPECT_NE(Make("GPU-dyn", "1g.5gb", 0, 1), "");
+  EXPECT_EQ(ConflictEvents(api_).size(), 2u);
   ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
   report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->events_posted, 1u);
   EXPECT_EQ(ConflictEvents(api_).size(), 3u);
-  EXPECT_NE(uuid, "");
+
+  // Once free, it is destroyed (it blocks the pod) and nothing more is reported.
+  driver_->in_use.clear();
+  report = reconciler_->RunOnce();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->unblocked, 1u);
+  EXPECT_EQ(report->conflicts, 0u);
+  EXPECT_EQ(reconciler_->ReportedConflicts(), 0u);
+  EXPECT_TRUE(Placements(0).empty());
 }
 
 TEST_F(MigReconcilerTest, ConflictEventsAreBestEffortAndNeverPostedWithoutTheApiServer) {
   Make("GPU-dyn", "1g.5gb", 0, 1);
+  driver_->in_use.insert(GiAt(0));
   Make("GPU-dyn", "1g.5gb", 6, 1);  // nobody's: destroyed even while the Event write fails
   ASSERT_TRUE(api_.Put(PodJson("p", "n1", "Running", Mig("GPU-dyn", "2g.10gb", 0, 2))).ok());
   // The Event write fails: the pass still succeeds and does its work, the Event comes next pass.
@@ -382,6 +502,7 @@ TEST_F(MigReconcilerTest, ConflictEventsAreBestEffortAndNeverPostedWithoutTheApi
 
   // A forbidden Event (no RBAC grant) is not retried on every pass.
   Make("GPU-dyn", "1g.5gb", 1, 1);
+  driver_->in_use.insert(GiAt(1));
   api_.FailNext(1, 403, "create", "/events");
   report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
@@ -394,20 +515,24 @@ TEST_F(MigReconcilerTest, ConflictEventsAreBestEffortAndNeverPostedWithoutTheApi
   EXPECT_EQ(api_.RequestCount("create", "/events"), 0);
   EXPECT_EQ(ConflictEvents(api_).size(), 1u);
 
-  // API server unreachable: nothing destroyed, no Event tried, the conflict stays reported
-  // (no second Event once it is back).
+  // API server unreachable: nothing destroyed (not the instance nobody reserves either), no
+  // Event tried, the conflicts stay reported (no second Event once it is back).
+  Make("GPU-dyn", "1g.5gb", 6, 1);
   api_.Stop();
   report = reconciler_->RunOnce();
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(reconciler_->ReportedConflicts(), 2u);
-  EXPECT_EQ(Placements(0), (std::vector<MigPlacement>{{0, 1}, {1, 1}}));
+  EXPECT_EQ(Sorted(Placements(0)), (std::vector<MigPlacement>{{0, 1}, {1, 1}, {6, 1}}));
   ASSERT_TRUE(api_.Start().ok());
   api_.ClearRequests();
   report = reconciler_->RunOnce();
   ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->destroyed, 1u);
+  EXPECT_EQ(report->conflicts, 2u);
   EXPECT_EQ(report->events_posted, 0u);
   EXPECT_EQ(api_.RequestCount("create", "/events"), 0);
   EXPECT_EQ(ConflictEvents(api_).size(), 1u);
+  EXPECT_EQ(Sorted(Placements(0)), (std::vector<MigPlacement>{{0, 1}, {1, 1}}));
 }
 
 // Issue 17's crash between create and annotation write, seen by the next plugin process: the
@@ -428,7 +553,7 @@ TEST_F(MigReconcilerTest, AnInstanceLeftByACrashIsKeptForItsLivePodAndDestroyedW
   auto opened = nvml::Nvml::Open(HAMI_FAKE_NVML_PATH);  // the new plugin process
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   nvml_ = std::move(*opened);
-  driver_ = std::make_unique<NvmlMigDriver>(*nvml_);
+  driver_ = std::make_unique<TestDriver>(*nvml_);
   realizer_ = std::make_unique<MigRealizer>(*driver_);
   reconciler_ = std::make_unique<MigReconciler>(
       *client_, *driver_, "n1", [](const nvml::NvmlGpu& gpu) { return gpu.uuid == "GPU-dyn"; });
