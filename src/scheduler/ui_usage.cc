@@ -135,8 +135,9 @@ UsageHistory PrometheusUsage::History(std::chrono::seconds range) {
   }
   UsageHistory history;
   const int64_t end = options_.now_unix_seconds();
-  const int64_t start = end - range.count();
   const int64_t step = std::max<int64_t>(15, range.count() / 120);  // about 120 points
+  // Prometheus evaluates at start + k * step: start so that `end` (now) is one of them.
+  const int64_t start = end - (range.count() / step) * step;
   const std::pair<const char*, const char*> queries[] = {
       {"memoryMiB", "sum(hami_gpu_memory_limit_bytes) / 1048576"},
       {"memoryAllocatedMiB", "sum(hami_gpu_memory_allocated_bytes) / 1048576"},
@@ -158,6 +159,7 @@ UsageHistory PrometheusUsage::History(std::chrono::seconds range) {
     history.series.push_back(UsageSeries{name, std::move(*points)});
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (history_.size() >= 16) history_.clear();  // bounded: ranges are many, UIs ask few
   history_[range.count()] = {now, history};
   return history;
 }
