@@ -196,7 +196,8 @@ std::map<std::string, std::set<std::string>> JobSecrets(const Objects& objects) 
 
 // Keys of a rendered ConfigMap or Secret, or of a Job-made Secret; nullopt if there is none.
 std::optional<std::set<std::string>> SourceKeys(const Objects& objects, const std::string& kind,
-                                                const std::string& ns, const std::string& name) {
+                                                const std::string& ns, const std::string& name,
+                                                const ExternalSecrets& external = {}) {
   if (const YAML::Node* object = FindObject(objects, kind, ns, name)) {
     std::set<std::string> keys;
     for (const char* field : {"data", "binaryData", "stringData"}) {
@@ -210,6 +211,8 @@ std::optional<std::set<std::string>> SourceKeys(const Objects& objects, const st
     auto secrets = JobSecrets(objects);
     auto it = secrets.find(ns + "/" + name);
     if (it != secrets.end()) return it->second;
+    auto made_outside = external.find(ns + "/" + name);
+    if (made_outside != external.end()) return made_outside->second;
   }
   return std::nullopt;
 }
@@ -856,7 +859,7 @@ Problems CheckWebhooks(const Objects& objects) {
   return problems;
 }
 
-Problems CheckVolumes(const Objects& objects) {
+Problems CheckVolumes(const Objects& objects, const ExternalSecrets& external) {
   Problems problems;
   for (const Workload& workload : Workloads(objects)) {
     YAML::Node volumes = Child(workload.spec, "volumes");
@@ -872,7 +875,7 @@ Problems CheckVolumes(const Objects& objects) {
           YAML::Node source = Child(volume, field);
           if (!source.IsDefined() || IsTrue(Child(source, "optional"))) continue;
           const std::string name = Str(Child(source, name_field));
-          auto keys = SourceKeys(objects, kind, workload.ns, name);
+          auto keys = SourceKeys(objects, kind, workload.ns, name, external);
           if (!keys) {
             problems.push_back(workload.Id() + ": volume " + Str(Child(volume, "name")) +
                                " needs " + kind + " " + name + ", which nothing creates");
@@ -894,7 +897,7 @@ Problems CheckVolumes(const Objects& objects) {
         if (token.rfind("--", 0) != 0 || eq == std::string::npos || token[eq + 1] != '/') continue;
         auto file = ResolveMount(workload, container, token.substr(eq + 1));
         if (!file) continue;
-        auto keys = SourceKeys(objects, file->kind, workload.ns, file->name);
+        auto keys = SourceKeys(objects, file->kind, workload.ns, file->name, external);
         if (keys && keys->count(file->key) == 0) {
           problems.push_back(Where(workload, container) + ": " + token + ": " + file->kind + " " +
                              file->name + " has no key " + file->key);

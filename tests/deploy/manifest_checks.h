@@ -94,9 +94,14 @@ Problems CheckDevicePluginResourceName(const Objects& objects, const YAML::Node&
 // pods CREATE, and both selectors skip hami.io/webhook=ignore.
 Problems CheckWebhooks(const Objects& objects);
 
+// A Secret made outside the rendered manifests on purpose (a user's TLS Secret, the one
+// cert-manager writes for a rendered Certificate): "namespace/name" -> its keys.
+using ExternalSecrets = std::map<std::string, std::set<std::string>>;
+
 // Every ConfigMap volume names a rendered ConfigMap (with the keys its items name) and every
-// Secret volume a rendered Secret or the one a certificate Job creates (env SECRET_NAME).
-Problems CheckVolumes(const Objects& objects);
+// Secret volume a rendered Secret, the one a certificate Job creates (env SECRET_NAME) or one
+// of `external` (nothing else: an install that mounts a Secret nobody makes never starts).
+Problems CheckVolumes(const Objects& objects, const ExternalSecrets& external = {});
 
 // Every DaemonSet runs only on GPU nodes: nodeSelector gpu: "on".
 Problems CheckGpuNodeSelector(const Objects& objects);

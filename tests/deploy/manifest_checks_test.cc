@@ -206,6 +206,23 @@ TEST(ManifestChecks, VolumesRejectAMissingConfigMapAndKey) {
                        "has no key other.yaml"));
 }
 
+// A Secret made outside the manifests (a user's TLS Secret, cert-manager's) is accepted only
+// by namespace, name and keys.
+TEST(ManifestChecks, VolumesAcceptOnlyTheNamedExternalSecret) {
+  const Objects objects = Broken("configMap: {name: hami-device-config}",
+                                 "configMap: {name: hami-device-config}\n"
+                                 "        - name: tls\n"
+                                 "          secret: {secretName: my-tls, items: [{key: tls.crt, "
+                                 "path: c}]}");
+  EXPECT_TRUE(Mentions(CheckVolumes(objects), "needs Secret my-tls, which nothing creates"));
+  EXPECT_TRUE(CheckVolumes(objects, {{"hami-system/my-tls", {"tls.crt", "tls.key"}}}).empty());
+  EXPECT_TRUE(Mentions(CheckVolumes(objects, {{"other/my-tls", {"tls.crt"}}}), "nothing creates"));
+  EXPECT_TRUE(
+      Mentions(CheckVolumes(objects, {{"hami-system/other", {"tls.crt"}}}), "nothing creates"));
+  EXPECT_TRUE(Mentions(CheckVolumes(objects, {{"hami-system/my-tls", {"tls.key"}}}),
+                       "Secret my-tls has no key tls.crt"));
+}
+
 TEST(ManifestChecks, ImagesRejectUnbuiltAndUnpinnedImages) {
   EXPECT_TRUE(
       Mentions(CheckImages(ParseDocuments(kGoodWorkload), {"hami-monitor"}), "is not built"));
