@@ -99,8 +99,13 @@ function App() {
   );
 }
 
-const root = document.getElementById("app");
-if (root) {
-  root.textContent = "";
-  render(<App />, root);
-}
+// Under `npm run dev`, preact/debug reports mistakes (missing keys, bad hook use) in the console;
+// the production build drops it.
+const debug = import.meta.env.DEV ? import("preact/debug") : Promise.resolve();
+void debug.then(() => {
+  const root = document.getElementById("app");
+  if (root) {
+    root.textContent = "";
+    render(<App />, root);
+  }
+});
