@@ -11,12 +11,14 @@ namespace hami::scheduler {
 DecisionLog::DecisionLog(size_t capacity) : slots_(std::max<size_t>(capacity, 1)) {}
 
 void DecisionLog::Record(DecisionRecord record) {
+  std::shared_ptr<const DecisionRecord> entry =
+      std::make_shared<const DecisionRecord>(std::move(record));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::swap(slots_[next_ % slots_.size()], record);
+    std::swap(slots_[next_ % slots_.size()], entry);
     ++next_;
   }
-  // `record` now holds the evicted decision: freed here, outside the lock.
+  // `entry` now holds the evicted decision: freed here (if no reader holds it), outside the lock.
 }
 
 uint64_t DecisionLog::recorded() const {
@@ -24,26 +26,28 @@ uint64_t DecisionLog::recorded() const {
   return next_;
 }
 
-std::optional<DecisionRecord> DecisionLog::Latest(std::string_view ns,
-                                                  std::string_view name) const {
+std::shared_ptr<const DecisionRecord> DecisionLog::Latest(std::string_view ns,
+                                                          std::string_view name) const {
   std::lock_guard<std::mutex> lock(mu_);
   const size_t n = std::min<uint64_t>(next_, slots_.size());
   for (size_t i = 1; i <= n; ++i) {
-    const DecisionRecord& r = slots_[(next_ - i) % slots_.size()];
-    if (r.ns == ns && r.name == name) return r;
+    const auto& r = slots_[(next_ - i) % slots_.size()];
+    if (r->ns == ns && r->name == name) return r;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
-std::vector<DecisionRecord> DecisionLog::LatestPerPod() const {
-  std::vector<DecisionRecord> out;
-  std::unordered_set<std::string> seen;
-  std::lock_guard<std::mutex> lock(mu_);
-  const size_t n = std::min<uint64_t>(next_, slots_.size());
-  for (size_t i = 1; i <= n; ++i) {
-    const DecisionRecord& r = slots_[(next_ - i) % slots_.size()];
-    if (seen.insert(r.uid).second) out.push_back(r);
+std::vector<std::shared_ptr<const DecisionRecord>> DecisionLog::LatestPerPod() const {
+  std::vector<std::shared_ptr<const DecisionRecord>> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t n = std::min<uint64_t>(next_, slots_.size());
+    out.reserve(n);
+    for (size_t i = 1; i <= n; ++i) out.push_back(slots_[(next_ - i) % slots_.size()]);
   }
+  // Newest first; keep each uid's first (newest) record. Outside the lock: /filter never waits.
+  std::unordered_set<std::string_view> seen;
+  std::erase_if(out, [&](const auto& r) { return !seen.insert(r->uid).second; });
   return out;
 }
 

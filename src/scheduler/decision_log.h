@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,7 +43,10 @@ struct DecisionRecord {
   bool Placed() const { return !feasible.empty() && error.empty(); }
 };
 
-// A bounded ring of decisions. Thread-safe (internal mutex); copies out on read.
+using DecisionPtr = std::shared_ptr<const DecisionRecord>;
+
+// A bounded ring of decisions. Thread-safe (internal mutex). Records are immutable once recorded
+// and shared with readers, so a read copies pointers, never the per-node reasons.
 class DecisionLog {
  public:
   // Keeps the last `capacity` decisions (at least 1).
@@ -52,10 +56,10 @@ class DecisionLog {
   void Record(DecisionRecord record);
 
   // The newest decision about the pod `ns`/`name`, if still in the ring.
-  std::optional<DecisionRecord> Latest(std::string_view ns, std::string_view name) const;
+  std::shared_ptr<const DecisionRecord> Latest(std::string_view ns, std::string_view name) const;
 
   // The newest decision per pod uid, newest first.
-  std::vector<DecisionRecord> LatestPerPod() const;
+  std::vector<std::shared_ptr<const DecisionRecord>> LatestPerPod() const;
 
   size_t capacity() const { return slots_.size(); }
   // Decisions recorded since construction (not bounded by capacity).
@@ -63,8 +67,8 @@ class DecisionLog {
 
  private:
   mutable std::mutex mu_;
-  std::vector<DecisionRecord> slots_;  // GUARDED_BY(mu_)
-  uint64_t next_ = 0;                  // GUARDED_BY(mu_): total recorded; slot = next_ % size
+  std::vector<std::shared_ptr<const DecisionRecord>> slots_;  // GUARDED_BY(mu_)
+  uint64_t next_ = 0;  // GUARDED_BY(mu_): total recorded; slot = next_ % size
 };
 
 // One "<count>/<total> <Code>" item of a FailedNodes text.

@@ -139,14 +139,14 @@ std::vector<FitCount> CountFits(std::span<const policy::NodeState> nodes, const 
   return out;
 }
 
-std::vector<DecisionRecord> PendingDecisions(std::span<const DecisionRecord> latest_per_pod,
-                                             std::span<const PodAllocation> pods) {
+std::vector<DecisionPtr> PendingDecisions(std::span<const DecisionPtr> latest_per_pod,
+                                          std::span<const PodAllocation> pods) {
   std::unordered_set<std::string> held;
   held.reserve(pods.size());
   for (const PodAllocation& pod : pods) held.insert(pod.uid);
-  std::vector<DecisionRecord> out;
-  for (const DecisionRecord& r : latest_per_pod) {
-    if (!r.Placed() && !held.contains(r.uid)) out.push_back(r);
+  std::vector<DecisionPtr> out;
+  for (const DecisionPtr& r : latest_per_pod) {
+    if (!r->Placed() && !held.contains(r->uid)) out.push_back(r);
   }
   return out;
 }
@@ -336,7 +336,7 @@ Result<PodsQuery> ParsePodsQuery(const std::map<std::string, std::string>& param
 }
 
 json PodsJson(const PodsQuery& q, std::span<const PodAllocation> pods,
-              std::span<const DecisionRecord> pending) {
+              std::span<const DecisionPtr> pending) {
   json out = json::array();
   bool truncated = false;
   auto room = [&] {
@@ -345,7 +345,8 @@ json PodsJson(const PodsQuery& q, std::span<const PodAllocation> pods,
     return false;
   };
   if (q.state.empty() || q.state == "pending") {
-    for (const DecisionRecord& r : pending) {
+    for (const DecisionPtr& p : pending) {
+      const DecisionRecord& r = *p;
       if ((!q.ns.empty() && r.ns != q.ns) || (!q.vendor.empty() && r.vendor != q.vendor)) continue;
       if (!room()) break;
       json pod = {{"namespace", r.ns},    {"name", r.name},          {"uid", r.uid},
@@ -388,8 +389,7 @@ json PodsJson(const PodsQuery& q, std::span<const PodAllocation> pods,
 }
 
 Result<json> DiagnosisJson(const std::string& ns, const std::string& name,
-                           std::span<const PodAllocation> pods,
-                           const std::optional<DecisionRecord>& last,
+                           std::span<const PodAllocation> pods, const DecisionRecord* last,
                            const VendorRegistry& registry) {
   const PodAllocation* held = nullptr;
   for (const PodAllocation& pod : pods) {
@@ -398,7 +398,7 @@ Result<json> DiagnosisJson(const std::string& ns, const std::string& name,
       break;
     }
   }
-  if (held == nullptr && !last) {
+  if (held == nullptr && last == nullptr) {
     return Status(StatusCode::kNotFound, "pod " + ns + "/" + name + " was never seen");
   }
   json out = {{"namespace", ns},

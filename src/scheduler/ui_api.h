@@ -54,8 +54,8 @@ std::vector<FitCount> CountFits(std::span<const policy::NodeState> nodes, const 
 std::string MainVendor(std::span<const policy::NodeState> nodes);
 
 // Pods whose newest decision found no node and that the ledger does not hold.
-std::vector<DecisionRecord> PendingDecisions(std::span<const DecisionRecord> latest_per_pod,
-                                             std::span<const PodAllocation> pods);
+std::vector<DecisionPtr> PendingDecisions(std::span<const DecisionPtr> latest_per_pod,
+                                          std::span<const PodAllocation> pods);
 
 struct SummaryInputs {
   std::string version;
@@ -84,14 +84,13 @@ struct PodsQuery {
 // naming the parameter on a bad value.
 Result<PodsQuery> ParsePodsQuery(const std::map<std::string, std::string>& params);
 nlohmann::json PodsJson(const PodsQuery& query, std::span<const PodAllocation> pods,
-                        std::span<const DecisionRecord> pending);
+                        std::span<const DecisionPtr> pending);
 
-// kNotFound when the pod is neither in the ledger nor in the decision log. `registry` names the
-// vendor's resources in the hints.
+// `last`: the pod's newest decision, null when none. kNotFound when the pod is neither in the
+// ledger nor in the decision log. `registry` names the vendor's resources in the hints.
 Result<nlohmann::json> DiagnosisJson(const std::string& ns, const std::string& name,
                                      std::span<const PodAllocation> pods,
-                                     const std::optional<DecisionRecord>& last,
-                                     const VendorRegistry& registry);
+                                     const DecisionRecord* last, const VendorRegistry& registry);
 
 // Rows with a limit only; both numbers in ledger units (MiB or core percent): the limit as
 // written times the resource's factor.

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/http_endpoint.h"
 #include "scheduler/ui_assets.h"
@@ -111,12 +113,25 @@ std::vector<FitCount> UiServer::Fits(std::span<const policy::NodeState> nodes,
   return *fits_;
 }
 
+std::shared_ptr<const UiServer::View> UiServer::CurrentView() {
+  std::lock_guard<std::mutex> lock(view_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (view_ && now - view_->at < sources_.snapshot_ttl) return view_;
+  auto view = std::make_shared<View>();
+  view->at = now;
+  const UsageLedger& ledger = *sources_.ledger;
+  view->nodes = ledger.Snapshot(ledger.NodeNames(), nullptr);
+  view->pods = ledger.Pods();
+  view->locked = ledger.LockedNodes();
+  view->pending = PendingDecisions(sources_.decisions->LatestPerPod(), view->pods);
+  view_ = std::move(view);
+  return view_;
+}
+
 UiResponse UiServer::Api(const std::string& path,
                          const std::map<std::string, std::string>& params) {
   if (!path.starts_with("/api/v1/")) return Error(404, "unknown API version: " + path);
   const std::vector<std::string> seg = Segments(std::string_view(path).substr(8));
-  const UsageLedger& ledger = *sources_.ledger;
-  auto snapshot = [&] { return ledger.Snapshot(ledger.NodeNames(), nullptr); };
   auto no_params = [&]() -> std::optional<UiResponse> {
     if (params.empty()) return std::nullopt;
     return Error(400, "unknown query parameter \"" + params.begin()->first + "\"");
@@ -124,10 +139,8 @@ UiResponse UiServer::Api(const std::string& path,
 
   if (seg.size() == 1 && seg[0] == "summary") {
     if (auto bad = no_params()) return *bad;
-    const std::vector<policy::NodeState> nodes = snapshot();
-    const std::vector<PodAllocation> pods = ledger.Pods();
-    const std::vector<DecisionRecord> latest = sources_.decisions->LatestPerPod();
-    const std::vector<FitCount> fits = Fits(nodes, pods);
+    const std::shared_ptr<const View> view = CurrentView();
+    const std::vector<FitCount> fits = Fits(view->nodes, view->pods);
     std::optional<LiveUsage> usage;
     if (sources_.usage != nullptr) usage = sources_.usage->Current();
     SummaryInputs in;
@@ -135,45 +148,47 @@ UiResponse UiServer::Api(const std::string& path,
     in.now_unix_seconds = sources_.now_unix_seconds();
     in.synced = sources_.is_synced();
     in.leader = sources_.is_leader();
-    in.nodes = nodes;
-    in.pods = pods;
-    in.pending_pods = PendingDecisions(latest, pods).size();
+    in.nodes = view->nodes;
+    in.pods = view->pods;
+    in.pending_pods = view->pending.size();
     in.usage = usage ? &*usage : nullptr;
     in.fits = fits;
     return Json(200, SummaryJson(in));
   }
   if (seg.size() == 1 && seg[0] == "nodes") {
     if (auto bad = no_params()) return *bad;
-    return Json(200, NodesJson(snapshot(), ledger.Pods(), ledger.LockedNodes()));
+    const std::shared_ptr<const View> view = CurrentView();
+    return Json(200, NodesJson(view->nodes, view->pods, view->locked));
   }
   if (seg.size() == 2 && seg[0] == "nodes" && !seg[1].empty()) {
     if (auto bad = no_params()) return *bad;
-    std::vector<std::string> unknown;
-    const std::vector<policy::NodeState> nodes =
-        ledger.Snapshot(std::vector<std::string>{seg[1]}, &unknown);
+    const std::shared_ptr<const View> view = CurrentView();
+    const bool known = std::any_of(view->nodes.begin(), view->nodes.end(),
+                                   [&](const policy::NodeState& n) { return n.name == seg[1]; });
     std::optional<LiveUsage> usage;
-    if (sources_.usage != nullptr && !nodes.empty()) usage = sources_.usage->Current();
-    auto out = NodeJson(seg[1], nodes, ledger.Pods(), usage ? &*usage : nullptr);
+    if (sources_.usage != nullptr && known) usage = sources_.usage->Current();
+    auto out = NodeJson(seg[1], view->nodes, view->pods, usage ? &*usage : nullptr);
     return out.ok() ? Json(200, *out) : FromStatus(out.status());
   }
   if (seg.size() == 1 && seg[0] == "pods") {
     auto query = ParsePodsQuery(params);
     if (!query.ok()) return FromStatus(query.status());
-    const std::vector<PodAllocation> pods = ledger.Pods();
-    const std::vector<DecisionRecord> latest = sources_.decisions->LatestPerPod();
-    return Json(200, PodsJson(*query, pods, PendingDecisions(latest, pods)));
+    const std::shared_ptr<const View> view = CurrentView();
+    return Json(200, PodsJson(*query, view->pods, view->pending));
   }
   if (seg.size() == 4 && seg[0] == "pods" && seg[3] == "diagnosis" && !seg[1].empty() &&
       !seg[2].empty()) {
     if (auto bad = no_params()) return *bad;
-    auto out = DiagnosisJson(seg[1], seg[2], ledger.PodsInNamespace(seg[1]),
-                             sources_.decisions->Latest(seg[1], seg[2]), *sources_.registry);
+    // Fresh, not from the view: one namespace's pods and one decision are cheap to read.
+    const DecisionPtr last = sources_.decisions->Latest(seg[1], seg[2]);
+    auto out = DiagnosisJson(seg[1], seg[2], sources_.ledger->PodsInNamespace(seg[1]), last.get(),
+                             *sources_.registry);
     return out.ok() ? Json(200, *out) : FromStatus(out.status());
   }
   if (seg.size() == 1 && seg[0] == "quotas") {
     if (auto bad = no_params()) return *bad;
     if (sources_.quota == nullptr) return Json(200, QuotasJson({}, {}));
-    const std::vector<QuotaStatus> rows = sources_.quota->Statuses(ledger.Pods());
+    const std::vector<QuotaStatus> rows = sources_.quota->Statuses(CurrentView()->pods);
     return Json(200, QuotasJson(rows, sources_.quota->factors()));
   }
   if (seg.size() == 1 && seg[0] == "usage") {

@@ -4,9 +4,10 @@
 // but GET (and HEAD) answers 405. It has no login: put it behind an authenticating proxy. The
 // page uses relative URLs only, so a proxy may mount it under any sub-path.
 //
-// Cost: every API request snapshots the ledger (copies of the node states) on the UI's own
-// threads; /filter never waits for it beyond the ledger's short copy lock. The fragmentation
-// counts (summary) and Prometheus answers are cached for a few seconds.
+// Cost: the API reads one shared copy of the ledger and the decision log, taken at most once per
+// UiSources::snapshot_ttl (the copy holds the ledger's lock, which /filter also takes); the
+// fragmentation counts (summary) and Prometheus answers are cached for a few seconds too. So the
+// data shown may be up to snapshot_ttl old. Measured in bench/ui_bench.cc (docs/web-ui.md).
 // Thread-safe: Handle may be called from many threads.
 #pragma once
 
@@ -15,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +49,10 @@ struct UiSources {
   std::string version = "unknown";
   // How long the fragmentation counts are reused.
   std::chrono::milliseconds fits_ttl{5000};
+  // How long one copy of the ledger (node states, pods, locks) and of the decision log serves
+  // every request: copying 50,000 pods holds the ledger's lock for tens of milliseconds, which a
+  // concurrent /filter waits for, so a UI polling fast copies at most once per TTL.
+  std::chrono::milliseconds snapshot_ttl{2000};
 };
 
 struct UiResponse {
@@ -74,6 +81,16 @@ class UiServer {
  private:
   UiResponse Api(const std::string& path, const std::map<std::string, std::string>& params);
   UiResponse Asset(const std::string& path);
+  // What the API shows, copied from the ledger and the decision log at `at`.
+  struct View {
+    std::chrono::steady_clock::time_point at;
+    std::vector<policy::NodeState> nodes;
+    std::vector<PodAllocation> pods;
+    std::set<std::string> locked;
+    std::vector<DecisionPtr> pending;
+  };
+  // The current view (a new copy when older than sources_.snapshot_ttl).
+  std::shared_ptr<const View> CurrentView();
   // The fragmentation counts for `nodes` (cached for sources_.fits_ttl).
   std::vector<FitCount> Fits(std::span<const policy::NodeState> nodes,
                              std::span<const PodAllocation> pods);
@@ -82,6 +99,8 @@ class UiServer {
   std::mutex fits_mu_;                             // also serialises their computation
   std::chrono::steady_clock::time_point fits_at_;  // GUARDED_BY(fits_mu_)
   std::optional<std::vector<FitCount>> fits_;      // GUARDED_BY(fits_mu_)
+  std::mutex view_mu_;                             // also serialises taking a copy
+  std::shared_ptr<const View> view_;               // GUARDED_BY(view_mu_)
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

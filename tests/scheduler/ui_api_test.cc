@@ -31,10 +31,11 @@ TEST(DecisionLogTest, KeepsTheLastNAndAnswersTheNewestPerPod) {
   log.Record(Rec("u2", "ns", "b", 2));
   log.Record(Rec("u1", "ns", "a", 3));
   EXPECT_EQ(log.Latest("ns", "a")->at_unix_seconds, 3);
-  std::vector<DecisionRecord> latest = log.LatestPerPod();
+  std::vector<DecisionPtr> latest = log.LatestPerPod();
   ASSERT_EQ(latest.size(), 2u);
-  EXPECT_EQ(latest[0].uid, "u1");  // newest first
-  EXPECT_EQ(latest[1].uid, "u2");
+  EXPECT_EQ(latest[0]->uid, "u1");  // newest first
+  EXPECT_EQ(latest[0]->at_unix_seconds, 3);
+  EXPECT_EQ(latest[1]->uid, "u2");
   log.Record(Rec("u3", "ns", "c", 4));
   log.Record(Rec("u4", "ns", "d", 5));  // evicts u2 and the first u1
   EXPECT_FALSE(log.Latest("ns", "b"));
@@ -172,7 +173,7 @@ class UiApiTest : public ::testing::Test {
     return cluster_.ledger_.Snapshot(cluster_.ledger_.NodeNames(), nullptr);
   }
   std::vector<PodAllocation> Pods() const { return cluster_.ledger_.Pods(); }
-  std::vector<DecisionRecord> Pending() const {
+  std::vector<DecisionPtr> Pending() const {
     return PendingDecisions(cluster_.decisions_.LatestPerPod(), Pods());
   }
 
@@ -384,7 +385,7 @@ TEST_F(UiApiTest, PodsWithFilters) {
 
 TEST_F(UiApiTest, DiagnosisOfAPodThatFitsNowhere) {
   auto j = DiagnosisJson("team-a", "big", cluster_.ledger_.PodsInNamespace("team-a"),
-                         cluster_.decisions_.Latest("team-a", "big"), cluster_.registry_);
+                         cluster_.decisions_.Latest("team-a", "big").get(), cluster_.registry_);
   ASSERT_TRUE(j.ok());
   EXPECT_EQ((*j)["state"], "pending");
   EXPECT_EQ((*j)["uid"], "uid-big");
@@ -420,7 +421,7 @@ TEST_F(UiApiTest, DiagnosisOfAPodThatFitsNowhere) {
 }
 
 TEST_F(UiApiTest, DiagnosisNamesTheTypeAnnotation) {
-  auto j = DiagnosisJson("team-b", "typed", {}, cluster_.decisions_.Latest("team-b", "typed"),
+  auto j = DiagnosisJson("team-b", "typed", {}, cluster_.decisions_.Latest("team-b", "typed").get(),
                          cluster_.registry_);
   ASSERT_TRUE(j.ok());
   ASSERT_EQ((*j)["lastFilter"]["nodes"].size(), 2u);
@@ -437,8 +438,8 @@ TEST_F(UiApiTest, DiagnosisNamesTheTypeAnnotation) {
 }
 
 TEST_F(UiApiTest, DiagnosisOfAnAllocatedPodAndOfAnUnknownOne) {
-  auto j = DiagnosisJson("team-a", "infer", cluster_.ledger_.PodsInNamespace("team-a"),
-                         std::nullopt, cluster_.registry_);
+  auto j = DiagnosisJson("team-a", "infer", cluster_.ledger_.PodsInNamespace("team-a"), nullptr,
+                         cluster_.registry_);
   ASSERT_TRUE(j.ok());
   EXPECT_EQ((*j)["state"], "allocated");
   EXPECT_TRUE((*j)["lastFilter"].is_null());
@@ -446,12 +447,12 @@ TEST_F(UiApiTest, DiagnosisOfAnAllocatedPodAndOfAnUnknownOne) {
   EXPECT_EQ((*j)["request"][0]["memoryMiB"], 4000);
   EXPECT_EQ((*j)["summary"], "Allocated on node node-1 (2 devices).");
   auto missing = DiagnosisJson("team-a", "ghost", cluster_.ledger_.PodsInNamespace("team-a"),
-                               std::nullopt, cluster_.registry_);
+                               nullptr, cluster_.registry_);
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   // A filter error is the summary.
   DecisionRecord errored = Rec("uid-e", "team-c", "broken", 5);
   errored.error = "pod team-c/broken asks for devices of several vendors";
-  auto e = DiagnosisJson("team-c", "broken", {}, errored, cluster_.registry_);
+  auto e = DiagnosisJson("team-c", "broken", {}, &errored, cluster_.registry_);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ((*e)["lastFilter"]["error"], errored.error);
   EXPECT_EQ((*e)["summary"], "The last /filter failed: " + errored.error + ".");
