@@ -49,6 +49,7 @@ const std::vector<ValuesCase> kCases = {
      {}},
     {"policies", "ci/policies-values.yaml", "deploy/overlays/scheduler-policy", {}},
     {"hami_frag", "ci/hami-frag-values.yaml", "", {}},
+    {"web_ui", "ci/web-ui-values.yaml", "deploy/overlays/web-ui", {}},
     {"prometheus_operator",
      "ci/prometheus-operator-values.yaml",
      "deploy/overlays/prometheus-operator",

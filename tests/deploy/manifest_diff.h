@@ -22,11 +22,12 @@ namespace hami::deploy {
 //    and value ("443" and 443 differ, 443 and 0x1bb do not matter: neither renderer writes hex);
 //  - the API server's default: a container without imagePullPolicy whose image has a tag other
 //    than latest equals one with IfNotPresent;
-//  - order of the lists named in `set_like_keys` (e.g. managedResources).
+//  - order of the lists named in `set_like_keys`: managedResources, and ports (a Service's or a
+//    container's ports mean the same in any order).
 // Every object is identified as "Kind/name" (cluster-scoped) or "Kind/namespace/name".
 struct DiffOptions {
   std::set<std::string> kustomize_only;  // object ids the chart leaves out by design
-  std::set<std::string> set_like_keys = {"managedResources"};
+  std::set<std::string> set_like_keys = {"managedResources", "ports"};
 };
 
 // One line per difference, "Kind/name: .path: kustomize X, helm Y" (X, Y: flow YAML, or

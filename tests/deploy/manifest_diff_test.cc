@@ -207,6 +207,23 @@ TEST(DiffRenderings, TheChartMayNotDropOrChangeAnObjectsLabel) {
       << problems[0];
 }
 
+TEST(DiffRenderings, PortsCompareAsASet) {
+  const std::string two_ports =
+      "            - containerPort: 443\n            - containerPort: 9395\n";
+  const std::string reversed =
+      "            - containerPort: 9395\n            - containerPort: 443\n";
+  const std::string kustomize =
+      Replaced(kKustomize, "            - containerPort: 443\n", two_ports);
+  EXPECT_TRUE(
+      Diff(kustomize, Replaced(kHelm, "            - containerPort: 443\n", reversed)).empty());
+  const Problems problems = Diff(
+      kustomize, Replaced(kHelm, "            - containerPort: 443\n",
+                          "            - containerPort: 9395\n            - containerPort: 444\n"));
+  ASSERT_EQ(problems.size(), 1u) << Join(problems);
+  EXPECT_NE(problems[0].find("containerPort: kustomize 443, helm 444"), std::string::npos)
+      << problems[0];
+}
+
 TEST(DiffRenderings, LatestImagesHaveNoImpliedPullPolicy) {
   const Problems problems = Diff(Replaced(kKustomize, "r/hami-scheduler:0.1", "r/hami-scheduler"),
                                  Replaced(kHelm, "r/hami-scheduler:0.1", "r/hami-scheduler"));
