@@ -9,6 +9,8 @@
     exercised too): it creates the Secret (CA, a certificate for the Service signed by it, key)
     and writes the CA into the webhook's caBundle; a second run keeps both;
     `helm upgrade` with another node policy changes the scheduler's flags and keeps the caBundle;
+    one with another image tag works once the finished Job is gone (ttlSecondsAfterFinished)
+    and recreates it;
     `helm uninstall` deletes every rendered object and leaves what docs/quickstart.md lists (the
     certificate Secret, the namespace).
 There is no kubelet or controller: no pod runs, the Job's pod is never created.
@@ -189,6 +191,20 @@ class HelmTest(h.E2ETestCase):
                              secret["data"]["ca.crt"], "helm upgrade dropped the caBundle")
             status = json.loads(self.helm("status", "hami", "-n", NS, "-o", "json").stdout)
             self.assertEqual(status["version"], 2)
+            # An upgrade to another image tag changes the certificate Job's pod template, which
+            # the API server refuses to change in place (Job templates are immutable): the chart
+            # relies on ttlSecondsAfterFinished removing the finished Job (docs/quickstart.md);
+            # here, with no TTL controller, it is deleted as that controller would.
+            r = self.helm("upgrade", "hami", CHART, "-n", NS, "--reuse-values",
+                          "--set", "global.imageTag=9.9.9", check=False)
+            self.assertNotEqual(r.returncode, 0, "the Job's template changed in place?")
+            self.assertIn("field is immutable", r.stderr)
+            self.kubectl("delete", "-n", NS, "job", "hami-certgen")
+            self.helm("upgrade", "hami", CHART, "-n", NS, "--reuse-values",
+                      "--set", "global.imageTag=9.9.9")
+            job = self.get_json("-n", NS, "job", "hami-certgen")
+            self.assertTrue(job["spec"]["template"]["spec"]["containers"][0]["image"]
+                            .endswith(":9.9.9"), job["spec"]["template"]["spec"]["containers"][0])
 
             # helm uninstall: every rendered object goes; what docs/quickstart.md lists stays.
             self.helm("uninstall", "hami", "-n", NS)
