@@ -184,7 +184,7 @@ void BM_FilterUnderUi(benchmark::State& state) {
   state.counters["p99_us"] = pct(0.99);
   state.counters["ui_polls"] = static_cast<double>(polls.load());
 }
-BENCHMARK(BM_FilterUnderUi)->DenseRange(0, 2)->Iterations(400)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FilterUnderUi)->DenseRange(0, 2)->Iterations(2000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hami::scheduler

@@ -393,6 +393,18 @@ const policy::NodeState& UsageLedger::CachedLocked(const std::string& name,
   return *entry.built;
 }
 
+std::vector<std::shared_ptr<const policy::NodeState>> UsageLedger::SharedSnapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const policy::NodeState>> out;
+  out.reserve(nodes_.size());
+  for (const auto& [name, entry] : nodes_) {
+    if (entry.record.devices_by_vendor.empty()) continue;
+    CachedLocked(name, entry);
+    out.push_back(entry.built);
+  }
+  return out;
+}
+
 bool UsageLedger::Refresh(const std::string& node, policy::NodeState* state) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(node);

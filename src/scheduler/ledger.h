@@ -140,6 +140,11 @@ class UsageLedger {
   std::vector<policy::NodeState> Snapshot(std::span<const std::string> node_names,
                                           std::vector<std::string>* unknown) const;
 
+  // Every node with devices, in name order, as the immutable states the ledger already built
+  // (built now where stale): the lock is held for pointer copies only, so a reader that then
+  // copies or walks them (the Web UI) does not hold up /filter.
+  std::vector<std::shared_ptr<const policy::NodeState>> SharedSnapshot() const;
+
   // Brings `state` up to date with the ledger's view of `node` (copies only when the node
   // changed since `state` was filled: generations are unique). Returns false, leaving
   // `state` untouched, when the node is unknown or has no devices.

@@ -120,7 +120,9 @@ std::shared_ptr<const UiServer::View> UiServer::CurrentView() {
   auto view = std::make_shared<View>();
   view->at = now;
   const UsageLedger& ledger = *sources_.ledger;
-  view->nodes = ledger.Snapshot(ledger.NodeNames(), nullptr);
+  const auto shared = ledger.SharedSnapshot();  // pointers under the lock, copies after
+  view->nodes.reserve(shared.size());
+  for (const auto& node : shared) view->nodes.push_back(*node);
   view->pods = ledger.Pods();
   view->locked = ledger.LockedNodes();
   view->pending = PendingDecisions(sources_.decisions->LatestPerPod(), view->pods);
